@@ -1,0 +1,408 @@
+"""The engine facade: what the CLI, the SDK and the studio call. Plain blocking calls, no Qt."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from engine import entities as E
+from engine.errors import InvalidSpec, LaunchFailed, NotFound, TrainyardError
+from engine.jobs.command import render_command
+from engine.jobs.spec import JobSpec
+from engine.runs import launch
+from engine.runs.files import RunFiles
+from engine.runs.names import new_run_name
+from engine.runs.procs import is_same_process_alive
+from engine.store.sql import SqlStore
+from engine.workspace import WorkspaceLocation, resolve_workspace
+
+BUILTIN_COMPUTE = ("local",)
+# A run still Queued with no supervisor after this long never started.
+QUEUED_GRACE_SECONDS = 60.0
+
+
+class Engine:
+    """One open workspace."""
+
+    def __init__(self, location: WorkspaceLocation, *, reconcile: bool = True) -> None:
+        self.location = location.ensure()
+        self.store = SqlStore(location.store_url)
+        self._snapshots: Any = None
+        if reconcile:
+            self.reconcile()
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str] | None = None, *, reconcile: bool = True) -> Engine:
+        return cls(resolve_workspace(path), reconcile=reconcile)
+
+    def close(self) -> None:
+        self.store.close()
+
+    @property
+    def snapshots(self) -> Any:
+        if self._snapshots is None:
+            from engine.snapshots import SnapshotStore
+
+            self._snapshots = SnapshotStore(self.location.snapshots_dir)
+        return self._snapshots
+
+    def run_files(self, name: str) -> RunFiles:
+        return RunFiles(Path(self.store.get_run(name).run_dir))
+
+    # ------------------------------------------------------------------ submit
+    def submit(self, spec: JobSpec, on_warning: Callable[[str], None] | None = None) -> E.Run:
+        """Snapshot the code, record the run and start its supervisor. Returns at once."""
+        compute = _normalise_compute(spec.compute, spec.source_file)
+        interpreter = _check_interpreter(spec.interpreter_path or sys.executable, spec.source_file)
+        code_dir = spec.code_dir.resolve() if spec.code_dir else None
+        if code_dir is not None and not code_dir.is_dir():
+            raise NotFound(
+                f"the code folder {code_dir} does not exist",
+                "fix `code:` in the job file (paths are relative to the YAML) or source_directory",
+            )
+        argv = self._argv(spec, code_dir, interpreter)
+
+        snapshot = None
+        if code_dir is not None:
+            from engine.snapshots import SnapshotLimits
+
+            snapshot = self.snapshots.take(code_dir, SnapshotLimits.from_env(), on_warning=on_warning)
+            self.store.add_snapshot(
+                E.SnapshotInfo(snapshot.id, snapshot.source, snapshot.file_count, snapshot.total_bytes,
+                               time.time(), snapshot.git.to_dict() if snapshot.git else None)
+            )
+        name = spec.name or new_run_name()
+        files = RunFiles(self.location.runs_dir / name)
+        if spec.name is not None:
+            self.store_has_no_run(name)
+        try:
+            files.root.mkdir(parents=True, exist_ok=False)
+        except FileExistsError as exc:
+            raise LaunchFailed(f"a run folder for {name!r} already exists at {files.root}",
+                               "pick another --name") from exc
+        try:
+            link_env = self._run_env(spec, name, files)
+            launch.link_interpreter(files, interpreter)
+            launch.write_spec(files, {
+                "run_name": name,
+                "store_url": self.store.url,
+                "snapshots_root": str(self.location.snapshots_dir),
+                "snapshot_id": snapshot.id if snapshot else None,
+                "argv": argv,
+                "env": link_env,
+                "env_prepend": {"PATH": str(files.bin), "PYTHONPATH": str(launch.INJECT_DIR)},
+                "max_run_duration_seconds": spec.max_run_duration_seconds,
+                "cancel_grace_seconds": float(os.environ.get("TRAINYARD_CANCEL_GRACE", "10")),
+            })
+            run = self.store.create_run(
+                name=name,
+                experiment_name=spec.experiment_name,
+                run_dir=str(files.root),
+                display_name=spec.display_name or name,
+                description=spec.description,
+                command=spec.command if spec.command is not None else shlex.join([spec.script or "", *spec.arguments]),
+                arguments=list(spec.arguments),
+                compute=compute,
+                environment=spec.environment,
+                snapshot_id=snapshot.id if snapshot else None,
+                git=snapshot.git.to_dict() if snapshot and snapshot.git else None,
+                inputs=dict(spec.inputs),
+                tags=dict(spec.tags),
+                properties={**spec.properties, "host": launch.this_host(), "interpreter": interpreter,
+                            **({"source_file": spec.source_file} if spec.source_file else {})},
+                max_run_duration_seconds=spec.max_run_duration_seconds,
+            )
+        except BaseException:
+            shutil.rmtree(files.root, ignore_errors=True)
+            raise
+        self.store.set_status(name, "Queued")
+        try:
+            pid, started = launch.start_supervisor(files)
+        except TrainyardError as exc:
+            self.store.set_status(name, "Failed", error=exc.message)
+            raise
+        self.store.update_run(name, supervisor_pid=pid, supervisor_started=started)
+        return self.store.get_run(run.name)
+
+    def store_has_no_run(self, name: str) -> None:
+        try:
+            self.store.get_run(name)
+        except NotFound:
+            return
+        raise LaunchFailed(f"a job named {name!r} already exists",
+                           "job names are unique in a workspace: pick another --name, or omit it")
+
+    def _argv(self, spec: JobSpec, code_dir: Path | None, interpreter: str) -> list[str]:
+        if (spec.command is None) == (spec.script is None):
+            raise InvalidSpec("a job needs exactly one of `command` or `script`", file=spec.source_file)
+        if spec.script is not None:
+            base = code_dir or Path.cwd()
+            if not (base / spec.script).is_file():
+                raise NotFound(
+                    f"the script {spec.script!r} is not in {base}",
+                    "check `script` and `source_directory` (the script path is relative to it)",
+                )
+            return [interpreter, spec.script, *[str(a) for a in spec.arguments]]
+        command = render_command(spec.command or "", spec.inputs, {}, source=spec.source_file)
+        _check_command_script(command, code_dir, spec.source_file)
+        return ["/bin/sh", "-c", command]
+
+    def _run_env(self, spec: JobSpec, name: str, files: RunFiles) -> dict[str, str]:
+        env = {str(k): str(v) for k, v in spec.environment_variables.items()}
+        env.update({
+            "TRAINYARD_RUN_ID": name,
+            "TRAINYARD_EXPERIMENT": spec.experiment_name,
+            "TRAINYARD_TRACKING_DIR": str(files.tracking),
+            "TRAINYARD_RUN_DIR": str(files.root),
+            "PYTHONUNBUFFERED": "1",
+        })
+        return env
+
+    # ------------------------------------------------------------------ read / control
+    def get_run(self, name: str) -> E.Run:
+        return self.store.get_run(name)
+
+    def list_runs(self, **filters: Any) -> list[E.Run]:
+        return self.store.list_runs(**filters)
+
+    def cancel(self, name: str) -> E.Run:
+        """Ask the supervisor to end the run's whole process tree (TERM, then KILL)."""
+        run = self.store.request_cancel(name)
+        pid = run.supervisor_pid
+        if pid and is_same_process_alive(pid, None):
+            try:
+                os.kill(pid, 15)
+            except ProcessLookupError:
+                pass
+        return run
+
+    def wait(self, name: str, timeout: float | None = None, poll: float = 0.2) -> E.Run:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            run = self.store.get_run(name)
+            if run.is_terminal:
+                return run
+            if deadline is not None and time.monotonic() > deadline:
+                return run
+            self._fail_if_orphaned(run)
+            time.sleep(poll)
+
+    def follow_log(self, name: str, write: Callable[[str], None], poll: float = 0.1) -> E.Run:
+        """Write the driver log as it grows until the run ends; returns the final run."""
+        run = self.store.get_run(name)
+        path = RunFiles(Path(run.run_dir)).driver_log
+        offset = 0
+        decoder_tail = b""
+        last_status_check = 0.0
+        while True:
+            chunk = b""
+            if path.exists():
+                with open(path, "rb") as f:
+                    f.seek(offset)
+                    chunk = f.read()
+                offset += len(chunk)
+            if chunk:
+                data = decoder_tail + chunk
+                # Hold back an incomplete UTF-8 sequence at the end for the next read.
+                cut = len(data)
+                while cut > 0 and cut > len(data) - 4 and (data[cut - 1] & 0xC0) == 0x80:
+                    cut -= 1
+                if cut > 0 and data[cut - 1] >= 0xC0:
+                    cut -= 1
+                else:
+                    cut = len(data)
+                write(data[:cut].decode("utf-8", "replace"))
+                decoder_tail = data[cut:]
+                continue
+            now = time.monotonic()
+            if now - last_status_check >= 0.25:
+                last_status_check = now
+                run = self.store.get_run(name)
+                if run.is_terminal:
+                    if path.exists() and path.stat().st_size > offset:
+                        continue
+                    if decoder_tail:
+                        write(decoder_tail.decode("utf-8", "replace"))
+                    return run
+                self._fail_if_orphaned(run)
+            time.sleep(poll)
+
+    def _fail_if_orphaned(self, run: E.Run) -> None:
+        if run.supervisor_pid and run.properties.get("host") == launch.this_host():
+            self.reconcile(only=run.name)
+
+    def reconcile(self, only: str | None = None) -> list[str]:
+        """Mark Failed the active runs of this host whose supervisor died. Returns their names."""
+        failed = []
+        host = launch.this_host()
+        runs = [self.store.get_run(only)] if only else self.store.list_runs(
+            statuses=E.ACTIVE_STATUSES, include_archived=True)
+        for run in runs:
+            if run.is_terminal or run.properties.get("host", host) != host:
+                continue
+            if run.supervisor_pid is None:
+                if time.time() - run.created_at > QUEUED_GRACE_SECONDS:
+                    reason = "the run never started: its supervisor was not launched"
+                else:
+                    continue
+            else:
+                started = self._supervisor_started(run.name)
+                if is_same_process_alive(run.supervisor_pid, started):
+                    continue
+                # Re-read: the supervisor may have finished the run just now.
+                if self.store.get_run(run.name).is_terminal:
+                    continue
+                reason = (f"the run's supervisor process (pid {run.supervisor_pid}) died; "
+                          f"see {Path(run.run_dir) / 'supervisor.log'}")
+            if self.store.set_status(run.name, "Failed", error=reason):
+                failed.append(run.name)
+        return failed
+
+    def _supervisor_started(self, name: str) -> float | None:
+        from sqlalchemy import select
+
+        from engine.store.models import RunRow
+
+        with self.store._session() as s:
+            return s.scalar(select(RunRow.supervisor_started).where(RunRow.name == name))
+
+    # ------------------------------------------------------------------ metrics and files
+    def metric_history(self, name: str, key: str) -> E.MetricHistory:
+        self.store.get_run(name)
+        return self.store.metric_history(name, key)
+
+    def latest_metrics(self, name: str) -> dict[str, Any]:
+        return {m.key: m.last_value for m in self.store.metric_summaries(name)}
+
+    def download(self, name: str, dest: Path, *, include_logs: bool = False) -> list[Path]:
+        """Copy the run's outputs/ (and logs with include_logs) into dest/<run name>/."""
+        run = self.store.get_run(name)
+        files = RunFiles(Path(run.run_dir))
+        target = dest / name
+        parts = [("outputs", files.outputs)]
+        if include_logs:
+            parts += [("logs", files.logs), ("azureml-logs", files.system_logs)]
+        copied = []
+        for label, src in parts:
+            if src.is_dir():
+                shutil.copytree(src, target / label, dirs_exist_ok=True)
+                copied.append(target / label)
+        if not copied and not run.is_terminal:
+            raise NotFound(f"job {name!r} has no outputs yet (it is {run.status})",
+                           "outputs are collected when the run ends: wait with `trainyard job stream`")
+        return copied
+
+    # ------------------------------------------------------------------ models
+    def register_model(
+        self,
+        name: str,
+        path: str | os.PathLike[str],
+        *,
+        run_name: str | None = None,
+        description: str = "",
+        tags: dict[str, Any] | None = None,
+    ) -> E.Model:
+        """Copy a file or folder into the workspace as the next version of model `name`.
+
+        With `run_name`, a relative `path` is looked up in that run (e.g. `outputs/model.pt`).
+        """
+        _check_name(name, "model")
+        src = Path(path)
+        if run_name is not None:
+            run = self.store.get_run(run_name)
+            if not src.is_absolute():
+                src = Path(run.run_dir) / src
+                if not src.exists():
+                    raise NotFound(f"job {run_name!r} has no file {str(path)!r}",
+                                   "model paths are relative to the run, e.g. outputs/model.pt"
+                                   + ("" if run.is_terminal else f"; the run is still {run.status}"))
+        if not src.exists():
+            raise NotFound(f"{src} does not exist", "give the path of the model file or folder")
+        staging = self.location.models_dir / f".staging-{os.getpid()}-{time.monotonic_ns()}"
+        if src.is_dir():
+            shutil.copytree(src, staging / src.name)
+        else:
+            staging.mkdir(parents=True)
+            shutil.copy2(src, staging / src.name)
+
+        def place(version: int) -> Path:
+            final = self.location.models_dir / name / str(version)
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(staging, final)
+            return final / src.name
+
+        try:
+            return self.store.add_model(name=name, path_for_version=place, run_name=run_name,
+                                        description=description, tags=tags or {}, source_path=str(src))
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    def download_model(self, name: str, version: int | None, dest: Path) -> Path:
+        model = self.store.get_model(name, version)
+        src = Path(model.path)
+        target = dest / name / str(model.version)
+        target.mkdir(parents=True, exist_ok=True)
+        if src.is_dir():
+            shutil.copytree(src, target / src.name, dirs_exist_ok=True)
+        else:
+            shutil.copy2(src, target / src.name)
+        return target / src.name
+
+    # ------------------------------------------------------------------ data assets
+    def create_data_asset(self, name: str, path: str, description: str = "") -> E.DataAsset:
+        _check_name(name, "data asset")
+        if path.startswith(("http://", "https://")):
+            return self.store.add_data_asset(name=name, path=path, kind="uri_file", description=description)
+        p = Path(path).expanduser().resolve()
+        if not p.exists():
+            raise NotFound(f"{p} does not exist", "give a local file or folder, or an http(s) URL")
+        kind = "uri_folder" if p.is_dir() else "uri_file"
+        return self.store.add_data_asset(name=name, path=str(p), kind=kind, description=description)
+
+
+def _normalise_compute(compute: str | None, source: str | None) -> str:
+    name = (compute or "local").removeprefix("azureml:")
+    if name in BUILTIN_COMPUTE:
+        return name
+    raise NotFound(
+        f"unknown compute target {name!r}" + (f" (in {source})" if source else ""),
+        "use `compute: local` to run on this machine (compute targets you create are listed by "
+        "`trainyard compute list`)",
+    )
+
+
+def _check_interpreter(path: str, source: str | None) -> str:
+    p = Path(path).expanduser()
+    if not (p.is_file() and os.access(p, os.X_OK)):
+        raise InvalidSpec(f"the Python interpreter {path!r} does not exist or is not executable",
+                          "fix environment.python.interpreter_path", file=source, field="interpreter_path")
+    return str(p.absolute())
+
+
+def _check_command_script(command: str, code_dir: Path | None, source: str | None) -> None:
+    """Catch the commonest typo before launching: `python missing.py`."""
+    try:
+        words = shlex.split(command)
+    except ValueError as exc:
+        raise InvalidSpec(f"the command is not valid shell: {exc}", file=source, field="command") from exc
+    if len(words) >= 2 and Path(words[0]).name.startswith("python") and words[1].endswith(".py"):
+        base = code_dir or Path.cwd()
+        if not (base / words[1]).is_file():
+            raise NotFound(
+                f"the command runs {words[1]!r}, which is not in the code folder {base}",
+                "check `code:` (relative to the job file) and the script name in `command:`",
+            )
+
+
+def _check_name(name: str, what: str) -> None:
+    import re
+
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,254}", name or ""):
+        raise InvalidSpec(f"invalid {what} name {name!r}",
+                          "use letters, digits, '-', '_' and '.', starting with a letter or digit")

@@ -1,0 +1,1 @@
+"""The `trainyard` command line (CONTRACT.md): a thin layer over engine.api."""

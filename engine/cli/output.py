@@ -1,0 +1,87 @@
+"""How the CLI shows things: JSON documents for -o json, aligned tables for people."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from engine import entities as E
+
+
+def run_document(run: E.Run, metrics: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "name": run.name,
+        "display_name": run.display_name,
+        "experiment_name": run.experiment_name,
+        "description": run.description,
+        "status": run.status,
+        "status_history": [{"status": ev.status, "time": E.iso(ev.time)} for ev in run.status_history],
+        "creation_time": E.iso(run.created_at),
+        "start_time": E.iso(run.start_time),
+        "end_time": E.iso(run.end_time),
+        "duration_seconds": round(run.duration, 3) if run.duration is not None else None,
+        "compute": run.compute,
+        "environment": run.environment,
+        "command": run.command,
+        "snapshot_id": run.snapshot_id,
+        "git": run.git,
+        "inputs": run.inputs,
+        "params": run.params,
+        "tags": run.tags,
+        "properties": run.properties,
+        "exit_code": run.exit_code,
+        "error": run.error,
+        "metrics": metrics if metrics is not None else {},
+        "run_dir": run.run_dir,
+        "portal_url": f"trainyard://runs/{run.name}",
+    }
+
+
+def model_document(m: E.Model) -> dict[str, Any]:
+    return {
+        "name": m.name,
+        "version": m.version,
+        "path": m.path,
+        "run": m.run_name,
+        "description": m.description,
+        "tags": m.tags,
+        "creation_time": E.iso(m.created_at),
+        "source_path": m.source_path,
+    }
+
+
+def data_document(d: E.DataAsset) -> dict[str, Any]:
+    return {"name": d.name, "version": d.version, "type": d.kind, "path": d.path,
+            "description": d.description, "creation_time": E.iso(d.created_at)}
+
+
+def print_json(doc: Any) -> None:
+    sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
+
+
+def print_table(rows: list[dict[str, Any]], columns: list[str]) -> None:
+    if not rows:
+        return
+    cells = [[_cell(r.get(c)) for c in columns] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    out = ["  ".join(c.upper().ljust(w) for c, w in zip(columns, widths)).rstrip()]
+    out += ["  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in cells]
+    sys.stdout.write("\n".join(out) + "\n")
+
+
+def _cell(v: Any) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    return str(v)
+
+
+def human_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    seconds = int(seconds)
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}h{m:02d}m{s:02d}s" if h else (f"{m}m{s:02d}s" if m else f"{s}s")

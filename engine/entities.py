@@ -1,0 +1,163 @@
+"""Frozen, plain-Python views of what the store holds. ORM rows never leave the store."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass, field
+from typing import Any
+
+# The run lifecycle of DESIGN.md, in order.
+RUN_STATUSES = (
+    "NotStarted",
+    "Queued",
+    "Preparing",
+    "Starting",
+    "Running",
+    "Finalizing",
+    "Completed",
+    "Failed",
+    "Canceled",
+)
+TERMINAL_STATUSES = frozenset({"Completed", "Failed", "Canceled"})
+ACTIVE_STATUSES = frozenset(RUN_STATUSES) - TERMINAL_STATUSES
+
+
+def iso(ts: float | None) -> str | None:
+    """Epoch seconds -> ISO 8601 with time zone (UTC), or None."""
+    if ts is None:
+        return None
+    return _dt.datetime.fromtimestamp(ts, tz=_dt.timezone.utc).isoformat()
+
+
+@dataclass(frozen=True)
+class Experiment:
+    id: int
+    name: str
+    created_at: float
+    run_count: int = 0
+
+
+@dataclass(frozen=True)
+class StatusEvent:
+    status: str
+    time: float
+
+
+@dataclass(frozen=True)
+class Run:
+    """One execution (a job)."""
+
+    name: str
+    experiment_name: str
+    display_name: str
+    status: str
+    created_at: float
+    run_dir: str
+    description: str = ""
+    command: str | None = None
+    arguments: tuple[str, ...] = ()
+    start_time: float | None = None
+    end_time: float | None = None
+    compute: str = "local"
+    environment: str | None = None
+    snapshot_id: str | None = None
+    git: dict[str, Any] | None = None
+    inputs: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+    tags: dict[str, Any] = field(default_factory=dict)
+    properties: dict[str, Any] = field(default_factory=dict)
+    exit_code: int | None = None
+    error: str | None = None
+    max_run_duration_seconds: float | None = None
+    status_history: tuple[StatusEvent, ...] = ()
+    cancel_requested: bool = False
+    supervisor_pid: int | None = None
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+    @property
+    def duration(self) -> float | None:
+        if self.start_time is None:
+            return None
+        import time
+
+        return (self.end_time or time.time()) - self.start_time
+
+
+@dataclass(frozen=True)
+class MetricSummary:
+    """Latest value and aggregates of one metric key of one run."""
+
+    key: str
+    kind: str  # scalar | list | row | table | image
+    count: int
+    last_value: Any
+    last_step: int | None
+    last_timestamp: float | None
+    min_value: float | None = None
+    max_value: float | None = None
+
+
+@dataclass(frozen=True)
+class MetricHistory:
+    """Every point of one scalar metric, as parallel arrays (fast for millions of points)."""
+
+    key: str
+    steps: Any  # numpy int64 array
+    values: Any  # numpy float64 array
+    timestamps: Any  # numpy float64 array
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def points(self) -> list[dict[str, Any]]:
+        return [
+            {"key": self.key, "step": int(s), "value": float(v), "timestamp": iso(float(t))}
+            for s, v, t in zip(self.steps.tolist(), self.values.tolist(), self.timestamps.tolist())
+        ]
+
+
+@dataclass(frozen=True)
+class MetricObject:
+    """A non-scalar logged value: list, row, table or image."""
+
+    key: str
+    kind: str
+    value: Any
+    step: int
+    timestamp: float
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class Model:
+    name: str
+    version: int
+    path: str  # where the registered copy lives in the workspace
+    created_at: float
+    run_name: str | None = None
+    description: str = ""
+    tags: dict[str, Any] = field(default_factory=dict)
+    source_path: str | None = None
+
+
+@dataclass(frozen=True)
+class DataAsset:
+    name: str
+    version: int
+    path: str
+    created_at: float
+    description: str = ""
+    kind: str = "uri_folder"
+
+
+@dataclass(frozen=True)
+class SnapshotInfo:
+    id: str
+    source: str
+    file_count: int
+    total_bytes: int
+    created_at: float
+    git: dict[str, Any] | None = None

@@ -1,0 +1,198 @@
+"""Job YAML file -> validated JobSpec, with errors that name the file, the line and the key."""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from engine.errors import InvalidSpec, NotFound
+from engine.jobs.schema import CodeSpec, CommandJobSchema, InlineEnvironment, InputSpec
+from engine.jobs.spec import JobSpec
+from engine.jobs.yamlfile import Lines, line_of, load_yaml_with_lines
+
+_TYPE_WORDS = {"str": "a string", "string": "a string", "model": "a mapping", "literal": "one of the allowed values", "int": "an integer", "float": "a number", "bool": "true or false",
+               "dict": "a mapping", "list": "a list", "NoneType": "empty"}
+
+
+def load_job(path: str | Path, overrides: list[str] | None = None) -> JobSpec:
+    """Read a command-job YAML (Azure ML CLI v2 schema). `overrides` are `--set key.sub=value`."""
+    path = Path(path)
+    data, lines = load_yaml_with_lines(path)
+    if not isinstance(data, dict):
+        raise InvalidSpec("a job file must be a YAML mapping (key: value lines)", file=str(path), line=1)
+    for item in overrides or []:
+        _apply_override(data, item, str(path))
+    job_type = data.get("type", "command")
+    if job_type != "command":
+        raise InvalidSpec(
+            f"job type {job_type!r} is not supported by this version of Trainyard (supported: command)",
+            "write a command job (`type: command`)",
+            file=str(path), line=line_of(lines, ("type",)), field="type",
+        )
+    try:
+        job = CommandJobSchema.model_validate(data)
+    except ValidationError as exc:
+        raise _explain(exc, lines, path) from None
+    return _to_spec(job, path, lines)
+
+
+def _apply_override(data: dict[str, Any], item: str, source: str) -> None:
+    key, sep, raw = item.partition("=")
+    if not sep or not key.strip():
+        raise InvalidSpec(f"--set {item!r}: expected key=value (e.g. inputs.lr=0.01)", file=source)
+    value = yaml.safe_load(raw) if raw.strip() else ""
+    parts = key.strip().split(".")
+    target = data
+    for part in parts[:-1]:
+        nxt = target.get(part)
+        if not isinstance(nxt, dict):
+            nxt = {}
+            target[part] = nxt
+        target = nxt
+    target[parts[-1]] = value
+
+
+def _explain(exc: ValidationError, lines: Lines, path: Path) -> InvalidSpec:
+    """Turn pydantic's first meaningful error into one sentence with file:line and key."""
+    errors = exc.errors()
+    # With unions pydantic reports one error per alternative; the unknown-key ones are the most
+    # telling, then the others in order.
+    errors.sort(key=lambda e: 0 if e["type"] == "extra_forbidden" else 1)
+    err = errors[0]
+    loc = _clean_loc(err["loc"])
+    dotted = ".".join(str(p) for p in loc)
+    if err["type"] == "extra_forbidden":
+        model = _model_at(loc[:-1])
+        known = [f.alias or n for n, f in model.model_fields.items()] if model else []
+        close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"known keys here: {', '.join(known)}"
+        return InvalidSpec(f"unknown key {dotted!r}", hint, file=str(path),
+                           line=line_of(lines, loc, key=True), field=dotted)
+    if err["type"] == "missing":
+        return InvalidSpec(f"the required key {dotted!r} is missing", f"add `{loc[-1]}:`",
+                           file=str(path), line=line_of(lines, loc[:-1]) or 1, field=dotted)
+    found = err.get("input")
+    expected = _TYPE_WORDS.get(err["type"].split("_")[0], None) or err["msg"].lower()
+    if err["type"] == "literal_error":
+        expected = err["msg"].removeprefix("Input should be ").replace("'", "")
+        expected = f"one of {expected}"
+    return InvalidSpec(
+        f"{dotted!r} has the wrong type: expected {expected}, found {type(found).__name__} {found!r}",
+        "quote the value to make it a string" if expected == "a string" else "fix the value",
+        file=str(path), line=line_of(lines, loc), field=dotted,
+    )
+
+
+def _clean_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Drop the union-branch labels pydantic inserts (e.g. 'str', 'CodeSpec', 'function-after')."""
+    out = []
+    for part in loc:
+        if isinstance(part, str) and (part in {"str", "int", "float", "bool", "dict", "list"}
+                                      or part[:1].isupper() or "[" in part or part.startswith(("function", "lax"))):
+            continue
+        out.append(part)
+    return tuple(out)
+
+
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    model: type[BaseModel] | None = CommandJobSchema
+    nested = {"code": CodeSpec, "environment": InlineEnvironment}
+    for part in loc:
+        if model is CommandJobSchema and part in nested:
+            model = nested[str(part)]
+        elif model is CommandJobSchema and part == "inputs":
+            model = None
+        elif model is None:
+            model = InputSpec
+        else:
+            field = model.model_fields.get(str(part))
+            ann = getattr(field, "annotation", None)
+            model = _first_model(ann)
+    return model
+
+
+def _first_model(ann: Any) -> type[BaseModel] | None:
+    for cand in getattr(ann, "__args__", (ann,)):
+        if isinstance(cand, type) and issubclass(cand, BaseModel):
+            return cand
+    return None
+
+
+def _to_spec(job: CommandJobSchema, path: Path, lines: Lines) -> JobSpec:
+    base = path.parent.resolve()
+    code_dir = None
+    if job.code is not None:
+        local = job.code.local_path if isinstance(job.code, CodeSpec) else job.code
+        code_dir = (base / local).resolve()
+        if not code_dir.is_dir():
+            raise NotFound(f"{path}:{line_of(lines, ('code',))}: the code folder {code_dir} does not exist",
+                           "`code:` is relative to the job file")
+    inputs: dict[str, Any] = {}
+    for name, value in job.inputs.items():
+        if isinstance(value, InputSpec):
+            inputs[name] = _resolve_input(name, value, base, path, lines)
+        else:
+            inputs[name] = value
+    interpreter = None
+    environment = None
+    if isinstance(job.environment, InlineEnvironment):
+        env = job.environment
+        if env.image or env.build or env.conda_file or env.pip_requirements:
+            raise InvalidSpec(
+                "built environments (image, build, conda_file, pip_requirements) are not supported by "
+                "this version of Trainyard",
+                "omit `environment:` to run with Trainyard's own Python, or set python.interpreter_path",
+                file=str(path), line=line_of(lines, ("environment",)), field="environment",
+            )
+        if env.python and env.python.interpreter_path:
+            interpreter = str((base / env.python.interpreter_path).expanduser()) \
+                if env.python.interpreter_path.startswith(".") else env.python.interpreter_path
+    elif isinstance(job.environment, str):
+        raise InvalidSpec(
+            f"environment {job.environment!r}: registered and curated environments are not supported by "
+            "this version of Trainyard",
+            "omit `environment:` to run with Trainyard's own Python",
+            file=str(path), line=line_of(lines, ("environment",)), field="environment",
+        )
+    timeout = job.limits.timeout if job.limits else None
+    return JobSpec(
+        experiment_name=job.experiment_name or base.name,
+        code_dir=code_dir,
+        command=job.command,
+        name=job.name,
+        display_name=job.display_name,
+        description=job.description or "",
+        tags={k: v for k, v in job.tags.items()},
+        inputs=inputs,
+        environment_variables={k: _env_str(v) for k, v in job.environment_variables.items()},
+        compute=job.compute or "local",
+        environment=environment,
+        interpreter_path=interpreter,
+        max_run_duration_seconds=float(timeout) if timeout else None,
+        source_file=str(path),
+        properties=dict(job.properties),
+    )
+
+
+def _env_str(v: Any) -> str:
+    return str(v).lower() if isinstance(v, bool) else str(v)
+
+
+def _resolve_input(name: str, spec: InputSpec, base: Path, path: Path, lines: Lines) -> Any:
+    if spec.type in ("string", "integer", "number", "boolean"):
+        return spec.value if spec.value is not None else spec.default
+    if spec.path is None:
+        raise InvalidSpec(f"input {name!r} of type {spec.type} needs a `path:`", file=str(path),
+                          line=line_of(lines, ("inputs", name)), field=f"inputs.{name}.path")
+    p = spec.path
+    if p.startswith(("http://", "https://", "azureml:")):
+        return p  # resolved by the engine at submit (data assets) or passed as a URL
+    local = (base / p).resolve()
+    if not local.exists():
+        raise NotFound(f"{path}:{line_of(lines, ('inputs', name, 'path'))}: input {name!r}: {local} does not exist",
+                       "paths are relative to the job file")
+    return str(local)

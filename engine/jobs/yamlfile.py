@@ -1,0 +1,69 @@
+"""Read YAML keeping the line of every value, so errors can name file, line and key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from engine.errors import InvalidSpec, NotFound
+
+Lines = dict[tuple[Any, ...], int]
+
+
+def load_yaml_with_lines(path: Path) -> tuple[Any, Lines]:
+    """Parse `path`; returns (data, {key path: 1-based line}). Malformed YAML -> InvalidSpec(file:line)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise NotFound(f"{path} does not exist", "check the path given to -f") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidSpec(f"cannot read the file: {exc}", file=str(path)) from exc
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise InvalidSpec(
+            f"malformed YAML: {problem}" + (f" (column {mark.column + 1})" if mark else ""),
+            "fix the indentation or quoting on that line",
+            file=str(path),
+            line=mark.line + 1 if mark else None,
+        ) from exc
+    lines: Lines = {}
+    if node is None:
+        return None, lines
+    return _convert(node, (), lines, path), lines
+
+
+def _convert(node: yaml.Node, at: tuple[Any, ...], lines: Lines, path: Path) -> Any:
+    lines[at] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = yaml.SafeLoader(  # scalars: let PyYAML resolve the tag (int, bool, ...)
+                ""
+            ).construct_object(key_node) if isinstance(key_node, yaml.ScalarNode) else None
+            if key in out:
+                raise InvalidSpec(f"the key {key!r} appears twice", "keep one of them",
+                                  file=str(path), line=key_node.start_mark.line + 1, field=str(key))
+            lines[(*at, key, "__key__")] = key_node.start_mark.line + 1
+            out[key] = _convert(value_node, (*at, key), lines, path)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_convert(item, (*at, i), lines, path) for i, item in enumerate(node.value)]
+    return yaml.SafeLoader("").construct_object(node)
+
+
+def line_of(lines: Lines, loc: tuple[Any, ...], *, key: bool = False) -> int | None:
+    """The line of the deepest known prefix of `loc`."""
+    loc = tuple(loc)
+    if key and (*loc, "__key__") in lines:
+        return lines[(*loc, "__key__")]
+    for end in range(len(loc), -1, -1):
+        if key and end and (*loc[:end], "__key__") in lines:
+            return lines[(*loc[:end], "__key__")]
+        if loc[:end] in lines:
+            return lines[loc[:end]]
+    return None

@@ -1,0 +1,1 @@
+"""Runs: launching, supervising and reading back one execution."""

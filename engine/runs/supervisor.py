@@ -1,0 +1,218 @@
+"""The detached process that owns one local run: ``python -m engine.runs.supervisor RUN_DIR``.
+
+It starts the script first (heavy imports come after, so the script's first line is not
+delayed), then records the lifecycle, ingests metrics live, mirrors ./logs, enforces the
+maximum duration, honours cancel (SIGTERM to us, or the store's flag), and at the end
+collects ./outputs and records the exit code or signal. Closing the studio or killing the CLI
+never touches it: it runs in its own session.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from engine.runs.files import RunFiles
+
+POLL_SECONDS = 0.1
+CANCEL_CHECK_SECONDS = 0.5
+
+
+class Supervisor:
+    def __init__(self, run_dir: Path) -> None:
+        self.files = RunFiles(run_dir)
+        self.spec: dict[str, Any] = json.loads(self.files.spec.read_text())
+        self.run_name: str = self.spec["run_name"]
+        self.cancel_reason: str | None = None
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.store: Any = None
+        self._log = open(self.files.supervisor_log, "a", buffering=1)  # noqa: SIM115
+
+    def log(self, msg: str) -> None:
+        self._log.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {msg}\n")
+
+    # ------------------------------------------------------------------ start
+    def start_script(self) -> tuple[float, float, float]:
+        """Materialize the snapshot and start the script. Returns (preparing, starting, running) times."""
+        t_prep = time.time()
+        snapshot_id = self.spec.get("snapshot_id")
+        if snapshot_id:
+            from engine.snapshots import SnapshotStore
+
+            SnapshotStore(Path(self.spec["snapshots_root"])).materialize(snapshot_id, self.files.wd)
+        else:
+            self.files.wd.mkdir(parents=True, exist_ok=True)
+        for d in (self.files.tracking, self.files.system_logs, self.files.logs):
+            d.mkdir(parents=True, exist_ok=True)
+        t_start = time.time()
+        env = dict(os.environ)
+        env.pop("TRAINYARD_SUPERVISOR", None)
+        for key, value in self.spec["env"].items():
+            env[key] = value
+        for key, value in self.spec.get("env_prepend", {}).items():
+            env[key] = value + (os.pathsep + env[key] if env.get(key) else "")
+        driver = open(self.files.driver_log, "ab", buffering=0)  # noqa: SIM115
+        argv = self.spec["argv"]
+        self.proc = subprocess.Popen(
+            argv,
+            cwd=self.files.wd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=driver,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: cancel ends the whole group
+        )
+        driver.close()
+        return t_prep, t_start, time.time()
+
+    # ------------------------------------------------------------------ main loop
+    def run(self) -> int:
+        from engine.runs.procs import become_subreaper
+
+        become_subreaper()
+        signal.signal(signal.SIGTERM, self._on_sigterm)
+        signal.signal(signal.SIGINT, self._on_sigterm)
+        try:
+            times = self.start_script()
+        except BaseException as exc:  # the script never started: record why
+            self._fail_before_start(exc)
+            return 1
+        from engine.runs.ingest import RecordIngestor
+        from engine.runs.logmirror import FolderMirror
+        from engine.store.sql import SqlStore
+
+        self.store = SqlStore(self.spec["store_url"], migrate=False)
+        for status, at in zip(("Preparing", "Starting", "Running"), times):
+            self.store.set_status(self.run_name, status, at=at)
+        self.log(f"started pid {self.proc.pid if self.proc else None}: {self.spec['argv']}")
+        ingestor = RecordIngestor(self.store, self.run_name, self.files, warn=self.log)
+        mirror = FolderMirror(self.files.wd / "logs", self.files.logs)
+        max_duration = self.spec.get("max_run_duration_seconds")
+        deadline = times[2] + float(max_duration) if max_duration else None
+        next_cancel_check = 0.0
+        assert self.proc is not None
+        while self.proc.poll() is None:
+            self._safe(ingestor.poll)
+            self._safe(mirror.sync)
+            now = time.monotonic()
+            if now >= next_cancel_check:
+                next_cancel_check = now + CANCEL_CHECK_SECONDS
+                if self._safe(lambda: self.store.get_run(self.run_name).cancel_requested):
+                    self.cancel_reason = self.cancel_reason or "canceled by the user"
+            if deadline is not None and time.time() >= deadline and self.cancel_reason is None:
+                self.cancel_reason = (
+                    f"the run exceeded its maximum duration (max_run_duration_seconds={max_duration})"
+                )
+            if self.cancel_reason is not None:
+                self._end_tree()
+                break
+            time.sleep(POLL_SECONDS)
+        return self.finish(ingestor, mirror)
+
+    def _end_tree(self) -> None:
+        from engine.runs.procs import terminate_tree
+
+        assert self.proc is not None
+        self.log(f"ending the process tree: {self.cancel_reason}")
+        terminate_tree(self.proc.pid, float(self.spec.get("cancel_grace_seconds", 10)))
+        self.proc.wait()
+
+    def finish(self, ingestor: Any, mirror: Any) -> int:
+        from engine.runs.procs import reap_leftovers
+
+        assert self.proc is not None
+        code = self.proc.wait()
+        leftovers = reap_leftovers()
+        if leftovers:
+            self.log(f"ended {leftovers} process(es) the script left running")
+        self.store.set_status(self.run_name, "Finalizing")
+        # Ingest until nothing new arrives: children may have flushed at the very end.
+        while self._safe(ingestor.poll):
+            pass
+        self._safe(mirror.sync)
+        self._safe(self._collect_outputs)
+        fields: dict[str, Any] = {"exit_code": code}
+        if self.cancel_reason is not None:
+            status, fields["error"] = "Canceled", self.cancel_reason
+        elif code == 0:
+            status = "Completed"
+        else:
+            status = "Failed"
+            fields["error"] = self._failure_message(code)
+            if code < 0:
+                fields["properties"] = {**self.store.get_run(self.run_name).properties,
+                                        "signal": signal.Signals(-code).name}
+        self.store.set_status(self.run_name, status, **fields)
+        self.log(f"ended: {status} (exit code {code})")
+        return 0
+
+    def _collect_outputs(self) -> None:
+        import shutil
+
+        src = self.files.wd / "outputs"
+        if not src.is_dir():
+            return
+        if not self.files.outputs.exists():
+            os.replace(src, self.files.outputs)
+        else:  # uploads already placed some files there: merge
+            shutil.copytree(src, self.files.outputs, dirs_exist_ok=True)
+            shutil.rmtree(src, ignore_errors=True)
+
+    def _failure_message(self, code: int) -> str:
+        if code < 0:
+            name = signal.Signals(-code).name
+            return f"the script was killed by signal {-code} ({name})"
+        last = _last_meaningful_line(self.files.driver_log)
+        msg = f"the script exited with code {code}"
+        return f"{msg}: {last}" if last else msg
+
+    def _fail_before_start(self, exc: BaseException) -> None:
+        self.log("failed before the script started:\n" + traceback.format_exc())
+        from engine.errors import TrainyardError
+        from engine.store.sql import SqlStore
+
+        message = exc.message if isinstance(exc, TrainyardError) else f"{type(exc).__name__}: {exc}"
+        store = SqlStore(self.spec["store_url"], migrate=False)
+        store.set_status(self.run_name, "Failed", error=f"the run could not start: {message}")
+
+    def _on_sigterm(self, _signum: int, _frame: object) -> None:
+        self.cancel_reason = self.cancel_reason or "canceled by the user"
+
+    def _safe(self, fn: Any) -> Any:
+        """One failed poll (a locked database, a vanished file) must not end the supervision."""
+        try:
+            return fn()
+        except Exception:  # noqa: BLE001
+            self.log("poll error:\n" + traceback.format_exc())
+            return None
+
+
+def _last_meaningful_line(path: Path, tail_bytes: int = 8192) -> str | None:
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            f.seek(max(0, size - tail_bytes))
+            text = f.read().decode("utf-8", "replace")
+    except OSError:
+        return None
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    return lines[-1][:500] if lines else None
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2:
+        sys.stderr.write("usage: python -m engine.runs.supervisor RUN_DIR\n")
+        return 2
+    return Supervisor(Path(argv[1])).run()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,75 @@
+"""`Experiment`: a named group of runs; `submit(config)` starts one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from engine.errors import InvalidSpec
+from engine.jobs.spec import JobSpec
+from engine.sdk.run import Run
+from engine.sdk.runconfig import ScriptRunConfig
+
+
+class Experiment:
+    def __init__(self, workspace: Any, name: str, **_ignored: Any) -> None:
+        self.workspace = workspace
+        self.name = name
+
+    def submit(self, config: ScriptRunConfig, tags: dict[str, Any] | None = None, **_ignored: Any) -> Run:
+        spec = _spec_from_config(self.name, config, tags or {})
+        run = self.workspace.engine.submit(spec, on_warning=lambda msg: print(f"Warning: {msg}"))
+        return Run(self, run.name)
+
+    def get_runs(self, **_ignored: Any) -> list[Run]:
+        return [Run(self, r.name) for r in self.workspace.engine.list_runs(experiment=self.name)]
+
+    def __repr__(self) -> str:
+        return f"Experiment(name={self.name!r}, workspace={self.workspace.name!r})"
+
+
+def _spec_from_config(experiment: str, config: ScriptRunConfig, tags: dict[str, Any]) -> JobSpec:
+    rc = config.run_config
+    target = rc.target
+    compute = getattr(target, "name", target) or "local"
+    env = rc.environment
+    interpreter = None
+    env_name = None
+    env_vars = dict(rc.environment_variables)
+    if env is not None:
+        needs = env.needs_build()
+        if needs:
+            raise InvalidSpec(
+                f"environment {env.name!r} needs {needs} to be built, which this version of Trainyard "
+                "does not do",
+                "set env.python.user_managed_dependencies = True (and interpreter_path), or leave the "
+                "environment out to run with Trainyard's own Python",
+                field="environment",
+            )
+        interpreter = env.interpreter()
+        env_name = env.name
+        env_vars.update(env.environment_variables)
+    dist = config.distributed_job_config
+    if dist is not None and (getattr(dist, "process_count", None) or getattr(dist, "node_count", 1)) not in (None, 1):
+        raise InvalidSpec("distributed runs are not supported by this version of Trainyard",
+                          "remove distributed_job_config", field="distributed_job_config")
+    if config.command is not None:
+        command = config.command if isinstance(config.command, str) else " ".join(map(str, config.command))
+        script, arguments = None, ()
+    else:
+        if not config.script:
+            raise InvalidSpec("ScriptRunConfig needs script= (or command=)", field="script")
+        command, script, arguments = None, config.script, tuple(str(a) for a in config.arguments)
+    return JobSpec(
+        experiment_name=experiment,
+        code_dir=Path(config.source_directory or "."),
+        command=command,
+        script=script,
+        arguments=arguments,
+        tags=tags,
+        environment_variables={k: str(v) for k, v in env_vars.items()},
+        compute=str(compute),
+        environment=env_name,
+        interpreter_path=interpreter,
+        max_run_duration_seconds=rc.max_run_duration_seconds,
+    )

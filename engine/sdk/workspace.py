@@ -1,0 +1,102 @@
+"""`Workspace`: a Trainyard workspace folder, found the way the seeds' `from_config()` expects."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from engine.api import Engine
+from engine.errors import NotFound
+from engine.workspace import resolve_workspace
+
+
+class Workspace:
+    """A workspace. `Workspace.from_config()` is what control scripts call."""
+
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, engine: Engine | None = None) -> None:
+        self._engine = engine or Engine.open(path)
+
+    @classmethod
+    def from_config(cls, path: str | os.PathLike[str] | None = None, _file_name: str | None = None,
+                    **_ignored: Any) -> Workspace:
+        """-w / $TRAINYARD_WORKSPACE / nearest .trainyard/ / default; a seed-style
+        `.azureml/config.json` may name a folder with `trainyard_workspace`."""
+        config = _find_azureml_config(Path(path) if path else Path.cwd(), _file_name)
+        if config is not None:
+            data = json.loads(config.read_text() or "{}")
+            folder = data.get("trainyard_workspace")
+            if folder:
+                return cls((config.parent.parent / folder).resolve())
+        return cls(resolve_workspace(None).folder)
+
+    @classmethod
+    def get(cls, name: str | None = None, **_ignored: Any) -> Workspace:
+        return cls.from_config()
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    @property
+    def name(self) -> str:
+        return self._engine.location.name
+
+    @property
+    def location(self) -> str:
+        return str(self._engine.location.folder)
+
+    @property
+    def compute_targets(self) -> dict[str, Any]:
+        from engine.sdk.compute import ComputeTarget
+
+        return {"local": ComputeTarget(self, "local")}
+
+    @property
+    def experiments(self) -> dict[str, Any]:
+        from engine.sdk.experiment import Experiment
+
+        return {e.name: Experiment(self, e.name) for e in self._engine.store.list_experiments()}
+
+    @property
+    def environments(self) -> dict[str, Any]:
+        return _Environments()
+
+    @property
+    def models(self) -> dict[str, Any]:
+        from engine.sdk.model import Model
+
+        latest: dict[str, Any] = {}
+        for m in self._engine.store.list_models():
+            latest[m.name] = Model(self, m.name, m.version)
+        return latest
+
+    def get_details(self) -> dict[str, Any]:
+        return {"name": self.name, "location": self.location, "store": self._engine.store.url}
+
+    def __repr__(self) -> str:
+        return f"Workspace(name={self.name!r}, location={self.location!r})"
+
+
+class _Environments(dict):  # type: ignore[type-arg]
+    def __missing__(self, key: str) -> Any:
+        raise NotFound(
+            f"no environment named {key!r} in this workspace",
+            "curated and registered environments are not available in this version of Trainyard; "
+            "leave the environment out to run with Trainyard's own Python",
+        )
+
+
+def _find_azureml_config(start: Path, file_name: str | None) -> Path | None:
+    start = start.resolve()
+    if start.is_file():
+        return start
+    names = [file_name] if file_name else ["config.json"]
+    for folder in (start, *start.parents):
+        for sub in (".azureml", ""):
+            for n in names:
+                cand = folder / sub / n if sub else folder / n
+                if sub and cand.is_file():
+                    return cand
+    return None

@@ -1,0 +1,118 @@
+"""Where a workspace lives on disk and how the one to use is chosen.
+
+A workspace is a folder; Trainyard keeps everything in its ``.trainyard/`` sub-folder:
+``store.db`` (unless ``config.json`` names another SQLAlchemy URL), ``snapshots/``, ``runs/``,
+``models/`` and ``data/``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.errors import WorkspaceError
+
+STORAGE_DIR = ".trainyard"
+CONFIG_FILE = "config.json"
+
+
+def default_workspace_dir() -> Path:
+    """The per-user default workspace ($TRAINYARD_HOME, else the XDG data dir)."""
+    home = os.environ.get("TRAINYARD_HOME")
+    if home:
+        return Path(home).expanduser() / "default"
+    xdg = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(xdg) / "trainyard" / "default"
+
+
+def find_upward(start: Path) -> Path | None:
+    """The nearest folder at or above `start` that holds a `.trainyard/` workspace."""
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        if (folder / STORAGE_DIR / CONFIG_FILE).is_file():
+            return folder
+    return None
+
+
+@dataclass(frozen=True)
+class WorkspaceLocation:
+    """The folders and store URL of one workspace."""
+
+    folder: Path
+
+    @property
+    def storage(self) -> Path:
+        return self.folder / STORAGE_DIR
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.storage / "runs"
+
+    @property
+    def snapshots_dir(self) -> Path:
+        return self.storage / "snapshots"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.storage / "models"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.storage / "data"
+
+    @property
+    def name(self) -> str:
+        return self.folder.name
+
+    def config(self) -> dict[str, object]:
+        path = self.storage / CONFIG_FILE
+        try:
+            return json.loads(path.read_text()) if path.is_file() else {}
+        except (OSError, ValueError) as exc:
+            raise WorkspaceError(f"{path}: cannot read the workspace config: {exc}",
+                                 "fix or delete the file (it only holds the store URL)") from exc
+
+    @property
+    def store_url(self) -> str:
+        url = os.environ.get("TRAINYARD_STORE_URL") or self.config().get("store_url")
+        return str(url) if url else f"sqlite:///{self.storage / 'store.db'}"
+
+    def ensure(self, store_url: str | None = None) -> WorkspaceLocation:
+        """Create the folders (and config) if missing; a clear error if the place is unwritable."""
+        try:
+            for d in (self.storage, self.runs_dir, self.snapshots_dir, self.models_dir, self.data_dir):
+                d.mkdir(parents=True, exist_ok=True)
+            cfg_path = self.storage / CONFIG_FILE
+            if not cfg_path.exists() or store_url:
+                cfg = self.config()
+                cfg.setdefault("version", 1)
+                if store_url:
+                    cfg["store_url"] = store_url
+                tmp = cfg_path.with_suffix(".tmp")
+                tmp.write_text(json.dumps(cfg, indent=2) + "\n")
+                os.replace(tmp, cfg_path)
+            probe = self.storage / ".write-probe"
+            probe.write_text("")
+            probe.unlink()
+        except OSError as exc:
+            raise WorkspaceError(
+                f"cannot use {self.folder} as a workspace: {exc.strerror or exc} ({exc.filename or self.storage})",
+                "pick a folder you can write to with -w PATH or $TRAINYARD_WORKSPACE, or fix its permissions",
+            ) from exc
+        return self
+
+
+def resolve_workspace(path: str | os.PathLike[str] | None = None, cwd: Path | None = None) -> WorkspaceLocation:
+    """-w PATH, else $TRAINYARD_WORKSPACE, else the nearest `.trainyard/` upward, else the default."""
+    chosen = path or os.environ.get("TRAINYARD_WORKSPACE")
+    if chosen:
+        folder = Path(chosen).expanduser().absolute()
+        if folder.name == STORAGE_DIR:
+            folder = folder.parent
+        return WorkspaceLocation(folder)
+    found = find_upward(cwd or Path.cwd())
+    if found is not None:
+        return WorkspaceLocation(found)
+    return WorkspaceLocation(default_workspace_dir())
