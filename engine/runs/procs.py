@@ -5,6 +5,7 @@ from __future__ import annotations
 import ctypes
 import os
 import signal
+import subprocess
 import time
 
 import psutil
@@ -28,16 +29,26 @@ def descendants() -> list[psutil.Process]:
         return []
 
 
-def terminate_tree(pgid: int | None, grace: float) -> None:
+def terminate_tree(main: subprocess.Popen[bytes] | None, grace: float) -> None:
     """SIGTERM the script's process group and every descendant of ours; SIGKILL what is left
-    after `grace` seconds."""
-    procs = descendants()
-    _signal_all(pgid, procs, signal.SIGTERM)
-    _gone, alive = psutil.wait_procs(procs, timeout=grace)
-    if alive or _group_alive(pgid):
-        procs = descendants()
-        _signal_all(pgid, procs, signal.SIGKILL)
-        psutil.wait_procs(procs, timeout=5)
+    after `grace` seconds. The script itself is reaped through its Popen only, so its exit
+    status is not lost to another wait()."""
+    pgid = main.pid if main is not None else None
+    others = [p for p in descendants() if main is None or p.pid != main.pid]
+    _signal_all(pgid, others, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    if main is not None:
+        try:
+            main.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            pass
+    _gone, alive = psutil.wait_procs(others, timeout=max(0.0, deadline - time.monotonic()))
+    if alive or _group_alive(pgid) or (main is not None and main.poll() is None):
+        others = [p for p in descendants() if main is None or p.pid != main.pid]
+        _signal_all(pgid, others, signal.SIGKILL)
+        if main is not None:
+            main.wait()
+        psutil.wait_procs(others, timeout=5)
 
 
 def reap_leftovers(grace: float = 2.0) -> int:

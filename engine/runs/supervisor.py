@@ -121,7 +121,7 @@ class Supervisor:
 
         assert self.proc is not None
         self.log(f"ending the process tree: {self.cancel_reason}")
-        terminate_tree(self.proc.pid, float(self.spec.get("cancel_grace_seconds", 10)))
+        terminate_tree(self.proc, float(self.spec.get("cancel_grace_seconds", 10)))
         self.proc.wait()
 
     def finish(self, ingestor: Any, mirror: Any) -> int:
