@@ -79,7 +79,7 @@ class RecordIngestor:
         self.store.ingest(self.run_name, source=source, offset=new_offset, last_seq=new_seq,
                           scalars=scalars, objects=objects, tags=tags, params=params)
         self.cursors[source] = (new_offset, new_seq)
-        return len(fresh), new_offset - offset >= BATCH_BYTES
+        return len(fresh), True  # progress was made: look again for more
 
     def _place_upload(self, name: str, stored: str) -> None:
         """Move an uploaded file to its name in the run (e.g. outputs/x.csv), refusing escapes."""

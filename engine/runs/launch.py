@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import socket
 import subprocess
 import sys
@@ -28,13 +29,15 @@ def write_spec(files: RunFiles, spec: dict[str, Any]) -> None:
 
 
 def link_interpreter(files: RunFiles, interpreter: str) -> None:
-    """`python` and `python3` on the run's PATH are the run's interpreter."""
+    """`python` and `python3` on the run's PATH are the run's interpreter.
+
+    Wrapper scripts, not symlinks: a venv's python finds its pyvenv.cfg next to the path it is
+    started by, so a symlink elsewhere would silently run the base interpreter instead."""
     files.bin.mkdir(parents=True, exist_ok=True)
     for name in ("python", "python3"):
-        link = files.bin / name
-        if link.is_symlink() or link.exists():
-            link.unlink()
-        link.symlink_to(interpreter)
+        wrapper = files.bin / name
+        wrapper.write_text(f'#!/bin/sh\nexec {shlex.quote(interpreter)} "$@"\n')
+        wrapper.chmod(0o755)
 
 
 def start_supervisor(files: RunFiles) -> tuple[int, float | None]:

@@ -295,3 +295,13 @@ def _alive(pid: int) -> bool:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.Error:
         return False
+
+
+def test_python_in_a_command_job_is_trainyards_interpreter(eng: Engine, project) -> None:  # type: ignore[no-untyped-def]
+    import sys
+
+    code = project({"prefix.py": "import sys\nprint(sys.prefix)\n"})
+    run = eng.submit(JobSpec(experiment_name="exp", code_dir=code, command="python prefix.py"))
+    final = eng.wait(run.name, timeout=30)
+    assert final.status == "Completed", final.error
+    assert RunFiles(Path(final.run_dir)).driver_log.read_text().strip() == sys.prefix

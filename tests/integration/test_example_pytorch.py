@@ -1,0 +1,68 @@
+"""The seed-style example project, trained for real with PyTorch on the CPU, end to end through
+the CLI (job YAML) and through an unchanged Azure-ML-SDK-v1 control script."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "resources" / "examples" / "cifar-pytorch"
+
+
+@pytest.fixture
+def example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    dest = tmp_path / "cifar-pytorch"
+    shutil.copytree(EXAMPLE, dest, ignore=shutil.ignore_patterns("outputs", "__pycache__", ".trainyard"))
+    monkeypatch.setenv("TRAINYARD_WORKSPACE", str(tmp_path / "ws"))
+    return dest
+
+
+def trainyard(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "engine.cli.main", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=timeout, env=dict(os.environ))
+
+
+def test_cli_trains_the_example_and_gives_back_every_point_and_the_model(example: Path, tmp_path: Path) -> None:
+    res = trainyard("job", "create", "-f", str(example / "job.yml"), "--set", "inputs.steps=200", "--stream")
+    assert res.returncode == 0, res.stderr + res.stdout
+    assert "Finished Training" in res.stdout  # the driver log, streamed live
+    assert "epoch=1, batch=  200" in res.stdout
+    jobs = json.loads(trainyard("job", "list", "-o", "json").stdout)
+    assert len(jobs) == 1 and jobs[0]["experiment_name"] == "cifar-pytorch"
+    name = jobs[0]["name"]
+    points = json.loads(trainyard("job", "metrics", "-n", name, "--metric", "loss", "-o", "json").stdout)
+    assert [p["step"] for p in points] == list(range(200))
+    assert all(0 < p["value"] < 10 for p in points)
+    dl = trainyard("job", "download", "-n", name, "--output", str(tmp_path / "dl"))
+    assert dl.returncode == 0, dl.stderr
+    import torch
+
+    state = torch.load(tmp_path / "dl" / name / "outputs" / "model.pt", weights_only=True)
+    assert state["fc3.weight"].shape == (10, 84)
+
+
+def test_control_script_runs_unchanged_and_registers_the_model(example: Path) -> None:
+    script = (example / "run-pytorch.py").read_text()
+    assert "compute_target=\"local\"" in script or "compute_target='local'" in script
+    res = trainyard("python", "run-pytorch.py", cwd=example)
+    assert res.returncode == 0, res.stderr + res.stdout
+    assert "trainyard://runs/" in res.stdout
+    assert "Finished Training" in res.stdout
+    assert "Status: Completed" in res.stdout
+    models = json.loads(trainyard("model", "list", "-o", "json").stdout)
+    assert [(m["name"], m["version"]) for m in models] == [("cifar-net", 1)]
+    run_name = models[0]["run"]
+    shown = json.loads(trainyard("job", "show", "-n", run_name, "-o", "json").stdout)
+    assert shown["experiment_name"] == "day1-experiment-train"
+    assert shown["status"] == "Completed"
+    assert isinstance(shown["metrics"]["loss"], float)
+    points = json.loads(trainyard("job", "metrics", "-n", run_name, "--metric", "loss", "-o", "json").stdout)
+    assert len(points) == 300
+    assert Path(models[0]["path"]).is_file()
