@@ -38,33 +38,17 @@ def open_engine(ctx: click.Context, workspace: str | None = None) -> Any:
     return Engine.open(chosen)
 
 
-@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @workspace_option
-@click.option("--screenshot", metavar="FILE", default=None, help="render a studio page to a PNG and exit")
-@click.option("--page", default=None, help="with --screenshot: the page to render")
-@click.option("--run", "run_name", default=None, help="with --screenshot: the run to show")
 @click.version_option(package_name="trainyard")
 @click.pass_context
-def cli(ctx: click.Context, workspace: str | None, screenshot: str | None, page: str | None,
-        run_name: str | None) -> None:
+def cli(ctx: click.Context, workspace: str | None) -> None:
     """Trainyard: train machine-learning models on your own machines.
 
-    With no command, opens the studio window.
+    `trainyard` with no command opens the studio window (`trainyard --screenshot FILE
+    [--page NAME] [--run NAME]` renders a page of it to a PNG).
     """
     ctx.obj = {"workspace": workspace}
-    if ctx.invoked_subcommand is None:
-        from studio.app import main as studio_main
-
-        args = []
-        if workspace:
-            args += ["--workspace", workspace]
-        if screenshot:
-            args += ["--screenshot", screenshot]
-        if page:
-            args += ["--page", page]
-        if run_name:
-            args += ["--run", run_name]
-        sys.exit(studio_main(args))
 
 
 # --------------------------------------------------------------------------- init

@@ -1,0 +1,32 @@
+"""The `trainyard` command: no command opens the studio, anything else is the engine's CLI.
+
+It lives in the studio package so that the engine never imports Qt or the studio."""
+
+from __future__ import annotations
+
+import sys
+
+STUDIO_OPTIONS = {"-w", "--workspace", "--screenshot", "--page", "--run"}
+
+
+def wants_studio(argv: list[str]) -> bool:
+    """True when argv holds only studio options (and their values), e.g. `trainyard -w ws`."""
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        name = arg.split("=", 1)[0]
+        if name not in STUDIO_OPTIONS:
+            return False
+        i += 1 if "=" in arg else 2
+    return True
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    if wants_studio(args):
+        from studio.app import main as studio_main
+
+        sys.exit(studio_main(args))
+    from engine.cli.main import main as cli_main
+
+    cli_main(args)

@@ -1,0 +1,50 @@
+"""The engine stays headless: checked by import-linter and by importing every engine module in a
+Python where PySide6 and pyqtgraph cannot be imported at all."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+BLOCK_QT_AND_IMPORT_ALL = r"""
+import importlib, pkgutil, sys
+
+class BlockQt:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("PySide6", "pyqtgraph", "studio"):
+            raise ImportError(f"blocked: the engine imported {name}")
+        return None
+
+sys.meta_path.insert(0, BlockQt())
+import engine
+names = [m.name for m in pkgutil.walk_packages(engine.__path__, "engine.")
+         if ".inject" not in m.name and ".migrations" not in m.name]
+for name in names:
+    importlib.import_module(name)
+print(len(names))
+"""
+
+
+def test_import_linter_contract_holds() -> None:
+    lint = Path(sys.executable).with_name("lint-imports")
+    res = subprocess.run([str(lint)], cwd=ROOT, capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "The engine never imports Qt or the studio KEPT" in res.stdout
+
+
+def test_every_engine_module_imports_without_qt() -> None:
+    res = subprocess.run([sys.executable, "-c", BLOCK_QT_AND_IMPORT_ALL], cwd=ROOT, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert int(res.stdout.strip()) > 20
+
+
+def test_in_run_client_is_standard_library_only() -> None:
+    """The injected client must import in a bare interpreter: no site-packages, no engine."""
+    inject = ROOT / "engine" / "tracking" / "inject"
+    code = "from azureml.core import Run; import trainyard_run; print(type(Run.get_context()).__name__)"
+    res = subprocess.run([sys.executable, "-S", "-c", code], cwd="/", capture_output=True, text=True,
+                         env={"PYTHONPATH": str(inject), "PATH": "/usr/bin:/bin"})
+    assert res.returncode == 0, res.stderr
