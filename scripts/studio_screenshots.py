@@ -1,0 +1,162 @@
+"""Seed a demo workspace with real runs and render every studio page to a PNG.
+
+    .venv/bin/python scripts/studio_screenshots.py OUT_DIR [--workspace PATH]
+
+The runs are real (tiny scripts that log metrics through the injected azureml.core module), so
+the pictures show what a user sees. One run keeps running until the pictures are taken.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+TRAIN = textwrap.dedent('''
+    """Train a small classifier (simulated) and log its curves."""
+    import argparse, math, os, random, time
+    from azureml.core import Run
+
+    def main():
+        p = argparse.ArgumentParser()
+        p.add_argument("--epochs", type=int, default=12)
+        p.add_argument("--lr", type=float, default=0.05)
+        p.add_argument("--steps-per-epoch", type=int, default=250)
+        p.add_argument("--hold", default=None, help="keep running until this file exists")
+        a = p.parse_args()
+        run = Run.get_context()
+        run.log("learning_rate", a.lr)
+        rnd = random.Random(7)
+        step = 0
+        for epoch in range(a.epochs):
+            for _ in range(a.steps_per_epoch):
+                loss = 2.3 * math.exp(-step / (900 / a.lr / 20)) + 0.08 + rnd.gauss(0, 0.04)
+                run.log("loss", max(loss, 0.01))
+                step += 1
+            acc = 1 - 0.9 * math.exp(-(epoch + 1) / 3.5) + rnd.gauss(0, 0.005)
+            run.log("val_accuracy", acc)
+            run.log("val_loss", 2.0 * math.exp(-(epoch + 1) / 3.0) + 0.15)
+            print(f"epoch {epoch + 1:2d}/{a.epochs}  loss {loss:.4f}  val_accuracy {acc:.4f}", flush=True)
+            if a.hold:
+                time.sleep(0.3)
+        if a.hold:
+            print("waiting for more data…", flush=True)
+            while not os.path.exists(a.hold):
+                time.sleep(0.1)
+        os.makedirs("outputs", exist_ok=True)
+        with open("outputs/model.pt", "wb") as f:
+            f.write(os.urandom(48_000))
+        with open("outputs/metrics.json", "w") as f:
+            f.write('{"val_accuracy": %.4f}\\n' % acc)
+        print("saved outputs/model.pt")
+
+    if __name__ == "__main__":
+        main()
+''')
+
+PREP = textwrap.dedent('''
+    import sys
+    from azureml.core import Run
+    run = Run.get_context()
+    print("reading data/raw.csv")
+    rows = 0
+    for i in range(40):
+        rows += 250
+        run.log("rows_processed", rows)
+    print(f"processed {rows} rows")
+    print("Traceback (most recent call last):", file=sys.stderr)
+    print('  File "prepare.py", line 12, in <module>', file=sys.stderr)
+    print("KeyError: 'label'", file=sys.stderr)
+    sys.exit(1)
+
+    if __name__ == "__main__":
+        pass
+''')
+
+
+def seed(ws: Path, projects: Path) -> tuple[object, str, list[str]]:
+    from engine.api import Engine
+    from engine.jobs.spec import JobSpec
+
+    classifier = projects / "digits-classifier"
+    (classifier / "utils").mkdir(parents=True, exist_ok=True)
+    (classifier / "train.py").write_text(TRAIN)
+    (classifier / "evaluate.py").write_text("if __name__ == '__main__':\n    print('ok')\n")
+    (classifier / "utils" / "__init__.py").write_text("")
+    prep = projects / "data-prep"
+    prep.mkdir(parents=True, exist_ok=True)
+    (prep / "prepare.py").write_text(PREP)
+
+    engine = Engine.open(ws)
+    names = []
+
+    def submit(folder: Path, script: str, exp: str, *args: str) -> str:
+        run = engine.submit(JobSpec(experiment_name=exp, code_dir=folder, script=script, arguments=args))
+        names.append(run.name)
+        return run.name
+
+    done = [
+        submit(classifier, "train.py", "digits-classifier", "--epochs", "8", "--lr", "0.02"),
+        submit(classifier, "train.py", "digits-classifier", "--epochs", "12", "--lr", "0.05"),
+        submit(prep, "prepare.py", "data-prep"),
+        submit(classifier, "train.py", "lr-sweep", "--epochs", "10", "--lr", "0.1"),
+    ]
+    for n in done:
+        engine.wait(n, timeout=60)
+    engine.register_model("digits-cnn", "outputs/model.pt", run_name=done[1], description="12 epochs, lr 0.05")
+    engine.register_model("digits-cnn", "outputs/model.pt", run_name=done[3], description="lr sweep winner")
+    canceled = submit(classifier, "train.py", "lr-sweep", "--epochs", "200", "--lr", "0.2",
+                      "--hold", str(projects / "never"))
+    hold = projects / "release"
+    live = submit(classifier, "train.py", "digits-classifier", "--epochs", "6", "--lr", "0.08",
+                  "--hold", str(hold))
+    import time
+
+    deadline = time.monotonic() + 30
+    while engine.get_run(canceled).status != "Running" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    engine.cancel(canceled)
+    engine.wait(canceled, timeout=30)
+    while len(engine.metric_history(live, "val_accuracy")) < 6 and time.monotonic() < deadline + 30:
+        time.sleep(0.1)
+    return engine, live, [hold.as_posix(), done[1]]
+
+
+def main() -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("out", type=Path)
+    p.add_argument("--workspace", type=Path, default=None)
+    a = p.parse_args()
+    out = a.out.resolve()
+    ws = a.workspace or out / "ws"
+    shutil.rmtree(ws, ignore_errors=True)
+    engine, live, (hold, finished) = seed(ws, out / "projects")
+    shots = {
+        "runs.png": ["--page", "runs"],
+        "experiments.png": ["--page", "experiments"],
+        "models.png": ["--page", "models"],
+        "run-overview.png": ["--page", "run-overview", "--run", finished],
+        "run-metrics.png": ["--page", "run-metrics", "--run", finished],
+        "run-logs.png": ["--page", "run-logs", "--run", finished],
+        "run-outputs.png": ["--page", "run-outputs", "--run", finished],
+        "run-live-metrics.png": ["--page", "run-metrics", "--run", live],
+    }
+    try:
+        for png, args in shots.items():
+            cmd = [sys.executable, "-m", "studio.app", "--workspace", str(ws), "--screenshot", str(out / png), *args]
+            subprocess.run(cmd, check=True, cwd=ROOT)
+            print("wrote", out / png)
+    finally:
+        Path(hold).touch()
+        engine.wait(live, timeout=60)  # type: ignore[attr-defined]
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

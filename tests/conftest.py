@@ -1,0 +1,124 @@
+"""Session-wide test settings and the real PostgreSQL server fixture.
+
+At import (before any test module imports the engine or Qt):
+- Qt renders offscreen unless the caller chose a platform (xvfb-run tests set ``xcb``).
+- ``TRAINYARD_HOME`` and the XDG data/config/state dirs point into a throwaway folder, and
+  ``TRAINYARD_WORKSPACE`` is dropped, so no test reads or writes the user's real workspace or
+  settings; a test that wants a workspace sets one with ``monkeypatch``.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+_SESSION_HOME = Path(tempfile.mkdtemp(prefix="trainyard-test-home-"))
+os.environ["TRAINYARD_HOME"] = str(_SESSION_HOME)
+for _var, _sub in (("XDG_DATA_HOME", "data"), ("XDG_CONFIG_HOME", "config"), ("XDG_STATE_HOME", "state")):
+    os.environ[_var] = str(_SESSION_HOME / _sub)
+os.environ.pop("TRAINYARD_WORKSPACE", None)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    shutil.rmtree(_SESSION_HOME, ignore_errors=True)
+
+
+# --- PostgreSQL -----------------------------------------------------------------------------
+
+
+def _pg_bindir() -> Path:
+    """The bin dir of the newest PostgreSQL server installed the Debian way."""
+    found = [Path(p).parent for p in glob.glob("/usr/lib/postgresql/*/bin/initdb")]
+    found = [d for d in found if (d / "pg_ctl").exists()]
+    if not found:
+        pytest.fail(
+            "PostgreSQL server binaries (initdb, pg_ctl) not found under /usr/lib/postgresql/*/bin. "
+            "Run the tests with ./test.sh, which installs Debian's `postgresql` package.",
+            pytrace=False,
+        )
+
+    def version(d: Path) -> tuple[int, ...]:
+        return tuple(int(x) for x in d.parent.name.split(".") if x.isdigit())
+
+    return max(found, key=version)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A throwaway PostgreSQL server for this test session, as an SQLAlchemy URL.
+
+    PostgreSQL refuses to run as root, so as root the server runs as the ``postgres`` system
+    user (the Debian package creates it). It listens on 127.0.0.1 only, on a free port, plus a
+    unix socket in its own temp folder; trust auth; fsync off (the data is thrown away).
+    """
+    bindir = _pg_bindir()
+    as_pg: list[str] = []
+    root = tempfile.mkdtemp(prefix="trainyard-pg-")
+    if os.geteuid() == 0:
+        try:
+            import pwd
+
+            pg_user = pwd.getpwnam("postgres")
+        except KeyError:
+            pytest.fail("running as root but there is no `postgres` user; run ./test.sh", pytrace=False)
+        os.chown(root, pg_user.pw_uid, pg_user.pw_gid)
+        as_pg = ["runuser", "-u", "postgres", "--"]
+
+    data, log = os.path.join(root, "data"), os.path.join(root, "server.log")
+
+    def pg(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*as_pg, *args], capture_output=True, text=True, timeout=120)
+
+    def fail(what: str, proc: subprocess.CompletedProcess[str]) -> None:
+        tail = Path(log).read_text(errors="replace")[-3000:] if os.path.exists(log) else ""
+        pytest.fail(
+            f"{what} failed (exit {proc.returncode}): {proc.args}\n{proc.stdout}{proc.stderr}{tail}",
+            pytrace=False,
+        )
+
+    started = False
+    try:
+        proc = pg(str(bindir / "initdb"), "-D", data, "-U", "postgres", "--auth=trust",
+                  "--encoding=UTF8", "--no-locale", "--no-sync")
+        if proc.returncode:
+            fail("initdb", proc)
+        base_conf = Path(data, "postgresql.conf").read_text()
+        for _attempt in range(3):  # another process may grab the free port before the server does
+            port = _free_port()
+            Path(data, "postgresql.conf").write_text(
+                base_conf
+                + "\nlisten_addresses = '127.0.0.1'\n"
+                f"port = {port}\n"
+                f"unix_socket_directories = '{root}'\n"
+                "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
+            )
+            proc = pg(str(bindir / "pg_ctl"), "-D", data, "-l", log, "-w", "-t", "60", "start")
+            if proc.returncode == 0:
+                started = True
+                break
+        if not started:
+            fail("pg_ctl start", proc)
+        proc = pg(str(bindir / "createdb"), "-h", root, "-p", str(port), "-U", "postgres", "trainyard_test")
+        if proc.returncode:
+            fail("createdb", proc)
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/trainyard_test"
+    finally:
+        if started:
+            pg(str(bindir / "pg_ctl"), "-D", data, "-m", "fast", "-w", "stop")
+        shutil.rmtree(root, ignore_errors=True)
