@@ -21,11 +21,15 @@ from engine.runs.ingest import RecordIngestor  # noqa: E402
 from engine.store.sql import SqlStore  # noqa: E402
 
 
-def write_records(path: Path, n: int, start_seq: int = 1) -> None:
-    """The exact lines the in-run client writes for run.log('loss', v)."""
-    t0 = time.time()
-    with open(path, "w") as f:
-        f.writelines(f'[{start_seq + i},"m","loss",{1.0 / (i + 1)!r},{i},{t0 + i * 1e-6!r}]\n' for i in range(n))
+def write_records(tracking: Path, n: int) -> None:
+    """Have the real in-run client log n points of 'loss' (a script in its own process)."""
+    import subprocess
+
+    inject = Path(__file__).resolve().parents[1] / "engine" / "tracking" / "inject"
+    code = f"from azureml.core import Run\nrun = Run.get_context()\nfor i in range({n}):\n    run.log('loss', 1.0 / (i + 1))\n"
+    env = {**os.environ, "PYTHONPATH": str(inject), "TRAINYARD_TRACKING_DIR": str(tracking),
+           "TRAINYARD_RUN_ID": "bench"}
+    subprocess.run([sys.executable, "-c", code], env=env, check=True)
 
 
 def bench_trainyard(root: Path, n: int) -> dict[str, float]:
@@ -33,7 +37,7 @@ def bench_trainyard(root: Path, n: int) -> dict[str, float]:
     files = RunFiles(root / "run")
     files.tracking.mkdir(parents=True)
     store.create_run(name="bench", experiment_name="bench", run_dir=str(files.root))
-    write_records(files.tracking / "1-abcd.jsonl", n)
+    write_records(files.tracking, n)
     t0 = time.perf_counter()
     RecordIngestor(store, "bench", files).poll()
     ingest = time.perf_counter() - t0

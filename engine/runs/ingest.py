@@ -1,8 +1,9 @@
 """Live ingestion of the in-run client's record files into the store.
 
-Each writer (one per process of the script) appends to its own `tracking/<writer>.jsonl`.
-We read only complete lines after the stored cursor, and store the data together with the new
-cursor in one transaction: a crash or restart at any point neither loses nor duplicates a record.
+Each writer (one per process of the script) appends JSON lines to `tracking/<writer>.jsonl` and
+binary scalar records to `tracking/<writer>.scalars`. We read only whole lines/records after the
+stored cursor of each file, and store the data together with the new cursor in one transaction:
+a crash or restart at any point neither loses nor duplicates a record.
 """
 
 from __future__ import annotations
@@ -16,9 +17,18 @@ from typing import Any
 from engine.entities import MetricObject
 from engine.runs.files import RunFiles
 from engine.store.sql import SqlStore
-from engine.tracking.records import parse_records, read_complete_lines, scalar_columns
+from engine.tracking.records import (
+    parse_records,
+    read_complete_lines,
+    read_key_definitions,
+    read_scalar_block,
+    scalar_columns,
+    split_scalars,
+)
 
 BATCH_BYTES = 32 << 20
+BATCH_SCALARS = 1 << 21
+_OBJECT_KINDS = {"l": "list", "r": "row", "t": "table", "i": "image"}
 
 
 class RecordIngestor:
@@ -29,57 +39,88 @@ class RecordIngestor:
         self.files = files
         self.warn = warn or (lambda _msg: None)
         self.cursors = store.get_cursors(run_name)
+        self.keys: dict[str, dict[int, str]] = {}  # writer -> key id -> key
 
     def poll(self) -> int:
         """Ingest everything complete that is new; returns the number of records stored."""
-        total = 0
         tracking = self.files.tracking
         if not tracking.is_dir():
             return 0
-        for path in sorted(tracking.glob("*.jsonl")):
-            while True:
-                n, more = self._ingest_some(path)
+        total = 0
+        writers = sorted({p.stem for p in tracking.iterdir() if p.suffix in (".jsonl", ".scalars")})
+        for writer in writers:
+            # JSON lines first: they define the key ids the binary records use.
+            while (n := self._ingest_lines(writer)) is not None:
                 total += n
-                if not more:
-                    break
+            while (n := self._ingest_scalars(writer)) is not None:
+                total += n
         return total
 
-    def _ingest_some(self, path: Path) -> tuple[int, bool]:
-        source = path.name
+    def _keys(self, writer: str) -> dict[int, str]:
+        keys = self.keys.get(writer)
+        if keys is None:
+            # After a restart the cursor is past the definitions: read them again.
+            upto = self.cursors.get(f"{writer}.jsonl", (0, 0))[0]
+            keys = self.keys[writer] = read_key_definitions(self.files.tracking / f"{writer}.jsonl", upto)
+        return keys
+
+    def _ingest_lines(self, writer: str) -> int | None:
+        """One batch of a .jsonl file; None when there was nothing new."""
+        source = f"{writer}.jsonl"
+        path = self.files.tracking / source
         offset, last_seq = self.cursors.get(source, (0, 0))
         lines, new_offset = read_complete_lines(path, offset, BATCH_BYTES)
         if new_offset == offset:
-            return 0, False
+            return None
         records, errors = parse_records(lines, source)
         for err in errors:
             self.warn(err)
+        keys = self._keys(writer)
         fresh = [r for r in records if r.seq > last_seq]
         objects: list[MetricObject] = []
         tags: dict[str, Any] = {}
         params: dict[str, Any] = {}
         for r in fresh:
             kind = r.kind
-            if kind == "m":
-                continue
-            if kind == "g":
+            if kind == "k":
+                keys[int(r.value)] = str(r.key)  # type: ignore[call-overload]
+            elif kind == "g":
                 tags.update(r.value)  # type: ignore[arg-type]
             elif kind == "p":
                 params.update(r.value)  # type: ignore[arg-type]
             elif kind == "u":
                 self._place_upload(str(r.key), str(r.value))
-            else:
-                kinds = {"l": "list", "r": "row", "t": "table", "i": "image"}
-                value = r.value
-                if kind == "i":
-                    value = {"path": f"tracking/{value}"}
-                objects.append(MetricObject(str(r.key), kinds.get(kind, kind), value,
+            elif kind in _OBJECT_KINDS:
+                value = {"path": f"tracking/{r.value}"} if kind == "i" else r.value
+                objects.append(MetricObject(str(r.key), _OBJECT_KINDS[kind], value,
                                             r.step if r.step is not None else r.seq, r.timestamp, r.description))
+        # Scalars as JSON lines (kind "m") are still accepted, e.g. from other writers.
         scalars = scalar_columns(r for r in fresh if r.kind == "m")
         new_seq = max([last_seq, *(r.seq for r in fresh)])
         self.store.ingest(self.run_name, source=source, offset=new_offset, last_seq=new_seq,
                           scalars=scalars, objects=objects, tags=tags, params=params)
         self.cursors[source] = (new_offset, new_seq)
-        return len(fresh), True  # progress was made: look again for more
+        return sum(1 for r in fresh if r.kind != "k")
+
+    def _ingest_scalars(self, writer: str) -> int | None:
+        """One batch of a .scalars file; None when there was nothing new (or nothing usable yet)."""
+        source = f"{writer}.scalars"
+        offset, last_seq = self.cursors.get(source, (0, 0))
+        block, _end = read_scalar_block(self.files.tracking / source, offset, BATCH_SCALARS)
+        if len(block) == 0:
+            return None
+        columns, used = split_scalars(block, self._keys(writer))
+        if used == 0:
+            return None  # its key definition is not written yet: next poll
+        block = block[:used]
+        fresh = block["seq"] > last_seq
+        if not fresh.all():  # never after a clean cursor; defensive against a rewritten file
+            columns, _ = split_scalars(block[fresh], self.keys[writer])
+        new_seq = max(last_seq, int(block["seq"].max()))
+        new_offset = offset + used * block.dtype.itemsize
+        self.store.ingest(self.run_name, source=source, offset=new_offset, last_seq=new_seq, scalars=columns)
+        self.cursors[source] = (new_offset, new_seq)
+        return int(fresh.sum())
 
     def _place_upload(self, name: str, stored: str) -> None:
         """Move an uploaded file to its name in the run (e.g. outputs/x.csv), refusing escapes."""

@@ -1,0 +1,43 @@
+"""A stand-in for the ``azureml`` package, so Azure ML v1 scripts run unchanged under Trainyard.
+
+Inside a training script only ``azureml.core.Run`` is needed and it comes from the
+standard-library-only ``trainyard_run`` client. The control-script classes (Workspace,
+Experiment, ...) are forwarded lazily to ``engine.sdk``, which exists only where Trainyard
+itself is installed (``trainyard python control.py``).
+"""
+
+from __future__ import annotations
+
+__all__ = ["lazy_getattr", "sdk_attribute"]
+
+
+def sdk_attribute(module: str, name: str) -> object:
+    """``engine.sdk.<name>``, or an ImportError that says how to run control scripts."""
+    try:
+        from engine import sdk  # only importable where Trainyard is installed
+    except ImportError as exc:
+        raise ImportError(
+            f"{module}.{name} is provided by Trainyard's SDK; run control scripts with "
+            "`trainyard python script.py`",
+            name=module,
+        ) from exc
+    try:
+        return getattr(sdk, name)
+    except AttributeError:
+        raise AttributeError(
+            f"module {module!r} has no attribute {name!r} (Trainyard's SDK does not provide it)"
+        ) from None
+
+
+def lazy_getattr(module_globals: dict, names: frozenset) -> object:
+    """A PEP 562 ``__getattr__`` forwarding ``names`` to ``engine.sdk`` on first use."""
+    module = module_globals["__name__"]
+
+    def __getattr__(name: str) -> object:
+        if name in names:
+            value = sdk_attribute(module, name)
+            module_globals[name] = value  # later lookups are plain attribute reads
+            return value
+        raise AttributeError(f"module {module!r} has no attribute {name!r}")
+
+    return __getattr__
