@@ -1,6 +1,8 @@
 """Benchmark: code snapshots of a 10,000-file project, against peers measured in the same run.
 
-Run: ``.venv/bin/python bench/bench_snapshot.py [--files 10000] [--runs 5]``
+Run: ``.venv/bin/python bench/bench_snapshot.py [--files 10000] [--runs 3] [--dir /dev/shm]``
+(``--dir`` puts the project and stores elsewhere than the temp dir, e.g. on tmpfs to take a
+slow or busy disk out of the comparison).
 
 The project is small text files in ~100 folders plus a ``.gitignore`` (and some ignored
 files, which a snapshot must skip). Timings are medians of several runs on the same files:
@@ -12,6 +14,7 @@ files, which a snapshot must skip). Timings are medians of several runs on the s
   into a fresh repository (first) and again with its index warm (re-snapshot);
 - restore: ``SnapshotStore.materialize`` against ``shutil.copytree`` of the project.
 
+Each run times trainyard and its peers back to back, so that they see the same machine load.
 Prints a markdown table; ratio = trainyard / peer (below 1 means trainyard is faster).
 """
 
@@ -164,7 +167,7 @@ def ratio(a: float | None, b: float | None) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=10_000)
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=3, help="runs of each copying operation (7+ for the rest)")
     parser.add_argument("--dir", type=Path, default=None, help="where to create the project (default: temp dir)")
     args = parser.parse_args()
 
