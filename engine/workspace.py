@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,12 +92,13 @@ class WorkspaceLocation:
                 cfg.setdefault("version", 1)
                 if store_url:
                     cfg["store_url"] = store_url
-                tmp = cfg_path.with_suffix(".tmp")
+                # unique temp names: several commands may make the same new workspace at once
+                tmp = cfg_path.with_name(f".{CONFIG_FILE}.{os.getpid()}.{threading.get_ident()}.tmp")
                 tmp.write_text(json.dumps(cfg, indent=2) + "\n")
                 os.replace(tmp, cfg_path)
-            probe = self.storage / ".write-probe"
-            probe.write_text("")
-            probe.unlink()
+            fd, probe = tempfile.mkstemp(prefix=".write-probe-", dir=self.storage)
+            os.close(fd)
+            os.unlink(probe)
         except OSError as exc:
             raise WorkspaceError(
                 f"cannot use {self.folder} as a workspace: {exc.strerror or exc} ({exc.filename or self.storage})",

@@ -27,7 +27,7 @@ def render_command(
     argument, unchanged, whatever characters it holds."""
     outputs = outputs or {}
 
-    def value_of(match: re.Match[str]) -> str:
+    def value_of(match: re.Match[str], quote: str | None = None) -> str:
         kind = match.group(1) or match.group(3)
         name = match.group(2) or match.group(4)
         table: Mapping[str, Any] = inputs if kind == "inputs" else outputs
@@ -44,6 +44,37 @@ def render_command(
         value = table[name]
         if isinstance(value, bool):
             value = str(value).lower() if kind == "inputs" else value
-        return shlex.quote(str(value))
+        return _quote_for(str(value), quote)
 
-    return _REF.sub(value_of, command)
+    # Track the shell's quoting as we go: a reference the user wrapped in "..." or '...' must be
+    # escaped for that context, or `"${{inputs.x}}"` would run `$(...)` held in the value.
+    out: list[str] = []
+    quote: str | None = None
+    i = 0
+    while i < len(command):
+        match = _REF.match(command, i)
+        if match is not None:
+            out.append(value_of(match, quote))
+            i = match.end()
+            continue
+        ch = command[i]
+        if ch == "\\" and quote != "'":
+            out.append(command[i:i + 2])
+            i += 2
+            continue
+        if ch in "'\"" and quote in (None, ch):
+            quote = None if quote == ch else ch
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def _quote_for(value: str, quote: str | None) -> str:
+    """`value` as one literal word (or part of one) in the given shell quoting context."""
+    if quote == "'":
+        return value.replace("'", "'\\''")
+    if quote == '"':
+        for ch in ("\\", "$", "`", '"'):
+            value = value.replace(ch, "\\" + ch)
+        return value
+    return shlex.quote(value)

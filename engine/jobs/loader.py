@@ -10,12 +10,19 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from engine.errors import InvalidSpec, NotFound
+from engine.jobs import schema as job_schema
 from engine.jobs.schema import CodeSpec, CommandJobSchema, InlineEnvironment, InputSpec
 from engine.jobs.spec import JobSpec
 from engine.jobs.yamlfile import Lines, line_of, load_yaml_with_lines
 
 _TYPE_WORDS = {"str": "a string", "string": "a string", "model": "a mapping", "literal": "one of the allowed values", "int": "an integer", "float": "a number", "bool": "true or false",
                "dict": "a mapping", "list": "a list", "NoneType": "empty"}
+
+_TYPE_ORDER = ("a string", "a number", "an integer", "true or false", "a mapping", "a list")
+_MODEL_NAMES = frozenset(
+    name for name, obj in vars(job_schema).items()
+    if isinstance(obj, type) and issubclass(obj, BaseModel)
+)
 
 
 def load_job(path: str | Path, overrides: list[str] | None = None) -> JobSpec:
@@ -61,7 +68,9 @@ def _explain(exc: ValidationError, lines: Lines, path: Path) -> InvalidSpec:
     errors = exc.errors()
     # With unions pydantic reports one error per alternative; the unknown-key ones are the most
     # telling, then the others in order.
-    errors.sort(key=lambda e: 0 if e["type"] == "extra_forbidden" else 1)
+    # Then the deepest: for `inputs.d: {type: bogus}` the InputSpec branch's `inputs.d.type` says
+    # more than "inputs.d is not a string".
+    errors.sort(key=lambda e: (0 if e["type"] == "extra_forbidden" else 1, -len(_clean_loc(e["loc"]))))
     err = errors[0]
     loc = _clean_loc(err["loc"])
     dotted = ".".join(str(p) for p in loc)
@@ -77,6 +86,15 @@ def _explain(exc: ValidationError, lines: Lines, path: Path) -> InvalidSpec:
                            file=str(path), line=line_of(lines, loc[:-1]) or 1, field=dotted)
     found = err.get("input")
     expected = _TYPE_WORDS.get(err["type"].split("_")[0], None) or err["msg"].lower()
+    # A union (string | number | bool | mapping) fails once per alternative: name them all.
+    alternatives = [_TYPE_WORDS.get(e["type"].split("_")[0]) for e in errors
+                    if _clean_loc(e["loc"]) == loc and e["type"].endswith("_type")]
+    words = [w for w in _TYPE_ORDER if w in alternatives]
+    if "a number" in words and "an integer" in words:
+        words.remove("an integer")
+    words = ["true/false" if w == "true or false" and len(words) > 1 else w for w in words]
+    if words:
+        expected = words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
     if err["type"] == "literal_error":
         expected = err["msg"].removeprefix("Input should be ").replace("'", "")
         expected = f"one of {expected}"
@@ -88,11 +106,14 @@ def _explain(exc: ValidationError, lines: Lines, path: Path) -> InvalidSpec:
 
 
 def _clean_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
-    """Drop the union-branch labels pydantic inserts (e.g. 'str', 'CodeSpec', 'function-after')."""
+    """Drop the union-branch labels pydantic inserts (e.g. 'str', 'CodeSpec', 'function-after').
+    Only the schema's own model names count: a user's key may well be capitalised (FOO: under
+    environment_variables)."""
     out = []
     for part in loc:
         if isinstance(part, str) and (part in {"str", "int", "float", "bool", "dict", "list"}
-                                      or part[:1].isupper() or "[" in part or part.startswith(("function", "lax"))):
+                                      or part in _MODEL_NAMES or "[" in part
+                                      or part.startswith(("function", "lax"))):
             continue
         out.append(part)
     return tuple(out)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Connection, Engine, inspect, text
 
 from engine.errors import WorkspaceError
 
@@ -25,9 +25,13 @@ def alembic_config(connection=None):  # type: ignore[no-untyped-def]
 
 def current_revision(engine: Engine) -> str | None:
     with engine.connect() as conn:
-        if not inspect(conn).has_table("alembic_version"):
-            return None
-        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        return _revision(conn)
+
+
+def _revision(conn: Connection) -> str | None:
+    if not inspect(conn).has_table("alembic_version"):
+        return None
+    return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
 def ensure_schema(engine: Engine) -> None:
@@ -40,11 +44,20 @@ def ensure_schema(engine: Engine) -> None:
 
     cfg = alembic_config()
     known = {s.revision for s in ScriptDirectory.from_config(cfg).walk_revisions()}
-    if rev is not None and rev not in known:
-        raise WorkspaceError(
-            f"the workspace database is at schema revision {rev!r}, which this Trainyard does not know",
-            "it was written by a newer Trainyard: upgrade Trainyard, or use another workspace",
-        )
     with engine.begin() as conn:
+        # Two processes opening a new workspace at once must not both create the tables: take a
+        # database-wide write lock, then look again (the other may have just migrated).
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        elif conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(7419027153)"))
+        rev = _revision(conn)
+        if rev == HEAD_REVISION:
+            return
+        if rev is not None and rev not in known:
+            raise WorkspaceError(
+                f"the workspace database is at schema revision {rev!r}, which this Trainyard does not know",
+                "it was written by a newer Trainyard: upgrade Trainyard, or use another workspace",
+            )
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")

@@ -5,6 +5,8 @@ same code. Public methods open a managed session and return frozen entities from
 from __future__ import annotations
 
 import difflib
+import json
+import math
 import time
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -47,12 +49,31 @@ def _sqlite_pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
     cur.close()
 
 
+def _finite(obj: Any) -> Any:
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+def _json_dumps_strict(obj: Any) -> str:
+    """JSON for servers that reject NaN/Infinity (PostgreSQL's json type): non-finite floats
+    in a logged list/row/table become null instead of failing the whole ingestion batch."""
+    try:
+        return json.dumps(obj, allow_nan=False)
+    except ValueError:
+        return json.dumps(_finite(obj), allow_nan=False)
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         eng = create_engine(url, connect_args={"timeout": 30})
         event.listen(eng, "connect", _sqlite_pragmas)
         return eng
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, json_serializer=_json_dumps_strict)
 
 
 class SqlStore:
