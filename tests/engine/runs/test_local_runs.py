@@ -305,3 +305,34 @@ def test_python_in_a_command_job_is_trainyards_interpreter(eng: Engine, project)
     final = eng.wait(run.name, timeout=30)
     assert final.status == "Completed", final.error
     assert RunFiles(Path(final.run_dir)).driver_log.read_text().strip() == sys.prefix
+
+
+def test_a_non_numeric_metric_fails_the_run_with_a_clear_message(eng: Engine, project) -> None:  # type: ignore[no-untyped-def]
+    code = project({"bad_metric.py": "from azureml.core import Run\nRun.get_context().log('loss', 'abc')\n"})
+    run = eng.submit(JobSpec(experiment_name="exp", code_dir=code, script="bad_metric.py"))
+    final = eng.wait(run.name, timeout=30)
+    assert final.status == "Failed"
+    assert "run.log('loss', 'abc'): metric values must be numbers" in (final.error or "")
+
+
+def test_models_register_version_show_and_download_from_the_cli(ws_dir: Path, project, tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    code = project({"src/train.py": LOGGER, "job.yml": "code: src\ncommand: python train.py 3 0\n"})
+    created = cli("job", "create", "-f", str(code / "job.yml"), "--stream", "-o", "json")
+    name = json.loads(created.stdout)["name"]
+    first = cli("model", "create", "--name", "net", "--path", "outputs/result.txt", "--run", name, "-o", "json")
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout)["version"] == 1
+    loose = tmp_path / "weights.bin"
+    loose.write_bytes(b"\x00\x01")
+    second = cli("model", "create", "--name", "net", "--path", str(loose), "-o", "json")
+    assert json.loads(second.stdout)["version"] == 2
+    latest = json.loads(cli("model", "show", "-n", "net", "-o", "json").stdout)
+    assert latest["version"] == 2 and latest["run"] is None
+    v1 = json.loads(cli("model", "show", "-n", "net:1", "-o", "json").stdout)
+    assert v1["run"] == name
+    got = cli("model", "download", "-n", "net:1", "--output", str(tmp_path / "dl"))
+    assert got.returncode == 0, got.stderr
+    assert (tmp_path / "dl" / "net" / "1" / "result.txt").read_text() == "3 steps"
+    missing = cli("model", "create", "--name", "net", "--path", "outputs/nope.pt", "--run", name)
+    assert missing.returncode == 1
+    assert "has no file 'outputs/nope.pt'" in missing.stderr
