@@ -75,3 +75,12 @@ class Cancelled(TrainyardError):
 
 class RunFailed(TrainyardError):
     """A run the caller waited on did not complete (Failed or Canceled)."""
+
+
+class EnvBuildFailed(TrainyardError):
+    """Building an environment (venv, conda, Docker image) failed; the message carries the tool's
+    command, exit code and the tail of its output."""
+
+
+class DockerUnavailable(TrainyardError):
+    """The Docker daemon cannot be reached."""
