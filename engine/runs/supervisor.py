@@ -22,6 +22,7 @@ from typing import Any
 from engine.runs.files import RunFiles
 
 POLL_SECONDS = 0.1
+BUILD_LOG = "20_image_build_log.txt"
 CANCEL_CHECK_SECONDS = 0.5
 
 
@@ -31,7 +32,7 @@ class Supervisor:
         self.spec: dict[str, Any] = json.loads(self.files.spec.read_text())
         self.run_name: str = self.spec["run_name"]
         self.cancel_reason: str | None = None
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.proc: Any = None  # LocalProcess or ContainerRun: poll/wait/terminate/cleanup
         self.store: Any = None
         self._log = open(self.files.supervisor_log, "a", buffering=1)  # noqa: SIM115
 
@@ -39,9 +40,7 @@ class Supervisor:
         self._log.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {msg}\n")
 
     # ------------------------------------------------------------------ start
-    def start_script(self) -> tuple[float, float, float]:
-        """Materialize the snapshot and start the script. Returns (preparing, starting, running) times."""
-        t_prep = time.time()
+    def _materialize(self) -> None:
         snapshot_id = self.spec.get("snapshot_id")
         if snapshot_id:
             from engine.snapshots import SnapshotStore
@@ -51,16 +50,34 @@ class Supervisor:
             self.files.wd.mkdir(parents=True, exist_ok=True)
         for d in (self.files.tracking, self.files.system_logs, self.files.logs):
             d.mkdir(parents=True, exist_ok=True)
+
+    def needs_preparation(self) -> bool:
+        """True when an environment must be built (or a container used) before the script starts."""
+        env = self.spec.get("environment")
+        if self.spec.get("compute") == "docker":
+            return True
+        return bool(env) and (env.get("image") or env.get("build_context") or env.get("conda") is not None
+                              or env.get("pip_requirements") is not None) and not env.get("user_managed")
+
+    def start_script(self) -> tuple[float, float, float]:
+        """Fast path (nothing to build, local process): materialize and start the script before
+        any heavy import. Returns (preparing, starting, running) times."""
+        t_prep = time.time()
+        self._materialize()
         t_start = time.time()
+        self._start_local(self.spec["argv"])
+        return t_prep, t_start, time.time()
+
+    def _start_local(self, argv: list[str]) -> None:
+        from engine.runs.procs import LocalProcess
+
         env = dict(os.environ)
-        env.pop("TRAINYARD_SUPERVISOR", None)
         for key, value in self.spec["env"].items():
             env[key] = value
         for key, value in self.spec.get("env_prepend", {}).items():
             env[key] = value + (os.pathsep + env[key] if env.get(key) else "")
         driver = open(self.files.driver_log, "ab", buffering=0)  # noqa: SIM115
-        argv = self.spec["argv"]
-        self.proc = subprocess.Popen(
+        popen = subprocess.Popen(
             argv,
             cwd=self.files.wd,
             env=env,
@@ -70,7 +87,61 @@ class Supervisor:
             start_new_session=True,  # its own process group: cancel ends the whole group
         )
         driver.close()
-        return t_prep, t_start, time.time()
+        self.proc = LocalProcess(popen)
+
+    def prepare_and_start(self) -> None:
+        """Slow path: record Preparing, build (or reuse) the environment with its log streaming
+        into 20_image_build_log.txt, then start the script locally or in a container."""
+        from engine.environments.build import BuildLog, ensure_built
+        from engine.environments.spec import EnvironmentSpec
+
+        self.store.set_status(self.run_name, "Preparing")
+        self._materialize()
+        env_spec = EnvironmentSpec.from_dict(self.spec["environment"]) if self.spec.get("environment") else None
+        built = None
+        docker_client = None
+        if env_spec is not None:
+            if env_spec.needs_docker or self.spec.get("compute") == "docker":
+                from engine.environments.build.docker import docker_client as make_client
+
+                docker_client = make_client()
+            log = BuildLog(self.files.system_logs / BUILD_LOG)
+            built = ensure_built(env_spec, Path(self.spec["envs_root"]), log, docker=docker_client)
+        if self.cancel_reason is not None:
+            return
+        self.store.set_status(self.run_name, "Starting")
+        if self.spec.get("compute") == "docker" or (built is not None and built.image):
+            self._start_container(built.image if built is not None else None, docker_client)
+        else:
+            interpreter = built.interpreter if built is not None and built.interpreter else None
+            argv = list(self.spec["argv"])
+            if interpreter:
+                from engine.runs.launch import link_interpreter
+
+                link_interpreter(self.files, interpreter)
+                if self.spec.get("script"):
+                    argv[0] = interpreter
+            self._start_local(argv)
+        self.store.set_status(self.run_name, "Running")
+
+    def _start_container(self, image: str | None, docker_client: Any) -> None:
+        from engine.compute.docker import ContainerRun
+        from engine.errors import InvalidSpec
+        from engine.runs.launch import INJECT_DIR
+
+        if image is None:
+            raise InvalidSpec("compute `docker` needs an environment with an image (`image:` or `build:`)",
+                              "give the job an environment such as `image: python:3.11-slim`")
+        if self.spec.get("script"):
+            argv = ["python", self.spec["script"], *self.spec.get("arguments", [])]
+        else:
+            argv = ["/bin/sh", "-c", self.spec["command"]]
+        env = {k: v for k, v in self.spec["env"].items() if not k.startswith("TRAINYARD_") or k in (
+            "TRAINYARD_RUN_ID", "TRAINYARD_EXPERIMENT")}
+        self.proc = ContainerRun(image, argv, run_root=self.files.root, env=env, inject_dir=INJECT_DIR,
+                                 name=self.run_name, network=self.spec.get("docker_network", "host"),
+                                 gpus=self.spec.get("gpus"), docker=docker_client)
+        self.proc.start()
 
     # ------------------------------------------------------------------ main loop
     def run(self) -> int:
@@ -79,23 +150,40 @@ class Supervisor:
         become_subreaper()
         signal.signal(signal.SIGTERM, self._on_sigterm)
         signal.signal(signal.SIGINT, self._on_sigterm)
-        try:
-            times = self.start_script()
-        except BaseException as exc:  # the script never started: record why
-            self._fail_before_start(exc)
-            return 1
+        if self.needs_preparation():
+            from engine.store.sql import SqlStore
+
+            self.store = SqlStore(self.spec["store_url"], migrate=False)
+            try:
+                self.prepare_and_start()
+            except BaseException as exc:  # the build or the container failed: Failed in Preparing
+                self._fail_before_start(exc)
+                return 1
+            if self.proc is None:  # canceled while preparing
+                self.store.set_status(self.run_name, "Canceled", error=self.cancel_reason)
+                return 0
+            times = None
+        else:
+            try:
+                times = self.start_script()
+            except BaseException as exc:  # the script never started: record why
+                self._fail_before_start(exc)
+                return 1
         from engine.runs.ingest import RecordIngestor
         from engine.runs.logmirror import FolderMirror
         from engine.store.sql import SqlStore
 
-        self.store = SqlStore(self.spec["store_url"], migrate=False)
-        for status, at in zip(("Preparing", "Starting", "Running"), times):
-            self.store.set_status(self.run_name, status, at=at)
-        self.log(f"started pid {self.proc.pid if self.proc else None}: {self.spec['argv']}")
+        if self.store is None:
+            self.store = SqlStore(self.spec["store_url"], migrate=False)
+        if times is not None:
+            for status, at in zip(("Preparing", "Starting", "Running"), times):
+                self.store.set_status(self.run_name, status, at=at)
+        self.log(f"started: {self.spec['argv']}")
         ingestor = RecordIngestor(self.store, self.run_name, self.files, warn=self.log)
         mirror = FolderMirror(self.files.wd / "logs", self.files.logs)
         max_duration = self.spec.get("max_run_duration_seconds")
-        deadline = times[2] + float(max_duration) if max_duration else None
+        started = times[2] if times is not None else time.time()
+        deadline = started + float(max_duration) if max_duration else None
         next_cancel_check = 0.0
         assert self.proc is not None
         while self.proc.poll() is None:
@@ -117,19 +205,14 @@ class Supervisor:
         return self.finish(ingestor, mirror)
 
     def _end_tree(self) -> None:
-        from engine.runs.procs import terminate_tree
-
         assert self.proc is not None
-        self.log(f"ending the process tree: {self.cancel_reason}")
-        terminate_tree(self.proc, float(self.spec.get("cancel_grace_seconds", 10)))
-        self.proc.wait()
+        self.log(f"ending the run: {self.cancel_reason}")
+        self.proc.terminate(float(self.spec.get("cancel_grace_seconds", 10)))
 
     def finish(self, ingestor: Any, mirror: Any) -> int:
-        from engine.runs.procs import reap_leftovers
-
         assert self.proc is not None
         code = self.proc.wait()
-        leftovers = reap_leftovers()
+        leftovers = self._safe(self.proc.cleanup)
         if leftovers:
             self.log(f"ended {leftovers} process(es) the script left running")
         self.store.set_status(self.run_name, "Finalizing")
@@ -179,8 +262,12 @@ class Supervisor:
         from engine.store.sql import SqlStore
 
         message = exc.message if isinstance(exc, TrainyardError) else f"{type(exc).__name__}: {exc}"
-        store = SqlStore(self.spec["store_url"], migrate=False)
+        if isinstance(exc, TrainyardError) and exc.hint:
+            message += f" ({exc.hint})"
+        store = self.store or SqlStore(self.spec["store_url"], migrate=False)
         store.set_status(self.run_name, "Failed", error=f"the run could not start: {message}")
+        if self.proc is not None:
+            self._safe(lambda: self.proc.terminate(2.0))
 
     def _on_sigterm(self, _signum: int, _frame: object) -> None:
         self.cancel_reason = self.cancel_reason or "canceled by the user"
