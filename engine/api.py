@@ -22,7 +22,7 @@ from engine.runs.procs import is_same_process_alive
 from engine.store.sql import SqlStore
 from engine.workspace import WorkspaceLocation, resolve_workspace
 
-BUILTIN_COMPUTE = ("local",)
+BUILTIN_COMPUTE = ("local", "docker")
 # A run still Queued with no supervisor after this long never started.
 QUEUED_GRACE_SECONDS = 60.0
 
@@ -59,7 +59,11 @@ class Engine:
     def submit(self, spec: JobSpec, on_warning: Callable[[str], None] | None = None) -> E.Run:
         """Snapshot the code, record the run and start its supervisor. Returns at once."""
         compute = _normalise_compute(spec.compute, spec.source_file)
-        interpreter = _check_interpreter(spec.interpreter_path or sys.executable, spec.source_file)
+        env_spec = self._environment_of(spec)
+        user_interpreter = spec.interpreter_path
+        if env_spec is not None and env_spec.kind == "user":
+            user_interpreter = env_spec.interpreter_path or user_interpreter
+        interpreter = _check_interpreter(user_interpreter or sys.executable, spec.source_file)
         code_dir = spec.code_dir.resolve() if spec.code_dir else None
         if code_dir is not None and not code_dir.is_dir():
             raise NotFound(
@@ -99,6 +103,13 @@ class Engine:
                 "env_prepend": {"PATH": str(files.bin), "PYTHONPATH": str(launch.INJECT_DIR)},
                 "max_run_duration_seconds": spec.max_run_duration_seconds,
                 "cancel_grace_seconds": float(os.environ.get("TRAINYARD_CANCEL_GRACE", "10")),
+                # What the preparation path needs when an environment must be built first.
+                "compute": compute,
+                "environment": env_spec.to_dict() if env_spec is not None else None,
+                "envs_root": str(self.location.envs_dir),
+                "script": spec.script,
+                "arguments": [str(a) for a in spec.arguments],
+                "command": argv[2] if spec.command is not None else None,
             })
             run = self.store.create_run(
                 name=name,
@@ -109,7 +120,7 @@ class Engine:
                 command=spec.command if spec.command is not None else shlex.join([spec.script or "", *spec.arguments]),
                 arguments=list(spec.arguments),
                 compute=compute,
-                environment=spec.environment,
+                environment=env_spec.reference if env_spec is not None else spec.environment,
                 snapshot_id=snapshot.id if snapshot else None,
                 git=snapshot.git.to_dict() if snapshot and snapshot.git else None,
                 inputs=dict(spec.inputs),
@@ -129,6 +140,16 @@ class Engine:
             raise
         self.store.update_run(name, supervisor_pid=pid, supervisor_started=started)
         return self.store.get_run(run.name)
+
+    def _environment_of(self, spec: JobSpec) -> Any:
+        """The job's EnvironmentSpec: given inline, or a registered/curated reference; None means
+        Trainyard's own interpreter."""
+        env_spec = getattr(spec, "environment_spec", None)
+        if env_spec is None and spec.environment:
+            from engine.environments.resolve import resolve_environment
+
+            env_spec = resolve_environment(self.store, spec.environment)
+        return env_spec
 
     def store_has_no_run(self, name: str) -> None:
         try:
@@ -372,8 +393,7 @@ def _normalise_compute(compute: str | None, source: str | None) -> str:
         return name
     raise NotFound(
         f"unknown compute target {name!r}" + (f" (in {source})" if source else ""),
-        "use `compute: local` to run on this machine (compute targets you create are listed by "
-        "`trainyard compute list`)",
+        "use `compute: local` (a process here) or `compute: docker` (the local Docker daemon)",
     )
 
 

@@ -57,6 +57,11 @@ class WorkspaceLocation:
         return self.storage / "snapshots"
 
     @property
+    def envs_dir(self) -> Path:
+        """Built environments (venvs, conda prefixes), one folder per spec hash."""
+        return self.storage / "envs"
+
+    @property
     def models_dir(self) -> Path:
         return self.storage / "models"
 

@@ -1,4 +1,4 @@
-"""`ComputeTarget`: this version has the built-in `local` target."""
+"""`ComputeTarget`: the built-in `local` and `docker` targets."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from engine.errors import NotFound
 class ComputeTarget:
     def __init__(self, workspace: Any, name: str) -> None:
         name = name.removeprefix("azureml:")
-        if name != "local":
-            raise NotFound(f"unknown compute target {name!r}", "use 'local' to run on this machine")
+        if name not in ("local", "docker"):
+            raise NotFound(f"unknown compute target {name!r}",
+                           "use 'local' (a process here) or 'docker' (the local Docker daemon)")
         self.workspace = workspace
         self.name = name
 
