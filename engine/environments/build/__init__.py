@@ -1,0 +1,237 @@
+"""Building environments, once per spec: ``ensure_built(spec, cache_root, log)``.
+
+Builders by ``spec.kind``:
+
+- ``user``: nothing is built; the interpreter (``spec.interpreter_path`` or Trainyard's own) must
+  exist and be executable.
+- ``venv``: ``uv venv`` + ``uv pip install`` (venv.py).
+- ``conda``: py-rattler solve + install from the spec's channels, then the ``pip:`` section with
+  uv; or the user's conda/mamba/micromamba when ``TRAINYARD_CONDA_EXE`` names one (conda.py).
+- ``docker``: ``engine.environments.build.docker.build_image`` (the image tag carries the hash).
+
+Every build is cached under ``cache_root/<spec hash>/`` (see cache.py): a hit returns at once and
+logs "Using cached environment <hash>"; two processes or threads needing the same build at once
+build it once (the second waits on a lock); a failed build leaves nothing behind and raises
+``EnvBuildFailed`` (command, exit code and tail of the tool's output in the message).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from engine.environments.build import cache as _cache
+from engine.environments.build.log import BuildEvent, BuildLog
+from engine.environments.spec import EnvironmentSpec
+from engine.errors import EnvBuildFailed, InvalidSpec
+
+__all__ = ["BuildEvent", "BuildLog", "BuiltEnvironment", "ensure_built", "prune", "spec_hash"]
+
+
+@dataclass(frozen=True)
+class BuiltEnvironment:
+    """A ready environment. ``interpreter``: the python to run (None for Docker, where the image's
+    PATH decides); ``image``: the Docker image tag; ``prefix``: the env folder (venv/conda);
+    ``cached``: True when nothing was built now (found in the cache, or user-managed)."""
+
+    spec_hash: str
+    kind: str
+    interpreter: str | None
+    image: str | None
+    prefix: str | None
+    cached: bool
+
+
+def spec_hash(spec: EnvironmentSpec) -> str:
+    """The cache key of a spec: its build hash (for a Docker build context, with its content)."""
+    if spec.kind == "docker" and spec.build_context:
+        from engine.environments.build import docker as docker_mod
+
+        return docker_mod.spec_hash(spec)
+    return spec.build_hash()
+
+
+def ensure_built(spec: EnvironmentSpec, cache_root: Path, log: BuildLog, *, docker: Any = None) -> BuiltEnvironment:
+    """The built environment of ``spec``: from the cache, or built now (and cached).
+
+    Raises ``EnvBuildFailed`` (the build failed; nothing cached), ``InvalidSpec`` (e.g. a
+    user-managed interpreter that does not exist), ``DockerUnavailable`` (Docker specs)."""
+    kind = spec.kind
+    if kind == "user":
+        return _user_env(spec, log)
+    cache_root = Path(cache_root).expanduser().resolve()
+    h = spec_hash(spec)
+    if kind == "docker":
+        return _docker_env(spec, h, cache_root, log, docker)
+    entry = _cache.CacheEntry(h, cache_root)
+    hit = _hit(entry, log)
+    if hit is not None:
+        return hit
+    waited = False
+
+    def on_wait() -> None:
+        nonlocal waited
+        waited = True
+        log.line(f"waiting for another build of this environment ({h[:12]}) to finish")
+
+    with _cache.hash_lock(entry, on_wait):
+        hit = _hit(entry, log, locked=True)
+        if hit is not None:
+            return hit
+        if waited:
+            log.line("the other build did not finish: building it here")
+        entry.remove_leftovers()
+        return _build(spec, entry, log)
+
+
+# --- kinds -----------------------------------------------------------------------------------------
+
+
+def _user_env(spec: EnvironmentSpec, log: BuildLog) -> BuiltEnvironment:
+    path = spec.interpreter_path or sys.executable
+    resolved = path
+    if os.sep not in path:
+        resolved = shutil.which(path) or path
+    p = Path(resolved).expanduser()
+    if not p.is_file() or not os.access(p, os.X_OK):
+        what = "does not exist" if not p.exists() else "is not an executable file"
+        raise InvalidSpec(f"the interpreter '{path}' of user-managed environment '{spec.reference}' {what}",
+                          hint="set python.interpreter_path to an existing python, or leave it empty to "
+                               "use Trainyard's own interpreter", field="interpreter_path")
+    log.done(f"Using user-managed environment: {p}")
+    return BuiltEnvironment(spec.build_hash(), "user", str(p), None, None, cached=True)
+
+
+def _hit(entry: _cache.CacheEntry, log: BuildLog, locked: bool = False) -> BuiltEnvironment | None:
+    marker = entry.read_marker()
+    if marker is None:
+        return None
+    interpreter = marker.get("interpreter")
+    if interpreter and not os.path.exists(interpreter):
+        # The env's python is gone (its base interpreter removed or upgraded): build again.
+        if locked:
+            log.line(f"cached environment {entry.spec_hash[:12]} is broken ({interpreter} is missing): "
+                     "building it again")
+            entry.invalidate()
+        return None
+    log.line(f"Using cached environment {entry.spec_hash}")
+    log.done(f"environment ready (cached): {marker.get('prefix') or marker.get('image')}")
+    return BuiltEnvironment(entry.spec_hash, marker.get("kind", ""), interpreter, marker.get("image"),
+                            marker.get("prefix"), cached=True)
+
+
+def _build(spec: EnvironmentSpec, entry: _cache.CacheEntry, log: BuildLog) -> BuiltEnvironment:
+    from engine.environments.build import conda as conda_mod
+    from engine.environments.build import venv as venv_mod
+
+    kind = spec.kind
+    t0 = time.monotonic()
+    in_place = kind == "conda" and bool(os.environ.get(conda_mod.CONDA_EXE_VAR, "").strip())
+    build_dir = entry.dir if in_place else entry.tmp_dir()
+    log.step(f"Building {kind} environment '{spec.reference}' ({entry.spec_hash[:12]})")
+    try:
+        build_dir.mkdir(parents=True)
+        if kind == "venv":
+            python = venv_mod.build_venv(spec, build_dir, entry.root, log)
+        elif kind == "conda":
+            python = conda_mod.build_conda(spec, build_dir, entry.dir, entry.root, log)
+        else:  # pragma: no cover - kinds are fixed by EnvironmentSpec.kind
+            raise EnvBuildFailed(f"unknown environment kind {kind!r}")
+        interpreter = str(entry.dir / python.relative_to(build_dir)) if python is not None else None
+        marker = {"kind": kind, "interpreter": interpreter, "image": None, "prefix": str(entry.prefix),
+                  "spec": spec.to_dict(), "spec_hash": entry.spec_hash}
+        _cache.write_marker(build_dir, marker)
+        if not in_place:
+            try:
+                os.rename(build_dir, entry.dir)
+            except OSError:
+                # Someone else finished the same build first (only after a lost lock file): use theirs.
+                if entry.read_marker() is None:
+                    raise
+                shutil.rmtree(build_dir, ignore_errors=True)
+    except BaseException as exc:
+        shutil.rmtree(build_dir, ignore_errors=True)
+        if isinstance(exc, Exception):
+            log.line(f"ERROR: build failed: {getattr(exc, 'message', None) or exc}")
+        raise
+    log.progress(1.0, "done")
+    log.done(f"environment ready: {entry.prefix} (built in {time.monotonic() - t0:.1f} s)")
+    return BuiltEnvironment(entry.spec_hash, kind, interpreter, None, str(entry.prefix), cached=False)
+
+
+def _docker_env(spec: EnvironmentSpec, h: str, cache_root: Path, log: BuildLog, docker: Any) -> BuiltEnvironment:
+    from engine.environments.build import docker as docker_mod
+
+    client = docker if docker is not None else docker_mod.docker_client()
+    entry = _cache.CacheEntry(h, cache_root)
+    tag = docker_mod.image_tag(spec)
+
+    def cached() -> BuiltEnvironment | None:
+        if not docker_mod.image_exists(client, tag):
+            return None
+        if entry.read_marker() is None:  # image there (built before, or by another tool): record it
+            with contextlib.suppress(OSError):
+                entry.dir.mkdir(parents=True, exist_ok=True)
+                _cache.write_marker(entry.dir, {"kind": "docker", "interpreter": None, "image": tag,
+                                                "prefix": None, "spec": spec.to_dict(), "spec_hash": h})
+        log.line(f"Using cached environment {h} (image {tag})")
+        log.done(f"environment ready (cached): image {tag}")
+        return BuiltEnvironment(h, "docker", None, tag, None, cached=True)
+
+    hit = cached()
+    if hit is not None:
+        return hit
+    with _cache.hash_lock(entry, lambda: log.line(f"waiting for another build of this environment ({h[:12]})")):
+        hit = cached()
+        if hit is not None:
+            return hit
+        entry.remove_leftovers()
+        if entry.dir.exists():  # a marker whose image is gone (removed by hand, new machine)
+            entry.invalidate()
+        log.step(f"Building docker environment '{spec.reference}' ({h[:12]})")
+        try:
+            image = docker_mod.build_image(spec, log, docker=client)
+        except Exception as exc:
+            log.line(f"ERROR: build failed: {getattr(exc, 'message', None) or exc}")
+            raise
+        tmp = entry.tmp_dir()
+        try:
+            tmp.mkdir(parents=True)
+            _cache.write_marker(tmp, {"kind": "docker", "interpreter": None, "image": image, "prefix": None,
+                                      "spec": spec.to_dict(), "spec_hash": h})
+            os.rename(tmp, entry.dir)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return BuiltEnvironment(h, "docker", None, image, None, cached=False)
+
+
+# --- prune -----------------------------------------------------------------------------------------
+
+
+def prune(cache_root: Path, keep: set[str] | None = None) -> list[str]:
+    """Remove cached builds whose hash is not in ``keep`` (all when None): env folders, and the
+    images of Docker builds (best effort: skipped when the daemon is not running). A build running
+    right now is left alone. Returns the removed hashes."""
+    cache_root = Path(cache_root).expanduser().resolve()
+    images: dict[str, str] = {}
+    for h in _cache.cached_hashes(cache_root) - (keep or set()):
+        marker = _cache.CacheEntry(h, cache_root).read_marker() or {}
+        if marker.get("kind") == "docker" and marker.get("image"):
+            images[h] = marker["image"]
+    removed = _cache.prune(cache_root, keep)
+    images = {h: image for h, image in images.items() if h in removed}
+    if images:
+        with contextlib.suppress(Exception):
+            from engine.environments.build import docker as docker_mod
+
+            client = docker_mod.docker_client(timeout=30)
+            for image in images.values():
+                with contextlib.suppress(Exception):
+                    docker_mod.remove_image(client, image)
+    return removed
