@@ -27,8 +27,11 @@ TY_QT_PKGS=(
   libxcb-xfixes0 libxcb-xkb1 libxcb-util1
 )
 # What the test suite needs beyond the studio: a PostgreSQL server (tests/conftest.py starts a
-# throwaway one) and an X server for real-window screenshots.
-TY_TEST_PKGS=(postgresql xvfb xauth)
+# throwaway one), an X server for real-window screenshots, and Docker + debootstrap (the Docker
+# tests start dockerd and build their base image: tests/infra/docker_setup.sh). docker.io only
+# when no dockerd is installed: it conflicts with Docker's own docker-ce packages.
+TY_TEST_PKGS=(postgresql xvfb xauth debootstrap)
+command -v dockerd >/dev/null 2>&1 || [ -x /usr/sbin/dockerd ] || [ -x /usr/bin/dockerd ] || TY_TEST_PKGS+=(docker.io)
 
 ty_log() { printf '[bootstrap] %s\n' "$*" >&2; }
 

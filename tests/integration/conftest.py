@@ -1,0 +1,33 @@
+"""Fixtures of the integration tests.
+
+``docker_client``: a real Docker daemon and the base image ``trainyard-test-base:latest``, made
+ready once per session by tests/infra/docker_setup.sh (it installs and starts dockerd when needed,
+and builds the base image with debootstrap when it is missing: ~80 s once per machine).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCKER_SETUP = ROOT / "tests" / "infra" / "docker_setup.sh"
+BASE_IMAGE = "trainyard-test-base:latest"
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> Iterator[Any]:
+    res = subprocess.run(["bash", str(DOCKER_SETUP)], check=False, env={**os.environ, "IMAGE": BASE_IMAGE},
+                         capture_output=True, text=True, timeout=900)
+    if res.returncode != 0:
+        pytest.fail(f"tests/infra/docker_setup.sh failed ({res.returncode}):\n{res.stderr[-4000:]}", pytrace=False)
+    from engine.environments.build.docker import docker_client as connect
+
+    client = connect()
+    yield client
+    client.close()
