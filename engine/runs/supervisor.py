@@ -212,9 +212,17 @@ class Supervisor:
     def finish(self, ingestor: Any, mirror: Any) -> int:
         assert self.proc is not None
         code = self.proc.wait()
-        leftovers = self._safe(self.proc.cleanup)
-        if leftovers:
-            self.log(f"ended {leftovers} process(es) the script left running")
+        if hasattr(self.proc, "cleanup"):
+            leftovers = self._safe(self.proc.cleanup)
+            if leftovers:
+                self.log(f"ended {leftovers} process(es) the script left running")
+        else:  # a container: its exit code says 128+N when a signal ended it
+            from engine.compute.docker import signal_of
+
+            self._safe(self.proc.remove)
+            sig = signal_of(code)
+            if sig is not None:
+                code = -int(sig)
         self.store.set_status(self.run_name, "Finalizing")
         # Ingest until nothing new arrives: children may have flushed at the very end.
         while self._safe(ingestor.poll):
