@@ -407,6 +407,102 @@ def data_show(ctx: click.Context, name: str, workspace: str | None, output_forma
             click.echo(f"{k + ':':14} {v}")
 
 
+# --------------------------------------------------------------------------- environment
+@cli.group("environment")
+def environment_group() -> None:
+    """Register, list and show environments (registered and curated)."""
+
+
+def _environment_document(spec: Any, created_at: float | None = None) -> dict[str, Any]:
+    doc = spec.to_dict()
+    doc.update(reference=spec.reference, kind=spec.kind, curated=bool(spec.curated))
+    if created_at is not None:
+        doc["creation_time"] = E.iso(created_at)
+    return doc
+
+
+@environment_group.command("create")
+@click.option("-f", "--file", "file", required=True, type=click.Path(dir_okay=False), help="environment YAML")
+@workspace_option
+@OUTPUT
+@click.pass_context
+def environment_create(ctx: click.Context, file: str, workspace: str | None, output_format: str) -> None:
+    """Register an environment YAML as the next version of its name (or its `version:`)."""
+    from engine.environments.resolve import register_environment
+    from engine.environments.yamlspec import load_environment_yaml
+
+    spec = load_environment_yaml(file)
+    eng = open_engine(ctx, workspace)
+    env = register_environment(eng.store, spec)
+    if output_format == "json":
+        print_json(_environment_document(env, eng.store.environment_created_at(env.name, env.version)))
+    else:
+        click.echo(f"Registered environment {env.name}:{env.version} ({env.kind})")
+
+
+@environment_group.command("list")
+@click.option("--name", default=None, help="only this name (all its versions)")
+@workspace_option
+@OUTPUT
+@click.pass_context
+def environment_list(ctx: click.Context, name: str | None, workspace: str | None, output_format: str) -> None:
+    """List registered environments (all versions) and the curated ones."""
+    from engine.environments.resolve import list_all_environments
+
+    eng = open_engine(ctx, workspace)
+    specs = [s for s in list_all_environments(eng.store) if name is None or s.name == name]
+    if output_format == "json":
+        print_json([{"name": s.name, "version": s.version, "kind": s.kind, "curated": s.curated,
+                     "description": s.description, "reference": s.reference} for s in specs])
+    elif not specs:
+        click.echo(f"No environment named {name!r}." if name else "No environments.")
+    else:
+        print_table([{"name": s.name, "version": s.version, "kind": s.kind,
+                      "source": "curated" if s.curated else "registered", "description": s.description}
+                     for s in specs], ["name", "version", "kind", "source", "description"])
+
+
+@environment_group.command("show")
+@click.option("-n", "--name", required=True, help="NAME, NAME:VERSION, NAME@latest or azureml:... reference")
+@workspace_option
+@OUTPUT
+@click.pass_context
+def environment_show(ctx: click.Context, name: str, workspace: str | None, output_format: str) -> None:
+    """Show one environment version (default: the latest), registered or curated."""
+    from engine.environments.resolve import resolve_environment
+
+    eng = open_engine(ctx, workspace)
+    spec = resolve_environment(eng.store, name)
+    created = None if spec.curated else eng.store.environment_created_at(spec.name, spec.version)
+    doc = _environment_document(spec, created)
+    if output_format == "json":
+        print_json(doc)
+        return
+    for key in ("name", "version", "kind", "curated", "description", "image", "build_context", "conda_source",
+                "pip_source", "interpreter_path", "creation_time"):
+        if key in doc:
+            click.echo(f"{key + ':':17} {'-' if doc[key] in (None, '') else doc[key]}")
+    if spec.build_context:
+        click.echo(f"{'dockerfile:':17} {spec.dockerfile}")
+    if spec.conda is not None:
+        click.echo("conda:")
+        click.echo(f"  channels: {', '.join(spec.conda.get('channels') or []) or '-'}")
+        for dep in spec.conda.get("dependencies") or []:
+            if isinstance(dep, dict):
+                for line in dep.get("pip") or []:
+                    click.echo(f"  pip: {line}")
+            else:
+                click.echo(f"  - {dep}")
+    if spec.pip_requirements is not None:
+        click.echo("pip requirements:" + ("" if spec.pip_requirements else " none"))
+        for line in spec.pip_requirements:
+            click.echo(f"  {line}")
+    if spec.environment_variables:
+        click.echo("environment_variables:")
+        for k, v in spec.environment_variables.items():
+            click.echo(f"  {k}: {v}")
+
+
 # --------------------------------------------------------------------------- python
 @cli.command("python", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
 @click.argument("script", type=click.Path(dir_okay=False))

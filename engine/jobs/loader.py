@@ -63,8 +63,17 @@ def _apply_override(data: dict[str, Any], item: str, source: str) -> None:
     target[parts[-1]] = value
 
 
-def _explain(exc: ValidationError, lines: Lines, path: Path) -> InvalidSpec:
-    """Turn pydantic's first meaningful error into one sentence with file:line and key."""
+def _explain(exc: ValidationError, lines: Lines, path: Path,
+             root: type[BaseModel] = CommandJobSchema) -> InvalidSpec:
+    """Turn pydantic's first meaningful error into one sentence with file:line and key.
+
+    `root` is the schema that was validated (the command-job schema, or e.g. the environment
+    YAML schema of engine.environments.yamlspec)."""
+    names = _MODEL_NAMES if root is CommandJobSchema else _MODEL_NAMES | _model_names_under(root)
+
+    def _clean_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+        return _clean_loc_of(loc, names)
+
     errors = exc.errors()
     # With unions pydantic reports one error per alternative; the unknown-key ones are the most
     # telling, then the others in order.
@@ -75,7 +84,7 @@ def _explain(exc: ValidationError, lines: Lines, path: Path) -> InvalidSpec:
     loc = _clean_loc(err["loc"])
     dotted = ".".join(str(p) for p in loc)
     if err["type"] == "extra_forbidden":
-        model = _model_at(loc[:-1])
+        model = _model_at(loc[:-1], root)
         known = [f.alias or n for n, f in model.model_fields.items()] if model else []
         close = difflib.get_close_matches(str(loc[-1]), known, n=1)
         hint = f"did you mean {close[0]!r}?" if close else f"known keys here: {', '.join(known)}"
@@ -105,21 +114,49 @@ def _explain(exc: ValidationError, lines: Lines, path: Path) -> InvalidSpec:
     )
 
 
-def _clean_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+def _clean_loc_of(loc: tuple[Any, ...], model_names: frozenset[str] = _MODEL_NAMES) -> tuple[Any, ...]:
     """Drop the union-branch labels pydantic inserts (e.g. 'str', 'CodeSpec', 'function-after').
     Only the schema's own model names count: a user's key may well be capitalised (FOO: under
     environment_variables)."""
     out = []
     for part in loc:
         if isinstance(part, str) and (part in {"str", "int", "float", "bool", "dict", "list"}
-                                      or part in _MODEL_NAMES or "[" in part
+                                      or part in model_names or "[" in part
                                       or part.startswith(("function", "lax"))):
             continue
         out.append(part)
     return tuple(out)
 
 
-def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+def _model_names_under(root: type[BaseModel]) -> frozenset[str]:
+    """The names of `root` and of every model its fields (recursively) refer to."""
+    seen: dict[str, type[BaseModel]] = {}
+    todo = [root]
+    while todo:
+        model = todo.pop()
+        if model.__name__ in seen:
+            continue
+        seen[model.__name__] = model
+        for f in model.model_fields.values():
+            todo.extend(_models_in(f.annotation))
+    return frozenset(seen)
+
+
+def _models_in(ann: Any) -> list[type[BaseModel]]:
+    if isinstance(ann, type) and issubclass(ann, BaseModel):
+        return [ann]
+    return [m for arg in getattr(ann, "__args__", ()) for m in _models_in(arg)]
+
+
+def _model_at(loc: tuple[Any, ...], root: type[BaseModel] = CommandJobSchema) -> type[BaseModel] | None:
+    if root is not CommandJobSchema:
+        generic: type[BaseModel] | None = root
+        for part in loc:
+            if generic is None:
+                return None
+            fields = {f.alias or n: f for n, f in generic.model_fields.items()}
+            generic = _first_model(getattr(fields.get(str(part)), "annotation", None))
+        return generic
     model: type[BaseModel] | None = CommandJobSchema
     nested = {"code": CodeSpec, "environment": InlineEnvironment}
     for part in loc:
@@ -160,25 +197,23 @@ def _to_spec(job: CommandJobSchema, path: Path, lines: Lines) -> JobSpec:
             inputs[name] = value
     interpreter = None
     environment = None
+    environment_spec = None
     if isinstance(job.environment, InlineEnvironment):
-        env = job.environment
-        if env.image or env.build or env.conda_file or env.pip_requirements:
-            raise InvalidSpec(
-                "built environments (image, build, conda_file, pip_requirements) are not supported by "
-                "this version of Trainyard",
-                "omit `environment:` to run with Trainyard's own Python, or set python.interpreter_path",
-                file=str(path), line=line_of(lines, ("environment",)), field="environment",
-            )
-        if env.python and env.python.interpreter_path:
-            interpreter = str((base / env.python.interpreter_path).expanduser()) \
-                if env.python.interpreter_path.startswith(".") else env.python.interpreter_path
+        from engine.environments.yamlspec import spec_from_inline
+
+        inline = job.environment.model_dump(by_alias=True, exclude_none=True)
+        environment_spec = spec_from_inline(inline, base, str(path), lines=lines, at=("environment",))
+        if environment_spec.kind == "user":
+            interpreter = environment_spec.interpreter_path
     elif isinstance(job.environment, str):
-        raise InvalidSpec(
-            f"environment {job.environment!r}: registered and curated environments are not supported by "
-            "this version of Trainyard",
-            "omit `environment:` to run with Trainyard's own Python",
-            file=str(path), line=line_of(lines, ("environment",)), field="environment",
-        )
+        from engine.environments.resolve import parse_reference
+
+        try:
+            parse_reference(job.environment)  # resolved at submit; only its form is checked here
+        except InvalidSpec as exc:
+            raise InvalidSpec(exc.message, exc.hint, file=str(path), line=line_of(lines, ("environment",)),
+                              field="environment") from None
+        environment = job.environment
     timeout = job.limits.timeout if job.limits else None
     return JobSpec(
         experiment_name=job.experiment_name or base.name,
@@ -196,6 +231,7 @@ def _to_spec(job: CommandJobSchema, path: Path, lines: Lines) -> JobSpec:
         max_run_duration_seconds=float(timeout) if timeout else None,
         source_file=str(path),
         properties=dict(job.properties),
+        environment_spec=environment_spec,
     )
 
 

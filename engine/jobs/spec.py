@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine.environments.spec import EnvironmentSpec
+
 
 @dataclass(frozen=True)
 class JobSpec:
@@ -32,3 +34,6 @@ class JobSpec:
     max_run_duration_seconds: float | None = None
     source_file: str | None = None  # the YAML or control script it came from, for messages
     properties: dict[str, Any] = field(default_factory=dict)
+    # The environment to build and run in (inline or SDK); None with `environment` set means a
+    # reference (NAME:VERSION, azureml:NAME@latest, ...) that the engine resolves at submit.
+    environment_spec: EnvironmentSpec | None = None

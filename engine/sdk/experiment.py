@@ -35,20 +35,14 @@ def _spec_from_config(experiment: str, config: ScriptRunConfig, tags: dict[str, 
     env = rc.environment
     interpreter = None
     env_name = None
+    env_spec = None
     env_vars = dict(rc.environment_variables)
     if env is not None:
-        needs = env.needs_build()
-        if needs:
-            raise InvalidSpec(
-                f"environment {env.name!r} needs {needs} to be built, which this version of Trainyard "
-                "does not do",
-                "set env.python.user_managed_dependencies = True (and interpreter_path), or leave the "
-                "environment out to run with Trainyard's own Python",
-                field="environment",
-            )
-        interpreter = env.interpreter()
-        env_name = env.name
-        env_vars.update(env.environment_variables)
+        env_spec = env.to_spec()
+        if env_spec.kind == "user":
+            interpreter = env_spec.interpreter_path
+        env_name = env_spec.reference
+        env_vars.update(env_spec.environment_variables)
     dist = config.distributed_job_config
     if dist is not None and (getattr(dist, "process_count", None) or getattr(dist, "node_count", 1)) not in (None, 1):
         raise InvalidSpec("distributed runs are not supported by this version of Trainyard",
@@ -72,4 +66,5 @@ def _spec_from_config(experiment: str, config: ScriptRunConfig, tags: dict[str, 
         environment=env_name,
         interpreter_path=interpreter,
         max_run_duration_seconds=rc.max_run_duration_seconds,
+        environment_spec=env_spec,
     )

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.api import Engine
-from engine.errors import NotFound
+from engine.errors import TrainyardError
 from engine.workspace import resolve_workspace
 
 
@@ -61,7 +61,11 @@ class Workspace:
 
     @property
     def environments(self) -> dict[str, Any]:
-        return _Environments()
+        """Registered environments (latest versions) and curated ones by name; any other name
+        that resolves (an Azure ML curated name, `NAME:VERSION`) works with [] too."""
+        from engine.sdk.environment import Environment
+
+        return _Environments(self, Environment.list(self))
 
     @property
     def models(self) -> dict[str, Any]:
@@ -80,12 +84,23 @@ class Workspace:
 
 
 class _Environments(dict):  # type: ignore[type-arg]
+    def __init__(self, workspace: Workspace, found: dict[str, Any]) -> None:
+        super().__init__(found)
+        self._workspace = workspace
+
     def __missing__(self, key: str) -> Any:
-        raise NotFound(
-            f"no environment named {key!r} in this workspace",
-            "curated and registered environments are not available in this version of Trainyard; "
-            "leave the environment out to run with Trainyard's own Python",
-        )
+        from engine.sdk.environment import Environment
+
+        return Environment.get(self._workspace, key)  # NotFound suggests close names
+
+    def __contains__(self, key: object) -> bool:
+        if dict.__contains__(self, key):
+            return True
+        try:
+            self[str(key)]
+        except TrainyardError:
+            return False
+        return True
 
 
 def _find_azureml_config(start: Path, file_name: str | None) -> Path | None:

@@ -166,3 +166,16 @@ class DataAssetRow(Base):
     description: Mapped[str] = mapped_column(Text, nullable=False, default="")
     created_at: Mapped[float] = mapped_column(Float, nullable=False)
     __table_args__ = (UniqueConstraint("name", "version", name="uq_data_assets_name_version"),)
+
+
+class EnvironmentRow(Base):
+    """A registered environment version; `spec` is EnvironmentSpec.to_dict() (file contents inline)."""
+
+    __tablename__ = "environments"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(255), nullable=False)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+    description: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    created_at: Mapped[float] = mapped_column(Float, nullable=False)
+    __table_args__ = (UniqueConstraint("name", "version", name="uq_environments_name_version"),)

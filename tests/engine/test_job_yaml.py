@@ -294,10 +294,11 @@ def test_code_folder_that_does_not_exist(project: Path) -> None:
     assert f"{path}:2:" in err.message and "source" in err.message
 
 
-def test_built_environments_are_refused_with_the_line(project: Path) -> None:
+def test_inline_environment_becomes_the_jobs_environment_spec(project: Path) -> None:
     path = write(project, "command: echo\nenvironment:\n  image: python:3.11\n")
-    err = load_error(path)
-    assert isinstance(err, InvalidSpec) and err.line == 3 and err.field == "environment"
+    spec = load_job(path)
+    assert spec.environment_spec is not None and spec.environment_spec.image == "python:3.11"
+    assert spec.environment_spec.kind == "docker" and spec.environment is None
 
 
 # --------------------------------------------------------------------------- render_command
