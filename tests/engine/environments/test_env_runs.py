@@ -97,3 +97,33 @@ def test_unsatisfiable_conda_spec_names_the_conflict(eng: Engine, tmp_path: Path
     final = eng.wait(run.name, timeout=120)
     assert final.status == "Failed"
     assert "libgreet" in (final.error or "")
+
+
+def test_cli_registered_environment_used_by_a_job_yaml(tmp_path: Path) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    proj = project(tmp_path / "proj", {
+        "env/requirements.txt": "six\n",
+        "env/env.yml": "name: six-env\ndescription: six for the job\npip_requirements: requirements.txt\n",
+        "src/main.py": "import six\nprint('six', six.__version__)\n",
+        "job.yml": "code: src\ncommand: python main.py\nenvironment: azureml:six-env@latest\n",
+    })
+    env = {**os.environ, "TRAINYARD_WORKSPACE": str(tmp_path / "ws")}
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "engine.cli.main", *args], env=env, capture_output=True,
+                              text=True, timeout=300)
+
+    created = cli("environment", "create", "-f", str(proj / "env" / "env.yml"), "-o", "json")
+    assert created.returncode == 0, created.stderr
+    assert json.loads(created.stdout)["version"] == 1
+    res = cli("job", "create", "-f", str(proj / "job.yml"), "--stream", "-o", "json")
+    assert res.returncode == 0, res.stderr
+    job = json.loads(res.stdout)
+    assert job["environment"] == "six-env:1"
+    assert "six " in res.stderr  # the streamed driver log goes to stderr with -o json
+    log = Path(job["run_dir"]) / "azureml-logs" / "20_image_build_log.txt"
+    assert "six" in log.read_text()
