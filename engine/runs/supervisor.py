@@ -109,6 +109,15 @@ class Supervisor:
             built = ensure_built(env_spec, Path(self.spec["envs_root"]), log, docker=docker_client)
         if self.cancel_reason is not None:
             return
+        if built is not None:  # record what really runs the script
+            props = dict(self.store.get_run(self.run_name).properties)
+            props.update({"environment_hash": built.spec_hash, "environment_cached": built.cached})
+            if built.image:
+                props["image"] = built.image
+                props.pop("interpreter", None)
+            elif built.interpreter:
+                props["interpreter"] = built.interpreter
+            self.store.update_run(self.run_name, properties=props)
         self.store.set_status(self.run_name, "Starting")
         if self.spec.get("compute") == "docker" or (built is not None and built.image):
             self._start_container(built.image if built is not None else None, docker_client)

@@ -66,3 +66,30 @@ def test_control_script_runs_unchanged_and_registers_the_model(example: Path) ->
     points = json.loads(trainyard("job", "metrics", "-n", run_name, "--metric", "loss", "-o", "json").stdout)
     assert len(points) == 300
     assert Path(models[0]["path"]).is_file()
+
+
+def test_seed_control_script_with_the_curated_pytorch_environment(example: Path) -> None:
+    """The seed tutorial's `ws.environments['AzureML-PyTorch-1.6-CPU']`: a curated environment,
+    built once with uv (a venv of its own), then used by the run."""
+    (example / "run-curated.py").write_text(
+        "from azureml.core import Experiment, ScriptRunConfig, Workspace\n"
+        "ws = Workspace.from_config()\n"
+        "experiment = Experiment(workspace=ws, name='day1-experiment-train')\n"
+        "config = ScriptRunConfig(source_directory='./src', script='train.py', arguments=['--steps', 50],\n"
+        "                         compute_target='local')\n"
+        "env = ws.environments['AzureML-PyTorch-1.6-CPU']\n"
+        "config.run_config.environment = env\n"
+        "run = experiment.submit(config)\n"
+        "run.wait_for_completion(show_output=True)\n"
+        "print('ENV', run.get_details()['environment'])\n"
+    )
+    res = trainyard("python", "run-curated.py", cwd=example, timeout=600)
+    assert res.returncode == 0, res.stderr + res.stdout
+    assert "Finished Training" in res.stdout
+    assert "ENV trainyard-pytorch-cpu:1" in res.stdout
+    jobs = json.loads(trainyard("job", "list", "-o", "json").stdout)
+    run_dir = Path(jobs[0]["run_dir"])
+    build_log = (run_dir / "azureml-logs" / "20_image_build_log.txt").read_text()
+    assert "torch" in build_log
+    interpreter = jobs[0]["properties"]["interpreter"]
+    assert "/.trainyard/envs/" in interpreter and interpreter != sys.executable
