@@ -22,7 +22,7 @@ from engine.runs.procs import is_same_process_alive
 from engine.store.sql import SqlStore
 from engine.workspace import WorkspaceLocation, resolve_workspace
 
-BUILTIN_COMPUTE = ("local", "docker")
+BUILTIN_COMPUTE = E.BUILTIN_COMPUTE
 # A run still Queued with no supervisor after this long never started.
 QUEUED_GRACE_SECONDS = 60.0
 
@@ -58,7 +58,10 @@ class Engine:
     # ------------------------------------------------------------------ submit
     def submit(self, spec: JobSpec, on_warning: Callable[[str], None] | None = None) -> E.Run:
         """Snapshot the code, record the run and start its supervisor. Returns at once."""
-        compute = _normalise_compute(spec.compute, spec.source_file)
+        from engine.compute.targets import resolve_compute, run_settings
+
+        target = resolve_compute(self.store, spec.compute, spec.source_file)
+        placement = run_settings(target, spec.gpus)  # spec.json: compute type, network, gpus, image
         env_spec = self._environment_of(spec)
         user_interpreter = spec.interpreter_path
         if env_spec is not None and env_spec.kind == "user":
@@ -104,7 +107,7 @@ class Engine:
                 "max_run_duration_seconds": spec.max_run_duration_seconds,
                 "cancel_grace_seconds": float(os.environ.get("TRAINYARD_CANCEL_GRACE", "10")),
                 # What the preparation path needs when an environment must be built first.
-                "compute": compute,
+                **placement,
                 "environment": env_spec.to_dict() if env_spec is not None else None,
                 "envs_root": str(self.location.envs_dir),
                 "script": spec.script,
@@ -119,7 +122,7 @@ class Engine:
                 description=spec.description,
                 command=spec.command if spec.command is not None else shlex.join([spec.script or "", *spec.arguments]),
                 arguments=list(spec.arguments),
-                compute=compute,
+                compute=target.name,
                 environment=env_spec.reference if env_spec is not None else spec.environment,
                 snapshot_id=snapshot.id if snapshot else None,
                 git=snapshot.git.to_dict() if snapshot and snapshot.git else None,
@@ -293,6 +296,41 @@ class Engine:
         with self.store._session() as s:
             return s.scalar(select(RunRow.supervisor_started).where(RunRow.name == name))
 
+    # ------------------------------------------------------------------ environments cache
+    def environments_in_use(self) -> set[str]:
+        """The cache hashes of the environments that active runs use (or are about to build)."""
+        import json
+
+        from engine.compute.targets import run_environment
+        from engine.environments.build import spec_hash
+
+        hashes: set[str] = set()
+        for run in self.store.list_runs(statuses=E.ACTIVE_STATUSES, include_archived=True):
+            if run.properties.get("environment_hash"):
+                hashes.add(str(run.properties["environment_hash"]))
+                continue
+            try:  # not built yet: the hash of what its supervisor will build
+                env = run_environment(json.loads(RunFiles(Path(run.run_dir)).spec.read_text()))
+                if env is not None:
+                    hashes.add(spec_hash(env))
+            except Exception:  # noqa: BLE001, S112 - a run folder being written or gone: nothing to keep
+                continue
+        return hashes
+
+    def prune_environments(self) -> tuple[list[dict[str, Any]], set[str]]:
+        """Remove the cached environment builds (venvs, conda envs, Docker images) that no active
+        run uses. Returns (what was removed: `hash`, `kind`, `prefix`, `image`; the hashes kept
+        because active runs use them)."""
+        from engine.environments.build import prune
+        from engine.environments.build.cache import CacheEntry, cached_hashes
+
+        root = self.location.envs_dir
+        keep = self.environments_in_use()
+        markers = {h: CacheEntry(h, root).read_marker() or {} for h in cached_hashes(root) - keep}
+        removed = prune(root, keep=keep)
+        return ([{"hash": h, "kind": markers.get(h, {}).get("kind"), "prefix": markers.get(h, {}).get("prefix"),
+                  "image": markers.get(h, {}).get("image")} for h in removed], keep)
+
     # ------------------------------------------------------------------ metrics and files
     def metric_history(self, name: str, key: str) -> E.MetricHistory:
         self.store.get_run(name)
@@ -385,16 +423,6 @@ class Engine:
             raise NotFound(f"{p} does not exist", "give a local file or folder, or an http(s) URL")
         kind = "uri_folder" if p.is_dir() else "uri_file"
         return self.store.add_data_asset(name=name, path=str(p), kind=kind, description=description)
-
-
-def _normalise_compute(compute: str | None, source: str | None) -> str:
-    name = (compute or "local").removeprefix("azureml:")
-    if name in BUILTIN_COMPUTE:
-        return name
-    raise NotFound(
-        f"unknown compute target {name!r}" + (f" (in {source})" if source else ""),
-        "use `compute: local` (a process here) or `compute: docker` (the local Docker daemon)",
-    )
 
 
 def _check_interpreter(path: str, source: str | None) -> str:

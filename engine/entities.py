@@ -161,3 +161,24 @@ class SnapshotInfo:
     total_bytes: int
     created_at: float
     git: dict[str, Any] | None = None
+
+
+# Compute targets: the built-in names (never stored) and the kinds a registered target can be.
+BUILTIN_COMPUTE = ("local", "docker")
+COMPUTE_TYPES = ("local", "docker", "ssh")
+
+
+@dataclass(frozen=True)
+class ComputeTarget:
+    """Where a run goes. ``type`` says how it runs (``local``: a process here, or the local Docker
+    daemon when the environment is an image; ``docker``: always the local Docker daemon; ``ssh``:
+    another machine); ``config`` holds the type's settings (docker: ``network``, ``gpus``,
+    ``image``; ssh: ``host``, ``port``, ``user``, ``key_file``, ``docker``; any:
+    ``max_concurrent_runs``). Built-in targets (``local``, ``docker``) have no creation time."""
+
+    name: str
+    type: str
+    config: dict[str, Any] = field(default_factory=dict)
+    description: str = ""
+    created_at: float | None = None
+    builtin: bool = False

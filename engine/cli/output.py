@@ -56,6 +56,13 @@ def data_document(d: E.DataAsset) -> dict[str, Any]:
             "description": d.description, "creation_time": E.iso(d.created_at)}
 
 
+def compute_document(t: E.ComputeTarget) -> dict[str, Any]:
+    """A compute target as its YAML reads (`name`, `type`, `description`, then its settings), plus
+    `built_in` and `creation_time`."""
+    return {"name": t.name, "type": t.type, "description": t.description, **t.config,
+            "built_in": t.builtin, "creation_time": E.iso(t.created_at)}
+
+
 def print_json(doc: Any) -> None:
     sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
 

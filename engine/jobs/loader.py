@@ -215,6 +215,16 @@ def _to_spec(job: CommandJobSchema, path: Path, lines: Lines) -> JobSpec:
                               field="environment") from None
         environment = job.environment
     timeout = job.limits.timeout if job.limits else None
+    gpus = None
+    if job.resources is not None and job.resources.gpus is not None:
+        from engine.compute.targets import normalise_gpus
+
+        try:
+            gpus = normalise_gpus(job.resources.gpus)
+        except ValueError as exc:
+            raise InvalidSpec(f"`resources.gpus` {job.resources.gpus!r}: {exc}",
+                              "e.g. gpus: 1, gpus: all or gpus: \"device=0,1\"", file=str(path),
+                              line=line_of(lines, ("resources", "gpus")), field="resources.gpus") from None
     return JobSpec(
         experiment_name=job.experiment_name or base.name,
         code_dir=code_dir,
@@ -232,6 +242,7 @@ def _to_spec(job: CommandJobSchema, path: Path, lines: Lines) -> JobSpec:
         source_file=str(path),
         properties=dict(job.properties),
         environment_spec=environment_spec,
+        gpus=gpus,
     )
 
 

@@ -61,6 +61,7 @@ class Resources(_Strict):
     instance_count: StrictInt = 1
     instance_type: StrictStr | None = None
     shm_size: StrictStr | None = None
+    gpus: StrictInt | StrictStr | None = None  # Trainyard extension: a number, "all" or "device=0,1"
 
 
 class Distribution(_Strict):

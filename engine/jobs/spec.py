@@ -37,3 +37,6 @@ class JobSpec:
     # The environment to build and run in (inline or SDK); None with `environment` set means a
     # reference (NAME:VERSION, azureml:NAME@latest, ...) that the engine resolves at submit.
     environment_spec: EnvironmentSpec | None = None
+    # GPUs for a run in a container (`resources.gpus`, a Trainyard extension): a number, -1 for all,
+    # or "device=0,1"; None leaves it to the compute target. Overrides the target's `gpus`.
+    gpus: int | str | None = None

@@ -92,12 +92,13 @@ class Supervisor:
     def prepare_and_start(self) -> None:
         """Slow path: record Preparing, build (or reuse) the environment with its log streaming
         into 20_image_build_log.txt, then start the script locally or in a container."""
+        from engine.compute.targets import run_environment
         from engine.environments.build import BuildLog, ensure_built
-        from engine.environments.spec import EnvironmentSpec
 
         self.store.set_status(self.run_name, "Preparing")
         self._materialize()
-        env_spec = EnvironmentSpec.from_dict(self.spec["environment"]) if self.spec.get("environment") else None
+        # On a docker target with a default image, pip/conda environments are built on top of it.
+        env_spec = run_environment(self.spec)
         built = None
         docker_client = None
         if env_spec is not None:
@@ -107,6 +108,13 @@ class Supervisor:
                 docker_client = make_client()
             log = BuildLog(self.files.system_logs / BUILD_LOG)
             built = ensure_built(env_spec, Path(self.spec["envs_root"]), log, docker=docker_client)
+        default_image = None
+        if self.spec.get("compute") == "docker" and (built is None or not built.image) and self.spec.get("default_image"):
+            if docker_client is None:
+                from engine.environments.build.docker import docker_client as make_client
+
+                docker_client = make_client()
+            default_image = self._default_image(docker_client)
         if self.cancel_reason is not None:
             return
         if built is not None:  # record what really runs the script
@@ -118,9 +126,15 @@ class Supervisor:
             elif built.interpreter:
                 props["interpreter"] = built.interpreter
             self.store.update_run(self.run_name, properties=props)
+        if default_image is not None:
+            props = dict(self.store.get_run(self.run_name).properties)
+            props["image"] = default_image
+            props.pop("interpreter", None)
+            self.store.update_run(self.run_name, properties=props)
         self.store.set_status(self.run_name, "Starting")
         if self.spec.get("compute") == "docker" or (built is not None and built.image):
-            self._start_container(built.image if built is not None else None, docker_client)
+            image = built.image if built is not None and built.image else default_image
+            self._start_container(image, docker_client)
         else:
             interpreter = built.interpreter if built is not None and built.interpreter else None
             argv = list(self.spec["argv"])
@@ -133,6 +147,21 @@ class Supervisor:
             self._start_local(argv)
         self.store.set_status(self.run_name, "Running")
 
+    def _default_image(self, docker_client: Any) -> str | None:
+        """The compute target's `image:` for a run whose environment has no image, made sure to be
+        on this machine (pulled when it is not, with the log in 20_image_build_log.txt); None when
+        the target has none."""
+        image = self.spec.get("default_image")
+        if not image:
+            return None
+        from engine.environments.build import BuildLog
+        from engine.environments.build.docker import ensure_base_image
+
+        log = BuildLog(self.files.system_logs / BUILD_LOG)
+        log.line(f"the job has no environment image: using the compute target's image {image}")
+        ensure_base_image(docker_client, image, log)
+        return str(image)
+
     def _start_container(self, image: str | None, docker_client: Any) -> None:
         from engine.compute.docker import ContainerRun
         from engine.errors import InvalidSpec
@@ -140,7 +169,8 @@ class Supervisor:
 
         if image is None:
             raise InvalidSpec("compute `docker` needs an environment with an image (`image:` or `build:`)",
-                              "give the job an environment such as `image: python:3.11-slim`")
+                              "give the job an environment such as `image: python:3.11-slim`, or give the "
+                              "compute target a default `image:`")
         if self.spec.get("script"):
             argv = ["python", self.spec["script"], *self.spec.get("arguments", [])]
         else:

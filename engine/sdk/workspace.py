@@ -49,9 +49,10 @@ class Workspace:
 
     @property
     def compute_targets(self) -> dict[str, Any]:
+        """The built-in targets (`local`, `docker`) and those created in this workspace, by name."""
         from engine.sdk.compute import ComputeTarget
 
-        return {"local": ComputeTarget(self, "local")}
+        return {t.name: ComputeTarget(self, t.name) for t in self._engine.store.list_compute_targets()}
 
     @property
     def experiments(self) -> dict[str, Any]:

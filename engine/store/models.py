@@ -179,3 +179,16 @@ class EnvironmentRow(Base):
     description: Mapped[str] = mapped_column(Text, nullable=False, default="")
     created_at: Mapped[float] = mapped_column(Float, nullable=False)
     __table_args__ = (UniqueConstraint("name", "version", name="uq_environments_name_version"),)
+
+
+class ComputeTargetRow(Base):
+    """A registered compute target; `config` holds its type's settings (see engine.compute.targets)."""
+
+    __tablename__ = "compute_targets"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(255), nullable=False)
+    type: Mapped[str] = mapped_column(String(16), nullable=False)
+    config: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+    description: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    created_at: Mapped[float] = mapped_column(Float, nullable=False)
+    __table_args__ = (UniqueConstraint("name", name="uq_compute_targets_name"),)

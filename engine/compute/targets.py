@@ -1,0 +1,153 @@
+"""Compute targets: the compute YAML, the names a job can give, and what a run's supervisor needs.
+
+A job names its compute as ``local``, ``docker`` (built in), ``NAME`` or ``azureml:NAME`` (a target
+registered with ``trainyard compute create``). ``resolve_compute(store, name)`` turns that into an
+``engine.entities.ComputeTarget``; ``run_settings(target)`` into the keys of the run's spec.json
+(``compute`` is the target's *type*: the supervisor only knows ``local`` and ``docker``).
+
+Compute YAML (``trainyard compute create -f compute.yml``)::
+
+    name: gpu-box              # referenced as `compute: gpu-box` or `compute: azureml:gpu-box`
+    type: docker               # local | docker | ssh
+    description: the box under the desk
+    network: host              # docker: host (default) | none | bridge | a network's name
+    gpus: all                  # docker: a number, "all", or "device=0,1"
+    image: python:3.11-slim    # docker: the image of jobs that have no environment image
+    max_concurrent_runs: 2
+    # ssh only: host, port (22), user, key_file, docker (false)
+
+``type: local`` and ``type: docker`` targets alias names used in existing job files (e.g.
+``cpu-cluster``) to this machine. SSH targets are stored; running on them comes in a later
+version, and submitting to one says so.
+
+This module stays light (no pydantic): job submission and run supervisors import it. The YAML
+schema is in engine.compute.yamlspec.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from engine.entities import BUILTIN_COMPUTE, COMPUTE_TYPES, ComputeTarget
+from engine.errors import LaunchFailed, NotFound
+
+__all__ = [
+    "BUILTIN_COMPUTE",
+    "COMPUTE_TYPES",
+    "ComputeTarget",
+    "compute_from_mapping",
+    "create_compute_target",
+    "load_compute_yaml",
+    "normalise_gpus",
+    "resolve_compute",
+    "run_environment",
+    "run_settings",
+]
+
+
+# ------------------------------------------------------------------------------ compute YAML
+def load_compute_yaml(path: str | Path, *, name: str | None = None) -> ComputeTarget:
+    """Read a compute YAML into an (unregistered) ComputeTarget; `name` overrides its `name:`.
+    Errors name the file, the line and the key."""
+    from engine.compute import yamlspec
+
+    return yamlspec.load_compute_yaml(path, name=name)
+
+
+def compute_from_mapping(data: Mapping[str, Any], *, source: str | None = None) -> ComputeTarget:
+    """Validate a compute definition given as a mapping of the YAML's keys (what
+    `trainyard compute create --name N --type T ...` builds)."""
+    from engine.compute import yamlspec
+
+    return yamlspec.compute_from_mapping(data, source=source)
+
+
+def create_compute_target(store: Any, target: ComputeTarget) -> ComputeTarget:
+    """Register a validated target in the workspace store."""
+    return store.add_compute_target(target.name, target.type, target.config, target.description)
+
+
+# ------------------------------------------------------------------------------ GPUs
+def normalise_gpus(value: int | str | None) -> int | str | None:
+    """A GPU request as `docker run --gpus` takes it -> None, an int (-1: all, 0: none, N) or
+    `"device=ID,ID"`. ValueError says what is wrong."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise ValueError("expected a number, 'all' or device ids, not true/false")  # noqa: TRY004 - one error type for callers
+    if isinstance(value, int):
+        if value < -1:
+            raise ValueError("a GPU count must be 0 or more (-1 or 'all' for all of them)")
+        return value
+    text = str(value).strip().strip('"').strip()
+    if text.lower() == "all":
+        return -1
+    if text.lstrip("-").isdigit():
+        return normalise_gpus(int(text))
+    ids = [d.strip() for d in text.removeprefix("device=").split(",") if d.strip()]
+    listed = text.startswith("device=") or "," in text
+    if listed and ids and all(re.fullmatch(r"[A-Za-z0-9_:.-]+", d) for d in ids):
+        return "device=" + ",".join(ids)
+    raise ValueError("expected a number, 'all', or device ids like 'device=0,1'")
+
+
+# ------------------------------------------------------------------------------ jobs -> targets
+def resolve_compute(store: Any, name: str | None, source: str | None = None) -> ComputeTarget:
+    """`local`, `docker`, `NAME` or `azureml:NAME` (None: `local`) -> the target. NotFound lists
+    the known targets; `source` (the job file) is named in it."""
+    text = (name or "local").strip()
+    text = text.removeprefix("azureml:")
+    if "/computes/" in text:  # an Azure ML resource id: .../workspaces/W/computes/NAME
+        text = text.rstrip("/").rsplit("/", 1)[-1]
+    if not text:
+        text = "local"
+    try:
+        return store.get_compute_target(text)
+    except NotFound:
+        from engine.store.sql import unknown_compute
+
+        registered = [t.name for t in store.list_compute_targets(builtin=False)]
+        raise unknown_compute(text, registered, source) from None
+
+
+def run_settings(target: ComputeTarget, gpus: int | str | None = None) -> dict[str, Any]:
+    """The spec.json keys of a run on `target`: `compute` (local | docker), `docker_network`,
+    `gpus` (the job's request wins over the target's) and `default_image`. An SSH target is a
+    LaunchFailed: running over SSH is not in this version."""
+    if target.type == "ssh":
+        raise LaunchFailed(
+            f"compute target {target.name!r} is an SSH target ({target.config.get('host', '?')}): "
+            "SSH compute is not available in this version of Trainyard",
+            "run the job here with `compute: local` or `compute: docker`, or make a `type: local` or "
+            f"`type: docker` target named {target.name!r} so that jobs naming it run on this machine",
+        )
+    if target.type not in ("local", "docker"):
+        raise LaunchFailed(f"compute target {target.name!r} has the unknown type {target.type!r}",
+                           "it was made by a newer Trainyard: upgrade, or recreate the target")
+    config = target.config
+    return {
+        "compute": target.type,
+        "docker_network": config.get("network", "host"),
+        "gpus": gpus if gpus is not None else config.get("gpus"),
+        "default_image": config.get("image"),
+    }
+
+
+def run_environment(spec: Mapping[str, Any]) -> Any:
+    """The EnvironmentSpec a run's supervisor builds, from its spec.json (None: nothing to build).
+
+    On a `docker` target with a default `image`, an environment without an image of its own
+    (pip or conda packages) is built on top of that image, so that it can run in a container."""
+    from engine.environments.spec import EnvironmentSpec
+
+    data = spec.get("environment")
+    env = EnvironmentSpec.from_dict(data) if data else None
+    image = spec.get("default_image")
+    if (env is not None and image and spec.get("compute") == "docker" and not env.needs_docker
+            and not env.user_managed and (env.conda is not None or env.pip_requirements is not None)):
+        env = replace(env, image=image)
+    return env

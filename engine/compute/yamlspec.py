@@ -1,0 +1,172 @@
+"""Compute YAML (`trainyard compute create -f compute.yml`) and the `--name/--type` options ->
+an unregistered `engine.entities.ComputeTarget`, with errors that name the file, the line and the
+key. The keys are described in engine.compute.targets."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError
+
+from engine.compute.targets import normalise_gpus
+from engine.entities import BUILTIN_COMPUTE, ComputeTarget
+from engine.errors import InvalidSpec, NotFound
+from engine.jobs.yamlfile import Lines, line_of, load_yaml_with_lines
+
+NETWORK_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
+DOCKER_KEYS = ("network", "gpus", "image")
+SSH_KEYS = ("host", "port", "user", "key_file", "docker")
+# Azure ML compute types people copy from their cloud YAMLs: say what to write instead.
+_CLOUD_TYPES = ("amlcompute", "computeinstance", "kubernetes", "virtualmachine", "synapsespark")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
+
+
+class ComputeYamlSchema(_Strict):
+    """`trainyard compute create -f compute.yml`."""
+
+    schema_: StrictStr | None = Field(default=None, alias="$schema")
+    name: StrictStr
+    type: Literal["local", "docker", "ssh"]
+    description: StrictStr | None = None
+    network: StrictStr | None = None
+    gpus: StrictInt | StrictStr | None = None
+    image: StrictStr | None = None
+    host: StrictStr | None = None
+    port: StrictInt | None = None
+    user: StrictStr | None = None
+    key_file: StrictStr | None = None
+    docker: StrictBool | None = None
+    max_concurrent_runs: StrictInt | None = None
+
+
+KNOWN_KEYS = tuple(f.alias or n for n, f in ComputeYamlSchema.model_fields.items())
+
+
+class _Where:
+    """File and line of a key, for errors (no file: the CLI options)."""
+
+    def __init__(self, source: str | None, lines: Lines | None) -> None:
+        self.source = source
+        self.lines = lines or {}
+
+    def error(self, message: str, hint: str | None, key: str | None = None, *, at_key: bool = False) -> InvalidSpec:
+        line = None
+        if self.source:
+            line = (line_of(self.lines, (key,), key=at_key) if key else None) or 1
+        return InvalidSpec(message, hint, file=self.source, line=line, field=key)
+
+
+# ------------------------------------------------------------------------------ compute YAML
+def load_compute_yaml(path: str | Path, *, name: str | None = None) -> ComputeTarget:
+    """Read a compute YAML into an (unregistered) ComputeTarget; `name` overrides its `name:`.
+    Errors name the file, the line and the key."""
+    path = Path(path)
+    if not path.is_file():
+        raise NotFound(f"the compute file {path} does not exist", "check the path given to -f")
+    data, lines = load_yaml_with_lines(path)
+    if not isinstance(data, dict):
+        raise InvalidSpec("a compute file must be a YAML mapping (key: value lines) with `name:` and `type:`",
+                          f"known keys: {', '.join(KNOWN_KEYS)}", file=str(path), line=1)
+    if name is not None:
+        data["name"] = name
+    return compute_from_mapping(data, source=str(path), lines=lines)
+
+
+def compute_from_mapping(data: Mapping[str, Any], *, source: str | None = None,
+                         lines: Lines | None = None) -> ComputeTarget:
+    """Validate a compute definition (the YAML's keys; also what `compute create --name --type`
+    builds) and normalise it: defaults filled in, keys of other types refused."""
+    where = _Where(source, lines)
+    data = dict(data)
+    kind = data.get("type")
+    if isinstance(kind, str) and kind.lower() in _CLOUD_TYPES:
+        raise where.error(f"compute type {kind!r} is an Azure cloud compute; Trainyard runs jobs on this machine "
+                          "(or over SSH)",
+                          "use `type: local` (or `type: docker`) to run jobs that name this compute here",
+                          "type")
+    try:
+        spec = ComputeYamlSchema.model_validate(data)
+    except ValidationError as exc:
+        from engine.jobs.loader import _explain
+
+        err = _explain(exc, lines or {}, Path(source or "<compute>"), ComputeYamlSchema)
+        if source is None:  # options, not a file: drop the placeholder location
+            err = InvalidSpec(err.message.split(": ", 1)[-1], err.hint, field=err.field)
+        raise err from None
+
+    _check_name(spec.name, where)
+    if spec.type != "ssh":
+        for key in SSH_KEYS:
+            if getattr(spec, key) is not None:
+                raise where.error(f"`{key}:` is only for `type: ssh` targets (this one is `type: {spec.type}`)",
+                                  f"remove `{key}:`, or make it `type: ssh`", key, at_key=True)
+    if spec.type == "local":
+        for key in DOCKER_KEYS:
+            if getattr(spec, key) is not None:
+                raise where.error(f"`{key}:` is only for targets that run containers (`type: docker`, or "
+                                  "`type: ssh` with `docker: true`)",
+                                  f"remove `{key}:`, or make it `type: docker`", key, at_key=True)
+    if spec.type == "ssh" and not spec.docker:
+        for key in DOCKER_KEYS:
+            if getattr(spec, key) is not None:
+                raise where.error(f"`{key}:` applies when the SSH target runs jobs in Docker",
+                                  f"add `docker: true`, or remove `{key}:`", key, at_key=True)
+
+    config: dict[str, Any] = {}
+    if spec.type == "docker" or (spec.type == "ssh" and spec.docker):
+        config["network"] = _network(spec.network, where)
+        if spec.gpus is not None:
+            try:
+                config["gpus"] = normalise_gpus(spec.gpus)
+            except ValueError as exc:
+                raise where.error(f"`gpus:` {spec.gpus!r}: {exc}",
+                                  "e.g. gpus: 1, gpus: all or gpus: \"device=0,1\"", "gpus") from None
+        if spec.image is not None:
+            image = spec.image.strip()
+            if not image or any(c.isspace() for c in image):
+                raise where.error(f"`image:` {spec.image!r} is not an image name",
+                                  "e.g. python:3.11-slim", "image")
+            config["image"] = image
+    if spec.type == "ssh":
+        if not (spec.host or "").strip():
+            raise where.error("an SSH target needs `host:`", "add `host: 10.0.0.7` (or an ~/.ssh/config alias)",
+                              "host" if spec.host is not None else None)
+        port = 22 if spec.port is None else spec.port
+        if not 0 < port < 65536:
+            raise where.error(f"`port:` {port} is not a TCP port", "use 1-65535 (SSH's is 22)", "port")
+        config.update(host=spec.host.strip() if spec.host else "", port=port, docker=bool(spec.docker))
+        if spec.user is not None:
+            config["user"] = spec.user
+        if spec.key_file is not None:
+            config["key_file"] = spec.key_file
+    if spec.max_concurrent_runs is not None:
+        if spec.max_concurrent_runs < 1:
+            raise where.error(f"`max_concurrent_runs:` must be 1 or more, not {spec.max_concurrent_runs}",
+                              "leave it out for no limit", "max_concurrent_runs")
+        config["max_concurrent_runs"] = spec.max_concurrent_runs
+    return ComputeTarget(spec.name, spec.type, config, spec.description or "")
+
+
+def _check_name(name: str, where: _Where) -> None:
+    if name in BUILTIN_COMPUTE:
+        raise where.error(f"{name!r} is the name of a built-in compute target",
+                          f"pick another name ({' and '.join(BUILTIN_COMPUTE)} are reserved)", "name")
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,254}", name):
+        raise where.error(f"{name!r} is not a valid compute target name",
+                          "use letters, digits, '-', '_' and '.', starting with a letter or digit", "name")
+
+
+def _network(raw: str | None, where: _Where) -> str:
+    if raw is None:
+        return "host"
+    text = raw.strip()
+    if not NETWORK_RE.match(text):
+        raise where.error(f"`network:` {raw!r} is not a Docker network",
+                          "use host (the default), none, bridge or the name of a Docker network", "network")
+    return text
