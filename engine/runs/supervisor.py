@@ -174,7 +174,9 @@ class Supervisor:
         if self.spec.get("script"):
             argv = ["python", self.spec["script"], *self.spec.get("arguments", [])]
         else:
-            argv = ["/bin/sh", "-c", self.spec["command"]]
+            # Debian-style images have only python3: let `python x.py` in a command work there too.
+            shim = 'command -v python >/dev/null 2>&1 || python() { python3 "$@"; }; '
+            argv = ["/bin/sh", "-c", shim + self.spec["command"]]
         env = {k: v for k, v in self.spec["env"].items() if not k.startswith("TRAINYARD_") or k in (
             "TRAINYARD_RUN_ID", "TRAINYARD_EXPERIMENT")}
         self.proc = ContainerRun(image, argv, run_root=self.files.root, env=env, inject_dir=INJECT_DIR,

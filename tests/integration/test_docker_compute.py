@@ -60,7 +60,7 @@ def test_a_job_on_a_docker_target_runs_in_its_image_with_no_network(tmp_path: Pa
     assert res.returncode == 0, res.stderr
     write(tmp_path / "exp" / "src" / "probe.py", PROBE)
     # python3: the test base image (Debian) has no `python` command
-    job = write(tmp_path / "exp" / "job.yml", "command: python3 probe.py\ncode: src\ncompute: azureml:boxed\n")
+    job = write(tmp_path / "exp" / "job.yml", "command: python probe.py\ncode: src\ncompute: azureml:boxed\n")
     res = trainyard("job", "create", "-f", str(job), "--stream", "-o", "json", workspace=ws)
     assert res.returncode == 0, res.stderr
     doc = json.loads(res.stdout)
