@@ -1,0 +1,1 @@
+"""The pages of the main window that list things: runs, experiments, models."""

@@ -1,0 +1,315 @@
+"""The main window: navigation on the left, pages on the right, workspace state below."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QByteArray, QSettings, Qt
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QPalette
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QMessageBox,
+    QPushButton,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine import entities as E
+from studio.bridge import Bridge
+from studio.browsers.experiments import ExperimentBrowser
+from studio.browsers.models import ModelBrowser
+from studio.browsers.runs import RunBrowser
+from studio.dialogs.submit import SubmitDialog
+from studio.models.runs import RunTableModel
+from studio.rundetail import RunDetail
+from studio.style import heading, muted
+
+PAGES = ("experiments", "runs", "models")
+NAV_LABELS = {"experiments": "Experiments", "runs": "Runs", "models": "Models"}
+SETTINGS = ("Trainyard", "Trainyard")
+# palette() roles keep the navigation right in light and dark themes.
+NAV_STYLE = """
+QListWidget#navigation { background: transparent; border: none; outline: 0; }
+QListWidget#navigation::item {
+    padding: 7px 10px; margin: 1px 0; border-radius: 6px; color: palette(window-text);
+}
+QListWidget#navigation::item:hover:!selected { background: palette(midlight); }
+QListWidget#navigation::item:selected { background: palette(highlight); color: palette(highlighted-text); }
+"""
+
+
+def settings() -> QSettings:
+    return QSettings(*SETTINGS)
+
+
+def project_from_drop(paths: list[Path]) -> tuple[Path, str | None] | None:
+    """(folder, script) for the first dropped folder, or a dropped .py file's folder and name."""
+    for p in paths:
+        if p.is_dir():
+            return p, None
+        if p.is_file() and p.suffix == ".py":
+            return p.parent, p.name
+    return None
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, engine: Any, *, restore: bool = True, poll_ms: int | None = None) -> None:
+        super().__init__()
+        self.engine = engine
+        self._persist = restore  # a screenshot or a test must not overwrite the user's layout
+        self.setWindowTitle(f"Trainyard — {engine.location.name}")
+        self.setAcceptDrops(True)
+        self.bridge = Bridge(engine, self, **({"interval_ms": poll_ms} if poll_ms else {}))
+        self.runs_model = RunTableModel(self)
+        self.bridge.runsChanged.connect(self.runs_model.upsert)
+        self.detail: RunDetail | None = None
+        self.submit_dialog: SubmitDialog | None = None
+
+        central = QWidget()
+        row = QHBoxLayout(central)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(0)
+        row.addWidget(self._build_sidebar())
+        line = QFrame()
+        line.setFrameShape(QFrame.Shape.VLine)
+        line.setFrameShadow(QFrame.Shadow.Plain)
+        line.setForegroundRole(QPalette.ColorRole.Mid)
+        row.addWidget(line)
+        self.stack = QStackedWidget()
+        row.addWidget(self.stack, 1)
+        self.setCentralWidget(central)
+
+        self.experiments_page = ExperimentBrowser(self.bridge, self.runs_model)
+        self.runs_page = RunBrowser(engine, self.bridge, self.runs_model)
+        self.models_page = ModelBrowser(self.bridge)
+        self.pages = {"experiments": self.experiments_page, "runs": self.runs_page,
+                      "models": self.models_page}
+        for key in PAGES:
+            self.stack.addWidget(self.pages[key])
+        self.runs_page.openRun.connect(self.show_run)
+        self.models_page.openRun.connect(self.show_run)
+        self.experiments_page.showRuns.connect(self.show_experiment_runs)
+        self.nav.currentRowChanged.connect(self._nav_changed)
+
+        self._build_menus()
+        self.active_label = QLabel()
+        self.active_label.setContentsMargins(8, 0, 0, 0)
+        self.workspace_label = muted(QLabel(str(engine.location.folder)))
+        self.workspace_label.setToolTip("The workspace: where runs, snapshots and models are kept")
+        self.statusBar().addWidget(self.active_label)
+        self.statusBar().addPermanentWidget(self.workspace_label)
+        self.runs_model.activeCountChanged.connect(self._update_active)
+        self.bridge.pollFailed.connect(
+            lambda exc: self.statusBar().showMessage(f"Cannot read the workspace: {exc}", 10000))
+        self._update_active(0)
+
+        self.resize(1280, 800)
+        if restore:
+            self._restore_settings()
+        else:
+            self.show_page("runs")
+        self.bridge.start()
+
+    def _build_sidebar(self) -> QWidget:
+        side = QWidget()
+        side.setObjectName("sidebar")
+        side.setFixedWidth(196)
+        side.setAutoFillBackground(True)
+        pal = side.palette()
+        pal.setColor(QPalette.ColorRole.Window, pal.color(QPalette.ColorRole.Window).darker(104))
+        side.setPalette(pal)
+        col = QVBoxLayout(side)
+        col.setContentsMargins(12, 16, 12, 14)
+        col.setSpacing(2)
+        brand = heading("Trainyard", 1.35)
+        col.addWidget(brand)
+        ws = muted(QLabel(self.engine.location.name))
+        ws.setToolTip(str(self.engine.location.folder))
+        col.addWidget(ws)
+        col.addSpacing(18)
+        self.nav = QListWidget()
+        self.nav.setObjectName("navigation")
+        self.nav.setFrameShape(QFrame.Shape.NoFrame)
+        self.nav.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.nav.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.nav.setStyleSheet(NAV_STYLE)
+        font = self.nav.font()
+        font.setPointSizeF(font.pointSizeF() * 1.08)
+        self.nav.setFont(font)
+        for key in PAGES:
+            item = QListWidgetItem(NAV_LABELS[key])
+            item.setData(Qt.ItemDataRole.UserRole, key)
+            self.nav.addItem(item)
+        col.addWidget(self.nav, 1)
+        self.new_run_button = QPushButton("New run…")
+        self.new_run_button.setToolTip("Pick a project folder and submit one of its scripts (Ctrl+O)")
+        self.new_run_button.clicked.connect(self.choose_project)
+        col.addWidget(self.new_run_button)
+        return side
+
+    # ---------------------------------------------------------------- menus
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        self.open_action = QAction("&Open Project…", self)
+        self.open_action.setShortcut(QKeySequence.StandardKey.Open)
+        self.open_action.setStatusTip("Pick a project folder and submit a run of one of its scripts")
+        self.open_action.triggered.connect(self.choose_project)
+        file_menu.addAction(self.open_action)
+        file_menu.addSeparator()
+        self.quit_action = QAction("&Quit", self)
+        self.quit_action.setShortcut(QKeySequence("Ctrl+Q"))
+        self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
+        self.quit_action.triggered.connect(self.close)
+        file_menu.addAction(self.quit_action)
+
+        view_menu = self.menuBar().addMenu("&View")
+        for i, key in enumerate(PAGES):
+            action = QAction(NAV_LABELS[key], self)
+            action.setShortcut(QKeySequence(f"Ctrl+{i + 1}"))
+            action.triggered.connect(lambda _=False, k=key: self.show_page(k))
+            view_menu.addAction(action)
+
+        help_menu = self.menuBar().addMenu("&Help")
+        about = QAction("&About Trainyard", self)
+        about.setMenuRole(QAction.MenuRole.AboutRole)
+        about.triggered.connect(self._about)
+        help_menu.addAction(about)
+
+    def _about(self) -> None:
+        QMessageBox.about(
+            self, "About Trainyard",
+            "<b>Trainyard</b><p>Train machine-learning models on your own machines.</p>"
+            f"<p>Workspace: {self.engine.location.folder}</p>")
+
+    # ---------------------------------------------------------------- navigation
+    def current_page(self) -> str:
+        w = self.stack.currentWidget()
+        if w is self.detail:
+            return "run"
+        return next((k for k, p in self.pages.items() if p is w), "runs")
+
+    def show_page(self, key: str) -> None:
+        self.nav.setCurrentRow(PAGES.index(key))
+        self.stack.setCurrentWidget(self.pages[key])
+
+    def _nav_changed(self, row: int) -> None:
+        if 0 <= row < len(PAGES):
+            self.stack.setCurrentWidget(self.pages[PAGES[row]])
+
+    def show_experiment_runs(self, experiment: str) -> None:
+        self.show_page("runs")
+        self.runs_page.filter_edit.setText(experiment)
+
+    def show_run(self, name: str) -> RunDetail:
+        if not name:
+            raise ValueError("no run name")
+        if self.detail is not None:
+            self.detail.stop()
+            self.stack.removeWidget(self.detail)
+            self.detail.deleteLater()
+        self.detail = RunDetail(self.engine, self.bridge, name)
+        self.detail.back.connect(lambda: self.show_page("runs"))
+        self.stack.addWidget(self.detail)
+        self.stack.setCurrentWidget(self.detail)
+        self.nav.blockSignals(True)
+        self.nav.setCurrentRow(PAGES.index("runs"))
+        self.nav.blockSignals(False)
+        return self.detail
+
+    def page_ready(self) -> bool:
+        w = self.stack.currentWidget()
+        return bool(getattr(w, "is_ready", lambda: True)())
+
+    def _update_active(self, n: int) -> None:
+        self.active_label.setText(f"{n} active run" + ("" if n == 1 else "s"))
+
+    # ---------------------------------------------------------------- projects
+    def choose_project(self) -> None:
+        start = settings().value("lastProjectDir", str(Path.home()))
+        folder = QFileDialog.getExistingDirectory(self, "Open a project folder", str(start))
+        if folder:
+            self.open_project(Path(folder))
+
+    def open_project(self, folder: Path, script: str | None = None) -> SubmitDialog:
+        settings().setValue("lastProjectDir", str(folder))
+        if self.submit_dialog is not None:
+            self.submit_dialog.close()
+        dialog = SubmitDialog(self.engine, folder, script, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.submitted.connect(self._submitted)
+        dialog.destroyed.connect(lambda: setattr(self, "submit_dialog", None))
+        self.submit_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def _submitted(self, run: E.Run) -> None:
+        self.runs_model.upsert([run])
+        self.bridge.poke()
+        self.show_run(run.name)
+        warnings = self.submit_dialog.warnings if self.submit_dialog else []
+        msg = f"Submitted {run.name} to {run.compute}"
+        self.statusBar().showMessage(msg + (f" — {warnings[0]}" if warnings else ""), 8000)
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if self._dropped_project(event) is not None:
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event: Any) -> None:
+        if self._dropped_project(event) is not None:
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        found = self._dropped_project(event)
+        if found is None:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        self.open_project(*found)
+
+    @staticmethod
+    def _dropped_project(event: Any) -> tuple[Path, str | None] | None:
+        mime = event.mimeData()
+        if not mime.hasUrls():
+            return None
+        return project_from_drop([Path(u.toLocalFile()) for u in mime.urls() if u.isLocalFile()])
+
+    # ---------------------------------------------------------------- settings / close
+    def _restore_settings(self) -> None:
+        s = settings()
+        geometry = s.value("mainWindow/geometry")
+        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+            self.restoreGeometry(geometry)
+        state = s.value("mainWindow/state")
+        if isinstance(state, QByteArray) and not state.isEmpty():
+            self.restoreState(state)
+        page = s.value("mainWindow/page", "runs")
+        self.show_page(page if page in PAGES else "runs")
+
+    def save_settings(self) -> None:
+        s = settings()
+        s.setValue("mainWindow/geometry", self.saveGeometry())
+        s.setValue("mainWindow/state", self.saveState())
+        page = self.current_page()
+        s.setValue("mainWindow/page", "runs" if page == "run" else page)
+
+    def shutdown(self) -> None:
+        """Stop polling (idempotent). Runs go on: they belong to their supervisors."""
+        if self.detail is not None:
+            self.detail.stop()
+        self.bridge.stop()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self._persist:
+            self.save_settings()
+        self.shutdown()
+        super().closeEvent(event)

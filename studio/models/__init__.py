@@ -1,0 +1,1 @@
+"""Qt item models over engine entities (the tables' data; no widgets here)."""

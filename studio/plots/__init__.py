@@ -1,0 +1,1 @@
+"""pyqtgraph plots of run metrics."""

@@ -1,0 +1,222 @@
+"""The run detail page: a header with the run's state and actions, and four tabs.
+
+While the run is active a timer asks for a refresh every 0.5 s; each refresh runs `fetch` in
+the background (never two at once) and applies only what is new. Once the run has ended and a
+last refresh found nothing more, polling stops.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QTabWidget, QToolButton, QVBoxLayout, QWidget
+
+from engine import entities as E
+from engine.errors import NotFound
+from studio.browsers.runs import open_folder
+from studio.errors import show_error
+from studio.rundetail.fetch import DetailUpdate, FetchState, fetch
+from studio.rundetail.logs import LogsTab
+from studio.rundetail.metrics import MetricsTab
+from studio.rundetail.outputs import OutputsTab
+from studio.rundetail.overview import OverviewTab
+from studio.style import STATUS_COLORS, fmt_duration, fmt_time, heading, muted, run_duration, status_label
+from studio.tasks import BackgroundOp
+
+log = logging.getLogger(__name__)
+
+REFRESH_MS = 500
+TABS = ("overview", "metrics", "logs", "outputs")
+
+
+class RunDetail(QWidget):
+    """`back()` asks to return to the list; `loaded()` after the first refresh is shown."""
+
+    back = Signal()
+    loaded = Signal()
+
+    def __init__(self, engine: Any, bridge: Any, name: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.engine = engine
+        self.bridge = bridge
+        self.name = name
+        self.run: E.Run | None = None
+        self._state = FetchState(name)
+        self._busy = False
+        self._ready = False
+        self._quiet_terminal_passes = 0
+        self._last_error = ""
+
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(20, 12, 20, 12)
+        lay.setSpacing(8)
+        top = QHBoxLayout()
+        self.back_button = QToolButton()
+        self.back_button.setText("‹  Runs")
+        self.back_button.setAutoRaise(True)
+        self.back_button.setToolTip("Back to the list of runs")
+        self.back_button.clicked.connect(self.back)
+        top.addWidget(self.back_button)
+        top.addStretch(1)
+        self.cancel_button = QPushButton("Cancel run")
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.clicked.connect(self.cancel)
+        top.addWidget(self.cancel_button)
+        self.folder_button = QPushButton("Open run folder")
+        self.folder_button.setEnabled(False)
+        self.folder_button.clicked.connect(lambda: self.run and open_folder(self, self.run.run_dir))
+        top.addWidget(self.folder_button)
+        lay.addLayout(top)
+
+        title_row = QHBoxLayout()
+        title_row.setSpacing(14)
+        self.title = heading(name, 1.6)
+        self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        title_row.addWidget(self.title)
+        self.status_label = QLabel()
+        self.status_label.setTextFormat(Qt.TextFormat.RichText)
+        f = self.status_label.font()
+        f.setPointSizeF(f.pointSizeF() * 1.15)
+        self.status_label.setFont(f)
+        title_row.addWidget(self.status_label)
+        title_row.addStretch(1)
+        lay.addLayout(title_row)
+        self.subtitle = muted(QLabel())
+        lay.addWidget(self.subtitle)
+        lay.addSpacing(4)
+
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.overview = OverviewTab()
+        self.metrics = MetricsTab()
+        self.logs = LogsTab()
+        self.outputs = OutputsTab()
+        self.tabs.addTab(self.overview, "Overview")
+        self.tabs.addTab(self.metrics, "Metrics")
+        self.tabs.addTab(self.logs, "Logs")
+        self.tabs.addTab(self.outputs, "Outputs")
+        self.logs.sourceChanged.connect(self._log_source_changed)
+        lay.addWidget(self.tabs, 1)
+
+        self._timer = QTimer(self)
+        self._timer.setInterval(REFRESH_MS)
+        self._timer.timeout.connect(self.refresh)
+        # The header's duration of a running run ticks every second without a store read.
+        self._clock = QTimer(self)
+        self._clock.setInterval(1000)
+        self._clock.timeout.connect(self._update_header)
+        bridge.runsChanged.connect(self._on_runs_changed)
+        self.refresh()
+        self._timer.start()
+
+    # ---------------------------------------------------------------- public
+    def is_ready(self) -> bool:
+        return self._ready
+
+    def is_polling(self) -> bool:
+        return self._timer.isActive()
+
+    def show_tab(self, name: str) -> None:
+        self.tabs.setCurrentIndex(TABS.index(name))
+
+    def refresh(self) -> None:
+        if self._busy:
+            return
+        self._busy = True
+        state = self._state
+        engine = self.engine
+        BackgroundOp(self, lambda: fetch(engine, state)).success(self._apply).failure(self._failed).run()
+
+    def cancel(self) -> None:
+        self.cancel_button.setEnabled(False)
+        engine, name = self.engine, self.name
+        (BackgroundOp(self, lambda: engine.cancel(name), serial=True)
+         .success(lambda _run: (self.bridge.poke(), self._resume()))
+         .failure(lambda exc: (show_error(self, exc), self._update_header()))
+         .with_progress(f"Canceling {name}…")
+         .run())
+
+    def stop(self) -> None:
+        self._timer.stop()
+        self._clock.stop()
+
+    # ---------------------------------------------------------------- updates
+    def _resume(self) -> None:
+        self._quiet_terminal_passes = 0
+        if not self._timer.isActive():
+            self._timer.start()
+        self.refresh()
+
+    def _on_runs_changed(self, runs: list[E.Run]) -> None:
+        if not self._timer.isActive() and any(r.name == self.name for r in runs):
+            self._resume()
+
+    def _failed(self, exc: BaseException) -> None:
+        self._busy = False
+        text = str(exc)
+        if isinstance(exc, NotFound):
+            self.stop()
+        if text != self._last_error:
+            self._last_error = text
+            if isinstance(exc, NotFound) or not self._ready:
+                show_error(self, exc)
+            else:
+                log.warning("refreshing run %s failed: %s", self.name, text)
+
+    def _apply(self, update: DetailUpdate) -> None:
+        self._busy = False
+        self._last_error = ""
+        run = self.run = update.run
+        self._update_header()
+        self.overview.set_run(run)
+        self.overview.set_metrics(update.summaries)
+        self.metrics.update_metrics(update.summaries, update.histories)
+        for key, hist in update.histories.items():
+            self._state.metric_counts[key] = len(hist)
+        self.logs.set_sources(update.log_sources)
+        if update.log_source == self._state.log_source:
+            self.logs.append(update.log_text)
+        if update.outputs is not None:
+            self.outputs.set_files(Path(run.run_dir) / "outputs", update.outputs, run.is_terminal)
+            if run.is_terminal:
+                self._state.outputs_listed_terminal = True
+        self._state.last_status = run.status
+        self.metrics.set_finished(run.is_terminal)
+        if run.is_terminal:
+            self._clock.stop()
+            # One more refresh after the end picks up the last metrics and log lines.
+            if not update.log_text and not update.histories:
+                self._quiet_terminal_passes += 1
+            if self._quiet_terminal_passes >= 2:
+                self._timer.stop()
+        elif not self._clock.isActive():
+            self._clock.start()
+        if not self._ready:
+            self._ready = True
+            self.loaded.emit()
+
+    def _update_header(self) -> None:
+        run = self.run
+        if run is None:
+            return
+        self.title.setText(run.display_name or run.name)
+        color = STATUS_COLORS.get(run.status, "#9aa0a6")
+        self.status_label.setText(f"<span style='color:{color}'>●</span>&nbsp;{status_label(run.status)}")
+        bits = [f"Experiment {run.experiment_name}", f"compute {run.compute}"]
+        if run.start_time:
+            bits.append(f"started {fmt_time(run.start_time).replace('Today ', 'today at ')}")
+            bits.append(("ran " if run.is_terminal else "running for ")
+                        + fmt_duration(run_duration(run.start_time, run.end_time)))
+        if run.display_name != run.name:
+            bits.append(run.name)
+        self.subtitle.setText("  ·  ".join(bits))
+        self.cancel_button.setEnabled(not run.is_terminal and not run.cancel_requested)
+        self.cancel_button.setVisible(not run.is_terminal)
+        self.folder_button.setEnabled(True)
+
+    def _log_source_changed(self, source: str) -> None:
+        self._state.log_source = source
+        self._resume()

@@ -1,0 +1,142 @@
+"""The one sanctioned way to run work off the GUI thread.
+
+    BackgroundOp(parent, fn).success(on_done).failure(on_error).run()
+
+`fn` runs on a QThreadPool worker; `on_done(result)` / `on_error(exc)` run on the GUI thread.
+Without a failure callback, errors go to `show_error`. If `parent` is destroyed before the work
+finishes, the callbacks are dropped (the result belongs to a widget that no longer exists).
+Writes (`serial=True`) share one worker so that they reach the store in the order they were
+made (Anki's `CollectionOp` does the same).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import shiboken6
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
+from PySide6.QtWidgets import QMainWindow, QWidget
+
+log = logging.getLogger(__name__)
+
+_serial_pool: QThreadPool | None = None
+_in_flight: set[BackgroundOp] = set()
+
+
+def serial_pool() -> QThreadPool:
+    global _serial_pool
+    if _serial_pool is None:
+        _serial_pool = QThreadPool()
+        _serial_pool.setMaxThreadCount(1)
+    return _serial_pool
+
+
+def wait_all(timeout_ms: int = 5000) -> bool:
+    """Wait for queued and running work (at application exit). True when everything finished."""
+    ok = QThreadPool.globalInstance().waitForDone(timeout_ms)
+    if _serial_pool is not None:
+        ok = _serial_pool.waitForDone(timeout_ms) and ok
+    return ok
+
+
+def in_flight() -> int:
+    return len(_in_flight)
+
+
+class _Relay(QObject):
+    """Lives on the GUI thread; a signal emitted from the worker reaches `_deliver` queued."""
+
+    finished = Signal(object, object)
+
+    def __init__(self, op: BackgroundOp) -> None:
+        super().__init__()
+        self._op = op
+        self.finished.connect(self._deliver)
+
+    @Slot(object, object)
+    def _deliver(self, result: Any, exc: Any) -> None:
+        self._op._deliver(result, exc)
+
+
+class _Job(QRunnable):
+    def __init__(self, fn: Callable[[], Any], relay: _Relay) -> None:
+        super().__init__()
+        self._fn = fn
+        self._relay = relay
+
+    def run(self) -> None:
+        try:
+            result, exc = self._fn(), None
+        except BaseException as e:  # noqa: BLE001 - delivered to the failure callback
+            result, exc = None, e
+        self._relay.finished.emit(result, exc)
+
+
+class BackgroundOp:
+    """Run `fn()` in the background; deliver its result or exception on the GUI thread."""
+
+    def __init__(self, parent: QObject | None, fn: Callable[[], Any], *, serial: bool = False) -> None:
+        self._parent = parent
+        self._fn = fn
+        self._serial = serial
+        self._on_success: Callable[[Any], None] | None = None
+        self._on_failure: Callable[[BaseException], None] | None = None
+        self._progress: str | None = None
+        self._relay: _Relay | None = None
+
+    def success(self, cb: Callable[[Any], None]) -> BackgroundOp:
+        self._on_success = cb
+        return self
+
+    def failure(self, cb: Callable[[BaseException], None]) -> BackgroundOp:
+        self._on_failure = cb
+        return self
+
+    def with_progress(self, label: str) -> BackgroundOp:
+        """Show `label` in the window's status bar while the work runs."""
+        self._progress = label
+        return self
+
+    def run(self) -> BackgroundOp:
+        self._relay = _Relay(self)
+        _in_flight.add(self)
+        if self._progress:
+            bar = self._status_bar()
+            if bar is not None:
+                bar.showMessage(self._progress)
+        pool = serial_pool() if self._serial else QThreadPool.globalInstance()
+        pool.start(_Job(self._fn, self._relay))
+        return self
+
+    def _status_bar(self) -> Any:
+        parent = self._parent
+        if isinstance(parent, QWidget) and shiboken6.isValid(parent):
+            window = parent.window()
+            if isinstance(window, QMainWindow):
+                return window.statusBar()
+        return None
+
+    def _deliver(self, result: Any, exc: BaseException | None) -> None:
+        _in_flight.discard(self)
+        relay, self._relay = self._relay, None
+        if relay is not None:
+            relay.deleteLater()
+        if self._parent is not None and not shiboken6.isValid(self._parent):
+            return
+        if self._progress:
+            bar = self._status_bar()
+            if bar is not None and bar.currentMessage() == self._progress:
+                bar.clearMessage()
+        if exc is None:
+            if self._on_success is not None:
+                self._on_success(result)
+            return
+        if self._on_failure is not None:
+            self._on_failure(exc)
+        else:
+            from studio.errors import show_error
+
+            widget = self._parent if isinstance(self._parent, QWidget) else None
+            show_error(widget, exc)
