@@ -114,6 +114,7 @@ def seed(ws: Path, projects: Path) -> tuple[object, str, list[str]]:
     canceled = submit(classifier, "train.py", "lr-sweep", "--epochs", "200", "--lr", "0.2",
                       "--hold", str(projects / "never"))
     hold = projects / "release"
+    hold.unlink(missing_ok=True)
     live = submit(classifier, "train.py", "digits-classifier", "--epochs", "6", "--lr", "0.08",
                   "--hold", str(hold))
     import time

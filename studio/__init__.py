@@ -1,0 +1,1 @@
+"""The Trainyard studio: a PySide6 + pyqtgraph window over the engine; it holds no business logic."""

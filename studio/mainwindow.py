@@ -98,6 +98,8 @@ class MainWindow(QMainWindow):
         self.models_page.openRun.connect(self.show_run)
         self.experiments_page.showRuns.connect(self.show_experiment_runs)
         self.nav.currentRowChanged.connect(self._nav_changed)
+        # Clicking the already-current "Runs" while a run's detail is shown goes back to the list.
+        self.nav.itemClicked.connect(lambda item: self._nav_changed(self.nav.row(item)))
 
         self._build_menus()
         self.active_label = QLabel()

@@ -220,7 +220,7 @@ class SqlStore:
                 return False
             if status == old_status and not fields:
                 return True
-            values: dict[str, Any] = {"status": status, "updated_at": now, **fields}
+            values: dict[str, Any] = {"status": status, "updated_at": time.time(), **fields}
             if status == "Running" and row.start_time is None:
                 values.setdefault("start_time", now)
             if status in E.TERMINAL_STATUSES:

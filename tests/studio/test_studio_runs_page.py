@@ -56,6 +56,11 @@ def test_double_click_opens_the_run_detail(qtbot, window, submit, wait_status):
     qtbot.waitUntil(window.detail.is_ready, timeout=10_000)
     window.detail.back_button.click()
     assert window.current_page() == "runs"
+    window.show_run(name)
+    nav = window.nav
+    item = nav.item(1)
+    qtbot.mouseClick(nav.viewport(), Qt.MouseButton.LeftButton, pos=nav.visualItemRect(item).center())
+    assert window.current_page() == "runs"
 
 
 def test_cancel_from_the_runs_page(qtbot, window, submit, wait_status, tmp_path):
