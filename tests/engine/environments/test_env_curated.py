@@ -62,10 +62,12 @@ def test_azure_ml_names_and_reference_forms_resolve(ref: str, expected: str) -> 
 
 
 def test_every_azure_ml_name_in_the_seeds_resolves_or_says_why_not() -> None:
-    text = "\n".join(p.read_text() for p in sorted(SEEDS.glob("*.txt"))) if SEEDS.is_dir() else ""
-    names = set(re.findall(r"['\":](AzureML-[A-Za-z0-9.-]+)", text)) - {"AzureML-Containers"}
-    if not names:
-        pytest.skip("no seeds next to the repository")
+    # The names the seed documents use (../shared/seeds); read them again when the seeds are there.
+    names = {"AzureML-Minimal", "AzureML-PyTorch-1.6-CPU", "AzureML-PyTorch-1.6-GPU",
+             "AzureML-TensorFlow2.4-Cuda11-OpenMpi4.1.0-py36"}
+    if SEEDS.is_dir():
+        text = "\n".join(p.read_text() for p in sorted(SEEDS.glob("*.txt")))
+        names |= set(re.findall(r"['\":](AzureML-[A-Za-z0-9.-]+)", text)) - {"AzureML-Containers"}
     for name in names:
         try:
             assert resolve_environment(None, name).curated
