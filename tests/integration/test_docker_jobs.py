@@ -111,3 +111,15 @@ def test_docker_not_running_fails_the_run_with_how_to_start_it(tmp_path: Path, m
     assert final.status == "Failed"
     assert "no-daemon.sock" in (final.error or "")
     assert "dockerd" in (final.error or "") or "systemctl" in (final.error or "")
+
+
+def test_a_missing_image_with_no_registry_fails_the_run_in_preparing(eng: Engine, tmp_path: Path) -> None:
+    code = project(tmp_path / "p", {"main.py": "print('never')\n"})
+    env = EnvironmentSpec(name="ghost", image="trainyard-no-such-image:404")
+    t0 = time.monotonic()
+    run = eng.submit(JobSpec(experiment_name="docker", code_dir=code, script="main.py", environment_spec=env))
+    final = eng.wait(run.name, timeout=120)
+    assert final.status == "Failed"
+    assert [e.status for e in final.status_history][-2:] == ["Preparing", "Failed"]
+    assert "trainyard-no-such-image:404" in (final.error or "")
+    assert time.monotonic() - t0 < 60
