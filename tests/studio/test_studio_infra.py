@@ -72,6 +72,7 @@ def test_bridge_emits_on_the_gui_thread_and_only_changes(qtbot, engine, submit):
         name = submit("--points", "2")
         qtbot.waitUntil(lambda: any(r.name == name and r.status == "Completed" for b in batches for r in b),
                         timeout=30_000)
+        qtbot.wait(1500)  # the supervisor's last writes (exit code, properties) may land just after
         n = len(batches)
         qtbot.wait(300)  # six more polls: nothing changed, nothing emitted
         assert len(batches) == n, batches[n:]
