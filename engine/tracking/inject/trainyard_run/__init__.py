@@ -53,6 +53,25 @@ _time = time.time
 _NO_KEY = object()
 
 
+class _PartialWrite(Exception):
+    """An OSError after `written` bytes went out: the caller marks the file torn, then re-raises."""
+
+    def __init__(self, error: OSError, written: int) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.written = written
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    written = 0
+    try:
+        while written < len(view):
+            written += os.write(fd, view[written:])
+    except OSError as exc:
+        raise _PartialWrite(exc, written) from None
+
+
 class MetricValueError(TypeError, ValueError):
     """A value given to ``run.log`` (or a list/row/table) is not a number.
 
@@ -599,35 +618,28 @@ class _LiveRun(Run):
             self._write_scalars(data)
 
     def _write_scalars(self, data: bytes) -> None:
-        fd = self._bin_fd
-        if fd is None:
-            os.makedirs(self._tracking_dir, exist_ok=True)
-            flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
-            fd = self._bin_fd = os.open(self._bin_path, flags, 0o644)
-        view = memoryview(data)
-        written = 0
+        if self._bin_fd is None:
+            self._bin_fd = self._open_append(self._bin_path)
         try:
-            while written < len(view):
-                written += os.write(fd, view[written:])
-        except OSError:
-            self._bin_torn = written % SCALAR_RECORD.size
-            raise
+            _write_all(self._bin_fd, data)
+        except _PartialWrite as exc:
+            self._bin_torn = exc.written % SCALAR_RECORD.size
+            raise exc.error from None
 
     def _write(self, data: bytes) -> None:
-        fd = self._fd
-        if fd is None:
-            os.makedirs(self._tracking_dir, exist_ok=True)
-            flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
-            fd = self._fd = os.open(self._path, flags, 0o644)
-        view = memoryview(data)
-        written = 0
+        if self._fd is None:
+            self._fd = self._open_append(self._path)
         try:
-            while written < len(view):
-                written += os.write(fd, view[written:])
-        except OSError:
-            if written:
+            _write_all(self._fd, data)
+        except _PartialWrite as exc:
+            if exc.written:
                 self._torn = True
-            raise
+            raise exc.error from None
+
+    def _open_append(self, path: str) -> int:
+        os.makedirs(self._tracking_dir, exist_ok=True)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
+        return os.open(path, flags, 0o644)
 
     def _flush_quietly(self) -> None:
         try:
