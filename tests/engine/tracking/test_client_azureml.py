@@ -185,7 +185,7 @@ def test_sdk_names_forward_lazily_to_engine_sdk(
 
 
 def test_the_real_engine_sdk_provides_the_names(inject_on_path: None) -> None:
-    import engine.sdk as sdk
+    from engine import sdk
     core = importlib.import_module("azureml.core")
     assert core.Workspace is sdk.Workspace
     assert core.ScriptRunConfig is sdk.ScriptRunConfig

@@ -11,8 +11,6 @@ import sys
 import textwrap
 from pathlib import Path
 
-import pytest
-
 from engine.tracking.records import Record, read_complete_lines, read_writer, scalar_columns, writers
 
 INJECT = Path(__file__).resolve().parents[3] / "engine" / "tracking" / "inject"
