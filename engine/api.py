@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from engine import entities as E
-from engine.errors import InvalidSpec, LaunchFailed, NotFound, TrainyardError
+from engine.errors import InvalidSpec, InvalidState, LaunchFailed, NotFound, TrainyardError
 from engine.jobs.command import render_command
 from engine.jobs.spec import JobSpec
 from engine.runs import launch
@@ -60,6 +60,8 @@ class Engine:
         """Snapshot the code, record the run and start its supervisor. Returns at once."""
         from engine.compute.targets import resolve_compute, run_settings
 
+        if spec.parent_run is not None:
+            self.store.get_run(spec.parent_run)  # NotFound (with close names) before anything is made
         target = resolve_compute(self.store, spec.compute, spec.source_file)
         placement = run_settings(target, spec.gpus)  # spec.json: compute type, network, gpus, image
         env_spec = self._environment_of(spec)
@@ -131,6 +133,7 @@ class Engine:
                 properties={**spec.properties, "host": launch.this_host(), "interpreter": interpreter,
                             **({"source_file": spec.source_file} if spec.source_file else {})},
                 max_run_duration_seconds=spec.max_run_duration_seconds,
+                parent_name=spec.parent_run,
             )
         except BaseException:
             shutil.rmtree(files.root, ignore_errors=True)
@@ -205,6 +208,74 @@ class Engine:
             except ProcessLookupError:
                 pass
         return run
+
+    def archive(self, name: str, archived: bool = True) -> E.Run:
+        """Hide run `name` from run lists (or, with archived=False, show it again). Nothing is
+        deleted: its folder, metrics and registered models stay."""
+        self.store.update_run(name, archived=archived)
+        return self.store.get_run(name)
+
+    def rerun(self, name: str) -> E.Run:
+        """Submit run `name` again, exactly as it was launched: the same code snapshot (never the
+        folder as it is now), command or script and arguments, environment variables, environment,
+        compute, experiment and limits. Returns the new run at once, like `submit`."""
+        import json
+
+        old = self.store.get_run(name)
+        old_files = RunFiles(Path(old.run_dir))
+        try:
+            spec = json.loads(old_files.spec.read_text())
+        except (OSError, ValueError) as exc:
+            raise InvalidState(f"job {name!r} cannot be re-run: its launch record {old_files.spec} is missing "
+                               "or unreadable", "submit its project again instead") from exc
+        if spec.get("snapshot_id") and not self.snapshots.exists(spec["snapshot_id"]):
+            raise InvalidState(f"job {name!r} cannot be re-run: its code snapshot {spec['snapshot_id']} is gone",
+                               "submit its project again instead")
+        new = new_run_name()
+        files = RunFiles(self.location.runs_dir / new)
+        files.root.mkdir(parents=True, exist_ok=False)
+        try:
+            if old_files.bin.is_dir():  # `python` wrappers naming the run's interpreter
+                shutil.copytree(old_files.bin, files.bin)
+            env = dict(spec.get("env") or {})
+            env.update(TRAINYARD_RUN_ID=new, TRAINYARD_TRACKING_DIR=str(files.tracking),
+                       TRAINYARD_RUN_DIR=str(files.root))
+            launch.write_spec(files, {
+                **spec, "run_name": new, "store_url": self.store.url, "env": env,
+                "snapshots_root": str(self.location.snapshots_dir), "envs_root": str(self.location.envs_dir),
+                "env_prepend": {**spec.get("env_prepend", {}), "PATH": str(files.bin)},
+            })
+            # What the supervisor recorded about the old run's execution is not part of the request.
+            recorded = ("environment_hash", "environment_cached", "image", "signal")
+            properties = {k: v for k, v in old.properties.items() if k not in recorded}
+            run = self.store.create_run(
+                name=new,
+                experiment_name=old.experiment_name,
+                run_dir=str(files.root),
+                display_name=old.display_name if old.display_name != old.name else new,
+                description=old.description,
+                command=old.command,
+                arguments=list(old.arguments),
+                compute=old.compute,
+                environment=old.environment,
+                snapshot_id=old.snapshot_id,
+                git=old.git,
+                inputs=dict(old.inputs),
+                tags=dict(old.tags),
+                properties={**properties, "host": launch.this_host(), "rerun_of": name},
+                max_run_duration_seconds=old.max_run_duration_seconds,
+            )
+        except BaseException:
+            shutil.rmtree(files.root, ignore_errors=True)
+            raise
+        self.store.set_status(new, "Queued")
+        try:
+            pid, started = launch.start_supervisor(files)
+        except TrainyardError as exc:
+            self.store.set_status(new, "Failed", error=exc.message)
+            raise
+        self.store.update_run(new, supervisor_pid=pid, supervisor_started=started)
+        return self.store.get_run(run.name)
 
     def wait(self, name: str, timeout: float | None = None, poll: float = 0.2) -> E.Run:
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -423,6 +494,161 @@ class Engine:
             raise NotFound(f"{p} does not exist", "give a local file or folder, or an http(s) URL")
         kind = "uri_folder" if p.is_dir() else "uri_file"
         return self.store.add_data_asset(name=name, path=str(p), kind=kind, description=description)
+
+
+    # ------------------------------------------------------------------ run detail (children, files, code)
+    def children(self, name: str) -> list[E.Run]:
+        """The runs submitted as children of run `name` (`Run.submit_child`), oldest first."""
+        return self.store.list_children(name)
+
+    def run_environment(self, name: str) -> Any:
+        """The EnvironmentSpec run `name` was launched with, or None (Trainyard's own interpreter)."""
+        import json
+
+        from engine.compute.targets import run_environment
+
+        try:
+            spec = json.loads(self.run_files(name).spec.read_text())
+        except (OSError, ValueError):
+            return None
+        return run_environment(spec)
+
+    def download_files(self, name: str, paths: list[str], dest: Path) -> list[Path]:
+        """Copy files or folders of run `name` (paths relative to its folder, e.g. outputs/model.pt)
+        into dest/<run name>/, keeping their relative paths."""
+        root = Path(self.store.get_run(name).run_dir).resolve()
+        copied = []
+        for rel in paths:
+            src = (root / rel).resolve()
+            if not src.is_relative_to(root) or not src.exists():
+                raise NotFound(f"job {name!r} has no file {rel!r}",
+                               "paths are relative to the run folder, e.g. outputs/model.pt")
+            target = dest / name / src.relative_to(root)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if src.is_dir():
+                shutil.copytree(src, target, dirs_exist_ok=True)
+            else:
+                shutil.copy2(src, target)
+            copied.append(target)
+        return copied
+
+    def snapshot_diff(self, old_run: str, new_run: str) -> Any:
+        """engine.snapshots.diff.SnapshotDiff from the code of `old_run` to the code of `new_run`."""
+        from engine.errors import InvalidState
+        from engine.snapshots.diff import diff_snapshots
+
+        ids = []
+        for name in (old_run, new_run):
+            snapshot_id = self.store.get_run(name).snapshot_id
+            if snapshot_id is None:
+                raise InvalidState(f"job {name!r} has no code snapshot",
+                                   "it was submitted without a code folder; pick a run that has one")
+            ids.append(snapshot_id)
+        return diff_snapshots(self.snapshots, ids[0], ids[1])
+
+    # ------------------------------------------------------------------ browsers (environments, compute, data, experiments)
+    def list_all_environments(self) -> list[Any]:
+        """Every registered environment version, then the curated ones (EnvironmentSpec)."""
+        from engine.environments.resolve import list_all_environments
+
+        return list_all_environments(self.store)
+
+    def environment_build_status(self, spec: Any) -> Any:
+        """engine.environments.status.BuildStatus of `spec` in this workspace's build cache."""
+        from engine.environments.status import build_status
+
+        return build_status(spec, self.location.envs_dir)
+
+    def environment_build_log(self, spec: Any, max_bytes: int = 512 * 1024) -> str:
+        """The last build log of `spec`: the one a Build from the studio wrote, else the build log
+        of the newest run that used this build. '' when there is none."""
+        from engine.environments.status import build_status
+
+        status = build_status(spec, self.location.envs_dir)
+        paths = [Path(status.log_path)] if status.log_path else []
+        if not paths:
+            from engine.runs.supervisor import BUILD_LOG
+
+            for run in self.store.list_runs(limit=500, include_archived=True):
+                if run.properties.get("environment_hash") == status.spec_hash:
+                    paths.append(RunFiles(Path(run.run_dir)).system_logs / BUILD_LOG)
+                    break
+        for path in paths:
+            try:
+                with open(path, "rb") as fh:
+                    size = fh.seek(0, os.SEEK_END)
+                    fh.seek(max(0, size - max_bytes))
+                    return fh.read().decode("utf-8", "replace")
+            except OSError:
+                continue
+        return ""
+
+    def build_environment(self, spec: Any, on_event: Callable[[Any], None] | None = None) -> Any:
+        """Build (or find cached) the environment `spec` (an EnvironmentSpec or a reference) now,
+        outside any run. The log goes to the cache's build-logs/ (see environment_build_log) and to
+        `on_event` (BuildEvent per line/step); a failure is kept for environment_build_status.
+        Returns engine.environments.build.BuiltEnvironment."""
+        from engine.environments.build import BuildLog, ensure_built
+        from engine.environments.resolve import resolve_environment
+        from engine.environments.status import record_build
+
+        if not hasattr(spec, "kind"):
+            spec = resolve_environment(self.store, spec)
+        with record_build(spec, self.location.envs_dir) as log_file:
+            return ensure_built(spec, self.location.envs_dir, BuildLog(log_file, on_event))
+
+    def list_compute_targets(self) -> list[E.ComputeTarget]:
+        """The built-in targets (local, docker), then the registered ones by name."""
+        return self.store.list_compute_targets()
+
+    def compute_states(self, targets: list[E.ComputeTarget] | None = None) -> dict[str, Any]:
+        """name -> engine.compute.status.ComputeState; Docker is pinged once (a few seconds at most)."""
+        from engine.compute.status import docker_state, target_state
+
+        targets = self.list_compute_targets() if targets is None else targets
+        docker = docker_state() if any(t.type == "docker" for t in targets) else None
+        return {t.name: target_state(t, docker) for t in targets}
+
+    def local_gpus(self) -> Any:
+        """engine.compute.gpus.GpuInventory of this machine (nvidia-smi; none when it is absent)."""
+        from engine.compute.gpus import local_gpus
+
+        return local_gpus()
+
+    def list_data_assets(self) -> list[E.DataAsset]:
+        return self.store.list_data_assets()
+
+    def experiment_metrics(self, runs_per_experiment: int = 20) -> dict[str, Any]:
+        """experiment name -> engine.experiments.PrimaryMetric over its newest runs (those without
+        metrics are left out). See PrimaryMetric for how the metric is chosen."""
+        from engine.experiments import PrimaryMetric
+
+        found: dict[str, Any] = {}
+        for exp in self.store.list_experiments():
+            summaries = [(run, self.store.metric_summaries(run.name))
+                         for run in self.store.list_runs(experiment=exp.name, limit=runs_per_experiment,
+                                                         include_archived=True)]
+            metric = PrimaryMetric.choose(summaries)
+            if metric is not None:
+                found[exp.name] = metric
+        return found
+
+    @staticmethod
+    def size_on_disk(path: str | os.PathLike[str]) -> int | None:
+        """Bytes of a file, or of every file under a folder; None when it does not exist."""
+        p = Path(path)
+        if p.is_file():
+            return p.stat().st_size
+        if not p.is_dir():
+            return None
+        total = 0
+        for root, _dirs, files in os.walk(p):
+            for f in files:
+                try:
+                    total += os.lstat(os.path.join(root, f)).st_size
+                except OSError:
+                    continue
+        return total
 
 
 def _check_interpreter(path: str, source: str | None) -> str:

@@ -72,6 +72,7 @@ class Run:
     status_history: tuple[StatusEvent, ...] = ()
     cancel_requested: bool = False
     supervisor_pid: int | None = None
+    parent_name: str | None = None  # the run that submitted this one as a child
 
     @property
     def is_terminal(self) -> bool:

@@ -40,3 +40,5 @@ class JobSpec:
     # GPUs for a run in a container (`resources.gpus`, a Trainyard extension): a number, -1 for all,
     # or "device=0,1"; None leaves it to the compute target. Overrides the target's `gpus`.
     gpus: int | str | None = None
+    # The run this one is a child of (`Run.submit_child`, sweeps); it must exist in the workspace.
+    parent_run: str | None = None

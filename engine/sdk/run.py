@@ -119,5 +119,44 @@ class Run:
     def cancel(self) -> None:
         self._engine.cancel(self._id)
 
+    # ------------------------------------------------------------------ child runs
+    def submit_child(self, config: Any, tags: dict[str, Any] | None = None, **_ignored: Any) -> Run:
+        """Submit `config` (a ScriptRunConfig) as a child of this run, in this run's experiment."""
+        import dataclasses
+
+        from engine.sdk.experiment import _spec_from_config
+
+        spec = _spec_from_config(self.experiment.name, config, tags or {})
+        spec = dataclasses.replace(spec, parent_run=self._id)
+        run = self._engine.submit(spec, on_warning=lambda msg: print(f"Warning: {msg}"))
+        return Run(self.experiment, run.name)
+
+    def get_children(self, recursive: bool = False, tags: Any = None, properties: Any = None,
+                     type: str | None = None, status: str | None = None, **_ignored: Any) -> list[Run]:
+        """The runs submitted with `submit_child` (Azure's filters: `status`, `tags` as a key or
+        {key: value}; `recursive` includes grandchildren)."""
+        found: list[Run] = []
+        for child in self._engine.children(self._id):
+            if _matches(child, tags, status):
+                found.append(Run(self.experiment, child.name))
+            if recursive:
+                found += Run(self.experiment, child.name).get_children(True, tags, properties, type, status)
+        return found
+
+    @property
+    def parent(self) -> Run | None:
+        parent = self._engine.get_run(self._id).parent_name
+        return Run(self.experiment, parent) if parent else None
+
     def __repr__(self) -> str:
         return f"Run(id={self._id!r}, status={self.get_status()!r})"
+
+
+def _matches(run: E.Run, tags: Any, status: str | None) -> bool:
+    if status is not None and run.status != status:
+        return False
+    if isinstance(tags, str):
+        return tags in run.tags
+    if isinstance(tags, dict):
+        return all(run.tags.get(k) == v for k, v in tags.items())
+    return True

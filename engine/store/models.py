@@ -60,6 +60,8 @@ class RunRow(Base):
     supervisor_pid: Mapped[int | None] = mapped_column(Integer)
     supervisor_started: Mapped[float | None] = mapped_column(Float)
     archived: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    # The run that submitted this one (`run.submit_child`, sweeps).
+    parent_name: Mapped[str | None] = mapped_column(ForeignKey("runs.name"), index=True)
 
 
 class RunStatusEventRow(Base):

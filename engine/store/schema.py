@@ -10,7 +10,7 @@ from engine.errors import WorkspaceError
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 # The newest revision in migrations/versions; checked by a test so it cannot drift.
-HEAD_REVISION = "0003_compute_targets"
+HEAD_REVISION = "0004_parent_runs"
 
 
 def alembic_config(connection=None):  # type: ignore[no-untyped-def]

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Engine, create_engine, delete, event, func, insert, select, update
+from sqlalchemy import Engine, and_, create_engine, delete, event, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -194,9 +194,15 @@ class SqlStore:
                 q = q.limit(limit)
             return [_run_entity(row, exp) for row, exp in s.execute(q).all()]
 
-    def count_runs(self) -> int:
+    def count_runs(self, *, text: str = "", include_archived: bool = True) -> int:
+        """How many runs match `text` (as in `query_runs`); every run by default."""
+        from engine.store.runquery import where_runs
+
         with self._session() as s:
-            return int(s.scalar(select(func.count()).select_from(RunRow)) or 0)
+            q = select(func.count()).select_from(RunRow)
+            if text.strip():
+                q = q.join(ExperimentRow, RunRow.experiment_id == ExperimentRow.id)
+            return int(s.scalar(where_runs(q, text, include_archived)) or 0)
 
     def update_run(self, name: str, **fields: Any) -> None:
         fields["updated_at"] = time.time()
@@ -247,6 +253,71 @@ class SqlStore:
                 .where(RunRow.updated_at > since)
             )
             return [_run_entity(row, exp) for row, exp in s.execute(q).all()]
+
+    def list_children(self, name: str) -> list[E.Run]:
+        """The runs submitted as children of run `name`, oldest first (archived ones included)."""
+        with self._session() as s:
+            if s.get(RunRow, name) is None:
+                raise NotFound(f"no job named {name!r} in this workspace")
+            q = (
+                select(RunRow, ExperimentRow.name)
+                .join(ExperimentRow, RunRow.experiment_id == ExperimentRow.id)
+                .where(RunRow.parent_name == name)
+                .order_by(RunRow.created_at, RunRow.name)
+            )
+            return [_run_entity(row, exp) for row, exp in s.execute(q).all()]
+
+    # ----------------------------------------------------------------- runs tables (paged)
+    def query_runs(
+        self,
+        *,
+        text: str = "",
+        sort: str = "start",
+        descending: bool = True,
+        offset: int = 0,
+        limit: int = 200,
+        include_archived: bool = False,
+    ) -> list[E.Run]:
+        """One page of runs, filtered and sorted by the store (see engine.store.runquery):
+        a table of 100,000 runs reads only the rows it shows. `text` matches name, display name,
+        status, experiment or compute (any case); `sort` is one of runquery.RUN_SORTS."""
+        from engine.store.runquery import order_runs, where_runs
+
+        with self._session() as s:
+            q = select(RunRow, ExperimentRow.name).join(ExperimentRow, RunRow.experiment_id == ExperimentRow.id)
+            q = order_runs(where_runs(q, text, include_archived), sort, descending)
+            rows = s.execute(q.offset(max(0, offset)).limit(max(0, limit))).all()
+            return [_run_entity(row, exp) for row, exp in rows]
+
+    def archived_among(self, names: Sequence[str]) -> set[str]:
+        """Which of `names` are archived."""
+        if not names:
+            return set()
+        with self._session() as s:
+            return set(s.scalars(select(RunRow.name).where(RunRow.name.in_(list(names)), RunRow.archived.is_(True))))
+
+    def latest_values(self, run_names: Sequence[str], keys: Sequence[str]) -> dict[str, dict[str, float]]:
+        """{run: {key: latest value}} of scalar metrics, in one query (for metric columns)."""
+        if not run_names or not keys:
+            return {}
+        out: dict[str, dict[str, float]] = {}
+        with self._session() as s:
+            rows = s.execute(
+                select(MetricSummaryRow.run_name, MetricSummaryRow.key, MetricSummaryRow.last_value)
+                .where(MetricSummaryRow.run_name.in_(list(run_names)), MetricSummaryRow.key.in_(list(keys)),
+                       MetricSummaryRow.kind == "scalar")
+            ).all()
+        for run, key, value in rows:
+            if isinstance(value, (int, float)):
+                out.setdefault(run, {})[key] = float(value)
+        return out
+
+    def metric_keys(self, limit: int = 500) -> list[str]:
+        """The distinct scalar metric keys of the workspace, sorted (to choose table columns)."""
+        with self._session() as s:
+            return list(s.scalars(
+                select(MetricSummaryRow.key).where(MetricSummaryRow.kind == "scalar")
+                .distinct().order_by(MetricSummaryRow.key).limit(limit)))
 
     # ----------------------------------------------------------------- metrics
     def get_cursor(self, run_name: str, source: str) -> tuple[int, int]:
@@ -417,6 +488,49 @@ class SqlStore:
             np.frombuffer(b"".join(r[1] for r in rows), dtype=_F64),
             np.frombuffer(b"".join(r[2] for r in rows), dtype=_F64),
         )
+
+    def metric_histories_since(self, run_name: str, starts: dict[str, int]) -> dict[str, E.MetricHistory]:
+        """The points of scalar metrics from index `starts[key]` on (0: every point), for live plots
+        that append. Whole chunks before the start are skipped: only their counts are read.
+        Keys without points are left out. Earlier chunks never change (only the last one grows),
+        so the offsets stay right even while the run keeps logging."""
+        if not starts:
+            return {}
+        cols = MetricChunkRow
+        with self.engine.connect() as conn:
+            index = conn.execute(
+                select(cols.id, cols.key, cols.count)
+                .where(cols.run_name == run_name, cols.key.in_(list(starts)))
+                .order_by(cols.id)
+            ).all()
+            seen: dict[str, int] = {}  # points in the key's chunks before the current one
+            first: dict[str, tuple[int, int]] = {}  # key -> (first chunk id needed, points to skip in it)
+            for chunk_id, key, count in index:
+                before = seen.get(key, 0)
+                seen[key] = before + count
+                if key not in first and before + count > starts[key]:
+                    first[key] = (chunk_id, starts[key] - before)
+            if not first:
+                return {}
+            rows = conn.execute(
+                select(cols.key, cols.steps, cols.values, cols.timestamps)
+                .where(cols.run_name == run_name,
+                       or_(*(and_(cols.key == k, cols.id >= cid) for k, (cid, _skip) in first.items())))
+                .order_by(cols.id)
+            ).all()
+        parts: dict[str, list[Any]] = {}
+        for key, steps, values, stamps in rows:
+            parts.setdefault(key, []).append((steps, values, stamps))
+        out = {}
+        for key, chunks in parts.items():
+            skip = first[key][1]
+            out[key] = E.MetricHistory(
+                key,
+                np.frombuffer(b"".join(c[0] for c in chunks), dtype=_STEP)[skip:],
+                np.frombuffer(b"".join(c[1] for c in chunks), dtype=_F64)[skip:],
+                np.frombuffer(b"".join(c[2] for c in chunks), dtype=_F64)[skip:],
+            )
+        return out
 
     def metric_objects(self, run_name: str, key: str | None = None) -> list[E.MetricObject]:
         with self._session() as s:
@@ -651,6 +765,7 @@ def _run_entity(row: RunRow, experiment_name: str, history: tuple[E.StatusEvent,
         status_history=history,
         cancel_requested=bool(row.cancel_requested),
         supervisor_pid=row.supervisor_pid,
+        parent_name=row.parent_name,
     )
 
 

@@ -1,98 +1,366 @@
-"""One scalar metric as a line plot that stays fast with millions of points.
+"""One scalar metric as a chart that stays fast with millions of points and many series.
 
-Every point is kept in the curve's data; peak downsampling and clip-to-view only decide what is
-drawn. (PlotItem.addItem resets both on a curve, so they are set after the curve is added.)
+Every point is kept in the curve's data; peak (min/max) downsampling and clip-to-view only decide
+what is drawn, so a spike is never sampled away. (PlotItem.addItem resets both settings on a
+curve, so they are set after the curve is added.) A chart holds one series for a run's metric,
+or one series per run when runs are compared.
 """
 
 from __future__ import annotations
 
+import datetime as _dt
 import html
+from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent
+from PySide6.QtCore import QEvent, QPointF
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from studio.plots.colors import SERIES_COLORS, series_color
+from studio.plots.controls import PlotOptions
+from studio.plots.series import Series
 from studio.style import fmt_value, plural
 
-CURVE_COLOR = "#2f80ed"
+CURVE_COLOR = SERIES_COLORS[0]
+DEFAULT_SERIES = ""  # the one series of a single run's chart (set_history)
 # Below this many points each one is also drawn as a dot (a single value has no line to draw).
 SYMBOLS_BELOW = 120
+# Hover read-out lists at most this many series (the ones nearest the cursor).
+HOVER_ROWS = 8
+RAW_ALPHA = 60  # the raw curve behind a smoothed one
+AXIS_LABELS = {"step": "step", "wall": "time", "relative": "seconds since the first point"}
+
+
+@dataclass(frozen=True)
+class HoverPoint:
+    """The logged point of one series nearest the cursor."""
+
+    series_id: str
+    label: str
+    color: str
+    index: int
+    step: int
+    value: float
+    smoothed: float | None
+    x: float  # in the current x mode
+
+
+class _Curves:
+    def __init__(self, main: pg.PlotDataItem, raw: pg.PlotDataItem) -> None:
+        self.main = main
+        self.raw = raw
+        self.symbols: bool | None = None  # None: not set on the curve yet
+        self.raw_shown = False
 
 
 class MetricPlot(pg.PlotWidget):
-    def __init__(self, key: str, parent: QWidget | None = None) -> None:
+    def __init__(self, key: str, parent: QWidget | None = None, *, options: PlotOptions | None = None) -> None:
         super().__init__(parent)
         self.key = key
-        self.steps = np.empty(0, dtype=np.int64)
-        self.values = np.empty(0, dtype=np.float64)
+        self.options = options or PlotOptions()
+        self.series: dict[str, Series] = {}
+        self._curves: dict[str, _Curves] = {}
+        self._single_point_range = False
         item = self.getPlotItem()
         item.setDownsampling(auto=True, mode="peak")
         item.setClipToView(True)
         item.showGrid(x=True, y=True, alpha=0.12)
         item.setMenuEnabled(True)
-        self.curve = item.plot(pen=pg.mkPen(CURVE_COLOR, width=2))
-        # After addItem: adding a curve to a PlotItem resets both settings on it.
-        self.curve.setDownsampling(auto=True, method="peak")
-        self.curve.setClipToView(True)
+        item.setLogMode(y=self.options.log_y)
+        self._set_bottom_axis(self.options.x_mode)
+        # Hover read-out: a vertical line at the cursor, dots on the nearest points, a label.
+        self._vline = pg.InfiniteLine(angle=90, movable=False)
+        self._markers = pg.PlotDataItem(pen=None, symbol="o", symbolSize=8, symbolPen=pg.mkPen("w", width=1))
+        self._label = pg.TextItem(anchor=(0, 0))
+        for hover_item in (self._vline, self._markers, self._label):
+            item.addItem(hover_item, ignoreBounds=True)
+            hover_item.setZValue(100)
+            hover_item.hide()
+        self._hover: list[HoverPoint] = []
+        self.scene().sigMouseMoved.connect(self._mouse_moved)
         self.setMinimumHeight(240)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self._single_point_range = False
         self._apply_palette()
+
+    # ------------------------------------------------------------------ data
+    @property
+    def curve(self) -> pg.PlotDataItem:
+        """The main curve of the first series (a single run's chart has only that one)."""
+        if not self._curves:
+            self._ensure(DEFAULT_SERIES, None, None)
+        return next(iter(self._curves.values())).main
+
+    def raw_curve(self, series_id: str = DEFAULT_SERIES) -> pg.PlotDataItem:
+        """The faint curve of the logged values behind a smoothed one."""
+        return self._curves[series_id].raw
+
+    def curve_of(self, series_id: str) -> pg.PlotDataItem:
+        return self._curves[series_id].main
+
+    def set_series(self, series_id: str, steps: np.ndarray, values: np.ndarray,
+                   timestamps: np.ndarray | None = None, *, label: str | None = None,
+                   color: str | None = None) -> None:
+        """Show exactly these points as series `series_id` (replacing what it held)."""
+        s = self._ensure(series_id, label, color)
+        s.clear()
+        s.extend(steps, values, timestamps)
+        self._refresh(series_id)
+
+    def append_series(self, series_id: str, steps: np.ndarray, values: np.ndarray,
+                      timestamps: np.ndarray | None = None) -> None:
+        """Add points after those series `series_id` already holds."""
+        if len(values) == 0 and series_id in self.series:
+            return
+        s = self._ensure(series_id, None, None)
+        s.extend(steps, values, timestamps)
+        self._refresh(series_id)
+
+    def remove_series(self, series_id: str) -> None:
+        curves = self._curves.pop(series_id, None)
+        self.series.pop(series_id, None)
+        if curves is not None:
+            self.getPlotItem().removeItem(curves.main)
+            self.getPlotItem().removeItem(curves.raw)
+            self._update_title()
+
+    def series_ids(self) -> list[str]:
+        return list(self.series)
+
+    def point_count(self, series_id: str | None = None) -> int:
+        """Points held by one series, or by all of them."""
+        if series_id is not None:
+            s = self.series.get(series_id)
+            return 0 if s is None else len(s)
+        return sum(len(s) for s in self.series.values())
+
+    def set_history(self, steps: np.ndarray, values: np.ndarray, timestamps: np.ndarray | None = None) -> None:
+        """Show exactly these points (the whole history of the run's metric)."""
+        self.set_series(DEFAULT_SERIES, steps, values, timestamps, label=self.key)
+
+    # ------------------------------------------------------------------ options
+    def set_options(self, options: PlotOptions) -> None:
+        old, self.options = self.options, options
+        if options.smoothing != old.smoothing:
+            for s in self.series.values():
+                s.set_smoothing(options.smoothing)
+        if options.x_mode != old.x_mode:
+            self._set_bottom_axis(options.x_mode)
+        if options.log_y != old.log_y:
+            self.getPlotItem().setLogMode(y=options.log_y)
+        for sid in self.series:
+            self._refresh(sid, title=False)
+        if options.x_mode != old.x_mode or options.log_y != old.log_y:
+            self.getPlotItem().getViewBox().enableAutoRange()
+        self._hide_hover()
+        self._update_title()
+
+    # ------------------------------------------------------------------ hover
+    def hover_at(self, x: float, y: float | None = None) -> list[HoverPoint]:
+        """Show the read-out for view position (x, y) and return its points, nearest first."""
+        points = self._nearest_points(x, y)
+        self._hover = points
+        if not points:
+            self._hide_hover()
+            return points
+        mode = self.options.x_mode
+        shown_x = points[0].x
+        self._vline.setPos(shown_x)
+        self._markers.setData([p.x for p in points],
+                              [p.smoothed if p.smoothed is not None else p.value for p in points],
+                              symbolBrush=[pg.mkBrush(p.color) for p in points])
+        rows = [f"<b>{html.escape(self._fmt_x(points[0], mode))}</b>"]
+        for p in points:
+            val = fmt_value(p.value)
+            if p.smoothed is not None:
+                val += f" <span style='color:{self._muted_color}'>(smoothed {fmt_value(p.smoothed)})</span>"
+            name = f"{html.escape(p.label)}&nbsp;&nbsp;" if len(self.series) > 1 else ""
+            rows.append(f"<span style='color:{p.color}'>●</span>&nbsp;{name}{val}")
+        self._label.setHtml(f"<div style='color:{self._text_color}'>{'<br>'.join(rows)}</div>")
+        view = self.getPlotItem().getViewBox()
+        (x0, x1), (y0, y1) = view.viewRange()
+        cy = y if y is not None else (y0 + y1) / 2
+        # Keep the label inside the chart: flip it to the left/below of the cursor near the edges.
+        self._label.setAnchor((1.05 if shown_x > (x0 + x1) / 2 else -0.05, 0 if cy > (y0 + y1) / 2 else 1))
+        self._label.setPos(shown_x, cy)
+        for hover_item in (self._vline, self._markers, self._label):
+            hover_item.show()
+        return points
+
+    def hover_text(self) -> str:
+        """The read-out as plain text (empty when hidden)."""
+        if not self._label.isVisible():
+            return ""
+        return self._label.textItem.toPlainText()
+
+    def _nearest_points(self, x: float, y: float | None) -> list[HoverPoint]:
+        mode = self.options.x_mode
+        points = []
+        for sid, s in self.series.items():
+            i = s.nearest(mode, x)
+            if i is None:
+                continue
+            smoothed = float(s.smoothed.view[i]) if s.smoothing > 0 else None
+            points.append(HoverPoint(sid, s.label, s.color, i, int(s.steps.view[i]), float(s.values.view[i]),
+                                     smoothed, float(s.x(mode)[i])))
+        if not points:
+            return points
+        # The nearest in x first; with several series, those nearest the cursor's height first.
+        points.sort(key=lambda p: abs(p.x - x))
+        if y is not None and len(points) > 1:
+            def height(p: HoverPoint) -> float:
+                v = p.smoothed if p.smoothed is not None else p.value
+                if self.options.log_y:
+                    v = np.log10(v) if v > 0 else -np.inf
+                return abs(v - y) if np.isfinite(v) else np.inf
+            points.sort(key=height)
+        return points[:HOVER_ROWS]
+
+    def _fmt_x(self, p: HoverPoint, mode: str) -> str:
+        if mode == "wall" and np.isfinite(p.x) and self.series[p.series_id].has_stamps:
+            return f"{_dt.datetime.fromtimestamp(p.x):%Y-%m-%d %H:%M:%S} · step {p.step}"
+        if mode == "relative" and self.series[p.series_id].has_stamps:
+            return f"{p.x:.3g} s after the first point · step {p.step}"
+        return f"step {p.step}"
+
+    def _mouse_moved(self, pos: QPointF) -> None:
+        view = self.getPlotItem().getViewBox()
+        if not self.series or not view.sceneBoundingRect().contains(pos):
+            self._hide_hover()
+            return
+        p = view.mapSceneToView(pos)
+        self.hover_at(p.x(), p.y())
+
+    def _hide_hover(self) -> None:
+        self._hover = []
+        for hover_item in (self._vline, self._markers, self._label):
+            hover_item.hide()
+
+    def leaveEvent(self, event: QEvent) -> None:  # type: ignore[override]
+        super().leaveEvent(event)
+        self._hide_hover()
+
+    # ------------------------------------------------------------------ drawing
+    def _ensure(self, series_id: str, label: str | None, color: str | None) -> Series:
+        s = self.series.get(series_id)
+        if s is None:
+            s = self.series[series_id] = Series(series_id, label or series_id or self.key,
+                                                color or series_color(len(self.series)))
+            s.set_smoothing(self.options.smoothing)
+            item = self.getPlotItem()
+            raw, main = pg.PlotDataItem(), pg.PlotDataItem()
+            for curve in (raw, main):
+                item.addItem(curve)
+                # After addItem: adding a curve to a PlotItem resets both settings on it.
+                curve.setDownsampling(auto=True, method="peak")
+                curve.setClipToView(True)
+            self._curves[series_id] = _Curves(main, raw)
+            self._style(series_id)
+        else:
+            changed = (label is not None and label != s.label) or (color is not None and color != s.color)
+            s.label = label or s.label
+            s.color = color or s.color
+            if changed:
+                self._style(series_id)
+        return s
+
+    def _style(self, series_id: str) -> None:
+        s, c = self.series[series_id], self._curves[series_id]
+        c.main.setPen(pg.mkPen(s.color, width=2))
+        faint = QColor(s.color)
+        faint.setAlpha(RAW_ALPHA)
+        c.raw.setPen(pg.mkPen(faint, width=1))
+        c.symbols = None  # _refresh sets the symbols again, in the new colour
+        self._refresh(series_id, title=False)
+
+    def _refresh(self, series_id: str, *, title: bool = True) -> None:
+        s, c = self.series[series_id], self._curves[series_id]
+        mode = self.options.x_mode
+        x = s.x(mode)
+        smoothing = s.smoothing > 0
+        symbols = len(s) < SYMBOLS_BELOW and not smoothing
+        if symbols != c.symbols:
+            c.symbols = symbols
+            if symbols:
+                c.main.setSymbol("o")
+                c.main.setSymbolSize(6)
+                c.main.setSymbolBrush(s.color)
+                c.main.setSymbolPen(None)
+            else:
+                c.main.setSymbol(None)
+        c.main.setData(x, s.shown)
+        if smoothing:
+            c.raw.setData(x, s.values.view)
+            c.raw.show()
+        elif c.raw_shown:
+            c.raw.setData([], [])
+            c.raw.hide()
+        c.raw_shown = smoothing
+        if len(self.series) == 1:
+            self._single_point_layout(s, x)
+        if title:
+            self._update_title()
+
+    def _single_point_layout(self, s: Series, x: np.ndarray) -> None:
+        view = self.getPlotItem().getViewBox()
+        n = len(s)
+        if n == 1 and np.isfinite(s.values.view[0]) and not self.options.log_y:
+            # Auto-range around one point gives a meaningless scale: centre it instead.
+            x0, y0 = float(x[0]), float(s.values.view[0])
+            pad = abs(y0) * 0.1 or 1.0
+            view.setRange(xRange=(x0 - 1, x0 + 1), yRange=(y0 - pad, y0 + pad), padding=0)
+        elif n > 1 and self._single_point_range and not view.autoRangeEnabled()[0]:
+            view.enableAutoRange()
+        self._single_point_range = n == 1
+
+    def _set_bottom_axis(self, mode: str) -> None:
+        item = self.getPlotItem()
+        want_date = mode == "wall"
+        if isinstance(item.getAxis("bottom"), pg.DateAxisItem) != want_date:
+            axis = pg.DateAxisItem(orientation="bottom") if want_date else pg.AxisItem(orientation="bottom")
+            item.setAxisItems({"bottom": axis})
+            if hasattr(self, "_text_color"):
+                self._style_axes()
+
+    def _style_axes(self) -> None:
+        item = self.getPlotItem()
+        for name in ("left", "bottom"):
+            axis = item.getAxis(name)
+            axis.setPen(pg.mkPen(QColor(self._muted_color)))
+            axis.setTextPen(pg.mkPen(QColor(self._text_color)))
+        item.setLabel("bottom", AXIS_LABELS[self.options.x_mode], color=self._muted_color)
 
     def _apply_palette(self) -> None:
         """Colours from the widget palette, so the plot follows the light or dark theme."""
         pal = self.palette()
         base = pal.color(QPalette.ColorRole.Base)
-        text = pal.color(QPalette.ColorRole.Text)
-        muted = pal.color(QPalette.ColorRole.PlaceholderText)
-        self._text_color = text.name()
-        self._muted_color = muted.name()
+        self._text_color = pal.color(QPalette.ColorRole.Text).name()
+        self._muted_color = pal.color(QPalette.ColorRole.PlaceholderText).name()
         self.setBackground(base)
-        item = self.getPlotItem()
-        for name in ("left", "bottom"):
-            axis = item.getAxis(name)
-            axis.setPen(pg.mkPen(QColor(muted)))
-            axis.setTextPen(pg.mkPen(QColor(text)))
-        item.setLabel("bottom", "step", color=muted.name())
-        n = len(self.values)
-        self._set_title(float(self.values[-1]) if n else None, int(self.steps[-1]) if n else None)
+        self._style_axes()
+        self._vline.setPen(pg.mkPen(QColor(self._muted_color), width=1, style=pg.QtCore.Qt.PenStyle.DashLine))
+        fill = QColor(base)
+        fill.setAlpha(225)
+        self._label.fill = pg.mkBrush(fill)
+        self._label.border = pg.mkPen(QColor(self._muted_color))
+        self._markers.setSymbolPen(pg.mkPen(base, width=1.5))
+        self._update_title()
 
     def changeEvent(self, event: QEvent) -> None:
         super().changeEvent(event)
-        # (The base class changes roles while it is being built, before the curve exists.)
-        if event.type() == QEvent.Type.PaletteChange and hasattr(self, "curve"):
+        # (The base class changes roles while it is being built, before the hover items exist.)
+        if event.type() == QEvent.Type.PaletteChange and hasattr(self, "_markers"):
             self._apply_palette()
 
-    def set_history(self, steps: np.ndarray, values: np.ndarray) -> None:
-        """Show exactly these points (the whole history of the metric)."""
-        self.steps = np.asarray(steps)
-        self.values = np.asarray(values)
-        n = len(self.values)
-        if n < SYMBOLS_BELOW:
-            self.curve.setData(self.steps, self.values, symbol="o", symbolSize=6,
-                               symbolBrush=CURVE_COLOR, symbolPen=None)
-        else:
-            self.curve.setData(self.steps, self.values, symbol=None)
-        view = self.getPlotItem().getViewBox()
-        if n == 1 and np.isfinite(self.values[0]):
-            # Auto-range around one point gives a meaningless scale: centre it instead.
-            x, y = float(self.steps[0]), float(self.values[0])
-            pad = abs(y) * 0.1 or 1.0
-            view.setRange(xRange=(x - 1, x + 1), yRange=(y - pad, y + pad), padding=0)
-        elif n > 1 and not view.autoRangeEnabled()[0] and self._single_point_range:
-            view.enableAutoRange()
-        self._single_point_range = n == 1
-        if n:
-            self._set_title(float(self.values[-1]), int(self.steps[-1]))
-
-    def point_count(self) -> int:
-        return len(self.values)
-
-    def _set_title(self, last: float | None, step: int | None) -> None:
-        title = (f"<span style='color:{self._text_color};font-weight:600'>{html.escape(self.key)}</span>")
-        if last is not None:
-            title += (f"&nbsp;&nbsp;<span style='color:{self._muted_color}'>{html.escape(fmt_value(last))}"
-                      f" at step {step} · {plural(len(self.values), 'point')}</span>")
+    def _update_title(self) -> None:
+        title = f"<span style='color:{self._text_color};font-weight:600'>{html.escape(self.key)}</span>"
+        muted = f"&nbsp;&nbsp;<span style='color:{self._muted_color}'>"
+        if len(self.series) == 1:
+            s = next(iter(self.series.values()))
+            if len(s):
+                title += (f"{muted}{html.escape(fmt_value(float(s.values.view[-1])))}"
+                          f" at step {int(s.steps.view[-1])} · {plural(len(s), 'point')}</span>")
+        elif self.series:
+            title += f"{muted}{plural(len(self.series), 'run')} · {plural(self.point_count(), 'point')}</span>"
         self.setTitle(title, size="10.5pt")

@@ -1,84 +1,255 @@
-"""The Logs tab: the driver log (or another log file of the run), tailed live."""
+"""The Logs tab: the run's log files (image build, driver, ./logs, supervisor), tailed live, with search.
+
+The tab reads for itself, off the GUI thread: while it is visible and the run is active it reads
+what was appended every half second (`LogTail`), and after the run ends it reads until nothing
+more comes. Search highlights the matches on screen and steps through them (Ctrl+F, Enter,
+Shift+Enter, F3); counting them is a plain substring count of the text, so it stays cheap with
+the 200,000 lines the view keeps.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
-from PySide6.QtGui import QTextCursor
+import logging
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import (
+    QColor,
+    QKeySequence,
+    QPalette,
+    QShortcut,
+    QTextCharFormat,
+    QTextCursor,
+    QTextDocument,
+)
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QPlainTextEdit,
+    QTextEdit,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
+from engine import entities as E
+from studio.rundetail.logtail import DRIVER_LOG_REL, LogSource, LogTail, find_log_sources
 from studio.style import mono_font, muted
+from studio.tasks import BackgroundOp
+
+log = logging.getLogger(__name__)
 
 MAX_LINES = 200_000
-DRIVER_LOG_LABEL = "Driver log (stdout and stderr)"
+POLL_MS = 500
+# Search results are recounted at most this often while new text streams in.
+RECOUNT_MS = 1000
+MATCH_COLOR = "#f2c94c"  # a highlighter yellow, readable under dark and light text alike
 
 
 class LogsTab(QWidget):
-    """`sourceChanged(relpath)` when the user picks another log file."""
+    """`sourceChanged(relpath)` when another log file is shown."""
 
     sourceChanged = Signal(str)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, engine: Any, name: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.engine = engine
+        self.name = name
+        self.run: E.Run | None = None
+        self._sources: list[LogSource] = []
+        self._tail: LogTail | None = None
+        self._busy = False
+        self._quiet_passes = 0
+        self._auto_scrolling = False
+
         lay = QVBoxLayout(self)
         lay.setContentsMargins(12, 10, 12, 12)
         lay.setSpacing(8)
         bar = QHBoxLayout()
+        bar.setSpacing(8)
         bar.addWidget(QLabel("Log"))
         self.source = QComboBox()
-        self.source.setMinimumContentsLength(28)
+        self.source.setMinimumContentsLength(30)
         self.source.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.source.currentIndexChanged.connect(self._source_picked)
         bar.addWidget(self.source)
         self.path_label = muted(QLabel())
+        self.path_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         bar.addWidget(self.path_label, 1)
+
+        self.find = QLineEdit()
+        self.find.setPlaceholderText("Find in log  (Ctrl+F)")
+        self.find.setClearButtonEnabled(True)
+        self.find.setMinimumWidth(220)
+        self.find.setMaximumWidth(320)
+        self.find.textChanged.connect(lambda _t: self._search_timer.start())
+        self.find.returnPressed.connect(self.find_next)
+        bar.addWidget(self.find)
+        self.prev_button = self._tool_button("▲", "Previous match (Shift+Enter)", self.find_previous)
+        self.next_button = self._tool_button("▼", "Next match (Enter)", self.find_next)
+        bar.addWidget(self.prev_button)
+        bar.addWidget(self.next_button)
+        self.match_label = muted(QLabel())
+        self.match_label.setMinimumWidth(self.match_label.fontMetrics().horizontalAdvance("88,888 of 88,888"))
+        bar.addWidget(self.match_label)
         self.follow = QCheckBox("Follow")
         self.follow.setChecked(True)
         self.follow.setToolTip("Keep the newest output in view")
         self.follow.toggled.connect(self._follow_toggled)
         bar.addWidget(self.follow)
         lay.addLayout(bar)
+
         self.edit = QPlainTextEdit()
         self.edit.setReadOnly(True)
         self.edit.setFont(mono_font())
         self.edit.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
         self.edit.setMaximumBlockCount(MAX_LINES)
-        self.edit.setPlaceholderText("The script has not written anything yet.")
+        self.edit.setPlaceholderText("Nothing has been written to this log yet.")
         self.edit.verticalScrollBar().valueChanged.connect(self._scrolled)
         self.edit.verticalScrollBar().rangeChanged.connect(self._range_changed)
+        self.edit.updateRequest.connect(lambda _rect, dy: dy == 0 or self._highlight_visible())
+        # The current match keeps the active selection colours while the search box has the
+        # focus, so it stands out from the other (yellow) matches.
+        pal = self.edit.palette()
+        for role in (QPalette.ColorRole.Highlight, QPalette.ColorRole.HighlightedText):
+            pal.setColor(QPalette.ColorGroup.Inactive, role, pal.color(QPalette.ColorGroup.Active, role))
+        self.edit.setPalette(pal)
         lay.addWidget(self.edit, 1)
-        self._sources: list[str] = []
-        self._auto_scrolling = False
 
+        self._timer = QTimer(self)
+        self._timer.setInterval(POLL_MS)
+        self._timer.timeout.connect(self._poll)
+        self._search_timer = QTimer(self)  # typing: search once the user pauses
+        self._search_timer.setSingleShot(True)
+        self._search_timer.setInterval(150)
+        self._search_timer.timeout.connect(self._search_changed)
+        self._recount_timer = QTimer(self)
+        self._recount_timer.setSingleShot(True)
+        self._recount_timer.setInterval(RECOUNT_MS)
+        self._recount_timer.timeout.connect(self._update_count)
+        self._match_count = 0
+
+        ctx = Qt.ShortcutContext.WidgetWithChildrenShortcut
+        QShortcut(QKeySequence.StandardKey.Find, self, self._focus_find, context=ctx)
+        QShortcut(QKeySequence.StandardKey.FindNext, self, self.find_next, context=ctx)
+        QShortcut(QKeySequence.StandardKey.FindPrevious, self, self.find_previous, context=ctx)
+        QShortcut(QKeySequence("Shift+Return"), self.find, self.find_previous,
+                  context=Qt.ShortcutContext.WidgetShortcut)
+        QShortcut(QKeySequence("Escape"), self.find, self.find.clear, context=Qt.ShortcutContext.WidgetShortcut)
+        self._set_sources([LogSource(DRIVER_LOG_REL, "Driver log (stdout and stderr)")])
+
+    # ---------------------------------------------------------------- public
     def text(self) -> str:
         return self.edit.toPlainText()
 
     def current_source(self) -> str | None:
         i = self.source.currentIndex()
-        return self._sources[i] if 0 <= i < len(self._sources) else None
+        return self._sources[i].rel if 0 <= i < len(self._sources) else None
 
-    def set_sources(self, sources: list[str]) -> None:
+    def sources(self) -> list[str]:
+        return [s.rel for s in self._sources]
+
+    def source_labels(self) -> list[str]:
+        return [s.label for s in self._sources]
+
+    def select_source(self, rel: str) -> None:
+        """Show log file `rel` (relative to the run folder), listed or not yet."""
+        if rel not in self.sources():
+            self._set_sources([*self._sources, LogSource(rel, rel)])
+        self.source.setCurrentIndex(self.sources().index(rel))
+
+    def set_run(self, run: E.Run) -> None:
+        was_active = self.run is not None and not self.run.is_terminal
+        self.run = run
+        if was_active and run.is_terminal:
+            self._quiet_passes = 0  # read on until the last lines are in
+        self._ensure_polling()
+
+    def is_polling(self) -> bool:
+        return self._timer.isActive()
+
+    def stop(self) -> None:
+        self._timer.stop()
+
+    def match_count(self) -> int:
+        return self._match_count
+
+    # ---------------------------------------------------------------- reading
+    def showEvent(self, event: Any) -> None:
+        super().showEvent(event)
+        self._ensure_polling()
+
+    def hideEvent(self, event: Any) -> None:
+        super().hideEvent(event)
+        self._timer.stop()
+
+    def _finished_reading(self) -> bool:
+        return self.run is not None and self.run.is_terminal and self._quiet_passes >= 2
+
+    def _ensure_polling(self) -> None:
+        if self.run is None or not self.isVisible() or self._finished_reading():
+            return
+        if not self._timer.isActive():
+            self._timer.start()
+            self._poll()
+
+    def _poll(self) -> None:
+        if self._busy or self.run is None:
+            return
+        rel = self.current_source()
+        if rel is None:
+            return
+        root = Path(self.run.run_dir)
+        if self._tail is None or self._tail.path != root / rel:
+            self._tail = LogTail(root / rel)
+        tail = self._tail
+        self._busy = True
+
+        def read() -> tuple[list[LogSource], str, bool]:
+            return find_log_sources(root), tail.read(), tail.behind
+
+        BackgroundOp(self, read).success(lambda r: self._read_done(tail, *r)).failure(self._read_failed).run()
+
+    def _read_done(self, tail: LogTail, sources: list[LogSource], text: str, behind: bool) -> None:
+        self._busy = False
+        self._set_sources(sources)
+        if tail is not self._tail:
+            return  # the user picked another log meanwhile
+        self._append(text)
+        if self.run is not None and self.run.is_terminal and not text:
+            self._quiet_passes += 1
+            if self._quiet_passes >= 2:
+                self._timer.stop()
+        if behind and self._timer.isActive():
+            QTimer.singleShot(0, self._poll)
+
+    def _read_failed(self, exc: BaseException) -> None:
+        self._busy = False
+        log.warning("reading the log of %s failed: %s", self.name, exc)
+
+    def _set_sources(self, sources: list[LogSource]) -> None:
+        # A file picked before it was listed (e.g. the build log from the Overview) stays listed.
+        current = self.current_source()
+        if current is not None and current not in {s.rel for s in sources}:
+            sources = [*sources, LogSource(current, current)]
         if sources == self._sources:
             return
-        current = self.current_source()
         self._sources = list(sources)
         self.source.blockSignals(True)
         self.source.clear()
-        for i, rel in enumerate(sources):
-            self.source.addItem(DRIVER_LOG_LABEL if i == 0 else rel, rel)
-            self.source.setItemData(i, rel, 3)  # tooltip
-        self.source.setCurrentIndex(sources.index(current) if current in sources else 0)
+        for i, s in enumerate(sources):
+            self.source.addItem(s.label, s.rel)
+            self.source.setItemData(i, s.rel, Qt.ItemDataRole.ToolTipRole)
+        rels = self.sources()
+        self.source.setCurrentIndex(rels.index(current) if current in rels else 0)
         self.source.blockSignals(False)
         self.path_label.setText(self.current_source() or "")
 
-    def append(self, text: str) -> None:
+    def _append(self, text: str) -> None:
         if not text:
             return
         cursor = QTextCursor(self.edit.document())
@@ -86,17 +257,126 @@ class LogsTab(QWidget):
         cursor.insertText(text)
         if self.follow.isChecked():
             self._scroll_to_end()
-
-    def clear(self) -> None:
-        self.edit.clear()
+        if self.find.text() and not self._recount_timer.isActive():
+            self._recount_timer.start()
 
     def _source_picked(self, _index: int) -> None:
         src = self.current_source()
         self.path_label.setText(src or "")
         if src:
             self.edit.clear()
+            self._tail = None
+            self._quiet_passes = 0
+            self._busy = False  # a read in flight for the old file is ignored when it lands
             self.sourceChanged.emit(src)
+            self._update_count()
+            self._ensure_polling()
+            if self._timer.isActive():
+                self._poll()
 
+    # ---------------------------------------------------------------- search
+    def _tool_button(self, text: str, tip: str, slot: Any) -> QToolButton:
+        button = QToolButton()
+        button.setText(text)
+        button.setToolTip(tip)
+        button.setAutoRaise(True)
+        button.clicked.connect(slot)
+        return button
+
+    def _focus_find(self) -> None:
+        self.find.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.find.selectAll()
+
+    def find_next(self) -> bool:
+        return self._step(backward=False)
+
+    def find_previous(self) -> bool:
+        return self._step(backward=True)
+
+    def _step(self, *, backward: bool) -> bool:
+        query = self.find.text()
+        if not query:
+            return False
+        flags = QTextDocument.FindFlag.FindBackward if backward else QTextDocument.FindFlag(0)
+        found = self.edit.find(query, flags)
+        if not found:  # wrap around
+            cursor = self.edit.textCursor()
+            cursor.movePosition(QTextCursor.MoveOperation.End if backward else QTextCursor.MoveOperation.Start)
+            self.edit.setTextCursor(cursor)
+            found = self.edit.find(query, flags)
+        if found:
+            self.follow.setChecked(False)  # reading a match: new lines must not scroll it away
+            self._auto_scrolling = True  # even when the match is on the last screen
+            self.edit.centerCursor()
+            self._auto_scrolling = False
+        self._update_count()
+        return found
+
+    def _search_changed(self) -> None:
+        self._update_count()
+        if self.find.text():
+            # Jump to the first match from where the reader is.
+            cursor = self.edit.textCursor()
+            cursor.setPosition(cursor.selectionStart())
+            self.edit.setTextCursor(cursor)
+            if self._match_count:
+                self.find_next()
+        self._highlight_visible()
+
+    def _update_count(self) -> None:
+        query = self.find.text().lower()
+        if not query:
+            self._match_count = 0
+            self.match_label.setText("")
+            self._highlight_visible()
+            return
+        text = self.edit.toPlainText().lower()
+        self._match_count = text.count(query)
+        if not self._match_count:
+            self.match_label.setText("No matches")
+        else:
+            cursor = self.edit.textCursor()
+            if cursor.hasSelection() and cursor.selectedText().lower() == query:
+                # The match's number: matches starting before it, plus one. Positions in Qt count
+                # UTF-16 units, so count in the document's own text up to the cursor.
+                before = QTextCursor(self.edit.document())
+                before.setPosition(cursor.selectionStart(), QTextCursor.MoveMode.KeepAnchor)
+                index = before.selectedText().replace("\u2029", "\n").lower().count(query) + 1
+                self.match_label.setText(f"{index:,} of {self._match_count:,}")
+            else:
+                self.match_label.setText(f"{self._match_count:,} matches" if self._match_count != 1 else "1 match")
+        self._highlight_visible()
+
+    def _highlight_visible(self) -> None:
+        """Mark every match on screen (only the visible lines: cheap however long the log is)."""
+        query = self.find.text().lower()
+        selections: list[QTextEdit.ExtraSelection] = []
+        if query:
+            fmt = QTextCharFormat()
+            fmt.setBackground(QColor(MATCH_COLOR))
+            fmt.setForeground(QColor("#1b1b1b"))
+            block = self.edit.firstVisibleBlock()
+            bottom = self.edit.viewport().height()
+            offset = self.edit.contentOffset()
+            while block.isValid() and self.edit.blockBoundingGeometry(block).translated(offset).top() <= bottom:
+                line = block.text().lower()
+                start = line.find(query)
+                while start >= 0:
+                    sel = QTextEdit.ExtraSelection()
+                    cursor = QTextCursor(block)
+                    pos = block.position() + _utf16_len(line[:start])
+                    cursor.setPosition(pos)
+                    cursor.setPosition(pos + _utf16_len(query), QTextCursor.MoveMode.KeepAnchor)
+                    sel.cursor = cursor
+                    sel.format = fmt
+                    selections.append(sel)
+                    start = line.find(query, start + len(query))
+                block = block.next()
+        current = self.edit.extraSelections()
+        if selections or current:
+            self.edit.setExtraSelections(selections)
+
+    # ---------------------------------------------------------------- follow mode
     def _scroll_to_end(self) -> None:
         self._auto_scrolling = True
         bar = self.edit.verticalScrollBar()
@@ -120,3 +400,8 @@ class LogsTab(QWidget):
             self.follow.blockSignals(True)
             self.follow.setChecked(at_end)
             self.follow.blockSignals(False)
+
+
+def _utf16_len(text: str) -> int:
+    """Length in UTF-16 code units, the unit of QTextDocument positions."""
+    return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)

@@ -1,8 +1,10 @@
-"""Reading a growing log file incrementally, UTF-8 safe. No Qt."""
+"""Reading a growing log file incrementally, UTF-8 safe, and finding a run's log files. No Qt."""
 
 from __future__ import annotations
 
 import codecs
+import os
+from dataclasses import dataclass
 from pathlib import Path
 
 # On first open, a huge log is shown from this many bytes before its end.
@@ -18,6 +20,7 @@ class LogTail:
         self.path = path
         self.offset = 0
         self._started = False
+        self.behind = False
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
 
     def read(self) -> str:
@@ -41,9 +44,50 @@ class LogTail:
             f.seek(self.offset)
             data = f.read(min(size - self.offset, READ_MAX))
         self.offset += len(data)
+        self.behind = self.offset < size  # more is waiting: read again soon
         text = self._decoder.decode(data)
         if prefix:
             # Drop the partial first line we started in the middle of.
             cut = text.find("\n")
             text = text[cut + 1:] if cut >= 0 else text
         return prefix + text
+
+
+@dataclass(frozen=True)
+class LogSource:
+    rel: str  # path relative to the run folder
+    label: str  # what the source picker shows
+
+
+BUILD_LOG_REL = "azureml-logs/20_image_build_log.txt"
+DRIVER_LOG_REL = "azureml-logs/70_driver_log.txt"
+SUPERVISOR_LOG_REL = "supervisor.log"
+_LABELS = {
+    BUILD_LOG_REL: "Image build log",
+    DRIVER_LOG_REL: "Driver log (stdout and stderr)",
+    SUPERVISOR_LOG_REL: "Supervisor log",
+}
+
+
+def find_log_sources(root: Path) -> list[LogSource]:
+    """The run's logs in the order a user reads them: the environment build, the script's output,
+    its own ./logs files, other system logs, then the supervisor's diagnostics. The driver log is
+    always listed (it appears once the script starts)."""
+    rels = [DRIVER_LOG_REL]
+    if (root / BUILD_LOG_REL).is_file():
+        rels.insert(0, BUILD_LOG_REL)
+    for folder in ("logs", "azureml-logs"):
+        base = root / folder
+        if base.is_dir():
+            for dirpath, dirs, names in os.walk(base):
+                dirs.sort()
+                rels += [str(Path(dirpath, n).relative_to(root)) for n in sorted(names)]
+    if (root / SUPERVISOR_LOG_REL).is_file():
+        rels.append(SUPERVISOR_LOG_REL)
+    seen: set[str] = set()
+    sources = []
+    for rel in rels:
+        if rel not in seen:
+            seen.add(rel)
+            sources.append(LogSource(rel, _LABELS.get(rel, rel)))
+    return sources

@@ -1,13 +1,21 @@
-"""The Overview tab: what ran, where, from which code, and how it ended."""
+"""The Overview tab: what ran, where, from which code, and how it ended.
+
+Most of it comes from the run record the page already has; what needs a file read (the
+environment's kind, whether a build log exists, the snapshot's size) is loaded off the GUI thread
+when the run is first shown and whenever its status changes.
+"""
 
 from __future__ import annotations
 
+import html
 import json
+import logging
 import shlex
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -17,6 +25,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QScrollArea,
+    QSizePolicy,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -24,25 +33,44 @@ from PySide6.QtWidgets import (
 )
 
 from engine import entities as E
+from studio.rundetail.logtail import BUILD_LOG_REL, DRIVER_LOG_REL, SUPERVISOR_LOG_REL
 from studio.style import (
     STATUS_COLORS,
     fmt_duration,
+    fmt_size,
     fmt_time_full,
     fmt_value,
     heading,
     mono_font,
+    plural,
     run_duration,
     status_label,
 )
+from studio.tasks import BackgroundOp
 
+log = logging.getLogger(__name__)
+
+# (key, title); a key starting with '#' is a section heading.
 FIELDS = (
-    ("status", "Status"), ("name", "Run name"), ("experiment", "Experiment"), ("description", "Description"),
+    ("#run", "Run"),
+    ("status", "Status"), ("name", "Run name"), ("display_name", "Display name"), ("experiment", "Experiment"),
+    ("parent", "Parent run"), ("description", "Description"),
     ("created", "Created"), ("started", "Started"), ("ended", "Ended"), ("duration", "Duration"),
-    ("compute", "Compute"), ("environment", "Environment"), ("command", "Command"),
-    ("arguments", "Arguments"), ("inputs", "Inputs"), ("params", "Parameters"), ("tags", "Tags"),
-    ("git", "Git"), ("snapshot", "Snapshot"), ("exit_code", "Exit code"), ("error", "Error"),
+    ("exit_code", "Exit code"), ("error", "Error"), ("next", ""),
+    ("#code", "Code and environment"),
+    ("command", "Command"), ("arguments", "Arguments"), ("environment", "Environment"), ("compute", "Compute"),
+    ("git", "Git"), ("snapshot", "Snapshot"),
+    ("#inputs", "Inputs and parameters"),
+    ("inputs", "Inputs"), ("params", "Parameters"), ("tags", "Tags"), ("properties", "Properties"),
 )
-MONO = {"command", "arguments", "snapshot", "inputs", "params", "tags"}
+MONO = {"command", "arguments", "snapshot", "inputs", "params", "tags", "properties"}
+ALWAYS_SHOWN = {"status", "name", "experiment", "created", "compute", "command"}
+RICH = {"status", "parent", "environment", "next"}  # with colour or links
+WRAPPED = {"error", "description"}  # prose: wrapped, never cut
+# Properties Trainyard records for itself that have their own rows (or mean nothing to a user).
+HIDDEN_PROPERTIES = {"host", "interpreter", "source_file", "environment_hash"}
+ENV_KINDS = {"user": "user-managed Python", "venv": "pip virtual environment", "conda": "conda",
+             "docker": "Docker image"}
 
 
 def _mapping(d: dict[str, Any]) -> str:
@@ -62,15 +90,19 @@ def describe_git(git: dict[str, Any] | None) -> str:
 
 
 def field_values(run: E.Run) -> dict[str, str]:
+    """Plain text of every field (rich fields are decorated by the tab)."""
     interp = run.properties.get("interpreter")
     env = run.environment or (f"User-managed Python ({interp})" if interp else "")
     status = status_label(run.status)
     if run.cancel_requested and not run.is_terminal:
         status += " (cancel requested)"
+    props = {k: v for k, v in run.properties.items() if k not in HIDDEN_PROPERTIES}
     return {
         "status": status,
         "name": run.name,
+        "display_name": run.display_name if run.display_name != run.name else "",
         "experiment": run.experiment_name,
+        "parent": run.parent_name or "",
         "description": run.description,
         "created": fmt_time_full(run.created_at),
         "started": fmt_time_full(run.start_time),
@@ -83,16 +115,116 @@ def field_values(run: E.Run) -> dict[str, str]:
         "inputs": _mapping(run.inputs),
         "params": _mapping(run.params),
         "tags": _mapping(run.tags),
+        "properties": _mapping(props),
         "git": describe_git(run.git),
         "snapshot": run.snapshot_id or "",
         "exit_code": "" if run.exit_code is None else str(run.exit_code),
         "error": run.error or "",
+        "next": _next_step(run),
     }
 
 
+def _next_step(run: E.Run) -> str:
+    """Where to look when a run failed (a link the tab turns into a jump to that log)."""
+    if run.status != "Failed":
+        return ""
+    if run.exit_code is None:  # it never got to run the script
+        return (f"The <a href='log:{SUPERVISOR_LOG_REL}'>supervisor log</a> and the "
+                f"<a href='log:{BUILD_LOG_REL}'>build log</a> tell what went wrong before the script started.")
+    return f"The script's output is in the <a href='log:{DRIVER_LOG_REL}'>driver log</a>."
+
+
+@dataclass(frozen=True)
+class RunExtras:
+    """What the Overview reads from files rather than the run record."""
+
+    environment_kind: str | None
+    build_log: bool
+    snapshot_files: int | None
+    snapshot_bytes: int | None
+    snapshot_ignored: int | None
+
+
+def load_extras(engine: Any, run: E.Run) -> RunExtras:
+    kind = None
+    if run.environment:
+        spec = engine.run_environment(run.name)
+        kind = spec.kind if spec is not None else None
+    files = size = ignored = None
+    if run.snapshot_id:
+        try:
+            manifest = engine.snapshots.load(run.snapshot_id)
+            files, size, ignored = manifest.file_count, manifest.total_bytes, manifest.ignored_count
+        except Exception as exc:  # noqa: BLE001 - the row then shows the id alone
+            log.warning("reading snapshot %s failed: %s", run.snapshot_id, exc)
+    return RunExtras(kind, (Path(run.run_dir) / BUILD_LOG_REL).is_file(), files, size, ignored)
+
+
+class ValueLabel(QLabel):
+    """A field's value: selectable, each line cut with '…' to the width (full text in the tooltip),
+    or wrapped for prose. `text()` is always the full text."""
+
+    def __init__(self, *, wrap: bool = False, rich: bool = False) -> None:
+        super().__init__()
+        self._full = ""
+        self._wrap = wrap
+        self._rich = rich
+        self.setWordWrap(wrap)
+        self.setTextFormat(Qt.TextFormat.RichText if rich else Qt.TextFormat.PlainText)
+        self.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse
+                                     | (Qt.TextInteractionFlag.LinksAccessibleByMouse if rich
+                                        else Qt.TextInteractionFlag.NoTextInteraction))
+        self.setSizePolicy(QSizePolicy.Policy.Ignored if not (wrap or rich) else QSizePolicy.Policy.Preferred,
+                           QSizePolicy.Policy.Preferred)
+
+    def text(self) -> str:  # type: ignore[override]
+        return self._full
+
+    def setText(self, text: str) -> None:  # type: ignore[override]
+        self._full = text
+        self._fit()
+
+    def minimumSizeHint(self) -> QSize:
+        hint = super().minimumSizeHint()
+        return hint if self._wrap or self._rich else QSize(40, hint.height())
+
+    def sizeHint(self) -> QSize:
+        hint = super().sizeHint()
+        if self._wrap or self._rich:
+            return hint
+        lines = self._full.split("\n")
+        width = max((self.fontMetrics().horizontalAdvance(line) for line in lines), default=0)
+        return QSize(width + 4, hint.height())
+
+    def resizeEvent(self, event: Any) -> None:
+        super().resizeEvent(event)
+        self._fit()
+
+    def _fit(self) -> None:
+        if self._wrap or self._rich:
+            super().setText(self._full)
+            return
+        width = max(self.width() - 2, 20)
+        fm = self.fontMetrics()
+        shown = "\n".join(fm.elidedText(line, Qt.TextElideMode.ElideRight, width)
+                          for line in self._full.split("\n"))
+        if shown != super().text():
+            super().setText(shown)
+        self.setToolTip(self._full if shown != self._full else "")
+
+
 class OverviewTab(QScrollArea):
-    def __init__(self, parent: QWidget | None = None) -> None:
+    """`openRun(name)` for the parent run link; `showLog(relpath)` for the build/driver log links."""
+
+    openRun = Signal(str)
+    showLog = Signal(str)
+
+    def __init__(self, engine: Any = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.engine = engine
+        self.run: E.Run | None = None
+        self.extras: RunExtras | None = None
+        self._extras_for: tuple[str, str] | None = None
         self.setWidgetResizable(True)
         self.setFrameShape(QFrame.Shape.NoFrame)
         body = QWidget()
@@ -102,26 +234,36 @@ class OverviewTab(QScrollArea):
 
         left = QVBoxLayout()
         left.setSpacing(10)  # nested layouts would inherit the wide column gap
-        left.addWidget(heading("Details", 1.15))
         self.form = QFormLayout()
         self.form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
         self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         self.form.setHorizontalSpacing(16)
         self.form.setVerticalSpacing(7)
-        self.values: dict[str, QLabel] = {}
+        self.values: dict[str, ValueLabel] = {}
+        self.sections: dict[str, QLabel] = {}
         for key, title in FIELDS:
+            if key.startswith("#"):
+                section = heading(title, 1.15)
+                if self.sections:
+                    section.setContentsMargins(0, 12, 0, 0)
+                self.sections[key] = section
+                self.form.addRow(section)
+                continue
             name = QLabel(title)
             pal = name.palette()
             pal.setColor(QPalette.ColorRole.WindowText, pal.color(QPalette.ColorRole.PlaceholderText))
             name.setPalette(pal)
-            value = QLabel()
+            value = ValueLabel(wrap=key in WRAPPED, rich=key in RICH)
             value.setObjectName(f"overview-{key}")
-            value.setWordWrap(True)
-            value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             if key in MONO:
                 value.setFont(mono_font())
+            value.linkActivated.connect(self._link)
             self.values[key] = value
             self.form.addRow(name, value)
+        err = self.values["error"]
+        pal = err.palette()
+        pal.setColor(QPalette.ColorRole.WindowText, QColor(STATUS_COLORS["Failed"]))
+        err.setPalette(pal)
         left.addLayout(self.form)
         left.addStretch(1)
         outer.addLayout(left, 3)
@@ -148,26 +290,65 @@ class OverviewTab(QScrollArea):
         outer.addLayout(right, 2)
         self.setWidget(body)
 
+    # ---------------------------------------------------------------- run record
     def set_run(self, run: E.Run) -> None:
-        for key, text in field_values(run).items():
-            label = self.values[key]
-            label.setText(text)
-            always = key in ("status", "name", "experiment", "created", "compute", "command")
-            self.form.setRowVisible(label, bool(text) or always)
+        self.run = run
+        values = field_values(run)
+        for key, text in values.items():
+            self.values[key].setText(text)
+            self.form.setRowVisible(self.values[key], bool(text) or key in ALWAYS_SHOWN)
+        for key in ("#inputs",):
+            shown = any(values[k] for k in ("inputs", "params", "tags", "properties"))
+            self.form.setRowVisible(self.sections[key], shown)
         color = STATUS_COLORS.get(run.status, "#9aa0a6")
-        self.values["status"].setText(
-            f"<span style='color:{color}'>●</span>&nbsp;{field_values(run)['status']}")
-        self.values["status"].setTextFormat(Qt.TextFormat.RichText)
-        err = self.values["error"]
-        pal = err.palette()
-        pal.setColor(QPalette.ColorRole.WindowText, QColor(STATUS_COLORS["Failed"]))
-        err.setPalette(pal)
-        snap = self.values["snapshot"]
-        snap.setToolTip(run.snapshot_id or "")
-        if run.snapshot_id:
-            snap.setText(run.snapshot_id[:16] + "…")
+        self.values["status"].setText(f"<span style='color:{color}'>●</span>&nbsp;{html.escape(values['status'])}")
+        if run.parent_name:
+            self.values["parent"].setText(f"<a href='run:{html.escape(run.parent_name)}'>"
+                                          f"{html.escape(run.parent_name)}</a>")
         self.values["name"].setToolTip(str(Path(run.run_dir)))
+        self._show_extras()
+        if self.engine is not None and self._extras_for != (run.name, run.status):
+            self._extras_for = (run.name, run.status)
+            engine = self.engine
+            (BackgroundOp(self, lambda: load_extras(engine, run))
+             .success(self._extras_loaded)
+             .failure(lambda exc: log.warning("reading details of %s failed: %s", run.name, exc))
+             .run())
 
+    def _extras_loaded(self, extras: RunExtras) -> None:
+        self.extras = extras
+        self._show_extras()
+
+    def _show_extras(self) -> None:
+        run, extras = self.run, self.extras
+        if run is None:
+            return
+        env = html.escape(field_values(run)["environment"])
+        snap = (run.snapshot_id[:16] + "…") if run.snapshot_id else ""
+        if extras is not None:
+            bits = [env] if env else []
+            if extras.environment_kind:
+                bits.append(ENV_KINDS.get(extras.environment_kind, extras.environment_kind))
+            if extras.build_log:
+                bits.append(f"<a href='log:{BUILD_LOG_REL}'>build log</a>")
+            env = "  ·  ".join(bits)
+            if snap and extras.snapshot_files is not None:
+                snap += f"  ·  {plural(extras.snapshot_files, 'file')}, {fmt_size(extras.snapshot_bytes or 0)}"
+                if extras.snapshot_ignored:
+                    snap += f", {extras.snapshot_ignored:,} ignored"
+        self.values["environment"].setText(env)
+        self.form.setRowVisible(self.values["environment"], bool(env))
+        self.values["snapshot"].setText(snap)
+        self.values["snapshot"].setToolTip(run.snapshot_id or "")
+
+    def _link(self, href: str) -> None:
+        kind, _, target = href.partition(":")
+        if kind == "run" and target:
+            self.openRun.emit(target)
+        elif kind == "log" and target:
+            self.showLog.emit(target)
+
+    # ---------------------------------------------------------------- metrics
     def set_metrics(self, summaries: list[E.MetricSummary]) -> None:
         self.metrics.setRowCount(len(summaries))
         for row, s in enumerate(summaries):

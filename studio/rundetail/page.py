@@ -1,4 +1,4 @@
-"""The run detail page: a header with the run's state and actions, and four tabs.
+"""The run detail page: a header with the run's state and actions, and the run's tabs.
 
 While the run is active a timer asks for a refresh every 0.5 s; each refresh runs `fetch` in
 the background (never two at once) and applies only what is new. Once the run has ended and a
@@ -8,7 +8,6 @@ last refresh found nothing more, polling stops.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -18,25 +17,29 @@ from engine import entities as E
 from engine.errors import NotFound
 from studio.browsers.runs import open_folder
 from studio.errors import show_error
+from studio.rundetail.children import ChildrenTab
 from studio.rundetail.fetch import DetailUpdate, FetchState, fetch
 from studio.rundetail.logs import LogsTab
 from studio.rundetail.metrics import MetricsTab
 from studio.rundetail.outputs import OutputsTab
 from studio.rundetail.overview import OverviewTab
+from studio.rundetail.snapshot import SnapshotTab
 from studio.style import STATUS_COLORS, fmt_duration, fmt_time, heading, muted, run_duration, status_label
 from studio.tasks import BackgroundOp
 
 log = logging.getLogger(__name__)
 
 REFRESH_MS = 500
-TABS = ("overview", "metrics", "logs", "outputs")
+TABS = ("overview", "metrics", "logs", "outputs", "snapshot", "children")
 
 
 class RunDetail(QWidget):
-    """`back()` asks to return to the list; `loaded()` after the first refresh is shown."""
+    """`back()` asks to return to the list; `loaded()` after the first refresh is shown;
+    `openRun(name)` asks to show another run (a parent or child link)."""
 
     back = Signal()
     loaded = Signal()
+    openRun = Signal(str)
 
     def __init__(self, engine: Any, bridge: Any, name: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -90,15 +93,22 @@ class RunDetail(QWidget):
 
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
-        self.overview = OverviewTab()
+        self.overview = OverviewTab(engine)
         self.metrics = MetricsTab()
-        self.logs = LogsTab()
-        self.outputs = OutputsTab()
+        self.logs = LogsTab(engine, name)
+        self.outputs = OutputsTab(engine, bridge, name)
+        self.snapshot = SnapshotTab(engine, name)
+        self.child_runs = ChildrenTab(engine, bridge, name)
         self.tabs.addTab(self.overview, "Overview")
         self.tabs.addTab(self.metrics, "Metrics")
         self.tabs.addTab(self.logs, "Logs")
-        self.tabs.addTab(self.outputs, "Outputs")
-        self.logs.sourceChanged.connect(self._log_source_changed)
+        self.tabs.addTab(self.outputs, "Outputs + logs")
+        self.tabs.addTab(self.snapshot, "Snapshot")
+        self.tabs.addTab(self.child_runs, "Child runs")
+        self.overview.openRun.connect(self.openRun)
+        self.overview.showLog.connect(self.show_log)
+        self.child_runs.openRun.connect(self.openRun)
+        self.child_runs.countChanged.connect(self._children_counted)
         lay.addWidget(self.tabs, 1)
 
         self._timer = QTimer(self)
@@ -142,6 +152,17 @@ class RunDetail(QWidget):
     def stop(self) -> None:
         self._timer.stop()
         self._clock.stop()
+        self.logs.stop()
+        self.outputs.stop()
+
+    def show_log(self, rel: str) -> None:
+        """The Logs tab showing log file `rel` (relative to the run folder)."""
+        self.logs.select_source(rel)
+        self.show_tab("logs")
+
+    def _children_counted(self, n: int) -> None:
+        index = self.tabs.indexOf(self.child_runs)
+        self.tabs.setTabText(index, f"Child runs ({n:,})" if n else "Child runs")
 
     # ---------------------------------------------------------------- updates
     def _resume(self) -> None:
@@ -176,13 +197,9 @@ class RunDetail(QWidget):
         self.metrics.update_metrics(update.summaries, update.histories)
         for key, hist in update.histories.items():
             self._state.metric_counts[key] = len(hist)
-        self.logs.set_sources(update.log_sources)
-        if update.log_source == self._state.log_source:
-            self.logs.append(update.log_text)
-        if update.outputs is not None:
-            self.outputs.set_files(Path(run.run_dir) / "outputs", update.outputs, run.is_terminal)
-            if run.is_terminal:
-                self._state.outputs_listed_terminal = True
+        # These tabs read their own files (only while shown); they only need the run's state.
+        for tab in (self.logs, self.outputs, self.snapshot):
+            tab.set_run(run)
         self._state.last_status = run.status
         self.metrics.set_finished(run.is_terminal)
         if run.is_terminal:
@@ -216,7 +233,3 @@ class RunDetail(QWidget):
         self.cancel_button.setEnabled(not run.is_terminal and not run.cancel_requested)
         self.cancel_button.setVisible(not run.is_terminal)
         self.folder_button.setEnabled(True)
-
-    def _log_source_changed(self, source: str) -> None:
-        self._state.log_source = source
-        self._resume()

@@ -64,6 +64,7 @@ def test_outputs_and_overview(qtbot, window, submit, wait_status, project):
     name = submit("--points", "4")
     wait_status(window, name, "Completed")
     detail = window.show_run(name)
+    detail.show_tab("outputs")  # the tab lists its files when it is shown
     qtbot.waitUntil(lambda: detail.outputs.files() == ["model.bin"], timeout=10_000)
     values = {k: v.text() for k, v in detail.overview.values.items()}
     assert values["command"] == "train.py --points 4"

@@ -1,0 +1,57 @@
+"""Whether a compute target can take a run now, in words a user reads in a table.
+
+`local` targets are always ready; `docker` targets (and the built-in `docker`) are ready when the
+Docker daemon answers a ping (asked with a short timeout: the caller may be a page refreshing);
+SSH targets are stored but cannot run jobs in this version, and say so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from engine.entities import ComputeTarget
+
+READY = "ready"
+UNAVAILABLE = "unavailable"
+NOT_IN_THIS_VERSION = "not available in this version"
+
+
+@dataclass(frozen=True)
+class ComputeState:
+    state: str  # READY | UNAVAILABLE | NOT_IN_THIS_VERSION
+    detail: str = ""
+
+    @property
+    def ready(self) -> bool:
+        return self.state == READY
+
+
+def docker_state() -> ComputeState:
+    """Ping the local Docker daemon (a few seconds at most)."""
+    from engine.environments.build.docker import docker_client
+    from engine.errors import TrainyardError
+
+    try:
+        client = docker_client(timeout=5)
+    except TrainyardError as exc:
+        return ComputeState(UNAVAILABLE, exc.message)
+    try:
+        version = client.version().get("Version", "")
+    except Exception:  # noqa: BLE001 - the ping worked; the version is only a nicety
+        version = ""
+    finally:
+        client.close()
+    return ComputeState(READY, f"Docker {version} is running" if version else "Docker is running")
+
+
+def target_state(target: ComputeTarget, docker: ComputeState | None = None) -> ComputeState:
+    """The state of `target`; `docker` is a state already found (one ping serves every target)."""
+    if target.type == "local":
+        return ComputeState(READY, "runs jobs as processes on this machine")
+    if target.type == "docker":
+        return docker if docker is not None else docker_state()
+    if target.type == "ssh":
+        host = target.config.get("host", "?")
+        return ComputeState(NOT_IN_THIS_VERSION,
+                            f"SSH compute ({host}) is stored but cannot run jobs in this version of Trainyard")
+    return ComputeState(UNAVAILABLE, f"unknown compute type {target.type!r} (made by a newer Trainyard?)")

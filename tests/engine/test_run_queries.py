@@ -1,0 +1,128 @@
+"""The paged runs query behind the studio's runs table: filter, sort, page, count, archived,
+latest metric values and metric keys. On SQLite, and on PostgreSQL through the same code."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from engine.store.runquery import RUN_SORTS
+from engine.store.sql import SqlStore
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlStore]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'store.db'}"
+    else:
+        server = request.getfixturevalue("postgres_url")
+        db = f"q_{tmp_path.name.lower().replace('-', '_')[-40:]}"
+        admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{db}"'))
+        admin.dispose()
+        url = server.rsplit("/", 1)[0] + f"/{db}"
+    s = SqlStore(url)
+    yield s
+    s.close()
+
+
+def _seed(store: SqlStore) -> None:
+    """Five runs with distinct start times, statuses, experiments and computes."""
+    rows = [  # name, experiment, compute, start, end, final status
+        ("calm_river_1", "alpha", "local", 100.0, 110.0, "Completed"),
+        ("brave_otter_2", "beta", "docker", 200.0, 290.0, "Failed"),
+        ("Apple_pie_3", "alpha", "gpu-box", 300.0, None, "Running"),
+        ("zesty_lemon_4", "gamma", "local", None, None, "Queued"),
+        ("quiet_heron_5", "beta", "local", 50.0, 52.0, "Canceled"),
+    ]
+    for name, exp, compute, start, end, status in rows:
+        store.create_run(name=name, experiment_name=exp, run_dir=f"/tmp/{name}", compute=compute)
+        if start is not None:
+            store.set_status(name, "Running", at=start)
+        if status != "Running":
+            store.set_status(name, status, at=end)
+    # A run not yet started sorts by its submission time.
+    store.update_run("zesty_lemon_4", created_at=400.0)
+
+
+def _names(runs) -> list[str]:  # type: ignore[no-untyped-def]
+    return [r.name for r in runs]
+
+
+def test_sorts_are_done_by_the_store(store: SqlStore) -> None:
+    _seed(store)
+    assert _names(store.query_runs()) == ["zesty_lemon_4", "Apple_pie_3", "brave_otter_2", "calm_river_1",
+                                          "quiet_heron_5"]
+    assert _names(store.query_runs(sort="start", descending=False))[0] == "quiet_heron_5"
+    assert _names(store.query_runs(sort="name", descending=False)) == [
+        "Apple_pie_3", "brave_otter_2", "calm_river_1", "quiet_heron_5", "zesty_lemon_4"]  # any case
+    # Lifecycle order: Queued < Running < Completed < Failed < Canceled.
+    assert _names(store.query_runs(sort="status", descending=False)) == [
+        "zesty_lemon_4", "Apple_pie_3", "calm_river_1", "brave_otter_2", "quiet_heron_5"]
+    assert _names(store.query_runs(sort="experiment", descending=False))[-1] == "zesty_lemon_4"
+    assert _names(store.query_runs(sort="compute", descending=False))[:1] == ["brave_otter_2"]
+    by_duration = _names(store.query_runs(sort="duration"))
+    assert by_duration[0] == "Apple_pie_3"  # still running since t=300: the longest
+    assert by_duration[1:4] == ["brave_otter_2", "calm_river_1", "quiet_heron_5"]
+    assert by_duration[-1] == "zesty_lemon_4"  # never started
+    for sort in RUN_SORTS:
+        assert len(store.query_runs(sort=sort)) == 5
+    with pytest.raises(ValueError, match="unknown run sort"):
+        store.query_runs(sort="colour")
+
+
+def test_pages_neither_overlap_nor_skip(store: SqlStore) -> None:
+    for i in range(23):
+        store.create_run(name=f"r{i:02d}", experiment_name="e", run_dir=f"/tmp/r{i}")
+        store.update_run(f"r{i:02d}", created_at=1000.0 + i // 4)  # ties on the sort key
+    for sort in ("start", "status", "compute"):
+        pages = [store.query_runs(sort=sort, offset=o, limit=5) for o in range(0, 25, 5)]
+        names = [n for page in pages for n in _names(page)]
+        assert sorted(names) == [f"r{i:02d}" for i in range(23)], sort
+    assert store.query_runs(offset=20, limit=5)[-1].name == "r00"
+    assert store.query_runs(offset=30) == []
+
+
+def test_filter_matches_any_column_in_any_case(store: SqlStore) -> None:
+    _seed(store)
+    assert store.count_runs(text="") == 5
+    assert _names(store.query_runs(text="BETA")) == ["brave_otter_2", "quiet_heron_5"]
+    assert store.count_runs(text="beta") == 2
+    assert _names(store.query_runs(text="gpu")) == ["Apple_pie_3"]
+    assert _names(store.query_runs(text="failed")) == ["brave_otter_2"]
+    assert _names(store.query_runs(text="apple")) == ["Apple_pie_3"]
+    assert store.count_runs(text="no such run") == 0
+    assert store.query_runs(text="100%_") == []  # LIKE wildcards are literal
+
+
+def test_archived_runs_are_hidden_unless_asked_for(store: SqlStore) -> None:
+    _seed(store)
+    store.update_run("calm_river_1", archived=True)
+    assert "calm_river_1" not in _names(store.query_runs())
+    assert store.count_runs(include_archived=False) == 4
+    assert store.count_runs() == 5  # every run, as before
+    assert "calm_river_1" in _names(store.query_runs(include_archived=True))
+    assert store.count_runs(text="alpha", include_archived=False) == 1
+    assert store.archived_among(["calm_river_1", "brave_otter_2", "ghost"]) == {"calm_river_1"}
+    assert store.archived_among([]) == set()
+
+
+def test_latest_values_and_metric_keys(store: SqlStore) -> None:
+    _seed(store)
+    store.ingest("calm_river_1", source="a", offset=1, last_seq=1,
+                 scalars={"loss": ([0, 1, 2], [0.9, 0.5, 0.25], [1.0, 2.0, 3.0]), "acc": ([0], [0.7], [1.0])})
+    store.ingest("brave_otter_2", source="a", offset=1, last_seq=1,
+                 scalars={"loss": ([0], [2.0], [1.0])})
+    from engine import entities as E
+
+    store.ingest("brave_otter_2", source="b", offset=1, last_seq=1,
+                 objects=[E.MetricObject("confusion", "table", {"a": [1]}, 0, 1.0)])
+    got = store.latest_values(["calm_river_1", "brave_otter_2", "quiet_heron_5"], ["loss", "acc", "confusion"])
+    assert got == {"calm_river_1": {"loss": 0.25, "acc": 0.7}, "brave_otter_2": {"loss": 2.0}}
+    assert store.latest_values([], ["loss"]) == {} == store.latest_values(["calm_river_1"], [])
+    assert store.metric_keys() == ["acc", "loss"]  # scalar keys only
+    assert store.metric_keys(limit=1) == ["acc"]
