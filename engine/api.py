@@ -583,19 +583,30 @@ class Engine:
                 continue
         return ""
 
-    def build_environment(self, spec: Any, on_event: Callable[[Any], None] | None = None) -> Any:
+    def build_environment(self, spec: Any, on_event: Callable[[Any], None] | None = None, *,
+                          rebuild: bool = False) -> Any:
         """Build (or find cached) the environment `spec` (an EnvironmentSpec or a reference) now,
         outside any run. The log goes to the cache's build-logs/ (see environment_build_log) and to
         `on_event` (BuildEvent per line/step); a failure is kept for environment_build_status.
+        With `rebuild`, a cached build is removed first (refused while active runs use it).
         Returns engine.environments.build.BuiltEnvironment."""
-        from engine.environments.build import BuildLog, ensure_built
+        from engine.environments.build import BuildLog, ensure_built, prune, spec_hash
+        from engine.environments.build.cache import cached_hashes
         from engine.environments.resolve import resolve_environment
         from engine.environments.status import record_build
+        from engine.errors import InvalidState
 
         if not hasattr(spec, "kind"):
             spec = resolve_environment(self.store, spec)
-        with record_build(spec, self.location.envs_dir) as log_file:
-            return ensure_built(spec, self.location.envs_dir, BuildLog(log_file, on_event))
+        root = self.location.envs_dir
+        if rebuild and spec.kind != "user":
+            h = spec_hash(spec)
+            if h in self.environments_in_use():
+                raise InvalidState(f"environment {spec.reference!r} is in use by active runs: it cannot be rebuilt now",
+                                   "wait for those runs to end (or cancel them), then rebuild")
+            prune(root, keep=cached_hashes(root) - {h})
+        with record_build(spec, root) as log_file:
+            return ensure_built(spec, root, BuildLog(log_file, on_event))
 
     def list_compute_targets(self) -> list[E.ComputeTarget]:
         """The built-in targets (local, docker), then the registered ones by name."""

@@ -9,7 +9,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-SCREENSHOT_PAGES = ("experiments", "runs", "run", "models",
+# The browser pages (the rest are tabs of one run's detail).
+BROWSER_PAGES = ("experiments", "runs", "environments", "compute", "models", "data")
+SCREENSHOT_PAGES = (*BROWSER_PAGES, "run",
                     "run-overview", "run-metrics", "run-logs", "run-outputs")
 SCREENSHOT_SIZE = (1280, 800)
 READY_TIMEOUT_S = 20.0
@@ -67,7 +69,7 @@ def main(args: list[str] | None = None) -> int:
         if ns.screenshot:
             return screenshot(app, engine, Path(ns.screenshot), ns.page or "runs", ns.run)
         window = MainWindow(engine)
-        if ns.page in ("experiments", "runs", "models"):
+        if ns.page in BROWSER_PAGES:
             window.show_page(ns.page)
         elif ns.run:
             window.show_run(ns.run).show_tab((ns.page or "run").partition("-")[2] or "overview")
@@ -99,7 +101,7 @@ def screenshot(app: Any, engine: Any, path: Path, page: str, run_name: str | Non
         window.resize(*SCREENSHOT_SIZE)
         window.show()
         _wait(app, lambda: window.bridge.is_loaded, READY_TIMEOUT_S)
-        if page in ("experiments", "runs", "models"):
+        if page in BROWSER_PAGES:
             window.show_page(page)
         else:
             name = run_name or _newest_run(window)

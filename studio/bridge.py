@@ -28,6 +28,8 @@ OVERLAP_S = 35.0
 # Belt and braces: every few seconds the runs still shown as active are re-read outright, so a
 # change whose stamp fell outside every window still shows up.
 RESYNC_EVERY = 10
+# The first poll reports the active runs and this many of the newest ones.
+RECENT_RUNS = 500
 # Models change only through explicit registration: every few polls is enough.
 MODEL_EVERY = 4
 
@@ -87,8 +89,9 @@ class _Poller(QObject):
         try:
             first = self._since is None
             now = time.time()
-            if first:
-                fresh = store.list_runs()
+            if first:  # not every run (there may be 100,000): the table reads its own pages
+                fresh = (store.list_runs(limit=RECENT_RUNS, include_archived=True)
+                         + store.list_runs(statuses=E.ACTIVE_STATUSES, include_archived=True))
             else:
                 fresh = store.runs_changed_since((self._since or now) - OVERLAP_S)
             self._since = now
@@ -124,7 +127,8 @@ class Bridge(QObject):
     """Signals about the workspace, always on the GUI thread.
 
     runsChanged(list[Run]): runs that are new or changed since the last emission (the first
-    emission holds every run). experimentsChanged / modelsChanged carry the complete lists.
+    emission holds every active run and the RECENT_RUNS newest ones; a table of all runs reads
+    them page by page from the store, see studio.models.runs). experimentsChanged / modelsChanged carry the complete lists.
     """
 
     runsChanged = Signal(list)

@@ -24,6 +24,9 @@ from PySide6.QtWidgets import (
 
 from engine import entities as E
 from studio.bridge import Bridge
+from studio.browsers.compute import ComputeBrowser
+from studio.browsers.data import DataBrowser
+from studio.browsers.environments import EnvironmentBrowser
 from studio.browsers.experiments import ExperimentBrowser
 from studio.browsers.models import ModelBrowser
 from studio.browsers.runs import RunBrowser
@@ -32,8 +35,9 @@ from studio.models.runs import RunTableModel
 from studio.rundetail import RunDetail
 from studio.style import heading, muted
 
-PAGES = ("experiments", "runs", "models")
-NAV_LABELS = {"experiments": "Experiments", "runs": "Runs", "models": "Models"}
+PAGES = ("experiments", "runs", "environments", "compute", "models", "data")
+NAV_LABELS = {"experiments": "Experiments", "runs": "Runs", "environments": "Environments", "compute": "Compute",
+              "models": "Models", "data": "Data"}
 SETTINGS = ("Trainyard", "Trainyard")
 # palette() roles keep the navigation right in light and dark themes.
 NAV_STYLE = """
@@ -87,15 +91,21 @@ class MainWindow(QMainWindow):
         row.addWidget(self.stack, 1)
         self.setCentralWidget(central)
 
-        self.experiments_page = ExperimentBrowser(self.bridge, self.runs_model)
+        self.experiments_page = ExperimentBrowser(engine, self.bridge, self.runs_model)
         self.runs_page = RunBrowser(engine, self.bridge, self.runs_model)
-        self.models_page = ModelBrowser(self.bridge)
+        self.environments_page = EnvironmentBrowser(engine)
+        self.compute_page = ComputeBrowser(engine, self.bridge, self.runs_model)
+        self.models_page = ModelBrowser(engine, self.bridge)
+        self.data_page = DataBrowser(engine)
         self.pages = {"experiments": self.experiments_page, "runs": self.runs_page,
-                      "models": self.models_page}
+                      "environments": self.environments_page, "compute": self.compute_page,
+                      "models": self.models_page, "data": self.data_page}
         for key in PAGES:
             self.stack.addWidget(self.pages[key])
         self.runs_page.openRun.connect(self.show_run)
         self.models_page.openRun.connect(self.show_run)
+        self.experiments_page.openRun.connect(self.show_run)
+        self.compute_page.openRun.connect(self.show_run)
         self.experiments_page.showRuns.connect(self.show_experiment_runs)
         self.nav.currentRowChanged.connect(self._nav_changed)
         # Clicking the already-current "Runs" while a run's detail is shown goes back to the list.

@@ -10,23 +10,24 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontDatabase, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import QApplication, QLabel, QSizePolicy, QWidget
 
-# Readable on light and dark palettes alike.
+# Readable on light and dark palettes alike: each has a contrast of at least 3:1 against the
+# window and base colours of both themes (studio/theme.py; tests/studio/test_studio_shell.py).
 STATUS_COLORS = {
-    "NotStarted": "#9aa0a6",
-    "Queued": "#d99a1e",
-    "Preparing": "#d99a1e",
-    "Starting": "#d99a1e",
+    "NotStarted": "#858a92",
+    "Queued": "#b7791f",
+    "Preparing": "#b7791f",
+    "Starting": "#b7791f",
     "Running": "#2f80ed",
     "Finalizing": "#2f80ed",
-    "Completed": "#27ae60",
+    "Completed": "#1f9a55",
     "Failed": "#e5484d",
-    "Canceled": "#8b8d98",
+    "Canceled": "#7e808a",
 }
 STATUS_LABELS = {"NotStarted": "Not started"}
 
 
 def status_color(status: str) -> QColor:
-    return QColor(STATUS_COLORS.get(status, "#9aa0a6"))
+    return QColor(STATUS_COLORS.get(status, STATUS_COLORS["NotStarted"]))
 
 
 def status_label(status: str) -> str:

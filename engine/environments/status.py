@@ -76,10 +76,9 @@ def build_status(spec: EnvironmentSpec, cache_root: Path) -> BuildStatus:
     if marker is not None:
         return BuildStatus(BUILT, h, marker.get("prefix") or marker.get("image"), marker.get("created"),
                            log_path=logged)
-    # A tmp folder alone may be what a killed build left: only a held lock means a build is running.
-    if any(cache_root.glob(f"{h}.tmp-*")) or entry.lock_path.exists():
-        if _lock_held(entry):
-            return BuildStatus(BUILDING, h, log_path=logged)
+    # A tmp folder alone may be what a killed build left: only a held lock means one is running.
+    if _lock_held(entry):
+        return BuildStatus(BUILDING, h, log_path=logged)
     failure = _failure_path(cache_root, h)
     if failure.is_file():
         try:

@@ -1,84 +1,279 @@
-"""The Runs page: every run of the workspace, filterable, live."""
+"""The Runs page: every run of the workspace (the store filters, sorts and pages), live.
+
+Multi-select runs to compare them; the context menu cancels, re-runs, downloads outputs,
+registers a model or archives. Every action calls the engine in the background.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, QPoint, Qt, QUrl, Signal
-from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import QMenu, QWidget
+from PySide6.QtCore import (
+    QItemSelection,
+    QItemSelectionModel,
+    QModelIndex,
+    QPoint,
+    QSettings,
+    Qt,
+    QTimer,
+    QUrl,
+    Signal,
+)
+from PySide6.QtGui import QDesktopServices, QFontMetrics
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QDialog,
+    QFileDialog,
+    QHeaderView,
+    QLineEdit,
+    QMainWindow,
+    QMenu,
+    QPushButton,
+    QToolButton,
+    QWidget,
+)
 
 from engine import entities as E
 from engine.errors import NotFound
+from studio.dialogs.register_model import RegisterModelDialog
 from studio.errors import show_error
-from studio.models.runs import COL_STARTED, RUN_ROLE, SORT_ROLE, RunTableModel
+from studio.models.runs import COL_NAME, COL_STARTED, COLUMNS, RUN_ROLE, SORTS, RunTableModel
 from studio.tasks import BackgroundOp
-from studio.widgets import EmptyState, FilterProxy, Page, make_table
+from studio.widgets import EmptyState, Page, make_table
 
 EMPTY_TEXT = "Drop a project folder here or use File ▸ Open Project… to submit your first run."
+SETTINGS_KEY = "runsTable/metricColumns"
+FILTER_DELAY_MS = 200  # typing "alpha" runs one store query, not five
+COLUMN_SAMPLES = ["wonderful_river_abcd1234x", "Completed ", "experiment-name", "compute",
+                  "Yesterday 00:00:00", "10m 00s", "key=value, key=value"]
+METRIC_SAMPLE = "-0.001234 "
+
+
+def settings() -> QSettings:
+    return QSettings("Trainyard", "Trainyard")  # the application's settings (as studio.mainwindow)
 
 
 class RunBrowser(Page):
-    """Lists the runs held by a shared `RunTableModel`; `openRun(name)` asks for the detail."""
+    """Lists the runs of the shared `RunTableModel`.
+
+    Signals: openRun(name) asks for a run's detail; compareRequested(names) for a comparison
+    of two or more selected runs.
+    """
 
     openRun = Signal(str)
+    compareRequested = Signal(list)
 
     def __init__(self, engine: Any, bridge: Any, model: RunTableModel, parent: QWidget | None = None) -> None:
         super().__init__("Runs", parent)
         self.engine = engine
         self.bridge = bridge
         self.model = model
-        self.proxy = FilterProxy(SORT_ROLE, self)
-        self.proxy.setSourceModel(model)
-        self.filter_edit = self.add_filter("Filter by name, status, experiment or compute", self.proxy)
-        self.table = make_table(
-            self.proxy,
-            ["wonderful_river_abcd1234x", "Completed ", "experiment-name", "compute",
-             "Yesterday 00:00:00", "10m 00s"],
-            stretch=0,
-        )
+        self._restore: list[str] = []  # selected run names, put back after the rows are re-read
+        self._metric_keys: list[str] = []
+
+        self.filter_edit = QLineEdit()
+        self.filter_edit.setPlaceholderText("Filter by name, status, experiment or compute")
+        self.filter_edit.setClearButtonEnabled(True)
+        self.filter_edit.setMaximumWidth(420)
+        self._filter_timer = QTimer(self)
+        self._filter_timer.setSingleShot(True)
+        self._filter_timer.setInterval(FILTER_DELAY_MS)
+        self._filter_timer.timeout.connect(self._apply_filter)
+        self.filter_edit.textChanged.connect(lambda _t: self._filter_timer.start())
+        self.controls.addWidget(self.filter_edit, 1)
+        self.archived_box = QCheckBox("Show archived")
+        self.archived_box.setToolTip("Archived runs are hidden from this list; their files and metrics are kept")
+        self.archived_box.toggled.connect(lambda on: self.model.set_query(include_archived=on))
+        self.controls.addWidget(self.archived_box)
+        self.controls.addStretch(1)
+        self.columns_button = QToolButton()
+        self.columns_button.setText("Columns")
+        self.columns_button.setToolTip("Show the latest value of chosen metrics as columns")
+        self.columns_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.columns_menu = QMenu(self)
+        self.columns_menu.aboutToShow.connect(self._fill_columns_menu)
+        self.columns_button.setMenu(self.columns_menu)
+        self.controls.addWidget(self.columns_button)
+        self.compare_button = QPushButton("Compare")
+        self.compare_button.setToolTip("Overlay the metrics of the selected runs (select two or more)")
+        self.compare_button.setEnabled(False)
+        self.compare_button.clicked.connect(self.compare_selected)
+        self.controls.addWidget(self.compare_button)
+
+        self.table = make_table(model, COLUMN_SAMPLES, stretch=COL_NAME)  # type: ignore[arg-type]
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.table.horizontalHeader().sortIndicatorChanged.connect(self._sort_indicator_changed)
         self.table.sortByColumn(COL_STARTED, Qt.SortOrder.DescendingOrder)
         self.table.activated.connect(self._activated)
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.table.customContextMenuRequested.connect(self._context_menu)
+        header = self.table.horizontalHeader()
+        header.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        header.customContextMenuRequested.connect(
+            lambda pos: self.columns_menu.popup(header.mapToGlobal(pos)))
+        self.table.selectionModel().selectionChanged.connect(self._selection_changed)
         self.empty = EmptyState("No runs yet", EMPTY_TEXT)
         self.set_body(self.table, self.empty)
-        for signal in (model.rowsInserted, model.rowsRemoved, model.modelReset,
-                       self.proxy.rowsInserted, self.proxy.rowsRemoved, self.proxy.modelReset):
-            signal.connect(self._update_counts)
-        self._update_counts()
+
+        model.modelAboutToBeReset.connect(self._remember_selection)
+        model.modelReset.connect(self._layout_columns)
+        model.queryApplied.connect(self._restore_selection)
+        model.countsChanged.connect(self._update_counts)
+        saved = settings().value(SETTINGS_KEY, [])
+        model.set_metric_columns([str(k) for k in (saved if isinstance(saved, list) else [saved]) if k])
+        model.set_engine(engine)
+        self._load_metric_keys()
+        self._update_counts(model.rowCount(), model.total_count)
 
     def is_ready(self) -> bool:
-        return bool(self.bridge.is_loaded)
+        return bool(self.bridge.is_loaded) and self.model.is_ready()
 
-    def _update_counts(self, *_: object) -> None:
-        total = self.model.rowCount()
-        shown = self.proxy.rowCount()
-        self.show_table(total > 0)
+    # ---------------------------------------------------------------- filter, counts, columns
+    def _apply_filter(self) -> None:
+        self._filter_timer.stop()
+        self.model.set_query(text=self.filter_edit.text())
+        self.table.scrollToTop()
+
+    def _update_counts(self, shown: int, total: int) -> None:
+        self.show_table(total > 0 or self.model.query.include_archived)
         noun = "run" if total == 1 else "runs"
-        self.count_label.setText(f"{total} {noun}" if shown == total else f"{shown} of {total} {noun}")
+        self.count_label.setText(f"{total:,} {noun}" if shown == total else f"{shown:,} of {total:,} {noun}")
 
-    def run_at(self, proxy_row: int) -> E.Run:
-        return self.proxy.index(proxy_row, 0).data(RUN_ROLE)
+    def _sort_indicator_changed(self, column: int, _order: Qt.SortOrder) -> None:
+        if column not in SORTS:  # tags and metric values: the store cannot sort by them
+            header = self.table.horizontalHeader()
+            header.blockSignals(True)
+            header.setSortIndicator(self.model.sort_column(), Qt.SortOrder.DescendingOrder
+                                    if self.model.query.descending else Qt.SortOrder.AscendingOrder)
+            header.blockSignals(False)
+
+    def _layout_columns(self) -> None:
+        fm = QFontMetrics(self.table.font())
+        header = self.table.horizontalHeader()
+        for col in range(len(COLUMNS), self.model.columnCount()):
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
+            key = self.model.headerData(col, Qt.Orientation.Horizontal)
+            self.table.setColumnWidth(col, max(fm.horizontalAdvance(METRIC_SAMPLE), fm.horizontalAdvance(key)) + 28)
+        header.setSectionResizeMode(COL_NAME, QHeaderView.ResizeMode.Stretch)
+        header.setSortIndicator(self.model.sort_column(), Qt.SortOrder.DescendingOrder
+                                if self.model.query.descending else Qt.SortOrder.AscendingOrder)
+
+    def _load_metric_keys(self) -> None:
+        store = self.engine.store
+        BackgroundOp(self, lambda: store.metric_keys()).success(self._got_metric_keys).failure(lambda _e: None).run()
+
+    def _got_metric_keys(self, keys: list[str]) -> None:
+        self._metric_keys = keys
+
+    def _fill_columns_menu(self) -> None:
+        self.columns_menu.clear()
+        shown = self.model.metric_columns()
+        keys = sorted(set(self._metric_keys) | set(shown))
+        if not keys:
+            note = self.columns_menu.addAction("No metrics logged yet")
+            note.setEnabled(False)
+        for key in keys:
+            action = self.columns_menu.addAction(key)
+            action.setCheckable(True)
+            action.setChecked(key in shown)
+            action.toggled.connect(lambda on, k=key: self.show_metric_column(k, on))
+        self._load_metric_keys()  # new keys appear the next time the menu opens
+
+    def show_metric_column(self, key: str, shown: bool = True) -> None:
+        """Add (or remove) a column with the latest value of metric `key`; remembered."""
+        keys = [k for k in self.model.metric_columns() if k != key] + ([key] if shown else [])
+        self.model.set_metric_columns(keys)
+        settings().setValue(SETTINGS_KEY, keys)
+
+    # ---------------------------------------------------------------- selection
+    def run_at(self, row: int) -> E.Run | None:
+        return self.model.loaded_run(row)
+
+    def selected_names(self) -> list[str]:
+        """The selected runs whose rows are loaded, top to bottom."""
+        rows = sorted({r for rng in self.table.selectionModel().selection()
+                       for r in range(rng.top(), rng.bottom() + 1)})
+        runs = (self.model.loaded_run(r) for r in rows)
+        return [run.name for run in runs if run is not None]
+
+    def select_names(self, names: list[str]) -> None:
+        selection = QItemSelection()
+        last = self.model.columnCount() - 1
+        for name in names:
+            row = self.model.row_of(name)
+            if row is not None:
+                selection.select(self.model.index(row, 0), self.model.index(row, last))
+        flags = QItemSelectionModel.SelectionFlag.ClearAndSelect
+        self.table.selectionModel().select(selection, flags)
+
+    def _remember_selection(self) -> None:
+        self._restore = self.selected_names()
+
+    def _restore_selection(self) -> None:
+        if self._restore:
+            names, self._restore = self._restore, []
+            self.select_names(names)
+
+    def _selection_changed(self, *_: object) -> None:
+        self.compare_button.setEnabled(len(self.selected_names()) >= 2)
+
+    def compare_selected(self) -> None:
+        names = self.selected_names()
+        if len(names) >= 2:
+            self.compareRequested.emit(names)
 
     def _activated(self, index: QModelIndex) -> None:
         run = index.siblingAtColumn(0).data(RUN_ROLE)
         if run is not None:
             self.openRun.emit(run.name)
 
+    # ---------------------------------------------------------------- context menu
     def _context_menu(self, pos: QPoint) -> None:
         index = self.table.indexAt(pos)
-        if not index.isValid():
+        run: E.Run | None = index.siblingAtColumn(0).data(RUN_ROLE) if index.isValid() else None
+        if run is None:
             return
-        run: E.Run = index.siblingAtColumn(0).data(RUN_ROLE)
+        names = self.selected_names()
+        if run.name not in names:
+            self.select_names([run.name])
+            names = [run.name]
+        runs = [r for r in (self.model.get(n) for n in names) if r is not None]
         menu = QMenu(self)
         menu.addAction("Open", lambda: self.openRun.emit(run.name))
-        cancel = menu.addAction("Cancel", lambda: self.cancel_run(run.name))
-        cancel.setEnabled(not run.is_terminal and not run.cancel_requested)
+        compare = menu.addAction(f"Compare {len(names)} runs", self.compare_selected)
+        compare.setEnabled(len(names) >= 2)
+        menu.addSeparator()
+        cancelable = [r.name for r in runs if not r.is_terminal and not r.cancel_requested]
+        cancel = menu.addAction("Cancel" if len(names) == 1 else f"Cancel {len(cancelable)} runs",
+                                lambda: [self.cancel_run(n) for n in cancelable])
+        cancel.setEnabled(bool(cancelable))
+        menu.addAction("Re-run", lambda: self.rerun(run.name))
         menu.addSeparator()
         menu.addAction("Open run folder", lambda: open_folder(self, run.run_dir))
+        menu.addAction("Download outputs…", lambda: self._choose_download(run))
+        menu.addAction("Register model…", lambda: self._choose_model(run))
+        menu.addSeparator()
+        archived = [n for n in names if self.model.is_archived(n)]
+        if archived:
+            menu.addAction("Unarchive", lambda: self.set_archived(archived, False))
+        else:
+            menu.addAction("Archive" if len(names) == 1 else f"Archive {len(names)} runs",
+                           lambda: self.set_archived(names, True))
         menu.popup(self.table.viewport().mapToGlobal(pos))
 
+    def _choose_download(self, run: E.Run) -> None:
+        folder = QFileDialog.getExistingDirectory(self, f"Download the outputs of {run.name} into")
+        if folder:
+            self.download_outputs(run.name, Path(folder))
+
+    def _choose_model(self, run: E.Run) -> None:
+        dialog = RegisterModelDialog(run, self)
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            self.register_model(run.name, dialog.model_name(), dialog.path(), dialog.description())
+
+    # ---------------------------------------------------------------- actions (engine, in the background)
     def cancel_run(self, name: str) -> BackgroundOp:
         return (
             BackgroundOp(self, lambda: self.engine.cancel(name), serial=True)
@@ -87,11 +282,54 @@ class RunBrowser(Page):
             .run()
         )
 
+    def rerun(self, name: str) -> BackgroundOp:
+        """Submit run `name` again (same snapshot, command, environment, compute)."""
+
+        def done(run: E.Run) -> None:
+            self.model.upsert([run])
+            self.bridge.poke()
+            self._say(f"Re-running {name} as {run.name}")
+
+        return (BackgroundOp(self, lambda: self.engine.rerun(name), serial=True)
+                .success(done).with_progress(f"Re-running {name}…").run())
+
+    def set_archived(self, names: list[str], archived: bool = True) -> BackgroundOp:
+        def work() -> list[E.Run]:
+            return [self.engine.archive(n, archived) for n in names]
+
+        def done(runs: list[E.Run]) -> None:
+            self.model.refresh()
+            self.bridge.poke()
+            what = names[0] if len(names) == 1 else f"{len(names)} runs"
+            self._say(f"Archived {what}" if archived else f"Unarchived {what}")
+
+        return BackgroundOp(self, work, serial=True).success(done).run()
+
+    def download_outputs(self, name: str, dest: Path) -> BackgroundOp:
+        def done(copied: list[Path]) -> None:
+            self._say(f"Downloaded the outputs of {name} to {dest / name}" if copied
+                      else f"{name} has no outputs to download")
+
+        return (BackgroundOp(self, lambda: self.engine.download(name, dest))
+                .success(done).with_progress(f"Downloading the outputs of {name}…").run())
+
+    def register_model(self, run_name: str, model_name: str, path: str, description: str = "") -> BackgroundOp:
+        def done(model: E.Model) -> None:
+            self.bridge.poke()
+            self._say(f"Registered model {model.name} version {model.version}")
+
+        return (BackgroundOp(self, lambda: self.engine.register_model(model_name, path, run_name=run_name,
+                                                                       description=description), serial=True)
+                .success(done).with_progress(f"Registering model {model_name}…").run())
+
+    def _say(self, text: str) -> None:
+        window = self.window()
+        if isinstance(window, QMainWindow):
+            window.statusBar().showMessage(text, 8000)
+
 
 def open_folder(parent: QWidget, path: str) -> None:
     """Show a folder in the desktop's file manager."""
-    from pathlib import Path
-
     if not Path(path).is_dir() or not QDesktopServices.openUrl(QUrl.fromLocalFile(path)):
         show_error(parent, NotFound(f"cannot open the folder {path}",
                                     "it may have been removed, or no file manager is set up on this desktop"))

@@ -1,7 +1,21 @@
-"""The table of runs, kept up to date from the bridge's `runsChanged`."""
+"""The runs table: a lazy model over the store that stays fast with 100,000 runs.
+
+The store filters, sorts and pages (`SqlStore.query_runs`); this model only knows the row count
+of the current query and the blocks of rows the view has asked for. A block is fetched off the
+GUI thread the first time a cell of it is painted; until it arrives its cells show "…".
+One fetch runs at a time, so results land in the order they were asked for.
+
+It also keeps the runs the bridge reports (active and recently changed runs, `upsert`): `get`,
+`runs` and `activeCountChanged` answer from them, and a changed run that is on screen is
+updated in place. A change that can add, remove or move rows re-counts and reloads the blocks
+in use (debounced); rows keep their selection because persistent indexes follow run names.
+"""
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from PySide6.QtCore import (
@@ -13,54 +27,210 @@ from PySide6.QtCore import (
     QTimer,
     Signal,
 )
+from PySide6.QtGui import QPalette
+from PySide6.QtWidgets import QApplication
 
 from engine import entities as E
 from studio.style import fmt_duration, fmt_time, fmt_time_full, run_duration, status_icon, status_label
+from studio.tasks import BackgroundOp
 
-COLUMNS = ("Name", "Status", "Experiment", "Compute", "Started", "Duration")
-COL_NAME, COL_STATUS, COL_EXPERIMENT, COL_COMPUTE, COL_STARTED, COL_DURATION = range(len(COLUMNS))
-SORT_ROLE = Qt.ItemDataRole.UserRole + 1
+COLUMNS = ("Name", "Status", "Experiment", "Compute", "Started", "Duration", "Tags")
+COL_NAME, COL_STATUS, COL_EXPERIMENT, COL_COMPUTE, COL_STARTED, COL_DURATION, COL_TAGS = range(len(COLUMNS))
+# Columns the store can sort by (metric and tag columns cannot).
+SORTS = {COL_NAME: "name", COL_STATUS: "status", COL_EXPERIMENT: "experiment", COL_COMPUTE: "compute",
+         COL_STARTED: "start", COL_DURATION: "duration"}
 RUN_ROLE = Qt.ItemDataRole.UserRole + 2
+BLOCK = 256  # rows per store read
+MAX_BLOCKS = 64  # blocks kept (16k rows); the least recently painted go first
+MAX_WANTED = 8  # blocks waiting to be fetched: only the most recently painted matter
+REFRESH_BLOCKS = 4  # blocks reloaded when rows may have moved (the most recently painted)
+MAX_KNOWN = 5000  # finished runs kept from the bridge's reports (active ones always stay)
+LOADING = "…"
 
 _Index = QModelIndex | QPersistentModelIndex
 
 
+@dataclass(frozen=True)
+class RunQuery:
+    """What the table shows: the store does the filtering and sorting."""
+
+    text: str = ""
+    sort: str = "start"
+    descending: bool = True
+    include_archived: bool = False
+
+
+@dataclass
+class _Fetch:
+    """What one background read returns (built on a worker thread)."""
+
+    query: RunQuery
+    blocks: dict[int, list[E.Run]]
+    latest: dict[str, dict[str, float]] = field(default_factory=dict)
+    archived: set[str] = field(default_factory=set)
+    count: int | None = None
+    total: int | None = None
+
+
+def fetch(store: Any, query: RunQuery, blocks: list[int], keys: list[str], *, count: bool) -> _Fetch:
+    """Read blocks of rows (and the counts) of `query`. Runs off the GUI thread."""
+    out = _Fetch(query, {})
+    if count:
+        out.count = store.count_runs(text=query.text, include_archived=query.include_archived)
+        out.total = (store.count_runs(include_archived=query.include_archived) if query.text.strip()
+                     else out.count)
+    for b in blocks:
+        out.blocks[b] = store.query_runs(text=query.text, sort=query.sort, descending=query.descending,
+                                         offset=b * BLOCK, limit=BLOCK, include_archived=query.include_archived)
+    names = [r.name for rows in out.blocks.values() for r in rows]
+    if keys:
+        out.latest = store.latest_values(names, keys)
+    if query.include_archived:
+        out.archived = store.archived_among(names)
+    return out
+
+
+def fmt_value(value: float | None) -> str:
+    if value is None:
+        return ""
+    return f"{value:.4g}"
+
+
 class RunTableModel(QAbstractTableModel):
-    """Rows of `engine.entities.Run`, in arrival order (sorting is the proxy's job)."""
+    """Runs of the workspace, read page by page from the store.
+
+    Signals: activeCountChanged(int) — runs not yet ended; countsChanged(shown, total) — rows of
+    the current query and runs in the workspace (the same unless filtered); queryApplied() — the
+    rows of a new query (or a refresh) are in place.
+    """
 
     activeCountChanged = Signal(int)
+    countsChanged = Signal(int, int)
+    queryApplied = Signal()
 
-    def __init__(self, parent: QObject | None = None) -> None:
+    def __init__(self, parent: QObject | None = None, engine: Any = None) -> None:
         super().__init__(parent)
-        self._runs: list[E.Run] = []
-        self._row: dict[str, int] = {}
+        self._engine: Any = None
+        self._query = RunQuery()
+        self._metric_keys: list[str] = []
+        self._count = 0
+        self._total = 0
+        self._blocks: OrderedDict[int, list[E.Run]] = OrderedDict()  # LRU: last painted at the end
+        self._row_of: dict[str, int] = {}
+        self._latest: dict[str, dict[str, float]] = {}
+        self._archived: set[str] = set()
+        self._wanted: OrderedDict[int, None] = OrderedDict()
+        self._busy = False
+        self._need_reset = False
+        self._need_refresh = False
+        self._applied = False  # the first query has landed
+        self._last_block = -1
+        self._known: dict[str, E.Run] = {}
         self._active = 0
-        # Durations of active runs grow: repaint that column once a second while any is active.
+        self._pump_timer = QTimer(self)
+        self._pump_timer.setSingleShot(True)
+        self._pump_timer.setInterval(0)
+        self._pump_timer.timeout.connect(self._pump)
+        self._refresh_timer = QTimer(self)
+        self._refresh_timer.setSingleShot(True)
+        self._refresh_timer.setInterval(250)
+        self._refresh_timer.timeout.connect(self.refresh)
+        # Durations of active runs grow (repainted every second); their metric values too
+        # (re-read every few seconds while metric columns are shown).
+        self._ticks = 0
         self._ticker = QTimer(self)
         self._ticker.setInterval(1000)
         self._ticker.timeout.connect(self._tick)
+        if engine is not None:
+            self.set_engine(engine)
 
-    # ---------------------------------------------------------------- updates
+    # ---------------------------------------------------------------- setup and queries
+    def set_engine(self, engine: Any) -> None:
+        """Start reading from `engine`'s store (once)."""
+        if self._engine is None:
+            self._engine = engine
+            self._need_reset = True
+            self._schedule()
+
+    @property
+    def query(self) -> RunQuery:
+        return self._query
+
+    def set_query(self, **changes: Any) -> None:
+        """Change text / sort / descending / include_archived; the rows follow once the store answers."""
+        query = replace(self._query, **changes)
+        if query != self._query:
+            self._query = query
+            self._need_reset = True
+            self._schedule()
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        """Header clicks: the store sorts. Columns it cannot sort by are ignored."""
+        if column in SORTS:
+            self.set_query(sort=SORTS[column], descending=order == Qt.SortOrder.DescendingOrder)
+
+    def sort_column(self) -> int:
+        return next((c for c, s in SORTS.items() if s == self._query.sort), COL_STARTED)
+
+    def metric_columns(self) -> list[str]:
+        return list(self._metric_keys)
+
+    def set_metric_columns(self, keys: list[str]) -> None:
+        """Show the latest value of these metric keys as extra columns."""
+        keys = list(dict.fromkeys(keys))
+        if keys == self._metric_keys:
+            return
+        self.beginResetModel()
+        self._metric_keys = keys
+        self.endResetModel()
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Re-count and reload the blocks in use (rows may have been added, removed or moved)."""
+        self._need_refresh = True
+        self._schedule()
+
+    def is_ready(self) -> bool:
+        """The first query's rows have arrived and nothing is being fetched."""
+        return self._applied and not self._busy and not self._need_reset
+
+    @property
+    def total_count(self) -> int:
+        return self._total
+
+    # ---------------------------------------------------------------- the bridge's reports
     def upsert(self, runs: list[E.Run]) -> None:
-        new = []
+        """New or changed runs (from the bridge, or just submitted by the studio)."""
+        moved = False
         for run in runs:
-            row = self._row.get(run.name)
-            if row is None:
-                new.append(run)
+            old = self._known.get(run.name)
+            self._known[run.name] = run
+            row = self._row_of.get(run.name)
+            block = self._blocks.get(row // BLOCK) if row is not None else None
+            if row is None or block is None:
+                moved = True  # new, or not on screen: it may belong on screen now
                 continue
-            self._runs[row] = run
-            self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
-        if new:
-            first = len(self._runs)
-            self.beginInsertRows(QModelIndex(), first, first + len(new) - 1)
-            for i, run in enumerate(new):
-                self._row[run.name] = first + i
-                self._runs.append(run)
-            self.endInsertRows()
+            shown = block[row % BLOCK]
+            block[row % BLOCK] = run
+            self.dataChanged.emit(self.index(row, 0), self.index(row, self.columnCount() - 1))
+            before = old or shown
+            if (before.status, before.start_time, before.end_time, before.display_name, before.compute) != (
+                    run.status, run.start_time, run.end_time, run.display_name, run.compute):
+                moved = True  # its place in the sort or the filter can change
+        self._prune_known()
         self._update_active()
+        if moved and self._engine is not None:
+            self._refresh_timer.start()
+
+    def _prune_known(self) -> None:
+        if len(self._known) <= MAX_KNOWN:
+            return
+        ended = sorted((r for r in self._known.values() if r.is_terminal), key=lambda r: r.created_at)
+        for r in ended[: len(self._known) - MAX_KNOWN]:
+            del self._known[r.name]
 
     def _update_active(self) -> None:
-        active = sum(1 for r in self._runs if not r.is_terminal)
+        active = sum(1 for r in self._known.values() if not r.is_terminal)
         if active and not self._ticker.isActive():
             self._ticker.start()
         elif not active:
@@ -70,68 +240,227 @@ class RunTableModel(QAbstractTableModel):
             self.activeCountChanged.emit(active)
 
     def _tick(self) -> None:
-        for row, run in enumerate(self._runs):
-            if not run.is_terminal and run.start_time is not None:
-                ix = self.index(row, COL_DURATION)
-                self.dataChanged.emit(ix, ix, [Qt.ItemDataRole.DisplayRole])
+        self._ticks += 1
+        rows = [self._row_of[n] for n, r in self._known.items() if not r.is_terminal and n in self._row_of]
+        for row in rows:
+            ix = self.index(row, COL_DURATION)
+            self.dataChanged.emit(ix, ix, [Qt.ItemDataRole.DisplayRole])
+        if rows and self._metric_keys and self._ticks % 3 == 0:
+            self.refresh()
 
-    # ---------------------------------------------------------------- queries
     @property
     def active_count(self) -> int:
         return self._active
 
-    def runs(self) -> list[E.Run]:
-        return list(self._runs)
-
-    def run_at(self, row: int) -> E.Run:
-        return self._runs[row]
-
     def get(self, name: str) -> E.Run | None:
-        row = self._row.get(name)
-        return None if row is None else self._runs[row]
+        """The latest known version of run `name`: reported by the bridge, or on a loaded row."""
+        run = self._known.get(name)
+        if run is None and name in self._row_of:
+            run = self.loaded_run(self._row_of[name])
+        return run
+
+    def runs(self) -> list[E.Run]:
+        """The runs the bridge reported: every active run and the recently changed ones."""
+        return list(self._known.values())
 
     def row_of(self, name: str) -> int | None:
-        return self._row.get(name)
+        """The row of run `name`, if its block is loaded."""
+        return self._row_of.get(name)
+
+    def loaded_run(self, row: int) -> E.Run | None:
+        block = self._blocks.get(row // BLOCK)
+        if block is None or row % BLOCK >= len(block):
+            return None
+        return block[row % BLOCK]
+
+    def is_archived(self, name: str) -> bool:
+        return name in self._archived
+
+    def latest_value(self, name: str, key: str) -> float | None:
+        return self._latest.get(name, {}).get(key)
+
+    # ---------------------------------------------------------------- fetching
+    def _want(self, block: int) -> None:
+        self._wanted[block] = None
+        self._wanted.move_to_end(block)
+        while len(self._wanted) > MAX_WANTED:
+            self._wanted.popitem(last=False)
+        self._schedule()
+
+    def _schedule(self) -> None:
+        if not self._busy and not self._pump_timer.isActive():
+            self._pump_timer.start()
+
+    def _pump(self) -> None:
+        """Start the next read: a new query first, then a refresh, then blocks the view asked for."""
+        if self._busy or self._engine is None:
+            return
+        store, query, keys = self._engine.store, self._query, list(self._metric_keys)
+        if self._need_reset:
+            self._need_reset = self._need_refresh = False
+            self._wanted.clear()
+            self._start(lambda: fetch(store, query, [0], keys, count=True), self._apply_reset)
+        elif self._need_refresh:
+            self._need_refresh = False
+            blocks = list(self._blocks)[-REFRESH_BLOCKS:] or [0]
+            self._start(lambda: fetch(store, query, blocks, keys, count=True), self._apply_refresh)
+        elif self._wanted:
+            blocks = [b for b in reversed(self._wanted) if b not in self._blocks][:2]
+            self._wanted.clear()
+            if blocks:
+                self._start(lambda: fetch(store, query, blocks, keys, count=False), self._apply_blocks)
+
+    def _start(self, fn: Callable[[], _Fetch], apply: Callable[[_Fetch], None]) -> None:
+        self._busy = True
+
+        def done(result: _Fetch) -> None:
+            self._busy = False
+            if result.query == self._query:  # else a newer query is waiting: drop this answer
+                apply(result)
+            self._schedule()
+
+        def failed(_exc: BaseException) -> None:
+            self._busy = False  # e.g. a locked store: the next paint or refresh asks again
+            if self._need_reset or self._need_refresh:
+                self._schedule()
+
+        BackgroundOp(self, fn).success(done).failure(failed).run()
+
+    def _apply_reset(self, got: _Fetch) -> None:
+        self.beginResetModel()
+        self._count = got.count or 0
+        self._blocks.clear()
+        self._latest.clear()
+        self._archived.clear()
+        self._row_of.clear()
+        self._store_blocks(got)
+        self.endResetModel()
+        self._set_total(got)
+        self._applied = True
+        self.queryApplied.emit()
+
+    def _apply_blocks(self, got: _Fetch) -> None:
+        self._store_blocks(got)
+        last = self.columnCount() - 1
+        for b in got.blocks:
+            first, end = b * BLOCK, min(self._count, (b + 1) * BLOCK) - 1
+            if end >= first:
+                self.dataChanged.emit(self.index(first, 0), self.index(end, last))
+
+    def _apply_refresh(self, got: _Fetch) -> None:
+        old_count, new_count = self._count, got.count or 0
+        if new_count > old_count:
+            self.beginInsertRows(QModelIndex(), old_count, new_count - 1)
+            self._count = new_count
+            self.endInsertRows()
+        self.layoutAboutToBeChanged.emit()
+        old_indexes = self.persistentIndexList()
+        old_names = [self._name_at(ix.row()) for ix in old_indexes]
+        self._blocks.clear()
+        self._row_of.clear()
+        self._latest.clear()
+        self._archived.clear()
+        self._store_blocks(got)
+        new_indexes = []
+        for ix, name in zip(old_indexes, old_names, strict=True):
+            row = self._row_of.get(name) if name is not None else ix.row()
+            new_indexes.append(self.index(row, ix.column()) if row is not None and row < new_count else QModelIndex())
+        self.changePersistentIndexList(old_indexes, new_indexes)
+        self.layoutChanged.emit()
+        if new_count < old_count:
+            self.beginRemoveRows(QModelIndex(), new_count, old_count - 1)
+            self._count = new_count
+            self.endRemoveRows()
+        self._set_total(got)
+        self.queryApplied.emit()
+
+    def _name_at(self, row: int) -> str | None:
+        run = self.loaded_run(row)
+        return run.name if run is not None else None
+
+    def _store_blocks(self, got: _Fetch) -> None:
+        for b, rows in sorted(got.blocks.items()):
+            rows = [self._newest(r) for r in rows]
+            self._blocks[b] = rows
+            self._blocks.move_to_end(b)
+            for i, r in enumerate(rows):
+                self._row_of[r.name] = b * BLOCK + i
+        self._latest.update(got.latest)
+        self._archived |= got.archived
+        while len(self._blocks) > MAX_BLOCKS:
+            _b, rows = self._blocks.popitem(last=False)
+            for r in rows:
+                self._row_of.pop(r.name, None)
+                self._latest.pop(r.name, None)
+                self._archived.discard(r.name)
+
+    def _newest(self, run: E.Run) -> E.Run:
+        """A row read from the store may be older than the bridge's last report: keep the newer."""
+        known = self._known.get(run.name)
+        if known is None or known == run:
+            return run
+        rank = {s: i for i, s in enumerate(E.RUN_STATUSES)}
+        return known if rank.get(known.status, 0) > rank.get(run.status, 0) else run
+
+    def _set_total(self, got: _Fetch) -> None:
+        total = got.total if got.total is not None else self._total
+        self._total = total
+        self.countsChanged.emit(self._count, total)
 
     # ---------------------------------------------------------------- Qt model
     def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008 - Qt's signature
-        return 0 if parent.isValid() else len(self._runs)
+        return 0 if parent.isValid() else self._count
 
     def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(COLUMNS)
+        return 0 if parent.isValid() else len(COLUMNS) + len(self._metric_keys)
 
     def headerData(self, section: int, orientation: Qt.Orientation,
                    role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return COLUMNS[section]
+        if orientation != Qt.Orientation.Horizontal:
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section] if section < len(COLUMNS) else self._metric_keys[section - len(COLUMNS)]
+        if role == Qt.ItemDataRole.ToolTipRole and section >= len(COLUMNS):
+            return f"Latest value of the metric {self._metric_keys[section - len(COLUMNS)]!r}"
+        if role == Qt.ItemDataRole.TextAlignmentRole and section >= len(COLUMNS):
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
-        run = self._runs[index.row()]
-        col = index.column()
+        row, col = index.row(), index.column()
+        b = row // BLOCK
+        block = self._blocks.get(b)
+        if block is None:
+            if role == Qt.ItemDataRole.DisplayRole:
+                self._want(b)
+                return LOADING if col == COL_NAME else ""
+            return None
+        if b != self._last_block:
+            self._blocks.move_to_end(b)
+            self._last_block = b
+        if row % BLOCK >= len(block):
+            return None
+        run = block[row % BLOCK]
         if role == Qt.ItemDataRole.DisplayRole:
             return self._display(run, col)
-        if role == SORT_ROLE:
-            return self._sort_key(run, col)
         if role == RUN_ROLE:
             return run
         if role == Qt.ItemDataRole.DecorationRole and col == COL_STATUS:
             return status_icon(run.status)
+        if role == Qt.ItemDataRole.TextAlignmentRole and col >= len(COLUMNS):
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.ToolTipRole:
-            if col == COL_NAME:
-                return run.name if run.display_name == run.name else f"{run.display_name}\n{run.name}"
-            if col == COL_STATUS and run.error:
-                return run.error
-            if col == COL_STARTED:
-                return fmt_time_full(run.start_time or run.created_at)
+            return self._tooltip(run, col)
+        if role == Qt.ItemDataRole.ForegroundRole and run.name in self._archived:
+            return QApplication.palette().color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text)
         return None
 
-    @staticmethod
-    def _display(run: E.Run, col: int) -> str:
+    def _display(self, run: E.Run, col: int) -> str:
         if col == COL_NAME:
-            return run.display_name or run.name
+            name = run.display_name or run.name
+            return f"{name} (archived)" if run.name in self._archived else name
         if col == COL_STATUS:
             return status_label(run.status)
         if col == COL_EXPERIMENT:
@@ -142,17 +471,18 @@ class RunTableModel(QAbstractTableModel):
             return fmt_time(run.start_time) if run.start_time else ""
         if col == COL_DURATION:
             return fmt_duration(run_duration(run.start_time, run.end_time))
-        return ""
+        if col == COL_TAGS:
+            return ", ".join(f"{k}={v}" for k, v in run.tags.items())
+        return fmt_value(self.latest_value(run.name, self._metric_keys[col - len(COLUMNS)]))
 
     @staticmethod
-    def _sort_key(run: E.Run, col: int) -> Any:
-        if col in (COL_STARTED,):
-            return run.start_time or run.created_at
-        if col == COL_DURATION:
-            return run_duration(run.start_time, run.end_time) or 0.0
-        if col == COL_STATUS:
-            return E.RUN_STATUSES.index(run.status) if run.status in E.RUN_STATUSES else -1
+    def _tooltip(run: E.Run, col: int) -> str | None:
         if col == COL_NAME:
-            return (run.display_name or run.name).lower()
-        return RunTableModel._display(run, col).lower()
-
+            return run.name if run.display_name == run.name else f"{run.display_name}\n{run.name}"
+        if col == COL_STATUS and run.error:
+            return run.error
+        if col == COL_STARTED:
+            return fmt_time_full(run.start_time or run.created_at)
+        if col == COL_TAGS and run.tags:
+            return "\n".join(f"{k} = {v}" for k, v in run.tags.items())
+        return None

@@ -39,9 +39,11 @@ class ChartGrid(QWidget):
 
     plotCreated = Signal(str)
 
-    def __init__(self, scroll: QScrollArea, columns: int = 2, parent: QWidget | None = None) -> None:
+    def __init__(self, scroll: QScrollArea, columns: int = 2, parent: QWidget | None = None, *,
+                 fill_height: bool = False) -> None:
         super().__init__(parent)
         self.scroll = scroll
+        self.fill_height = fill_height  # one or two rows of charts share the visible height
         self.columns = columns
         self.options = PlotOptions()
         self.slots: dict[str, ChartSlot] = {}
@@ -55,10 +57,17 @@ class ChartGrid(QWidget):
         scroll.viewport().installEventFilter(self)
 
     # ---------------------------------------------------------------- public
-    def set_keys(self, keys: list[str]) -> None:
-        """Give every key a slot (new keys are added; the grid stays sorted by name)."""
+    def set_keys(self, keys: list[str], *, drop_others: bool = False) -> None:
+        """Give every key a slot (the grid stays sorted by name); with drop_others, remove the
+        charts of keys not in `keys`."""
         new = [k for k in keys if k not in self.slots]
-        if not new:
+        gone = [k for k in self.slots if k not in set(keys)] if drop_others else []
+        for key in gone:
+            slot = self.slots.pop(key)
+            slot.hide()
+            slot.deleteLater()
+            self.plots.pop(key, None)
+        if not new and not gone:
             return
         for key in new:
             self.slots[key] = ChartSlot(key, self)
@@ -110,9 +119,22 @@ class ChartGrid(QWidget):
         shown_set = set(shown)
         for key, slot in self.slots.items():
             slot.setVisible(key in shown_set)
+        self._fit_heights()
         self.schedule()
 
+    def _fit_heights(self) -> None:
+        rows = max(1, -(-len(self.shown_keys()) // self.columns))
+        height = SLOT_HEIGHT
+        if self.fill_height and rows <= 2:
+            spare = self.scroll.viewport().height() - 16 - (rows - 1) * self._grid.spacing()
+            height = max(SLOT_HEIGHT, spare // rows)
+        for slot in self.slots.values():
+            if slot.height() != height:
+                slot.setFixedHeight(height)
+
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Resize:
+            self._fit_heights()
         if event.type() in (QEvent.Type.Resize, QEvent.Type.Show, QEvent.Type.LayoutRequest):
             self.schedule()
         return False

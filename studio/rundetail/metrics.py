@@ -1,53 +1,187 @@
-"""The Metrics tab: one live plot per scalar metric."""
+"""The Metrics tab: a live chart per scalar metric (built when scrolled into view), tables for
+lists/rows/tables, and a gallery of logged images, under one filter and one set of plot options.
+
+The tab tells the page what it already shows (`point_counts`, `object_counts`); the page's fetch
+then reads only what is new, and `apply` appends it.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFrame, QGridLayout, QScrollArea, QStackedWidget, QWidget
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QScrollArea,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from engine import entities as E
+from studio.plots.chart_grid import ChartGrid
+from studio.plots.controls import PlotControls, PlotOptions
 from studio.plots.metric_plot import MetricPlot
+from studio.rundetail.fetch import DetailUpdate
+from studio.rundetail.gallery import ImageGallery, logged_images
+from studio.rundetail.objects import ObjectTables
+from studio.style import heading, muted, plural
 from studio.widgets import EmptyState
 
 COLUMNS = 2
 
 
-class MetricsTab(QStackedWidget):
+class MetricsTab(QWidget):
+    """`needsData()`: a chart was just built (scrolled into view) and waits for its points."""
+
+    needsData = Signal()
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.plots: dict[str, MetricPlot] = {}
+        self.summaries: dict[str, E.MetricSummary] = {}
+        self._object_counts: dict[str, int] = {}
+        self._run_dir: Path | None = None
+
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 10, 0, 0)
+        lay.setSpacing(8)
+        bar = QHBoxLayout()
+        bar.setContentsMargins(12, 0, 12, 0)
+        bar.setSpacing(8)
+        self.filter = QLineEdit()
+        self.filter.setPlaceholderText("Filter metrics by name")
+        self.filter.setClearButtonEnabled(True)
+        self.filter.setMinimumWidth(self.filter.fontMetrics().horizontalAdvance("Filter metrics by name") + 48)
+        self.filter.setMaximumWidth(320)
+        self.filter.textChanged.connect(self._filter_changed)
+        bar.addWidget(self.filter, 1)
+        self.count_label = muted(QLabel())
+        bar.addWidget(self.count_label)
+        bar.addStretch(1)
+        self.controls = PlotControls()
+        self.controls.optionsChanged.connect(self.set_options)
+        bar.addWidget(self.controls)
+        self.bar = QWidget()
+        self.bar.setLayout(bar)
+        lay.addWidget(self.bar)
+
         self.scroll = QScrollArea()
         self.scroll.setWidgetResizable(True)
         self.scroll.setFrameShape(QFrame.Shape.NoFrame)
         self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         body = QWidget()
-        self.grid = QGridLayout(body)
-        self.grid.setContentsMargins(12, 12, 12, 12)
-        self.grid.setSpacing(12)
+        body_lay = QVBoxLayout(body)
+        body_lay.setContentsMargins(12, 4, 12, 12)
+        body_lay.setSpacing(12)
+        self.grid = ChartGrid(self.scroll, COLUMNS)
+        self.grid.plotCreated.connect(lambda _key: self.needsData.emit())
+        body_lay.addWidget(self.grid)
+        self.tables_title = heading("Tables", 1.2)
+        self.tables = ObjectTables()
+        self.images_title = heading("Images", 1.2)
+        self.gallery = ImageGallery()
+        for w in (self.tables_title, self.tables, self.images_title, self.gallery):
+            w.hide()
+            body_lay.addWidget(w)
+        body_lay.addStretch(1)
         self.scroll.setWidget(body)
+
         self.empty = EmptyState(
             "No metrics yet",
             "Values the script logs with run.log(\"name\", value) are plotted here as they arrive.")
-        self.addWidget(self.scroll)
-        self.addWidget(self.empty)
-        self.setCurrentWidget(self.empty)
+        self.no_match = EmptyState("No metric matches the filter", "Clear the filter box to see every metric.")
+        self.stack = QStackedWidget()
+        for w in (self.scroll, self.empty, self.no_match):
+            self.stack.addWidget(w)
+        self.stack.setCurrentWidget(self.empty)
+        lay.addWidget(self.stack, 1)
+        self.bar.hide()
+
+    # ---------------------------------------------------------------- what the fetch needs
+    @property
+    def plots(self) -> dict[str, MetricPlot]:
+        """The charts built so far (those scrolled into view at least once)."""
+        return self.grid.plots
+
+    def point_counts(self) -> dict[str, int]:
+        return {key: plot.point_count() for key, plot in self.grid.plots.items()}
+
+    def object_counts(self) -> dict[str, int]:
+        return dict(self._object_counts)
+
+    def options(self) -> PlotOptions:
+        return self.controls.options()
+
+    # ---------------------------------------------------------------- updates
+    def set_run_dir(self, run_dir: str) -> None:
+        self._run_dir = Path(run_dir)
 
     def set_finished(self, finished: bool) -> None:
         if finished:
             self.empty.title.setText("No metrics")
-            self.empty.text.setText("This run did not log any scalar metrics.")
+            self.empty.text.setText("This run did not log any metrics.")
 
-    def update_metrics(self, summaries: list[E.MetricSummary], histories: dict[str, E.MetricHistory]) -> None:
-        keys = [s.key for s in summaries if s.kind == "scalar"]
-        added = False
-        for key in keys:
-            if key not in self.plots:
-                self.plots[key] = MetricPlot(key)
-                added = True
-        if added:
-            for i, key in enumerate(sorted(self.plots)):
-                self.grid.addWidget(self.plots[key], i // COLUMNS, i % COLUMNS)
-        for key, hist in histories.items():
-            if key in self.plots:
-                self.plots[key].set_history(hist.steps, hist.values)
-        self.setCurrentWidget(self.scroll if self.plots else self.empty)
+    def apply(self, update: DetailUpdate) -> None:
+        self.summaries = {s.key: s for s in update.summaries}
+        self.grid.set_keys([s.key for s in update.summaries if s.kind == "scalar"])
+        for key, new in update.points.items():
+            plot = self.grid.plots.get(key)
+            if plot is None:
+                continue
+            h = new.history
+            if new.start == 0:
+                plot.set_history(h.steps, h.values, h.timestamps)
+            elif new.start == plot.point_count():
+                plot.append_series("", h.steps, h.values, h.timestamps)
+            # else: the chart changed while the read was in flight; the next fetch starts from its count.
+        for key, objects in update.objects.items():
+            kind = self.summaries[key].kind
+            if kind == "image":
+                if self._run_dir is not None:
+                    self.gallery.set_images(logged_images(self._run_dir, key, objects))
+            else:
+                self.tables.set_objects(key, kind, objects)
+            self._object_counts[key] = len(objects)
+        self._show_sections()
+
+    def set_options(self, options: PlotOptions) -> None:
+        self.grid.set_options(options)
+
+    # ---------------------------------------------------------------- layout
+    def _filter_changed(self, text: str) -> None:
+        self.grid.set_filter(text)
+        self.tables.set_filter(text)
+        self.gallery.set_filter(text)
+        self._show_sections()
+
+    def _show_sections(self) -> None:
+        charts = len(self.grid.shown_keys())
+        text = self.filter.text().strip().lower()
+        tables = sum(text in key.lower() for key in self.tables.tables)
+        images = self.gallery.shown_count()
+        self.grid.setVisible(charts > 0)
+        for title, widget, n in ((self.tables_title, self.tables, tables), (self.images_title, self.gallery, images)):
+            title.setVisible(n > 0)
+            widget.setVisible(n > 0)
+        self.images_title.setText(f"Images ({images:,})" if images else "Images")
+        self.tables_title.setText(f"Tables ({tables:,})" if tables else "Tables")
+        # Headings only help when there is more than charts alone.
+        total = len(self.summaries)
+        scalars = sum(s.kind == "scalar" for s in self.summaries.values())
+        self.bar.setVisible(total > 0)
+        self.controls.setVisible(scalars > 0)
+        parts = [plural(scalars, "chart")] if scalars else []
+        if len(self.tables.tables):
+            parts.append(plural(len(self.tables.tables), "table"))
+        if len(self.gallery.images):
+            parts.append(plural(len(self.gallery.images), "image"))
+        self.count_label.setText(" · ".join(parts))
+        if total == 0:
+            self.stack.setCurrentWidget(self.empty)
+        elif charts + tables + images == 0:
+            self.stack.setCurrentWidget(self.no_match)
+        else:
+            self.stack.setCurrentWidget(self.scroll)

@@ -88,7 +88,7 @@ class ObjectTable(QWidget):
         self.view.setAlternatingRowColors(True)
         self.view.setWordWrap(False)
         self.view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        self.view.horizontalHeader().setStretchLastSection(True)
+        self.view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         self.view.horizontalHeader().setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         self.view.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 10)
         lay.addWidget(self.title)
@@ -99,6 +99,13 @@ class ObjectTable(QWidget):
         columns, rows = object_table(kind, objects)
         self.model.set_table(columns, rows)
         self.view.resizeColumnsToContents()
+        header = self.view.horizontalHeader()
+        for c in range(len(columns)):
+            self.view.setColumnWidth(c, min(360, max(90, self.view.columnWidth(c) + 16)))
+        # As wide as its columns (a narrow list is not stretched across the page).
+        width = header.length() + self.view.verticalHeader().sizeHint().width() + 2 * self.view.frameWidth() + 2
+        self.view.setMaximumWidth(width + self.view.verticalScrollBar().sizeHint().width()
+                                  if len(rows) > MAX_VISIBLE_ROWS else width)
         what = {"list": plural(len(objects), "logged list"), "row": plural(len(rows), "row"),
                 "table": plural(len(rows), "row") + (f", the latest of {len(objects)} tables"
                                                       if len(objects) > 1 else "")}[kind]

@@ -30,6 +30,9 @@ from studio.tasks import BackgroundOp
 log = logging.getLogger(__name__)
 
 REFRESH_MS = 500
+# While the run is active and its charts are on screen: a logged value shows within ~250 ms
+# (the script flushes every 0.2 s, the supervisor ingests every 0.1 s).
+LIVE_METRICS_MS = 100
 TABS = ("overview", "metrics", "logs", "outputs", "snapshot", "children")
 
 
@@ -101,6 +104,8 @@ class RunDetail(QWidget):
         self.child_runs = ChildrenTab(engine, bridge, name)
         self.tabs.addTab(self.overview, "Overview")
         self.tabs.addTab(self.metrics, "Metrics")
+        self.metrics.needsData.connect(self._resume)
+        self.tabs.currentChanged.connect(lambda _i: self._pick_interval())
         self.tabs.addTab(self.logs, "Logs")
         self.tabs.addTab(self.outputs, "Outputs + logs")
         self.tabs.addTab(self.snapshot, "Snapshot")
@@ -137,6 +142,9 @@ class RunDetail(QWidget):
             return
         self._busy = True
         state = self._state
+        # What the charts and tables already hold: the fetch reads only what comes after.
+        state.metric_counts = self.metrics.point_counts()
+        state.object_counts = self.metrics.object_counts()
         engine = self.engine
         BackgroundOp(self, lambda: fetch(engine, state)).success(self._apply).failure(self._failed).run()
 
@@ -194,18 +202,17 @@ class RunDetail(QWidget):
         self._update_header()
         self.overview.set_run(run)
         self.overview.set_metrics(update.summaries)
-        self.metrics.update_metrics(update.summaries, update.histories)
-        for key, hist in update.histories.items():
-            self._state.metric_counts[key] = len(hist)
+        self.metrics.set_run_dir(run.run_dir)
+        self.metrics.apply(update)
         # These tabs read their own files (only while shown); they only need the run's state.
         for tab in (self.logs, self.outputs, self.snapshot):
             tab.set_run(run)
-        self._state.last_status = run.status
         self.metrics.set_finished(run.is_terminal)
+        self._pick_interval()
         if run.is_terminal:
             self._clock.stop()
             # One more refresh after the end picks up the last metrics and log lines.
-            if not update.log_text and not update.histories:
+            if not update.has_news:
                 self._quiet_terminal_passes += 1
             if self._quiet_terminal_passes >= 2:
                 self._timer.stop()
@@ -214,6 +221,10 @@ class RunDetail(QWidget):
         if not self._ready:
             self._ready = True
             self.loaded.emit()
+
+    def _pick_interval(self) -> None:
+        live = self.run is not None and not self.run.is_terminal and self.tabs.currentWidget() is self.metrics
+        self._timer.setInterval(LIVE_METRICS_MS if live else REFRESH_MS)
 
     def _update_header(self) -> None:
         run = self.run

@@ -34,7 +34,7 @@ def test_metrics_update_live_while_the_run_is_active(qtbot, window, engine, subm
 
     def plotted() -> int:
         plot = detail.metrics.plots.get("loss")
-        return 0 if plot is None else len(plot.curve.xData)
+        return 0 if plot is None else plot.point_count()
 
     qtbot.waitUntil(lambda: plotted() >= 5, timeout=30_000)
     first = plotted()
@@ -44,7 +44,11 @@ def test_metrics_update_live_while_the_run_is_active(qtbot, window, engine, subm
     hold.write_text("")
     wait_status(window, name, "Completed")
     qtbot.waitUntil(lambda: not detail.is_polling(), timeout=30_000)
-    assert plotted() == len(engine.metric_history(name, "loss"))
+    stored = engine.metric_history(name, "loss")
+    assert plotted() == len(stored)
+    # Appended batch by batch, the chart holds exactly the stored points, in order.
+    curve = detail.metrics.plots["loss"].curve
+    assert np.array_equal(curve.xData, stored.steps) and np.array_equal(curve.yData, stored.values)
     assert detail.status_label.text().endswith("Completed")
 
 

@@ -1,16 +1,26 @@
-"""The Runs, Experiments and Models pages, fed by the bridge from a real workspace."""
+"""The Runs, Experiments and Models pages, fed by the store and the bridge of a real workspace."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QPoint, Qt
+from PySide6.QtWidgets import QMenu
 
-from studio.browsers.runs import EMPTY_TEXT
-from studio.models.runs import COL_STATUS
+from studio.browsers.runs import EMPTY_TEXT, SETTINGS_KEY, settings
+from studio.models.runs import COL_DURATION, COL_EXPERIMENT, COL_NAME, COL_STATUS, COL_TAGS, COLUMNS
 
 
-def _status_texts(page):
-    proxy = page.proxy
-    return {proxy.index(r, 0).data(): proxy.index(r, COL_STATUS).data() for r in range(proxy.rowCount())}
+def _rows(page, col=COL_STATUS):
+    m = page.model
+    return {m.index(r, COL_NAME).data(): m.index(r, col).data() for r in range(m.rowCount())}
+
+
+def _names(page):
+    m = page.model
+    return [m.index(r, COL_NAME).data() for r in range(m.rowCount())]
+
+
+def _settle(qtbot, page):
+    qtbot.waitUntil(page.is_ready, timeout=10_000)
 
 
 def test_runs_table_shows_submitted_runs_and_final_status(qtbot, window, submit, wait_status):
@@ -19,35 +29,183 @@ def test_runs_table_shows_submitted_runs_and_final_status(qtbot, window, submit,
     wait_status(window, ok, "Completed")
     wait_status(window, bad, "Failed")
     page = window.runs_page
+    qtbot.waitUntil(lambda: _rows(page) == {ok: "Completed", bad: "Failed"}, timeout=10_000)
     assert page.stack.currentWidget() is page.table
-    assert _status_texts(page) == {ok: "Completed", bad: "Failed"}
-    for r in range(page.proxy.rowCount()):
-        assert not page.proxy.index(r, COL_STATUS).data(Qt.ItemDataRole.DecorationRole).isNull()
+    for r in range(page.model.rowCount()):
+        assert not page.model.index(r, COL_STATUS).data(Qt.ItemDataRole.DecorationRole).isNull()
     assert page.count_label.text() == "2 runs"
     assert window.active_label.text() == "0 active runs"
+    assert [page.model.headerData(c, Qt.Orientation.Horizontal) for c in range(len(COLUMNS))] == list(COLUMNS)
 
 
-def test_filter_narrows_the_table(qtbot, window, submit, wait_status):
+def test_filter_goes_to_the_store(qtbot, window, submit, wait_status):
     a = submit("--points", "3", experiment="alpha")
     b = submit("--points", "3", experiment="beta")
     wait_status(window, a, "Completed")
     wait_status(window, b, "Completed")
     page = window.runs_page
     qtbot.keyClicks(page.filter_edit, "beta")
-    assert page.proxy.rowCount() == 1
+    qtbot.waitUntil(lambda: _names(page) == [b], timeout=5_000)
     assert page.run_at(0).name == b
     assert page.count_label.text() == "1 of 2 runs"
-    page.filter_edit.setText("COMPLETED")  # any column, any case
-    assert page.proxy.rowCount() == 2
+    page.filter_edit.setText("COMPLETED")  # status too, any case
+    qtbot.waitUntil(lambda: page.model.rowCount() == 2, timeout=5_000)
     page.filter_edit.setText("no such run")
-    assert page.proxy.rowCount() == 0
+    qtbot.waitUntil(lambda: page.model.rowCount() == 0, timeout=5_000)
+    assert page.count_label.text() == "0 of 2 runs"
+    assert page.stack.currentWidget() is page.table  # an empty result, not "no runs yet"
+
+
+def test_clicking_headers_sorts_in_the_store(qtbot, window, engine, submit, wait_status):
+    names = [submit("--points", "2", experiment=e) for e in ("bravo", "charlie", "alpha")]
+    failed = submit("--points", "2", "--fail", experiment="delta")
+    for n in names:
+        wait_status(window, n, "Completed")
+    wait_status(window, failed, "Failed")
+    page = window.runs_page
+    _settle(qtbot, page)
+    header = page.table.horizontalHeader()
+
+    def click(col):
+        qtbot.mouseClick(header.viewport(), Qt.MouseButton.LeftButton,
+                         pos=QPoint(header.sectionViewportPosition(col) + 10, header.height() // 2))
+
+    click(COL_EXPERIMENT)
+    qtbot.waitUntil(lambda: [page.model.index(r, COL_EXPERIMENT).data() for r in range(4)]
+                    in (["alpha", "bravo", "charlie", "delta"], ["delta", "charlie", "bravo", "alpha"]),
+                    timeout=5_000)
+    first = [page.model.index(r, COL_EXPERIMENT).data() for r in range(4)]
+    click(COL_EXPERIMENT)
+    qtbot.waitUntil(lambda: [page.model.index(r, COL_EXPERIMENT).data() for r in range(4)] == first[::-1],
+                    timeout=5_000)
+    click(COL_STATUS)  # lifecycle order: Completed before Failed
+    qtbot.waitUntil(lambda: sorted(_rows(page).values()) == ["Completed"] * 3 + ["Failed"]
+                    and page.model.index(0, COL_STATUS).data() != page.model.index(3, COL_STATUS).data(),
+                    timeout=5_000)
+    click(COL_TAGS)  # not sortable: the store's order and the indicator stay
+    assert header.sortIndicatorSection() == COL_STATUS
+    assert page.model.query.sort == "status"
+
+
+def test_selected_runs_can_be_compared(qtbot, window, submit, wait_status):
+    names = [submit("--points", "2") for _ in range(3)]
+    for n in names:
+        wait_status(window, n, "Completed")
+    page = window.runs_page
+    qtbot.waitUntil(lambda: page.model.rowCount() == 3 and page.run_at(2) is not None, timeout=10_000)
+    assert not page.compare_button.isEnabled()
+    table = page.table
+    qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=table.visualRect(page.model.index(0, 0)).center())
+    assert not page.compare_button.isEnabled()
+    qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ControlModifier,
+                     pos=table.visualRect(page.model.index(2, 0)).center())
+    assert page.compare_button.isEnabled()
+    with qtbot.waitSignal(page.compareRequested) as got:
+        page.compare_button.click()
+    assert got.args[0] == [page.run_at(0).name, page.run_at(2).name]
+
+
+def test_archive_hides_a_run_and_show_archived_brings_it_back(qtbot, window, engine, submit, wait_status):
+    keep = submit("--points", "2")
+    gone = submit("--points", "2")
+    wait_status(window, keep, "Completed")
+    wait_status(window, gone, "Completed")
+    page = window.runs_page
+    qtbot.waitUntil(lambda: set(_names(page)) == {keep, gone}, timeout=10_000)
+    page.set_archived([gone])
+    qtbot.waitUntil(lambda: _names(page) == [keep], timeout=10_000)
+    assert page.count_label.text() == "1 run"
+    assert engine.get_run(gone).status == "Completed"  # still there
+    page.archived_box.setChecked(True)
+    qtbot.waitUntil(lambda: set(_names(page)) == {keep, f"{gone} (archived)"}, timeout=10_000)
+    assert page.model.is_archived(gone)
+    page.set_archived([gone], False)
+    qtbot.waitUntil(lambda: set(_names(page)) == {keep, gone}, timeout=10_000)
+    page.archived_box.setChecked(False)
+    qtbot.waitUntil(lambda: set(_names(page)) == {keep, gone} and page.model.is_ready(), timeout=10_000)
+
+
+def test_rerun_completes_with_the_same_metrics(qtbot, window, engine, submit, wait_status):
+    first = submit("--points", "30")
+    wait_status(window, first, "Completed")
+    page = window.runs_page
+    with qtbot.waitSignal(page.model.rowsInserted, timeout=10_000):
+        op = page.rerun(first)
+    qtbot.waitUntil(lambda: page.model.rowCount() == 2, timeout=10_000)
+    again = next(r.name for r in page.model.runs() if r.name != first)
+    assert op is not None and window.runs_model.get(again).properties["rerun_of"] == first
+    wait_status(window, again, "Completed")
+    qtbot.waitUntil(lambda: _rows(page).get(again) == "Completed", timeout=10_000)
+    assert _names(page)[0] == again
+    a, b = engine.metric_history(first, "loss"), engine.metric_history(again, "loss")
+    assert len(b) == 30 and b.values.tolist() == a.values.tolist()
+    assert engine.latest_metrics(again) == engine.latest_metrics(first)
+
+
+def test_download_outputs_and_register_model(qtbot, window, engine, submit, wait_status, tmp_path):
+    name = submit("--points", "2")
+    wait_status(window, name, "Completed")
+    page = window.runs_page
+    dest = tmp_path / "downloads"
+    page.download_outputs(name, dest)
+    qtbot.waitUntil(lambda: (dest / name / "outputs" / "model.bin").is_file(), timeout=10_000)
+    assert (dest / name / "outputs" / "model.bin").stat().st_size == 1234
+    qtbot.waitUntil(lambda: "Downloaded the outputs" in window.statusBar().currentMessage(), timeout=5_000)
+
+    from studio.dialogs.register_model import RegisterModelDialog
+
+    dialog = RegisterModelDialog(engine.get_run(name), page)
+    assert dialog.model_name() == "exp-a" and dialog.path() == "outputs"
+    dialog.name_edit.setText("bad name!")
+    assert not dialog.buttons.buttons()[0].isEnabled()
+    dialog.name_edit.setText("tiny-net")
+    dialog.path_edit.setText("outputs/model.bin")
+    page.register_model(name, dialog.model_name(), dialog.path())
+    window.show_page("models")
+    qtbot.waitUntil(lambda: window.models_page.proxy.rowCount() == 1, timeout=10_000)
+    model = engine.store.get_model("tiny-net")
+    assert model.run_name == name and model.version == 1
+
+
+def test_metric_columns_show_latest_values_and_are_remembered(qtbot, window, engine, submit, wait_status):
+    settings().remove(SETTINGS_KEY)
+    name = submit("--points", "20")
+    wait_status(window, name, "Completed")
+    page = window.runs_page
+    _settle(qtbot, page)
+    page._load_metric_keys()
+    qtbot.waitUntil(lambda: page._metric_keys == ["accuracy", "loss"], timeout=10_000)
+    page.columns_menu.aboutToShow.emit()
+    assert [a.text() for a in page.columns_menu.actions()] == ["accuracy", "loss"]
+    next(a for a in page.columns_menu.actions() if a.text() == "loss").setChecked(True)
+    col = len(COLUMNS)
+    assert page.model.headerData(col, Qt.Orientation.Horizontal) == "loss"
+    qtbot.waitUntil(lambda: page.model.index(0, col).data() == f"{1 / 20:.4g}", timeout=10_000)
+    assert settings().value(SETTINGS_KEY) == ["loss"]
+    page.show_metric_column("loss", False)
+    assert page.model.columnCount() == len(COLUMNS)
+    assert settings().value(SETTINGS_KEY) in ([], None)
+
+
+def test_context_menu_offers_the_run_actions(qtbot, window, submit, wait_status, monkeypatch):
+    name = submit("--points", "2")
+    wait_status(window, name, "Completed")
+    page = window.runs_page
+    qtbot.waitUntil(lambda: page.run_at(0) is not None, timeout=10_000)
+    shown = []
+    monkeypatch.setattr(QMenu, "popup", lambda menu, _pos, _at=None: shown.append(
+        [a.text() for a in menu.actions() if not a.isSeparator()]))
+    page._context_menu(page.table.visualRect(page.model.index(0, 0)).center())
+    assert shown == [["Open", "Compare 1 runs", "Cancel", "Re-run", "Open run folder", "Download outputs…",
+                      "Register model…", "Archive"]]
 
 
 def test_double_click_opens_the_run_detail(qtbot, window, submit, wait_status):
     name = submit("--points", "3")
     wait_status(window, name, "Completed")
     table = window.runs_page.table
-    rect = table.visualRect(window.runs_page.proxy.index(0, 0))
+    qtbot.waitUntil(lambda: window.runs_page.run_at(0) is not None, timeout=10_000)
+    rect = table.visualRect(window.runs_page.model.index(0, 0))
     # A real double click starts with a press: QTest's mouseDClick alone sends only the second one.
     qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     qtbot.mouseDClick(table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
@@ -67,13 +225,19 @@ def test_cancel_from_the_runs_page(qtbot, window, submit, wait_status, tmp_path)
     name = submit("--hold", str(tmp_path / "never"))
     wait_status(window, name, "Running")
     assert window.active_label.text() == "1 active run"
-    window.runs_page.cancel_run(name)
+    page = window.runs_page
+    qtbot.waitUntil(lambda: _rows(page).get(name) == "Running", timeout=10_000)
+    before = page.model.index(0, COL_DURATION).data()
+    qtbot.waitUntil(lambda: page.model.index(0, COL_DURATION).data() != before, timeout=5_000)  # ticks
+    page.cancel_run(name)
     wait_status(window, name, "Canceled")
     qtbot.waitUntil(lambda: window.active_label.text() == "0 active runs")
+    qtbot.waitUntil(lambda: _rows(page).get(name) == "Canceled", timeout=10_000)
 
 
 def test_empty_workspace_says_how_to_submit(qtbot, window):
     page = window.runs_page
+    _settle(qtbot, page)
     assert page.stack.currentWidget() is page.empty
     assert "File ▸ Open Project…" in page.empty.text.text() == EMPTY_TEXT
     assert window.active_label.text() == "0 active runs"
@@ -98,7 +262,7 @@ def test_experiments_page_counts_runs(qtbot, window, submit, wait_status):
     page.table.activated.emit(page.proxy.index(row, 0))
     assert window.current_page() == "runs"
     assert window.runs_page.filter_edit.text() == "alpha"
-    assert window.runs_page.proxy.rowCount() == 2
+    qtbot.waitUntil(lambda: window.runs_page.model.rowCount() == 2, timeout=5_000)
 
 
 def test_models_page_lists_registered_models(qtbot, window, engine, submit, wait_status):
@@ -110,22 +274,25 @@ def test_models_page_lists_registered_models(qtbot, window, engine, submit, wait
     qtbot.waitUntil(lambda: page.proxy.rowCount() == 1, timeout=10_000)
     row = [page.proxy.index(0, c).data() for c in range(4)]
     assert row[:3] == ["tiny", "1", name]
-    assert page.stack.currentWidget() is page.table
+    assert page.stack.currentWidget() is not page.empty
     page.table.activated.emit(page.proxy.index(0, 0))
     assert window.current_page() == "run" and window.detail.name == name
 
 
-def test_table_model_upsert_keeps_rows_in_place(qtbot):
+def test_bridge_reports_update_loaded_rows_in_place(qtbot, engine):
+    """Without a store change the model shows what the bridge reports for a row it has loaded."""
     from engine import entities as E
     from studio.models.runs import RunTableModel
 
-    model = RunTableModel()
-    r1 = E.Run("a", "x", "a", "Running", 1.0, "/tmp/a", start_time=1.0)
-    r2 = E.Run("b", "x", "b", "Queued", 2.0, "/tmp/b")
-    model.upsert([r1, r2])
-    assert model.rowCount(QModelIndex()) == 2 and model.active_count == 2
-    model.upsert([E.Run("a", "x", "a", "Completed", 1.0, "/tmp/a", start_time=1.0, end_time=3.0)])
-    assert model.rowCount() == 2
-    assert model.index(0, COL_STATUS).data() == "Completed"
-    assert model.index(0, 5).data() == "2s"
-    assert model.active_count == 1
+    engine.store.create_run(name="a", experiment_name="x", run_dir="/tmp/a")
+    engine.store.create_run(name="b", experiment_name="x", run_dir="/tmp/b")
+    model = RunTableModel(engine=engine)
+    qtbot.waitUntil(model.is_ready, timeout=5_000)
+    assert model.rowCount(QModelIndex()) == 2
+    model.index(0, 0).data()  # a paint asks for the block: it is already loaded with the count
+    row = model.row_of("a")
+    changed = []
+    model.dataChanged.connect(lambda tl, br, roles=(): changed.append(tl.row()))
+    model.upsert([E.Run("a", "x", "a", "Running", 1.0, "/tmp/a", start_time=1.0)])
+    assert changed == [row] and model.index(row, COL_STATUS).data() == "Running"
+    assert model.active_count == 1 and model.get("a").status == "Running"

@@ -1,0 +1,151 @@
+"""The Data page: registered data assets (files, folders, URLs), and whether each still exists."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QShowEvent
+from PySide6.QtWidgets import QPushButton, QWidget
+
+from engine import entities as E
+from studio.browsers.detail import DetailPane, split
+from studio.browsers.refresh import Refresher
+from studio.browsers.runs import open_folder
+from studio.dialogs.register_data import RegisterDataDialog
+from studio.models.data import (
+    COL_CREATED,
+    COL_DESCRIPTION,
+    COL_KIND,
+    COL_NAME,
+    COL_PATH,
+    KIND_LABELS,
+    DataRow,
+    DataTableModel,
+    load_data_assets,
+)
+from studio.models.rows import ROW_ROLE, SORT_ROLE
+from studio.style import fmt_size, fmt_time_full, plural
+from studio.widgets import EmptyState, FilterProxy, Page, make_table
+
+REFRESH_MS = 15_000  # files move or vanish behind the studio's back
+
+
+class DataBrowser(Page):
+    def __init__(self, engine: Any, parent: QWidget | None = None) -> None:
+        super().__init__("Data", parent)
+        self.setObjectName("data")
+        self.engine = engine
+        self.dialog: RegisterDataDialog | None = None
+        self._pending_select: tuple[str, int] | None = None  # a just-registered asset to show
+        self.model = DataTableModel(self)
+        self.proxy = FilterProxy(SORT_ROLE, self)
+        self.proxy.setSourceModel(self.model)
+        self.filter_edit = self.add_filter("Filter data assets", self.proxy)
+        self.register_button = QPushButton("Register data…")
+        self.register_button.setToolTip("Give a file, folder or URL a name that jobs can use as an input")
+        self.register_button.clicked.connect(self.open_register_dialog)
+        self.controls.addWidget(self.register_button)
+        self.table = make_table(self.proxy, ["a-data-asset", "Version", "folder", "/home/user/data/train.csv",
+                                             "missing ", "100.0 MB", "Yesterday 00:00", "Description"],
+                                stretch=COL_PATH)
+        for col in (COL_KIND, COL_CREATED, COL_DESCRIPTION):  # in the detail pane; still matched by the filter
+            self.table.setColumnHidden(col, True)
+        self.table.sortByColumn(COL_NAME, Qt.SortOrder.AscendingOrder)
+        self.table.selectionModel().selectionChanged.connect(lambda *_: self._show_selected())
+
+        self.detail = DetailPane("Select a data asset to see where it is and how to use it in a job.")
+        self.open_button = QPushButton("Open folder")
+        self.open_button.clicked.connect(self._open_folder)
+        self.detail.actions.addWidget(self.open_button)
+        self.detail.actions.addStretch(1)
+        self.detail.body.addStretch(1)
+        self.empty = EmptyState(
+            "No data assets",
+            "A data asset names a file, folder or URL so that jobs can use it as an input "
+            "(`path: azureml:NAME@latest`). Click Register data… to add one.",
+        )
+        self.set_body(split(self.table, self.detail), self.empty)
+        self.refresher = Refresher(self, lambda: load_data_assets(engine), self._loaded, every_ms=REFRESH_MS)
+
+    def is_ready(self) -> bool:
+        return self.refresher.loaded
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self.refresher.request()
+
+    def refresh(self) -> None:
+        self.refresher.request()
+
+    def _loaded(self, rows: list[DataRow]) -> None:
+        self.model.set_rows(rows)
+        self.show_table(bool(rows))
+        names = len({r.asset.name for r in rows})
+        missing = sum(1 for r in rows if r.exists is False)
+        self.count_label.setText(f"{plural(names, 'asset')}, {plural(len(rows), 'version')}"
+                                 + (f", {missing} missing on disk" if missing else ""))
+        if self._pending_select is not None:
+            self.select(*self._pending_select)
+            self._pending_select = None
+        elif self.table.selectionModel().hasSelection():
+            self._show_selected()
+        elif rows:
+            self.table.selectRow(0)
+
+    def selected(self) -> DataRow | None:
+        rows = self.table.selectionModel().selectedRows()
+        return rows[0].data(ROW_ROLE) if rows else None
+
+    def select(self, name: str, version: int | None = None) -> bool:
+        for r in range(self.proxy.rowCount()):
+            a = self.proxy.index(r, 0).data(ROW_ROLE).asset
+            if a.name == name and (version is None or a.version == version):
+                self.table.selectRow(r)
+                return True
+        return False
+
+    def _show_selected(self) -> None:
+        row = self.selected()
+        if row is None:
+            self.detail.show_hint()
+            return
+        a = row.asset
+        versions = [r.asset.version for r in self.model.rows() if r.asset.name == a.name]
+        on_disk = "not checked (a URL)" if row.exists is None else (
+            "yes" if row.exists else "missing: jobs that use this asset will fail")
+        self.detail.set_header(f"{a.name}:{a.version}", a.description)
+        self.detail.set_fields([
+            ("Kind", "URL" if row.is_url else KIND_LABELS.get(a.kind, a.kind)),
+            ("Path", a.path),
+            ("On disk", on_disk),
+            ("Size", "" if row.size is None else fmt_size(row.size)),
+            ("Versions", ", ".join(map(str, sorted(versions)))),
+            ("Created", fmt_time_full(a.created_at)),
+            ("In a job", f"path: azureml:{a.name}:{a.version}"),
+        ])
+        self.open_button.setEnabled(bool(row.exists))
+
+    def _open_folder(self) -> None:
+        row = self.selected()
+        if row is not None:
+            p = Path(row.asset.path)
+            open_folder(self, str(p if p.is_dir() else p.parent))
+
+    def open_register_dialog(self) -> RegisterDataDialog:
+        if self.dialog is not None:
+            self.dialog.close()
+        dialog = RegisterDataDialog(self.engine, self)
+        dialog.registered.connect(self._registered)
+        dialog.finished.connect(lambda _code: setattr(self, "dialog", None))
+        self.dialog = dialog
+        dialog.open()
+        return dialog
+
+    def _registered(self, asset: E.DataAsset) -> None:
+        self._pending_select = (asset.name, asset.version)
+        self.refresher.request()
+        bar = getattr(self.window(), "statusBar", None)
+        if callable(bar):
+            bar().showMessage(f"Registered data asset {asset.name}:{asset.version}", 8000)

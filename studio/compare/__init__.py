@@ -1,0 +1,1 @@
+"""Comparing runs: their metrics overlaid, and the settings that differ between them."""

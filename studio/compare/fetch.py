@@ -1,0 +1,58 @@
+"""What one refresh of the Compare view reads, off the GUI thread. No Qt in this module.
+
+A run that has ended and was read once costs nothing more, unless a chart that was just built
+needs its points.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine import entities as E
+from studio.rundetail.fetch import MetricPoints
+
+
+@dataclass
+class CompareState:
+    runs: list[str]
+    # Set by the GUI before each fetch: run -> charted key -> points its series holds.
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    # Kept by the fetch: runs read after they had ended, and their summaries.
+    ended: dict[str, list[E.MetricSummary]] = field(default_factory=dict)
+    seen_ended: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class CompareUpdate:
+    runs: dict[str, E.Run]  # the runs read this time (ended runs read before are left out)
+    summaries: dict[str, list[E.MetricSummary]]  # likewise
+    points: dict[tuple[str, str], MetricPoints]  # (run, key) -> new points
+
+    @property
+    def has_news(self) -> bool:
+        return bool(self.runs or self.points)
+
+
+def fetch_compare(engine: Any, state: CompareState) -> CompareUpdate:
+    store = engine.store
+    runs: dict[str, E.Run] = {}
+    summaries: dict[str, list[E.MetricSummary]] = {}
+    points: dict[tuple[str, str], MetricPoints] = {}
+    for name in state.runs:
+        known = state.ended.get(name)
+        if known is None:
+            run = runs[name] = store.get_run(name)
+            known = summaries[name] = store.metric_summaries(name)
+            if run.is_terminal:
+                # Read once more after the end, for the points ingested as it ended.
+                if name in state.seen_ended:
+                    state.ended[name] = known
+                state.seen_ended.add(name)
+        counts = state.counts.get(name, {})
+        starts = {s.key: counts[s.key] for s in known
+                  if s.kind == "scalar" and s.key in counts and s.count > counts[s.key]}
+        for key, h in store.metric_histories_since(name, starts).items():
+            if len(h):
+                points[(name, key)] = MetricPoints(starts[key], h)
+    return CompareUpdate(runs, summaries, points)

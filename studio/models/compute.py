@@ -1,0 +1,115 @@
+"""The table of compute targets (built-in and registered) with their state, GPUs and jobs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine import entities as E
+from engine.compute import status as S
+from engine.compute.gpus import GpuInventory
+from studio.models.rows import RowTableModel
+from studio.style import fmt_duration, fmt_time, run_duration, status_icon, status_label
+
+TYPE_LABELS = {"local": "local", "docker": "Docker", "ssh": "SSH"}
+STATE_LOOK = {S.READY: "Completed", S.UNAVAILABLE: "Failed", S.NOT_IN_THIS_VERSION: "NotStarted"}
+
+
+@dataclass(frozen=True)
+class ComputeRow:
+    target: E.ComputeTarget
+    state: S.ComputeState
+    gpus: GpuInventory
+    jobs: tuple[E.Run, ...] = field(default=())  # active runs on this target
+
+
+@dataclass(frozen=True)
+class ComputeInventory:
+    targets: list[E.ComputeTarget]
+    states: dict[str, S.ComputeState]
+    gpus: GpuInventory
+
+
+def load_compute(engine: Any) -> ComputeInventory:
+    """Targets, their states (a Docker ping) and this machine's GPUs: call off the GUI thread."""
+    targets = engine.list_compute_targets()
+    return ComputeInventory(targets, engine.compute_states(targets), engine.local_gpus())
+
+
+def gpu_text(target: E.ComputeTarget, gpus: GpuInventory) -> str:
+    """What a target can use: this machine's GPUs (local), the request of a Docker target."""
+    found = ", ".join(g.name for g in gpus.gpus) if gpus.gpus else "none"
+    if target.type == "local":
+        return found
+    if target.type == "docker":
+        requested = target.config.get("gpus")
+        if requested in (None, 0, "0"):
+            return "none requested"
+        req = "all" if requested in (-1, "all") else str(requested)
+        return f"{req} requested" if gpus.gpus else f"{req} (none here)"
+    requested = target.config.get("gpus")
+    return "" if requested is None else str(requested)
+
+
+COLUMNS = ("Target", "Type", "State", "Jobs", "GPUs", "Description")
+COL_NAME, COL_TYPE, COL_STATE, COL_JOBS, COL_GPUS, COL_DESCRIPTION = range(len(COLUMNS))
+
+
+class ComputeTableModel(RowTableModel[ComputeRow]):
+    COLUMNS = COLUMNS
+    RIGHT_ALIGNED = frozenset({COL_JOBS})
+
+    def key(self, row: ComputeRow) -> Any:
+        return row.target.name
+
+    def display(self, row: ComputeRow, col: int) -> str:
+        t = row.target
+        if col == COL_NAME:
+            return t.name
+        if col == COL_TYPE:
+            return TYPE_LABELS.get(t.type, t.type) + (" (built in)" if t.builtin else "")
+        if col == COL_STATE:
+            return row.state.state
+        if col == COL_JOBS:
+            return str(len(row.jobs))
+        if col == COL_GPUS:
+            return gpu_text(t, row.gpus)
+        return t.description
+
+    def sort_key(self, row: ComputeRow, col: int) -> Any:
+        if col == COL_NAME:  # built-in targets first, then by name
+            return (not row.target.builtin, row.target.name.lower())
+        if col == COL_JOBS:
+            return len(row.jobs)
+        return self.display(row, col).lower()
+
+    def decoration(self, row: ComputeRow, col: int) -> Any:
+        if col == COL_STATE:
+            return status_icon(STATE_LOOK.get(row.state.state, "NotStarted"))
+        return None
+
+    def tooltip(self, row: ComputeRow, col: int) -> str | None:
+        if col == COL_STATE:
+            return row.state.detail or None
+        if col == COL_GPUS:
+            return "\n".join(g.summary for g in row.gpus.gpus) or row.gpus.summary
+        return None
+
+
+JOB_COLUMNS = ("Run", "Status", "Experiment", "Running for")
+
+
+class JobTableModel(RowTableModel[E.Run]):
+    """The active runs of one target."""
+
+    COLUMNS = JOB_COLUMNS
+
+    def key(self, row: E.Run) -> Any:
+        return row.name
+
+    def display(self, row: E.Run, col: int) -> str:
+        return (row.display_name, status_label(row.status), row.experiment_name,
+                fmt_duration(run_duration(row.start_time, row.end_time)) or fmt_time(row.created_at))[col]
+
+    def decoration(self, row: E.Run, col: int) -> Any:
+        return status_icon(row.status) if col == 1 else None

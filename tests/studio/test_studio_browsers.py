@@ -1,0 +1,174 @@
+"""The browser pages of scope item 6, on a real workspace: experiments, environments, compute,
+models and data. Each test checks what a user would see and do on the page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtGui import QKeySequence
+
+from engine.compute.targets import compute_from_mapping, create_compute_target
+from engine.environments.resolve import register_environment
+from engine.environments.spec import EnvironmentSpec
+from studio.mainwindow import NAV_LABELS, PAGES
+from studio.models.rows import ROW_ROLE
+
+LOAD_MS = 15_000
+
+
+def _column(proxy, col: int) -> list[str]:
+    return [proxy.index(r, col).data() for r in range(proxy.rowCount())]
+
+
+def test_navigation_order_and_shortcuts(qtbot, window):
+    assert [NAV_LABELS[k] for k in PAGES] == ["Experiments", "Runs", "Environments", "Compute", "Models", "Data"]
+    assert [window.nav.item(i).text() for i in range(window.nav.count())] == [NAV_LABELS[k] for k in PAGES]
+    view_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&View")
+    shortcuts = {a.text(): a.shortcut() for a in view_menu.actions()}
+    for i, key in enumerate(PAGES):
+        assert shortcuts[NAV_LABELS[key]] == QKeySequence(f"Ctrl+{i + 1}")
+    for key in PAGES:
+        next(a for a in view_menu.actions() if a.text() == NAV_LABELS[key]).trigger()
+        assert window.current_page() == key
+
+
+def test_experiments_page_shows_counts_primary_metric_and_recent_runs(qtbot, window, submit, wait_status):
+    names = [submit("--points", "20", experiment="alpha"), submit("--points", "40", experiment="alpha"),
+             submit("--points", "5", experiment="beta")]
+    for n in names:
+        wait_status(window, n, "Completed")
+    page = window.experiments_page
+    window.show_page("experiments")
+
+    def rows():
+        return {page.proxy.index(r, 0).data(): [page.proxy.index(r, c).data() for c in range(1, 7)]
+                for r in range(page.proxy.rowCount())}
+
+    # loss = 1/(i+1): the best point of alpha is 1/40 (the 40-point run), its newest run's last value too.
+    qtbot.waitUntil(lambda: rows().get("alpha", [""] * 6)[3:] == ["loss ↓", "0.025", "0.025"], timeout=LOAD_MS)
+    assert rows()["alpha"][0] == "2" and rows()["beta"][0] == "1" and rows()["beta"][3:] == ["loss ↓", "0.2", "0.2"]
+    row = next(r for r in range(page.proxy.rowCount()) if page.proxy.index(r, 0).data() == "alpha")
+    page.table.selectRow(row)
+    assert page.detail.field("Primary metric") == "loss ↓ (lower is better)"
+    assert page.detail.field("Best") == f"0.025 in {names[1]}"
+    assert [page.recent_model.row_at(i).name for i in range(page.recent_model.rowCount())] == [names[1], names[0]]
+    # A recent run opens its detail; the experiment itself opens the filtered runs list.
+    page.recent_table.activated.emit(page.recent_model.index(0, 0))
+    assert window.current_page() == "run" and window.detail.name == names[1]
+    window.show_page("experiments")
+    page.all_runs_button.click()
+    assert window.current_page() == "runs" and window.runs_page.filter_edit.text() == "alpha"
+
+
+def test_environments_page_lists_shows_spec_and_builds(qtbot, window, engine, tmp_path):
+    folder = tmp_path / "env"
+    folder.mkdir()
+    register_environment(engine.store, EnvironmentSpec(name="bare-venv", description="nothing installed",
+                                                       pip_requirements=(), pip_source=str(folder / "requirements.txt")))
+    page = window.environments_page
+    window.show_page("environments")
+    qtbot.waitUntil(lambda: "bare-venv" in _column(page.proxy, 0), timeout=LOAD_MS)
+    names = _column(page.proxy, 0)
+    assert "trainyard-python" in names  # curated ones are listed with the registered ones
+    assert page.select("bare-venv")
+    row = page.selected()
+    assert row.spec.kind == "venv" and page.detail.field("Build") == "Not built"
+    assert page.build_button.text() == "Build" and page.build_button.isVisible()
+    qtbot.waitUntil(lambda: page.tabs.count() == 3, timeout=LOAD_MS)
+    tabs = {page.tabs.tabText(i): page.tabs.widget(i).toPlainText() for i in range(page.tabs.count())}
+    assert "pip_requirements: requirements.txt" in tabs["Environment YAML"]
+    assert "Pip requirements" in tabs and "Build log" in tabs
+
+    counts: list[int] = []
+    page.buildsInProgressChanged.connect(counts.append)
+    page.build(row)
+    assert counts[-1] == 1 and window.statusBar().currentMessage() == "Building environment bare-venv:1…"
+    assert not page.build_button.isEnabled()
+    qtbot.waitUntil(lambda: counts[-1] == 0, timeout=120_000)
+    qtbot.waitUntil(lambda: page.detail.field("Build") == "Built (cached)", timeout=LOAD_MS)
+    assert "Creating virtual environment with uv" in page.log_view.toPlainText()
+    assert page.build_button.text() == "Rebuild"
+    assert engine.environment_build_status(row.spec).state == "built"
+    prefix = Path(page.detail.field("Location"))
+    assert (prefix / "bin" / "python").exists()
+
+
+def test_compute_page_lists_targets_states_and_gpus(qtbot, window, engine):
+    create_compute_target(engine.store, compute_from_mapping(
+        {"name": "gpu-docker", "type": "docker", "gpus": "all", "image": "python:3.11-slim", "network": "bridge"}))
+    create_compute_target(engine.store, compute_from_mapping({"name": "lab-box", "type": "ssh",
+                                                              "host": "lab.example.org", "user": "ml"}))
+    page = window.compute_page
+    window.show_page("compute")
+    qtbot.waitUntil(lambda: "gpu-docker" in _column(page.proxy, 0), timeout=LOAD_MS)
+    assert _column(page.proxy, 0) == ["local", "docker", "gpu-docker", "lab-box"]
+    states = dict(zip(_column(page.proxy, 0), _column(page.proxy, 2)))
+    assert states["local"] == "ready"
+    assert states["lab-box"] == "not available in this version"  # stored, shown, not hidden
+    assert states["gpu-docker"] in ("ready", "unavailable")  # whatever the daemon says right now
+    gpus = dict(zip(_column(page.proxy, 0), _column(page.proxy, 4)))
+    assert gpus["local"] == "none"  # no nvidia-smi on this machine
+    assert page.select("gpu-docker")
+    assert page.detail.field("Network") == "bridge" and page.detail.field("Default image") == "python:3.11-slim"
+    assert page.detail.field("GPUs requested") == "all"
+    assert page.detail.field("GPUs here") == "none found (nvidia-smi not found)"
+    assert page.select("lab-box") and page.detail.field("Host") == "lab.example.org"
+
+
+def test_compute_page_lists_the_runs_active_on_a_target(qtbot, window, submit, wait_status, tmp_path):
+    stop = tmp_path / "stop"
+    name = submit("--hold", str(stop))
+    wait_status(window, name, "Running")
+    page = window.compute_page
+    window.show_page("compute")
+    qtbot.waitUntil(lambda: page.proxy.rowCount() > 0 and page.select("local"), timeout=LOAD_MS)
+    qtbot.waitUntil(lambda: page.jobs_model.rowCount() == 1, timeout=LOAD_MS)
+    assert page.jobs_model.row_at(0).name == name and page.detail.field("State").startswith("ready")
+    page.jobs_table.activated.emit(page.jobs_proxy.index(0, 0))
+    assert window.current_page() == "run" and window.detail.name == name
+    stop.write_text("")
+    wait_status(window, name, "Completed")
+    window.show_page("compute")
+    qtbot.waitUntil(lambda: page.jobs_model.rowCount() == 0, timeout=LOAD_MS)
+
+
+def test_models_page_shows_size_opens_run_and_downloads(qtbot, window, engine, submit, wait_status, tmp_path):
+    name = submit("--points", "2")
+    wait_status(window, name, "Completed")
+    engine.register_model("tiny", "outputs/model.bin", run_name=name, tags={"framework": "none"})
+    page = window.models_page
+    window.show_page("models")
+    qtbot.waitUntil(lambda: page.proxy.rowCount() == 1 and page.proxy.index(0, 5).data() == "1.2 KB",
+                    timeout=LOAD_MS)
+    assert [page.proxy.index(0, c).data() for c in range(3)] == ["tiny", "1", name]
+    assert page.detail.field("Produced by") == name and page.detail.field("Tags") == "framework=none"
+    op = page.download(page.selected(), tmp_path / "dl")
+    qtbot.waitUntil(lambda: (tmp_path / "dl" / "tiny" / "1" / "model.bin").exists(), timeout=LOAD_MS)
+    assert op is not None and (tmp_path / "dl" / "tiny" / "1" / "model.bin").stat().st_size == 1234
+    page.run_button.click()
+    assert window.current_page() == "run" and window.detail.name == name
+
+
+def test_data_page_registers_an_asset(qtbot, window, engine, tmp_path):
+    page = window.data_page
+    window.show_page("data")
+    qtbot.waitUntil(lambda: page.is_ready(), timeout=LOAD_MS)
+    assert page.stack.currentWidget() is page.empty and "Register data" in page.empty.text.text()
+    data = tmp_path / "train.csv"
+    data.write_text("a,b\n1,2\n")
+    dialog = page.open_register_dialog()
+    assert not dialog.register_button.isEnabled()
+    dialog.set_path(str(data))
+    assert dialog.name_edit.text() == "train" and dialog.register_button.isEnabled()
+    dialog.description_edit.setText("the training split")
+    dialog.register_button.click()
+    qtbot.waitUntil(lambda: page.proxy.rowCount() == 1, timeout=LOAD_MS)
+    assert [a.name for a in engine.list_data_assets()] == ["train"]
+    qtbot.waitUntil(lambda: page.detail.field("On disk") == "yes", timeout=LOAD_MS)
+    assert page.detail.field("Path") == str(data) and page.detail.field("Kind") == "file"
+    assert page.detail.field("In a job") == "path: azureml:train:1"
+    # A file that disappears shows as missing at the next refresh.
+    data.unlink()
+    page.refresh()
+    qtbot.waitUntil(lambda: page.proxy.index(0, 4).data() == "missing", timeout=LOAD_MS)
+    assert page.proxy.index(0, 0).data(ROW_ROLE).exists is False

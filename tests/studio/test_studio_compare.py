@@ -1,0 +1,128 @@
+"""Compare: real runs overlaid on shared charts, the settings that differ, live growth."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from studio.compare.view import CompareView
+from studio.plots.controls import PlotOptions
+
+
+@pytest.fixture
+def compare(qtbot, window):
+    views = []
+
+    def _open(names: list[str]) -> CompareView:
+        view = CompareView(window.engine, window.bridge, names)
+        qtbot.addWidget(view)
+        view.resize(1200, 760)
+        view.show()
+        views.append(view)
+        qtbot.waitUntil(view.is_ready, timeout=10_000)
+        return view
+
+    yield _open
+    for v in views:
+        v.stop()
+
+
+def _series_match(plot, name, stored) -> bool:
+    if plot.point_count(name) != len(stored):
+        return False
+    curve = plot.curve_of(name)
+    return np.array_equal(curve.xData, stored.steps) and np.array_equal(curve.yData, stored.values)
+
+
+def test_overlays_each_runs_points_and_lists_what_differs(qtbot, engine, compare, submit, tmp_path):
+    short = submit("--points", "30")
+    long = submit("--points", "2500", experiment="exp-b")
+    for name in (short, long):
+        engine.wait(name, timeout=60)
+    view = compare([short, long])
+
+    qtbot.waitUntil(lambda: sorted(view.plots) == ["accuracy", "loss"], timeout=10_000)
+    assert view.chosen_metrics() == ["accuracy", "loss"]  # the metrics both runs logged
+    for key in ("loss", "accuracy"):
+        plot = view.plots[key]
+        for name in (short, long):
+            stored = engine.metric_history(name, key)
+            qtbot.waitUntil(lambda plot=plot, name=name, stored=stored: _series_match(plot, name, stored),
+                            timeout=10_000)
+        # Each run keeps its own colour, the one shown beside its name in the list of runs.
+        assert plot.series[short].color != plot.series[long].color
+        for curve in (plot.curve_of(short), plot.curve_of(long)):
+            assert curve.opts["downsampleMethod"] == "peak" and curve.opts["autoDownsample"]
+            assert curve.opts["clipToView"]
+
+    rows = {r[0]: r[1:] for r in view.field_table()}
+    assert rows["arguments"] == ["--points 30", "--points 2500"]
+    assert rows["experiment"] == ["exp-a", "exp-b"]
+    assert "compute" not in rows  # the same for both: only differences are listed
+    view.show_all.setChecked(True)
+    rows = {r[0]: r[1:] for r in view.field_table()}
+    assert rows["compute"][0] == rows["compute"][1]
+    assert view.fields_summary.text() == "2 fields differ" or view.fields_summary.text().endswith("differ")
+
+    # Hovering reads out the nearest logged point of each run.
+    points = view.plots["loss"].hover_at(10.2, 0.09)
+    assert {p.series_id for p in points} == {short, long}
+    assert all(p.step == 10 and p.value == pytest.approx(1 / 11) for p in points)
+
+    # The shared toolbar applies to every chart.
+    view.controls.set_options(PlotOptions(x_mode="relative", smoothing=0.6, log_y=True))
+    for plot in view.plots.values():
+        assert plot.options == PlotOptions("relative", 0.6, True)
+    loss = view.plots["loss"]
+    stamps = engine.metric_history(long, "loss").timestamps
+    assert np.allclose(loss.raw_curve(long).xData, stamps - stamps[0])
+    assert np.array_equal(loss.raw_curve(long).yData, engine.metric_history(long, "loss").values)
+    view.grab().save(str(tmp_path / "compare.png"))
+    if os.environ.get("TRAINYARD_SHOTS"):
+        view.controls.set_options(PlotOptions())
+        view.grab().save(os.path.join(os.environ["TRAINYARD_SHOTS"], "compare.png"))
+        view.tabs.setCurrentIndex(1)
+        view.grab().save(os.path.join(os.environ["TRAINYARD_SHOTS"], "compare-fields.png"))
+
+
+def test_metric_picker_defaults_to_shared_metrics_and_grows_live(qtbot, engine, compare, submit, tmp_path):
+    hold = tmp_path / "release"
+    live = submit("--hold", str(hold))  # logs only "loss", until released
+    done = submit("--points", "40")  # logs "loss" and "accuracy"
+    engine.wait(done, timeout=60)
+    view = compare([live, done])
+
+    qtbot.waitUntil(lambda: "loss" in view.plots and view.plots["loss"].point_count(live) >= 5, timeout=30_000)
+    assert view.chosen_metrics() == ["loss"]
+    listed = {view.metric_list.item(i).text(): view.metric_list.item(i).checkState()
+              for i in range(view.metric_list.count())}
+    assert set(listed) == {"accuracy", "loss"}
+    first = view.plots["loss"].point_count(live)
+    qtbot.waitUntil(lambda: view.plots["loss"].point_count(live) > first, timeout=30_000)
+    assert view.is_polling()
+
+    # Ticking "accuracy" adds its chart, with the one run that logged it.
+    view.choose_metrics(["accuracy", "loss"])
+    qtbot.waitUntil(lambda: "accuracy" in view.plots and view.plots["accuracy"].point_count(done) == 4,
+                    timeout=10_000)
+    assert view.plots["accuracy"].series_ids() == [done]
+    view.choose_metrics(["accuracy"])
+    assert list(view.plots) == ["accuracy"]
+
+    view.choose_metrics(["loss"])
+    hold.write_text("")
+    engine.wait(live, timeout=60)
+    stored = engine.metric_history(live, "loss")
+    qtbot.waitUntil(lambda: "loss" in view.plots and _series_match(view.plots["loss"], live, stored),
+                    timeout=10_000)
+    qtbot.waitUntil(lambda: not view.is_polling(), timeout=10_000)
+
+
+def test_no_runs_shows_what_to_do(qtbot, window):
+    view = CompareView(window.engine, window.bridge, [])
+    qtbot.addWidget(view)
+    view.show()
+    assert view.stack.currentIndex() == 1
+    assert "select two or more runs" in view.stack.currentWidget().text.text()
