@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QByteArray, QSettings, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QPalette
@@ -32,13 +32,15 @@ from studio.browsers.models import ModelBrowser
 from studio.browsers.runs import RunBrowser
 from studio.dialogs.submit import SubmitDialog
 from studio.models.runs import RunTableModel
-from studio.rundetail import RunDetail
 from studio.style import heading, muted
 
 PAGES = ("experiments", "runs", "environments", "compute", "models", "data")
 NAV_LABELS = {"experiments": "Experiments", "runs": "Runs", "environments": "Environments", "compute": "Compute",
               "models": "Models", "data": "Data"}
 SETTINGS = ("Trainyard", "Trainyard")
+
+if TYPE_CHECKING:  # the run detail pulls in pyqtgraph: imported on first use, not at start-up
+    from studio.rundetail import RunDetail
 # palette() roles keep the navigation right in light and dark themes.
 NAV_STYLE = """
 QListWidget#navigation { background: transparent; border: none; outline: 0; }
@@ -116,12 +118,17 @@ class MainWindow(QMainWindow):
         self.active_label.setContentsMargins(8, 0, 0, 0)
         self.workspace_label = muted(QLabel(str(engine.location.folder)))
         self.workspace_label.setToolTip("The workspace: where runs, snapshots and models are kept")
+        self.builds_label = QLabel()
+        self.builds_label.setContentsMargins(12, 0, 0, 0)
         self.statusBar().addWidget(self.active_label)
+        self.statusBar().addWidget(self.builds_label)
+        self.environments_page.buildsInProgressChanged.connect(self._update_builds)
         self.statusBar().addPermanentWidget(self.workspace_label)
         self.runs_model.activeCountChanged.connect(self._update_active)
         self.bridge.pollFailed.connect(
             lambda exc: self.statusBar().showMessage(f"Cannot read the workspace: {exc}", 10000))
         self._update_active(0)
+        self._update_builds(0)
 
         self.resize(1280, 800)
         if restore:
@@ -223,12 +230,15 @@ class MainWindow(QMainWindow):
     def show_run(self, name: str) -> RunDetail:
         if not name:
             raise ValueError("no run name")
+        from studio.rundetail import RunDetail
+
         if self.detail is not None:
             self.detail.stop()
             self.stack.removeWidget(self.detail)
             self.detail.deleteLater()
         self.detail = RunDetail(self.engine, self.bridge, name)
         self.detail.back.connect(lambda: self.show_page("runs"))
+        self.detail.openRun.connect(self.show_run)
         self.stack.addWidget(self.detail)
         self.stack.setCurrentWidget(self.detail)
         self.nav.blockSignals(True)
@@ -242,6 +252,11 @@ class MainWindow(QMainWindow):
 
     def _update_active(self, n: int) -> None:
         self.active_label.setText(f"{n} active run" + ("" if n == 1 else "s"))
+
+    def _update_builds(self, n: int) -> None:
+        # Only worth space in the status bar while something builds.
+        self.builds_label.setText(f"· {n} environment build" + ("" if n == 1 else "s") + " in progress")
+        self.builds_label.setVisible(n > 0)
 
     # ---------------------------------------------------------------- projects
     def choose_project(self) -> None:
