@@ -283,11 +283,19 @@ class SqlStore:
         status, experiment or compute (any case); `sort` is one of runquery.RUN_SORTS."""
         from engine.store.runquery import order_runs, where_runs
 
+        joined = RunRow.experiment_id == ExperimentRow.id
         with self._session() as s:
-            q = select(RunRow, ExperimentRow.name).join(ExperimentRow, RunRow.experiment_id == ExperimentRow.id)
-            q = order_runs(where_runs(q, text, include_archived), sort, descending)
-            rows = s.execute(q.offset(max(0, offset)).limit(max(0, limit))).all()
-            return [_run_entity(row, exp) for row, exp in rows]
+            # Sort and page names only, then read those rows: sorting whole rows (JSON columns
+            # and all) of 100,000 runs is several times slower.
+            q = order_runs(where_runs(select(RunRow.name).join(ExperimentRow, joined), text, include_archived),
+                           sort, descending)
+            names = list(s.scalars(q.offset(max(0, offset)).limit(max(0, limit))))
+            if not names:
+                return []
+            rows = s.execute(select(RunRow, ExperimentRow.name).join(ExperimentRow, joined)
+                             .where(RunRow.name.in_(names))).all()
+            by_name = {row.name: _run_entity(row, exp) for row, exp in rows}
+            return [by_name[n] for n in names if n in by_name]
 
     def archived_among(self, names: Sequence[str]) -> set[str]:
         """Which of `names` are archived."""

@@ -31,7 +31,6 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMenu,
     QPushButton,
-    QToolButton,
     QWidget,
 )
 
@@ -39,7 +38,7 @@ from engine import entities as E
 from engine.errors import NotFound
 from studio.dialogs.register_model import RegisterModelDialog
 from studio.errors import show_error
-from studio.models.runs import COL_NAME, COL_STARTED, COLUMNS, RUN_ROLE, SORTS, RunTableModel
+from studio.models.runs import COL_STARTED, COL_TAGS, COLUMNS, RUN_ROLE, SORTS, RunTableModel
 from studio.tasks import BackgroundOp
 from studio.widgets import EmptyState, Page, make_table
 
@@ -88,10 +87,8 @@ class RunBrowser(Page):
         self.archived_box.toggled.connect(lambda on: self.model.set_query(include_archived=on))
         self.controls.addWidget(self.archived_box)
         self.controls.addStretch(1)
-        self.columns_button = QToolButton()
-        self.columns_button.setText("Columns")
+        self.columns_button = QPushButton("Metric columns")
         self.columns_button.setToolTip("Show the latest value of chosen metrics as columns")
-        self.columns_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.columns_menu = QMenu(self)
         self.columns_menu.aboutToShow.connect(self._fill_columns_menu)
         self.columns_button.setMenu(self.columns_menu)
@@ -102,7 +99,8 @@ class RunBrowser(Page):
         self.compare_button.clicked.connect(self.compare_selected)
         self.controls.addWidget(self.compare_button)
 
-        self.table = make_table(model, COLUMN_SAMPLES, stretch=COL_NAME)  # type: ignore[arg-type]
+        # Tags take the room left over: names keep their width however many metric columns are shown.
+        self.table = make_table(model, COLUMN_SAMPLES, stretch=COL_TAGS)  # type: ignore[arg-type]
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.table.horizontalHeader().sortIndicatorChanged.connect(self._sort_indicator_changed)
         self.table.sortByColumn(COL_STARTED, Qt.SortOrder.DescendingOrder)
@@ -156,7 +154,7 @@ class RunBrowser(Page):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
             key = self.model.headerData(col, Qt.Orientation.Horizontal)
             self.table.setColumnWidth(col, max(fm.horizontalAdvance(METRIC_SAMPLE), fm.horizontalAdvance(key)) + 28)
-        header.setSectionResizeMode(COL_NAME, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(COL_TAGS, QHeaderView.ResizeMode.Stretch)
         header.setSortIndicator(self.model.sort_column(), Qt.SortOrder.DescendingOrder
                                 if self.model.query.descending else Qt.SortOrder.AscendingOrder)
 

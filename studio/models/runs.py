@@ -72,13 +72,17 @@ class _Fetch:
     total: int | None = None
 
 
-def fetch(store: Any, query: RunQuery, blocks: list[int], keys: list[str], *, count: bool) -> _Fetch:
-    """Read blocks of rows (and the counts) of `query`. Runs off the GUI thread."""
+def fetch(store: Any, query: RunQuery, blocks: list[int], keys: list[str], *, count: bool,
+          total: bool = True) -> _Fetch:
+    """Read blocks of rows (and the counts) of `query`. Runs off the GUI thread. `total=False`
+    skips counting the unfiltered runs (typing in the filter box does not change that number)."""
     out = _Fetch(query, {})
     if count:
         out.count = store.count_runs(text=query.text, include_archived=query.include_archived)
-        out.total = (store.count_runs(include_archived=query.include_archived) if query.text.strip()
-                     else out.count)
+        if not query.text.strip():
+            out.total = out.count
+        elif total:
+            out.total = store.count_runs(include_archived=query.include_archived)
     for b in blocks:
         out.blocks[b] = store.query_runs(text=query.text, sort=query.sort, descending=query.descending,
                                          offset=b * BLOCK, limit=BLOCK, include_archived=query.include_archived)
@@ -115,6 +119,7 @@ class RunTableModel(QAbstractTableModel):
         self._metric_keys: list[str] = []
         self._count = 0
         self._total = 0
+        self._total_of: bool | None = None  # the include_archived setting `_total` was counted with
         self._blocks: OrderedDict[int, list[E.Run]] = OrderedDict()  # LRU: last painted at the end
         self._row_of: dict[str, int] = {}
         self._latest: dict[str, dict[str, float]] = {}
@@ -299,7 +304,8 @@ class RunTableModel(QAbstractTableModel):
         if self._need_reset:
             self._need_reset = self._need_refresh = False
             self._wanted.clear()
-            self._start(lambda: fetch(store, query, [0], keys, count=True), self._apply_reset)
+            total = self._total_of != query.include_archived  # unknown for this archived setting
+            self._start(lambda: fetch(store, query, [0], keys, count=True, total=total), self._apply_reset)
         elif self._need_refresh:
             self._need_refresh = False
             blocks = list(self._blocks)[-REFRESH_BLOCKS:] or [0]
@@ -403,8 +409,10 @@ class RunTableModel(QAbstractTableModel):
         return known if rank.get(known.status, 0) > rank.get(run.status, 0) else run
 
     def _set_total(self, got: _Fetch) -> None:
-        total = got.total if got.total is not None else self._total
-        self._total = total
+        if got.total is not None:
+            self._total = got.total
+            self._total_of = got.query.include_archived
+        total = self._total
         self.countsChanged.emit(self._count, total)
 
     # ---------------------------------------------------------------- Qt model

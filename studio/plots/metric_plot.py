@@ -30,6 +30,12 @@ SYMBOLS_BELOW = 120
 # Hover read-out lists at most this many series (the ones nearest the cursor).
 HOVER_ROWS = 8
 RAW_ALPHA = 60  # the raw curve behind a smoothed one
+# Lines are drawn 2 px wide while a chart has few series; with more, 1 px (cosmetic) lines keep a
+# frame of 100 overlaid runs several times cheaper to rasterise.
+WIDE_LINES_UP_TO = 3
+# Peak downsampling keeps a min and a max per block; one block per pixel column draws the exact
+# envelope of the data (pyqtgraph's default, 5 blocks per pixel, draws 5x the vertices for nothing).
+BLOCKS_PER_PIXEL = 1.0
 AXIS_LABELS = {"step": "step", "wall": "time", "relative": "seconds since the first point"}
 
 
@@ -48,11 +54,10 @@ class HoverPoint:
 
 
 class _Curves:
-    def __init__(self, main: pg.PlotDataItem, raw: pg.PlotDataItem) -> None:
+    def __init__(self, main: pg.PlotDataItem) -> None:
         self.main = main
-        self.raw = raw
+        self.raw: pg.PlotDataItem | None = None  # only while smoothing is on
         self.symbols: bool | None = None  # None: not set on the curve yet
-        self.raw_shown = False
 
 
 class MetricPlot(pg.PlotWidget):
@@ -92,8 +97,8 @@ class MetricPlot(pg.PlotWidget):
             self._ensure(DEFAULT_SERIES, None, None)
         return next(iter(self._curves.values())).main
 
-    def raw_curve(self, series_id: str = DEFAULT_SERIES) -> pg.PlotDataItem:
-        """The faint curve of the logged values behind a smoothed one."""
+    def raw_curve(self, series_id: str = DEFAULT_SERIES) -> pg.PlotDataItem | None:
+        """The faint curve of the logged values behind a smoothed one (None while not smoothing)."""
         return self._curves[series_id].raw
 
     def curve_of(self, series_id: str) -> pg.PlotDataItem:
@@ -122,7 +127,9 @@ class MetricPlot(pg.PlotWidget):
         self.series.pop(series_id, None)
         if curves is not None:
             self.getPlotItem().removeItem(curves.main)
-            self.getPlotItem().removeItem(curves.raw)
+            if curves.raw is not None:
+                self.getPlotItem().removeItem(curves.raw)
+            self._restyle_if_width_changed(len(self.series) + 1)
             self._update_title()
 
     def series_ids(self) -> list[str]:
@@ -248,15 +255,9 @@ class MetricPlot(pg.PlotWidget):
             s = self.series[series_id] = Series(series_id, label or series_id or self.key,
                                                 color or series_color(len(self.series)))
             s.set_smoothing(self.options.smoothing)
-            item = self.getPlotItem()
-            raw, main = pg.PlotDataItem(), pg.PlotDataItem()
-            for curve in (raw, main):
-                item.addItem(curve)
-                # After addItem: adding a curve to a PlotItem resets both settings on it.
-                curve.setDownsampling(auto=True, method="peak")
-                curve.setClipToView(True)
-            self._curves[series_id] = _Curves(main, raw)
+            self._curves[series_id] = _Curves(self._new_curve(z=1))
             self._style(series_id)
+            self._restyle_if_width_changed(len(self.series) - 1)
         else:
             changed = (label is not None and label != s.label) or (color is not None and color != s.color)
             s.label = label or s.label
@@ -265,12 +266,31 @@ class MetricPlot(pg.PlotWidget):
                 self._style(series_id)
         return s
 
+    def _new_curve(self, z: int) -> pg.PlotDataItem:
+        curve = pg.PlotDataItem()
+        self.getPlotItem().addItem(curve)
+        # After addItem: adding a curve to a PlotItem resets both settings on it.
+        curve.setDownsampling(auto=True, method="peak")
+        curve.setClipToView(True)
+        curve.opts["autoDownsampleFactor"] = BLOCKS_PER_PIXEL
+        curve.setZValue(z)
+        return curve
+
+    def _line_width(self, n_series: int | None = None) -> int:
+        return 2 if (len(self.series) if n_series is None else n_series) <= WIDE_LINES_UP_TO else 1
+
+    def _restyle_if_width_changed(self, before: int) -> None:
+        if self._line_width(before) != self._line_width():
+            for sid in self.series:
+                self._style(sid)
+
     def _style(self, series_id: str) -> None:
         s, c = self.series[series_id], self._curves[series_id]
-        c.main.setPen(pg.mkPen(s.color, width=2))
-        faint = QColor(s.color)
-        faint.setAlpha(RAW_ALPHA)
-        c.raw.setPen(pg.mkPen(faint, width=1))
+        c.main.setPen(pg.mkPen(s.color, width=self._line_width()))
+        if c.raw is not None:
+            faint = QColor(s.color)
+            faint.setAlpha(RAW_ALPHA)
+            c.raw.setPen(pg.mkPen(faint, width=1))
         c.symbols = None  # _refresh sets the symbols again, in the new colour
         self._refresh(series_id, title=False)
 
@@ -291,12 +311,15 @@ class MetricPlot(pg.PlotWidget):
                 c.main.setSymbol(None)
         c.main.setData(x, s.shown)
         if smoothing:
+            if c.raw is None:
+                c.raw = self._new_curve(z=0)
+                faint = QColor(s.color)
+                faint.setAlpha(RAW_ALPHA)
+                c.raw.setPen(pg.mkPen(faint, width=1))
             c.raw.setData(x, s.values.view)
-            c.raw.show()
-        elif c.raw_shown:
-            c.raw.setData([], [])
-            c.raw.hide()
-        c.raw_shown = smoothing
+        elif c.raw is not None:
+            self.getPlotItem().removeItem(c.raw)
+            c.raw = None
         if len(self.series) == 1:
             self._single_point_layout(s, x)
         if title:

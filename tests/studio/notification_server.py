@@ -22,7 +22,7 @@ class NotificationServer(QObject):
         self._last_id = 0
 
     @Slot(str, "uint", str, str, str, "QStringList", "QVariantMap", int, result="uint")
-    def Notify(self, app_name: str, replaces_id: int, app_icon: str, summary: str, body: str,  # noqa: N802
+    def Notify(self, app_name: str, replaces_id: int, app_icon: str, summary: str, body: str,
                actions: list[str], hints: dict, expire_timeout: int) -> int:
         self._last_id += 1
         print(json.dumps({"id": self._last_id, "app_name": app_name, "replaces_id": replaces_id,
@@ -32,7 +32,7 @@ class NotificationServer(QObject):
         return self._last_id
 
     @Slot(result="QStringList")
-    def GetCapabilities(self) -> list[str]:  # noqa: N802
+    def GetCapabilities(self) -> list[str]:
         return ["body"]
 
 

@@ -93,6 +93,7 @@ def test_smoothing_is_tensorboards_moving_average_with_the_raw_curve_behind(plot
     np.testing.assert_allclose(plot.curve.yData, expected, rtol=1e-9, equal_nan=True)
     assert np.array_equal(plot.raw_curve().yData, values, equal_nan=True)
     assert plot.raw_curve().isVisible() and plot.raw_curve().opts["pen"].color().alpha() < 255
+    assert plot.raw_curve().opts["downsampleMethod"] == "peak" and plot.raw_curve().opts["clipToView"]
     # Points appended later continue the same average.
     more = rng.normal(size=500).cumsum() + values[-1]
     plot.append_series("", np.arange(3000, 3500), more)
@@ -101,7 +102,7 @@ def test_smoothing_is_tensorboards_moving_average_with_the_raw_curve_behind(plot
                        ._ensure("", None, None)._ema.extend(full)[-1])
     plot.set_options(PlotOptions(smoothing=0.0))
     assert np.array_equal(plot.curve.yData, np.concatenate([values, more]), equal_nan=True)
-    assert not plot.raw_curve().isVisible()
+    assert plot.raw_curve() is None
 
 
 def test_x_axis_modes_and_log_scale(plot):
