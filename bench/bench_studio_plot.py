@@ -65,22 +65,24 @@ class PaintCounter(QObject):
 
 
 def frames(widget: pg.PlotWidget, n: int) -> list[float]:
-    """Zoom in step by step, then pan across: each frame timed to the end of its (one) paint."""
+    """Zoom in step by step, then pan across, as the mouse wheel and a drag do (ViewBox.scaleBy /
+    translateBy, which also turn auto-range off, as any manual pan/zoom does): each frame timed to
+    the end of its (one) paint."""
     app = QApplication.instance()
     view = widget.getPlotItem().getViewBox()
+    view.setXRange(0, POINTS, padding=0)
+    app.processEvents()
     counter = PaintCounter()
     widget.viewport().installEventFilter(counter)
     out = []
     for i in range(n):
         before = counter.paints
         t0 = time.perf_counter()
+        (x0, x1), _ = view.viewRange()
         if i < n // 2:
-            width = POINTS / (1.5 ** i)
-            view.setXRange(0, width, padding=0)
+            view.scaleBy(x=1 / 1.5, y=1.0, center=pg.Point(x0, 0))  # wheel zoom in, x only
         else:
-            width = POINTS / (1.5 ** (n // 2))
-            left = (i - n // 2) * width * 0.37
-            view.setXRange(left, left + width, padding=0)
+            view.translateBy(x=(x1 - x0) * 0.37)  # drag to the right
         app.processEvents()
         if counter.paints == before:  # not painted by the event loop: force it
             widget.viewport().repaint()
@@ -183,7 +185,7 @@ def main() -> int:
     pmed, pp95 = statistics.median(plain), pct(plain, 95)
     print(f"### Metric charts: {RUNS} runs × {POINTS:,} points overlaid on one chart, and log → plot latency")
     print()
-    print("Pan/zoom frame = setXRange + processEvents until painted (forced repaint if not), offscreen, 1000×600 chart; "
+    print("Pan/zoom frame = ViewBox.scaleBy/translateBy (what the wheel and a drag call) + processEvents until painted (forced repaint if not), offscreen, 1000×600 chart; "
           f"{FRAMES} frames (pyqtgraph defaults: {DEFAULT_FRAMES}). Every point stays in the curves' data.")
     print()
     print("| what | median | p95 | target |")
