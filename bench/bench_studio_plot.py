@@ -197,7 +197,7 @@ def main() -> int:
     print(f"| run.log() → point in the open chart ({len(lags):,} of {logged:,} points, a run logging every "
           f"30 ms) | {statistics.median(lags):,.0f} ms | {pct(lags, 95):,.0f} ms | ≤ {LATENCY_TARGET_MS} ms |")
     print()
-    print("The latency includes the script's flush interval (0.2 s), the supervisor's ingestion (every 0.1 s) "
+    print("The latency includes the script's flush interval (0.1 s), the supervisor's ingestion (every 0.1 s) "
           "and the detail's read (every 0.1 s while the Metrics tab of an active run is shown).")
     return 0 if med <= FRAME_TARGET_MS * 2 and lags else 1
 

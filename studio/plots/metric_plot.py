@@ -60,6 +60,30 @@ class _Curves:
         self.symbols: bool | None = None  # None: not set on the curve yet
 
 
+def _bound_by_full_data(item: pg.PlotDataItem) -> None:
+    """Give the drawn curve the (cached) bounds of all its data instead of the visible slice's.
+
+    With clip-to-view the drawn slice changes on every pan/zoom frame, and pyqtgraph then scans it
+    again (min/max, several times per curve) for the curve's bounding rect: with 100 overlaid runs
+    that was a third of a frame. The full data's bounds are computed once per data change, hold the
+    slice, and make "auto range" show all the data. A range restricted to the other axis
+    (auto-range of the visible part) still scans the slice.
+    """
+    curve = item.curve
+    scan_slice = curve.dataBounds
+
+    def data_bounds(ax: int, frac: float = 1.0, orthoRange: tuple[float, float] | None = None):  # noqa: N803
+        mapped = item._datasetMapped  # the full data after the log mapping (pyqtgraph caches its rect)
+        if mapped is None or frac != 1.0 or orthoRange is not None:
+            return scan_slice(ax, frac, orthoRange)
+        rect = mapped.dataRect()
+        if rect is None:
+            return (None, None)
+        return (rect.left(), rect.right()) if ax == 0 else (rect.top(), rect.bottom())
+
+    curve.dataBounds = data_bounds
+
+
 class MetricPlot(pg.PlotWidget):
     def __init__(self, key: str, parent: QWidget | None = None, *, options: PlotOptions | None = None) -> None:
         super().__init__(parent)
@@ -274,6 +298,7 @@ class MetricPlot(pg.PlotWidget):
         curve.setClipToView(True)
         curve.opts["autoDownsampleFactor"] = BLOCKS_PER_PIXEL
         curve.setZValue(z)
+        _bound_by_full_data(curve)
         return curve
 
     def _line_width(self, n_series: int | None = None) -> int:
@@ -350,6 +375,9 @@ class MetricPlot(pg.PlotWidget):
         item = self.getPlotItem()
         for name in ("left", "bottom"):
             axis = item.getAxis(name)
+            # Grid lines at the labelled ticks only: pyqtgraph's minor-tick grid cost more per
+            # pan/zoom frame than drawing 100 curves, and a lighter grid reads better.
+            axis.setStyle(maxTickLevel=0)
             axis.setPen(pg.mkPen(QColor(self._muted_color)))
             axis.setTextPen(pg.mkPen(QColor(self._text_color)))
         item.setLabel("bottom", AXIS_LABELS[self.options.x_mode], color=self._muted_color)
