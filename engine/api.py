@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +18,7 @@ from engine.runs import launch
 from engine.runs.files import RunFiles
 from engine.runs.names import new_run_name
 from engine.runs.procs import is_same_process_alive
+from engine.runtime import default_python
 from engine.store.sql import SqlStore
 from engine.workspace import WorkspaceLocation, resolve_workspace
 
@@ -68,7 +68,7 @@ class Engine:
         user_interpreter = spec.interpreter_path
         if env_spec is not None and env_spec.kind == "user":
             user_interpreter = env_spec.interpreter_path or user_interpreter
-        interpreter = _check_interpreter(user_interpreter or sys.executable, spec.source_file)
+        interpreter = _check_interpreter(user_interpreter or default_python(), spec.source_file)
         code_dir = spec.code_dir.resolve() if spec.code_dir else None
         if code_dir is not None and not code_dir.is_dir():
             raise NotFound(

@@ -43,8 +43,7 @@ TRAIN = textwrap.dedent('''
             run.log("val_accuracy", acc)
             run.log("val_loss", 2.0 * math.exp(-(epoch + 1) / 3.0) + 0.15)
             print(f"epoch {epoch + 1:2d}/{a.epochs}  loss {loss:.4f}  val_accuracy {acc:.4f}", flush=True)
-            if a.hold:
-                time.sleep(0.3)
+            time.sleep(0.3 if a.hold else 0.15)  # an epoch takes a moment, as in real training
         if a.hold:
             print("waiting for more data…", flush=True)
             while not os.path.exists(a.hold):
@@ -111,6 +110,28 @@ def seed(ws: Path, projects: Path) -> tuple[object, str, list[str]]:
         engine.wait(n, timeout=60)
     engine.register_model("digits-cnn", "outputs/model.pt", run_name=done[1], description="12 epochs, lr 0.05")
     engine.register_model("digits-cnn", "outputs/model.pt", run_name=done[3], description="lr sweep winner")
+    # A child run (what run.submit_child does), a data asset, compute targets and environments.
+    child = engine.submit(JobSpec(experiment_name="digits-classifier", code_dir=classifier, script="train.py",
+                                  arguments=("--epochs", "3", "--lr", "0.03"), parent_run=done[1]))
+    names.append(child.name)
+    engine.wait(child.name, timeout=60)
+    data = projects / "digits-data"
+    data.mkdir(exist_ok=True)
+    (data / "train.csv").write_text("label,pixels\n" + "3,0 0 1 1\n" * 2000)
+    engine.create_data_asset("digits-train", str(data), "2,000 labelled digits")
+    engine.create_data_asset("digits-train-csv", str(data / "train.csv"), "the same, one file")
+    (projects / "gpu-box.yml").write_text("name: gpu-box\ntype: ssh\ndescription: the GPU machine under the desk\n"
+                                          "host: gpu-box.local\nuser: trainer\n")
+    (projects / "env.yml").write_text("name: digits-env\nversion: 1\ndescription: the classifier's packages\n"
+                                      "pip_requirements: env-requirements.txt\n")
+    (projects / "env-requirements.txt").write_text("# nothing beyond Python itself\n")
+    cli = [sys.executable, "-m", "engine.cli.main"]
+    for args in (["compute", "create", "--name", "cpu-cluster", "--type", "local"],
+                 ["compute", "create", "--name", "docker-cpu", "--type", "docker"],
+                 ["compute", "create", "-f", str(projects / "gpu-box.yml")],
+                 ["environment", "create", "-f", str(projects / "env.yml")]):
+        subprocess.run([*cli, *args, "-w", str(ws)], check=True, cwd=ROOT)
+    (classifier / "requirements.txt").write_text("numpy\n")
     canceled = submit(classifier, "train.py", "lr-sweep", "--epochs", "200", "--lr", "0.2",
                       "--hold", str(projects / "never"))
     hold = projects / "release"
@@ -141,11 +162,17 @@ def main() -> int:
     shots = {
         "runs.png": ["--page", "runs"],
         "experiments.png": ["--page", "experiments"],
+        "environments.png": ["--page", "environments"],
+        "compute.png": ["--page", "compute"],
         "models.png": ["--page", "models"],
+        "data.png": ["--page", "data"],
+        "compare.png": ["--page", "compare"],
+        "submit.png": ["--page", "submit", "--project", str(out / "projects" / "digits-classifier")],
         "run-overview.png": ["--page", "run-overview", "--run", finished],
         "run-metrics.png": ["--page", "run-metrics", "--run", finished],
         "run-logs.png": ["--page", "run-logs", "--run", finished],
         "run-outputs.png": ["--page", "run-outputs", "--run", finished],
+        "run-snapshot.png": ["--page", "run-snapshot", "--run", finished],
         "run-live-metrics.png": ["--page", "run-metrics", "--run", live],
     }
     try:

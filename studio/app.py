@@ -11,8 +11,8 @@ from typing import Any
 
 # The browser pages (the rest are tabs of one run's detail).
 BROWSER_PAGES = ("experiments", "runs", "environments", "compute", "models", "data")
-SCREENSHOT_PAGES = (*BROWSER_PAGES, "run",
-                    "run-overview", "run-metrics", "run-logs", "run-outputs")
+SCREENSHOT_PAGES = (*BROWSER_PAGES, "run", "compare", "submit",
+                    "run-overview", "run-metrics", "run-logs", "run-outputs", "run-snapshot", "run-children")
 SCREENSHOT_SIZE = (1280, 800)
 READY_TIMEOUT_S = 20.0
 
@@ -27,7 +27,10 @@ def parse_args(args: list[str]) -> argparse.Namespace:
     parser.add_argument("--page", default=None, choices=SCREENSHOT_PAGES,
                         help="the page to show (default: runs); run-metrics, run-logs… pick a run tab")
     parser.add_argument("--run", default=None, metavar="NAME",
-                        help="the run to show on the run page (default: the newest)")
+                        help="the run to show on the run page (default: the newest); for --page compare, "
+                             "NAME,NAME,... (default: the newest finished runs of one experiment)")
+    parser.add_argument("--project", default=None, metavar="FOLDER",
+                        help="for --page submit: the project folder the Submit dialog opens on")
     return parser.parse_args(args)
 
 
@@ -37,10 +40,15 @@ def make_app() -> Any:
     app = QApplication.instance()
     if app is None:
         app = QApplication([sys.argv[0] if sys.argv else "trainyard"])
-        app.setStyle("Fusion")  # follows the system's light/dark palette, looks the same everywhere
     app.setApplicationName("Trainyard")
     app.setOrganizationName("Trainyard")
     app.setApplicationDisplayName("Trainyard")
+    app.setDesktopFileName("trainyard")
+    from studio import theme
+    from studio.icons import app_icon
+
+    theme.apply(app)  # Fusion, light or dark as the system (or TRAINYARD_THEME) says
+    app.setWindowIcon(app_icon())
     return app
 
 
@@ -67,7 +75,7 @@ def main(args: list[str] | None = None) -> int:
 
     try:
         if ns.screenshot:
-            return screenshot(app, engine, Path(ns.screenshot), ns.page or "runs", ns.run)
+            return screenshot(app, engine, Path(ns.screenshot), ns.page or "runs", ns.run, ns.project)
         window = MainWindow(engine)
         if ns.page in BROWSER_PAGES:
             window.show_page(ns.page)
@@ -92,7 +100,8 @@ def _wait(app: Any, ready: Any, timeout: float) -> bool:
     return False
 
 
-def screenshot(app: Any, engine: Any, path: Path, page: str, run_name: str | None) -> int:
+def screenshot(app: Any, engine: Any, path: Path, page: str, run_name: str | None,
+               project: str | None = None) -> int:
     from studio import tasks
     from studio.mainwindow import MainWindow
 
@@ -101,8 +110,22 @@ def screenshot(app: Any, engine: Any, path: Path, page: str, run_name: str | Non
         window.resize(*SCREENSHOT_SIZE)
         window.show()
         _wait(app, lambda: window.bridge.is_loaded, READY_TIMEOUT_S)
+        target: Any = window
         if page in BROWSER_PAGES:
             window.show_page(page)
+        elif page == "submit":
+            if not project:
+                sys.stderr.write("error: --page submit needs --project FOLDER\n")
+                return 1
+            target = window.open_project(Path(project))
+            target.resize(target.sizeHint().expandedTo(target.minimumSizeHint()))
+            _wait(app, lambda: not target.is_scanning(), READY_TIMEOUT_S)
+        elif page == "compare":
+            names = run_name.split(",") if run_name else _runs_to_compare(window)
+            if len(names) < 2:
+                sys.stderr.write("error: comparing needs two runs or more; name them with --run A,B\n")
+                return 1
+            window.show_compare(names)
         else:
             name = run_name or _newest_run(window)
             if name is None:
@@ -114,7 +137,7 @@ def screenshot(app: Any, engine: Any, path: Path, page: str, run_name: str | Non
         # Let layouts settle and plots repaint at their final size.
         _wait(app, lambda: False, 0.3)
         path.parent.mkdir(parents=True, exist_ok=True)
-        if not window.grab().save(str(path)):
+        if not target.grab().save(str(path)):
             sys.stderr.write(f"error: cannot write {path}\n")
             return 1
         return 0
@@ -124,6 +147,18 @@ def screenshot(app: Any, engine: Any, path: Path, page: str, run_name: str | Non
         tasks.wait_all()
         window.deleteLater()
         app.processEvents()
+
+
+def _runs_to_compare(window: Any) -> list[str]:
+    """The newest finished runs of the experiment with the most of them (up to 4)."""
+    done = [r for r in window.runs_model.runs() if r.status == "Completed"]
+    by_exp: dict[str, list[Any]] = {}
+    for r in done:
+        by_exp.setdefault(r.experiment_name, []).append(r)
+    if not by_exp:
+        return []
+    runs = max(by_exp.values(), key=len)
+    return [r.name for r in sorted(runs, key=lambda r: r.created_at, reverse=True)[:4]]
 
 
 def _newest_run(window: Any) -> str | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sys
 
-STUDIO_OPTIONS = {"-w", "--workspace", "--screenshot", "--page", "--run"}
+STUDIO_OPTIONS = {"-w", "--workspace", "--screenshot", "--page", "--run", "--project"}
 
 
 def wants_studio(argv: list[str]) -> bool:
@@ -21,8 +21,23 @@ def wants_studio(argv: list[str]) -> bool:
     return True
 
 
+def link_args(argv: list[str]) -> list[str] | None:
+    """Studio arguments for `trainyard trainyard://runs/NAME?workspace=…` (the desktop's link handler)."""
+    from engine.links import is_link, parse_link
+
+    if len(argv) != 1 or not is_link(argv[0]):
+        return None
+    name, workspace = parse_link(argv[0])
+    return [*(["--workspace", workspace] if workspace else []), "--run", name]
+
+
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
+    try:
+        args = link_args(args) or args
+    except Exception as exc:  # noqa: BLE001 - a bad link: say so, like any other bad argument
+        sys.stderr.write(f"error: {exc}\n")
+        sys.exit(2)
     if wants_studio(args):
         from studio.app import main as studio_main
 

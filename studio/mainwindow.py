@@ -5,8 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QByteArray, QSettings, Qt
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QPalette
+from PySide6.QtCore import QByteArray, QSettings, QSize, Qt
+from PySide6.QtGui import (
+    QAction,
+    QActionGroup,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QKeySequence,
+    QPalette,
+)
 from PySide6.QtWidgets import (
     QFileDialog,
     QFrame,
@@ -23,6 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine import entities as E
+from studio import notify, theme
 from studio.bridge import Bridge
 from studio.browsers.compute import ComputeBrowser
 from studio.browsers.data import DataBrowser
@@ -31,6 +40,7 @@ from studio.browsers.experiments import ExperimentBrowser
 from studio.browsers.models import ModelBrowser
 from studio.browsers.runs import RunBrowser
 from studio.dialogs.submit import SubmitDialog
+from studio.icons import NAV_ICONS, icon
 from studio.models.runs import RunTableModel
 from studio.style import heading, muted
 
@@ -39,7 +49,8 @@ NAV_LABELS = {"experiments": "Experiments", "runs": "Runs", "environments": "Env
               "models": "Models", "data": "Data"}
 SETTINGS = ("Trainyard", "Trainyard")
 
-if TYPE_CHECKING:  # the run detail pulls in pyqtgraph: imported on first use, not at start-up
+if TYPE_CHECKING:  # these pull in pyqtgraph: imported on first use, not at start-up
+    from studio.compare.view import CompareView
     from studio.rundetail import RunDetail
 # palette() roles keep the navigation right in light and dark themes.
 NAV_STYLE = """
@@ -50,6 +61,18 @@ QListWidget#navigation::item {
 QListWidget#navigation::item:hover:!selected { background: palette(midlight); }
 QListWidget#navigation::item:selected { background: palette(highlight); color: palette(highlighted-text); }
 """
+
+
+def _preload_plot_modules() -> None:
+    """Import the run detail and compare view (pyqtgraph: ~0.4 s) on a worker thread once the window
+    is up, so that neither start-up nor the first opened run waits for it on the GUI thread."""
+    import threading
+
+    def load() -> None:
+        import studio.compare.view
+        import studio.rundetail  # noqa: F401
+
+    threading.Thread(target=load, name="trainyard-preload", daemon=True).start()
 
 
 def settings() -> QSettings:
@@ -77,6 +100,10 @@ class MainWindow(QMainWindow):
         self.runs_model = RunTableModel(self)
         self.bridge.runsChanged.connect(self.runs_model.upsert)
         self.detail: RunDetail | None = None
+        self.compare: CompareView | None = None
+        self.notifier = notify.Notifier(self)
+        self.bridge.runsChanged.connect(self.notifier.observe)
+        self.notifier.ended.connect(self._run_ended)
         self.submit_dialog: SubmitDialog | None = None
 
         central = QWidget()
@@ -105,6 +132,7 @@ class MainWindow(QMainWindow):
         for key in PAGES:
             self.stack.addWidget(self.pages[key])
         self.runs_page.openRun.connect(self.show_run)
+        self.runs_page.compareRequested.connect(self.show_compare)
         self.models_page.openRun.connect(self.show_run)
         self.experiments_page.openRun.connect(self.show_run)
         self.compute_page.openRun.connect(self.show_run)
@@ -136,6 +164,7 @@ class MainWindow(QMainWindow):
         else:
             self.show_page("runs")
         self.bridge.start()
+        _preload_plot_modules()
 
     def _build_sidebar(self) -> QWidget:
         side = QWidget()
@@ -163,12 +192,13 @@ class MainWindow(QMainWindow):
         font = self.nav.font()
         font.setPointSizeF(font.pointSizeF() * 1.08)
         self.nav.setFont(font)
+        self.nav.setIconSize(QSize(18, 18))
         for key in PAGES:
-            item = QListWidgetItem(NAV_LABELS[key])
+            item = QListWidgetItem(icon(NAV_ICONS[key]), NAV_LABELS[key])
             item.setData(Qt.ItemDataRole.UserRole, key)
             self.nav.addItem(item)
         col.addWidget(self.nav, 1)
-        self.new_run_button = QPushButton("New run…")
+        self.new_run_button = QPushButton(icon("add"), "New run…")
         self.new_run_button.setToolTip("Pick a project folder and submit one of its scripts (Ctrl+O)")
         self.new_run_button.clicked.connect(self.choose_project)
         col.addWidget(self.new_run_button)
@@ -177,7 +207,7 @@ class MainWindow(QMainWindow):
     # ---------------------------------------------------------------- menus
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
-        self.open_action = QAction("&Open Project…", self)
+        self.open_action = QAction(icon("open"), "&Open Project…", self)
         self.open_action.setShortcut(QKeySequence.StandardKey.Open)
         self.open_action.setStatusTip("Pick a project folder and submit a run of one of its scripts")
         self.open_action.triggered.connect(self.choose_project)
@@ -195,12 +225,38 @@ class MainWindow(QMainWindow):
             action.setShortcut(QKeySequence(f"Ctrl+{i + 1}"))
             action.triggered.connect(lambda _=False, k=key: self.show_page(k))
             view_menu.addAction(action)
+        view_menu.addSeparator()
+        self._build_appearance_menu(view_menu.addMenu("&Appearance"))
+        self.notify_action = QAction("Desktop &notifications when a run ends", self)
+        self.notify_action.setCheckable(True)
+        self.notify_action.setChecked(notify.notifications_enabled())
+        self.notify_action.toggled.connect(notify.set_notifications_enabled)
+        view_menu.addAction(self.notify_action)
 
         help_menu = self.menuBar().addMenu("&Help")
         about = QAction("&About Trainyard", self)
         about.setMenuRole(QAction.MenuRole.AboutRole)
         about.triggered.connect(self._about)
         help_menu.addAction(about)
+
+    def _build_appearance_menu(self, menu: Any) -> None:
+        group = QActionGroup(self)
+        current = theme.requested()
+        for choice, label in (("system", "Follow the &system"), ("light", "&Light"), ("dark", "&Dark")):
+            action = QAction(label, self, checkable=True)
+            action.setChecked(choice == current)
+            action.triggered.connect(lambda _=False, c=choice: self._set_theme(c))
+            group.addAction(action)
+            menu.addAction(action)
+
+    @staticmethod
+    def _set_theme(choice: str) -> None:
+        t = theme.current()
+        if t is not None:
+            t.set_choice(choice)
+
+    def _run_ended(self, run: E.Run) -> None:
+        self.statusBar().showMessage(f"{run.display_name or run.name}: {run.status.lower()}", 10000)
 
     def _about(self) -> None:
         QMessageBox.about(
@@ -213,6 +269,8 @@ class MainWindow(QMainWindow):
         w = self.stack.currentWidget()
         if w is self.detail:
             return "run"
+        if w is self.compare:
+            return "compare"
         return next((k for k, p in self.pages.items() if p is w), "runs")
 
     def show_page(self, key: str) -> None:
@@ -245,6 +303,21 @@ class MainWindow(QMainWindow):
         self.nav.setCurrentRow(PAGES.index("runs"))
         self.nav.blockSignals(False)
         return self.detail
+
+    def show_compare(self, names: list[str]) -> CompareView:
+        from studio.compare.view import CompareView
+
+        if self.compare is not None:
+            self.compare.stop()
+            self.stack.removeWidget(self.compare)
+            self.compare.deleteLater()
+        self.compare = CompareView(self.engine, self.bridge, list(names))
+        self.stack.addWidget(self.compare)
+        self.stack.setCurrentWidget(self.compare)
+        self.nav.blockSignals(True)
+        self.nav.setCurrentRow(PAGES.index("runs"))
+        self.nav.blockSignals(False)
+        return self.compare
 
     def page_ready(self) -> bool:
         w = self.stack.currentWidget()
@@ -327,12 +400,14 @@ class MainWindow(QMainWindow):
         s.setValue("mainWindow/geometry", self.saveGeometry())
         s.setValue("mainWindow/state", self.saveState())
         page = self.current_page()
-        s.setValue("mainWindow/page", "runs" if page == "run" else page)
+        s.setValue("mainWindow/page", "runs" if page in ("run", "compare") else page)
 
     def shutdown(self) -> None:
         """Stop polling (idempotent). Runs go on: they belong to their supervisors."""
         if self.detail is not None:
             self.detail.stop()
+        if self.compare is not None:
+            self.compare.stop()
         self.bridge.stop()
 
     def closeEvent(self, event: QCloseEvent) -> None:

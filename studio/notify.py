@@ -105,6 +105,8 @@ class Notifier(QObject):
 
     # (channel, title, body) once shown: channel is "dbus" or "tray".
     delivered = Signal(str, str, str)
+    # Every run seen ending live (whether or not desktop notifications are on): for the status bar.
+    ended = Signal(object)
 
     def __init__(self, parent: QObject | None = None, *, bus_address: str | None = None,
                  use_dbus: bool | None = None) -> None:
@@ -126,6 +128,7 @@ class Notifier(QObject):
             # A short run may start and end between two polls: first seen already ended.
             ended_live = run.end_time is not None and run.end_time >= self._since
             if seen_active or ended_live:
+                self.ended.emit(run)
                 self.run_finished(run)
 
     def run_finished(self, run: E.Run) -> None:

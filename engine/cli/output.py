@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from engine import entities as E
+from engine.links import run_link, workspace_of_run_dir
 
 
 def run_document(run: E.Run, metrics: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -34,7 +35,7 @@ def run_document(run: E.Run, metrics: dict[str, Any] | None = None) -> dict[str,
         "error": run.error,
         "metrics": metrics if metrics is not None else {},
         "run_dir": run.run_dir,
-        "portal_url": f"trainyard://runs/{run.name}",
+        "portal_url": run_link(run.name, workspace_of_run_dir(run.run_dir)),
     }
 
 

@@ -16,6 +16,7 @@ import engine
 from engine.errors import LaunchFailed
 from engine.runs.files import RunFiles
 from engine.runs.procs import process_start_time
+from engine.runtime import supervisor_command
 
 # The stdlib-only in-run client, put first on the run's PYTHONPATH.
 INJECT_DIR = Path(engine.__file__).parent / "tracking" / "inject"
@@ -42,14 +43,10 @@ def link_interpreter(files: RunFiles, interpreter: str) -> None:
 
 def start_supervisor(files: RunFiles) -> tuple[int, float | None]:
     """Start the supervisor in its own session; returns (pid, process start time)."""
-    code = (
-        f"import sys; sys.path.insert(0, {_ENGINE_ROOT!r}); "
-        "from engine.runs.supervisor import main; sys.exit(main(sys.argv))"
-    )
     try:
         with open(files.supervisor_log, "ab") as log:
             proc = subprocess.Popen(
-                [sys.executable, "-c", code, str(files.root)],
+                supervisor_command(str(files.root)),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -37,7 +37,9 @@ class Run:
         return self._engine.get_run(self._id).status
 
     def get_portal_url(self) -> str:
-        return f"trainyard://runs/{self._id}"
+        from engine.links import run_link
+
+        return run_link(self._id, self._engine.location.folder)
 
     def wait_for_completion(self, show_output: bool = False, wait_post_processing: bool = False,
                             raise_on_error: bool = True) -> dict[str, Any]:

@@ -74,6 +74,7 @@ class CompareView(Page):
         self._state = CompareState(self.run_names)
         self._busy = False
         self._ready = False
+        self._requested: set[str] = set()
         self._last_error = ""
         self.count_label.setText(plural(len(self.run_names), "run"))
 
@@ -222,6 +223,7 @@ class CompareView(Page):
         state = self._state
         state.counts = {name: {key: plot.point_count(name) for key, plot in self.grid.plots.items()}
                         for name in self.run_names}
+        self._requested = set(self.grid.plots)
         engine = self.engine
         (BackgroundOp(self, lambda: fetch_compare(engine, state))
          .success(self._apply).failure(self._failed).run())
@@ -253,7 +255,9 @@ class CompareView(Page):
         if all(r.is_terminal for r in self.runs.values()) and len(self.runs) == len(self.run_names) \
                 and not update.has_news:
             self._timer.stop()
-        self._ready = True
+        # Ready once a read has covered every chart shown (the first read only learns the metrics).
+        if set(self.grid.plots) <= self._requested:
+            self._ready = True
 
     def _failed(self, exc: BaseException) -> None:
         self._busy = False

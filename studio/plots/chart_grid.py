@@ -89,7 +89,7 @@ class ChartGrid(QWidget):
         """Build the charts that came into view, once control returns to the event loop."""
         if not self._pending:
             self._pending = True
-            QTimer.singleShot(0, self.materialize)
+            QTimer.singleShot(0, self, self.materialize)  # dropped if the grid is gone
 
     def materialize(self) -> None:
         self._pending = False

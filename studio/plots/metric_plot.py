@@ -72,7 +72,7 @@ def _bound_by_full_data(item: pg.PlotDataItem) -> None:
     curve = item.curve
     scan_slice = curve.dataBounds
 
-    def data_bounds(ax: int, frac: float = 1.0, orthoRange: tuple[float, float] | None = None):  # noqa: N803
+    def data_bounds(ax: int, frac: float = 1.0, orthoRange: tuple[float, float] | None = None):
         mapped = item._datasetMapped  # the full data after the log mapping (pyqtgraph caches its rect)
         if mapped is None or frac != 1.0 or orthoRange is not None:
             return scan_slice(ax, frac, orthoRange)
@@ -345,22 +345,30 @@ class MetricPlot(pg.PlotWidget):
         elif c.raw is not None:
             self.getPlotItem().removeItem(c.raw)
             c.raw = None
-        if len(self.series) == 1:
-            self._single_point_layout(s, x)
+        if len(s) <= 1 or self._single_point_range:
+            self._single_point_layout()
         if title:
             self._update_title()
 
-    def _single_point_layout(self, s: Series, x: np.ndarray) -> None:
+    def _single_point_layout(self, s: Series | None = None, x: np.ndarray | None = None) -> None:
+        """Frame charts whose series hold one point each (a learning rate logged once per run):
+        auto-range around lone points gives a meaningless scale, so centre them instead."""
         view = self.getPlotItem().getViewBox()
-        n = len(s)
-        if n == 1 and np.isfinite(s.values.view[0]) and not self.options.log_y:
-            # Auto-range around one point gives a meaningless scale: centre it instead.
-            x0, y0 = float(x[0]), float(s.values.view[0])
-            pad = abs(y0) * 0.1 or 1.0
-            view.setRange(xRange=(x0 - 1, x0 + 1), yRange=(y0 - pad, y0 + pad), padding=0)
-        elif n > 1 and self._single_point_range and not view.autoRangeEnabled()[0]:
+        lone = [sr for sr in self.series.values() if len(sr)]
+        if lone and all(len(sr) == 1 for sr in lone) and not self.options.log_y:
+            xs = np.array([float(sr.x(self.options.x_mode)[0]) for sr in lone])
+            ys = np.array([float(sr.values.view[0]) for sr in lone])
+            if np.isfinite(ys).all():
+                y_lo, y_hi = float(ys.min()), float(ys.max())
+                pad = (y_hi - y_lo) * 0.15 or abs(y_hi) * 0.1 or 1.0
+                x_pad = (float(xs.max()) - float(xs.min())) * 0.1 or 1.0
+                view.setRange(xRange=(xs.min() - x_pad, xs.max() + x_pad), yRange=(y_lo - pad, y_hi + pad),
+                              padding=0)
+                self._single_point_range = True
+                return
+        if self._single_point_range and not view.autoRangeEnabled()[0]:
             view.enableAutoRange()
-        self._single_point_range = n == 1
+        self._single_point_range = False
 
     def _set_bottom_axis(self, mode: str) -> None:
         item = self.getPlotItem()

@@ -225,7 +225,7 @@ class LogsTab(QWidget):
             if self._quiet_passes >= 2:
                 self._timer.stop()
         if behind and self._timer.isActive():
-            QTimer.singleShot(0, self._poll)
+            QTimer.singleShot(0, self, self._poll)
 
     def _read_failed(self, exc: BaseException) -> None:
         self._busy = False

@@ -265,7 +265,7 @@ class OutputsTab(QWidget):
         # Outputs are collected while Finalizing: list once more after the end is seen.
         self._listed_status = status
         if self.run is not None and self.run.status != status:
-            QTimer.singleShot(0, self.refresh)
+            QTimer.singleShot(0, self, self.refresh)
         if files == self._files:
             return
         self._files = files

@@ -53,6 +53,8 @@ class RunDetail(QWidget):
         self._state = FetchState(name)
         self._busy = False
         self._ready = False
+        self._requested_plots: set[str] = set()
+        self._filled_plots: set[str] = set()
         self._quiet_terminal_passes = 0
         self._last_error = ""
 
@@ -129,7 +131,9 @@ class RunDetail(QWidget):
 
     # ---------------------------------------------------------------- public
     def is_ready(self) -> bool:
-        return self._ready
+        """True once the run is shown and every chart created so far holds its points (the first read
+        only learns which metrics exist; their charts are filled by the next)."""
+        return self._ready and set(self.metrics.plots) <= self._filled_plots
 
     def is_polling(self) -> bool:
         return self._timer.isActive()
@@ -144,6 +148,7 @@ class RunDetail(QWidget):
         state = self._state
         # What the charts and tables already hold: the fetch reads only what comes after.
         state.metric_counts = self.metrics.point_counts()
+        self._requested_plots = set(state.metric_counts)
         state.object_counts = self.metrics.object_counts()
         engine = self.engine
         BackgroundOp(self, lambda: fetch(engine, state)).success(self._apply).failure(self._failed).run()
@@ -197,6 +202,7 @@ class RunDetail(QWidget):
 
     def _apply(self, update: DetailUpdate) -> None:
         self._busy = False
+        self._filled_plots = self._requested_plots
         self._last_error = ""
         run = self.run = update.run
         self._update_header()

@@ -6,6 +6,7 @@ Slow (the build takes a minute or two); PyInstaller is installed into the venv w
 from __future__ import annotations
 
 import configparser
+import json
 import os
 import shutil
 import subprocess
@@ -87,3 +88,21 @@ def test_the_bundle_builds_and_runs_the_cli_and_the_studio(tmp_path: Path) -> No
     assert studio.returncode == 0, studio.stderr
     image = QImage(str(shot))
     assert image.size() == QSize(1280, 800)
+
+    # The bundle runs jobs: its own executable is each run's supervisor, and the script runs with
+    # the machine's python3 and logs through the tracking client shipped inside the bundle.
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "hello.py").write_text(
+        "from azureml.core import Run\n"
+        "run = Run.get_context()\n"
+        "for i in range(5):\n"
+        "    run.log('loss', 1.0 / (i + 1))\n"
+        "print('hello from the bundle', flush=True)\n")
+    (project / "job.yml").write_text("command: python hello.py\ncode: .\nexperiment_name: bundled\n")
+    job = run("-w", str(ws), "job", "create", "-f", str(project / "job.yml"), "--name", "bundled_run_1", "--stream")
+    assert job.returncode == 0, job.stdout[-2000:] + job.stderr[-2000:]
+    assert "hello from the bundle" in job.stdout
+    metrics = run("-w", str(ws), "job", "metrics", "-n", "bundled_run_1", "--metric", "loss", "-o", "json")
+    assert metrics.returncode == 0, metrics.stderr
+    assert [p["value"] for p in json.loads(metrics.stdout)] == [1.0, 0.5, 1 / 3, 0.25, 0.2]

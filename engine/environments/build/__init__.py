@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +29,7 @@ from engine.environments.build import cache as _cache
 from engine.environments.build.log import BuildEvent, BuildLog
 from engine.environments.spec import EnvironmentSpec
 from engine.errors import EnvBuildFailed, InvalidSpec
+from engine.runtime import default_python
 
 __all__ = ["BuildEvent", "BuildLog", "BuiltEnvironment", "ensure_built", "prune", "spec_hash"]
 
@@ -94,7 +94,7 @@ def ensure_built(spec: EnvironmentSpec, cache_root: Path, log: BuildLog, *, dock
 
 
 def _user_env(spec: EnvironmentSpec, log: BuildLog) -> BuiltEnvironment:
-    path = spec.interpreter_path or sys.executable
+    path = spec.interpreter_path or default_python()
     resolved = path
     if os.sep not in path:
         resolved = shutil.which(path) or path

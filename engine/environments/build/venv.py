@@ -12,7 +12,6 @@ import functools
 import os
 import re
 import subprocess
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +19,7 @@ from pathlib import Path
 from engine.environments.build.log import BuildLog, ToolResult, run_tool, tool_env
 from engine.environments.spec import EnvironmentSpec
 from engine.errors import EnvBuildFailed
+from engine.runtime import default_python
 
 
 @functools.lru_cache(maxsize=1)
@@ -108,7 +108,7 @@ def pip_config() -> PipConfig:
     if os.environ.get("TRAINYARD_UV_IGNORE_PIP_CONFIG") == "1":
         return PipConfig()
     try:
-        res = subprocess.run([sys.executable, "-m", "pip", "config", "list"], check=False,
+        res = subprocess.run([default_python(), "-m", "pip", "config", "list"], check=False,
                              capture_output=True,
                              text=True, timeout=30, stdin=subprocess.DEVNULL)
     except (OSError, subprocess.TimeoutExpired):
@@ -203,7 +203,7 @@ def build_venv(spec: EnvironmentSpec, build_dir: Path, cache_root: Path, log: Bu
     reqs = list(spec.pip_requirements or ())
     log.step("Creating virtual environment with uv")
     log.progress(0.05, "creating virtual environment")
-    cmd = [uv_bin(), "venv", str(prefix), "--python", sys.executable, "--relocatable", "--no-project"]
+    cmd = [uv_bin(), "venv", str(prefix), "--python", default_python(), "--relocatable", "--no-project"]
     result = run_tool(cmd, log, env=uv_env(cache_root), cwd=cache_root)
     if not result.ok:
         raise EnvBuildFailed(f"creating the virtual environment for '{spec.reference}' failed\n"
