@@ -45,11 +45,32 @@ _F64 = np.dtype("<f8")
 
 def _sqlite_pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
     cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA busy_timeout=30000")
+    _ensure_wal(cur)
+    cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
+
+
+def _ensure_wal(cur: Any, timeout: float = 30.0) -> None:
+    """WAL mode is stored in the file, so it is set once; switching needs an exclusive lock and
+    SQLite does not wait for it (no busy handler), so several processes opening a new workspace
+    at once retry here instead of failing with "database is locked"."""
+    import sqlite3
+
+    deadline = time.monotonic() + timeout
+    delay = 0.005
+    while True:
+        try:
+            if str(cur.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
+                return
+            cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.1)
 
 
 def _finite(obj: Any) -> Any:
