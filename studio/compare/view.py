@@ -256,7 +256,7 @@ class CompareView(Page):
                 and not update.has_news:
             self._timer.stop()
         # Ready once a read has covered every chart shown (the first read only learns the metrics).
-        if set(self.grid.plots) <= self._requested:
+        if set(self.grid.plots) <= self._requested and (self.grid.plots or not self.chosen_metrics()):
             self._ready = True
 
     def _failed(self, exc: BaseException) -> None:

@@ -55,6 +55,7 @@ class RunDetail(QWidget):
         self._ready = False
         self._requested_plots: set[str] = set()
         self._filled_plots: set[str] = set()
+        self._has_scalars = False
         self._quiet_terminal_passes = 0
         self._last_error = ""
 
@@ -133,7 +134,10 @@ class RunDetail(QWidget):
     def is_ready(self) -> bool:
         """True once the run is shown and every chart created so far holds its points (the first read
         only learns which metrics exist; their charts are filled by the next)."""
-        return self._ready and set(self.metrics.plots) <= self._filled_plots
+        if not self._ready or not set(self.metrics.plots) <= self._filled_plots:
+            return False
+        # Charts are made once the tab is laid out: until then the Metrics tab is not ready either.
+        return self.tabs.currentWidget() is not self.metrics or not self._has_scalars or bool(self.metrics.plots)
 
     def is_polling(self) -> bool:
         return self._timer.isActive()
@@ -208,6 +212,7 @@ class RunDetail(QWidget):
         self._update_header()
         self.overview.set_run(run)
         self.overview.set_metrics(update.summaries)
+        self._has_scalars = any(m.kind == "scalar" for m in update.summaries)
         self.metrics.set_run_dir(run.run_dir)
         self.metrics.apply(update)
         # These tabs read their own files (only while shown); they only need the run's state.
