@@ -185,8 +185,8 @@ def main() -> int:
     pmed, pp95 = statistics.median(plain), pct(plain, 95)
     print(f"### Metric charts: {RUNS} runs × {POINTS:,} points overlaid on one chart, and log → plot latency")
     print()
-    print("Pan/zoom frame = ViewBox.scaleBy/translateBy (what the wheel and a drag call) + processEvents until painted (forced repaint if not), offscreen, 1000×600 chart; "
-          f"{FRAMES} frames (pyqtgraph defaults: {DEFAULT_FRAMES}). Every point stays in the curves' data.")
+    print("_Pan/zoom frame = ViewBox.scaleBy/translateBy (what the wheel and a drag call) + processEvents until painted (forced repaint if not), offscreen, 1000×600 chart; "
+          f"{FRAMES} frames (pyqtgraph defaults: {DEFAULT_FRAMES}). Every point stays in the curves' data. The p95 frames are the zoomed-out ones, where all 10 M points are min/max-reduced._")
     print()
     print("| what | median | p95 | target |")
     print("|---|---|---|---|")
@@ -197,8 +197,8 @@ def main() -> int:
     print(f"| run.log() → point in the open chart ({len(lags):,} of {logged:,} points, a run logging every "
           f"30 ms) | {statistics.median(lags):,.0f} ms | {pct(lags, 95):,.0f} ms | ≤ {LATENCY_TARGET_MS} ms |")
     print()
-    print("The latency includes the script's flush interval (0.1 s), the supervisor's ingestion (every 0.1 s) "
-          "and the detail's read (every 0.1 s while the Metrics tab of an active run is shown).")
+    print("_The latency includes the script's flush interval (0.1 s), the supervisor's ingestion (every 0.1 s) "
+          "and the detail's read (every 0.1 s while the Metrics tab of an active run is shown)._")
     return 0 if med <= FRAME_TARGET_MS * 2 and lags else 1
 
 

@@ -32,7 +32,7 @@ def main(names: list[str]) -> int:
         print(f"== bench_{name}.py", flush=True)
         res = subprocess.run([sys.executable, str(HERE / f"bench_{name}.py")], cwd=ROOT, capture_output=True,
                              text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
-        table = "\n".join(line for line in res.stdout.splitlines() if line.startswith(("|", "#")) or not line)
+        table = "\n".join(line for line in res.stdout.splitlines() if line.startswith(("|", "#", "_")) or not line)
         print(table)
         if res.returncode != 0:
             print(res.stderr[-3000:], file=sys.stderr)

@@ -153,6 +153,7 @@ class MainWindow(QMainWindow):
         self.environments_page.buildsInProgressChanged.connect(self._update_builds)
         self.statusBar().addPermanentWidget(self.workspace_label)
         self.runs_model.activeCountChanged.connect(self._update_active)
+        self.bridge.runsChanged.connect(lambda _runs: self._update_builds())
         self.bridge.pollFailed.connect(
             lambda exc: self.statusBar().showMessage(f"Cannot read the workspace: {exc}", 10000))
         self._update_active(0)
@@ -326,10 +327,17 @@ class MainWindow(QMainWindow):
     def _update_active(self, n: int) -> None:
         self.active_label.setText(f"{n} active run" + ("" if n == 1 else "s"))
 
-    def _update_builds(self, n: int) -> None:
+    def _update_builds(self, n: int | None = None) -> None:
+        """Builds started here (Environments page) plus runs preparing their environment."""
+        if n is not None:
+            self._studio_builds = n
+        preparing = sum(1 for r in self.runs_model.runs() if r.status == "Preparing")
+        total = getattr(self, "_studio_builds", 0) + preparing
         # Only worth space in the status bar while something builds.
-        self.builds_label.setText(f"· {n} environment build" + ("" if n == 1 else "s") + " in progress")
-        self.builds_label.setVisible(n > 0)
+        self.builds_label.setText(f"· {total} environment build" + ("" if total == 1 else "s") + " in progress")
+        self.builds_label.setToolTip("Environments being built: from the Environments page, or by runs "
+                                     "in the Preparing state")
+        self.builds_label.setVisible(total > 0)
 
     # ---------------------------------------------------------------- projects
     def choose_project(self) -> None:
