@@ -46,24 +46,37 @@ def in_flight() -> int:
 
 
 class _Relay(QObject):
-    """Lives on the GUI thread; a signal emitted from the worker reaches `_deliver` queued."""
+    """One for the whole application, on the GUI thread: a worker's emit reaches `_deliver` queued.
 
-    finished = Signal(object, object)
+    Never deleted: a relay per operation, deleted once delivered, could be freed by the GUI thread
+    while the worker was still inside `emit()` (a crash seen with 10 runs ending at once)."""
 
-    def __init__(self, op: BackgroundOp) -> None:
+    finished = Signal(object, object, object)
+
+    def __init__(self) -> None:
         super().__init__()
-        self._op = op
         self.finished.connect(self._deliver)
 
-    @Slot(object, object)
-    def _deliver(self, result: Any, exc: Any) -> None:
-        self._op._deliver(result, exc)
+    @Slot(object, object, object)
+    def _deliver(self, op: Any, result: Any, exc: Any) -> None:
+        op._deliver(result, exc)
+
+
+_relay: _Relay | None = None
+
+
+def _the_relay() -> _Relay:
+    global _relay
+    if _relay is None:
+        _relay = _Relay()
+    return _relay
 
 
 class _Job(QRunnable):
-    def __init__(self, fn: Callable[[], Any], relay: _Relay) -> None:
+    def __init__(self, fn: Callable[[], Any], op: BackgroundOp, relay: _Relay) -> None:
         super().__init__()
         self._fn = fn
+        self._op = op
         self._relay = relay
 
     def run(self) -> None:
@@ -71,7 +84,8 @@ class _Job(QRunnable):
             result, exc = self._fn(), None
         except BaseException as e:  # noqa: BLE001 - delivered to the failure callback
             result, exc = None, e
-        self._relay.finished.emit(result, exc)
+        op, self._op, self._fn = self._op, None, None
+        self._relay.finished.emit(op, result, exc)
 
 
 class BackgroundOp:
@@ -84,7 +98,6 @@ class BackgroundOp:
         self._on_success: Callable[[Any], None] | None = None
         self._on_failure: Callable[[BaseException], None] | None = None
         self._progress: str | None = None
-        self._relay: _Relay | None = None
 
     def success(self, cb: Callable[[Any], None]) -> BackgroundOp:
         self._on_success = cb
@@ -100,14 +113,14 @@ class BackgroundOp:
         return self
 
     def run(self) -> BackgroundOp:
-        self._relay = _Relay(self)
+        relay = _the_relay()  # created here, on the GUI thread, the first time
         _in_flight.add(self)
         if self._progress:
             bar = self._status_bar()
             if bar is not None:
                 bar.showMessage(self._progress)
         pool = serial_pool() if self._serial else QThreadPool.globalInstance()
-        pool.start(_Job(self._fn, self._relay))
+        pool.start(_Job(self._fn, self, relay))
         return self
 
     def _status_bar(self) -> Any:
@@ -120,9 +133,6 @@ class BackgroundOp:
 
     def _deliver(self, result: Any, exc: BaseException | None) -> None:
         _in_flight.discard(self)
-        relay, self._relay = self._relay, None
-        if relay is not None:
-            relay.deleteLater()
         if self._parent is not None and not shiboken6.isValid(self._parent):
             return
         if self._progress:

@@ -9,13 +9,16 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sqlalchemy import Select, case, func, or_
+from sqlalchemy import Float, Select, String, and_, case, cast, func, or_
+from sqlalchemy.orm import aliased
 
 from engine import entities as E
-from engine.store.models import ExperimentRow, RunRow
+from engine.store.models import ExperimentRow, MetricSummaryRow, RunRow
 
 # What a runs table can be sorted by (the store sorts; a view never holds every row).
 RUN_SORTS = ("start", "name", "status", "experiment", "compute", "duration", "created")
+# ... and "metric:KEY": the latest value of a scalar metric (runs without it come last).
+METRIC_SORT = "metric:"
 
 
 def where_runs(q: Select[Any], text: str, include_archived: bool) -> Select[Any]:
@@ -52,5 +55,13 @@ def sort_key(sort: str) -> Any:
 
 def order_runs(q: Select[Any], sort: str, descending: bool) -> Select[Any]:
     """Sort by `sort`, then by submission time and name so that pages never overlap or skip."""
+    if sort.startswith(METRIC_SORT) and len(sort) > len(METRIC_SORT):
+        summary = aliased(MetricSummaryRow)
+        q = q.outerjoin(summary, and_(summary.run_name == RunRow.name,
+                                      summary.key == sort[len(METRIC_SORT):], summary.kind == "scalar"))
+        # last_value is JSON (text in SQLite, json in PostgreSQL): through text to a number.
+        value = cast(cast(summary.last_value, String), Float)
+        first = (value.is_(None).asc(), value.desc() if descending else value.asc())
+        return q.order_by(*first, *(c.desc() if descending else c.asc() for c in (RunRow.created_at, RunRow.name)))
     cols = (sort_key(sort), RunRow.created_at, RunRow.name)
     return q.order_by(*(c.desc() if descending else c.asc() for c in cols))

@@ -38,7 +38,7 @@ from engine import entities as E
 from engine.errors import NotFound
 from studio.dialogs.register_model import RegisterModelDialog
 from studio.errors import show_error
-from studio.models.runs import COL_STARTED, COL_TAGS, COLUMNS, RUN_ROLE, SORTS, RunTableModel
+from studio.models.runs import COL_STARTED, COL_TAGS, COLUMNS, RUN_ROLE, RunTableModel
 from studio.tasks import BackgroundOp
 from studio.widgets import EmptyState, Page, make_table
 
@@ -140,7 +140,7 @@ class RunBrowser(Page):
         self.count_label.setText(f"{total:,} {noun}" if shown == total else f"{shown:,} of {total:,} {noun}")
 
     def _sort_indicator_changed(self, column: int, _order: Qt.SortOrder) -> None:
-        if column not in SORTS:  # tags and metric values: the store cannot sort by them
+        if column == COL_TAGS:  # the store cannot sort by tags
             header = self.table.horizontalHeader()
             header.blockSignals(True)
             header.setSortIndicator(self.model.sort_column(), Qt.SortOrder.DescendingOrder

@@ -36,7 +36,7 @@ from studio.tasks import BackgroundOp
 
 COLUMNS = ("Name", "Status", "Experiment", "Compute", "Started", "Duration", "Tags")
 COL_NAME, COL_STATUS, COL_EXPERIMENT, COL_COMPUTE, COL_STARTED, COL_DURATION, COL_TAGS = range(len(COLUMNS))
-# Columns the store can sort by (metric and tag columns cannot).
+# Columns the store can sort by, besides the metric columns (tags cannot be sorted).
 SORTS = {COL_NAME: "name", COL_STATUS: "status", COL_EXPERIMENT: "experiment", COL_COMPUTE: "compute",
          COL_STARTED: "start", COL_DURATION: "duration"}
 RUN_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -170,11 +170,16 @@ class RunTableModel(QAbstractTableModel):
             self._schedule()
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
-        """Header clicks: the store sorts. Columns it cannot sort by are ignored."""
+        """Header clicks: the store sorts (metric columns by their latest value). Tags are ignored."""
+        descending = order == Qt.SortOrder.DescendingOrder
         if column in SORTS:
-            self.set_query(sort=SORTS[column], descending=order == Qt.SortOrder.DescendingOrder)
+            self.set_query(sort=SORTS[column], descending=descending)
+        elif len(COLUMNS) <= column < len(COLUMNS) + len(self._metric_keys):
+            self.set_query(sort=f"metric:{self._metric_keys[column - len(COLUMNS)]}", descending=descending)
 
     def sort_column(self) -> int:
+        if self._query.sort.startswith("metric:") and self._query.sort[7:] in self._metric_keys:
+            return len(COLUMNS) + self._metric_keys.index(self._query.sort[7:])
         return next((c for c, s in SORTS.items() if s == self._query.sort), COL_STARTED)
 
     def metric_columns(self) -> list[str]:

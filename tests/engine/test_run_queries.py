@@ -126,3 +126,18 @@ def test_latest_values_and_metric_keys(store: SqlStore) -> None:
     assert store.latest_values([], ["loss"]) == {} == store.latest_values(["calm_river_1"], [])
     assert store.metric_keys() == ["acc", "loss"]  # scalar keys only
     assert store.metric_keys(limit=1) == ["acc"]
+
+
+def test_sort_by_a_metrics_latest_value_puts_runs_without_it_last(store: SqlStore) -> None:
+    _seed(store)
+    store.ingest("calm_river_1", source="a", offset=1, last_seq=1,
+                 scalars={"acc": ([0, 1], [0.2, 0.91], [1.0, 2.0])})
+    store.ingest("brave_otter_2", source="a", offset=1, last_seq=1, scalars={"acc": ([0], [0.5], [1.0])})
+    store.ingest("quiet_heron_5", source="a", offset=1, last_seq=1, scalars={"acc": ([0], [10.0], [1.0])})
+    best_first = _names(store.query_runs(sort="metric:acc", descending=True))
+    # Numeric order (10 > 0.91 > 0.5, not text order), runs without `acc` after, most recently submitted first.
+    assert best_first == ["quiet_heron_5", "calm_river_1", "brave_otter_2", "Apple_pie_3", "zesty_lemon_4"]
+    worst_first = _names(store.query_runs(sort="metric:acc", descending=False))
+    assert worst_first[:3] == ["brave_otter_2", "calm_river_1", "quiet_heron_5"]
+    assert set(worst_first[3:]) == {"zesty_lemon_4", "Apple_pie_3"}
+    assert _names(store.query_runs(sort="metric:acc", offset=1, limit=2)) == best_first[1:3]

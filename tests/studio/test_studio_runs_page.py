@@ -6,7 +6,7 @@ from PySide6.QtCore import QModelIndex, QPoint, Qt
 from PySide6.QtWidgets import QMenu
 
 from studio.browsers.runs import EMPTY_TEXT, SETTINGS_KEY, settings
-from studio.models.runs import COL_DURATION, COL_EXPERIMENT, COL_NAME, COL_STATUS, COL_TAGS, COLUMNS
+from studio.models.runs import COL_DURATION, COL_EXPERIMENT, COL_NAME, COL_STATUS, COL_TAGS, COLUMNS, RUN_ROLE
 
 
 def _rows(page, col=COL_STATUS):
@@ -185,6 +185,35 @@ def test_metric_columns_show_latest_values_and_are_remembered(qtbot, window, eng
     page.show_metric_column("loss", False)
     assert page.model.columnCount() == len(COLUMNS)
     assert settings().value(SETTINGS_KEY) in ([], None)
+
+
+def test_a_metric_column_sorts_runs_by_their_latest_value(qtbot, window, engine, submit, wait_status):
+    settings().remove(SETTINGS_KEY)
+    names = {points: submit("--points", str(points)) for points in (4, 50, 10)}  # last loss = 1/points
+    for n in names.values():
+        wait_status(window, n, "Completed")
+    page = window.runs_page
+    _settle(qtbot, page)
+    page._load_metric_keys()
+    qtbot.waitUntil(lambda: "loss" in page._metric_keys, timeout=10_000)
+    page.show_metric_column("loss", True)
+    col = len(COLUMNS)
+    header = page.table.horizontalHeader()
+    qtbot.mouseClick(header.viewport(), Qt.MouseButton.LeftButton,
+                     pos=QPoint(header.sectionViewportPosition(col) + 10, header.height() // 2))
+
+    def order():
+        return [page.model.index(r, 0).data(RUN_ROLE).name for r in range(3)]
+
+    lowest_first = [names[50], names[10], names[4]]
+    qtbot.waitUntil(lambda: order() in (lowest_first, lowest_first[::-1]), timeout=5_000)
+    first = order()
+    assert header.sortIndicatorSection() == col
+    qtbot.mouseClick(header.viewport(), Qt.MouseButton.LeftButton,
+                     pos=QPoint(header.sectionViewportPosition(col) + 10, header.height() // 2))
+    qtbot.waitUntil(lambda: order() == first[::-1], timeout=5_000)
+    page.show_metric_column("loss", False)
+    settings().remove(SETTINGS_KEY)
 
 
 def test_context_menu_offers_the_run_actions(qtbot, window, submit, wait_status, monkeypatch):
