@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from studio.plots.colors import SERIES_COLORS, series_color
 from studio.plots.controls import PlotOptions
+from studio.plots.pyramid import PyramidCurve
 from studio.plots.series import Series
 from studio.style import fmt_value, plural
 
@@ -33,9 +34,11 @@ RAW_ALPHA = 60  # the raw curve behind a smoothed one
 # Lines are drawn 2 px wide while a chart has few series; with more, 1 px (cosmetic) lines keep a
 # frame of 100 overlaid runs several times cheaper to rasterise.
 WIDE_LINES_UP_TO = 3
-# Peak downsampling keeps a min and a max per block; one block per pixel column draws the exact
+# Peak downsampling keeps a min and a max per block; about one block per pixel column draws the
 # envelope of the data (pyqtgraph's default, 5 blocks per pixel, draws 5x the vertices for nothing).
-BLOCKS_PER_PIXEL = 1.0
+# The pyramid (studio/plots/pyramid.py) rounds blocks down to a power of two, so 0.75 here gives
+# 0.75-1.5 blocks per pixel.
+BLOCKS_PER_PIXEL = 0.75
 AXIS_LABELS = {"step": "step", "wall": "time", "relative": "seconds since the first point"}
 
 
@@ -291,7 +294,7 @@ class MetricPlot(pg.PlotWidget):
         return s
 
     def _new_curve(self, z: int) -> pg.PlotDataItem:
-        curve = pg.PlotDataItem()
+        curve = PyramidCurve()
         self.getPlotItem().addItem(curve)
         # After addItem: adding a curve to a PlotItem resets both settings on it.
         curve.setDownsampling(auto=True, method="peak")
