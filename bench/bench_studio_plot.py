@@ -186,7 +186,7 @@ def main() -> int:
     print(f"### Metric charts: {RUNS} runs × {POINTS:,} points overlaid on one chart, and log → plot latency")
     print()
     print("_Pan/zoom frame = ViewBox.scaleBy/translateBy (what the wheel and a drag call) + processEvents until painted (forced repaint if not), offscreen, 1000×600 chart; "
-          f"{FRAMES} frames (pyqtgraph defaults: {DEFAULT_FRAMES}). Every point stays in the curves' data. The p95 frames are the zoomed-out ones, where all 10 M points are min/max-reduced._")
+          f"{FRAMES} frames (pyqtgraph defaults: {DEFAULT_FRAMES}). Every point stays in the curves' data. The slowest frames are the fully zoomed-out ones (all 10 M points in view, drawn from a min/max pyramid)._")
     print()
     print("| what | median | p95 | target |")
     print("|---|---|---|---|")

@@ -25,13 +25,31 @@ TITLES = {
 }
 
 
+MARK = "<!-- bench:{} -->"
+
+
+def kept_sections() -> dict[str, str]:
+    """The sections of the current BENCHMARKS.md, by benchmark name (from their markers)."""
+    path = ROOT / "BENCHMARKS.md"
+    if not path.exists():
+        return {}
+    text = path.read_text()
+    found: dict[str, str] = {}
+    for name in ORDER:
+        mark = MARK.format(name)
+        if mark in text:
+            rest = text.split(mark, 1)[1]
+            found[name] = rest.split("<!-- bench:", 1)[0].strip()
+    return found
+
+
 def main(names: list[str]) -> int:
     chosen = names or [n for n in ORDER if (HERE / f"bench_{n}.py").exists()]
-    sections = []
+    sections = kept_sections() if names else {}
     for name in chosen:
         print(f"== bench_{name}.py", flush=True)
         res = subprocess.run([sys.executable, str(HERE / f"bench_{name}.py")], cwd=ROOT, capture_output=True,
-                             text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+                             text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"}, check=False)
         table = "\n".join(line for line in res.stdout.splitlines() if line.startswith(("|", "#", "_")) or not line)
         print(table)
         if res.returncode != 0:
@@ -40,16 +58,18 @@ def main(names: list[str]) -> int:
         table = table.strip()
         if not table.startswith("#"):
             table = f"### {TITLES.get(name, name)}\n\n{table}"
-        sections.append(table)
+        sections[name] = table
     load = os.getloadavg()[0]
     header = (
         "# Benchmarks\n\n"
         f"Measured {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC on {platform.node()} "
         f"({os.cpu_count()} CPUs, Python {platform.python_version()}, load average {load:.1f} at the end). "
         "Each table measures Trainyard and its peer in the same run on the same work; machines here are "
-        "noisy, so read the ratios. Re-run with `.venv/bin/python bench/run_all.py`.\n"
+        "noisy, so read the ratios. Re-run with `.venv/bin/python bench/run_all.py` (naming benchmarks, e.g. "
+        "`run_all.py studio_plot`, re-runs only those and keeps the other tables).\n"
     )
-    (ROOT / "BENCHMARKS.md").write_text(header + "\n" + "\n\n".join(sections) + "\n")
+    body = "\n\n".join(f"{MARK.format(n)}\n{sections[n]}" for n in ORDER if n in sections)
+    (ROOT / "BENCHMARKS.md").write_text(header + "\n" + body + "\n")
     return 0
 
 
