@@ -116,7 +116,7 @@ class Engine:
                 "arguments": [str(a) for a in spec.arguments],
                 "command": argv[2] if spec.command is not None else None,
             })
-            run = self.store.create_run(
+            self.store.create_run(
                 name=name,
                 experiment_name=spec.experiment_name,
                 run_dir=str(files.root),
@@ -138,6 +138,10 @@ class Engine:
         except BaseException:
             shutil.rmtree(files.root, ignore_errors=True)
             raise
+        return self._start(name, files)
+
+    def _start(self, name: str, files: RunFiles) -> E.Run:
+        """Queue the recorded run and start its supervisor (a start failure fails the run)."""
         self.store.set_status(name, "Queued")
         try:
             pid, started = launch.start_supervisor(files)
@@ -145,7 +149,7 @@ class Engine:
             self.store.set_status(name, "Failed", error=exc.message)
             raise
         self.store.update_run(name, supervisor_pid=pid, supervisor_started=started)
-        return self.store.get_run(run.name)
+        return self.store.get_run(name)
 
     def _environment_of(self, spec: JobSpec) -> Any:
         """The job's EnvironmentSpec: given inline, or a registered/curated reference; None means
@@ -248,7 +252,7 @@ class Engine:
             # What the supervisor recorded about the old run's execution is not part of the request.
             recorded = ("environment_hash", "environment_cached", "image", "signal")
             properties = {k: v for k, v in old.properties.items() if k not in recorded}
-            run = self.store.create_run(
+            self.store.create_run(
                 name=new,
                 experiment_name=old.experiment_name,
                 run_dir=str(files.root),
@@ -268,14 +272,7 @@ class Engine:
         except BaseException:
             shutil.rmtree(files.root, ignore_errors=True)
             raise
-        self.store.set_status(new, "Queued")
-        try:
-            pid, started = launch.start_supervisor(files)
-        except TrainyardError as exc:
-            self.store.set_status(new, "Failed", error=exc.message)
-            raise
-        self.store.update_run(new, supervisor_pid=pid, supervisor_started=started)
-        return self.store.get_run(run.name)
+        return self._start(new, files)
 
     def wait(self, name: str, timeout: float | None = None, poll: float = 0.2) -> E.Run:
         deadline = None if timeout is None else time.monotonic() + timeout
