@@ -173,6 +173,7 @@ def main() -> int:
         "run-logs.png": ["--page", "run-logs", "--run", finished],
         "run-outputs.png": ["--page", "run-outputs", "--run", finished],
         "run-snapshot.png": ["--page", "run-snapshot", "--run", finished],
+        "run-children.png": ["--page", "run-children", "--run", finished],
         "run-live-metrics.png": ["--page", "run-metrics", "--run", live],
     }
     try:

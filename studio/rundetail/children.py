@@ -10,7 +10,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -88,6 +88,7 @@ class ChildrenTab(QWidget):
         bar.addStretch(1)
         lay.addLayout(bar)
         self.table = QTreeWidget()
+        self.table.setIconSize(QSize(10, 10))  # status dots as small as in the runs table
         self.table.setColumnCount(len(COLUMNS))
         self.table.setHeaderLabels(list(COLUMNS))
         self.table.setRootIsDecorated(False)
