@@ -31,6 +31,8 @@ TRAIN = textwrap.dedent('''
         p.add_argument("--hold", default=None, help="keep running until this file exists")
         a = p.parse_args()
         run = Run.get_context()
+        run.set_tags({"model": "mlp", "data": "digits-v2"})
+        run.log_params({"epochs": a.epochs, "lr": a.lr, "steps_per_epoch": a.steps_per_epoch})
         run.log("learning_rate", a.lr)
         rnd = random.Random(7)
         step = 0
@@ -63,6 +65,7 @@ PREP = textwrap.dedent('''
     import sys
     from azureml.core import Run
     run = Run.get_context()
+    run.tag("stage", "prep")
     print("reading data/raw.csv")
     rows = 0
     for i in range(40):

@@ -104,6 +104,7 @@ class MainWindow(QMainWindow):
         self.notifier = notify.Notifier(self)
         self.bridge.runsChanged.connect(self.notifier.observe)
         self.notifier.ended.connect(self._run_ended)
+        self.notifier.open_requested.connect(self.bring_run_forward)
         self.submit_dialog: SubmitDialog | None = None
 
         central = QWidget()
@@ -258,6 +259,15 @@ class MainWindow(QMainWindow):
 
     def _run_ended(self, run: E.Run) -> None:
         self.statusBar().showMessage(f"{run.display_name or run.name}: {run.status.lower()}", 10000)
+
+    def bring_run_forward(self, name: str) -> None:
+        """A click on a run's notification: show its page and raise the window (even if minimised)."""
+        self.show_run(name)
+        if self.isMinimized():
+            self.showNormal()
+        self.show()
+        self.raise_()
+        self.activateWindow()
 
     def _about(self) -> None:
         QMessageBox.about(

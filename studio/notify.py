@@ -7,6 +7,9 @@ call blocks until the server answers, so it runs off the GUI thread.
 
 Only runs that end while the studio watches are announced: `observe()` (fed by the bridge's
 `runsChanged`) ignores runs that had already ended when the studio opened.
+
+Clicking the notification (its default action, or "Open run") or the tray balloon opens the run:
+the server's ActionInvoked signal carries the notification id, which maps back to the run.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QSettings, Signal
+from PySide6.QtCore import SLOT, QObject, QSettings, Signal, Slot
 
 from engine import entities as E
 from studio import tasks
@@ -36,6 +39,9 @@ APP_NAME = "Trainyard"
 TIMEOUT_MS = -1  # the server's default
 TRAY_TIMEOUT_MS = 8000
 TITLES = {"Completed": "Run completed", "Failed": "Run failed", "Canceled": "Run canceled"}
+# (key, label) pairs, flattened: "default" is what a click on the notification's body invokes.
+ACTIONS = ["default", "Open run"]
+CONNECTION_PREFIX = "trainyard-notify-"
 
 
 def notifications_enabled() -> bool:
@@ -59,17 +65,24 @@ def message_for(run: E.Run) -> tuple[str, str]:
     return title, body
 
 
+def _bus(bus_address: str | None) -> Any:
+    """The session bus, or a named connection to the bus at `bus_address` (shared by all threads)."""
+    from PySide6.QtDBus import QDBusConnection
+
+    if bus_address is None and not _session_bus_exists():
+        raise RuntimeError("no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is not set)")
+    return (QDBusConnection.sessionBus() if bus_address is None
+            else QDBusConnection.connectToBus(bus_address, f"{CONNECTION_PREFIX}{bus_address}"))
+
+
 def send_dbus(title: str, body: str, bus_address: str | None = None) -> int:
     """Call Notify on the session bus (or the bus at `bus_address`); returns the notification id.
 
     Blocking: call it from a worker thread. Raises RuntimeError when no server took it."""
     from PySide6.QtCore import Q_ARG, Q_RETURN_ARG, QMetaObject, Qt
-    from PySide6.QtDBus import QDBusConnection, QDBusInterface
+    from PySide6.QtDBus import QDBusInterface
 
-    if bus_address is None and not _session_bus_exists():
-        raise RuntimeError("no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is not set)")
-    bus = (QDBusConnection.sessionBus() if bus_address is None
-           else QDBusConnection.connectToBus(bus_address, f"trainyard-notify-{bus_address}"))
+    bus = _bus(bus_address)
     if not bus.isConnected():
         raise RuntimeError(f"no D-Bus session bus: {bus.lastError().message() or 'not connected'}")
     iface = QDBusInterface(SERVICE, OBJECT_PATH, INTERFACE, bus)
@@ -81,7 +94,7 @@ def send_dbus(title: str, body: str, bus_address: str | None = None) -> int:
     result = QMetaObject.invokeMethod(
         iface, "Notify", Qt.ConnectionType.DirectConnection, Q_RETURN_ARG("uint"),
         Q_ARG("QString", APP_NAME), Q_ARG("uint", 0), Q_ARG("QString", icon_uri),
-        Q_ARG("QString", title), Q_ARG("QString", body), Q_ARG("QStringList", []),
+        Q_ARG("QString", title), Q_ARG("QString", body), Q_ARG("QStringList", ACTIONS),
         Q_ARG("QVariantMap", {"desktop-entry": "trainyard"}), Q_ARG("int", TIMEOUT_MS))
     error = iface.lastError()
     if error.isValid():
@@ -107,6 +120,8 @@ class Notifier(QObject):
     delivered = Signal(str, str, str)
     # Every run seen ending live (whether or not desktop notifications are on): for the status bar.
     ended = Signal(object)
+    # The user clicked a notification: the name of its run.
+    open_requested = Signal(str)
 
     def __init__(self, parent: QObject | None = None, *, bus_address: str | None = None,
                  use_dbus: bool | None = None) -> None:
@@ -116,6 +131,9 @@ class Notifier(QObject):
         self._since = time.time()  # runs that ended before this were not seen live
         self._seen: dict[str, str] = {}  # run name -> last status seen
         self._tray: Any = None
+        self._tray_run: str | None = None  # the run of the balloon shown last
+        self._shown: dict[int, str] = {}  # notification id -> run name
+        self._listening = False
 
     def observe(self, runs: Iterable[E.Run]) -> None:
         """Announce the runs that reached an end state while the studio watched."""
@@ -136,15 +154,45 @@ class Notifier(QObject):
             return
         title, body = message_for(run)
         if self._use_dbus:
+            self._listen_for_clicks()
             address = self._bus_address
             (tasks.BackgroundOp(self, lambda: send_dbus(title, body, address))
-             .success(lambda _id: self.delivered.emit("dbus", title, body))
-             .failure(lambda exc: self._fallback(title, body, exc))
+             .success(lambda nid: self._delivered(int(nid), run.name, title, body))
+             .failure(lambda exc: self._fallback(run.name, title, body, exc))
              .run())
         else:
-            self._fallback(title, body, None)
+            self._fallback(run.name, title, body, None)
 
-    def _fallback(self, title: str, body: str, exc: BaseException | None) -> None:
+    def _delivered(self, notification_id: int, run_name: str, title: str, body: str) -> None:
+        self._shown[notification_id] = run_name
+        while len(self._shown) > 200:  # a long session: forget the oldest
+            del self._shown[next(iter(self._shown))]
+        self.delivered.emit("dbus", title, body)
+
+    def _listen_for_clicks(self) -> None:
+        """Subscribe (on the GUI thread, once) to the server's ActionInvoked signal."""
+        if self._listening:
+            return
+        self._listening = True
+        try:
+            bus = _bus(self._bus_address)
+        except RuntimeError:
+            return
+        if bus.isConnected() and not bus.connect(SERVICE, OBJECT_PATH, INTERFACE, "ActionInvoked", self,
+                                                  SLOT("_action_invoked(uint,QString)")):
+            log.info("cannot listen for notification clicks: %s", bus.lastError().message())
+
+    @Slot("uint", str)
+    def _action_invoked(self, notification_id: int, action: str) -> None:
+        run_name = self._shown.get(int(notification_id))
+        if run_name is not None and action == "default":
+            self.open_requested.emit(run_name)
+
+    def _tray_clicked(self) -> None:
+        if self._tray_run is not None:
+            self.open_requested.emit(self._tray_run)
+
+    def _fallback(self, run_name: str, title: str, body: str, exc: BaseException | None) -> None:
         from PySide6.QtWidgets import QSystemTrayIcon
 
         if exc is not None:
@@ -154,6 +202,8 @@ class Notifier(QObject):
         if self._tray is None:
             self._tray = QSystemTrayIcon(app_icon(), self)
             self._tray.setToolTip(APP_NAME)
+            self._tray.messageClicked.connect(self._tray_clicked)
             self._tray.show()
+        self._tray_run = run_name
         self._tray.showMessage(title, body, app_icon(), TRAY_TIMEOUT_MS)
         self.delivered.emit("tray", title, body)

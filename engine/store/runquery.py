@@ -16,22 +16,27 @@ from engine import entities as E
 from engine.store.models import ExperimentRow, MetricSummaryRow, RunRow
 
 # What a runs table can be sorted by (the store sorts; a view never holds every row).
-RUN_SORTS = ("start", "name", "status", "experiment", "compute", "duration", "created")
+RUN_SORTS = ("start", "name", "status", "experiment", "compute", "duration", "created", "tags")
 # ... and "metric:KEY": the latest value of a scalar metric (runs without it come last).
 METRIC_SORT = "metric:"
 
 
 def where_runs(q: Select[Any], text: str, include_archived: bool) -> Select[Any]:
     """Add the filter: a case-insensitive substring of the name, display name, status,
-    experiment or compute (one text box, as users expect), and archived runs hidden by default.
-    `q` must already join ExperimentRow."""
+    experiment, compute or tags (one text box, as users expect), and archived runs hidden by
+    default. `q` must already join ExperimentRow."""
     if not include_archived:
         q = q.where(RunRow.archived.is_(False))
     text = text.strip()
     if text:
         q = q.where(or_(*(col.icontains(text, autoescape=True) for col in (
-            RunRow.name, RunRow.display_name, RunRow.status, ExperimentRow.name, RunRow.compute))))
+            RunRow.name, RunRow.display_name, RunRow.status, ExperimentRow.name, RunRow.compute, _tags_text()))))
     return q
+
+
+def _tags_text() -> Any:
+    """The tags as their JSON text (SQLite stores it; PostgreSQL's json type keeps it as given)."""
+    return cast(RunRow.tags, String)
 
 
 def sort_key(sort: str) -> Any:
@@ -50,6 +55,8 @@ def sort_key(sort: str) -> Any:
         return func.lower(RunRow.compute)
     if sort == "duration":  # a running run's duration grows until now; not started: 0
         return func.coalesce(func.coalesce(RunRow.end_time, time.time()) - RunRow.start_time, 0.0)
+    if sort == "tags":  # by the first tag's key, then its value, ...
+        return func.lower(_tags_text())
     raise ValueError(f"unknown run sort {sort!r}; use one of {', '.join(RUN_SORTS)}")
 
 
@@ -64,4 +71,6 @@ def order_runs(q: Select[Any], sort: str, descending: bool) -> Select[Any]:
         first = (value.is_(None).asc(), value.desc() if descending else value.asc())
         return q.order_by(*first, *(c.desc() if descending else c.asc() for c in (RunRow.created_at, RunRow.name)))
     cols = (sort_key(sort), RunRow.created_at, RunRow.name)
+    if sort == "tags":  # runs without tags come last either way, as runs without a metric do
+        q = q.order_by(case((_tags_text().in_(("{}", "null")), 1), else_=0))
     return q.order_by(*(c.desc() if descending else c.asc() for c in cols))

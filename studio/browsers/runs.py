@@ -73,7 +73,7 @@ class RunBrowser(Page):
         self._metric_keys: list[str] = []
 
         self.filter_edit = QLineEdit()
-        self.filter_edit.setPlaceholderText("Filter by name, status, experiment or compute")
+        self.filter_edit.setPlaceholderText("Filter by name, status, experiment, compute or tag")
         self.filter_edit.setClearButtonEnabled(True)
         self.filter_edit.setMaximumWidth(420)
         self._filter_timer = QTimer(self)

@@ -36,9 +36,9 @@ from studio.tasks import BackgroundOp
 
 COLUMNS = ("Name", "Status", "Experiment", "Compute", "Started", "Duration", "Tags")
 COL_NAME, COL_STATUS, COL_EXPERIMENT, COL_COMPUTE, COL_STARTED, COL_DURATION, COL_TAGS = range(len(COLUMNS))
-# Columns the store can sort by, besides the metric columns (tags cannot be sorted).
+# Columns the store sorts by, besides the metric columns.
 SORTS = {COL_NAME: "name", COL_STATUS: "status", COL_EXPERIMENT: "experiment", COL_COMPUTE: "compute",
-         COL_STARTED: "start", COL_DURATION: "duration"}
+         COL_STARTED: "start", COL_DURATION: "duration", COL_TAGS: "tags"}
 RUN_ROLE = Qt.ItemDataRole.UserRole + 2
 BLOCK = 256  # rows per store read
 MAX_BLOCKS = 64  # blocks kept (16k rows); the least recently painted go first
@@ -170,7 +170,7 @@ class RunTableModel(QAbstractTableModel):
             self._schedule()
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
-        """Header clicks: the store sorts (metric columns by their latest value). Tags are ignored."""
+        """Header clicks: the store sorts (metric columns by their latest value)."""
         descending = order == Qt.SortOrder.DescendingOrder
         if column in SORTS:
             self.set_query(sort=SORTS[column], descending=descending)

@@ -61,7 +61,7 @@ class PyramidCurve(pg.PlotDataItem):
                 and o["downsampleMethod"] == "peak" and not isinstance(o["connect"], np.ndarray)
                 and not any(o[k] for k in self._SLOW_OPTIONS))
 
-    def _getDisplayDataset(self) -> PlotDataset | None:  # noqa: N802 - pyqtgraph's name
+    def _getDisplayDataset(self) -> PlotDataset | None:  # pyqtgraph names it
         if self._dataset is None or not self._fast_path_applies():
             return super()._getDisplayDataset()
         if (self._datasetDisplay is not None and not self.property("xViewRangeWasChanged")

@@ -141,3 +141,18 @@ def test_sort_by_a_metrics_latest_value_puts_runs_without_it_last(store: SqlStor
     assert worst_first[:3] == ["brave_otter_2", "calm_river_1", "quiet_heron_5"]
     assert set(worst_first[3:]) == {"zesty_lemon_4", "Apple_pie_3"}
     assert _names(store.query_runs(sort="metric:acc", offset=1, limit=2)) == best_first[1:3]
+
+
+def test_tags_filter_and_sort_runs_without_tags_last(store: SqlStore) -> None:
+    _seed(store)
+    store.update_run("calm_river_1", tags={"team": "vision", "stage": "prod"})
+    store.update_run("brave_otter_2", tags={"Team": "audio"})
+    store.update_run("quiet_heron_5", tags={"owner": "ana"})
+    assert _names(store.query_runs(text="VISION")) == ["calm_river_1"]
+    assert _names(store.query_runs(text="team")) == ["brave_otter_2", "calm_river_1"]
+    assert store.count_runs(text="owner") == 1
+    # By the first tag's key then value, in any case; untagged runs last either way.
+    assert _names(store.query_runs(sort="tags", descending=False)) == [
+        "quiet_heron_5", "brave_otter_2", "calm_river_1", "zesty_lemon_4", "Apple_pie_3"]
+    assert _names(store.query_runs(sort="tags", descending=True)) == [
+        "calm_river_1", "brave_otter_2", "quiet_heron_5", "Apple_pie_3", "zesty_lemon_4"]

@@ -47,7 +47,7 @@ def test_every_spike_in_view_is_drawn_at_every_zoom(plot, x_kind):
     for lo, hi in [(0, N), (0, N // 3), (1000, 1500), (70_000, 90_000), (N - 5000, N), (N - 30, N + 10)]:
         x0, x1 = float(xs_all[lo]), float(xs_all[min(hi, N) - 1])
         view.setXRange(x0, x1, padding=0)
-        xs, ys = drawn(plot)
+        _xs, ys = drawn(plot)
         inside = (xs_all >= x0) & (xs_all <= x1)
         assert ys.max() >= values[inside].max()
         assert ys.min() <= values[inside].min()

@@ -147,7 +147,19 @@ def test_app_icon_has_every_size_and_packaging_holds_its_exports(qapp: QApplicat
     assert packaged_svg.read_text() == svg.read_text(), "packaging/trainyard.svg is stale: re-export it"
     image = QImage(str(packaged_png))
     assert image.size() == QSize(256, 256)
-    assert image == QImage(str(png)), "packaging/trainyard.png is stale: re-export it"
+    # Rasterising differs by a unit here and there between CPUs (SIMD paths): a stale export differs more.
+    assert _max_channel_difference(image, QImage(str(png))) <= 2, "packaging/trainyard.png is stale: re-export it"
+
+
+def _max_channel_difference(a: QImage, b: QImage) -> int:
+    import numpy as np
+
+    def pixels(image: QImage) -> Any:
+        image = image.convertToFormat(QImage.Format.Format_ARGB32)
+        return np.frombuffer(image.constBits(), np.uint8, image.sizeInBytes()).astype(int)
+
+    assert a.size() == b.size()
+    return int(np.abs(pixels(a) - pixels(b)).max())
 
 
 # ---------------------------------------------------------------- theme
@@ -224,7 +236,7 @@ class NotificationBus:
         self.address = self._daemon.stdout.readline().strip()
         assert self.address.startswith("unix:"), self.address
         self._server = subprocess.Popen([sys.executable, str(SERVER), self.address],
-                                        stdout=subprocess.PIPE, stderr=(folder / "server.err").open("w"), text=True)
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=(folder / "server.err").open("w"), text=True)
         self.received: queue.Queue[dict[str, Any]] = queue.Queue()
         assert self._server.stdout is not None
         ready = self._server.stdout.readline().strip()
@@ -249,6 +261,12 @@ class NotificationBus:
 
         qtbot.waitUntil(arrived, timeout=int(timeout_s * 1000))
         return got[0]
+
+    def click(self, notification_id: int, action: str = "default") -> None:
+        """The user clicks the notification: the server emits ActionInvoked."""
+        assert self._server.stdin is not None
+        self._server.stdin.write(f"click {notification_id} {action}\n")
+        self._server.stdin.flush()
 
     def close(self) -> None:
         for proc in (self._server, self._daemon):
@@ -309,6 +327,7 @@ def test_runs_ending_live_reach_the_desktop_over_dbus(
         assert first["replaces_id"] == 0 and first["expire_timeout"] == -1
         assert first["app_icon"].startswith("file://") and first["app_icon"].endswith("trainyard.svg")
         assert first["hints"] == {"desktop-entry": "trainyard"}
+        assert first["actions"] == ["default", "Open run"]
 
         failed = submit("--fail", experiment="exp-b")
         second = notification_bus.next(qtbot)
@@ -317,6 +336,16 @@ def test_runs_ending_live_reach_the_desktop_over_dbus(
         qtbot.waitUntil(lambda: len(shown) == 2)
         assert [s[:2] for s in shown] == [("dbus", "Run completed"), ("dbus", "Run failed")]
         assert notification_bus.received.empty(), f"unexpected notification (the old run {old}?)"
+
+        # Clicking a notification asks for its run; other actions and unknown ids ask for nothing.
+        opened: list[str] = []
+        notifier.open_requested.connect(opened.append)
+        notification_bus.click(first["id"] + second["id"] + 7)
+        notification_bus.click(first["id"], "dismiss")
+        notification_bus.click(second["id"])
+        qtbot.waitUntil(lambda: opened == [failed], timeout=10_000)
+        notification_bus.click(first["id"])
+        qtbot.waitUntil(lambda: opened == [failed, done], timeout=10_000)
     finally:
         bridge.stop()
 
@@ -361,3 +390,14 @@ def test_without_a_notification_server_nothing_breaks(qtbot: Any, tmp_path: Path
     finally:
         daemon.terminate()
         daemon.wait(10)
+
+
+def test_clicking_a_run_notification_opens_the_run_in_the_window(
+        qtbot: Any, window: Any, submit: Any, wait_status: Any) -> None:
+    name = submit("--points", "5")
+    wait_status(window, name, "Completed")
+    window.showMinimized()
+    window.notifier.open_requested.emit(name)
+    assert window.current_page() == "run"
+    assert window.detail is not None and window.detail.name == name
+    assert not window.isMinimized()
