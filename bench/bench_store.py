@@ -16,9 +16,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.runs.files import RunFiles  # noqa: E402
-from engine.runs.ingest import RecordIngestor  # noqa: E402
-from engine.store.sql import SqlStore  # noqa: E402
+from engine.runs.files import RunFiles
+from engine.runs.ingest import RecordIngestor
+from engine.store.sql import SqlStore
 
 
 def write_records(tracking: Path, n: int) -> None:

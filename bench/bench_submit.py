@@ -18,9 +18,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from engine.api import Engine  # noqa: E402
-from engine.jobs.spec import JobSpec  # noqa: E402
-from engine.runs.files import RunFiles  # noqa: E402
+from engine.api import Engine
+from engine.jobs.spec import JobSpec
+from engine.runs.files import RunFiles
 
 SCRIPT = "print('first line', flush=True)\n"
 

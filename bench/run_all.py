@@ -62,7 +62,7 @@ def main(names: list[str]) -> int:
     load = os.getloadavg()[0]
     header = (
         "# Benchmarks\n\n"
-        f"Measured {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC on {platform.node()} "
+        f"Measured {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC on {platform.node()} "
         f"({os.cpu_count()} CPUs, Python {platform.python_version()}, load average {load:.1f} at the end). "
         "Each table measures Trainyard and its peer in the same run on the same work; machines here are "
         "noisy, so read the ratios. Re-run with `.venv/bin/python bench/run_all.py` (naming benchmarks, e.g. "

@@ -20,6 +20,7 @@ from engine.runs.names import new_run_name
 from engine.runs.procs import is_same_process_alive
 from engine.runtime import default_python
 from engine.store.sql import SqlStore
+from engine.tracking.mlflow_env import mlflow_variables
 from engine.workspace import WorkspaceLocation, resolve_workspace
 
 BUILTIN_COMPUTE = E.BUILTIN_COMPUTE
@@ -186,6 +187,7 @@ class Engine:
 
     def _run_env(self, spec: JobSpec, name: str, files: RunFiles) -> dict[str, str]:
         env = {str(k): str(v) for k, v in spec.environment_variables.items()}
+        env.update(mlflow_variables(name, spec.experiment_name, env, workspace_folder=self.location.folder))
         env.update({
             "TRAINYARD_RUN_ID": name,
             "TRAINYARD_EXPERIMENT": spec.experiment_name,
@@ -244,6 +246,8 @@ class Engine:
             env = dict(spec.get("env") or {})
             env.update(TRAINYARD_RUN_ID=new, TRAINYARD_TRACKING_DIR=str(files.tracking),
                        TRAINYARD_RUN_DIR=str(files.root))
+            env.update(mlflow_variables(new, old.experiment_name, env, rerun_of=name,
+                                        workspace_folder=self.location.folder))
             launch.write_spec(files, {
                 **spec, "run_name": new, "store_url": self.store.url, "env": env,
                 "snapshots_root": str(self.location.snapshots_dir), "envs_root": str(self.location.envs_dir),

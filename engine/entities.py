@@ -26,7 +26,7 @@ def iso(ts: float | None) -> str | None:
     """Epoch seconds -> ISO 8601 with time zone (UTC), or None."""
     if ts is None:
         return None
-    return _dt.datetime.fromtimestamp(ts, tz=_dt.timezone.utc).isoformat()
+    return _dt.datetime.fromtimestamp(ts, tz=_dt.UTC).isoformat()
 
 
 @dataclass(frozen=True)

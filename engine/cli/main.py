@@ -11,7 +11,6 @@ from typing import Any
 import click
 
 from engine import entities as E
-from engine.errors import InvalidSpec, TrainyardError
 from engine.cli.output import (
     compute_document,
     data_document,
@@ -21,6 +20,7 @@ from engine.cli.output import (
     print_table,
     run_document,
 )
+from engine.errors import InvalidSpec, TrainyardError
 
 OUTPUT = click.option("-o", "--output", "output_format", type=click.Choice(["table", "json"]),
                       default="table", show_default=True, help="json: one JSON document on stdout")

@@ -36,13 +36,13 @@ import numpy as np
 __all__ = [
     "KINDS",
     "SCALAR_DTYPE",
-    "read_key_definitions",
-    "read_scalar_block",
-    "split_scalars",
     "Record",
     "parse_records",
     "read_complete_lines",
+    "read_key_definitions",
+    "read_scalar_block",
     "scalar_columns",
+    "split_scalars",
 ]
 
 KINDS = frozenset("mlrtigpuk")

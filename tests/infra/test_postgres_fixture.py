@@ -1,7 +1,7 @@
 """The session PostgreSQL server really runs and SQLAlchemy (psycopg 3) can use it."""
 
-import sqlalchemy as sa
 import pytest
+import sqlalchemy as sa
 
 pytestmark = pytest.mark.postgres
 

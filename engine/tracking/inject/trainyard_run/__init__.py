@@ -271,6 +271,11 @@ class Run:
     def flush(self) -> None:
         raise NotImplementedError
 
+    def _log_at(self, name: str, value: object, step: int | None, timestamp: float) -> None:
+        """``log`` of a checked number, measured at ``timestamp`` (seconds since the epoch): for
+        MLflow's ``log_metric(..., timestamp=ms)``. The live run keeps the time; others just log."""
+        self.log(name, value, step=step)
+
     def complete(self) -> None:
         """Flush everything logged; the engine decides the final status from the exit code."""
         self.flush()
@@ -449,6 +454,15 @@ class _LiveRun(Run):
     def _new_key(self, name: object) -> count:
         key = _check_name(name, "log")
         return self._counters.setdefault(key, count())
+
+    def _log_at(self, name: str, value: object, step: int | None, timestamp: float) -> None:
+        # Off the hot path: the caller (the mlflow stand-in) has checked name, value and step.
+        ctr = self._counters.get(name) or self._new_key(name)
+        index = next(ctr)
+        buf = self._buf
+        buf.append((name, value, index if step is None else step, timestamp))
+        if len(buf) > MAX_BUFFERED:
+            self._flush_quietly()
 
     # ---- other records -----------------------------------------------------------------------
 

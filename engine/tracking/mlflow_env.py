@@ -1,0 +1,39 @@
+"""The MLFLOW_* variables of a run's environment, read by MLflow-instrumented scripts.
+
+Inside a run ``import mlflow`` is Trainyard's stand-in (``inject/mlflow``), which logs to the run
+whatever these say; they tell the script (and libraries that read them) where it is logging.
+``MLFLOW_TRACKING_URI`` is always Trainyard's link to the run, even when the job sets its own:
+the run's MLflow calls land in Trainyard, so another URI would only mislead. ``MLFLOW_RUN_ID``
+and ``MLFLOW_EXPERIMENT_NAME`` default to the run and its experiment, and a value the job sets
+in its environment variables wins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from engine.links import run_link
+
+ENV_TRACKING_URI = "MLFLOW_TRACKING_URI"
+ENV_RUN_ID = "MLFLOW_RUN_ID"
+ENV_EXPERIMENT_NAME = "MLFLOW_EXPERIMENT_NAME"
+
+
+def mlflow_variables(run_name: str, experiment: str, job_env: Mapping[str, str],
+                     rerun_of: str | None = None, workspace_folder: str | Path | None = None) -> dict[str, str]:
+    """The MLFLOW_* variables for run `run_name`, given the job's own environment variables.
+    With `workspace_folder` the tracking URI names the workspace too, so that `trainyard URI`
+    opens the studio on that run wherever it is typed.
+
+    A re-run copies its original's environment: there an MLFLOW_RUN_ID naming the original run
+    (`rerun_of`) was Trainyard's, so it moves to the new run.
+    """
+    run_id = job_env.get(ENV_RUN_ID)
+    if run_id is None or run_id == rerun_of:
+        run_id = run_name
+    return {
+        ENV_TRACKING_URI: run_link(run_name, workspace_folder),
+        ENV_RUN_ID: run_id,
+        ENV_EXPERIMENT_NAME: job_env.get(ENV_EXPERIMENT_NAME, experiment),
+    }
