@@ -16,6 +16,7 @@ import os
 import platform
 import random
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -100,6 +101,35 @@ def bench_trainyard(tmp: Path, calls: int, repeats: int) -> dict[str, float]:
     }
 
 
+STAND_IN = """
+import statistics, sys, time
+import mlflow
+assert mlflow.__file__.startswith(sys.argv[2]), mlflow.__file__  # Trainyard's stand-in, not MLflow
+calls = int(sys.argv[1])
+with mlflow.start_run():
+    for i in range(1000):
+        mlflow.log_metric("warmup", 0.5, step=i)
+    times = []
+    for rep in range(3):
+        start = time.perf_counter()
+        for i in range(calls):
+            mlflow.log_metric("loss%d" % rep, 0.25, step=i)
+        times.append(time.perf_counter() - start)
+print(statistics.median(times) / calls * 1e6)
+"""
+
+
+def bench_mlflow_stand_in(tmp: Path, calls: int) -> float:
+    """Per-call cost of the same ``mlflow.log_metric(key, v, step=i)`` inside a Trainyard run, where
+    ``import mlflow`` is the stand-in: in a child process, as a run's script sees it."""
+    env = {**os.environ, "PYTHONPATH": str(INJECT), "TRAINYARD_RUN_ID": "bench-mlflow",
+           "TRAINYARD_EXPERIMENT": "bench", "TRAINYARD_TRACKING_DIR": str(tmp / "stand-in"),
+           "TRAINYARD_FLUSH_INTERVAL": "0.2"}
+    out = subprocess.run([sys.executable, "-c", STAND_IN, str(calls), str(INJECT)], env=env, check=True,
+                         capture_output=True, text=True, timeout=600)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
 def bench_mlflow(tmp: Path, calls: int, store: str) -> dict[str, float] | None:
     """Per-call cost of mlflow.log_metric against a local store (``sqlite`` or ``file``)."""
     try:
@@ -141,6 +171,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="trainyard-bench-") as tmp:
         ml = bench_mlflow(Path(tmp), args.mlflow_calls, "sqlite")
         ml_file = bench_mlflow(Path(tmp), args.mlflow_calls, "file")
+        stand_in_us = bench_mlflow_stand_in(Path(tmp), args.calls // 5)
         gc.collect()
         ty = bench_trainyard(Path(tmp), args.calls, args.repeats)
 
@@ -181,6 +212,12 @@ def main() -> None:
             f"{ml_file['log_us']:,.0f} µs",
             ratio(ty["log_us"], ml_file["log_us"]),
         )
+    row(
+        "`mlflow.log_metric(k, v, step=i)` in a script, per call (Trainyard run: its stand-in)",
+        f"{stand_in_us:.2f} µs",
+        ml_log,
+        ratio(stand_in_us, ml["log_us"]) if ml else "",
+    )
     row("(the benchmark's empty loop, per call)", f"{ty['loop_us']:.2f} µs")
     row("record file size, per point", f"{ty['bytes_per_record']:.0f} B")
     row("read the records back as arrays (best of 3, CPU)", f"{ty['read_per_s']:,.0f} points/s")
