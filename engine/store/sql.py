@@ -223,7 +223,7 @@ class SqlStore:
             q = select(func.count()).select_from(RunRow)
             if text.strip():
                 q = q.join(ExperimentRow, RunRow.experiment_id == ExperimentRow.id)
-            return int(s.scalar(where_runs(q, text, include_archived)) or 0)
+            return int(s.scalar(where_runs(q, text, include_archived, self.engine.dialect.name)) or 0)
 
     def update_run(self, name: str, **fields: Any) -> None:
         fields["updated_at"] = time.time()
@@ -301,14 +301,15 @@ class SqlStore:
     ) -> list[E.Run]:
         """One page of runs, filtered and sorted by the store (see engine.store.runquery):
         a table of 100,000 runs reads only the rows it shows. `text` matches name, display name,
-        status, experiment or compute (any case); `sort` is one of runquery.RUN_SORTS."""
+        status, experiment, compute or tags (any case); `sort` is one of runquery.RUN_SORTS."""
         from engine.store.runquery import order_runs, where_runs
 
         joined = RunRow.experiment_id == ExperimentRow.id
         with self._session() as s:
             # Sort and page names only, then read those rows: sorting whole rows (JSON columns
             # and all) of 100,000 runs is several times slower.
-            q = order_runs(where_runs(select(RunRow.name).join(ExperimentRow, joined), text, include_archived),
+            q = order_runs(where_runs(select(RunRow.name).join(ExperimentRow, joined), text, include_archived,
+                                      self.engine.dialect.name),
                            sort, descending)
             names = list(s.scalars(q.offset(max(0, offset)).limit(max(0, limit))))
             if not names:
