@@ -14,6 +14,7 @@ from engine.jobs.spec import JobSpec
 from engine.store.sql import SqlStore
 from studio.plots.controls import PlotOptions
 from studio.plots.metric_plot import MetricPlot
+from studio.rundetail.page import LIVE_METRICS_MS, REFRESH_MS
 
 MANY_METRICS = 60
 
@@ -248,16 +249,16 @@ def test_lists_rows_and_tables_show_as_tables_and_images_as_a_gallery(qtbot, win
 
 
 def test_a_logged_value_reaches_the_open_chart_quickly(qtbot, window, engine, submit, wait_status, tmp_path):
-    """While the run is active and its charts are on screen, the detail polls every 100 ms."""
+    """While the run is active and its charts are on screen, the detail polls every 50 ms."""
     hold = tmp_path / "release"
     name = submit("--hold", str(hold))
     detail = window.show_run(name)
     detail.show_tab("metrics")
     qtbot.waitUntil(lambda: "loss" in detail.metrics.plots and detail.metrics.plots["loss"].point_count() > 3,
                     timeout=30_000)
-    assert detail._timer.interval() == 100
+    assert detail._timer.interval() == LIVE_METRICS_MS == 50
     detail.show_tab("logs")
-    assert detail._timer.interval() == 500
+    assert detail._timer.interval() == REFRESH_MS == 500
     detail.show_tab("metrics")
     plot = detail.metrics.plots["loss"]
     # The script logs a point every 20 ms: the newest stored point shows within a second.
