@@ -13,7 +13,7 @@ from typing import Any
 from engine import entities as E
 from engine.errors import InvalidSpec, InvalidState, LaunchFailed, NotFound, TrainyardError
 from engine.jobs.command import render_command
-from engine.jobs.spec import JobSpec
+from engine.jobs.spec import JobSpec, SweepSpec
 from engine.runs import launch
 from engine.runs.files import RunFiles
 from engine.runs.names import new_run_name
@@ -57,10 +57,13 @@ class Engine:
         return RunFiles(Path(self.store.get_run(name).run_dir))
 
     # ------------------------------------------------------------------ submit
-    def submit(self, spec: JobSpec, on_warning: Callable[[str], None] | None = None) -> E.Run:
-        """Snapshot the code, record the run and start its supervisor. Returns at once."""
+    def submit(self, spec: JobSpec | SweepSpec, on_warning: Callable[[str], None] | None = None) -> E.Run:
+        """Snapshot the code, record the run and start its supervisor. Returns at once.
+        A sweep records the sweep run and starts its controller, which submits the trials."""
         from engine.compute.targets import resolve_compute, run_settings
 
+        if isinstance(spec, SweepSpec):
+            return self._submit_sweep(spec, on_warning)
         if spec.parent_run is not None:
             self.store.get_run(spec.parent_run)  # NotFound (with close names) before anything is made
         target = resolve_compute(self.store, spec.compute, spec.source_file)
@@ -141,6 +144,93 @@ class Engine:
             raise
         return self._start(name, files)
 
+    def _submit_sweep(self, sweep: SweepSpec, on_warning: Callable[[str], None] | None) -> E.Run:
+        """Check what every trial will need (compute, environment, code, command) now, so that a
+        mistake fails the submit rather than twenty trials; then record the sweep run."""
+        from dataclasses import asdict
+
+        from engine.compute.targets import resolve_compute
+
+        trial = sweep.trial
+        target = resolve_compute(self.store, trial.compute, trial.source_file)
+        env_spec = self._environment_of(trial)
+        code_dir = trial.code_dir.resolve() if trial.code_dir else None
+        if code_dir is not None and not code_dir.is_dir():
+            raise NotFound(f"the code folder {code_dir} does not exist", "fix `trial.code:` in the job file")
+        # Every reference in the command resolves (with a sample of the search space).
+        sample = {name: p.args.get("values", [None])[0] if p.kind == "choice" else 0
+                  for name, p in sweep.search_space.items()}
+        _check_command_script(render_command(trial.command or "", trial.inputs, {}, source=trial.source_file,
+                                             search_space=sample), code_dir, trial.source_file)
+        snapshot = None
+        if code_dir is not None:
+            from engine.snapshots import SnapshotLimits
+
+            snapshot = self.snapshots.take(code_dir, SnapshotLimits.from_env(), on_warning=on_warning)
+            self.store.add_snapshot(
+                E.SnapshotInfo(snapshot.id, snapshot.source, snapshot.file_count, snapshot.total_bytes,
+                               time.time(), snapshot.git.to_dict() if snapshot.git else None))
+        name = sweep.name or new_run_name()
+        if sweep.name is not None:
+            self.store_has_no_run(name)
+        files = RunFiles(self.location.runs_dir / name)
+        try:
+            files.root.mkdir(parents=True, exist_ok=False)
+        except FileExistsError as exc:
+            raise LaunchFailed(f"a run folder for {name!r} already exists at {files.root}",
+                               "pick another --name") from exc
+        space = {n: {"type": p.kind, **p.args} for n, p in sweep.search_space.items()}
+        policy = None
+        if sweep.early_termination is not None:  # as YAML would give it, for the controller to parse
+            policy = {k: v for k, v in asdict(sweep.early_termination).items() if v is not None and not (
+                k == "exclude_finished_jobs" and sweep.early_termination.type != "truncation_selection")}
+        settings = {
+            "search_space": space, "sampling_algorithm": sweep.sampling_algorithm, "seed": sweep.seed,
+            "primary_metric": sweep.primary_metric, "goal": sweep.goal,
+            "max_total_trials": sweep.max_total_trials, "max_concurrent_trials": sweep.max_concurrent_trials,
+            "timeout_seconds": sweep.timeout_seconds, "trial_timeout_seconds": sweep.trial_timeout_seconds,
+            "early_termination": policy,
+        }
+        try:
+            launch.write_spec(files, {
+                "run_name": name,
+                "store_url": self.store.url,
+                "workspace": str(self.location.folder),
+                "snapshots_root": str(self.location.snapshots_dir),
+                "snapshot_id": snapshot.id if snapshot else None,
+                "sweep": {**settings, "trial": {
+                    "experiment_name": trial.experiment_name, "command": trial.command,
+                    "inputs": dict(trial.inputs), "environment_variables": dict(trial.environment_variables),
+                    "compute": trial.compute, "environment": trial.environment,
+                    "environment_spec": trial.environment_spec.to_dict() if trial.environment_spec else None,
+                    "interpreter_path": trial.interpreter_path, "gpus": trial.gpus,
+                    "max_run_duration_seconds": sweep.trial_timeout_seconds, "source_file": trial.source_file,
+                }},
+            })
+            self.store.create_run(
+                name=name,
+                experiment_name=trial.experiment_name,
+                run_dir=str(files.root),
+                display_name=trial.display_name or name,
+                description=trial.description,
+                command=trial.command or "",
+                arguments=[],
+                compute=target.name,
+                environment=env_spec.reference if env_spec is not None else trial.environment,
+                snapshot_id=snapshot.id if snapshot else None,
+                git=snapshot.git.to_dict() if snapshot and snapshot.git else None,
+                inputs=dict(trial.inputs),
+                tags=dict(trial.tags),
+                properties={**trial.properties, "run_type": "sweep", "host": launch.this_host(),
+                            "primary_metric": sweep.primary_metric, "goal": sweep.goal, "sweep": settings,
+                            **({"source_file": trial.source_file} if trial.source_file else {})},
+                max_run_duration_seconds=sweep.timeout_seconds,
+            )
+        except BaseException:
+            shutil.rmtree(files.root, ignore_errors=True)
+            raise
+        return self._start(name, files)
+
     def _start(self, name: str, files: RunFiles) -> E.Run:
         """Queue the recorded run and start its supervisor (a start failure fails the run)."""
         self.store.set_status(name, "Queued")
@@ -181,7 +271,8 @@ class Engine:
                     "check `script` and `source_directory` (the script path is relative to it)",
                 )
             return [interpreter, spec.script, *[str(a) for a in spec.arguments]]
-        command = render_command(spec.command or "", spec.inputs, {}, source=spec.source_file)
+        command = render_command(spec.command or "", spec.inputs, {}, source=spec.source_file,
+                                 search_space=spec.search_space)
         _check_command_script(command, code_dir, spec.source_file)
         return ["/bin/sh", "-c", command]
 
@@ -204,9 +295,10 @@ class Engine:
     def list_runs(self, **filters: Any) -> list[E.Run]:
         return self.store.list_runs(**filters)
 
-    def cancel(self, name: str) -> E.Run:
-        """Ask the supervisor to end the run's whole process tree (TERM, then KILL)."""
-        run = self.store.request_cancel(name)
+    def cancel(self, name: str, reason: str | None = None) -> E.Run:
+        """Ask the supervisor to end the run's whole process tree (TERM, then KILL). `reason`
+        replaces "canceled by the user" as the run's error."""
+        run = self.store.request_cancel(name, reason)
         pid = run.supervisor_pid
         if pid and is_same_process_alive(pid, None):
             try:
@@ -254,7 +346,8 @@ class Engine:
                 "env_prepend": {**spec.get("env_prepend", {}), "PATH": str(files.bin)},
             })
             # What the supervisor recorded about the old run's execution is not part of the request.
-            recorded = ("environment_hash", "environment_cached", "image", "signal")
+            recorded = ("environment_hash", "environment_cached", "image", "signal", "cancel_reason",
+                        "trials", "best_child_run_id", "best_metric_value", "best_params")
             properties = {k: v for k, v in old.properties.items() if k not in recorded}
             self.store.create_run(
                 name=new,

@@ -22,9 +22,11 @@ def render_command(
     outputs: Mapping[str, str] | None = None,
     *,
     source: str | None = None,
+    search_space: Mapping[str, Any] | None = None,
 ) -> str:
     """Replace references with shell-quoted values: each reaches the script as exactly one
-    argument, unchanged, whatever characters it holds."""
+    argument, unchanged, whatever characters it holds. `${{search_space.x}}` takes a sweep
+    trial's `search_space` values (without a sweep, `inputs`)."""
     outputs = outputs or {}
 
     def value_of(match: re.Match[str], quote: str | None = None) -> str:
@@ -32,7 +34,7 @@ def render_command(
         name = match.group(2) or match.group(4)
         table: Mapping[str, Any] = inputs if kind == "inputs" else outputs
         if kind == "search_space":
-            table = inputs
+            table = inputs if search_space is None else search_space
         if name not in table:
             known = ", ".join(sorted(table)) or "none"
             raise InvalidSpec(

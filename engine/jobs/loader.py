@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +12,9 @@ from pydantic import BaseModel, ValidationError
 
 from engine.errors import InvalidSpec, NotFound
 from engine.jobs import schema as job_schema
-from engine.jobs.schema import CodeSpec, CommandJobSchema, InlineEnvironment, InputSpec
-from engine.jobs.spec import JobSpec
+from engine.jobs.command import referenced_names
+from engine.jobs.schema import CodeSpec, CommandJobSchema, InlineEnvironment, InputSpec, SweepJobSchema
+from engine.jobs.spec import JobSpec, SweepSpec
 from engine.jobs.yamlfile import Lines, line_of, load_yaml_with_lines
 
 _TYPE_WORDS = {"str": "a string", "string": "a string", "model": "a mapping", "literal": "one of the allowed values", "int": "an integer", "float": "a number", "bool": "true or false",
@@ -25,8 +27,9 @@ _MODEL_NAMES = frozenset(
 )
 
 
-def load_job(path: str | Path, overrides: list[str] | None = None) -> JobSpec:
-    """Read a command-job YAML (Azure ML CLI v2 schema). `overrides` are `--set key.sub=value`."""
+def load_job(path: str | Path, overrides: list[str] | None = None) -> JobSpec | SweepSpec:
+    """Read a command-job or sweep-job YAML (Azure ML CLI v2 schema). `overrides` are
+    `--set key.sub=value`."""
     path = Path(path)
     data, lines = load_yaml_with_lines(path)
     if not isinstance(data, dict):
@@ -34,10 +37,12 @@ def load_job(path: str | Path, overrides: list[str] | None = None) -> JobSpec:
     for item in overrides or []:
         _apply_override(data, item, str(path))
     job_type = data.get("type", "command")
+    if job_type == "sweep":
+        return _load_sweep(data, lines, path)
     if job_type != "command":
         raise InvalidSpec(
-            f"job type {job_type!r} is not supported by this version of Trainyard (supported: command)",
-            "write a command job (`type: command`)",
+            f"job type {job_type!r} is not supported by this version of Trainyard (supported: command, sweep)",
+            "write a command job (`type: command`) or a sweep job (`type: sweep`)",
             file=str(path), line=line_of(lines, ("type",)), field="type",
         )
     try:
@@ -264,3 +269,113 @@ def _resolve_input(name: str, spec: InputSpec, base: Path, path: Path, lines: Li
         raise NotFound(f"{path}:{line_of(lines, ('inputs', name, 'path'))}: input {name!r}: {local} does not exist",
                        "paths are relative to the job file")
     return str(local)
+
+
+# ---------------------------------------------------------------------------------------- sweeps
+# The preview schema the seeds show (`algorithm:`, top-level trial limits, `timeout_minutes:`) is
+# read as its current spelling.
+_OLD_SWEEP_LIMITS = ("max_total_trials", "max_concurrent_trials")
+DEFAULT_MAX_TOTAL_TRIALS = 20
+DEFAULT_MAX_CONCURRENT_TRIALS = 4
+
+
+def _modernise_sweep(data: dict[str, Any], lines: Lines, path: Path) -> None:
+    def moved(old: str, new: str) -> None:
+        raise InvalidSpec(f"both `{old}:` and `{new}:` are given", f"keep `{new}:` only",
+                          file=str(path), line=line_of(lines, (old,), key=True), field=old)
+
+    if "algorithm" in data:
+        if "sampling_algorithm" in data:
+            moved("algorithm", "sampling_algorithm")
+        data["sampling_algorithm"] = data.pop("algorithm")
+    old_limits = {k: data.pop(k) for k in (*_OLD_SWEEP_LIMITS, "timeout_minutes") if k in data}
+    if old_limits:
+        limits = data.setdefault("limits", {})
+        if not isinstance(limits, dict):
+            return  # the schema reports it
+        for key, value in old_limits.items():
+            new = "timeout" if key == "timeout_minutes" else key
+            if new in limits:
+                moved(key, f"limits.{new}")
+            is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+            limits[new] = value * 60 if key == "timeout_minutes" and is_number else value
+            lines[("limits", new)] = lines.get((key,), 1)
+
+
+def _load_sweep(data: dict[str, Any], lines: Lines, path: Path) -> SweepSpec:
+    from engine.sweeps.space import SearchSpaceError, check_algorithm_allows, parse_search_space
+    from engine.sweeps.termination import PolicyError, parse_policy
+
+    _modernise_sweep(data, lines, path)
+    try:
+        job = SweepJobSchema.model_validate(data)
+    except ValidationError as exc:
+        raise _explain(exc, lines, path, root=SweepJobSchema) from None
+
+    def error(exc: SearchSpaceError | PolicyError, at: str) -> InvalidSpec:
+        loc = (at, *exc.path)
+        return InvalidSpec(exc.message, exc.hint, file=str(path), line=line_of(lines, loc),
+                           field=".".join(str(p) for p in loc))
+
+    algorithm = job.sampling_algorithm if isinstance(job.sampling_algorithm, str) else job.sampling_algorithm.type
+    seed = None if isinstance(job.sampling_algorithm, str) else job.sampling_algorithm.seed
+    try:
+        space = parse_search_space(job.search_space)
+        check_algorithm_allows(algorithm, space)
+    except SearchSpaceError as exc:
+        raise error(exc, "search_space") from None
+    try:
+        policy = parse_policy(job.early_termination)
+    except PolicyError as exc:
+        raise error(exc, "early_termination") from None
+    if policy is not None and algorithm == "bayesian":
+        raise InvalidSpec("bayesian sampling learns from every trial's final result, so it takes no "
+                          "early termination policy (as in Azure ML)",
+                          "remove `early_termination:`, or use `sampling_algorithm: random`",
+                          file=str(path), line=line_of(lines, ("early_termination",)), field="early_termination")
+    referenced = {n for kind, n in referenced_names(job.trial.command) if kind == "search_space"}
+    unknown = sorted(referenced - set(space))
+    if unknown:
+        raise InvalidSpec(f"trial.command refers to search_space.{unknown[0]}, which is not defined "
+                          f"(defined: {', '.join(sorted(space)) or 'none'})",
+                          f"add `{unknown[0]}:` under `search_space:` or fix the reference",
+                          file=str(path), line=line_of(lines, ("trial", "command")), field="trial.command")
+    limits = job.limits
+    max_total = limits.max_total_trials if limits and limits.max_total_trials is not None else DEFAULT_MAX_TOTAL_TRIALS
+    max_concurrent = (limits.max_concurrent_trials if limits and limits.max_concurrent_trials is not None
+                      else DEFAULT_MAX_CONCURRENT_TRIALS)
+    for key, value in (("max_total_trials", max_total), ("max_concurrent_trials", max_concurrent),
+                       ("timeout", limits.timeout if limits else None),
+                       ("trial_timeout", limits.trial_timeout if limits else None)):
+        if value is not None and value <= 0:
+            raise InvalidSpec(f"`limits.{key}` must be positive, found {value!r}", "give a number above 0",
+                              file=str(path), line=line_of(lines, ("limits", key)), field=f"limits.{key}")
+
+    # The trial is a command job: read it as one, with the sweep's names, inputs and compute, so
+    # that code, environment and inputs resolve (and fail) exactly as a command job's do.
+    trial = job.trial
+    command_job = CommandJobSchema.model_validate({
+        **{k: v for k, v in data.items() if k in ("name", "display_name", "experiment_name", "description",
+                                                   "tags", "inputs", "outputs", "compute", "properties")},
+        **{k: v for k, v in (data.get("trial") or {}).items()},
+        "type": "command",
+    })
+    trial_lines = {**lines, **{k[1:]: v for k, v in lines.items() if k[:1] == ("trial",)}}
+    spec = _to_spec(command_job, path, trial_lines)
+    spec = replace(spec, name=None, max_run_duration_seconds=float(limits.trial_timeout)
+                   if limits and limits.trial_timeout else None)
+    del trial
+    return SweepSpec(
+        trial=spec,
+        search_space=space,
+        primary_metric=job.objective.primary_metric,
+        goal=job.objective.goal,
+        sampling_algorithm=algorithm,
+        seed=seed,
+        max_total_trials=int(max_total),
+        max_concurrent_trials=int(max_concurrent),
+        timeout_seconds=float(limits.timeout) if limits and limits.timeout else None,
+        trial_timeout_seconds=float(limits.trial_timeout) if limits and limits.trial_timeout else None,
+        early_termination=policy,
+        name=job.name,
+    )

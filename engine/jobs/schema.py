@@ -1,4 +1,4 @@
-"""The Azure ML CLI v2 command-job schema (what Trainyard accepts), validated with pydantic."""
+"""The Azure ML CLI v2 command-job and sweep-job schemas (what Trainyard accepts), validated with pydantic."""
 
 from __future__ import annotations
 
@@ -95,3 +95,52 @@ class CommandJobSchema(_Strict):
 
 
 KNOWN_KEYS = tuple(f.alias or n for n, f in CommandJobSchema.model_fields.items())
+
+
+# ---- sweep jobs: `trial:` is a command job without the sweep-level keys ----------------------------
+class TrialSpec(_Strict):
+    code: StrictStr | CodeSpec | None = None
+    command: StrictStr
+    environment: StrictStr | InlineEnvironment | None = None
+    environment_variables: dict[StrictStr, Scalar] = Field(default_factory=dict)
+    resources: Resources | None = None
+    distribution: Distribution | None = None
+
+
+class Objective(_Strict):
+    goal: Literal["minimize", "maximize"]
+    primary_metric: StrictStr
+
+
+class SamplingAlgorithm(_Strict):
+    type: Literal["random", "grid", "bayesian"]
+    seed: StrictInt | None = None
+    rule: Literal["random", "sobol"] | None = None  # Azure's random rule; sobol is drawn as random
+
+
+class SweepLimits(_Strict):
+    max_total_trials: StrictInt | None = None
+    max_concurrent_trials: StrictInt | None = None
+    timeout: StrictInt | StrictFloat | None = None  # seconds, the whole sweep
+    trial_timeout: StrictInt | StrictFloat | None = None  # seconds, each trial
+
+
+class SweepJobSchema(_Strict):
+    schema_: StrictStr | None = Field(default=None, alias="$schema")
+    type: Literal["sweep"]
+    name: StrictStr | None = None
+    display_name: StrictStr | None = None
+    experiment_name: StrictStr | None = None
+    description: StrictStr | None = None
+    tags: dict[StrictStr, Scalar | None] = Field(default_factory=dict)
+    properties: dict[StrictStr, Any] = Field(default_factory=dict)
+    trial: TrialSpec
+    inputs: dict[StrictStr, Scalar | InputSpec] = Field(default_factory=dict)
+    outputs: dict[StrictStr, OutputSpec | None] = Field(default_factory=dict)
+    compute: StrictStr | None = None
+    sampling_algorithm: Literal["random", "grid", "bayesian"] | SamplingAlgorithm = "random"
+    # Checked key by key by engine.sweeps.space / engine.sweeps.termination (with their own messages).
+    search_space: dict[StrictStr, Any]
+    objective: Objective
+    limits: SweepLimits | None = None
+    early_termination: dict[StrictStr, Any] | None = None

@@ -42,3 +42,47 @@ class JobSpec:
     gpus: int | str | None = None
     # The run this one is a child of (`Run.submit_child`, sweeps); it must exist in the workspace.
     parent_run: str | None = None
+    # A sweep trial's hyperparameters: what `${{search_space.NAME}}` in `command` stands for.
+    search_space: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """A sweep job: trials of one command job, each with hyperparameters drawn from a search space,
+    run as child runs of the sweep's own run (Azure ML CLI v2 `type: sweep`).
+
+    `trial` is the command job every trial runs (its `command` refers to `${{search_space.NAME}}`);
+    it also carries what the sweep run itself is named and filed under (experiment, tags, ...).
+    `search_space` maps names to engine.sweeps.space.Parameter; `early_termination` is an
+    engine.sweeps.termination.Policy or None.
+    """
+
+    trial: JobSpec
+    search_space: dict[str, Any]
+    primary_metric: str
+    goal: str = "minimize"  # or "maximize"
+    sampling_algorithm: str = "random"  # random | grid | bayesian
+    seed: int | None = None
+    max_total_trials: int = 20
+    max_concurrent_trials: int = 4
+    timeout_seconds: float | None = None  # the whole sweep
+    trial_timeout_seconds: float | None = None
+    early_termination: Any = None
+    name: str | None = None
+
+    # What describes a job to a person (the submit dialog, messages) is the trial's.
+    @property
+    def experiment_name(self) -> str:
+        return self.trial.experiment_name
+
+    @property
+    def code_dir(self) -> Path | None:
+        return self.trial.code_dir
+
+    @property
+    def compute(self) -> str:
+        return self.trial.compute
+
+    @property
+    def source_file(self) -> str | None:
+        return self.trial.source_file

@@ -22,6 +22,7 @@ from typing import Any
 from engine.runs.files import RunFiles
 
 POLL_SECONDS = 0.1
+USER_CANCEL = "canceled by the user"
 BUILD_LOG = "20_image_build_log.txt"
 CANCEL_CHECK_SECONDS = 0.5
 
@@ -234,7 +235,7 @@ class Supervisor:
             if now >= next_cancel_check:
                 next_cancel_check = now + CANCEL_CHECK_SECONDS
                 if self._safe(lambda: self.store.get_run(self.run_name).cancel_requested):
-                    self.cancel_reason = self.cancel_reason or "canceled by the user"
+                    self.cancel_reason = self.cancel_reason or USER_CANCEL
             if deadline is not None and time.time() >= deadline and self.cancel_reason is None:
                 self.cancel_reason = (
                     f"the run exceeded its maximum duration (max_run_duration_seconds={max_duration})"
@@ -272,7 +273,7 @@ class Supervisor:
         self._safe(self._collect_outputs)
         fields: dict[str, Any] = {"exit_code": code}
         if self.cancel_reason is not None:
-            status, fields["error"] = "Canceled", self.cancel_reason
+            status, fields["error"] = "Canceled", self._cancel_message()
         elif code == 0:
             status = "Completed"
         else:
@@ -284,6 +285,15 @@ class Supervisor:
         self.store.set_status(self.run_name, status, **fields)
         self.log(f"ended: {status} (exit code {code})")
         return 0
+
+    def _cancel_message(self) -> str:
+        """Why the run was canceled: the canceller's reason (a sweep's early termination), if any."""
+        assert self.cancel_reason is not None
+        if self.cancel_reason == USER_CANCEL:
+            reason = self._safe(lambda: self.store.get_run(self.run_name).properties.get("cancel_reason"))
+            if isinstance(reason, str) and reason:
+                return reason
+        return self.cancel_reason
 
     def _collect_outputs(self) -> None:
         import shutil
@@ -319,7 +329,7 @@ class Supervisor:
             self._safe(lambda: self.proc.terminate(2.0))
 
     def _on_sigterm(self, _signum: int, _frame: object) -> None:
-        self.cancel_reason = self.cancel_reason or "canceled by the user"
+        self.cancel_reason = self.cancel_reason or USER_CANCEL
 
     def _safe(self, fn: Any) -> Any:
         """One failed poll (a locked database, a vanished file) must not end the supervision."""
@@ -347,7 +357,12 @@ def main(argv: list[str]) -> int:
     if len(argv) != 2:
         sys.stderr.write("usage: python -m engine.runs.supervisor RUN_DIR\n")
         return 2
-    return Supervisor(Path(argv[1])).run()
+    run_dir = Path(argv[1])
+    if "sweep" in json.loads(RunFiles(run_dir).spec.read_text()):
+        from engine.sweeps.controller import SweepController
+
+        return SweepController(run_dir).run()
+    return Supervisor(run_dir).run()
 
 
 if __name__ == "__main__":

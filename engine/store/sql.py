@@ -257,13 +257,18 @@ class SqlStore:
                 s.add(RunStatusEventRow(run_name=name, status=status, time=now))
             return True
 
-    def request_cancel(self, name: str) -> E.Run:
+    def request_cancel(self, name: str, reason: str | None = None) -> E.Run:
+        """Flag run `name` for cancelling; `reason` (e.g. a sweep's early termination) becomes the
+        run's error message instead of "canceled by the user"."""
         run = self.get_run(name)
         if run.is_terminal:
             raise InvalidState(
                 f"job {name!r} has already ended ({run.status}); there is nothing to cancel",
             )
-        self.update_run(name, cancel_requested=True)
+        fields: dict[str, Any] = {"cancel_requested": True}
+        if reason:
+            fields["properties"] = {**run.properties, "cancel_reason": reason}
+        self.update_run(name, **fields)
         return self.get_run(name)
 
     def runs_changed_since(self, since: float) -> list[E.Run]:

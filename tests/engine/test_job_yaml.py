@@ -244,13 +244,20 @@ def test_missing_command(tmp_path: Path) -> None:
     assert err.hint == "add `command:`"
 
 
-def test_sweep_jobs_are_refused_clearly(tmp_path: Path) -> None:
-    path = write(tmp_path, "display_name: s\ntype: sweep\ntrial:\n  command: echo\n")
+def test_other_job_types_are_refused_clearly(tmp_path: Path) -> None:
+    path = write(tmp_path, "display_name: s\ntype: pipeline\njobs: {}\n")
     err = load_error(path)
     assert isinstance(err, InvalidSpec)
     assert err.line == 2 and err.field == "type"
-    assert "'sweep' is not supported" in err.message
-    assert err.hint is not None and "command" in err.hint
+    assert "'pipeline' is not supported" in err.message and "(supported: command, sweep)" in err.message
+    assert err.hint is not None and "sweep" in err.hint
+
+
+def test_a_sweep_without_its_required_keys_names_the_first_missing_one(tmp_path: Path) -> None:
+    path = write(tmp_path, "display_name: s\ntype: sweep\ntrial:\n  command: echo\n")
+    err = load_error(path)
+    assert isinstance(err, InvalidSpec)
+    assert err.message.endswith("the required key 'search_space' is missing") and err.line == 1
 
 
 def test_a_file_that_is_not_a_mapping(tmp_path: Path) -> None:

@@ -1,0 +1,1 @@
+"""Hyperparameter sweeps: search spaces, samplers and early termination (Azure ML semantics)."""

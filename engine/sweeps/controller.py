@@ -1,0 +1,294 @@
+"""The detached process that owns a sweep run: it draws hyperparameters, submits each trial as a
+child run (an ordinary run with its own supervisor), watches the trials' primary metric, stops
+the ones the early-termination policy gives up on, and records the best trial.
+
+Started like any run's supervisor (`engine.runs.supervisor.main` hands a run whose spec.json
+holds a "sweep" section to `SweepController`), in its own session: closing the studio or the CLI
+never stops a sweep. Cancelling the sweep run cancels its running trials. Its driver log
+(`azureml-logs/70_driver_log.txt`) tells what it did, one line per event; the sweep run's
+`best_<metric>` metric traces the best finished trial after each trial ends.
+
+Trials run the sweep's code snapshot (materialized once into the sweep run's `wd/`), never the
+project folder as it is now, so editing the project during a sweep changes no trial.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import signal
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from engine.runs.files import RunFiles
+
+POLL_SECONDS = 0.5
+USER_CANCEL = "canceled by the user"
+# How long cancelled trials get to end before the sweep run records its own end anyway.
+TRIAL_END_WAIT_SECONDS = 60.0
+
+
+@dataclass
+class Trial:
+    name: str
+    index: int
+    params: dict[str, Any]
+    status: str = "Queued"
+    final: float | None = None  # the primary metric's last value when the trial ended
+    stopped_by_policy: bool = False
+
+
+class SweepController:
+    def __init__(self, run_dir: Path) -> None:
+        self.files = RunFiles(run_dir)
+        self.spec: dict[str, Any] = json.loads(self.files.spec.read_text())
+        self.sweep: dict[str, Any] = self.spec["sweep"]
+        self.run_name: str = self.spec["run_name"]
+        self.metric: str = self.sweep["primary_metric"]
+        self.goal: str = self.sweep["goal"]
+        self.cancel_reason: str | None = None
+        self.trials: dict[str, Trial] = {}
+        self.histories: dict[str, list[float]] = {}
+        self.best: Trial | None = None
+        self._finished = 0
+        self.engine: Any = None
+        self._log_file: Any = None
+
+    # ------------------------------------------------------------------ logging
+    def say(self, msg: str) -> None:
+        """One line in the sweep run's driver log (what `job stream` and the Logs tab show)."""
+        if self._log_file is None:
+            self.files.system_logs.mkdir(parents=True, exist_ok=True)
+            self._log_file = open(self.files.driver_log, "a", buffering=1)  # noqa: SIM115
+        self._log_file.write(f"[{time.strftime('%H:%M:%S')}] {msg}\n")
+
+    def _diagnose(self, msg: str) -> None:
+        with open(self.files.supervisor_log, "a") as f:
+            f.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {msg}\n")
+
+    # ------------------------------------------------------------------ main
+    def run(self) -> int:
+        from engine.api import Engine
+
+        signal.signal(signal.SIGTERM, self._on_sigterm)
+        signal.signal(signal.SIGINT, self._on_sigterm)
+        self.engine = Engine.open(self.spec["workspace"], reconcile=False)
+        store = self.engine.store
+        try:
+            self._materialize()
+            store.set_status(self.run_name, "Running")
+            status, error = self._loop()
+        except BaseException as exc:  # noqa: BLE001 - the controller itself failed: say why, stop the trials
+            self._diagnose("sweep failed:\n" + traceback.format_exc())
+            self.say(f"the sweep failed: {exc}")
+            self._cancel_running("the sweep run failed")
+            status, error = "Failed", f"the sweep controller failed: {exc}"
+        self._record_summary()
+        store.set_status(self.run_name, status, **({"error": error} if error else {}))
+        self.say(f"sweep {status.lower()}" + (f": {error}" if error else ""))
+        self.engine.close()
+        return 0
+
+    def _materialize(self) -> None:
+        snapshot_id = self.spec.get("snapshot_id")
+        if snapshot_id:
+            from engine.snapshots import SnapshotStore
+
+            SnapshotStore(Path(self.spec["snapshots_root"])).materialize(snapshot_id, self.files.wd)
+        else:
+            self.files.wd.mkdir(parents=True, exist_ok=True)
+
+    def _on_sigterm(self, _signum: int, _frame: object) -> None:
+        self.cancel_reason = self.cancel_reason or USER_CANCEL
+
+    def _loop(self) -> tuple[str, str | None]:
+        from engine.sweeps.space import make_sampler, parse_search_space
+        from engine.sweeps.termination import parse_policy
+
+        space = parse_search_space(self.sweep["search_space"])
+        sampler = make_sampler(self.sweep["sampling_algorithm"], space, goal=self.goal, seed=self.sweep.get("seed"))
+        policy = parse_policy(self.sweep.get("early_termination"))
+        max_total = int(self.sweep["max_total_trials"])
+        max_concurrent = int(self.sweep["max_concurrent_trials"])
+        timeout = self.sweep.get("timeout_seconds")
+        deadline = time.monotonic() + float(timeout) if timeout else None
+        self.say(f"sweep {self.run_name}: {self.sweep['sampling_algorithm']} sampling of "
+                 f"{', '.join(space)}; {self.goal} {self.metric}; up to {max_total} trials, "
+                 f"{max_concurrent} at a time" + (f", {policy.type} early termination" if policy else ""))
+        exhausted = False
+        next_cancel_check = 0.0
+        while True:
+            now = time.monotonic()
+            if now >= next_cancel_check:
+                next_cancel_check = now + 1.0
+                if self.engine.store.get_run(self.run_name).cancel_requested:
+                    self.cancel_reason = self.cancel_reason or USER_CANCEL
+            if self.cancel_reason is not None:
+                self.say(f"canceling: {self.cancel_reason}")
+                self._cancel_running("the sweep was canceled")
+                return "Canceled", self.cancel_reason
+            if deadline is not None and now >= deadline:
+                self.say(f"the sweep reached its timeout ({timeout:g} s): canceling the running trials")
+                self._cancel_running(f"the sweep reached its timeout ({timeout:g} s)")
+                break
+            self._refresh(sampler)
+            running = {t.name for t in self.trials.values() if t.status not in _TERMINAL}
+            if policy is not None and running:
+                from engine.sweeps.termination import trials_to_stop
+
+                stops = trials_to_stop(policy, self.goal, self.histories, running, metric=self.metric)
+                for name, reason in stops.items():
+                    trial = self.trials[name]
+                    if trial.stopped_by_policy:
+                        continue
+                    trial.stopped_by_policy = True
+                    self.say(f"stopping {name}: {reason}")
+                    self._cancel(name, f"early termination: {reason}")
+            while (not exhausted and len(running) < max_concurrent and len(self.trials) < max_total
+                   and self.cancel_reason is None):
+                params = sampler.suggest()
+                if params is None:
+                    exhausted = True
+                    self.say(f"the search space is exhausted after {len(self.trials)} trials")
+                    break
+                running.add(self._submit_trial(params).name)
+            if not running and (exhausted or len(self.trials) >= max_total):
+                break
+            time.sleep(POLL_SECONDS)
+        completed = [t for t in self.trials.values() if t.status == "Completed"]
+        if self.trials and not completed and all(t.status == "Failed" for t in self.trials.values()):
+            first = min(self.trials.values(), key=lambda t: t.index)
+            return "Failed", f"every trial failed; see the driver log of {first.name}"
+        return "Completed", None
+
+    # ------------------------------------------------------------------ trials
+    def _trial_spec(self, name: str, params: dict[str, Any]) -> Any:
+        from engine.environments.spec import EnvironmentSpec
+        from engine.jobs.spec import JobSpec
+
+        t = self.sweep["trial"]
+        env_spec = t.get("environment_spec")
+        return JobSpec(
+            experiment_name=t["experiment_name"],
+            code_dir=self.files.wd,
+            command=t["command"],
+            name=name,
+            display_name=name,
+            description=f"trial of sweep {self.run_name}",
+            inputs=dict(t.get("inputs") or {}),
+            environment_variables=dict(t.get("environment_variables") or {}),
+            compute=t["compute"],
+            environment=t.get("environment"),
+            interpreter_path=t.get("interpreter_path"),
+            max_run_duration_seconds=t.get("max_run_duration_seconds"),
+            source_file=t.get("source_file"),
+            environment_spec=EnvironmentSpec.from_dict(env_spec) if env_spec else None,
+            gpus=t.get("gpus"),
+            parent_run=self.run_name,
+            search_space=params,
+            properties={"primary_metric": self.metric, "goal": self.goal},
+        )
+
+    def _submit_trial(self, params: dict[str, Any]) -> Trial:
+        index = len(self.trials)
+        name = f"{self.run_name}_{index}"
+        trial = Trial(name, index, dict(params))
+        self.trials[name] = trial
+        self.histories[name] = []
+        shown = ", ".join(f"{k}={v!r}" for k, v in params.items())
+        try:
+            self.engine.submit(self._trial_spec(name, params))
+        except Exception as exc:  # noqa: BLE001 - a trial that cannot start is a failed trial
+            trial.status = "Failed"
+            self._finished += 1
+            self.say(f"trial {name} ({shown}) could not start: {exc}")
+            return trial
+        # The trial's hyperparameters are its params (what the compare view and tables show).
+        self.engine.store.ingest(name, source="sweep", offset=0, last_seq=0, params=dict(params))
+        self.say(f"started {name}: {shown}")
+        return trial
+
+    def _refresh(self, sampler: Any) -> None:
+        """Read the primary metric of active trials; record those that ended."""
+        for trial in self.trials.values():
+            if trial.status in _TERMINAL:
+                continue
+            run = self.engine.store.get_run(trial.name)
+            self.histories[trial.name] = self._history(trial.name)
+            if not run.is_terminal:
+                trial.status = run.status
+                continue
+            trial.status = run.status
+            self._finished += 1
+            values = self.histories[trial.name]
+            trial.final = values[-1] if values else None
+            sampler.observe(trial.params, trial.final if run.status == "Completed" else None)
+            shown = "no value" if trial.final is None else f"{self.metric} {trial.final:g}"
+            why = f" ({run.error})" if run.error and run.status != "Completed" else ""
+            self.say(f"{trial.name} {run.status.lower()}: {shown}{why}")
+            if run.status == "Completed" and trial.final is not None and self._better(trial.final):
+                self.best = trial
+                self.say(f"best so far: {trial.name} with {self.metric} {trial.final:g}")
+            if self.best is not None:
+                self._log_best(self.best.final)
+
+    def _history(self, name: str) -> list[float]:
+        try:
+            return [float(v) for v in self.engine.metric_history(name, self.metric).values]
+        except Exception:  # noqa: BLE001 - nothing logged yet
+            return []
+
+    def _better(self, value: float) -> bool:
+        if math.isnan(value):
+            return False
+        if self.best is None or self.best.final is None:
+            return True
+        return value < self.best.final if self.goal == "minimize" else value > self.best.final
+
+    def _log_best(self, value: float | None) -> None:
+        if value is None:
+            return
+        k = self._finished
+        self.engine.store.ingest(self.run_name, source="sweep", offset=k, last_seq=k,
+                                 scalars={f"best_{self.metric}": ([k], [value], [time.time()])})
+
+    def _cancel(self, name: str, reason: str) -> None:
+        from engine.errors import InvalidState
+
+        try:
+            self.engine.cancel(name, reason)
+        except InvalidState:
+            pass  # it ended meanwhile
+
+    def _cancel_running(self, reason: str) -> None:
+        """Cancel every active trial and wait (a while) for them to end."""
+        active = [t for t in self.trials.values() if t.status not in _TERMINAL]
+        for trial in active:
+            self._cancel(trial.name, reason)
+        deadline = time.monotonic() + TRIAL_END_WAIT_SECONDS
+        for trial in active:
+            run = self.engine.wait(trial.name, timeout=max(0.0, deadline - time.monotonic()))
+            trial.status = run.status
+            if run.is_terminal:
+                self.say(f"{trial.name} {run.status.lower()}")
+
+    def _record_summary(self) -> None:
+        """The best trial and the counts, as the sweep run's properties."""
+        store = self.engine.store
+        counts: dict[str, int] = {}
+        for t in self.trials.values():
+            counts[t.status] = counts.get(t.status, 0) + 1
+        run = store.get_run(self.run_name)
+        props = {**run.properties, "trials": counts}
+        if self.best is not None:
+            props.update(best_child_run_id=self.best.name, best_metric_value=self.best.final,
+                         best_params=self.best.params)
+            self.say(f"best trial: {self.best.name} ({self.metric} {self.best.final:g}; "
+                     + ", ".join(f"{k}={v!r}" for k, v in self.best.params.items()) + ")")
+        store.update_run(self.run_name, properties=props)
+
+
+_TERMINAL = frozenset({"Completed", "Failed", "Canceled"})
