@@ -198,7 +198,7 @@ class SweepController:
         trial = Trial(name, index, dict(params))
         self.trials[name] = trial
         self.histories[name] = []
-        shown = ", ".join(f"{k}={v!r}" for k, v in params.items())
+        shown = _shown(params)
         try:
             self.engine.submit(self._trial_spec(name, params))
         except Exception as exc:  # noqa: BLE001 - a trial that cannot start is a failed trial
@@ -287,8 +287,13 @@ class SweepController:
             props.update(best_child_run_id=self.best.name, best_metric_value=self.best.final,
                          best_params=self.best.params)
             self.say(f"best trial: {self.best.name} ({self.metric} {self.best.final:g}; "
-                     + ", ".join(f"{k}={v!r}" for k, v in self.best.params.items()) + ")")
+                     + _shown(self.best.params) + ")")
         store.update_run(self.run_name, properties=props)
 
 
 _TERMINAL = frozenset({"Completed", "Failed", "Canceled"})
+
+
+def _shown(params: dict[str, Any]) -> str:
+    """`lr=0.00112887, optimizer=sgd`: what a log line says of a trial's hyperparameters."""
+    return ", ".join(f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items())

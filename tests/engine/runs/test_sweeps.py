@@ -294,3 +294,35 @@ def test_a_bayesian_sweep_learns_from_finished_trials_within_its_bounds(eng: Eng
         assert t.max_run_duration_seconds == 60
     values = {t.name: eng.metric_history(t.name, "loss").values[-1] for t in trials}
     assert final.properties["best_child_run_id"] == min(values, key=values.__getitem__)
+
+
+def test_killing_the_cli_that_submitted_a_sweep_does_not_stop_it(
+        eng: Engine, tmp_path: Path, cli_popen: Any) -> None:
+    import os
+    import signal
+
+    path = write_sweep(tmp_path / "proj", """
+        type: sweep
+        trial:
+          code: src
+          command: python train.py --lr ${{search_space.lr}} --reports 4 --pause 0.3
+        sampling_algorithm: grid
+        search_space:
+          lr: {type: choice, values: [0.2, 0.4, 0.6]}
+        objective: {goal: minimize, primary_metric: loss}
+        limits: {max_concurrent_trials: 1}
+        """)
+    proc = cli_popen("job", "create", "-f", str(path), "--stream")
+    deadline = time.monotonic() + 60
+    sweeps: list[Any] = []
+    while time.monotonic() < deadline and not (sweeps and children(eng, sweeps[0].name)):
+        sweeps = [r for r in eng.list_runs() if r.parent_name is None]
+        time.sleep(0.1)
+    os.kill(proc.pid, signal.SIGKILL)  # the terminal goes away mid-sweep
+    proc.wait(10)
+    final = eng.wait(sweeps[0].name, timeout=120)
+    assert final.status == "Completed", driver_log(final)
+    trials = children(eng, final.name)
+    assert [t.params["lr"] for t in trials] == [0.2, 0.4, 0.6] and all(t.status == "Completed" for t in trials)
+    # Every trial's points arrived exactly once.
+    assert all(len(eng.metric_history(t.name, "loss").values) == 4 for t in trials)
