@@ -115,8 +115,9 @@ def resolve_compute(store: Any, name: str | None, source: str | None = None) -> 
 
 
 def run_settings(target: ComputeTarget, gpus: int | str | None = None) -> dict[str, Any]:
-    """The spec.json keys of a run on `target`: `compute` (local | docker), `docker_network`,
-    `gpus` (the job's request wins over the target's) and `default_image`. An SSH target is a
+    """The spec.json keys of a run on `target`: `compute` (local | docker), `compute_target` and
+    its `max_concurrent_runs`, `docker_network`, `gpus` (the job's request wins over the
+    target's) and `default_image`. An SSH target is a
     LaunchFailed: running over SSH is not in this version."""
     if target.type == "ssh":
         raise LaunchFailed(
@@ -131,6 +132,8 @@ def run_settings(target: ComputeTarget, gpus: int | str | None = None) -> dict[s
     config = target.config
     return {
         "compute": target.type,
+        "compute_target": target.name,
+        "max_concurrent_runs": config.get("max_concurrent_runs"),
         "docker_network": config.get("network", "host"),
         "gpus": gpus if gpus is not None else config.get("gpus"),
         "default_image": config.get("image"),

@@ -25,6 +25,7 @@ POLL_SECONDS = 0.1
 USER_CANCEL = "canceled by the user"
 BUILD_LOG = "20_image_build_log.txt"
 CANCEL_CHECK_SECONDS = 0.5
+QUEUE_POLL_SECONDS = 0.25
 
 
 class Supervisor:
@@ -192,6 +193,9 @@ class Supervisor:
         become_subreaper()
         signal.signal(signal.SIGTERM, self._on_sigterm)
         signal.signal(signal.SIGINT, self._on_sigterm)
+        if self.spec.get("max_concurrent_runs") and not self._wait_for_a_slot():
+            self.store.set_status(self.run_name, "Canceled", error=self._cancel_message())
+            return 0
         if self.needs_preparation():
             from engine.store.sql import SqlStore
 
@@ -245,6 +249,42 @@ class Supervisor:
                 break
             time.sleep(POLL_SECONDS)
         return self.finish(ingestor, mirror)
+
+    def _wait_for_a_slot(self) -> bool:
+        """Stay Queued while the compute target runs its `max_concurrent_runs` (runs queued
+        earlier go first). False when the run is canceled while it waits."""
+        from engine.store.sql import SqlStore
+
+        self.store = SqlStore(self.spec["store_url"], migrate=False)
+        limit = int(self.spec["max_concurrent_runs"])
+        target = self.spec.get("compute_target") or self.spec.get("compute")
+        said = False
+        next_cancel_check = 0.0
+        while self.cancel_reason is None:
+            holding, awaiting = self._safe(lambda: self.store.runs_holding_or_awaiting(target, self.run_name)) \
+                or (limit, 0)
+            if holding + awaiting < limit:
+                if said:
+                    self._driver_note(f"a slot on {target} is free: starting")
+                return True
+            if not said:
+                said = True
+                self._driver_note(f"queued: compute target {target} runs at most {limit} job(s) at once "
+                                  f"({holding} running, {awaiting} queued ahead); waiting for a free slot")
+            now = time.monotonic()
+            if now >= next_cancel_check:
+                next_cancel_check = now + CANCEL_CHECK_SECONDS
+                if self._safe(lambda: self.store.get_run(self.run_name).cancel_requested):
+                    self.cancel_reason = USER_CANCEL
+            time.sleep(QUEUE_POLL_SECONDS)
+        return False
+
+    def _driver_note(self, msg: str) -> None:
+        """A line of Trainyard's own in the driver log (what `job stream` shows) before the script runs."""
+        self.files.system_logs.mkdir(parents=True, exist_ok=True)
+        with open(self.files.driver_log, "a") as f:
+            f.write(f"[trainyard] {msg}\n")
+        self.log(msg)
 
     def _end_tree(self) -> None:
         assert self.proc is not None

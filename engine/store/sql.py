@@ -215,6 +215,28 @@ class SqlStore:
                 q = q.limit(limit)
             return [_run_entity(row, exp) for row, exp in s.execute(q).all()]
 
+    def runs_holding_or_awaiting(self, compute: str, name: str) -> tuple[int, int]:
+        """For run `name` waiting to start on compute target `compute`: (runs of the target that
+        have started and not ended, queued runs of the target submitted before it). Sweep runs
+        are not counted: their trials are."""
+        with self._session() as s:
+            me = s.get(RunRow, name)
+            if me is None:
+                raise NotFound(f"no job named {name!r} in this workspace")
+            rows = s.execute(
+                select(RunRow.name, RunRow.status, RunRow.created_at, RunRow.properties)
+                .where(RunRow.compute == compute, RunRow.status.in_(list(E.ACTIVE_STATUSES)), RunRow.name != name)
+            ).all()
+        holding = awaiting = 0
+        for other, status, created, props in rows:
+            if (props or {}).get("run_type") == "sweep":
+                continue
+            if status in ("NotStarted", "Queued"):
+                awaiting += (created, other) < (me.created_at, name)
+            else:
+                holding += 1
+        return holding, awaiting
+
     def count_runs(self, *, text: str = "", include_archived: bool = True) -> int:
         """How many runs match `text` (as in `query_runs`); every run by default."""
         from engine.store.runquery import where_runs

@@ -188,10 +188,12 @@ def test_job_names_resolve_to_targets_and_their_run_settings(store: SqlStore) ->
     assert resolve_compute(store, None).name == "local"
     assert resolve_compute(store, "azureml:docker").type == "docker"
     box = resolve_compute(store, "azureml:gpu-box")
-    assert run_settings(box) == {"compute": "docker", "docker_network": "none", "gpus": 2, "default_image": "base:1"}
+    assert run_settings(box) == {"compute": "docker", "compute_target": "gpu-box", "max_concurrent_runs": None,
+                                 "docker_network": "none", "gpus": 2, "default_image": "base:1"}
     assert run_settings(box, gpus="device=1")["gpus"] == "device=1"  # the job's request wins
     assert run_settings(resolve_compute(store, "local")) == {
-        "compute": "local", "docker_network": "host", "gpus": None, "default_image": None}
+        "compute": "local", "compute_target": "local", "max_concurrent_runs": None, "docker_network": "host",
+        "gpus": None, "default_image": None}
     assert resolve_compute(store, "/subscriptions/s/resourceGroups/r/providers/Microsoft.MachineLearningServices"
                                   "/workspaces/w/computes/gpu-box").name == "gpu-box"
     with pytest.raises(LaunchFailed, match="SSH compute is not available in this version"):
