@@ -73,6 +73,11 @@ class Engine:
         if env_spec is not None and env_spec.kind == "user":
             user_interpreter = env_spec.interpreter_path or user_interpreter
         interpreter = _check_interpreter(user_interpreter or default_python(), spec.source_file)
+        if spec.distribution is not None and (placement["compute"] == "docker"
+                                              or (env_spec is not None and env_spec.needs_docker)):
+            raise LaunchFailed("a distributed run starts its processes on this machine; running them in a "
+                               "container is not available in this version of Trainyard",
+                               "use `compute: local` with a pip or conda environment (or run one process)")
         code_dir = spec.code_dir.resolve() if spec.code_dir else None
         if code_dir is not None and not code_dir.is_dir():
             raise NotFound(
@@ -119,6 +124,7 @@ class Engine:
                 "script": spec.script,
                 "arguments": [str(a) for a in spec.arguments],
                 "command": argv[2] if spec.command is not None else None,
+                "distribution": spec.distribution.to_dict() if spec.distribution is not None else None,
             })
             self.store.create_run(
                 name=name,
@@ -135,6 +141,7 @@ class Engine:
                 inputs=dict(spec.inputs),
                 tags=dict(spec.tags),
                 properties={**spec.properties, "host": launch.this_host(), "interpreter": interpreter,
+                            **({"distribution": spec.distribution.to_dict()} if spec.distribution else {}),
                             **({"source_file": spec.source_file} if spec.source_file else {})},
                 max_run_duration_seconds=spec.max_run_duration_seconds,
                 parent_name=spec.parent_run,

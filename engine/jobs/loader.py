@@ -230,7 +230,26 @@ def _to_spec(job: CommandJobSchema, path: Path, lines: Lines) -> JobSpec:
             raise InvalidSpec(f"`resources.gpus` {job.resources.gpus!r}: {exc}",
                               "e.g. gpus: 1, gpus: all or gpus: \"device=0,1\"", file=str(path),
                               line=line_of(lines, ("resources", "gpus")), field="resources.gpus") from None
+    distribution = None
+    instance_count = job.resources.instance_count if job.resources is not None else 1
+    if job.distribution is not None or instance_count != 1:
+        from engine.runs.distributed import make_distribution
+
+        if job.distribution is None:
+            raise InvalidSpec(f"`resources.instance_count: {instance_count}` needs a `distribution:` that says "
+                              "how the processes work together",
+                              "add `distribution: {type: pytorch, process_count_per_instance: 1}` (or mpi)",
+                              file=str(path), line=line_of(lines, ("resources", "instance_count")),
+                              field="resources.instance_count")
+        try:
+            distribution = make_distribution(job.distribution.type, job.distribution.process_count_per_instance,
+                                             instance_count)
+        except InvalidSpec as exc:
+            loc = tuple(exc.field.split(".")) if exc.field else ("distribution",)
+            raise InvalidSpec(exc.message, exc.hint, file=str(path), line=line_of(lines, loc),
+                              field=exc.field) from None
     return JobSpec(
+        distribution=distribution,
         experiment_name=job.experiment_name or base.name,
         code_dir=code_dir,
         command=job.command,

@@ -44,6 +44,8 @@ class JobSpec:
     parent_run: str | None = None
     # A sweep trial's hyperparameters: what `${{search_space.NAME}}` in `command` stands for.
     search_space: dict[str, Any] | None = None
+    # Several processes (engine.runs.distributed.Distribution): `distribution:` + `instance_count`.
+    distribution: Any = None
 
 
 @dataclass(frozen=True)

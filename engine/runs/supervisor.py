@@ -78,6 +78,9 @@ class Supervisor:
             env[key] = value
         for key, value in self.spec.get("env_prepend", {}).items():
             env[key] = value + (os.pathsep + env[key] if env.get(key) else "")
+        if self.spec.get("distribution"):
+            self._start_distributed(argv, env)
+            return
         driver = open(self.files.driver_log, "ab", buffering=0)  # noqa: SIM115
         popen = subprocess.Popen(
             argv,
@@ -90,6 +93,31 @@ class Supervisor:
         )
         driver.close()
         self.proc = LocalProcess(popen)
+
+    def _start_distributed(self, argv: list[str], env: dict[str, str]) -> None:
+        """Several processes of the script (engine/runs/distributed.py): one per rank for
+        pytorch, each with its own driver log; mpirun's for mpi."""
+        from engine.runs import distributed
+        from engine.runs.procs import LocalProcess, reap_leftovers, terminate_tree
+
+        dist = distributed.Distribution.from_dict(self.spec["distribution"])
+        self.files.system_logs.mkdir(parents=True, exist_ok=True)
+        if dist.kind == "mpi":
+            argv = distributed.mpirun_argv(dist, argv)
+            with open(self.files.driver_log, "ab", buffering=0) as driver:
+                self.proc = LocalProcess(subprocess.Popen(
+                    argv, cwd=self.files.wd, env=env, stdin=subprocess.DEVNULL, stdout=driver,
+                    stderr=subprocess.STDOUT, start_new_session=True))
+            return
+        port = distributed.free_port()
+        popens = []
+        for rank in range(dist.world_size):
+            with open(self.files.system_logs / distributed.driver_log_name(rank), "ab", buffering=0) as driver:
+                popens.append(subprocess.Popen(
+                    argv, cwd=self.files.wd, env={**env, **distributed.rank_environment(dist, rank, port)},
+                    stdin=subprocess.DEVNULL, stdout=driver, stderr=subprocess.STDOUT, start_new_session=True))
+        self.proc = distributed.ProcessGroup(popens, terminate_tree, reap_leftovers,
+                                             float(self.spec.get("cancel_grace_seconds", 10)))
 
     def prepare_and_start(self) -> None:
         """Slow path: record Preparing, build (or reuse) the environment with its log streaming
@@ -348,11 +376,18 @@ class Supervisor:
             shutil.rmtree(src, ignore_errors=True)
 
     def _failure_message(self, code: int) -> str:
+        rank = getattr(self.proc, "failed_rank", None)  # a distributed run: the process that failed
+        who = "the script" if rank is None else f"rank {rank} of the script"
         if code < 0:
             name = signal.Signals(-code).name
-            return f"the script was killed by signal {-code} ({name})"
-        last = _last_meaningful_line(self.files.driver_log)
-        msg = f"the script exited with code {code}"
+            return f"{who} was killed by signal {-code} ({name})"
+        log = self.files.driver_log
+        if rank is not None:
+            from engine.runs.distributed import driver_log_name
+
+            log = self.files.system_logs / driver_log_name(rank)
+        last = _last_meaningful_line(log)
+        msg = f"{who} exited with code {code}"
         return f"{msg}: {last}" if last else msg
 
     def _fail_before_start(self, exc: BaseException) -> None:

@@ -43,10 +43,7 @@ def _spec_from_config(experiment: str, config: ScriptRunConfig, tags: dict[str, 
             interpreter = env_spec.interpreter_path
         env_name = env_spec.reference
         env_vars.update(env_spec.environment_variables)
-    dist = config.distributed_job_config
-    if dist is not None and (getattr(dist, "process_count", None) or getattr(dist, "node_count", 1)) not in (None, 1):
-        raise InvalidSpec("distributed runs are not supported by this version of Trainyard",
-                          "remove distributed_job_config", field="distributed_job_config")
+    distribution = _distribution(config.distributed_job_config)
     if config.command is not None:
         command = config.command if isinstance(config.command, str) else " ".join(map(str, config.command))
         script, arguments = None, ()
@@ -67,4 +64,27 @@ def _spec_from_config(experiment: str, config: ScriptRunConfig, tags: dict[str, 
         interpreter_path=interpreter,
         max_run_duration_seconds=rc.max_run_duration_seconds,
         environment_spec=env_spec,
+        distribution=distribution,
     )
+
+
+def _distribution(config: Any) -> Any:
+    """PyTorchConfiguration(process_count, node_count) / MpiConfiguration(process_count_per_node,
+    node_count) as the engine's Distribution; None for a single process."""
+    if config is None:
+        return None
+    from engine.runs.distributed import make_distribution
+    from engine.sdk.runconfig import MpiConfiguration, PyTorchConfiguration
+
+    nodes = int(getattr(config, "node_count", 1) or 1)
+    if isinstance(config, PyTorchConfiguration):
+        total = config.process_count if config.process_count is not None else nodes
+        if total % nodes:
+            raise InvalidSpec(f"PyTorchConfiguration(process_count={total}, node_count={nodes}): the processes "
+                              "must divide evenly among the nodes", "make process_count a multiple of node_count",
+                              field="distributed_job_config")
+        return make_distribution("pytorch", total // nodes, nodes)
+    if isinstance(config, MpiConfiguration):
+        return make_distribution("mpi", int(config.process_count_per_node), nodes)
+    raise InvalidSpec(f"distributed_job_config {type(config).__name__} is not supported",
+                      "use PyTorchConfiguration or MpiConfiguration", field="distributed_job_config")
