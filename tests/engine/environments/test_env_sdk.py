@@ -278,5 +278,7 @@ def test_submitting_with_an_environment_carries_its_spec(tmp_path: Path) -> None
 
     dist = ScriptRunConfig(str(tmp_path), "train.py", environment=env,
                            distributed_job_config=PyTorchConfiguration(process_count=2))
-    with pytest.raises(InvalidSpec, match="distributed"):
-        _spec_from_config("exp", dist, {})
+    job = _spec_from_config("exp", dist, {})
+    assert (job.distribution.kind, job.distribution.world_size) == ("pytorch", 2)
+    with pytest.raises(InvalidSpec, match="not supported"):
+        _spec_from_config("exp", ScriptRunConfig(str(tmp_path), "train.py", distributed_job_config=object()), {})
