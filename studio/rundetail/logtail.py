@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,5 +90,12 @@ def find_log_sources(root: Path) -> list[LogSource]:
     for rel in rels:
         if rel not in seen:
             seen.add(rel)
-            sources.append(LogSource(rel, _LABELS.get(rel, rel)))
+            sources.append(LogSource(rel, _label(rel)))
     return sources
+
+
+def _label(rel: str) -> str:
+    rank = re.fullmatch(r"azureml-logs/70_driver_log_(\d+)\.txt", rel)
+    if rank:  # a distributed run's other processes (rank 0 writes the usual driver log)
+        return f"Driver log, rank {rank.group(1)}"
+    return _LABELS.get(rel, rel)

@@ -262,3 +262,14 @@ def test_child_runs_tab_lists_the_children_submitted_with_the_sdk(qtbot, window,
     with qtbot.waitSignal(child_detail.openRun, timeout=2_000) as opened:
         child_detail.overview.values["parent"].linkActivated.emit(f"run:{parent}")
     assert opened.args == [parent]
+
+
+def test_a_distributed_runs_rank_logs_are_listed_after_rank_zero(tmp_path):
+    from studio.rundetail.logtail import find_log_sources
+
+    logs = tmp_path / "azureml-logs"
+    logs.mkdir()
+    for name in ("70_driver_log.txt", "70_driver_log_1.txt", "70_driver_log_2.txt"):
+        (logs / name).write_text("x\n")
+    sources = find_log_sources(tmp_path)
+    assert [s.label for s in sources] == ["Driver log (stdout and stderr)", "Driver log, rank 1", "Driver log, rank 2"]
