@@ -20,7 +20,7 @@ from typing import Any
 
 from engine.environments.spec import EnvironmentSpec
 from engine.errors import InvalidSpec, NotFound, TrainyardError
-from engine.jobs.spec import JobSpec
+from engine.jobs.spec import JobSpec, SweepSpec
 
 PREFERRED_SCRIPTS = ("train.py", "main.py")
 SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", ".venv", "venv", "node_modules",
@@ -89,7 +89,7 @@ class JobFile:
     """
 
     path: str
-    spec: JobSpec | None = None
+    spec: JobSpec | SweepSpec | None = None
     error: str | None = None
 
 
@@ -174,6 +174,8 @@ def classify_yaml(path: Path) -> str | None:
     keys = {m.group("key"): m.group("value").strip() for m in _TOP_KEY.finditer(text)}
     schema = keys.get("$schema", "").lower()
     if "command" in keys and ("$schema" in keys or keys.get("type", "").strip("'\"") == "command"):
+        return "job"
+    if "trial" in keys and (keys.get("type", "").strip("'\"") == "sweep" or "sweepjob" in schema):
         return "job"
     if "command" in keys:
         return None
@@ -373,8 +375,10 @@ def with_experiment(spec: JobSpec, experiment_name: str) -> JobSpec:
     return replace(spec, experiment_name=experiment_name)
 
 
-def describe_job(spec: JobSpec) -> list[tuple[str, str]]:
+def describe_job(spec: JobSpec | SweepSpec) -> list[tuple[str, str]]:
     """(field, value) rows that show a loaded job file read-only."""
+    if isinstance(spec, SweepSpec):
+        return _describe_sweep(spec)
     env = spec.environment or (spec.environment_spec.reference if spec.environment_spec else "This Python (no build)")
     rows = [
         ("Command", spec.command or " ".join([spec.script or "", *spec.arguments])),
@@ -391,6 +395,26 @@ def describe_job(spec: JobSpec) -> list[tuple[str, str]]:
         rows.append(("Variables", ", ".join(f"{k}={v}" for k, v in spec.environment_variables.items())))
     if spec.max_run_duration_seconds:
         rows.append(("Timeout", f"{spec.max_run_duration_seconds:g} s"))
+    return rows
+
+
+def _describe_sweep(sweep: SweepSpec) -> list[tuple[str, str]]:
+    """A sweep: what each trial runs, then how the trials are chosen and stopped."""
+    rows = [row for row in describe_job(sweep.trial) if row[0] != "Timeout"]
+    if sweep.name:
+        rows.append(("Name", sweep.name))
+    space = ", ".join(f"{name} {p.kind}({', '.join(map(str, p.args.get('values', p.args.values())))})"
+                      for name, p in sweep.search_space.items())
+    rows.insert(1, ("Sweep", f"{sweep.sampling_algorithm} sampling, {sweep.goal} {sweep.primary_metric}"))
+    rows.insert(2, ("Search space", space))
+    limits = f"up to {sweep.max_total_trials} trials, {sweep.max_concurrent_trials} at a time"
+    if sweep.trial_timeout_seconds:
+        limits += f", {sweep.trial_timeout_seconds:g} s each"
+    if sweep.timeout_seconds:
+        limits += f", {sweep.timeout_seconds:g} s in all"
+    rows.insert(3, ("Trials", limits))
+    if sweep.early_termination is not None:
+        rows.insert(4, ("Early stop", sweep.early_termination.type.replace("_", " ")))
     return rows
 
 

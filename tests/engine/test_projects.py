@@ -87,6 +87,26 @@ def test_scan_finds_environment_files_and_job_yamls(tmp_path: Path) -> None:
     assert f"{folder.resolve() / 'jobs' / 'broken.yaml'}:3:" in jobs["jobs/broken.yaml"].error
 
 
+def test_a_sweep_yaml_is_offered_and_described(tmp_path: Path) -> None:
+    from engine.projects import describe_job
+
+    folder = _project(tmp_path)
+    (folder / "sweep.yml").write_text(
+        "type: sweep\ntrial:\n  code: .\n  command: python train.py --lr ${{search_space.lr}}\n"
+        "search_space:\n  lr: {type: choice, values: [0.1, 0.01]}\n"
+        "objective: {goal: maximize, primary_metric: accuracy}\n"
+        "limits: {max_total_trials: 6, max_concurrent_trials: 2, trial_timeout: 300}\n"
+        "early_termination: {type: median_stopping}\n")
+    (job,) = scan_project(folder).job_files
+    assert job.path == "sweep.yml" and job.error is None
+    rows = dict(describe_job(job.spec))
+    assert rows["Sweep"] == "random sampling, maximize accuracy"
+    assert rows["Search space"] == "lr choice(0.1, 0.01)"
+    assert rows["Trials"] == "up to 6 trials, 2 at a time, 300 s each"
+    assert rows["Early stop"] == "median stopping"
+    assert rows["Command"] == "python train.py --lr ${{search_space.lr}}"
+
+
 def test_script_job_checks_what_the_user_typed(tmp_path: Path) -> None:
     folder = _project(tmp_path)
     (folder / "requirements.txt").write_text("")
