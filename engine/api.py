@@ -72,7 +72,14 @@ class Engine:
         user_interpreter = spec.interpreter_path
         if env_spec is not None and env_spec.kind == "user":
             user_interpreter = env_spec.interpreter_path or user_interpreter
-        interpreter = _check_interpreter(user_interpreter or default_python(), spec.source_file)
+        on_ssh = placement["compute"] == "ssh"
+        if on_ssh:
+            _check_ssh_job(target, spec, env_spec)
+            # The interpreter is on the remote: `python3` there unless the job names one.
+            interpreter = user_interpreter or "python3"
+            placement["ssh_interpreter"] = interpreter
+        else:
+            interpreter = _check_interpreter(user_interpreter or default_python(), spec.source_file)
         if spec.distribution is not None and (placement["compute"] == "docker"
                                               or (env_spec is not None and env_spec.needs_docker)):
             raise LaunchFailed("a distributed run starts its processes on this machine; running them in a "
@@ -106,7 +113,8 @@ class Engine:
                                "pick another --name") from exc
         try:
             link_env = self._run_env(spec, name, files)
-            launch.link_interpreter(files, interpreter)
+            if not on_ssh:  # an SSH run's wrappers are made on the remote
+                launch.link_interpreter(files, interpreter)
             launch.write_spec(files, {
                 "run_name": name,
                 "store_url": self.store.url,
@@ -769,6 +777,21 @@ def _check_interpreter(path: str, source: str | None) -> str:
         raise InvalidSpec(f"the Python interpreter {path!r} does not exist or is not executable",
                           "fix environment.python.interpreter_path", file=source, field="interpreter_path")
     return str(p.absolute())
+
+
+def _check_ssh_job(target: E.ComputeTarget, spec: JobSpec, env_spec: Any) -> None:
+    """What an SSH target cannot run in this version: environments to build, distributed jobs."""
+    where = f"compute target {target.name!r} ({target.config.get('host', '?')}) is an SSH target"
+    if env_spec is not None and env_spec.kind != "user":
+        raise LaunchFailed(
+            f"{where}: building the job's {env_spec.kind} environment {env_spec.reference!r} there is not "
+            "available in this version of Trainyard",
+            "install the packages on that host and give the job an environment with "
+            "`python: {user_managed_dependencies: true, interpreter_path: /path/to/python}` (or use "
+            "`compute: local` / `compute: docker` to build it here)")
+    if spec.distribution is not None:
+        raise LaunchFailed(f"{where}: distributed runs over SSH are not available in this version of Trainyard",
+                           "run one process there, or use `compute: local`")
 
 
 def _check_command_script(command: str, code_dir: Path | None, source: str | None) -> None:

@@ -28,9 +28,10 @@ TY_QT_PKGS=(
 )
 # What the test suite needs beyond the studio: a PostgreSQL server (tests/conftest.py starts a
 # throwaway one), an X server for real-window screenshots, and Docker + debootstrap (the Docker
-# tests start dockerd and build their base image: tests/infra/docker_setup.sh). docker.io only
+# tests start dockerd and build their base image: tests/infra/docker_setup.sh), and OpenSSH's sshd
+# (SSH compute tests start a throwaway one: tests/engine/runs/sshd.py). docker.io only
 # when no dockerd is installed: it conflicts with Docker's own docker-ce packages.
-TY_TEST_PKGS=(postgresql xvfb xauth debootstrap dbus-daemon desktop-file-utils openmpi-bin)
+TY_TEST_PKGS=(postgresql xvfb xauth debootstrap dbus-daemon desktop-file-utils openmpi-bin openssh-server)
 command -v dockerd >/dev/null 2>&1 || [ -x /usr/sbin/dockerd ] || [ -x /usr/bin/dockerd ] || TY_TEST_PKGS+=(docker.io)
 
 ty_log() { printf '[bootstrap] %s\n' "$*" >&2; }

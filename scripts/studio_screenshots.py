@@ -82,6 +82,68 @@ PREP = textwrap.dedent('''
 ''')
 
 
+# One trial of a small sweep (simulated): val_loss depends on the hyperparameters, so the bandit
+# policy stops the trials that fall far behind.
+TUNE = textwrap.dedent('''
+    """One trial of the digits tuning sweep: train with these hyperparameters, log val_loss."""
+    import argparse, math, random, time
+    from azureml.core import Run
+
+    p = argparse.ArgumentParser()
+    p.add_argument("--lr", type=float, required=True)
+    p.add_argument("--optimizer", choices=["sgd", "adam"], required=True)
+    p.add_argument("--dropout", type=float, required=True)
+    p.add_argument("--epochs", type=int, default=8)
+    a = p.parse_args()
+    run = Run.get_context()
+    rnd = random.Random(f"{a.lr}-{a.optimizer}-{a.dropout}")
+    final = (0.08 + 0.12 * (math.log10(a.lr) + 2.6) ** 2 + (0.04 if a.optimizer == "sgd" else 0.0)
+             + 0.4 * (a.dropout - 0.2) ** 2)
+    for epoch in range(a.epochs):
+        val_loss = final + 0.7 * math.exp(-(epoch + 1) / 5.8) + rnd.gauss(0, 0.003)
+        run.log("train_loss", val_loss * 0.85)
+        run.log("val_loss", val_loss)
+        print(f"epoch {epoch + 1:2d}/{a.epochs}  val_loss {val_loss:.4f}", flush=True)
+        time.sleep(0.25)
+''')
+
+SWEEP = textwrap.dedent('''
+    $schema: https://azuremlschemas.azureedge.net/latest/sweepJob.schema.json
+    type: sweep
+    experiment_name: digits-tuning
+    trial:
+      code: .
+      command: >-
+        python tune.py --lr ${{search_space.lr}} --optimizer ${{search_space.optimizer}}
+        --dropout ${{search_space.dropout}}
+    sampling_algorithm: {type: random, seed: 1}
+    search_space:
+      lr: {type: loguniform, min_value: -9, max_value: -1}
+      optimizer: {type: choice, values: [sgd, adam]}
+      dropout: {type: uniform, min_value: 0.0, max_value: 0.5}
+    objective: {goal: minimize, primary_metric: val_loss}
+    limits: {max_total_trials: 8, max_concurrent_trials: 3, timeout: 3600}
+    early_termination: {type: bandit, slack_factor: 0.5, evaluation_interval: 2, delay_evaluation: 3}
+''').lstrip()
+
+
+def seed_sweep(engine: object, folder: Path) -> str:
+    """A real sweep of 8 trials, run to its end; its name."""
+    from engine.jobs.loader import load_job
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "tune.py").write_text(TUNE)
+    (folder / "sweep.yml").write_text(SWEEP)
+    sweep = engine.submit(load_job(folder / "sweep.yml"))  # type: ignore[attr-defined]
+    final = engine.wait(sweep.name, timeout=180)  # type: ignore[attr-defined]
+    stopped = [r for r in engine.children(sweep.name)  # type: ignore[attr-defined]
+               if (r.error or "").startswith("early termination")]
+    if final.status != "Completed" or not stopped:
+        sys.stderr.write(f"warning: sweep {sweep.name} ended {final.status} with {len(stopped)} trials stopped "
+                         "early; its pictures show less than they should\n")
+    return str(sweep.name)
+
+
 def seed(ws: Path, projects: Path) -> tuple[object, str, list[str]]:
     from engine.api import Engine
     from engine.jobs.spec import JobSpec
@@ -97,6 +159,8 @@ def seed(ws: Path, projects: Path) -> tuple[object, str, list[str]]:
 
     engine = Engine.open(ws)
     names = []
+    # First, so that its trials sit below the other runs in the Runs list.
+    sweep = seed_sweep(engine, projects / "digits-tuning")
 
     def submit(folder: Path, script: str, exp: str, *args: str) -> str:
         run = engine.submit(JobSpec(experiment_name=exp, code_dir=folder, script=script, arguments=args))
@@ -150,7 +214,7 @@ def seed(ws: Path, projects: Path) -> tuple[object, str, list[str]]:
     engine.wait(canceled, timeout=30)
     while len(engine.metric_history(live, "val_accuracy")) < 6 and time.monotonic() < deadline + 30:
         time.sleep(0.1)
-    return engine, live, [hold.as_posix(), done[1]]
+    return engine, live, [hold.as_posix(), done[1], sweep]
 
 
 def main() -> int:
@@ -161,7 +225,11 @@ def main() -> int:
     out = a.out.resolve()
     ws = a.workspace or out / "ws"
     shutil.rmtree(ws, ignore_errors=True)
-    engine, live, (hold, finished) = seed(ws, out / "projects")
+    engine, live, (hold, finished, sweep) = seed(ws, out / "projects")
+    # The classifier's finished runs (the sweep's experiment has more, but these are the ones to compare).
+    compared = sorted((r for r in engine.list_runs()  # type: ignore[attr-defined]
+                       if r.experiment_name == "digits-classifier" and r.status == "Completed"),
+                      key=lambda r: r.created_at, reverse=True)[:4]
     shots = {
         "runs.png": ["--page", "runs"],
         "experiments.png": ["--page", "experiments"],
@@ -169,7 +237,7 @@ def main() -> int:
         "compute.png": ["--page", "compute"],
         "models.png": ["--page", "models"],
         "data.png": ["--page", "data"],
-        "compare.png": ["--page", "compare"],
+        "compare.png": ["--page", "compare", "--run", ",".join(r.name for r in compared)],
         "submit.png": ["--page", "submit", "--project", str(out / "projects" / "digits-classifier")],
         "run-overview.png": ["--page", "run-overview", "--run", finished],
         "run-metrics.png": ["--page", "run-metrics", "--run", finished],
@@ -178,6 +246,8 @@ def main() -> int:
         "run-snapshot.png": ["--page", "run-snapshot", "--run", finished],
         "run-children.png": ["--page", "run-children", "--run", finished],
         "run-live-metrics.png": ["--page", "run-metrics", "--run", live],
+        "sweep-trials.png": ["--page", "run-children", "--run", sweep],
+        "sweep-overview.png": ["--page", "run-overview", "--run", sweep],
     }
     try:
         for png, args in shots.items():

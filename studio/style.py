@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 import time
 from functools import lru_cache
+from typing import Any
 
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontDatabase, QIcon, QPainter, QPixmap
@@ -32,6 +33,17 @@ def status_color(status: str) -> QColor:
 
 def status_label(status: str) -> str:
     return STATUS_LABELS.get(status, status)
+
+
+STOPPED_EARLY = "Stopped early"
+
+
+def run_status_label(run: Any) -> str:
+    """A run's status as people say it: a sweep trial its early-termination policy canceled is
+    "Stopped early" (its error says why), not "Canceled"."""
+    if run.status == "Canceled" and (run.error or "").startswith("early termination"):
+        return STOPPED_EARLY
+    return status_label(run.status)
 
 
 @lru_cache(maxsize=32)

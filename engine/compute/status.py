@@ -2,7 +2,9 @@
 
 `local` targets are always ready; `docker` targets (and the built-in `docker`) are ready when the
 Docker daemon answers a ping (asked with a short timeout: the caller may be a page refreshing);
-SSH targets are stored but cannot run jobs in this version, and say so.
+SSH targets are ready when their SSH server accepts a TCP connection (a 2 s probe: logging in is
+left to the run, which reports a key or host-key problem in words); SSH targets that would run
+jobs in Docker there are not available in this version, and say so.
 """
 
 from __future__ import annotations
@@ -51,7 +53,26 @@ def target_state(target: ComputeTarget, docker: ComputeState | None = None) -> C
     if target.type == "docker":
         return docker if docker is not None else docker_state()
     if target.type == "ssh":
-        host = target.config.get("host", "?")
-        return ComputeState(NOT_IN_THIS_VERSION,
-                            f"SSH compute ({host}) is stored but cannot run jobs in this version of Trainyard")
+        return ssh_state(target)
     return ComputeState(UNAVAILABLE, f"unknown compute type {target.type!r} (made by a newer Trainyard?)")
+
+
+SSH_PROBE_SECONDS = 2.0
+
+
+def ssh_state(target: ComputeTarget) -> ComputeState:
+    import socket
+
+    from engine.compute.ssh import SshTarget
+
+    if target.config.get("docker"):
+        return ComputeState(NOT_IN_THIS_VERSION, "running jobs in Docker on an SSH host is not available in this "
+                                                 "version of Trainyard (jobs on SSH targets run as processes)")
+    ssh = SshTarget.from_config(target.name, target.config)
+    try:
+        with socket.create_connection((ssh.hostname, ssh.port), timeout=SSH_PROBE_SECONDS):
+            pass
+    except OSError as exc:
+        return ComputeState(UNAVAILABLE, f"cannot reach the SSH server at {ssh.hostname}:{ssh.port}: "
+                                         f"{exc.strerror or exc}")
+    return ComputeState(READY, f"the SSH server at {ssh.address} answers; jobs run there with python3")

@@ -14,11 +14,13 @@ Compute YAML (``trainyard compute create -f compute.yml``)::
     gpus: all                  # docker: a number, "all", or "device=0,1"
     image: python:3.11-slim    # docker: the image of jobs that have no environment image
     max_concurrent_runs: 2
-    # ssh only: host, port (22), user, key_file, docker (false)
+    # ssh only: host (or an ~/.ssh/config alias), port (22), user, key_file, known_hosts (a file
+    # checked besides ~/.ssh/known_hosts), work_dir (~/.trainyard/runs), keep_remote_files (false),
+    # docker (false; true is refused in this version)
 
 ``type: local`` and ``type: docker`` targets alias names used in existing job files (e.g.
-``cpu-cluster``) to this machine. SSH targets are stored; running on them comes in a later
-version, and submitting to one says so.
+``cpu-cluster``) to this machine. Jobs on ``type: ssh`` targets run as processes on that host,
+driven from here by the run's supervisor (engine.compute.ssh).
 
 This module stays light (no pydantic): job submission and run supervisors import it. The YAML
 schema is in engine.compute.yamlspec.
@@ -114,23 +116,26 @@ def resolve_compute(store: Any, name: str | None, source: str | None = None) -> 
         raise unknown_compute(text, registered, source) from None
 
 
+SSH_SETTINGS = ("host", "port", "user", "key_file", "known_hosts", "work_dir", "keep_remote_files")
+
+
 def run_settings(target: ComputeTarget, gpus: int | str | None = None) -> dict[str, Any]:
-    """The spec.json keys of a run on `target`: `compute` (local | docker), `compute_target` and
-    its `max_concurrent_runs`, `docker_network`, `gpus` (the job's request wins over the
-    target's) and `default_image`. An SSH target is a
-    LaunchFailed: running over SSH is not in this version."""
-    if target.type == "ssh":
+    """The spec.json keys of a run on `target`: `compute` (local | docker | ssh), `compute_target`
+    and its `max_concurrent_runs`, `docker_network`, `gpus` (the job's request wins over the
+    target's), `default_image`, and for SSH targets `ssh` (the connection settings). An SSH
+    target with `docker: true` is a LaunchFailed: that is not in this version."""
+    if target.type == "ssh" and target.config.get("docker"):
         raise LaunchFailed(
-            f"compute target {target.name!r} is an SSH target ({target.config.get('host', '?')}): "
-            "SSH compute is not available in this version of Trainyard",
-            "run the job here with `compute: local` or `compute: docker`, or make a `type: local` or "
-            f"`type: docker` target named {target.name!r} so that jobs naming it run on this machine",
+            f"compute target {target.name!r} is an SSH target with `docker: true`: running jobs in Docker "
+            "over SSH is not available in this version of Trainyard",
+            f"remove `docker: true` from the target (jobs then run as processes on "
+            f"{target.config.get('host', '?')}), or use `compute: docker` here",
         )
-    if target.type not in ("local", "docker"):
+    if target.type not in ("local", "docker", "ssh"):
         raise LaunchFailed(f"compute target {target.name!r} has the unknown type {target.type!r}",
                            "it was made by a newer Trainyard: upgrade, or recreate the target")
     config = target.config
-    return {
+    settings = {
         "compute": target.type,
         "compute_target": target.name,
         "max_concurrent_runs": config.get("max_concurrent_runs"),
@@ -138,6 +143,9 @@ def run_settings(target: ComputeTarget, gpus: int | str | None = None) -> dict[s
         "gpus": gpus if gpus is not None else config.get("gpus"),
         "default_image": config.get("image"),
     }
+    if target.type == "ssh":  # how the supervisor connects (engine.compute.ssh.SshTarget)
+        settings["ssh"] = {k: config[k] for k in SSH_SETTINGS if config.get(k) is not None}
+    return settings
 
 
 def run_environment(spec: Mapping[str, Any]) -> Any:

@@ -18,7 +18,7 @@ from engine.jobs.yamlfile import Lines, line_of, load_yaml_with_lines
 
 NETWORK_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
 DOCKER_KEYS = ("network", "gpus", "image")
-SSH_KEYS = ("host", "port", "user", "key_file", "docker")
+SSH_KEYS = ("host", "port", "user", "key_file", "known_hosts", "work_dir", "keep_remote_files", "docker")
 # Azure ML compute types people copy from their cloud YAMLs: say what to write instead.
 _CLOUD_TYPES = ("amlcompute", "computeinstance", "kubernetes", "virtualmachine", "synapsespark")
 
@@ -41,6 +41,9 @@ class ComputeYamlSchema(_Strict):
     port: StrictInt | None = None
     user: StrictStr | None = None
     key_file: StrictStr | None = None
+    known_hosts: StrictStr | None = None
+    work_dir: StrictStr | None = None
+    keep_remote_files: StrictBool | None = None
     docker: StrictBool | None = None
     max_concurrent_runs: StrictInt | None = None
 
@@ -145,6 +148,15 @@ def compute_from_mapping(data: Mapping[str, Any], *, source: str | None = None,
             config["user"] = spec.user
         if spec.key_file is not None:
             config["key_file"] = spec.key_file
+        if spec.known_hosts is not None:
+            config["known_hosts"] = spec.known_hosts
+        if spec.work_dir is not None:
+            if not spec.work_dir.strip() or "\n" in spec.work_dir:
+                raise where.error(f"`work_dir:` {spec.work_dir!r} is not a folder",
+                                  "e.g. work_dir: ~/.trainyard/runs (the default)", "work_dir")
+            config["work_dir"] = spec.work_dir.strip()
+        if spec.keep_remote_files:
+            config["keep_remote_files"] = True
     if spec.max_concurrent_runs is not None:
         if spec.max_concurrent_runs < 1:
             raise where.error(f"`max_concurrent_runs:` must be 1 or more, not {spec.max_concurrent_runs}",

@@ -56,7 +56,7 @@ class Supervisor:
     def needs_preparation(self) -> bool:
         """True when an environment must be built (or a container used) before the script starts."""
         env = self.spec.get("environment")
-        if self.spec.get("compute") == "docker":
+        if self.spec.get("compute") in ("docker", "ssh"):
             return True
         return bool(env) and (env.get("image") or env.get("build_context") or env.get("conda") is not None
                               or env.get("pip_requirements") is not None) and not env.get("user_managed")
@@ -127,6 +127,9 @@ class Supervisor:
 
         self.store.set_status(self.run_name, "Preparing")
         self._materialize()
+        if self.spec.get("compute") == "ssh":
+            self._start_ssh()
+            return
         # On a docker target with a default image, pip/conda environments are built on top of it.
         env_spec = run_environment(self.spec)
         built = None
@@ -175,6 +178,30 @@ class Supervisor:
                 if self.spec.get("script"):
                     argv[0] = interpreter
             self._start_local(argv)
+        self.store.set_status(self.run_name, "Running")
+
+    def _start_ssh(self) -> None:
+        """Connect to the SSH target (a connection, login or host-key failure fails the run while
+        Preparing, with that message), upload the code, start the script detached there."""
+        from engine.compute.ssh import make_ssh_run
+
+        run = make_ssh_run(self.files, self.spec, self.log, self._driver_note)
+        try:
+            run.connect()
+            self._driver_note(f"connected to {run.target.address}; uploading the code to {run.remote}")
+            run.upload()
+            if self.cancel_reason is not None:
+                run.close()
+                return
+            props = dict(self.store.get_run(self.run_name).properties)
+            props.update(interpreter=run.interpreter, ssh_host=run.target.address, remote_dir=run.remote)
+            self.store.update_run(self.run_name, properties=props)
+            self.store.set_status(self.run_name, "Starting")
+            run.start()
+        except BaseException:
+            run.close()
+            raise
+        self.proc = run
         self.store.set_status(self.run_name, "Running")
 
     def _default_image(self, docker_client: Any) -> str | None:
@@ -340,8 +367,11 @@ class Supervisor:
         self._safe(mirror.sync)
         self._safe(self._collect_outputs)
         fields: dict[str, Any] = {"exit_code": code}
+        failure = getattr(self.proc, "failure", None)  # an SSH host that stayed unreachable
         if self.cancel_reason is not None:
             status, fields["error"] = "Canceled", self._cancel_message()
+        elif failure:
+            status, fields["error"] = "Failed", failure
         elif code == 0:
             status = "Completed"
         else:

@@ -31,7 +31,7 @@ from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QApplication
 
 from engine import entities as E
-from studio.style import fmt_duration, fmt_time, fmt_time_full, run_duration, status_icon, status_label
+from studio.style import fmt_duration, fmt_time, fmt_time_full, run_duration, run_status_label, status_icon
 from studio.tasks import BackgroundOp
 
 COLUMNS = ("Name", "Status", "Experiment", "Compute", "Started", "Duration", "Tags")
@@ -475,7 +475,7 @@ class RunTableModel(QAbstractTableModel):
             name = run.display_name or run.name
             return f"{name} (archived)" if run.name in self._archived else name
         if col == COL_STATUS:
-            return status_label(run.status)
+            return run_status_label(run)
         if col == COL_EXPERIMENT:
             return run.experiment_name
         if col == COL_COMPUTE:

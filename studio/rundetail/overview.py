@@ -2,7 +2,9 @@
 
 Most of it comes from the run record the page already has; what needs a file read (the
 environment's kind, whether a build log exists, the snapshot's size) is loaded off the GUI thread
-when the run is first shown and whenever its status changes.
+when the run is first shown and whenever its status changes. A sweep run gets a Sweep section
+(its settings, its trials and the best one; while it runs, its trials are read again every few
+seconds); a trial links to its sweep.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import html
 import json
 import logging
 import shlex
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine import entities as E
+from studio.rundetail.children import Children, fmt_param, fmt_params, is_sweep, load_children, trial_counts
 from studio.rundetail.logtail import BUILD_LOG_REL, DRIVER_LOG_REL, SUPERVISOR_LOG_REL
 from studio.style import (
     STATUS_COLORS,
@@ -44,6 +48,7 @@ from studio.style import (
     mono_font,
     plural,
     run_duration,
+    run_status_label,
     status_label,
 )
 from studio.tasks import BackgroundOp
@@ -54,21 +59,30 @@ log = logging.getLogger(__name__)
 FIELDS = (
     ("#run", "Run"),
     ("status", "Status"), ("name", "Run name"), ("display_name", "Display name"), ("experiment", "Experiment"),
-    ("parent", "Parent run"), ("description", "Description"),
+    ("parent", "Parent run"), ("sweep_of", "Sweep"), ("description", "Description"),
     ("created", "Created"), ("started", "Started"), ("ended", "Ended"), ("duration", "Duration"),
     ("exit_code", "Exit code"), ("error", "Error"), ("next", ""),
+    ("#sweep", "Sweep"),
+    ("sweep_sampling", "Sampling"), ("sweep_space", "Search space"), ("sweep_objective", "Objective"),
+    ("sweep_limits", "Limits"), ("sweep_termination", "Early termination"), ("sweep_trials", "Trials"),
+    ("sweep_best", "Best trial"),
     ("#code", "Code and environment"),
     ("command", "Command"), ("arguments", "Arguments"), ("environment", "Environment"), ("compute", "Compute"),
     ("git", "Git"), ("snapshot", "Snapshot"),
     ("#inputs", "Inputs and parameters"),
     ("inputs", "Inputs"), ("params", "Parameters"), ("tags", "Tags"), ("properties", "Properties"),
 )
-MONO = {"command", "arguments", "snapshot", "inputs", "params", "tags", "properties"}
+MONO = {"command", "arguments", "snapshot", "inputs", "params", "tags", "properties", "sweep_space"}
 ALWAYS_SHOWN = {"status", "name", "experiment", "created", "compute", "command"}
-RICH = {"status", "parent", "environment", "next"}  # with colour or links
+RICH = {"status", "parent", "environment", "next", "sweep_of", "sweep_best"}  # with colour or links
 WRAPPED = {"error", "description"}  # prose: wrapped, never cut
 # Properties Trainyard records for itself that have their own rows (or mean nothing to a user).
 HIDDEN_PROPERTIES = {"host", "interpreter", "source_file", "environment_hash"}
+# What a sweep run records of itself: shown in the Sweep section instead.
+SWEEP_PROPERTIES = {"run_type", "sweep", "primary_metric", "goal", "trials", "best_child_run_id",
+                    "best_metric_value", "best_params"}
+# A running sweep's trials are read again at most this often (seconds).
+SWEEP_REFRESH_S = 2.0
 ENV_KINDS = {"user": "user-managed Python", "venv": "pip virtual environment", "conda": "conda",
              "docker": "Docker image"}
 
@@ -93,10 +107,11 @@ def field_values(run: E.Run) -> dict[str, str]:
     """Plain text of every field (rich fields are decorated by the tab)."""
     interp = run.properties.get("interpreter")
     env = run.environment or (f"User-managed Python ({interp})" if interp else "")
-    status = status_label(run.status)
+    status = run_status_label(run)
     if run.cancel_requested and not run.is_terminal:
         status += " (cancel requested)"
-    props = {k: v for k, v in run.properties.items() if k not in HIDDEN_PROPERTIES}
+    hidden = HIDDEN_PROPERTIES | (SWEEP_PROPERTIES if is_sweep(run) else set())
+    props = {k: v for k, v in run.properties.items() if k not in hidden}
     return {
         "status": status,
         "name": run.name,
@@ -121,7 +136,113 @@ def field_values(run: E.Run) -> dict[str, str]:
         "exit_code": "" if run.exit_code is None else str(run.exit_code),
         "error": run.error or "",
         "next": _next_step(run),
+        "sweep_of": "",  # known once the parent was read (RunExtras.parent_sweep)
+        **sweep_values(run),
     }
+
+
+# ---------------------------------------------------------------- the Sweep section
+def sweep_values(run: E.Run) -> dict[str, str]:
+    """The Sweep section's rows of a sweep run, from its record ('' for other runs)."""
+    keys = ("sweep_sampling", "sweep_space", "sweep_objective", "sweep_limits", "sweep_termination",
+            "sweep_trials", "sweep_best")
+    if not is_sweep(run):
+        return dict.fromkeys(keys, "")
+    props = run.properties
+    settings = props.get("sweep") or {}
+    metric = str(props.get("primary_metric") or settings.get("primary_metric") or "")
+    counts = props.get("trials") or {}
+    order = ("Completed", "Running", "Queued", "Canceled", "Failed")
+    trials = ", ".join(f"{n:,} {status_label(k).lower()}"
+                       for k, n in sorted(counts.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else 9))
+    best = props.get("best_child_run_id")
+    best_text = ""
+    if best:
+        best_text = describe_best(str(best), metric, props.get("best_metric_value"), props.get("best_params") or {})
+    return {
+        "sweep_sampling": describe_sampling(settings),
+        "sweep_space": describe_space(settings.get("search_space") or {}),
+        "sweep_objective": f"{props.get('goal') or settings.get('goal') or ''} {metric}".strip(),
+        "sweep_limits": describe_limits(settings),
+        "sweep_termination": describe_policy(settings.get("early_termination")) if settings else "",
+        "sweep_trials": (f"{plural(sum(counts.values()), 'trial')} · {trials}" if counts
+                         else "None yet" if not run.is_terminal else "None"),
+        "sweep_best": best_text,
+    }
+
+
+def describe_best(name: str, metric: str, value: Any, params: dict[str, Any]) -> str:
+    """'quiet_dingo_6: val_loss 0.1167 (lr=0.001129, optimizer=sgd)', the name a link to the trial."""
+    text = f"<a href='run:{html.escape(name)}'>{html.escape(name)}</a>"
+    if isinstance(value, (int, float)):
+        text += f": {html.escape(metric)} {value:.4g}"
+    if params:
+        text += f" ({html.escape(fmt_params(params))})"
+    return text
+
+
+def describe_sampling(settings: dict[str, Any]) -> str:
+    algorithm = str(settings.get("sampling_algorithm") or "")
+    seed = settings.get("seed")
+    return algorithm + (f", seed {seed}" if seed is not None and algorithm != "grid" else "")
+
+
+def describe_space(space: dict[str, Any]) -> str:
+    """One line per parameter: 'lr         loguniform(-9, -1)', names padded to one column."""
+    width = max((len(name) for name in space), default=0)
+    lines = []
+    for name, dist in space.items():
+        dist = dist if isinstance(dist, dict) else {}
+        kind = str(dist.get("type", "?"))
+        if kind == "choice":
+            args = ", ".join(fmt_param(v) for v in dist.get("values") or ())
+        else:
+            args = ", ".join(f"q={fmt_param(v)}" if k == "q" else fmt_param(v)
+                             for k, v in dist.items() if k != "type")
+        lines.append(f"{name.ljust(width)}  {kind}({args})")
+    return "\n".join(lines)
+
+
+def fmt_seconds(seconds: float) -> str:
+    """3600 -> '1h', 5400 -> '1h 30m', 90 -> '1m 30s'."""
+    s = round(seconds)
+    h, rest = divmod(s, 3600)
+    m, sec = divmod(rest, 60)
+    parts = [f"{h}h" if h else "", f"{m}m" if m else "", f"{sec}s" if sec else ""]
+    return " ".join(p for p in parts if p) or "0s"
+
+
+def describe_limits(settings: dict[str, Any]) -> str:
+    bits = []
+    if settings.get("max_total_trials"):
+        bits.append(plural(int(settings["max_total_trials"]), "trial"))
+    if settings.get("max_concurrent_trials"):
+        bits.append(f"{settings['max_concurrent_trials']} at a time")
+    if settings.get("timeout_seconds"):
+        bits.append(f"timeout {fmt_seconds(float(settings['timeout_seconds']))}")
+    if settings.get("trial_timeout_seconds"):
+        bits.append(f"{fmt_seconds(float(settings['trial_timeout_seconds']))} per trial")
+    return ", ".join(bits)
+
+
+def describe_policy(policy: dict[str, Any] | None) -> str:
+    """'bandit: slack factor 0.5, every 2 reports after 3' (reports of the primary metric)."""
+    if not policy:
+        return "None"
+    kind = str(policy.get("type", ""))
+    bits = []
+    if policy.get("slack_factor") is not None:
+        bits.append(f"slack factor {fmt_param(policy['slack_factor'])}")
+    if policy.get("slack_amount") is not None:
+        bits.append(f"slack amount {fmt_param(policy['slack_amount'])}")
+    if policy.get("truncation_percentage") is not None:
+        bits.append(f"the worst {policy['truncation_percentage']}%"
+                    + (" of the running trials" if policy.get("exclude_finished_jobs") else ""))
+    interval = int(policy.get("evaluation_interval") or 1)
+    delay = int(policy.get("delay_evaluation") or 0)
+    when = "every report" if interval == 1 else f"every {interval} reports"
+    bits.append(when + (f" after {delay}" if delay else ""))
+    return f"{kind.replace('_', ' ')}: {', '.join(bits)}"
 
 
 def _next_step(run: E.Run) -> str:
@@ -143,6 +264,8 @@ class RunExtras:
     snapshot_files: int | None
     snapshot_bytes: int | None
     snapshot_ignored: int | None
+    parent_sweep: bool = False  # the run is a trial of its parent, a sweep
+    trials: Children | None = None  # a sweep run's trials
 
 
 def load_extras(engine: Any, run: E.Run) -> RunExtras:
@@ -157,7 +280,15 @@ def load_extras(engine: Any, run: E.Run) -> RunExtras:
             files, size, ignored = manifest.file_count, manifest.total_bytes, manifest.ignored_count
         except Exception as exc:  # noqa: BLE001 - the row then shows the id alone
             log.warning("reading snapshot %s failed: %s", run.snapshot_id, exc)
-    return RunExtras(kind, (Path(run.run_dir) / BUILD_LOG_REL).is_file(), files, size, ignored)
+    parent_sweep = False
+    if run.parent_name:
+        try:
+            parent_sweep = is_sweep(engine.get_run(run.parent_name))
+        except Exception as exc:  # noqa: BLE001 - the row then shows a plain parent link
+            log.warning("reading the parent of %s failed: %s", run.name, exc)
+    trials = load_children(engine, run.name) if is_sweep(run) else None
+    return RunExtras(kind, (Path(run.run_dir) / BUILD_LOG_REL).is_file(), files, size, ignored,
+                     parent_sweep, trials)
 
 
 class ValueLabel(QLabel):
@@ -224,7 +355,7 @@ class OverviewTab(QScrollArea):
         self.engine = engine
         self.run: E.Run | None = None
         self.extras: RunExtras | None = None
-        self._extras_for: tuple[str, str] | None = None
+        self._extras_for: tuple[str, str, int] | None = None
         self.setWidgetResizable(True)
         self.setFrameShape(QFrame.Shape.NoFrame)
         body = QWidget()
@@ -297,9 +428,9 @@ class OverviewTab(QScrollArea):
         for key, text in values.items():
             self.values[key].setText(text)
             self.form.setRowVisible(self.values[key], bool(text) or key in ALWAYS_SHOWN)
-        for key in ("#inputs",):
-            shown = any(values[k] for k in ("inputs", "params", "tags", "properties"))
-            self.form.setRowVisible(self.sections[key], shown)
+        shown = any(values[k] for k in ("inputs", "params", "tags", "properties"))
+        self.form.setRowVisible(self.sections["#inputs"], shown)
+        self.form.setRowVisible(self.sections["#sweep"], is_sweep(run))
         color = STATUS_COLORS.get(run.status, "#9aa0a6")
         self.values["status"].setText(f"<span style='color:{color}'>●</span>&nbsp;{html.escape(values['status'])}")
         if run.parent_name:
@@ -307,8 +438,10 @@ class OverviewTab(QScrollArea):
                                           f"{html.escape(run.parent_name)}</a>")
         self.values["name"].setToolTip(str(Path(run.run_dir)))
         self._show_extras()
-        if self.engine is not None and self._extras_for != (run.name, run.status):
-            self._extras_for = (run.name, run.status)
+        # A running sweep's trials change without its own status changing: read them every few seconds.
+        tick = int(time.monotonic() // SWEEP_REFRESH_S) if is_sweep(run) and not run.is_terminal else 0
+        if self.engine is not None and self._extras_for != (run.name, run.status, tick):
+            self._extras_for = (run.name, run.status, tick)
             engine = self.engine
             (BackgroundOp(self, lambda: load_extras(engine, run))
              .success(self._extras_loaded)
@@ -340,6 +473,30 @@ class OverviewTab(QScrollArea):
         self.form.setRowVisible(self.values["environment"], bool(env))
         self.values["snapshot"].setText(snap)
         self.values["snapshot"].setToolTip(run.snapshot_id or "")
+        self._show_sweep(run, extras)
+
+    def _show_sweep(self, run: E.Run, extras: RunExtras | None) -> None:
+        """A trial's link to its sweep; a sweep's trial counts and (while it runs) best trial so far."""
+        trial_of = extras is not None and extras.parent_sweep and bool(run.parent_name)
+        if trial_of and run.parent_name:
+            parent = run.parent_name
+            suffix = run.name.removeprefix(f"{parent}_")
+            index = f" (trial {suffix})" if suffix != run.name and suffix.isdigit() else ""
+            self.values["sweep_of"].setText(f"<a href='run:{html.escape(parent)}'>{html.escape(parent)}</a>{index}")
+        self.form.setRowVisible(self.values["sweep_of"], trial_of)
+        self.form.setRowVisible(self.values["parent"], bool(run.parent_name) and not trial_of)
+        children = extras.trials if extras is not None else None
+        if not is_sweep(run) or children is None or children.sweep is None:
+            return
+        rows, info = children.rows, children.sweep
+        if rows:
+            self.values["sweep_trials"].setText(f"{plural(len(rows), 'trial')} · {trial_counts([r.run for r in rows])}")
+        best = next((r for r in rows if r.run.name == info.best), None)
+        if best is not None:
+            so_far = "" if run.is_terminal else "  (best so far)"
+            self.values["sweep_best"].setText(describe_best(best.run.name, info.metric, best.value, best.run.params)
+                                              + so_far)
+        self.form.setRowVisible(self.values["sweep_best"], bool(self.values["sweep_best"].text()))
 
     def _link(self, href: str) -> None:
         kind, _, target = href.partition(":")

@@ -24,7 +24,7 @@ from studio.rundetail.metrics import MetricsTab
 from studio.rundetail.outputs import OutputsTab
 from studio.rundetail.overview import OverviewTab
 from studio.rundetail.snapshot import SnapshotTab
-from studio.style import STATUS_COLORS, fmt_duration, fmt_time, heading, muted, run_duration, status_label
+from studio.style import STATUS_COLORS, fmt_duration, fmt_time, heading, muted, run_duration, run_status_label
 from studio.tasks import BackgroundOp
 
 log = logging.getLogger(__name__)
@@ -244,7 +244,7 @@ class RunDetail(QWidget):
             return
         self.title.setText(run.display_name or run.name)
         color = STATUS_COLORS.get(run.status, "#9aa0a6")
-        self.status_label.setText(f"<span style='color:{color}'>●</span>&nbsp;{status_label(run.status)}")
+        self.status_label.setText(f"<span style='color:{color}'>●</span>&nbsp;{run_status_label(run)}")
         bits = [f"Experiment {run.experiment_name}", f"compute {run.compute}"]
         if run.start_time:
             bits.append(f"started {fmt_time(run.start_time).replace('Today ', 'today at ')}")

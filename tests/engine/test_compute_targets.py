@@ -1,7 +1,7 @@
 """Compute targets: the compute YAML (errors name file, line and key), the registry in the store
 (SQLite and PostgreSQL), `trainyard compute create/list/show/delete` through the real CLI, jobs
-placed on registered targets (a `type: local` alias runs here, an SSH target says it is not
-available, an unknown name lists the known ones), GPU requests into the run's spec, the SDK's
+placed on registered targets (a `type: local` alias runs here, an SSH target with `docker: true`
+says it is not available, an unknown name lists the known ones), GPU requests into the run's spec, the SDK's
 ComputeTarget, and `trainyard environment prune`."""
 
 from __future__ import annotations
@@ -111,6 +111,12 @@ def test_compute_yaml_is_normalised(tmp_path: Path) -> None:
     assert ssh == ComputeTarget("far-box", "ssh", {"host": "10.0.0.7", "port": 22, "docker": False, "user": "alice",
                                                    "key_file": "~/.ssh/id_ed25519", "max_concurrent_runs": 2},
                                 "the box under the desk")
+    far = load_compute_yaml(write(tmp_path / "f.yml", "name: far\ntype: ssh\nhost: gpu1\nknown_hosts: ~/kh\n"
+                                                      "work_dir: /scratch/ty\nkeep_remote_files: true\n"))
+    assert far.config == {"host": "gpu1", "port": 22, "docker": False, "known_hosts": "~/kh",
+                          "work_dir": "/scratch/ty", "keep_remote_files": True}
+    with pytest.raises(InvalidSpec, match="only for `type: ssh`"):
+        load_compute_yaml(write(tmp_path / "w.yml", "name: a\ntype: local\nwork_dir: /x\n"))
     renamed = load_compute_yaml(write(tmp_path / "l.yml", "name: a\ntype: local\n"), name="cpu-cluster")
     assert renamed.name == "cpu-cluster"
 
@@ -196,8 +202,12 @@ def test_job_names_resolve_to_targets_and_their_run_settings(store: SqlStore) ->
         "gpus": None, "default_image": None}
     assert resolve_compute(store, "/subscriptions/s/resourceGroups/r/providers/Microsoft.MachineLearningServices"
                                   "/workspaces/w/computes/gpu-box").name == "gpu-box"
-    with pytest.raises(LaunchFailed, match="SSH compute is not available in this version"):
-        run_settings(resolve_compute(store, "far"))
+    assert run_settings(resolve_compute(store, "far")) == {
+        "compute": "ssh", "compute_target": "far", "max_concurrent_runs": None, "docker_network": "host",
+        "gpus": None, "default_image": None, "ssh": {"host": "10.0.0.7", "port": 22}}
+    store.add_compute_target("far-docker", "ssh", {"host": "10.0.0.7", "port": 22, "docker": True})
+    with pytest.raises(LaunchFailed, match="running jobs in Docker over SSH is not available in this version"):
+        run_settings(resolve_compute(store, "far-docker"))
     with pytest.raises(NotFound) as info:
         resolve_compute(store, "azureml:nope", "job.yml")
     assert info.value.message == "unknown compute target 'nope' (in job.yml)"
@@ -272,13 +282,13 @@ def test_a_job_on_a_local_alias_runs_here_and_records_the_alias(tmp_path: Path) 
     assert spec["compute"] == "local"  # what the supervisor does: the target's type
 
 
-def test_an_ssh_target_is_refused_clearly_and_records_no_job(tmp_path: Path) -> None:
+def test_docker_on_an_ssh_target_is_refused_clearly_and_records_no_job(tmp_path: Path) -> None:
     ws = tmp_path / "ws"
-    ssh = write(tmp_path / "far.yml", "name: gpu-cluster\ntype: ssh\nhost: 10.0.0.7\nuser: alice\n")
+    ssh = write(tmp_path / "far.yml", "name: gpu-cluster\ntype: ssh\nhost: 10.0.0.7\nuser: alice\ndocker: true\n")
     ok_json(trainyard("compute", "create", "-f", str(ssh), "-o", "json", workspace=ws))
     job = write(tmp_path / "exp" / "job.yml", "command: echo hi\ncompute: azureml:gpu-cluster\n")
     user_error(trainyard("job", "create", "-f", str(job), workspace=ws),
-               "SSH compute is not available in this version", "compute: local")
+               "running jobs in Docker over SSH is not available in this version", "remove `docker: true`")
     assert ok_json(trainyard("job", "list", "-o", "json", workspace=ws)) == []
 
 

@@ -104,7 +104,7 @@ def test_compute_page_lists_targets_states_and_gpus(qtbot, window, engine):
     assert _column(page.proxy, 0) == ["local", "docker", "gpu-docker", "lab-box"]
     states = dict(zip(_column(page.proxy, 0), _column(page.proxy, 2)))
     assert states["local"] == "ready"
-    assert states["lab-box"] == "not available in this version"  # stored, shown, not hidden
+    assert states["lab-box"] == "unavailable"  # stored and shown; its host does not resolve here
     assert states["gpu-docker"] in ("ready", "unavailable")  # whatever the daemon says right now
     gpus = dict(zip(_column(page.proxy, 0), _column(page.proxy, 4)))
     assert gpus["local"] == "none"  # no nvidia-smi on this machine
