@@ -12,14 +12,12 @@ from pathlib import Path
 
 import psutil
 import pytest
-from sshd import Sshd, sshd_binary, start_sshd
+from sshd import Sshd, start_sshd
 from test_local_runs import LOGGER, wait_file_contains, wait_status
 
 from engine.api import Engine
 from engine.jobs.spec import JobSpec
 from engine.runs.files import RunFiles
-
-pytestmark = pytest.mark.skipif(sshd_binary() is None, reason="sshd is not installed (openssh-server)")
 
 MARKED = """
 import sys, time
