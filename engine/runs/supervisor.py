@@ -257,7 +257,7 @@ class Supervisor:
             self.store = SqlStore(self.spec["store_url"], migrate=False)
             try:
                 self.prepare_and_start()
-            except BaseException as exc:  # the build or the container failed: Failed in Preparing
+            except BaseException as exc:  # noqa: BLE001 - the build or the container failed: Failed in Preparing
                 self._fail_before_start(exc)
                 return 1
             if self.proc is None:  # canceled while preparing
@@ -267,7 +267,7 @@ class Supervisor:
         else:
             try:
                 times = self.start_script()
-            except BaseException as exc:  # the script never started: record why
+            except BaseException as exc:  # noqa: BLE001 - the script never started: record why
                 self._fail_before_start(exc)
                 return 1
         from engine.runs.ingest import RecordIngestor
