@@ -464,9 +464,22 @@ class Engine:
                     continue
                 reason = (f"the run's supervisor process (pid {run.supervisor_pid}) died; "
                           f"see {Path(run.run_dir) / 'supervisor.log'}")
+            if run.properties.get("run_type") == "sweep":
+                reason = reason.replace("the run's supervisor", "the sweep's controller")
             if self.store.set_status(run.name, "Failed", error=reason):
                 failed.append(run.name)
+                if run.properties.get("run_type") == "sweep":
+                    self._cancel_orphaned_trials(run.name)
         return failed
+
+    def _cancel_orphaned_trials(self, sweep: str) -> None:
+        """A sweep whose controller died can no longer judge or count its trials: stop them."""
+        for trial in self.store.list_children(sweep):
+            if not trial.is_terminal:
+                try:
+                    self.cancel(trial.name, f"its sweep {sweep} failed: the sweep's controller died")
+                except InvalidState:
+                    pass  # it ended meanwhile
 
     def _supervisor_started(self, name: str) -> float | None:
         from sqlalchemy import select

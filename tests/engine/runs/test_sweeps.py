@@ -326,3 +326,36 @@ def test_killing_the_cli_that_submitted_a_sweep_does_not_stop_it(
     assert [t.params["lr"] for t in trials] == [0.2, 0.4, 0.6] and all(t.status == "Completed" for t in trials)
     # Every trial's points arrived exactly once.
     assert all(len(eng.metric_history(t.name, "loss").values) == 4 for t in trials)
+
+
+def test_a_sweep_whose_controller_is_killed_fails_and_stops_its_trials(eng: Engine, tmp_path: Path) -> None:
+    import os
+    import signal
+
+    from engine.jobs.loader import load_job
+
+    hold = tmp_path / "never"
+    path = write_sweep(tmp_path / "proj", f"""
+        type: sweep
+        trial:
+          code: src
+          command: python train.py --lr ${{{{search_space.lr}}}} --hold {hold}
+        search_space:
+          lr: {{type: uniform, min_value: 0.0, max_value: 1.0}}
+        objective: {{goal: minimize, primary_metric: loss}}
+        limits: {{max_total_trials: 10, max_concurrent_trials: 2}}
+        """)
+    sweep = eng.submit(load_job(path))
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and sum(t.status == "Running" for t in children(eng, sweep.name)) < 2:
+        time.sleep(0.1)
+    pid = eng.get_run(sweep.name).supervisor_pid
+    os.kill(pid, signal.SIGKILL)  # the controller dies (OOM killer, a crash): nothing it could clean up
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not eng.reconcile(sweep.name):
+        time.sleep(0.1)
+    final = eng.get_run(sweep.name)
+    assert final.status == "Failed" and final.error.startswith(f"the sweep's controller process (pid {pid}) died")
+    trials = [eng.wait(t.name, timeout=30) for t in children(eng, sweep.name)]
+    assert len(trials) == 2 and all(t.status == "Canceled" for t in trials)
+    assert {t.error for t in trials} == {f"its sweep {sweep.name} failed: the sweep's controller died"}
