@@ -260,19 +260,32 @@ class SshRun:
         log, tmp, done = (shlex.quote(f"{rem}/{n}") for n in ("driver.log", "exit.tmp", "exit_code"))
         # The trap keeps this shell alive through a TERM to the group, so it still records the
         # script's exit status (143) rather than leaving no exit_code at all.
-        inner = (f"trap : TERM INT HUP; {'; '.join(exports)}; {shlex.join(self.spec['argv'])} > {log} 2>&1; "
-                 f"echo $? > {tmp} && mv {tmp} {done}")
+        pgid_file = shlex.quote(f"{rem}/pgid")
+        inner = (f"echo $$ > {pgid_file}; trap : TERM INT HUP; {'; '.join(exports)}; "
+                 f"{shlex.join(self.spec['argv'])} > {log} 2>&1; echo $? > {tmp} && mv {tmp} {done}")
         # `cd ... || exit` on its own: `cd && setsid ... &` would background a subshell that waits
         # for the job with this channel open, and $! would not be the group's leader.
         command = (f"cd {shlex.quote(rem + '/wd')} || exit 1; setsid sh -c {shlex.quote(inner)} "
                    "< /dev/null > /dev/null 2>&1 & echo $!")
-        out, err, code = self._exec(command)
         try:
+            out, err, code = self._exec(command)
             self.pgid = int(out.strip().splitlines()[-1])
         except (ValueError, IndexError):
+            self._end_unconfirmed_start(pgid_file)
             raise LaunchFailed(f"the script could not be started on {self.target.address}: "
                                f"{err.strip() or out.strip() or f'exit code {code}'}") from None
+        except BaseException:
+            self._end_unconfirmed_start(pgid_file)
+            raise
         self.log(f"ssh: started on {self.target.address} in {rem} (process group {self.pgid})")
+
+    def _end_unconfirmed_start(self, pgid_file: str) -> None:
+        """The start was not confirmed (a timeout, a dropped connection): if the script began
+        anyway, it recorded its process group; end it, so that a failed run leaves nothing running."""
+        try:
+            self._exec(f"test -s {pgid_file} && kill -KILL -- -$(cat {pgid_file})", timeout=5)
+        except Exception as exc:  # noqa: BLE001 - best effort: the host may be gone
+            self.log(f"ssh: could not check for a half-started script: {exc}")
 
     # ---------------------------------------------------------------- supervise
     def poll(self) -> int | None:
