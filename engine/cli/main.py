@@ -157,7 +157,17 @@ def job_show(ctx: click.Context, name: str, workspace: str | None, output_format
                 "creation_time", "start_time", "end_time", "exit_code", "error", "snapshot_id", "run_dir"):
         click.echo(f"{key + ':':17} {'-' if doc[key] is None else doc[key]}")
     click.echo(f"{'duration:':17} {human_duration(run.duration)}")
-    for section in ("inputs", "tags", "metrics"):
+    if run.parent_name:
+        click.echo(f"{'parent:':17} {run.parent_name}")
+    props = run.properties
+    if props.get("run_type") == "sweep":
+        counts = ", ".join(f"{n} {status.lower()}" for status, n in (props.get("trials") or {}).items())
+        click.echo(f"{'trials:':17} {counts or 'none yet'} (see `trainyard job list`; trials are {name}_N)")
+        if props.get("best_child_run_id"):
+            shown = ", ".join(f"{k}={v}" for k, v in (props.get("best_params") or {}).items())
+            click.echo(f"{'best trial:':17} {props['best_child_run_id']} ({props.get('primary_metric')} "
+                       f"{props.get('best_metric_value')}; {shown})")
+    for section in ("inputs", "params", "tags", "metrics"):
         if doc[section]:
             click.echo(f"{section}:")
             for k, v in doc[section].items():

@@ -116,6 +116,11 @@ def test_a_grid_sweep_runs_every_combination_as_child_runs_and_records_the_best(
     # job show tells the best trial; job list shows the trials under the sweep.
     shown = json.loads(cli("job", "show", "-n", sweep.name, "-o", "json").stdout)
     assert shown["properties"]["best_child_run_id"] == best
+    human = cli("job", "show", "-n", sweep.name).stdout.splitlines()
+    assert f"best trial:       {best} (loss 0.016; lr=0.5, batch=16)" in human
+    assert "trials:           6 completed (see `trainyard job list`; " + f"trials are {sweep.name}_N)" in human
+    trial = cli("job", "show", "-n", f"{sweep.name}_0").stdout.splitlines()
+    assert f"parent:           {sweep.name}" in trial and "  lr: 0.1" in trial
 
 
 def test_bandit_early_termination_cancels_trials_that_fall_behind(eng: Engine, tmp_path: Path) -> None:
