@@ -359,8 +359,9 @@ class SshRun:
             out = self._with_connection(lambda: self._exec(
                 f"kill -0 -- -{self.pgid} 2>/dev/null && kill -KILL -- -{self.pgid} 2>/dev/null && echo ended"))
             leftovers = 1 if out and "ended" in out[0] else 0
-        if self._with_connection(self._download_outputs) is None:
-            self.log(f"ssh: could not download the outputs from {self.target.address}:{self.remote}")
+        if not self._with_connection(self._download_outputs):  # None: unreachable; False: tar failed
+            self.log(f"ssh: could not download the outputs from {self.target.address}:{self.remote}; "
+                     "left there")
             return leftovers
         if not self.target.keep_remote_files and self.remote:
             self._with_connection(lambda: self._exec(f"rm -rf -- {shlex.quote(self.remote)}", timeout=120))
@@ -496,6 +497,11 @@ class SshRun:
         found = []
         for attr in self._listdir(f"{self.remote}/{rel}"):
             child = f"{rel}/{attr.filename}"
+            if stat.S_ISLNK(attr.st_mode or 0):  # a log file linked in: follow it to what it names
+                try:
+                    attr = self._sftp.stat(f"{self.remote}/{child}")
+                except OSError:
+                    continue  # a dangling link
             if stat.S_ISDIR(attr.st_mode or 0):
                 found.extend(self._walk(child))
             elif stat.S_ISREG(attr.st_mode or 0):
@@ -540,11 +546,27 @@ class SshRun:
             self._fetched.add(child)
 
     def _download_outputs(self) -> bool:
-        for rel, _size in self._walk("wd/outputs"):
-            local = self.files.root / rel
-            local.parent.mkdir(parents=True, exist_ok=True)
-            self._sftp.get(f"{self.remote}/{rel}", str(local))
-        return True
+        """./outputs as a tar stream, so that it arrives as the script left it: folders (empty
+        ones too) and symlinks within it. A member that would land outside it (an absolute or
+        escaping link) is skipped and logged."""
+        import tarfile
+
+        wd = f"{self.remote}/wd"
+        try:
+            self._sftp.stat(f"{wd}/outputs")
+        except FileNotFoundError:
+            return True  # the script made no ./outputs
+        _stdin, stdout, _stderr = self._client.exec_command(f"tar -C {shlex.quote(wd)} -cf - outputs",
+                                                            timeout=IO_TIMEOUT)
+        local_wd = self.files.root / "wd"
+        local_wd.mkdir(parents=True, exist_ok=True)
+        with tarfile.open(fileobj=stdout, mode="r|") as tar:
+            for member in tar:
+                try:
+                    tar.extract(member, local_wd, filter="data")
+                except tarfile.FilterError as exc:
+                    self.log(f"ssh: not downloaded from outputs: {member.name} ({exc})")
+        return stdout.channel.recv_exit_status() == 0
 
 
 def make_ssh_run(files: RunFiles, spec: Mapping[str, Any], log: Callable[[str], None],

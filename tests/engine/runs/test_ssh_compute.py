@@ -240,3 +240,25 @@ def test_environments_to_build_are_refused_and_a_remote_interpreter_path_is_used
     final = eng.wait(run.name, timeout=60)
     assert final.status == "Completed", final.error
     assert "exe /usr/bin/python3" in RunFiles(Path(final.run_dir)).driver_log.read_text()
+
+
+def test_outputs_come_back_as_the_script_left_them(eng: Engine, project, target) -> None:  # type: ignore[no-untyped-def]
+    """Nested and empty folders and a relative symlink arrive; a link out of ./outputs does not."""
+    target()
+    code = project({"out.py": """
+        import os
+        os.makedirs("outputs/sub/deep", exist_ok=True)
+        os.makedirs("outputs/empty", exist_ok=True)
+        open("outputs/sub/deep/a.txt", "w").write("deep")
+        os.symlink("sub/deep/a.txt", "outputs/link.txt")
+        os.symlink("/etc/hostname", "outputs/escape.txt")
+        """})
+    final = eng.wait(eng.submit(JobSpec(experiment_name="exp", code_dir=code, script="out.py",
+                                        compute="far")).name, timeout=60)
+    assert final.status == "Completed", final.error
+    out = RunFiles(Path(final.run_dir)).outputs
+    assert (out / "sub" / "deep" / "a.txt").read_text() == "deep"
+    assert (out / "empty").is_dir() and not any((out / "empty").iterdir())
+    assert (out / "link.txt").is_symlink() and (out / "link.txt").read_text() == "deep"
+    assert not (out / "escape.txt").exists() and not (out / "escape.txt").is_symlink()
+    assert "not downloaded from outputs: outputs/escape.txt" in RunFiles(Path(final.run_dir)).supervisor_log.read_text()

@@ -1,0 +1,187 @@
+"""A job on a `type: ssh` compute target that is a real remote host with its own filesystem: a Docker
+container (after /work/shared/recipes/ssh: the test base image + openssh-server) whose sshd listens on
+127.0.0.1:PORT (--network host: the daemon has no bridge, so no -p publishing).
+
+Unlike tests/engine/runs/test_ssh_compute.py (an sshd on this machine, so the "remote" shares our
+files), nothing here is shared: the code must really be uploaded, the in-run client must run with the
+container's Python, and metrics, logs and outputs must really come back over SSH. The image is built
+once (its tag is a hash of the Dockerfile and the base image, so a rebuilt base gives a new one) and
+kept; with it present the test takes a few seconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engine.api import Engine
+from engine.jobs.spec import JobSpec
+from engine.runs.files import RunFiles
+
+BASE = "trainyard-test-base:latest"
+MARKER_FILE = "/etc/trainyard-remote-marker"
+MARKER = "only-inside-the-ssh-remote-container"
+WORK_DIR = "/tmp/trainyard-runs"
+DOCKERFILE = f"""\
+FROM {BASE}
+RUN apt-get update -qq \\
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openssh-server python3 >/dev/null \\
+ && rm -rf /var/lib/apt/lists/* && mkdir -p /run/sshd /root/.ssh && chmod 700 /root/.ssh \\
+ && ssh-keygen -A && echo {MARKER} > {MARKER_FILE}
+CMD ["sh", "-c", "cp /authorized_keys /root/.ssh/authorized_keys && chmod 600 /root/.ssh/authorized_keys \\
+&& exec /usr/sbin/sshd -D -e -p $SSH_PORT -o ListenAddress=127.0.0.1 -o PasswordAuthentication=no \\
+-o PermitRootLogin=prohibit-password -o UsePAM=no -o ClientAliveInterval=5"]
+"""
+
+TRAIN = """\
+import os, platform, sys
+from azureml.core import Run
+run = Run.get_context()
+print("node", platform.node(), flush=True)
+print("marker", open("/etc/trainyard-remote-marker").read().strip(), flush=True)
+print("host folder visible:", os.path.exists(sys.argv[1]), flush=True)
+print("cwd", os.getcwd(), flush=True)
+for i in range(50):
+    run.log("loss", 1.0 / (i + 1))
+os.makedirs("outputs", exist_ok=True)
+with open("outputs/model.txt", "w") as f:
+    f.write("weights from " + platform.node() + "\\n")
+print("finished", flush=True)
+"""
+
+
+@dataclass
+class Remote:
+    container: Any
+    hostname: str
+    port: int
+    key: Path
+    known_hosts: Path
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_for_sshd(container: Any, port: int, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+                if s.recv(4) == b"SSH-":
+                    return
+        except OSError:
+            pass
+        container.reload()
+        if container.status != "running":
+            break
+        time.sleep(0.05)
+    logs = container.logs().decode(errors="replace")
+    raise AssertionError(f"the container's sshd never answered on 127.0.0.1:{port} ({container.status}):\n{logs}")
+
+
+@pytest.fixture(scope="session")
+def sshd_image(docker_client: Any) -> str:
+    """The remote's image, built when its tag is missing (apt inside: ~6-8 s here; kept afterwards)."""
+    base_id = docker_client.images.get(BASE).id
+    tag = "trainyard-test-sshd:" + hashlib.sha256((DOCKERFILE + base_id).encode()).hexdigest()[:12]
+    if docker_client.images.list(name=tag):
+        return tag
+    log = []
+    for chunk in docker_client.api.build(fileobj=io.BytesIO(DOCKERFILE.encode()), tag=tag, network_mode="host",
+                                         rm=True, forcerm=True, decode=True):
+        log.append(chunk.get("stream") or chunk.get("error") or "")
+        if "error" in chunk:
+            pytest.fail(f"building {tag} failed:\n{''.join(log)[-4000:]}", pytrace=False)
+    return tag
+
+
+@pytest.fixture(scope="module")
+def remote(docker_client: Any, sshd_image: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Remote]:
+    keys = tmp_path_factory.mktemp("ssh-remote")
+    key = keys / "client_ed25519"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    port = _free_port()
+    hostname = f"ty-remote-{uuid.uuid4().hex[:6]}"
+    container = docker_client.containers.run(
+        sshd_image, detach=True, name=f"{hostname}-{port}", hostname=hostname, network_mode="host",
+        environment={"SSH_PORT": str(port)}, labels={"trainyard.test": "ssh-remote"},
+        volumes={str(key) + ".pub": {"bind": "/authorized_keys", "mode": "ro"}})
+    try:
+        _wait_for_sshd(container, port)
+        code, out = container.exec_run(["cat", "/etc/ssh/ssh_host_ed25519_key.pub"])
+        assert code == 0, out
+        kind, body = out.decode().split()[:2]
+        known = keys / "known_hosts"
+        known.write_text(f"[127.0.0.1]:{port} {kind} {body}\n")
+        yield Remote(container, hostname, port, key, known)
+    finally:
+        container.remove(force=True)
+
+
+@pytest.fixture
+def eng(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
+    ws = tmp_path / "ws"
+    monkeypatch.setenv("TRAINYARD_WORKSPACE", str(ws))
+    monkeypatch.setenv("TRAINYARD_CANCEL_GRACE", "2")
+    home = tmp_path / "home"  # the supervisor reads ~/.ssh: give it an empty one
+    (home / ".ssh").mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    e = Engine.open(ws)
+    yield e
+    for run in e.list_runs():
+        if not run.is_terminal:
+            e.cancel(run.name)
+            e.wait(run.name, timeout=30)
+    e.close()
+
+
+def test_a_job_runs_in_a_container_reached_over_ssh(eng: Engine, remote: Remote, tmp_path: Path) -> None:
+    eng.store.add_compute_target("ctr", "ssh", {
+        "host": "127.0.0.1", "port": remote.port, "user": "root", "key_file": str(remote.key),
+        "known_hosts": str(remote.known_hosts), "work_dir": WORK_DIR})
+    code = tmp_path / "proj"
+    code.mkdir()
+    (code / "train.py").write_text(TRAIN)
+    run = eng.submit(JobSpec(experiment_name="exp", code_dir=code, script="train.py", arguments=(str(tmp_path),),
+                             compute="ctr"))
+    final = eng.wait(run.name, timeout=60)
+    files = RunFiles(Path(final.run_dir))
+    log = files.driver_log.read_text()
+    assert final.status == "Completed", (final.error, log)
+    assert final.exit_code == 0
+    assert [e.status for e in final.status_history] == [
+        "NotStarted", "Queued", "Preparing", "Starting", "Running", "Finalizing", "Completed"]
+    remote_dir = f"{WORK_DIR}/{run.name}"
+    assert final.properties["ssh_host"] == f"root@127.0.0.1:{remote.port}"
+    assert final.properties["remote_dir"] == remote_dir
+    assert final.properties["interpreter"] == "/usr/bin/python3"  # the container's
+
+    # It ran in the container: its hostname, a file only the image has, and none of our files.
+    assert f"node {remote.hostname}" in log
+    assert f"marker {MARKER}" in log
+    assert "host folder visible: False" in log
+    assert f"cwd {remote_dir}/wd" in log and "finished" in log
+
+    loss = eng.metric_history(run.name, "loss")
+    assert loss.values.tolist() == [1.0 / (i + 1) for i in range(50)]
+    assert loss.steps.tolist() == list(range(50))
+    assert (files.outputs / "model.txt").read_text() == f"weights from {remote.hostname}\n"
+
+    # The run folder was made and then removed inside the container (never on this machine).
+    rc, listing = remote.container.exec_run(["ls", "-A", WORK_DIR])
+    assert rc == 0, listing  # the work folder exists there: the run made it
+    assert listing.decode().split() == []
+    assert not Path(remote_dir).exists()
