@@ -93,15 +93,7 @@ class Engine:
             )
         argv = self._argv(spec, code_dir, interpreter)
 
-        snapshot = None
-        if code_dir is not None:
-            from engine.snapshots import SnapshotLimits
-
-            snapshot = self.snapshots.take(code_dir, SnapshotLimits.from_env(), on_warning=on_warning)
-            self.store.add_snapshot(
-                E.SnapshotInfo(snapshot.id, snapshot.source, snapshot.file_count, snapshot.total_bytes,
-                               time.time(), snapshot.git.to_dict() if snapshot.git else None)
-            )
+        snapshot = self._take_snapshot(code_dir, on_warning) if code_dir is not None else None
         name = spec.name or new_run_name()
         files = RunFiles(self.location.runs_dir / name)
         if spec.name is not None:
@@ -159,6 +151,16 @@ class Engine:
             raise
         return self._start(name, files)
 
+    def _take_snapshot(self, code_dir: Path, on_warning: Callable[[str], None] | None) -> Any:
+        """Snapshot `code_dir` (the size limits and ignore files apply) and record it in the store."""
+        from engine.snapshots import SnapshotLimits
+
+        snapshot = self.snapshots.take(code_dir, SnapshotLimits.from_env(), on_warning=on_warning)
+        self.store.add_snapshot(
+            E.SnapshotInfo(snapshot.id, snapshot.source, snapshot.file_count, snapshot.total_bytes,
+                           time.time(), snapshot.git.to_dict() if snapshot.git else None))
+        return snapshot
+
     def _submit_sweep(self, sweep: SweepSpec, on_warning: Callable[[str], None] | None) -> E.Run:
         """Check what every trial will need (compute, environment, code, command) now, so that a
         mistake fails the submit rather than twenty trials; then record the sweep run."""
@@ -177,14 +179,7 @@ class Engine:
                   for name, p in sweep.search_space.items()}
         _check_command_script(render_command(trial.command or "", trial.inputs, {}, source=trial.source_file,
                                              search_space=sample), code_dir, trial.source_file)
-        snapshot = None
-        if code_dir is not None:
-            from engine.snapshots import SnapshotLimits
-
-            snapshot = self.snapshots.take(code_dir, SnapshotLimits.from_env(), on_warning=on_warning)
-            self.store.add_snapshot(
-                E.SnapshotInfo(snapshot.id, snapshot.source, snapshot.file_count, snapshot.total_bytes,
-                               time.time(), snapshot.git.to_dict() if snapshot.git else None))
+        snapshot = self._take_snapshot(code_dir, on_warning) if code_dir is not None else None
         name = sweep.name or new_run_name()
         if sweep.name is not None:
             self.store_has_no_run(name)

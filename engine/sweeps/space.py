@@ -28,7 +28,6 @@ existing ancestor the loader can point at).
 
 from __future__ import annotations
 
-import difflib
 import itertools
 import math
 import random
@@ -37,6 +36,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
+
+from engine.sweeps.wording import closest, describe
 
 if TYPE_CHECKING:
     import optuna
@@ -123,7 +124,7 @@ def parse_search_space(raw: object) -> dict[str, Parameter]:
     """The YAML mapping under ``search_space:`` -> {name: Parameter}, in the file's order."""
     if not isinstance(raw, Mapping):
         raise SearchSpaceError(
-            f"search_space must be a mapping of parameter names to distributions, found {_describe(raw)}",
+            f"search_space must be a mapping of parameter names to distributions, found {describe(raw)}",
             "write one entry per parameter, e.g. `lr: {type: uniform, min_value: 0.001, max_value: 0.1}`",
             (),
         )
@@ -145,7 +146,7 @@ def _parse_parameter(name: object, entry: object) -> Parameter:
         )
     if not isinstance(entry, Mapping):
         raise SearchSpaceError(
-            f"parameter {name!r} must be a mapping with a type, found {_describe(entry)}",
+            f"parameter {name!r} must be a mapping with a type, found {describe(entry)}",
             f"write e.g. `{name}: {_EXAMPLES['choice']}` or `{name}: {_EXAMPLES['uniform']}`",
             (name,),
         )
@@ -154,10 +155,10 @@ def _parse_parameter(name: object, entry: object) -> Parameter:
         raise SearchSpaceError(f"parameter {name!r} has no type", f"add `type:`, one of: {', '.join(KINDS)}",
                                (name, "type"))
     if not isinstance(kind, str):
-        raise SearchSpaceError(f"parameter {name!r}: type must be a string, found {_describe(kind)}",
+        raise SearchSpaceError(f"parameter {name!r}: type must be a string, found {describe(kind)}",
                                f"one of: {', '.join(KINDS)}", (name, "type"))
     if kind not in KINDS:
-        close = _closest(kind, KINDS)
+        close = closest(kind, KINDS)
         hint = f"the types are: {', '.join(KINDS)}"
         raise SearchSpaceError(f"parameter {name!r} has an unknown type {kind!r}",
                                f"did you mean {close[0]!r}? {hint[0].upper()}{hint[1:]}" if close else hint,
@@ -181,7 +182,7 @@ def _parse_parameter(name: object, entry: object) -> Parameter:
         upper = entry["upper"]
         if isinstance(upper, bool) or not isinstance(upper, int) or upper < 1:
             raise SearchSpaceError(
-                f"parameter {name!r} (randint): upper must be a whole number >= 1, found {_describe(upper)}",
+                f"parameter {name!r} (randint): upper must be a whole number >= 1, found {describe(upper)}",
                 "randint draws a whole number from 0 to upper - 1, e.g. upper: 10",
                 (name, "upper"),
             )
@@ -196,14 +197,14 @@ def _unknown_key_hint(kind: str, key: object) -> str:
     takes = f"a {kind} parameter takes {_and(_KEYS[kind])}"
     if key == "q" and f"q{kind}" in KINDS:
         return f"q is only for q{kind}: write `type: q{kind}` to round the values, or remove q"
-    close = _closest(str(key), _KEYS[kind])
+    close = closest(str(key), _KEYS[kind])
     return f"did you mean {close[0]!r}? {takes[0].upper()}{takes[1:]}" if close else takes
 
 
 def _checked_values(name: str, values: object) -> list[Any]:
     path = (name, "values")
     if not isinstance(values, list):
-        raise SearchSpaceError(f"parameter {name!r} (choice): values must be a list, found {_describe(values)}",
+        raise SearchSpaceError(f"parameter {name!r} (choice): values must be a list, found {describe(values)}",
                                "e.g. values: [16, 32, 64]", path)
     if not values:
         raise SearchSpaceError(f"parameter {name!r} (choice): values is empty",
@@ -226,7 +227,7 @@ def _checked_values(name: str, values: object) -> list[Any]:
             hint = "write a string, a number or true/false"
         raise SearchSpaceError(
             f"parameter {name!r} (choice): values[{index}] must be a string, a number or true/false, "
-            f"found {_describe(value)}",
+            f"found {describe(value)}",
             hint, path,
         )
     return list(values)
@@ -249,7 +250,7 @@ def _checked_number(name: str, kind: str, key: str, value: object) -> int | floa
                     # YAML 1.1 only reads an exponent with a dot in the mantissa as a number.
                     hint = f"YAML reads {value} as text; write {number!r} (or put a dot in it: 1.0e-3)"
     what = "a finite number" if ok else "a number"
-    raise SearchSpaceError(f"parameter {name!r} ({kind}): {key} must be {what}, found {_describe(value)}",
+    raise SearchSpaceError(f"parameter {name!r} ({kind}): {key} must be {what}, found {describe(value)}",
                            hint, (name, key))
 
 
@@ -275,32 +276,6 @@ def _check_ranges(name: str, kind: str, args: dict[str, Any]) -> None:
     if "q" in args and args["q"] <= 0:
         raise SearchSpaceError(f"parameter {name!r} ({kind}): q must be greater than 0, found {args['q']}",
                                "q is the step the values are rounded to, e.g. q: 1 for whole numbers", (name, "q"))
-
-
-def _closest(word: str, options: Sequence[str]) -> list[str]:
-    """The option a typo most likely meant (a shortened name counts: max -> max_value)."""
-    word = word.lower()
-    if len(word) >= 3:
-        for option in options:
-            if word in option:
-                return [option]
-    return difflib.get_close_matches(word, options, n=1)
-
-
-def _describe(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return "an empty value"
-    if isinstance(value, str):
-        return f"the text {value!r}"
-    if isinstance(value, (int, float)):
-        return str(value)
-    if isinstance(value, Mapping):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    return type(value).__name__
 
 
 def _and(words: Sequence[str]) -> str:

@@ -40,12 +40,13 @@ since more values at a report only raise the bar.
 
 from __future__ import annotations
 
-import difflib
 import math
 import statistics
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from engine.sweeps.wording import closest, describe
 
 POLICY_TYPES = ("bandit", "median_stopping", "truncation_selection")
 _COMMON_KEYS = ("type", "evaluation_interval", "delay_evaluation")
@@ -97,17 +98,17 @@ def parse_policy(raw: object) -> Policy | None:
     if raw is None or (isinstance(raw, Mapping) and not raw):
         return None
     if not isinstance(raw, Mapping):
-        raise PolicyError(f"early_termination must be a mapping, found {_describe(raw)}",
+        raise PolicyError(f"early_termination must be a mapping, found {describe(raw)}",
                           f"e.g. early_termination: {_EXAMPLES['bandit']}", ())
     if "type" not in raw:
         raise PolicyError("early_termination has no type", f"add `type:`, one of: {', '.join(POLICY_TYPES)}",
                           ("type",))
     kind = raw["type"]
     if not isinstance(kind, str):
-        raise PolicyError(f"early_termination type must be a string, found {_describe(kind)}",
+        raise PolicyError(f"early_termination type must be a string, found {describe(kind)}",
                           f"one of: {', '.join(POLICY_TYPES)}", ("type",))
     if kind not in POLICY_TYPES:
-        close = _closest(kind, POLICY_TYPES)
+        close = closest(kind, POLICY_TYPES)
         hint = f"the policies are: {', '.join(POLICY_TYPES)}"
         raise PolicyError(f"unknown early termination policy {kind!r}",
                           f"did you mean {close[0]!r}? {hint[0].upper()}{hint[1:]}" if close else hint, ("type",))
@@ -133,7 +134,7 @@ def parse_policy(raw: object) -> Policy | None:
         key = given[0]
         value = raw[key]
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-            raise PolicyError(f"bandit policy: {key} must be a number >= 0, found {_describe(value)}",
+            raise PolicyError(f"bandit policy: {key} must be a number >= 0, found {describe(value)}",
                               f"e.g. {key}: 0.1", (key,))
         fields[key] = float(value)
     elif kind == "truncation_selection":
@@ -145,7 +146,7 @@ def parse_policy(raw: object) -> Policy | None:
         exclude = raw.get("exclude_finished_jobs", False)
         if not isinstance(exclude, bool):
             raise PolicyError(
-                f"truncation_selection policy: exclude_finished_jobs must be true or false, found {_describe(exclude)}",
+                f"truncation_selection policy: exclude_finished_jobs must be true or false, found {describe(exclude)}",
                 "exclude_finished_jobs: true ranks only the trials still running", ("exclude_finished_jobs",))
         fields["exclude_finished_jobs"] = exclude
     return Policy(type=kind, **fields)
@@ -161,7 +162,7 @@ def _whole(raw: Mapping[Any, Any], kind: str, key: str, *, default: int, minimum
             "delay_evaluation": "delay_evaluation: 5 leaves every trial alone for its first 5 reports",
             "truncation_percentage": "e.g. truncation_percentage: 20 stops the worst 20% at each evaluation",
         }
-        raise PolicyError(f"{kind} policy: {key} must be a whole number {bounds}, found {_describe(value)}",
+        raise PolicyError(f"{kind} policy: {key} must be a whole number {bounds}, found {describe(value)}",
                           hints[key], (key,))
     return value
 
@@ -171,34 +172,8 @@ def _unknown_key_hint(kind: str, key: object) -> str:
     if owners:
         return f"{key} belongs to the {owners[0]} policy; remove it, or write `type: {owners[0]}`"
     takes = f"a {kind} policy takes {', '.join(_KEYS[kind][1:])}"
-    close = _closest(str(key), _KEYS[kind])
+    close = closest(str(key), _KEYS[kind])
     return f"did you mean {close[0]!r}? {takes[0].upper()}{takes[1:]}" if close else takes
-
-
-def _closest(word: str, options: Sequence[str]) -> list[str]:
-    """The option a typo most likely meant (a shortened name counts: max -> max_value)."""
-    word = word.lower()
-    if len(word) >= 3:
-        for option in options:
-            if word in option:
-                return [option]
-    return difflib.get_close_matches(word, options, n=1)
-
-
-def _describe(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return "an empty value"
-    if isinstance(value, str):
-        return f"the text {value!r}"
-    if isinstance(value, (int, float)):
-        return str(value)
-    if isinstance(value, Mapping):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    return type(value).__name__
 
 
 # --------------------------------------------------------------------------------------------
