@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
-from engine.sweeps.wording import closest, describe
+from engine.sweeps.wording import SweepYamlError, closest, describe
 
 if TYPE_CHECKING:
     import optuna
@@ -86,17 +86,8 @@ _REDRAWS = 200
 _LISTABLE = 1_000_000
 
 
-class SearchSpaceError(ValueError):
+class SearchSpaceError(SweepYamlError):
     """A search space (or the algorithm asked of it) is invalid; ``path`` is under ``search_space``."""
-
-    def __init__(self, message: str, hint: str, path: tuple[str, ...]) -> None:
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
-        self.path = path
-
-    def __str__(self) -> str:
-        return f"{self.message}\n  hint: {self.hint}"
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from engine.sweeps.wording import closest, describe
+from engine.sweeps.wording import SweepYamlError, closest, describe
 
 POLICY_TYPES = ("bandit", "median_stopping", "truncation_selection")
 _COMMON_KEYS = ("type", "evaluation_interval", "delay_evaluation")
@@ -63,17 +63,8 @@ _EXAMPLES = {
 }
 
 
-class PolicyError(ValueError):
+class PolicyError(SweepYamlError):
     """An early termination policy is invalid; ``path`` is under ``early_termination``."""
-
-    def __init__(self, message: str, hint: str, path: tuple[str, ...]) -> None:
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
-        self.path = path
-
-    def __str__(self) -> str:
-        return f"{self.message}\n  hint: {self.hint}"
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,23 @@
-"""How the sweep modules word their errors: the option a typo meant, a value as a user wrote it."""
+"""How the sweep modules word their errors: the error itself (message, hint and where under its
+YAML key), the option a typo meant, a value as a user wrote it."""
 
 from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping, Sequence
+
+
+class SweepYamlError(ValueError):
+    """Something under one of a sweep's YAML keys is invalid; `path` is relative to that key."""
+
+    def __init__(self, message: str, hint: str, path: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.path = path
+
+    def __str__(self) -> str:
+        return f"{self.message}\n  hint: {self.hint}"
 
 
 def closest(word: str, options: Sequence[str]) -> list[str]:
