@@ -29,6 +29,17 @@ def write_spec(files: RunFiles, spec: dict[str, Any]) -> None:
     os.replace(tmp, files.spec)
 
 
+def materialize_code(spec: dict[str, Any], wd: Path) -> None:
+    """The run's code snapshot (spec.json `snapshot_id`) into `wd`; an empty `wd` without one."""
+    snapshot_id = spec.get("snapshot_id")
+    if snapshot_id:
+        from engine.snapshots import SnapshotStore
+
+        SnapshotStore(Path(spec["snapshots_root"])).materialize(snapshot_id, wd)
+    else:
+        wd.mkdir(parents=True, exist_ok=True)
+
+
 def link_interpreter(files: RunFiles, interpreter: str) -> None:
     """`python` and `python3` on the run's PATH are the run's interpreter.
 

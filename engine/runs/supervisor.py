@@ -43,13 +43,9 @@ class Supervisor:
 
     # ------------------------------------------------------------------ start
     def _materialize(self) -> None:
-        snapshot_id = self.spec.get("snapshot_id")
-        if snapshot_id:
-            from engine.snapshots import SnapshotStore
+        from engine.runs.launch import materialize_code
 
-            SnapshotStore(Path(self.spec["snapshots_root"])).materialize(snapshot_id, self.files.wd)
-        else:
-            self.files.wd.mkdir(parents=True, exist_ok=True)
+        materialize_code(self.spec, self.files.wd)
         for d in (self.files.tracking, self.files.system_logs, self.files.logs):
             d.mkdir(parents=True, exist_ok=True)
 

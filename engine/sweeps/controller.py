@@ -93,13 +93,9 @@ class SweepController:
         return 0
 
     def _materialize(self) -> None:
-        snapshot_id = self.spec.get("snapshot_id")
-        if snapshot_id:
-            from engine.snapshots import SnapshotStore
+        from engine.runs.launch import materialize_code
 
-            SnapshotStore(Path(self.spec["snapshots_root"])).materialize(snapshot_id, self.files.wd)
-        else:
-            self.files.wd.mkdir(parents=True, exist_ok=True)
+        materialize_code(self.spec, self.files.wd)
 
     def _on_sigterm(self, _signum: int, _frame: object) -> None:
         self.cancel_reason = self.cancel_reason or USER_CANCEL

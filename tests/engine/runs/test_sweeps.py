@@ -59,6 +59,28 @@ def driver_log(run: Any) -> str:
     return path.read_text() if path.exists() else ""
 
 
+def sweep_with_two_trials_running(eng: Engine, tmp_path: Path) -> Any:
+    """A random sweep of trials that never end by themselves, once two (its limit) are Running."""
+    from engine.jobs.loader import load_job
+
+    hold = tmp_path / "never"
+    path = write_sweep(tmp_path / "proj", f"""
+        type: sweep
+        trial:
+          code: src
+          command: python train.py --lr ${{{{search_space.lr}}}} --hold {hold}
+        search_space:
+          lr: {{type: uniform, min_value: 0.0, max_value: 1.0}}
+        objective: {{goal: minimize, primary_metric: loss}}
+        limits: {{max_total_trials: 10, max_concurrent_trials: 2}}
+        """)
+    sweep = eng.submit(load_job(path))
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and sum(t.status == "Running" for t in children(eng, sweep.name)) < 2:
+        time.sleep(0.1)
+    return sweep
+
+
 def test_a_grid_sweep_runs_every_combination_as_child_runs_and_records_the_best(
         eng: Engine, tmp_path: Path, cli: Any) -> None:
     path = write_sweep(tmp_path / "proj", """
@@ -156,23 +178,8 @@ def test_bandit_early_termination_cancels_trials_that_fall_behind(eng: Engine, t
 
 def test_canceling_a_sweep_cancels_its_running_trials_and_starts_no_more(
         eng: Engine, tmp_path: Path) -> None:
-    from engine.jobs.loader import load_job
 
-    hold = tmp_path / "never"
-    path = write_sweep(tmp_path / "proj", f"""
-        type: sweep
-        trial:
-          code: src
-          command: python train.py --lr ${{{{search_space.lr}}}} --hold {hold}
-        search_space:
-          lr: {{type: uniform, min_value: 0.0, max_value: 1.0}}
-        objective: {{goal: minimize, primary_metric: loss}}
-        limits: {{max_total_trials: 10, max_concurrent_trials: 2}}
-        """)
-    sweep = eng.submit(load_job(path))
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and sum(t.status == "Running" for t in children(eng, sweep.name)) < 2:
-        time.sleep(0.1)
+    sweep = sweep_with_two_trials_running(eng, tmp_path)
     assert sum(t.status == "Running" for t in children(eng, sweep.name)) == 2
     eng.cancel(sweep.name)
     final = eng.wait(sweep.name, timeout=60)
@@ -337,23 +344,8 @@ def test_a_sweep_whose_controller_is_killed_fails_and_stops_its_trials(eng: Engi
     import os
     import signal
 
-    from engine.jobs.loader import load_job
 
-    hold = tmp_path / "never"
-    path = write_sweep(tmp_path / "proj", f"""
-        type: sweep
-        trial:
-          code: src
-          command: python train.py --lr ${{{{search_space.lr}}}} --hold {hold}
-        search_space:
-          lr: {{type: uniform, min_value: 0.0, max_value: 1.0}}
-        objective: {{goal: minimize, primary_metric: loss}}
-        limits: {{max_total_trials: 10, max_concurrent_trials: 2}}
-        """)
-    sweep = eng.submit(load_job(path))
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and sum(t.status == "Running" for t in children(eng, sweep.name)) < 2:
-        time.sleep(0.1)
+    sweep = sweep_with_two_trials_running(eng, tmp_path)
     pid = eng.get_run(sweep.name).supervisor_pid
     os.kill(pid, signal.SIGKILL)  # the controller dies (OOM killer, a crash): nothing it could clean up
     deadline = time.monotonic() + 10
