@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from engine.snapshots import GitInfo, SnapshotStore
-
-pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
-
 
 def git(repo: Path, *args: str) -> str:
     res = subprocess.run(
