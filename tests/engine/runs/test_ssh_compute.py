@@ -262,3 +262,87 @@ def test_outputs_come_back_as_the_script_left_them(eng: Engine, project, target)
     assert (out / "link.txt").is_symlink() and (out / "link.txt").read_text() == "deep"
     assert not (out / "escape.txt").exists() and not (out / "escape.txt").is_symlink()
     assert "not downloaded from outputs: outputs/escape.txt" in RunFiles(Path(final.run_dir)).supervisor_log.read_text()
+
+
+def test_a_changed_host_key_is_refused_and_says_how_to_fix_it(eng: Engine, project, target, sshd: Sshd,  # type: ignore[no-untyped-def]
+                                                               tmp_path: Path) -> None:
+    """The host answers with another key than known_hosts holds for it (a reinstall, or a man in the
+    middle): no connection, and the error names the file and the two commands that fix it."""
+    other = tmp_path / "other_host_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)], check=True)
+    kind, body = (tmp_path / "other_host_key.pub").read_text().split()[:2]
+    stale = tmp_path / "stale_known_hosts"
+    stale.write_text(f"[127.0.0.1]:{sshd.port} {kind} {body}\n")
+    target(known_hosts=str(stale))
+    marker = tmp_path / "ran"
+    run = eng.submit(JobSpec(experiment_name="exp", code_dir=project({"t.py": f"open({str(marker)!r}, 'w')\n"}),
+                             script="t.py", compute="far"))
+    final = eng.wait(run.name, timeout=30)
+    assert final.status == "Failed"
+    assert f"the host key of 127.0.0.1:{sshd.port} does not match the one in {stale}" in final.error
+    assert f"ssh-keygen -R '[127.0.0.1]:{sshd.port}'" in final.error
+    assert f"ssh-keyscan -p {sshd.port} 127.0.0.1 >> {stale}" in final.error
+    assert [e.status for e in final.status_history][-2:] == ["Preparing", "Failed"]
+    assert not marker.exists()  # nothing ran there
+
+
+@pytest.mark.parametrize("kind", ["missing", "a folder"])
+def test_an_unreadable_known_hosts_file_is_a_clear_error(eng: Engine, project, target,  # type: ignore[no-untyped-def]
+                                                         tmp_path: Path, kind: str) -> None:
+    # (A file without read permission is no test as root, who reads it anyway: a folder fails for everyone.)
+    known = tmp_path / "known_hosts_here"
+    if kind == "a folder":
+        known.mkdir()
+    target(known_hosts=str(known))
+    run = eng.submit(JobSpec(experiment_name="exp", code_dir=project({"t.py": "print(1)\n"}), script="t.py",
+                             compute="far"))
+    final = eng.wait(run.name, timeout=30)
+    assert final.status == "Failed"
+    assert f"the known_hosts file {known} of compute target 'far' cannot be read" in final.error
+    assert "fix `known_hosts:` in the compute YAML" in final.error
+    assert "Traceback" not in final.error
+
+
+FAIL_WITH_OUTPUTS = """
+import os, sys
+os.makedirs("outputs/sub", exist_ok=True)
+open("outputs/partial.txt", "w").write("half done")
+open("outputs/sub/state.json", "w").write("{}")
+print("wrote outputs", flush=True)
+raise SystemExit("gave up")
+"""
+
+CANCEL_WITH_OUTPUTS = """
+import os, time
+os.makedirs("outputs", exist_ok=True)
+open("outputs/checkpoint.txt", "w").write("step 1")
+print("wrote outputs", flush=True)
+while True:
+    time.sleep(0.05)
+"""
+
+
+def test_the_outputs_of_a_failed_ssh_run_come_back(eng: Engine, project, target) -> None:  # type: ignore[no-untyped-def]
+    work = target()
+    run = eng.submit(JobSpec(experiment_name="exp", code_dir=project({"f.py": FAIL_WITH_OUTPUTS}), script="f.py",
+                             compute="far"))
+    final = eng.wait(run.name, timeout=60)
+    assert final.status == "Failed"
+    assert final.exit_code == 1 and "gave up" in final.error
+    out = RunFiles(Path(final.run_dir)).outputs
+    assert (out / "partial.txt").read_text() == "half done"
+    assert (out / "sub" / "state.json").read_text() == "{}"
+    assert not (work / run.name).exists()
+
+
+def test_the_outputs_of_a_cancelled_ssh_run_come_back(eng: Engine, project, target) -> None:  # type: ignore[no-untyped-def]
+    work = target()
+    run = eng.submit(JobSpec(experiment_name="exp", code_dir=project({"c.py": CANCEL_WITH_OUTPUTS}), script="c.py",
+                             compute="far"))
+    wait_status(eng, run.name, {"Running"}, timeout=30)
+    wait_file_contains(RunFiles(Path(eng.get_run(run.name).run_dir)).driver_log, "wrote outputs")
+    eng.cancel(run.name)
+    final = eng.wait(run.name, timeout=30)
+    assert final.status == "Canceled"
+    assert (RunFiles(Path(final.run_dir)).outputs / "checkpoint.txt").read_text() == "step 1"
+    assert not (work / run.name).exists()

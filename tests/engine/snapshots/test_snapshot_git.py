@@ -9,6 +9,7 @@ import pytest
 
 from engine.snapshots import GitInfo, SnapshotStore
 
+
 def git(repo: Path, *args: str) -> str:
     res = subprocess.run(
         ["git", "-c", "user.name=Test", "-c", "user.email=test@example.com", "-c", "commit.gpgsign=false",
