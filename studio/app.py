@@ -9,6 +9,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+from PySide6.QtWidgets import QApplication
+
+from engine.api import Engine
+from engine.errors import TrainyardError
+from studio import tasks, theme
+from studio.errors import show_error
+from studio.icons import app_icon
+from studio.mainwindow import MainWindow
+
 # The browser pages (the rest are tabs of one run's detail).
 BROWSER_PAGES = ("experiments", "runs", "environments", "compute", "models", "data")
 SCREENSHOT_PAGES = (*BROWSER_PAGES, "run", "compare", "submit",
@@ -35,8 +44,6 @@ def parse_args(args: list[str]) -> argparse.Namespace:
 
 
 def make_app() -> Any:
-    from PySide6.QtWidgets import QApplication
-
     app = QApplication.instance()
     if app is None:
         app = QApplication([sys.argv[0] if sys.argv else "trainyard"])
@@ -44,9 +51,6 @@ def make_app() -> Any:
     app.setOrganizationName("Trainyard")
     app.setApplicationDisplayName("Trainyard")
     app.setDesktopFileName("trainyard")
-    from studio import theme
-    from studio.icons import app_icon
-
     theme.apply(app)  # Fusion, light or dark as the system (or TRAINYARD_THEME) says
     app.setWindowIcon(app_icon())
     return app
@@ -56,22 +60,14 @@ def main(args: list[str] | None = None) -> int:
     ns = parse_args(list(sys.argv[1:] if args is None else args))
     if ns.screenshot:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
-    from engine.api import Engine
-    from engine.errors import TrainyardError
-
     app = make_app()
     try:
         engine = Engine.open(ns.workspace)
     except TrainyardError as exc:
         sys.stderr.write(f"error: {exc}\n")
         if not ns.screenshot:
-            from studio.errors import show_error
-
             show_error(None, exc).exec()
         return 1
-
-    from studio import tasks
-    from studio.mainwindow import MainWindow
 
     try:
         if ns.screenshot:
@@ -102,9 +98,6 @@ def _wait(app: Any, ready: Any, timeout: float) -> bool:
 
 def screenshot(app: Any, engine: Any, path: Path, page: str, run_name: str | None,
                project: str | None = None) -> int:
-    from studio import tasks
-    from studio.mainwindow import MainWindow
-
     window = MainWindow(engine, restore=False)
     try:
         window.resize(*SCREENSHOT_SIZE)

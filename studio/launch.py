@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import sys
 
+from engine.links import is_link, parse_link
+
 STUDIO_OPTIONS = {"-w", "--workspace", "--screenshot", "--page", "--run", "--project"}
 
 
@@ -23,8 +25,6 @@ def wants_studio(argv: list[str]) -> bool:
 
 def link_args(argv: list[str]) -> list[str] | None:
     """Studio arguments for `trainyard trainyard://runs/NAME?workspace=…` (the desktop's link handler)."""
-    from engine.links import is_link, parse_link
-
     if len(argv) != 1 or not is_link(argv[0]):
         return None
     name, workspace = parse_link(argv[0])
@@ -38,6 +38,7 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # noqa: BLE001 - a bad link: say so, like any other bad argument
         sys.stderr.write(f"error: {exc}\n")
         sys.exit(2)
+    # Each front end is imported only when chosen: a CLI command never loads Qt.
     if wants_studio(args):
         from studio.app import main as studio_main
 

@@ -19,6 +19,8 @@ import shiboken6
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 from PySide6.QtWidgets import QMainWindow, QWidget
 
+from studio.errors import show_error
+
 log = logging.getLogger(__name__)
 
 _serial_pool: QThreadPool | None = None
@@ -146,7 +148,5 @@ class BackgroundOp:
         if self._on_failure is not None:
             self._on_failure(exc)
         else:
-            from studio.errors import show_error
-
             widget = self._parent if isinstance(self._parent, QWidget) else None
             show_error(widget, exc)

@@ -16,7 +16,24 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from engine.environments.resolve import (
+    list_all_environments,
+    register_environment,
+    resolve_environment,
+    same_build,
+)
 from engine.environments.spec import EnvironmentSpec
+from engine.environments.yamlspec import (
+    ENV_FILE,
+    check_name,
+    conda_packages,
+    conda_pip,
+    load_environment_yaml,
+    normalise_conda,
+    read_conda_file,
+    read_requirements,
+    write_spec_directory,
+)
 from engine.errors import InvalidSpec, InvalidState, NotFound, TrainyardError
 
 
@@ -35,15 +52,11 @@ class CondaDependencies:
         self.source: str | None = None
         self._pip_section = False
         if conda_dependencies_file_path is not None:
-            from engine.environments.yamlspec import read_conda_file
-
             path = Path(conda_dependencies_file_path).expanduser().resolve()
             self._load(read_conda_file(path))
             self.source = str(path)
 
     def _load(self, conda: dict[str, Any]) -> None:
-        from engine.environments.yamlspec import conda_packages, conda_pip
-
         self.name = conda.get("name")
         self.channels = list(conda.get("channels") or [])
         self.conda_packages = conda_packages(conda)
@@ -101,8 +114,6 @@ class CondaDependencies:
 
     def as_dict(self) -> dict[str, Any]:
         """The normalised conda dict (what `EnvironmentSpec.conda` holds)."""
-        from engine.environments.yamlspec import normalise_conda
-
         deps: list[Any] = list(self.conda_packages)
         if self._pip_section or self.pip_packages:
             deps.append({"pip": list(self.pip_packages)})
@@ -177,8 +188,6 @@ class Environment:
     def from_pip_requirements(cls, name: str, file_path: str | os.PathLike[str],
                               pip_version: str | None = None) -> Environment:
         """A virtual environment with the packages of a requirements file (built with uv)."""
-        from engine.environments.yamlspec import read_requirements
-
         path = Path(file_path).expanduser().resolve()
         env = cls(name)
         env._pip_requirements = list(read_requirements(path))
@@ -243,8 +252,6 @@ class Environment:
     @classmethod
     def load_from_directory(cls, path: str | os.PathLike[str]) -> Environment:
         """Read what `save_to_directory` wrote (an `env.yml` and the files it names)."""
-        from engine.environments.yamlspec import ENV_FILE, load_environment_yaml
-
         folder = Path(path)
         return cls.from_spec(load_environment_yaml(folder / ENV_FILE if folder.is_dir() else folder))
 
@@ -274,8 +281,6 @@ class Environment:
             **_ignored: Any) -> Environment:
         """A registered environment (default: its latest version) or a curated one; `name` may
         also be a reference such as `azureml:NAME@latest` or `NAME:3`."""
-        from engine.environments.resolve import resolve_environment
-
         if label not in (None, "latest"):
             raise InvalidSpec(f"unknown label {label!r}", "only label='latest' exists")
         ref = name if version is None else f"{name}:{version}"
@@ -284,9 +289,6 @@ class Environment:
     def register(self, workspace: Any) -> Environment:
         """Register this environment in the workspace and return the registered version. An
         environment unchanged since its latest registered version returns that version."""
-        from engine.environments.resolve import register_environment
-        from engine.environments.yamlspec import check_name
-
         check_name(self.name)
         spec = replace(self.to_spec(), version=None, curated=False)
         registered = register_environment(workspace.engine.store, spec, reuse_identical=True)
@@ -304,8 +306,6 @@ class Environment:
     def save_to_directory(self, path: str | os.PathLike[str], overwrite: bool = False) -> None:
         """Write `env.yml` plus its conda file / requirements file / Docker build context to
         `path`; `trainyard environment create -f PATH/env.yml` registers it."""
-        from engine.environments.yamlspec import write_spec_directory
-
         folder = Path(path)
         if folder.exists() and not folder.is_dir():
             raise InvalidState(f"{folder} exists and is not a folder", "give the path of a folder")
@@ -363,11 +363,8 @@ class Environment:
             user_managed=user_managed,
             interpreter_path=interpreter,
         )
-        if self._curated is not None:
-            from engine.environments.resolve import same_build
-
-            if spec.name == self._curated.name and same_build(spec, self._curated):
-                return self._curated
+        if self._curated is not None and spec.name == self._curated.name and same_build(spec, self._curated):
+            return self._curated
         return spec
 
     def __repr__(self) -> str:
@@ -377,8 +374,6 @@ class Environment:
     @classmethod
     def list(cls, workspace: Any) -> dict[str, Environment]:
         """Registered (latest versions) and curated environments by name."""
-        from engine.environments.resolve import list_all_environments
-
         return {s.name: cls.from_spec(s) for s in list_all_environments(workspace.engine.store)}
 
 

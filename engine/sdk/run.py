@@ -8,7 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from engine import entities as E
+from engine.cli.output import run_document
 from engine.errors import NotFound, RunFailed
+from engine.links import run_link
+from engine.sdk.model import Model
+from engine.sdk.submission import submit_config
 
 
 class Run:
@@ -37,8 +41,6 @@ class Run:
         return self._engine.get_run(self._id).status
 
     def get_portal_url(self) -> str:
-        from engine.links import run_link
-
         return run_link(self._id, self._engine.location.folder)
 
     def wait_for_completion(self, show_output: bool = False, wait_post_processing: bool = False,
@@ -55,8 +57,6 @@ class Run:
         return self.get_details()
 
     def get_details(self) -> dict[str, Any]:
-        from engine.cli.output import run_document
-
         run = self._engine.get_run(self._id)
         doc = run_document(run, self._engine.latest_metrics(self._id))
         doc.update({"runId": run.name, "target": run.compute, "startTimeUtc": E.iso(run.start_time),
@@ -112,8 +112,6 @@ class Run:
 
     def register_model(self, model_name: str, model_path: str, tags: dict[str, Any] | None = None,
                        description: str = "", **_ignored: Any) -> Any:
-        from engine.sdk.model import Model
-
         m = self._engine.register_model(model_name, model_path, run_name=self._id, description=description,
                                         tags=tags)
         return Model(self.experiment.workspace, m.name, m.version)
@@ -124,13 +122,7 @@ class Run:
     # ------------------------------------------------------------------ child runs
     def submit_child(self, config: Any, tags: dict[str, Any] | None = None, **_ignored: Any) -> Run:
         """Submit `config` (a ScriptRunConfig) as a child of this run, in this run's experiment."""
-        import dataclasses
-
-        from engine.sdk.experiment import _spec_from_config
-
-        spec = _spec_from_config(self.experiment.name, config, tags or {})
-        spec = dataclasses.replace(spec, parent_run=self._id)
-        run = self._engine.submit(spec, on_warning=lambda msg: print(f"Warning: {msg}"))
+        run = submit_config(self._engine, self.experiment.name, config, tags, parent_run=self._id)
         return Run(self.experiment, run.name)
 
     def get_children(self, recursive: bool = False, tags: Any = None, properties: Any = None,

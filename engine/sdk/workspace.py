@@ -9,6 +9,10 @@ from typing import Any
 
 from engine.api import Engine
 from engine.errors import TrainyardError
+from engine.sdk.compute import ComputeTarget
+from engine.sdk.environment import Environment
+from engine.sdk.experiment import Experiment
+from engine.sdk.model import Model
 from engine.workspace import resolve_workspace
 
 
@@ -50,28 +54,20 @@ class Workspace:
     @property
     def compute_targets(self) -> dict[str, Any]:
         """The built-in targets (`local`, `docker`) and those created in this workspace, by name."""
-        from engine.sdk.compute import ComputeTarget
-
         return {t.name: ComputeTarget(self, t.name) for t in self._engine.store.list_compute_targets()}
 
     @property
     def experiments(self) -> dict[str, Any]:
-        from engine.sdk.experiment import Experiment
-
         return {e.name: Experiment(self, e.name) for e in self._engine.store.list_experiments()}
 
     @property
     def environments(self) -> dict[str, Any]:
         """Registered environments (latest versions) and curated ones by name; any other name
         that resolves (an Azure ML curated name, `NAME:VERSION`) works with [] too."""
-        from engine.sdk.environment import Environment
-
         return _Environments(self, Environment.list(self))
 
     @property
     def models(self) -> dict[str, Any]:
-        from engine.sdk.model import Model
-
         latest: dict[str, Any] = {}
         for m in self._engine.store.list_models():
             latest[m.name] = Model(self, m.name, m.version)
@@ -90,8 +86,6 @@ class _Environments(dict):  # type: ignore[type-arg]
         self._workspace = workspace
 
     def __missing__(self, key: str) -> Any:
-        from engine.sdk.environment import Environment
-
         return Environment.get(self._workspace, key)  # NotFound suggests close names
 
     def __contains__(self, key: object) -> bool:

@@ -15,6 +15,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QWidget
 
+from studio.errors import describe
 from studio.tasks import BackgroundOp
 
 
@@ -56,8 +57,6 @@ class Refresher(QObject):
         first = self.error is None or str(self.error) != str(exc)
         self.error = exc
         if first:
-            from studio.errors import describe
-
             window = self._page.window()
             bar = getattr(window, "statusBar", None)
             if callable(bar):

@@ -36,8 +36,8 @@ from PySide6.QtWidgets import (
 )
 
 from engine import entities as E
-from studio.rundetail.children import Children, fmt_param, fmt_params, is_sweep, load_children, trial_counts
 from studio.rundetail.logtail import BUILD_LOG_REL, DRIVER_LOG_REL, SUPERVISOR_LOG_REL
+from studio.rundetail.trials import Children, fmt_param, fmt_params, is_sweep, load_children, trial_counts
 from studio.style import (
     STATUS_COLORS,
     fmt_duration,

@@ -14,17 +14,15 @@ import html
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QScrollArea, QSizePolicy, QVBoxLayout, QWidget
 
+from studio.rundetail.trials import ChildRow, SweepInfo, finite_number, fmt_params, stopped_early
 from studio.style import STATUS_COLORS
-
-if TYPE_CHECKING:
-    from studio.rundetail.children import ChildRow, SweepInfo
 
 HEIGHT = 172  # the charts; with the title row above them about 190 px
 PLOT_MIN_WIDTH = 230
@@ -44,15 +42,7 @@ class Point:
 
 
 def outcome(run: Any) -> str:
-    from studio.rundetail.children import stopped_early  # (children.py imports this module)
-
     return "stopped early" if stopped_early(run) else str(run.status).lower()
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value) if math.isfinite(value) else None
 
 
 @dataclass(frozen=True)
@@ -67,10 +57,10 @@ class Axis:
 def axis_for(param: str, info: SweepInfo, values: Sequence[Any]) -> Axis:
     choices = info.choices.get(param, ())
     every = [*choices, *values]
-    if any(_number(v) is None for v in every if v is not None):
+    if any(finite_number(v) is None for v in every if v is not None):
         labels = list(dict.fromkeys(_label(v) for v in every))
         return Axis("category", tuple(labels))
-    numbers = [n for v in every if (n := _number(v)) is not None]
+    numbers = [n for v in every if (n := finite_number(v)) is not None]
     positive = bool(numbers) and min(numbers) > 0
     spread = positive and max(numbers) / min(numbers) >= 100
     bounds = info.bounds.get(param)
@@ -101,7 +91,7 @@ def chart_points(param: str, info: SweepInfo, rows: Sequence[ChildRow]) -> tuple
                 points.append(Point(r.run.name, index + offset, float(r.value or 0.0), outcome(r.run)))
     else:
         for r in done:
-            x = _number(r.run.params[param])
+            x = finite_number(r.run.params[param])
             if x is None or (axis.kind == "log" and x <= 0):
                 continue
             points.append(Point(r.run.name, math.log10(x) if axis.kind == "log" else x, float(r.value or 0.0),
@@ -260,8 +250,6 @@ class SweepChart(QWidget):
 
     @staticmethod
     def _tip(row: ChildRow, info: SweepInfo) -> str:
-        from studio.rundetail.children import fmt_params  # (children.py imports this module)
-
         bits = [row.run.name + ("  (best)" if row.run.name == info.best else "")]
         if row.value is not None:
             bits.append(f"{info.metric} {row.value:.4g}")

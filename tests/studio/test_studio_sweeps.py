@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QTreeWidget
 from engine.api import Engine
 from engine.jobs.loader import load_job
 from engine.jobs.spec import JobSpec
-from studio.rundetail.children import COLUMNS, _SortableItem
+from studio.rundetail.children import COLUMNS, SortableItem
 from studio.style import STOPPED_EARLY
 
 # val_loss ends at (lr - 0.5)^2 + 0.1, plus 3 with adam; adam trials also report slowly, so when
@@ -240,9 +240,9 @@ def test_missing_values_sort_last_in_either_direction(qtbot: Any) -> None:
     qtbot.addWidget(tree)
     tree.setColumnCount(1)
     for text, key in (("0.5", 0.5), ("", None), ("1e-05", 1e-05), ("12", 12.0)):
-        item = _SortableItem([text])
-        item.setData(0, _SortableItem.KEY_ROLE, key)
-        item.setData(0, _SortableItem.MISSING_ROLE, key is None)
+        item = SortableItem([text])
+        item.setData(0, SortableItem.KEY_ROLE, key)
+        item.setData(0, SortableItem.MISSING_ROLE, key is None)
         tree.addTopLevelItem(item)
     tree.setSortingEnabled(True)
     tree.sortByColumn(0, Qt.SortOrder.AscendingOrder)

@@ -15,8 +15,8 @@ import pytest
 
 from engine.errors import InvalidSpec, InvalidState, NotFound
 from engine.sdk import CondaDependencies, Environment, ScriptRunConfig, Workspace
-from engine.sdk.experiment import _spec_from_config
 from engine.sdk.runconfig import PyTorchConfiguration
+from engine.sdk.submission import spec_from_config
 
 _SCRIPT = Path(sys.executable).with_name("trainyard")
 CLI = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "engine.cli.main"]
@@ -265,7 +265,7 @@ def test_submitting_with_an_environment_carries_its_spec(tmp_path: Path) -> None
     conda = write(tmp_path / "conda.yml", SEED_CONDA)
     env = Environment.from_conda_specification("pytorch-env", str(conda))
     config = ScriptRunConfig(source_directory=str(tmp_path), script="train.py", environment=env)
-    job = _spec_from_config("exp", config, {})
+    job = spec_from_config("exp", config, {})
     assert job.environment_spec == env.to_spec() and job.interpreter_path is None
     assert job.environment == "pytorch-env"
 
@@ -273,12 +273,12 @@ def test_submitting_with_an_environment_carries_its_spec(tmp_path: Path) -> None
     user.python.user_managed_dependencies = True
     user.python.interpreter_path = sys.executable
     user.environment_variables = {"X": "1"}
-    job = _spec_from_config("exp", ScriptRunConfig(str(tmp_path), "train.py", environment=user), {})
+    job = spec_from_config("exp", ScriptRunConfig(str(tmp_path), "train.py", environment=user), {})
     assert job.interpreter_path == sys.executable and job.environment_variables == {"X": "1"}
 
     dist = ScriptRunConfig(str(tmp_path), "train.py", environment=env,
                            distributed_job_config=PyTorchConfiguration(process_count=2))
-    job = _spec_from_config("exp", dist, {})
+    job = spec_from_config("exp", dist, {})
     assert (job.distribution.kind, job.distribution.world_size) == ("pytorch", 2)
     with pytest.raises(InvalidSpec, match="not supported"):
-        _spec_from_config("exp", ScriptRunConfig(str(tmp_path), "train.py", distributed_job_config=object()), {})
+        spec_from_config("exp", ScriptRunConfig(str(tmp_path), "train.py", distributed_job_config=object()), {})
