@@ -185,3 +185,150 @@ def test_a_job_runs_in_a_container_reached_over_ssh(eng: Engine, remote: Remote,
     assert rc == 0, listing  # the work folder exists there: the run made it
     assert listing.decode().split() == []
     assert not Path(remote_dir).exists()
+
+
+# --- failure paths against the container: a drop, a cancel, a failure --------------------------------
+
+DENSE = """\
+import os, time
+from azureml.core import Run
+run = Run.get_context()
+for i in range(40):
+    run.log("x", float(i))
+    run.flush()
+    time.sleep(0.01)
+print("waiting for the go file", flush=True)
+while not os.path.exists("/tmp/trainyard-go-" + os.environ["TRAINYARD_RUN_ID"]):
+    time.sleep(0.02)
+for i in range(40, 80):
+    run.log("x", float(i))
+print("done", flush=True)
+"""
+
+SPIN = """\
+import os, subprocess, sys, time
+from azureml.core import Run
+run = Run.get_context()
+os.makedirs("outputs", exist_ok=True)
+open("outputs/checkpoint.txt", "w").write("step 1")
+child = subprocess.Popen(["sleep", "300", sys.argv[1]])  # a child in the script's group
+print("spinning", child.pid, flush=True)
+i = 0
+while True:
+    run.log("tick", i)
+    i += 1
+    time.sleep(0.05)
+"""
+
+FAIL = """\
+import os
+os.makedirs("outputs", exist_ok=True)
+open("outputs/partial.txt", "w").write("half done")
+print("about to fail", flush=True)
+raise ValueError("boom inside the container")
+"""
+
+
+def _target(eng: Engine, remote: Remote) -> None:
+    eng.store.add_compute_target("ctr", "ssh", {
+        "host": "127.0.0.1", "port": remote.port, "user": "root", "key_file": str(remote.key),
+        "known_hosts": str(remote.known_hosts), "work_dir": WORK_DIR})
+
+
+def _container_processes(remote: Remote) -> list[Any]:
+    """Every process inside the container (seen from here: the host's pid namespace holds them)."""
+    import psutil
+
+    remote.container.reload()
+    return psutil.Process(remote.container.attrs["State"]["Pid"]).children(recursive=True)
+
+
+def _wait_log(files: RunFiles, text: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not (files.driver_log.exists() and text in files.driver_log.read_text()):
+        assert time.monotonic() < deadline, f"{text!r} never reached the driver log"
+        time.sleep(0.05)
+
+
+def _submit(eng: Engine, tmp_path: Path, source: str, *args: str) -> str:
+    code = tmp_path / "proj"
+    code.mkdir(exist_ok=True)
+    (code / "train.py").write_text(source)
+    return eng.submit(JobSpec(experiment_name="exp", code_dir=code, script="train.py", arguments=args,
+                              compute="ctr")).name
+
+
+def _remote_dir_gone(remote: Remote, name: str) -> bool:
+    rc, _ = remote.container.exec_run(["test", "-e", f"{WORK_DIR}/{name}"])
+    return rc != 0
+
+
+def test_a_dropped_connection_to_the_container_loses_and_duplicates_nothing(eng: Engine, remote: Remote,
+                                                                             tmp_path: Path) -> None:
+    _target(eng, remote)
+    name = _submit(eng, tmp_path, DENSE)
+    files = RunFiles(Path(eng.get_run(name).run_dir))
+    _wait_log(files, "waiting for the go file")
+    # Every connection's sshd process in the container dies: the TCP connections drop, the listener stays.
+    listener = remote.container.attrs["State"]["Pid"]
+    sessions = [p for p in _container_processes(remote) if p.name() == "sshd" and p.ppid() == listener]
+    assert sessions
+    for p in sessions:
+        p.kill()
+    _wait_log(files, "reconnected to 127.0.0.1")
+    rc, out = remote.container.exec_run(["touch", f"/tmp/trainyard-go-{name}"])
+    assert rc == 0, out
+    final = eng.wait(name, timeout=90)
+    log = files.driver_log.read_text()
+    assert final.status == "Completed", (final.error, log)
+    assert eng.metric_history(name, "x").values.tolist() == [float(i) for i in range(80)]
+    assert "lost the connection to 127.0.0.1; reconnecting" in log and "done" in log
+    assert _remote_dir_gone(remote, name)
+
+
+def test_cancelling_a_run_in_the_container_ends_its_process_group_and_brings_its_outputs(
+        eng: Engine, remote: Remote, tmp_path: Path) -> None:
+    _target(eng, remote)
+    marker = f"marker-{uuid.uuid4().hex[:8]}"
+    name = _submit(eng, tmp_path, SPIN, marker)
+    files = RunFiles(Path(eng.get_run(name).run_dir))
+    _wait_log(files, "spinning")
+
+    def marked() -> list[Any]:
+        import psutil
+
+        alive = []
+        for p in _container_processes(remote):
+            try:  # a zombie has ended: only its parent has not reaped it yet
+                if p.status() != psutil.STATUS_ZOMBIE and marker in " ".join(p.cmdline()):
+                    alive.append(p)
+            except psutil.Error:
+                pass
+        return alive
+
+    assert marked()  # the script and its sleeping child, inside the container
+    eng.cancel(name)
+    final = eng.wait(name, timeout=30)
+    assert final.status == "Canceled"
+    assert final.error == "canceled by the user"
+    deadline = time.monotonic() + 10
+    while marked() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert marked() == []
+    assert eng.metric_history(name, "tick").values.size > 0
+    assert (files.outputs / "checkpoint.txt").read_text() == "step 1"
+    assert _remote_dir_gone(remote, name)
+
+
+def test_a_failing_script_in_the_container_fails_the_run_and_its_outputs_come_back(
+        eng: Engine, remote: Remote, tmp_path: Path) -> None:
+    _target(eng, remote)
+    name = _submit(eng, tmp_path, FAIL)
+    final = eng.wait(name, timeout=60)
+    files = RunFiles(Path(final.run_dir))
+    assert final.status == "Failed", final.error
+    assert final.exit_code == 1
+    assert final.error == "the script exited with code 1: ValueError: boom inside the container"
+    assert "about to fail" in files.driver_log.read_text()
+    assert (files.outputs / "partial.txt").read_text() == "half done"
+    assert _remote_dir_gone(remote, name)
