@@ -14,6 +14,7 @@ from engine import entities as E
 from engine.errors import InvalidSpec, InvalidState, LaunchFailed, NotFound, TrainyardError
 from engine.jobs.command import render_command
 from engine.jobs.spec import JobSpec, SweepSpec
+from engine.names import NAME_HINT, is_valid_name
 from engine.runs import launch
 from engine.runs.files import RunFiles
 from engine.runs.names import new_run_name
@@ -818,8 +819,5 @@ def _check_command_script(command: str, code_dir: Path | None, source: str | Non
 
 
 def _check_name(name: str, what: str) -> None:
-    import re
-
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,254}", name or ""):
-        raise InvalidSpec(f"invalid {what} name {name!r}",
-                          "use letters, digits, '-', '_' and '.', starting with a letter or digit")
+    if not is_valid_name(name):
+        raise InvalidSpec(f"invalid {what} name {name!r}", NAME_HINT)

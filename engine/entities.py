@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import datetime as _dt
+import difflib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from engine.errors import NotFound
 
 # The run lifecycle of DESIGN.md, in order.
 RUN_STATUSES = (
@@ -183,3 +187,22 @@ class ComputeTarget:
     description: str = ""
     created_at: float | None = None
     builtin: bool = False
+
+
+def builtin_compute_target(name: str) -> ComputeTarget:
+    """The built-in target `name` (one of BUILTIN_COMPUTE)."""
+    if name == "local":
+        return ComputeTarget("local", "local", {}, "a process on this machine (or the local Docker daemon "
+                             "when the environment is an image)", builtin=True)
+    return ComputeTarget("docker", "docker", {"network": "host"}, "a container in the local Docker daemon",
+                         builtin=True)
+
+
+def unknown_compute(name: str, registered: Sequence[str], source: str | None = None) -> NotFound:
+    """The error for a compute name that is neither built in nor registered; lists the known ones."""
+    known = [*BUILTIN_COMPUTE, *registered]
+    close = difflib.get_close_matches(name, known, n=3)
+    hint = (f"did you mean {', '.join(close)}? " if close else "") + (
+        f"known compute targets: {', '.join(known)} (`compute: local` runs a process here, "
+        "`compute: docker` uses the local Docker daemon); add others with `trainyard compute create`")
+    return NotFound(f"unknown compute target {name!r}" + (f" (in {source})" if source else ""), hint)

@@ -21,6 +21,9 @@ from typing import Any
 from engine.environments.spec import EnvironmentSpec
 from engine.errors import InvalidSpec, NotFound, TrainyardError
 from engine.jobs.spec import JobSpec, SweepSpec
+from engine.names import check_name
+from engine.specs import environment as environment_yaml
+from engine.specs.jobs import load_job
 
 PREFERRED_SCRIPTS = ("train.py", "main.py")
 SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", ".venv", "venv", "node_modules",
@@ -36,7 +39,6 @@ _REQUIREMENTS = re.compile(r"^requirements([-_.][\w.-]+)?\.(txt|in)$", re.IGNORE
 _DOCKERFILE = re.compile(r"^(Dockerfile([-_.][\w.-]+)?|[\w.-]+\.Dockerfile)$")
 _ENV_YAML_KEYS = {"image", "conda_file", "build", "pip_requirements"}
 _ENV_VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_EXPERIMENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
 
 # kinds of environment files, in the order they are offered
 ENV_KINDS = ("environment", "conda", "pip", "docker")
@@ -235,8 +237,6 @@ def environment_from_file(folder: str | os.PathLike[str], path: str, kind: str |
     Raises:
         NotFound, InvalidSpec: the file is missing or malformed (the message names file:line).
     """
-    from engine.environments import yamlspec
-
     root = Path(folder).expanduser().resolve()
     file = (root / path).resolve()
     if not file.is_file():
@@ -245,14 +245,14 @@ def environment_from_file(folder: str | os.PathLike[str], path: str, kind: str |
         kind = ("pip" if _REQUIREMENTS.match(file.name) else "docker" if _DOCKERFILE.match(file.name)
                 else classify_yaml(file) or "conda")
     if kind == "environment":
-        return yamlspec.load_environment_yaml(file)
+        return environment_yaml.load_environment_yaml(file)
     stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(path).as_posix().replace("/", "-")).strip("-._")
     name = f"{experiment_name or default_experiment_name(root)}-{stem}"[:255]
     if kind == "pip":
-        return EnvironmentSpec(name=name, pip_requirements=yamlspec.read_requirements(file),
+        return EnvironmentSpec(name=name, pip_requirements=environment_yaml.read_requirements(file),
                                pip_source=str(file))
     if kind == "conda":
-        return EnvironmentSpec(name=name, conda=yamlspec.read_conda_file(file), conda_source=str(file))
+        return EnvironmentSpec(name=name, conda=environment_yaml.read_conda_file(file), conda_source=str(file))
     if kind == "docker":
         return EnvironmentSpec(name=name, build_context=str(file.parent), dockerfile=file.name)
     raise InvalidSpec(f"unknown environment file kind {kind!r}", f"one of: {', '.join(ENV_KINDS)}")
@@ -267,8 +267,6 @@ def _environment_file(root: Path, rel: str, kind: str, experiment: str) -> Envir
 
 
 def _job_file(root: Path, rel: str) -> JobFile:
-    from engine.jobs.loader import load_job
-
     try:
         return JobFile(rel, load_job(root / rel))
     except TrainyardError as exc:
@@ -337,10 +335,7 @@ def check_experiment_name(name: str) -> str:
     if not name:
         raise InvalidSpec("the experiment has no name", "give it a name: runs are grouped by experiment",
                           field="experiment_name")
-    if not _EXPERIMENT_NAME.match(name):
-        raise InvalidSpec(f"{name!r} is not a valid experiment name",
-                          "use letters, digits, '-', '_' and '.', starting with a letter or digit",
-                          field="experiment_name")
+    check_name(name, "experiment", length_note=False, field="experiment_name")
     return name
 
 

@@ -129,7 +129,7 @@ SWEEP = textwrap.dedent('''
 
 def seed_sweep(engine: object, folder: Path) -> str:
     """A real sweep of 8 trials, run to its end; its name."""
-    from engine.jobs.loader import load_job
+    from engine.specs.jobs import load_job
 
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "tune.py").write_text(TUNE)

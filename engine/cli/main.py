@@ -89,7 +89,7 @@ def job_create(ctx: click.Context, file: str, overrides: tuple[str, ...], name: 
     """Submit a job described by an Azure ML CLI v2 job YAML."""
     from dataclasses import replace
 
-    from engine.jobs.loader import load_job
+    from engine.specs.jobs import load_job
 
     spec = load_job(file, list(overrides))
     if name:
@@ -440,7 +440,7 @@ def _environment_document(spec: Any, created_at: float | None = None) -> dict[st
 def environment_create(ctx: click.Context, file: str, workspace: str | None, output_format: str) -> None:
     """Register an environment YAML as the next version of its name (or its `version:`)."""
     from engine.environments.resolve import register_environment
-    from engine.environments.yamlspec import load_environment_yaml
+    from engine.specs.environment import load_environment_yaml
 
     spec = load_environment_yaml(file)
     eng = open_engine(ctx, workspace)
@@ -558,7 +558,8 @@ def compute_create(ctx: click.Context, file: str | None, name: str | None, type_
                    gpus: str | None, image: str | None, description: str | None, workspace: str | None,
                    output_format: str) -> None:
     """Register a compute target from a compute YAML (-f), or from --name and --type."""
-    from engine.compute.targets import compute_from_mapping, create_compute_target, load_compute_yaml
+    from engine.compute.targets import create_compute_target
+    from engine.specs.compute import compute_from_mapping, load_compute_yaml
 
     options = {"type": type_, "network": network, "gpus": gpus, "image": image, "description": description}
     if file is not None:

@@ -2,6 +2,5 @@
 
 - ``engine.compute.targets``: the targets a job can name (built-in ``local``/``docker`` and those
   created in the workspace), and the settings of a run on one (type, network, GPUs, default image).
-- ``engine.compute.yamlspec``: the compute YAML (``trainyard compute create -f``).
 - ``engine.compute.docker``: ``ContainerRun``, a run's script in a local Docker container.
 """

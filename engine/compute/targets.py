@@ -23,78 +23,32 @@ Compute YAML (``trainyard compute create -f compute.yml``)::
 driven from here by the run's supervisor (engine.compute.ssh).
 
 This module stays light (no pydantic): job submission and run supervisors import it. The YAML
-schema is in engine.compute.yamlspec.
+is read by engine.specs.compute.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
-from engine.entities import BUILTIN_COMPUTE, COMPUTE_TYPES, ComputeTarget
+from engine.entities import BUILTIN_COMPUTE, COMPUTE_TYPES, ComputeTarget, unknown_compute
 from engine.errors import LaunchFailed, NotFound
 
 __all__ = [
     "BUILTIN_COMPUTE",
     "COMPUTE_TYPES",
     "ComputeTarget",
-    "compute_from_mapping",
     "create_compute_target",
-    "load_compute_yaml",
-    "normalise_gpus",
     "resolve_compute",
     "run_environment",
     "run_settings",
 ]
 
 
-# ------------------------------------------------------------------------------ compute YAML
-def load_compute_yaml(path: str | Path, *, name: str | None = None) -> ComputeTarget:
-    """Read a compute YAML into an (unregistered) ComputeTarget; `name` overrides its `name:`.
-    Errors name the file, the line and the key."""
-    from engine.compute import yamlspec
-
-    return yamlspec.load_compute_yaml(path, name=name)
-
-
-def compute_from_mapping(data: Mapping[str, Any], *, source: str | None = None) -> ComputeTarget:
-    """Validate a compute definition given as a mapping of the YAML's keys (what
-    `trainyard compute create --name N --type T ...` builds)."""
-    from engine.compute import yamlspec
-
-    return yamlspec.compute_from_mapping(data, source=source)
-
-
 def create_compute_target(store: Any, target: ComputeTarget) -> ComputeTarget:
-    """Register a validated target in the workspace store."""
+    """Register a validated target (engine.specs.compute) in the workspace store."""
     return store.add_compute_target(target.name, target.type, target.config, target.description)
-
-
-# ------------------------------------------------------------------------------ GPUs
-def normalise_gpus(value: int | str | None) -> int | str | None:
-    """A GPU request as `docker run --gpus` takes it -> None, an int (-1: all, 0: none, N) or
-    `"device=ID,ID"`. ValueError says what is wrong."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        raise ValueError("expected a number, 'all' or device ids, not true/false")  # noqa: TRY004 - one error type for callers
-    if isinstance(value, int):
-        if value < -1:
-            raise ValueError("a GPU count must be 0 or more (-1 or 'all' for all of them)")
-        return value
-    text = str(value).strip().strip('"').strip()
-    if text.lower() == "all":
-        return -1
-    if text.lstrip("-").isdigit():
-        return normalise_gpus(int(text))
-    ids = [d.strip() for d in text.removeprefix("device=").split(",") if d.strip()]
-    listed = text.startswith("device=") or "," in text
-    if listed and ids and all(re.fullmatch(r"[A-Za-z0-9_:.-]+", d) for d in ids):
-        return "device=" + ",".join(ids)
-    raise ValueError("expected a number, 'all', or device ids like 'device=0,1'")
 
 
 # ------------------------------------------------------------------------------ jobs -> targets
@@ -110,8 +64,6 @@ def resolve_compute(store: Any, name: str | None, source: str | None = None) -> 
     try:
         return store.get_compute_target(text)
     except NotFound:
-        from engine.store.sql import unknown_compute
-
         registered = [t.name for t in store.list_compute_targets(builtin=False)]
         raise unknown_compute(text, registered, source) from None
 

@@ -15,10 +15,10 @@ from dataclasses import replace
 from pathlib import Path
 
 from engine.environments.spec import EnvironmentSpec
-from engine.errors import InvalidSpec, NotFound
+from engine.errors import NotFound
+from engine.specs.environment import load_environment_yaml
 
 CURATED_DIR = Path(__file__).resolve().parents[2] / "resources" / "environments"
-RESERVED_PREFIXES = ("AzureML-", "trainyard-")
 CURATED_VERSION = 1
 
 PYTHON = "trainyard-python"
@@ -100,8 +100,6 @@ _UNPROVIDED = (
 @functools.cache
 def curated_specs() -> dict[str, EnvironmentSpec]:
     """The shipped curated environments by name (loaded once)."""
-    from engine.environments.yamlspec import load_environment_yaml
-
     specs: dict[str, EnvironmentSpec] = {}
     for env_file in sorted(CURATED_DIR.glob("*/env.yml")):
         spec = load_environment_yaml(env_file)
@@ -169,25 +167,6 @@ def unknown_curated(name: str, extra_names: list[str] | tuple[str, ...] = ()) ->
     hint = (f"did you mean {', '.join(close)}?" if close else
             f"curated environments: {', '.join(curated_names())}; list all with `trainyard environment list`")
     return NotFound(f"no environment named {name!r} (neither registered in this workspace nor curated)", hint)
-
-
-def is_reserved(name: str) -> bool:
-    folded = name.casefold()
-    return any(folded.startswith(p.casefold()) for p in RESERVED_PREFIXES)
-
-
-def check_registrable_name(name: str) -> None:
-    """Refuse names with a reserved (curated) prefix."""
-    if is_reserved(name):
-        prefix = next(p for p in RESERVED_PREFIXES if name.casefold().startswith(p.casefold()))
-        suggestion = name[len(prefix):] or "my-env"
-        raise InvalidSpec(
-            f"environment names starting with {prefix!r} are reserved for curated environments: "
-            f"cannot register {name!r}",
-            f"pick another name, e.g. {suggestion!r} (for a changed curated environment, "
-            f"env.clone('{suggestion}') in the SDK)",
-            field="name",
-        )
 
 
 def alias_table() -> list[tuple[str, str]]:

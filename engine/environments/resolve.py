@@ -23,6 +23,8 @@ from typing import Any
 from engine.environments import curated
 from engine.environments.spec import EnvironmentSpec
 from engine.errors import InvalidSpec, NotFound
+from engine.names import check_registrable_name
+from engine.specs.environment import spec_from_inline
 
 _URI = re.compile(r"^azureml://(?P<scope>.*?)/?environments/(?P<name>[^/]+)"
                   r"(?:/(?:(?P<kind>labels|versions)/(?P<tag>[^/]+)))?/?$")
@@ -90,8 +92,6 @@ def resolve_environment(store: Any, ref_or_spec: str | EnvironmentSpec | Mapping
     if isinstance(ref_or_spec, EnvironmentSpec):
         return ref_or_spec
     if isinstance(ref_or_spec, Mapping):
-        from engine.environments.yamlspec import spec_from_inline
-
         return spec_from_inline(ref_or_spec, base_dir or Path.cwd())
     ref = parse_reference(str(ref_or_spec))
     if ref.registry:
@@ -122,7 +122,7 @@ def register_environment(store: Any, spec: EnvironmentSpec, *, reuse_identical: 
     """Register `spec` (next version, or spec.version if free). With `reuse_identical` (what
     `env.register(ws)` does, as in Azure ML), an unchanged environment returns its latest
     registered version instead of adding one."""
-    curated.check_registrable_name(spec.name)
+    check_registrable_name(spec.name)
     if reuse_identical and spec.version is None:
         try:
             latest = store.get_environment(spec.name)

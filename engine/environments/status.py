@@ -20,13 +20,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import yaml
 
 from engine.environments.build import cache as _cache
 from engine.environments.build import spec_hash
 from engine.environments.spec import EnvironmentSpec
+from engine.specs import yamlfile
+from engine.specs.environment import conda_text, environment_document, requirements_text
 
 BUILT = "built"
 BUILDING = "building"
@@ -111,33 +110,16 @@ def record_build(spec: EnvironmentSpec, cache_root: Path) -> Iterator[Path]:
 def spec_documents(spec: EnvironmentSpec) -> list[tuple[str, str]]:
     """(title, text) of what defines `spec`, as a user would write it: the environment YAML, then
     the conda file, the pip requirements or the Dockerfile it refers to."""
-    doc: dict[str, Any] = {"name": spec.name}
-    if spec.version is not None:
-        doc["version"] = spec.version
-    if spec.description:
-        doc["description"] = spec.description
-    if spec.image:
-        doc["image"] = spec.image
-    if spec.build_context:
-        doc["build"] = {"path": spec.build_context, "dockerfile_path": spec.dockerfile}
+    conda_file = Path(spec.conda_source).name if spec.conda_source else "conda.yml"
+    pip_file = Path(spec.pip_source).name if spec.pip_source else "requirements.txt"
+    build = {"path": spec.build_context, "dockerfile_path": spec.dockerfile} if spec.build_context else None
+    doc = environment_document(spec, conda_file=conda_file, pip_file=pip_file, build=build, with_version=True)
+    docs = [("Environment YAML", yamlfile.dump(doc))]
     if spec.conda is not None:
-        doc["conda_file"] = Path(spec.conda_source).name if spec.conda_source else "conda.yml"
+        docs.append((f"Conda file ({conda_file})", conda_text(spec.conda)))
     elif spec.pip_requirements is not None:
-        doc["pip_requirements"] = Path(spec.pip_source).name if spec.pip_source else "requirements.txt"
-    if spec.environment_variables:
-        doc["environment_variables"] = dict(spec.environment_variables)
-    if spec.user_managed or spec.interpreter_path:
-        doc["python"] = {"user_managed_dependencies": bool(spec.user_managed)}
-        if spec.interpreter_path:
-            doc["python"]["interpreter_path"] = spec.interpreter_path
-    docs = [("Environment YAML", yaml.safe_dump(doc, sort_keys=False, default_flow_style=False))]
-    if spec.conda is not None:
-        conda = {k: v for k, v in spec.conda.items() if v is not None}
-        docs.append((f"Conda file ({doc['conda_file']})",
-                     yaml.safe_dump(conda, sort_keys=False, default_flow_style=False)))
-    elif spec.pip_requirements is not None:
-        text = "".join(f"{line}\n" for line in spec.pip_requirements) or "# no packages: a bare virtual environment\n"
-        docs.append((f"Pip requirements ({doc['pip_requirements']})", text))
+        text = requirements_text(spec.pip_requirements) or "# no packages: a bare virtual environment\n"
+        docs.append((f"Pip requirements ({pip_file})", text))
     if spec.build_context:
         dockerfile = Path(spec.build_context) / spec.dockerfile
         try:

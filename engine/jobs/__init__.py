@@ -1,1 +1,1 @@
-"""Jobs: what to run (JobSpec), and the Azure ML CLI v2 YAML that describes one."""
+"""Jobs: what to run (JobSpec, SweepSpec) and its command line; the YAML that describes one is read by engine.specs.jobs."""

@@ -23,7 +23,9 @@ from engine.environments.resolve import (
     same_build,
 )
 from engine.environments.spec import EnvironmentSpec
-from engine.environments.yamlspec import (
+from engine.errors import InvalidSpec, InvalidState, NotFound, TrainyardError
+from engine.specs import yamlfile
+from engine.specs.environment import (
     ENV_FILE,
     check_name,
     conda_packages,
@@ -34,7 +36,6 @@ from engine.environments.yamlspec import (
     read_requirements,
     write_spec_directory,
 )
-from engine.errors import InvalidSpec, InvalidState, NotFound, TrainyardError
 
 
 class CondaDependencies:
@@ -123,9 +124,7 @@ class CondaDependencies:
         return normalise_conda(raw, source=self.source)
 
     def serialize_to_string(self) -> str:
-        import yaml
-
-        return yaml.safe_dump({k: v for k, v in self.as_dict().items() if v is not None}, sort_keys=False)
+        return yamlfile.dump({k: v for k, v in self.as_dict().items() if v is not None})
 
     def save(self, path: str | os.PathLike[str]) -> str:
         Path(path).write_text(self.serialize_to_string())
@@ -359,7 +358,7 @@ class Environment:
             conda_source=conda_source,
             pip_requirements=pip,
             pip_source=pip_source,
-            environment_variables={str(k): _env_str(v) for k, v in self.environment_variables.items()},
+            environment_variables={str(k): yamlfile.env_str(v) for k, v in self.environment_variables.items()},
             user_managed=user_managed,
             interpreter_path=interpreter,
         )
@@ -375,10 +374,6 @@ class Environment:
     def list(cls, workspace: Any) -> dict[str, Environment]:
         """Registered (latest versions) and curated environments by name."""
         return {s.name: cls.from_spec(s) for s in list_all_environments(workspace.engine.store)}
-
-
-def _env_str(v: Any) -> str:
-    return str(v).lower() if isinstance(v, bool) else str(v)
 
 
 def _dockerfile_context(value: str) -> Path:

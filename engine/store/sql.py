@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from engine import entities as E
 from engine.environments.spec import EnvironmentSpec
 from engine.errors import InvalidSpec, InvalidState, NotFound, WorkspaceError
+from engine.names import check_name, check_registrable_name
 from engine.store.models import (
     ComputeTargetRow,
     DataAssetRow,
@@ -677,8 +678,6 @@ class SqlStore:
     def add_environment(self, spec: EnvironmentSpec) -> EnvironmentSpec:
         """Register `spec` as a new version of `spec.name`: the next free number, or
         `spec.version` when it gives one that is free. Curated (reserved) names are refused."""
-        from engine.environments.curated import check_registrable_name
-
         check_registrable_name(spec.name)
         for _attempt in range(5):
             with self._session() as s:
@@ -748,7 +747,7 @@ class SqlStore:
                            description: str = "") -> E.ComputeTarget:
         """Register a compute target. The names of the built-in targets are reserved; a name
         that is taken is an error (delete the old target first)."""
-        _check_compute_name(name)
+        check_name(name, "compute target", reserved=E.BUILTIN_COMPUTE)
         if type not in E.COMPUTE_TYPES:
             raise InvalidSpec(f"unknown compute type {type!r}", f"use one of {', '.join(E.COMPUTE_TYPES)}",
                               field="type")
@@ -770,20 +769,20 @@ class SqlStore:
     def get_compute_target(self, name: str) -> E.ComputeTarget:
         """A built-in (`local`, `docker`) or registered target; NotFound lists the known names."""
         if name in E.BUILTIN_COMPUTE:
-            return builtin_compute_target(name)
+            return E.builtin_compute_target(name)
         with self._session() as s:
             row = s.scalar(select(ComputeTargetRow).where(ComputeTargetRow.name == name))
             if row is not None:
                 return _compute_entity(row)
             registered = list(s.scalars(select(ComputeTargetRow.name).order_by(ComputeTargetRow.name)))
-        raise unknown_compute(name, registered)
+        raise E.unknown_compute(name, registered)
 
     def list_compute_targets(self, *, builtin: bool = True) -> list[E.ComputeTarget]:
         """The built-in targets first (unless `builtin=False`), then the registered ones by name."""
         with self._session() as s:
             rows = s.scalars(select(ComputeTargetRow).order_by(ComputeTargetRow.name)).all()
             found = [_compute_entity(r) for r in rows]
-        return ([builtin_compute_target(n) for n in E.BUILTIN_COMPUTE] if builtin else []) + found
+        return ([E.builtin_compute_target(n) for n in E.BUILTIN_COMPUTE] if builtin else []) + found
 
     def delete_compute_target(self, name: str) -> E.ComputeTarget:
         """Remove a registered target (runs that used it keep its name); returns what was removed."""
@@ -838,39 +837,6 @@ def _environment_spec(row: EnvironmentRow) -> EnvironmentSpec:
     data.update(name=row.name, version=row.version, description=row.description or "", curated=False)
     return EnvironmentSpec.from_dict(data)
 
-
-
-COMPUTE_NAME_RE = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,254}"
-
-
-def _check_compute_name(name: str) -> None:
-    import re
-
-    if name in E.BUILTIN_COMPUTE:
-        raise InvalidSpec(f"{name!r} is the name of a built-in compute target",
-                          f"pick another name ({' and '.join(E.BUILTIN_COMPUTE)} are reserved)", field="name")
-    if not re.fullmatch(COMPUTE_NAME_RE, name or ""):
-        raise InvalidSpec(f"{name!r} is not a valid compute target name",
-                          "use letters, digits, '-', '_' and '.', starting with a letter or digit "
-                          "(at most 255 characters)", field="name")
-
-
-def builtin_compute_target(name: str) -> E.ComputeTarget:
-    if name == "local":
-        return E.ComputeTarget("local", "local", {}, "a process on this machine (or the local Docker daemon "
-                               "when the environment is an image)", builtin=True)
-    return E.ComputeTarget("docker", "docker", {"network": "host"}, "a container in the local Docker daemon",
-                           builtin=True)
-
-
-def unknown_compute(name: str, registered: Sequence[str], source: str | None = None) -> NotFound:
-    """The error for a compute name that is neither built in nor registered; lists the known ones."""
-    known = [*E.BUILTIN_COMPUTE, *registered]
-    close = difflib.get_close_matches(name, known, n=3)
-    hint = (f"did you mean {', '.join(close)}? " if close else "") + (
-        f"known compute targets: {', '.join(known)} (`compute: local` runs a process here, "
-        "`compute: docker` uses the local Docker daemon); add others with `trainyard compute create`")
-    return NotFound(f"unknown compute target {name!r}" + (f" (in {source})" if source else ""), hint)
 
 
 def _compute_entity(row: ComputeTargetRow) -> E.ComputeTarget:

@@ -31,7 +31,6 @@ from PySide6.QtWidgets import (
 
 from engine import entities as E
 from engine.errors import TrainyardError
-from engine.jobs.loader import load_job
 from engine.jobs.spec import JobSpec
 from engine.projects import (
     ProjectScan,
@@ -42,6 +41,7 @@ from engine.projects import (
     scan_project,
     script_job,
 )
+from engine.specs.jobs import load_job
 from studio.dialogs.duration import DurationEdit
 from studio.dialogs.envvars import EnvVarsEditor
 from studio.errors import show_error

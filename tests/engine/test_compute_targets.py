@@ -21,13 +21,15 @@ import pytest
 import sqlalchemy as sa
 
 from engine.api import Engine
-from engine.compute.targets import load_compute_yaml, normalise_gpus, resolve_compute, run_settings
+from engine.compute.targets import resolve_compute, run_settings
 from engine.entities import ComputeTarget
 from engine.environments.spec import EnvironmentSpec
 from engine.errors import InvalidSpec, LaunchFailed, NotFound
-from engine.jobs.loader import load_job
 from engine.jobs.spec import JobSpec
 from engine.runs.files import RunFiles
+from engine.specs.compute import load_compute_yaml
+from engine.specs.gpus import normalise_gpus
+from engine.specs.jobs import load_job
 from engine.store.sql import SqlStore
 
 _SCRIPT = Path(sys.executable).with_name("trainyard")

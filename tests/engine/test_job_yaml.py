@@ -16,7 +16,7 @@ import pytest
 
 from engine.errors import InvalidSpec, NotFound, TrainyardError
 from engine.jobs.command import referenced_names, render_command
-from engine.jobs.loader import load_job
+from engine.specs.jobs import load_job
 
 SEED_JOB = """\
 $schema: https://azuremlschemas.azureedge.net/latest/commandJob.schema.json

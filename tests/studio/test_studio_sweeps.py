@@ -16,8 +16,8 @@ from PySide6.QtCore import QPointF, Qt
 from PySide6.QtWidgets import QTreeWidget
 
 from engine.api import Engine
-from engine.jobs.loader import load_job
 from engine.jobs.spec import JobSpec
+from engine.specs.jobs import load_job
 from studio.rundetail.children import COLUMNS, SortableItem
 from studio.style import STOPPED_EARLY
 

@@ -18,12 +18,11 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
-
 from engine.environments.build.log import BuildLog, ToolResult, run_tool, tool_env
 from engine.environments.build.venv import pip_install, source_dir
 from engine.environments.spec import EnvironmentSpec
 from engine.errors import EnvBuildFailed, InvalidSpec
+from engine.specs import yamlfile
 
 CONDA_EXE_VAR = "TRAINYARD_CONDA_EXE"
 DEFAULT_CHANNELS = ["conda-forge"]
@@ -285,7 +284,7 @@ def build_with_conda_exe(exe: str, spec: EnvironmentSpec, final_dir: Path, cache
     doc = {k: v for k, v in spec.conda.items() if k != "name"}
     doc["channels"] = resolve_channels(spec.conda.get("channels"), spec.conda_source)
     env_file = final_dir / "environment.yml"
-    env_file.write_text(yaml.safe_dump(doc, sort_keys=False))
+    env_file.write_text(yamlfile.dump(doc))
     name = Path(exe).name.lower()
     if "mamba" in name:
         cmd = [exe, "create", "-p", str(prefix), "-f", str(env_file), "--yes"]

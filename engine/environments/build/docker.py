@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from engine.errors import DockerUnavailable, EnvBuildFailed, InvalidSpec
+from engine.specs import yamlfile
 
 if TYPE_CHECKING:
     from engine.environments.spec import EnvironmentSpec
@@ -341,10 +342,8 @@ def _write_generated_context(ctx: Path, spec: EnvironmentSpec, log: _Log) -> Non
     files = ctx / "trainyard"
     files.mkdir()
     if spec.conda:
-        import yaml
-
         conda = dict(spec.conda)
-        (files / "environment.yml").write_text(yaml.safe_dump(conda, sort_keys=False))
+        (files / "environment.yml").write_text(yamlfile.dump(conda))
         pip_lines, notes = conda_to_pip(conda)
         (files / "conda-pip.txt").write_text("".join(f"{ln}\n" for ln in pip_lines))
         (files / "conda-notes.txt").write_text("".join(f"trainyard: {n}\n" for n in notes))

@@ -11,6 +11,7 @@ import pytest
 from engine.environments import curated
 from engine.environments.resolve import parse_reference, resolve_environment
 from engine.errors import InvalidSpec, NotFound
+from engine.names import check_registrable_name, is_reserved
 
 ROOT = Path(__file__).resolve().parents[3]
 SEEDS = ROOT.parent / "shared" / "seeds"
@@ -123,13 +124,13 @@ def test_reference_parsing() -> None:
 
 def test_reserved_prefixes() -> None:
     for name in ("AzureML-Anything", "azureml-lower", "trainyard-mine", "TRAINYARD-x"):
-        assert curated.is_reserved(name)
+        assert is_reserved(name)
         with pytest.raises(InvalidSpec) as info:
-            curated.check_registrable_name(name)
+            check_registrable_name(name)
         assert "clone" in (info.value.hint or "")
     for name in ("my-azureml-env", "sklearn-1.5", "trainyard", "azureml"):
-        assert not curated.is_reserved(name)
-        curated.check_registrable_name(name)
+        assert not is_reserved(name)
+        check_registrable_name(name)
 
 
 def test_the_docs_table_lists_every_name() -> None:

@@ -20,8 +20,8 @@ from alembic import command
 
 from engine.environments.resolve import register_environment, resolve_environment
 from engine.environments.spec import EnvironmentSpec
-from engine.environments.yamlspec import load_environment_yaml
 from engine.errors import InvalidSpec, NotFound
+from engine.specs.environment import load_environment_yaml
 from engine.store.schema import HEAD_REVISION, alembic_config, current_revision
 from engine.store.sql import SqlStore, make_engine
 

@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from engine.environments.yamlspec import (
+from engine.errors import InvalidSpec, NotFound, TrainyardError
+from engine.specs.environment import (
     load_environment_yaml,
     read_conda_file,
     read_requirements,
     spec_from_inline,
 )
-from engine.errors import InvalidSpec, NotFound, TrainyardError
-from engine.jobs.loader import load_job
+from engine.specs.jobs import load_job
 
 CONDA = """\
 name: project-env

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from engine.api import Engine
-from engine.jobs.loader import load_job
 from engine.runs.files import RunFiles
+from engine.specs.jobs import load_job
 
 SHOW_RANK = """
 import os, sys

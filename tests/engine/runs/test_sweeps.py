@@ -61,7 +61,7 @@ def driver_log(run: Any) -> str:
 
 def sweep_with_two_trials_running(eng: Engine, tmp_path: Path) -> Any:
     """A random sweep of trials that never end by themselves, once two (its limit) are Running."""
-    from engine.jobs.loader import load_job
+    from engine.specs.jobs import load_job
 
     hold = tmp_path / "never"
     path = write_sweep(tmp_path / "proj", f"""
@@ -146,7 +146,7 @@ def test_a_grid_sweep_runs_every_combination_as_child_runs_and_records_the_best(
 
 
 def test_bandit_early_termination_cancels_trials_that_fall_behind(eng: Engine, tmp_path: Path) -> None:
-    from engine.jobs.loader import load_job
+    from engine.specs.jobs import load_job
 
     # The good trial reports fast; the others slowly, so each of their reports meets the good
     # trial's value at the same report number.
@@ -191,7 +191,7 @@ def test_canceling_a_sweep_cancels_its_running_trials_and_starts_no_more(
 
 
 def test_a_sweep_whose_trials_all_fail_fails_and_says_where_to_look(eng: Engine, tmp_path: Path) -> None:
-    from engine.jobs.loader import load_job
+    from engine.specs.jobs import load_job
 
     path = write_sweep(tmp_path / "proj", """
         type: sweep
@@ -261,7 +261,7 @@ def test_bad_sweep_files_fail_at_submit_with_file_and_line_and_leave_nothing(
 
 def test_the_seed_style_preview_spelling_is_read(tmp_path: Path) -> None:
     """`algorithm:`, top-level trial limits and `timeout_minutes:` (the seeds' preview schema)."""
-    from engine.jobs.loader import load_job
+    from engine.specs.jobs import load_job
 
     path = write_sweep(tmp_path / "proj", """
         type: sweep
@@ -282,7 +282,7 @@ def test_the_seed_style_preview_spelling_is_read(tmp_path: Path) -> None:
 
 
 def test_a_bayesian_sweep_learns_from_finished_trials_within_its_bounds(eng: Engine, tmp_path: Path) -> None:
-    from engine.jobs.loader import load_job
+    from engine.specs.jobs import load_job
 
     path = write_sweep(tmp_path / "proj", """
         type: sweep

@@ -15,63 +15,22 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    StrictBool,
-    StrictFloat,
-    StrictInt,
-    StrictStr,
-    ValidationError,
-)
+from pydantic import ValidationError
 
+from engine import names
 from engine.environments.spec import EnvironmentSpec
 from engine.errors import InvalidSpec, NotFound
-from engine.jobs.loader import _explain
-from engine.jobs.yamlfile import Lines, line_of, load_yaml_with_lines
+from engine.specs import yamlfile
+from engine.specs.explain import explain
+from engine.specs.schema import ENVIRONMENT_KEYS as KNOWN_KEYS
+from engine.specs.schema import BuildSpec, EnvironmentYamlSchema, PythonSpec
+from engine.specs.yamlfile import Lines, line_of, load_yaml_with_lines
 
 ANONYMOUS_NAME = "CliV2AnonymousEnvironment"  # what Azure ML calls an unnamed inline environment
-NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,254}$")
 ENV_FILE = "env.yml"
 CONDA_FILE = "conda_dependencies.yml"
 REQUIREMENTS_FILE = "requirements.txt"
 CONTEXT_DIR = "docker-context"
-
-Scalar = StrictBool | StrictInt | StrictFloat | StrictStr
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
-
-
-class EnvPythonSection(_Strict):
-    interpreter_path: StrictStr | None = None
-    user_managed_dependencies: StrictBool | None = None
-
-
-class EnvBuildSection(_Strict):
-    path: StrictStr
-    dockerfile_path: StrictStr | None = None
-
-
-class EnvironmentYamlSchema(_Strict):
-    """`trainyard environment create -f env.yml` and a job's inline `environment:` mapping."""
-
-    schema_: StrictStr | None = Field(default=None, alias="$schema")
-    name: StrictStr | None = None
-    version: StrictStr | StrictInt | None = None
-    description: StrictStr | None = None
-    image: StrictStr | None = None
-    conda_file: StrictStr | None = None
-    build: EnvBuildSection | None = None
-    pip_requirements: StrictStr | None = None
-    environment_variables: dict[StrictStr, Scalar] | None = None
-    python: EnvPythonSection | None = None
-
-
-KNOWN_KEYS = tuple(f.alias or n for n, f in EnvironmentYamlSchema.model_fields.items())
 
 
 class _Where:
@@ -137,7 +96,7 @@ def _spec(data: dict[str, Any], base: Path, where: _Where, *, anonymous_ok: bool
         env = EnvironmentYamlSchema.model_validate(data)
     except ValidationError as exc:
         sub = {k[len(where.at):]: v for k, v in where.lines.items() if k[:len(where.at)] == where.at}
-        err = _explain(exc, sub, Path(where.source or "<environment>"), EnvironmentYamlSchema)
+        err = explain(exc, sub, Path(where.source or "<environment>"), EnvironmentYamlSchema)
         if where.at and err.field:
             err.field = ".".join(map(str, where.at)) + "." + err.field
         if where.source is None:  # no file: drop the placeholder location from the message
@@ -159,7 +118,7 @@ def _spec(data: dict[str, Any], base: Path, where: _Where, *, anonymous_ok: bool
         raise where.error("give either `conda_file:` or `pip_requirements:`, not both",
                           "put the pip packages in the conda file's `- pip:` section", "pip_requirements", key=True)
 
-    python = env.python or EnvPythonSection()
+    python = env.python or PythonSpec()
     user_managed = (python.user_managed_dependencies if python.user_managed_dependencies is not None
                     else python.interpreter_path is not None)
     if python.interpreter_path is not None and python.user_managed_dependencies is False:
@@ -213,19 +172,18 @@ def _spec(data: dict[str, Any], base: Path, where: _Where, *, anonymous_ok: bool
         conda_source=conda_source,
         pip_requirements=pip,
         pip_source=pip_source,
-        environment_variables={k: _env_str(v) for k, v in (env.environment_variables or {}).items()},
+        environment_variables={k: yamlfile.env_str(v) for k, v in (env.environment_variables or {}).items()},
         user_managed=bool(user_managed),
         interpreter_path=interpreter,
     )
 
 
 def check_name(name: str, where: _Where | None = None) -> None:
-    """Environment names: letters, digits, `-`, `_`, `.`; no `:` or `@` (they separate versions)."""
-    if not NAME_RE.match(name or ""):
-        where = where or _Where(None, None)
-        raise where.error(f"{name!r} is not a valid environment name",
-                          "use letters, digits, '-', '_' and '.', starting with a letter or digit "
-                          "(at most 255 characters)", "name")
+    """Environment names (engine.names; they may start with `_`); the error names file and line."""
+    try:
+        names.check_name(name, "environment", underscore_first=True)
+    except InvalidSpec as exc:
+        raise (where or _Where(None, None)).error(exc.message, exc.hint, "name") from None
 
 
 def _version(raw: str | int | None, where: _Where) -> int | None:
@@ -239,10 +197,6 @@ def _version(raw: str | int | None, where: _Where) -> int | None:
     return int(text)
 
 
-def _env_str(v: Any) -> str:
-    return str(v).lower() if isinstance(v, bool) else str(v)
-
-
 def _local_file(raw: str, base: Path, where: _Where, key: str, what: str) -> Path:
     if raw.startswith(("http://", "https://", "azureml:", "git+")):
         raise where.error(f"`{key}:` must be a local file, not {raw!r}",
@@ -254,7 +208,7 @@ def _local_file(raw: str, base: Path, where: _Where, key: str, what: str) -> Pat
     return path
 
 
-def _build_context(build: EnvBuildSection, base: Path, where: _Where) -> tuple[str, str]:
+def _build_context(build: BuildSpec, base: Path, where: _Where) -> tuple[str, str]:
     if build.path.startswith(("http://", "https://", "git@", "git+")):
         raise where.error(f"`build.path` must be a local folder, not {build.path!r}",
                           "clone it next to the environment YAML and give the folder's relative path",
@@ -379,7 +333,7 @@ def normalise_conda(data: Any, *, lines: Lines | None = None, source: str | None
     if variables is not None:
         if not isinstance(variables, dict):
             raise where.error("`variables` must be a mapping of NAME: value", "fix the value", "variables")
-        out["variables"] = {str(k): _env_str(v) for k, v in variables.items()}
+        out["variables"] = {str(k): yamlfile.env_str(v) for k, v in variables.items()}
     return out
 
 
@@ -457,38 +411,61 @@ def _requirement_line(line: str, base: Path, source: str | None, lineno: int | N
 
 
 # ------------------------------------------------------------------------------ writing back
-def write_spec_directory(spec: EnvironmentSpec, folder: str | Path) -> Path:
-    """Write `spec` as `env.yml` (+ `conda_dependencies.yml` or `requirements.txt`, + a copy of
-    the Docker build context) into `folder`; returns the env YAML's path. The caller decides
-    whether an existing folder may be overwritten."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+def environment_document(spec: EnvironmentSpec, *, conda_file: str = CONDA_FILE,
+                         pip_file: str = REQUIREMENTS_FILE, build: dict[str, str] | None = None,
+                         with_version: bool = False) -> dict[str, Any]:
+    """`spec` as the mapping of an environment YAML, naming `conda_file` or `pip_file` for its
+    packages and `build` as its `build:` section (the caller knows where those files are)."""
     doc: dict[str, Any] = {"name": spec.name}
+    if with_version and spec.version is not None:
+        doc["version"] = spec.version
     if spec.description:
         doc["description"] = spec.description
     if spec.image:
         doc["image"] = spec.image
-    if spec.build_context:
-        target = folder / CONTEXT_DIR
-        if target.exists():
-            shutil.rmtree(target)
-        shutil.copytree(spec.build_context, target, symlinks=True)
-        doc["build"] = {"path": CONTEXT_DIR}
-        if spec.dockerfile != "Dockerfile":
-            doc["build"]["dockerfile_path"] = spec.dockerfile
+    if build is not None:
+        doc["build"] = build
     if spec.conda is not None:
-        conda = {k: v for k, v in spec.conda.items() if v is not None}
-        (folder / CONDA_FILE).write_text(yaml.safe_dump(conda, sort_keys=False, default_flow_style=False))
-        doc["conda_file"] = CONDA_FILE
+        doc["conda_file"] = conda_file
     elif spec.pip_requirements is not None:
-        (folder / REQUIREMENTS_FILE).write_text("".join(f"{line}\n" for line in spec.pip_requirements))
-        doc["pip_requirements"] = REQUIREMENTS_FILE
+        doc["pip_requirements"] = pip_file
     if spec.environment_variables:
         doc["environment_variables"] = dict(spec.environment_variables)
     if spec.user_managed or spec.interpreter_path:
         doc["python"] = {"user_managed_dependencies": bool(spec.user_managed)}
         if spec.interpreter_path:
             doc["python"]["interpreter_path"] = spec.interpreter_path
+    return doc
+
+
+def conda_text(conda: Mapping[str, Any]) -> str:
+    """A normalised conda dict as the text of a conda environment file."""
+    return yamlfile.dump({k: v for k, v in conda.items() if v is not None})
+
+
+def requirements_text(lines: tuple[str, ...]) -> str:
+    return "".join(f"{line}\n" for line in lines)
+
+
+def write_spec_directory(spec: EnvironmentSpec, folder: str | Path) -> Path:
+    """Write `spec` as `env.yml` (+ `conda_dependencies.yml` or `requirements.txt`, + a copy of
+    the Docker build context) into `folder`; returns the env YAML's path. The caller decides
+    whether an existing folder may be overwritten."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    build = None
+    if spec.build_context:
+        target = folder / CONTEXT_DIR
+        if target.exists():
+            shutil.rmtree(target)
+        shutil.copytree(spec.build_context, target, symlinks=True)
+        build = {"path": CONTEXT_DIR}
+        if spec.dockerfile != "Dockerfile":
+            build["dockerfile_path"] = spec.dockerfile
+    if spec.conda is not None:
+        (folder / CONDA_FILE).write_text(conda_text(spec.conda))
+    elif spec.pip_requirements is not None:
+        (folder / REQUIREMENTS_FILE).write_text(requirements_text(spec.pip_requirements))
     path = folder / ENV_FILE
-    path.write_text(yaml.safe_dump(doc, sort_keys=False, default_flow_style=False))
+    path.write_text(yamlfile.dump(environment_document(spec, build=build)))
     return path

@@ -1,4 +1,5 @@
-"""The Azure ML CLI v2 command-job and sweep-job schemas (what Trainyard accepts), validated with pydantic."""
+"""What Trainyard accepts in its YAML files, as pydantic models: the Azure ML CLI v2 command-job and
+sweep-job schemas, the environment YAML (also a job's inline `environment:`) and the compute YAML."""
 
 from __future__ import annotations
 
@@ -7,45 +8,35 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
 
-class _Strict(BaseModel):
+class Strict(BaseModel):
+    """Unknown keys and wrong types are errors (with file:line, see engine.specs.explain)."""
+
     model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
 
 
 Scalar = StrictBool | StrictInt | StrictFloat | StrictStr
 
 
-class CodeSpec(_Strict):
-    local_path: StrictStr
+class SchemaKey(Strict):
+    """The `$schema:` line Azure ML files start with (accepted, not used)."""
+
+    schema_: StrictStr | None = Field(default=None, alias="$schema")
 
 
-class InputSpec(_Strict):
-    type: Literal["uri_file", "uri_folder", "string", "integer", "number", "boolean",
-                  "mlflow_model", "custom_model", "mltable"] = "uri_folder"
-    path: StrictStr | None = None
-    mode: Literal["ro_mount", "rw_mount", "download", "direct"] | None = None
-    default: Scalar | None = None
-    value: Scalar | None = None
-    description: StrictStr | None = None
-
-
-class OutputSpec(_Strict):
-    type: Literal["uri_file", "uri_folder", "mlflow_model", "custom_model"] = "uri_folder"
-    path: StrictStr | None = None
-    mode: Literal["rw_mount", "upload", "direct"] | None = None
-    description: StrictStr | None = None
-
-
-class PythonSpec(_Strict):
+# ---- environments -------------------------------------------------------------------------------
+class PythonSpec(Strict):
     interpreter_path: StrictStr | None = None
     user_managed_dependencies: StrictBool | None = None
 
 
-class BuildSpec(_Strict):
+class BuildSpec(Strict):
     path: StrictStr
     dockerfile_path: StrictStr | None = None
 
 
-class InlineEnvironment(_Strict):
+class InlineEnvironment(Strict):
+    """A job's inline `environment:` mapping (the az ml schema plus `pip_requirements`)."""
+
     name: StrictStr | None = None
     version: StrictStr | StrictInt | None = None
     description: StrictStr | None = None
@@ -57,24 +48,53 @@ class InlineEnvironment(_Strict):
     python: PythonSpec | None = None
 
 
-class Resources(_Strict):
+class EnvironmentYamlSchema(InlineEnvironment, SchemaKey):
+    """`trainyard environment create -f env.yml`: an inline environment that may start with
+    `$schema:` (pydantic puts the last base's fields first, so `$schema` leads the known keys)."""
+
+
+ENVIRONMENT_KEYS = tuple(f.alias or n for n, f in EnvironmentYamlSchema.model_fields.items())
+
+
+# ---- command jobs ---------------------------------------------------------------------------------
+class CodeSpec(Strict):
+    local_path: StrictStr
+
+
+class InputSpec(Strict):
+    type: Literal["uri_file", "uri_folder", "string", "integer", "number", "boolean",
+                  "mlflow_model", "custom_model", "mltable"] = "uri_folder"
+    path: StrictStr | None = None
+    mode: Literal["ro_mount", "rw_mount", "download", "direct"] | None = None
+    default: Scalar | None = None
+    value: Scalar | None = None
+    description: StrictStr | None = None
+
+
+class OutputSpec(Strict):
+    type: Literal["uri_file", "uri_folder", "mlflow_model", "custom_model"] = "uri_folder"
+    path: StrictStr | None = None
+    mode: Literal["rw_mount", "upload", "direct"] | None = None
+    description: StrictStr | None = None
+
+
+class Resources(Strict):
     instance_count: StrictInt = 1
     instance_type: StrictStr | None = None
     shm_size: StrictStr | None = None
     gpus: StrictInt | StrictStr | None = None  # Trainyard extension: a number, "all" or "device=0,1"
 
 
-class Distribution(_Strict):
+class Distribution(Strict):
     type: Literal["pytorch", "mpi", "tensorflow"]
     process_count_per_instance: StrictInt | None = None
 
 
-class CommandLimits(_Strict):
+class CommandLimits(Strict):
     timeout: StrictInt | StrictFloat | None = None
 
 
-class CommandJobSchema(_Strict):
-    schema_: StrictStr | None = Field(default=None, alias="$schema")
+class CommandJobSchema(SchemaKey):
     type: Literal["command"] = "command"
     name: StrictStr | None = None
     display_name: StrictStr | None = None
@@ -94,11 +114,9 @@ class CommandJobSchema(_Strict):
     properties: dict[StrictStr, Any] = Field(default_factory=dict)
 
 
-KNOWN_KEYS = tuple(f.alias or n for n, f in CommandJobSchema.model_fields.items())
-
 
 # ---- sweep jobs: `trial:` is a command job without the sweep-level keys ----------------------------
-class TrialSpec(_Strict):
+class TrialSpec(Strict):
     code: StrictStr | CodeSpec | None = None
     command: StrictStr
     environment: StrictStr | InlineEnvironment | None = None
@@ -107,26 +125,25 @@ class TrialSpec(_Strict):
     distribution: Distribution | None = None
 
 
-class Objective(_Strict):
+class Objective(Strict):
     goal: Literal["minimize", "maximize"]
     primary_metric: StrictStr
 
 
-class SamplingAlgorithm(_Strict):
+class SamplingAlgorithm(Strict):
     type: Literal["random", "grid", "bayesian"]
     seed: StrictInt | None = None
     rule: Literal["random", "sobol"] | None = None  # Azure's random rule; sobol is drawn as random
 
 
-class SweepLimits(_Strict):
+class SweepLimits(Strict):
     max_total_trials: StrictInt | None = None
     max_concurrent_trials: StrictInt | None = None
     timeout: StrictInt | StrictFloat | None = None  # seconds, the whole sweep
     trial_timeout: StrictInt | StrictFloat | None = None  # seconds, each trial
 
 
-class SweepJobSchema(_Strict):
-    schema_: StrictStr | None = Field(default=None, alias="$schema")
+class SweepJobSchema(SchemaKey):
     type: Literal["sweep"]
     name: StrictStr | None = None
     display_name: StrictStr | None = None
@@ -144,3 +161,27 @@ class SweepJobSchema(_Strict):
     objective: Objective
     limits: SweepLimits | None = None
     early_termination: dict[StrictStr, Any] | None = None
+
+
+# ---- compute targets ------------------------------------------------------------------------------
+class ComputeYamlSchema(SchemaKey):
+    """`trainyard compute create -f compute.yml`."""
+
+    name: StrictStr
+    type: Literal["local", "docker", "ssh"]
+    description: StrictStr | None = None
+    network: StrictStr | None = None
+    gpus: StrictInt | StrictStr | None = None
+    image: StrictStr | None = None
+    host: StrictStr | None = None
+    port: StrictInt | None = None
+    user: StrictStr | None = None
+    key_file: StrictStr | None = None
+    known_hosts: StrictStr | None = None
+    work_dir: StrictStr | None = None
+    keep_remote_files: StrictBool | None = None
+    docker: StrictBool | None = None
+    max_concurrent_runs: StrictInt | None = None
+
+
+COMPUTE_KEYS = tuple(f.alias or n for n, f in ComputeYamlSchema.model_fields.items())

@@ -7,48 +7,24 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError
+from pydantic import ValidationError
 
-from engine.compute.targets import normalise_gpus
+from engine import names
 from engine.entities import BUILTIN_COMPUTE, ComputeTarget
 from engine.errors import InvalidSpec, NotFound
-from engine.jobs.yamlfile import Lines, line_of, load_yaml_with_lines
+from engine.specs.explain import explain
+from engine.specs.gpus import normalise_gpus
+from engine.specs.schema import COMPUTE_KEYS as KNOWN_KEYS
+from engine.specs.schema import ComputeYamlSchema
+from engine.specs.yamlfile import Lines, line_of, load_yaml_with_lines
 
 NETWORK_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
 DOCKER_KEYS = ("network", "gpus", "image")
 SSH_KEYS = ("host", "port", "user", "key_file", "known_hosts", "work_dir", "keep_remote_files", "docker")
 # Azure ML compute types people copy from their cloud YAMLs: say what to write instead.
 _CLOUD_TYPES = ("amlcompute", "computeinstance", "kubernetes", "virtualmachine", "synapsespark")
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
-
-
-class ComputeYamlSchema(_Strict):
-    """`trainyard compute create -f compute.yml`."""
-
-    schema_: StrictStr | None = Field(default=None, alias="$schema")
-    name: StrictStr
-    type: Literal["local", "docker", "ssh"]
-    description: StrictStr | None = None
-    network: StrictStr | None = None
-    gpus: StrictInt | StrictStr | None = None
-    image: StrictStr | None = None
-    host: StrictStr | None = None
-    port: StrictInt | None = None
-    user: StrictStr | None = None
-    key_file: StrictStr | None = None
-    known_hosts: StrictStr | None = None
-    work_dir: StrictStr | None = None
-    keep_remote_files: StrictBool | None = None
-    docker: StrictBool | None = None
-    max_concurrent_runs: StrictInt | None = None
-
-
-KNOWN_KEYS = tuple(f.alias or n for n, f in ComputeYamlSchema.model_fields.items())
 
 
 class _Where:
@@ -96,9 +72,7 @@ def compute_from_mapping(data: Mapping[str, Any], *, source: str | None = None,
     try:
         spec = ComputeYamlSchema.model_validate(data)
     except ValidationError as exc:
-        from engine.jobs.loader import _explain
-
-        err = _explain(exc, lines or {}, Path(source or "<compute>"), ComputeYamlSchema)
+        err = explain(exc, lines or {}, Path(source or "<compute>"), ComputeYamlSchema)
         if source is None:  # options, not a file: drop the placeholder location
             err = InvalidSpec(err.message.split(": ", 1)[-1], err.hint, field=err.field)
         raise err from None
@@ -166,12 +140,10 @@ def compute_from_mapping(data: Mapping[str, Any], *, source: str | None = None,
 
 
 def _check_name(name: str, where: _Where) -> None:
-    if name in BUILTIN_COMPUTE:
-        raise where.error(f"{name!r} is the name of a built-in compute target",
-                          f"pick another name ({' and '.join(BUILTIN_COMPUTE)} are reserved)", "name")
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,254}", name):
-        raise where.error(f"{name!r} is not a valid compute target name",
-                          "use letters, digits, '-', '_' and '.', starting with a letter or digit", "name")
+    try:
+        names.check_name(name, "compute target", reserved=BUILTIN_COMPUTE, length_note=False)
+    except InvalidSpec as exc:
+        raise where.error(exc.message, exc.hint, "name") from None
 
 
 def _network(raw: str | None, where: _Where) -> str:

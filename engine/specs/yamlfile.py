@@ -1,4 +1,5 @@
-"""Read YAML keeping the line of every value, so errors can name file, line and key."""
+"""YAML in and out for the whole engine (only engine.specs imports PyYAML): read a file keeping the
+line of every value, so errors can name file, line and key; `load` and `dump` for plain text."""
 
 from __future__ import annotations
 
@@ -67,3 +68,18 @@ def line_of(lines: Lines, loc: tuple[Any, ...], *, key: bool = False) -> int | N
         if loc[:end] in lines:
             return lines[loc[:end]]
     return None
+
+
+def load(text: str) -> Any:
+    """Parse YAML text (safe tags only)."""
+    return yaml.safe_load(text)
+
+
+def dump(data: Any) -> str:
+    """`data` as block-style YAML, keys in the order given."""
+    return yaml.safe_dump(data, sort_keys=False, default_flow_style=False)
+
+
+def env_str(value: Any) -> str:
+    """A YAML scalar as an environment variable's value: true/false as YAML writes them."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
