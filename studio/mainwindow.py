@@ -40,6 +40,7 @@ from studio.browsers.experiments import ExperimentBrowser
 from studio.browsers.models import ModelBrowser
 from studio.browsers.runs import RunBrowser
 from studio.dialogs.submit import SubmitDialog
+from studio.heap import freeze_startup_heap, thaw_heap
 from studio.icons import NAV_ICONS, icon
 from studio.models.runs import RunTableModel
 from studio.style import heading, muted
@@ -65,12 +66,15 @@ QListWidget#navigation::item:selected { background: palette(highlight); color: p
 
 def _preload_plot_modules() -> None:
     """Import the run detail and compare view (pyqtgraph: ~0.4 s) on a worker thread once the window
-    is up, so that neither start-up nor the first opened run waits for it on the GUI thread."""
+    is up, so that neither start-up nor the first opened run waits for it on the GUI thread; then
+    freeze the start-up heap, so that later full garbage collections stay short (studio/heap.py)."""
     import threading
 
     def load() -> None:
         import studio.compare.view
         import studio.rundetail  # noqa: F401
+
+        freeze_startup_heap()
 
     threading.Thread(target=load, name="trainyard-preload", daemon=True).start()
 
@@ -427,6 +431,7 @@ class MainWindow(QMainWindow):
         if self.compare is not None:
             self.compare.stop()
         self.bridge.stop()
+        thaw_heap()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self._persist:

@@ -293,13 +293,20 @@ def load_extras(engine: Any, run: E.Run) -> RunExtras:
 
 class ValueLabel(QLabel):
     """A field's value: selectable, each line cut with '…' to the width (full text in the tooltip),
-    or wrapped for prose. `text()` is always the full text."""
+    or wrapped for prose. `text()` is always the full text.
+
+    The Overview sets every value on each refresh of the run (several times a second while it
+    runs), and a layout pass asks every label for its size hint: so an unchanged value costs
+    nothing, a line is cut once per text and width, and a line far longer than any screen (a huge
+    argument list, say) is measured only as far as it can show."""
 
     def __init__(self, *, wrap: bool = False, rich: bool = False) -> None:
         super().__init__()
         self._full = ""
         self._wrap = wrap
         self._rich = rich
+        self._fitted: tuple[str, int, str] | None = None  # (text, width, font) of the shown text
+        self._natural: tuple[str, str, int] | None = None  # (text, font, width) for sizeHint
         self.setWordWrap(wrap)
         self.setTextFormat(Qt.TextFormat.RichText if rich else Qt.TextFormat.PlainText)
         self.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse
@@ -312,6 +319,8 @@ class ValueLabel(QLabel):
         return self._full
 
     def setText(self, text: str) -> None:  # type: ignore[override]
+        if text == self._full and self._fitted is not None:
+            return  # unchanged: no new layout pass for the whole form
         self._full = text
         self._fit()
 
@@ -323,9 +332,13 @@ class ValueLabel(QLabel):
         hint = super().sizeHint()
         if self._wrap or self._rich:
             return hint
-        lines = self._full.split("\n")
-        width = max((self.fontMetrics().horizontalAdvance(line) for line in lines), default=0)
-        return QSize(width + 4, hint.height())
+        font = self.font().key()
+        if self._natural is None or self._natural[:2] != (self._full, font):
+            fm = self.fontMetrics()
+            width = max((fm.horizontalAdvance(_measured(line, fm, MAX_NATURAL_WIDTH))
+                         for line in self._full.split("\n")), default=0)
+            self._natural = (self._full, font, width)
+        return QSize(self._natural[2] + 4, hint.height())
 
     def resizeEvent(self, event: Any) -> None:
         super().resizeEvent(event)
@@ -333,15 +346,37 @@ class ValueLabel(QLabel):
 
     def _fit(self) -> None:
         if self._wrap or self._rich:
-            super().setText(self._full)
+            self._fitted = (self._full, 0, "")
+            if super().text() != self._full:
+                super().setText(self._full)
             return
         width = max(self.width() - 2, 20)
+        key = (self._full, width, self.font().key())
+        if self._fitted == key:
+            return
+        self._fitted = key
         fm = self.fontMetrics()
-        shown = "\n".join(fm.elidedText(line, Qt.TextElideMode.ElideRight, width)
-                          for line in self._full.split("\n"))
+        shown = "\n".join(fm.elidedText(_measured(line, fm, width), Qt.TextElideMode.ElideRight, width)
+                           for line in self._full.split("\n"))
         if shown != super().text():
             super().setText(shown)
         self.setToolTip(self._full if shown != self._full else "")
+
+
+# No label is wider than this (pixels): its natural width is not measured beyond it.
+MAX_NATURAL_WIDTH = 8000
+
+
+def _measured(line: str, fm: Any, width: int) -> str:
+    """`line`, or a prefix of it already wider than `width`: cutting that prefix to `width` shows
+    what cutting the whole line shows, without shaping thousands of characters nobody sees."""
+    limit = max(64, 2 * width // max(fm.averageCharWidth(), 1))
+    while len(line) > limit:
+        prefix = line[:limit]
+        if fm.horizontalAdvance(prefix) > width:
+            return prefix
+        limit *= 4
+    return line
 
 
 class OverviewTab(QScrollArea):
@@ -424,20 +459,8 @@ class OverviewTab(QScrollArea):
     # ---------------------------------------------------------------- run record
     def set_run(self, run: E.Run) -> None:
         self.run = run
-        values = field_values(run)
-        for key, text in values.items():
-            self.values[key].setText(text)
-            self.form.setRowVisible(self.values[key], bool(text) or key in ALWAYS_SHOWN)
-        shown = any(values[k] for k in ("inputs", "params", "tags", "properties"))
-        self.form.setRowVisible(self.sections["#inputs"], shown)
-        self.form.setRowVisible(self.sections["#sweep"], is_sweep(run))
-        color = STATUS_COLORS.get(run.status, "#9aa0a6")
-        self.values["status"].setText(f"<span style='color:{color}'>●</span>&nbsp;{html.escape(values['status'])}")
-        if run.parent_name:
-            self.values["parent"].setText(f"<a href='run:{html.escape(run.parent_name)}'>"
-                                          f"{html.escape(run.parent_name)}</a>")
+        self._show(run, self.extras)
         self.values["name"].setToolTip(str(Path(run.run_dir)))
-        self._show_extras()
         # A running sweep's trials change without its own status changing: read them every few seconds.
         tick = int(time.monotonic() // SWEEP_REFRESH_S) if is_sweep(run) and not run.is_terminal else 0
         if self.engine is not None and self._extras_for != (run.name, run.status, tick):
@@ -450,13 +473,34 @@ class OverviewTab(QScrollArea):
 
     def _extras_loaded(self, extras: RunExtras) -> None:
         self.extras = extras
-        self._show_extras()
+        if self.run is not None:
+            self._show(self.run, extras)
 
-    def _show_extras(self) -> None:
-        run, extras = self.run, self.extras
-        if run is None:
-            return
-        env = html.escape(field_values(run)["environment"])
+    def _show(self, run: E.Run, extras: RunExtras | None) -> None:
+        """Every row's final text and visibility, each set once: the form is laid out again only
+        when one of them changed (this runs on each refresh of a running run)."""
+        values = field_values(run)
+        texts = dict(values)
+        visible = {key: bool(text) or key in ALWAYS_SHOWN for key, text in values.items()}
+        color = STATUS_COLORS.get(run.status, "#9aa0a6")
+        texts["status"] = f"<span style='color:{color}'>●</span>&nbsp;{html.escape(values['status'])}"
+        if run.parent_name:
+            texts["parent"] = f"<a href='run:{html.escape(run.parent_name)}'>{html.escape(run.parent_name)}</a>"
+        self._extras_texts(run, extras, texts, visible)
+        self._sweep_texts(run, extras, texts, visible)
+        for key, text in texts.items():
+            if key != "sweep_of" or visible[key]:  # a trial's sweep link, kept while hidden
+                self.values[key].setText(text)
+            self.form.setRowVisible(self.values[key], visible[key])
+        self.form.setRowVisible(self.sections["#inputs"],
+                                any(values[k] for k in ("inputs", "params", "tags", "properties")))
+        self.form.setRowVisible(self.sections["#sweep"], is_sweep(run))
+        self.values["snapshot"].setToolTip(run.snapshot_id or "")
+
+    @staticmethod
+    def _extras_texts(run: E.Run, extras: RunExtras | None, texts: dict[str, str],
+                      visible: dict[str, bool]) -> None:
+        env = html.escape(texts["environment"])
         snap = (run.snapshot_id[:16] + "…") if run.snapshot_id else ""
         if extras is not None:
             bits = [env] if env else []
@@ -469,34 +513,32 @@ class OverviewTab(QScrollArea):
                 snap += f"  ·  {plural(extras.snapshot_files, 'file')}, {fmt_size(extras.snapshot_bytes or 0)}"
                 if extras.snapshot_ignored:
                     snap += f", {extras.snapshot_ignored:,} ignored"
-        self.values["environment"].setText(env)
-        self.form.setRowVisible(self.values["environment"], bool(env))
-        self.values["snapshot"].setText(snap)
-        self.values["snapshot"].setToolTip(run.snapshot_id or "")
-        self._show_sweep(run, extras)
+        texts["environment"], visible["environment"] = env, bool(env)
+        texts["snapshot"] = snap
 
-    def _show_sweep(self, run: E.Run, extras: RunExtras | None) -> None:
+    @staticmethod
+    def _sweep_texts(run: E.Run, extras: RunExtras | None, texts: dict[str, str],
+                     visible: dict[str, bool]) -> None:
         """A trial's link to its sweep; a sweep's trial counts and (while it runs) best trial so far."""
         trial_of = extras is not None and extras.parent_sweep and bool(run.parent_name)
         if trial_of and run.parent_name:
             parent = run.parent_name
             suffix = run.name.removeprefix(f"{parent}_")
             index = f" (trial {suffix})" if suffix != run.name and suffix.isdigit() else ""
-            self.values["sweep_of"].setText(f"<a href='run:{html.escape(parent)}'>{html.escape(parent)}</a>{index}")
-        self.form.setRowVisible(self.values["sweep_of"], trial_of)
-        self.form.setRowVisible(self.values["parent"], bool(run.parent_name) and not trial_of)
+            texts["sweep_of"] = f"<a href='run:{html.escape(parent)}'>{html.escape(parent)}</a>{index}"
+        visible["sweep_of"] = trial_of
+        visible["parent"] = bool(run.parent_name) and not trial_of
         children = extras.trials if extras is not None else None
         if not is_sweep(run) or children is None or children.sweep is None:
             return
         rows, info = children.rows, children.sweep
         if rows:
-            self.values["sweep_trials"].setText(f"{plural(len(rows), 'trial')} · {trial_counts([r.run for r in rows])}")
+            texts["sweep_trials"] = f"{plural(len(rows), 'trial')} · {trial_counts([r.run for r in rows])}"
         best = next((r for r in rows if r.run.name == info.best), None)
         if best is not None:
             so_far = "" if run.is_terminal else "  (best so far)"
-            self.values["sweep_best"].setText(describe_best(best.run.name, info.metric, best.value, best.run.params)
-                                              + so_far)
-        self.form.setRowVisible(self.values["sweep_best"], bool(self.values["sweep_best"].text()))
+            texts["sweep_best"] = describe_best(best.run.name, info.metric, best.value, best.run.params) + so_far
+        visible["sweep_best"] = bool(texts["sweep_best"])
 
     def _link(self, href: str) -> None:
         kind, _, target = href.partition(":")

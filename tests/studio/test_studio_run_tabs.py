@@ -7,6 +7,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QImage
+from PySide6.QtWidgets import QLabel
 
 from engine.jobs.spec import JobSpec
 from engine.sdk import Experiment, ScriptRunConfig, Workspace
@@ -68,9 +69,23 @@ def test_overview_shows_what_ran_and_where(qtbot, window, engine, submit, wait_s
     for key in ("error", "next", "parent", "display_name"):
         assert not overview.values[key].isVisibleTo(overview), key
     # Long values are cut to the width, the whole value is in the tooltip and in text().
-    overview.values["command"].setText("python train.py " + "--flag " * 200)
-    assert overview.values["command"].toolTip().startswith("python train.py --flag")
-    assert overview.values["command"].text().count("--flag") == 200
+    command = overview.values["command"]
+    long_command = "python train.py " + "--flag " * 200
+    command.setText(long_command)
+    shown = QLabel.text(command)  # what the label paints
+    assert shown.endswith("…") and long_command.startswith(shown[:-1]), shown
+    assert 0 < command.fontMetrics().horizontalAdvance(shown) <= command.width()
+    assert command.toolTip() == long_command
+    assert command.text() == long_command
+    # A short value is shown whole, with no tooltip.
+    command.setText("train.py")
+    assert QLabel.text(command) == "train.py" and command.toolTip() == ""
+    # Narrower, it is cut again to the new width.
+    wide = command.width()
+    command.resize(wide // 2, command.height())
+    command.setText(long_command)
+    assert command.fontMetrics().horizontalAdvance(QLabel.text(command)) <= wide // 2
+    assert len(QLabel.text(command)) < len(shown)
 
 
 def test_a_failed_run_links_its_driver_log(qtbot, window, submit, wait_status):
