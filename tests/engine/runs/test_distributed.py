@@ -8,9 +8,11 @@ import json
 import shutil
 import textwrap
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
 from engine.api import Engine
@@ -176,3 +178,61 @@ def test_a_distributed_run_in_a_container_is_refused_before_anything_is_recorded
     assert res.returncode != 0
     assert "a distributed run starts its processes on this machine" in res.stderr
     assert json.loads(cli("job", "list", "-o", "json").stdout) == []
+
+
+RANK_TREE = """
+import os, signal, subprocess, sys, time
+marker = sys.argv[1]
+rank = os.environ.get("RANK") or os.environ["OMPI_COMM_WORLD_RANK"]
+if rank == "1":
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # this rank only dies by SIGKILL
+nap = [sys.executable, "-c", "import time; time.sleep(300)", marker]
+subprocess.Popen([*nap, "child-of", rank])
+# A daemon: started by a shell in a session of its own that exits at once, so it is out of the rank's
+# process group and no longer its descendant (the classic double fork).
+subprocess.run(["sh", "-c", f"{nap[0]} -c 'import time; time.sleep(300)' {marker} daemon-of {rank} &"],
+               start_new_session=True, check=True)
+print(f"rank {rank} ready", flush=True)
+while True:
+    time.sleep(0.05)
+"""
+
+
+def _alive_with(marker: str) -> list[psutil.Process]:
+    alive = []
+    for p in psutil.process_iter(["cmdline", "status"]):
+        if p.info["status"] != psutil.STATUS_ZOMBIE and marker in " ".join(p.info["cmdline"] or []):
+            alive.append(p)
+    return alive
+
+
+@pytest.mark.parametrize("kind", ["pytorch", "mpi"])
+def test_cancelling_a_distributed_run_ends_every_ranks_process_tree(eng: Engine, tmp_path: Path, kind: str) -> None:
+    marker = f"marker-{uuid.uuid4().hex[:10]}"
+    path = write_job(tmp_path / "proj", RANK_TREE, f"""
+        command: python train.py {marker}
+        code: src
+        distribution: {{type: {kind}, process_count_per_instance: 3}}
+        """)
+    name = eng.submit(load_job(path)).name
+    deadline = time.monotonic() + 60
+    while True:  # every rank has started its children
+        text = "".join(logs(eng.get_run(name)).values()) if eng.get_run(name).run_dir else ""
+        if all(f"rank {r} ready" in text for r in range(3)):
+            break
+        assert time.monotonic() < deadline, (eng.get_run(name).status, text)
+        time.sleep(0.05)
+    # Each rank's child and its daemon (+ the ranks themselves, and mpirun for mpi).
+    while len(naps := [p for p in _alive_with(marker) if "time.sleep(300)" in " ".join(p.info["cmdline"])]) < 6:
+        assert time.monotonic() < deadline, [p.info["cmdline"] for p in naps]
+        time.sleep(0.05)
+    assert len(naps) == 6
+    eng.cancel(name)
+    final = eng.wait(name, timeout=60)
+    assert final.status == "Canceled", final.error
+    deadline = time.monotonic() + 10
+    while (left := _alive_with(marker)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for p in left:  # a failing test leaves nothing behind either
+        p.kill()
+    assert left == [], [p.info["cmdline"] for p in left]
