@@ -6,7 +6,8 @@ MLflow's PyTorch autologging instruments PyTorch Lightning; Trainyard does not. 
 
 from __future__ import annotations
 
-import mlflow
+from mlflow._flavor import flavor_getattr
+from mlflow._runs import note
 
 __all__ = ["autolog"]
 
@@ -17,14 +18,8 @@ def autolog(disable: bool = False, silent: bool = False, **kwargs: object) -> No
     """Accepted for scripts written for MLflow; prints a one-line note the first time."""
     if not disable and not silent and not _noted:
         _noted.append(True)
-        mlflow._note("mlflow.pytorch.autolog(): Trainyard does not log PyTorch training by itself; "
+        note("mlflow.pytorch.autolog(): Trainyard does not log PyTorch training by itself; "
                      "log with mlflow.log_metric(...)")
 
 
-def __getattr__(name: str) -> object:
-    if name in ("log_model", "save_model", "load_model"):
-        raise AttributeError(
-            f"mlflow.pytorch.{name} is not provided inside a Trainyard run: save the model under ./outputs "
-            "(e.g. torch.save(model.state_dict(), 'outputs/model.pt')) and Trainyard keeps it with the run"
-        )
-    raise AttributeError(f"module 'mlflow.pytorch' has no attribute {name!r}")
+__getattr__ = flavor_getattr("pytorch", "torch.save(model.state_dict(), 'outputs/model.pt')")

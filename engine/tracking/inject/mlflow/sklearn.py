@@ -25,6 +25,8 @@ import math
 import threading
 
 import mlflow
+from mlflow._flavor import flavor_getattr
+from mlflow._runs import note
 
 __all__ = ["autolog", "sklearn_installed"]
 
@@ -114,7 +116,7 @@ def _safely(log: object, estimator: object, *args: object) -> None:
     except Exception as exc:  # noqa: BLE001 - logging must never break the user's fit
         if not _warned:
             _warned.append(True)
-            mlflow._note(f"mlflow autolog could not log {type(estimator).__name__}: {exc}")
+            note(f"mlflow autolog could not log {type(estimator).__name__}: {exc}")
 
 
 def _log_estimator(estimator: object) -> None:
@@ -190,10 +192,4 @@ def _is_number(value: object) -> bool:
     return True
 
 
-def __getattr__(name: str) -> object:
-    if name in ("log_model", "save_model", "load_model"):
-        raise AttributeError(
-            f"mlflow.sklearn.{name} is not provided inside a Trainyard run: save the model under ./outputs "
-            "(e.g. joblib.dump(model, 'outputs/model.pkl')) and Trainyard keeps it with the run"
-        )
-    raise AttributeError(f"module 'mlflow.sklearn' has no attribute {name!r}")
+__getattr__ = flavor_getattr("sklearn", "joblib.dump(model, 'outputs/model.pkl')")
