@@ -8,7 +8,7 @@ itself is installed (``trainyard python control.py``).
 
 from __future__ import annotations
 
-__all__ = ["lazy_getattr", "sdk_attribute"]
+__all__ = ["forward_to_sdk", "lazy_getattr", "sdk_attribute"]
 
 
 def sdk_attribute(module: str, name: str) -> object:
@@ -41,3 +41,12 @@ def lazy_getattr(module_globals: dict, names: frozenset) -> object:
         raise AttributeError(f"module {module!r} has no attribute {name!r}")
 
     return __getattr__
+
+
+def forward_to_sdk(module_globals: dict, *names: str) -> None:
+    """Make a module of SDK classes: ``names`` come from ``engine.sdk`` on first use, and are its
+    ``__all__`` and part of its ``dir()``."""
+    forwarded = frozenset(names)
+    module_globals["__all__"] = sorted(forwarded)
+    module_globals["__getattr__"] = lazy_getattr(module_globals, forwarded)
+    module_globals["__dir__"] = lambda: sorted(set(module_globals) | forwarded)

@@ -2,22 +2,6 @@
 
 from __future__ import annotations
 
-from azureml import lazy_getattr
+from azureml import forward_to_sdk
 
-_SDK_NAMES = frozenset(
-    {
-        "Experiment",
-    }
-)
-
-__all__ = ["Experiment"]  # noqa: F822 - provided by __getattr__
-
-_sdk_getattr = lazy_getattr(globals(), _SDK_NAMES)
-
-
-def __getattr__(name: str) -> object:
-    return _sdk_getattr(name)
-
-
-def __dir__() -> list:
-    return sorted(set(globals()) | _SDK_NAMES)
+forward_to_sdk(globals(), "Experiment")
