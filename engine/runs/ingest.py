@@ -17,6 +17,17 @@ from typing import Any
 from engine.entities import MetricObject
 from engine.runs.files import RunFiles
 from engine.store.sql import SqlStore
+from engine.tracking.inject.trainyard_run.recordformat import (
+    KIND_IMAGE,
+    KIND_KEY,
+    KIND_PARAMS,
+    KIND_SCALAR,
+    KIND_TAGS,
+    KIND_UPLOAD,
+    OBJECT_KINDS,
+    jsonl_name,
+    scalars_name,
+)
 from engine.tracking.records import (
     parse_records,
     read_complete_lines,
@@ -24,11 +35,11 @@ from engine.tracking.records import (
     read_scalar_block,
     scalar_columns,
     split_scalars,
+    writers,
 )
 
 BATCH_BYTES = 32 << 20
 BATCH_SCALARS = 1 << 21
-_OBJECT_KINDS = {"l": "list", "r": "row", "t": "table", "i": "image"}
 
 
 class RecordIngestor:
@@ -43,12 +54,8 @@ class RecordIngestor:
 
     def poll(self) -> int:
         """Ingest everything complete that is new; returns the number of records stored."""
-        tracking = self.files.tracking
-        if not tracking.is_dir():
-            return 0
         total = 0
-        writers = sorted({p.stem for p in tracking.iterdir() if p.suffix in (".jsonl", ".scalars")})
-        for writer in writers:
+        for writer in writers(self.files.tracking):
             # JSON lines first: they define the key ids the binary records use.
             while (n := self._ingest_lines(writer)) is not None:
                 total += n
@@ -60,13 +67,13 @@ class RecordIngestor:
         keys = self.keys.get(writer)
         if keys is None:
             # After a restart the cursor is past the definitions: read them again.
-            upto = self.cursors.get(f"{writer}.jsonl", (0, 0))[0]
-            keys = self.keys[writer] = read_key_definitions(self.files.tracking / f"{writer}.jsonl", upto)
+            upto = self.cursors.get(jsonl_name(writer), (0, 0))[0]
+            keys = self.keys[writer] = read_key_definitions(self.files.tracking / jsonl_name(writer), upto)
         return keys
 
     def _ingest_lines(self, writer: str) -> int | None:
         """One batch of a .jsonl file; None when there was nothing new."""
-        source = f"{writer}.jsonl"
+        source = jsonl_name(writer)
         path = self.files.tracking / source
         offset, last_seq = self.cursors.get(source, (0, 0))
         lines, new_offset = read_complete_lines(path, offset, BATCH_BYTES)
@@ -82,29 +89,29 @@ class RecordIngestor:
         params: dict[str, Any] = {}
         for r in fresh:
             kind = r.kind
-            if kind == "k":
+            if kind == KIND_KEY:
                 keys[int(r.value)] = str(r.key)  # type: ignore[call-overload]
-            elif kind == "g":
+            elif kind == KIND_TAGS:
                 tags.update(r.value)  # type: ignore[arg-type]
-            elif kind == "p":
+            elif kind == KIND_PARAMS:
                 params.update(r.value)  # type: ignore[arg-type]
-            elif kind == "u":
+            elif kind == KIND_UPLOAD:
                 self._place_upload(str(r.key), str(r.value))
-            elif kind in _OBJECT_KINDS:
-                value = {"path": f"tracking/{r.value}"} if kind == "i" else r.value
-                objects.append(MetricObject(str(r.key), _OBJECT_KINDS[kind], value,
+            elif kind in OBJECT_KINDS:
+                value = {"path": f"tracking/{r.value}"} if kind == KIND_IMAGE else r.value
+                objects.append(MetricObject(str(r.key), OBJECT_KINDS[kind], value,
                                             r.step if r.step is not None else r.seq, r.timestamp, r.description))
         # Scalars as JSON lines (kind "m") are still accepted, e.g. from other writers.
-        scalars = scalar_columns(r for r in fresh if r.kind == "m")
+        scalars = scalar_columns(r for r in fresh if r.kind == KIND_SCALAR)
         new_seq = max([last_seq, *(r.seq for r in fresh)])
         self.store.ingest(self.run_name, source=source, offset=new_offset, last_seq=new_seq,
                           scalars=scalars, objects=objects, tags=tags, params=params)
         self.cursors[source] = (new_offset, new_seq)
-        return sum(1 for r in fresh if r.kind != "k")
+        return sum(1 for r in fresh if r.kind != KIND_KEY)
 
     def _ingest_scalars(self, writer: str) -> int | None:
         """One batch of a .scalars file; None when there was nothing new (or nothing usable yet)."""
-        source = f"{writer}.scalars"
+        source = scalars_name(writer)
         offset, last_seq = self.cursors.get(source, (0, 0))
         block, _end = read_scalar_block(self.files.tracking / source, offset, BATCH_SCALARS)
         if len(block) == 0:

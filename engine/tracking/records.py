@@ -1,25 +1,10 @@
 """Reading the record files that the in-run client (``inject/trainyard_run``) writes.
 
-Each process of a run appends JSON-array lines to its own ``<writer>.jsonl`` in the run's
-tracking folder; every line starts with a sequence number (per writer, from 1, increasing), so a
-reader that remembers its byte offset and the last sequence number per writer never loses or
-duplicates a record across restarts and reconnects. Line formats (``ts`` = time.time()):
-
-    [seq, "m", key, value, step, ts]                  scalar metric
-    [seq, "l", key, [values...], ts, description]     list
-    [seq, "r", key, {col: value}, ts, description]    row
-    [seq, "t", key, {col: [values]}, ts, description] table
-    [seq, "i", key, "files/<name>", ts, description]  image (file already in the tracking folder)
-    [seq, "g", {tag: value}, ts]                      tags
-    [seq, "p", {param: value}, ts]                    params
-    [seq, "u", name_in_run, "files/<name>", ts]       uploaded file
-    [seq, "k", key_id, key]                           defines a scalar key id (see below); it
-                                                      shares the seq of the scalar it precedes
-
-Scalar metrics (``run.log``) go to ``<writer>.scalars`` instead: fixed 36-byte little-endian
-records ``(seq u64, key id u32, step i64, value f64, time f64)`` that numpy reads as arrays
-without a Python object per point. A key id is defined by a "k" line in the same writer's
-``.jsonl`` file, which the client always writes before the binary records using it.
+Their format (file names, line kinds, the binary scalar record) is defined once, in
+``inject/trainyard_run/recordformat.py``, which the client writes by. Each process of a run appends
+JSON-array lines to its own ``<writer>.jsonl``, every line starting with a sequence number, and
+binary scalar records to ``<writer>.scalars``; a reader that remembers its byte offset and the
+last sequence number per file never loses or duplicates a record across restarts and reconnects.
 """
 
 from __future__ import annotations
@@ -33,6 +18,26 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.tracking.inject.trainyard_run.recordformat import (
+    JSONL_SUFFIX,
+    KIND_IMAGE,
+    KIND_KEY,
+    KIND_LIST,
+    KIND_PARAMS,
+    KIND_ROW,
+    KIND_SCALAR,
+    KIND_TABLE,
+    KIND_TAGS,
+    KIND_UPLOAD,
+    KINDS,
+    SCALAR_FIELDS,
+    SCALAR_RECORD,
+    SCALARS_SUFFIX,
+    TORN_KEY_ID,
+    jsonl_name,
+    scalars_name,
+)
+
 __all__ = [
     "KINDS",
     "SCALAR_DTYPE",
@@ -45,7 +50,10 @@ __all__ = [
     "split_scalars",
 ]
 
-KINDS = frozenset("mlrtigpuk")
+# What a line of each object kind holds as its value.
+_OBJECT_VALUE = {KIND_LIST: list, KIND_ROW: dict, KIND_TABLE: dict, KIND_IMAGE: str}
+# Only lines holding this can define a key id.
+_KEY_LINE = f',"{KIND_KEY}",'.encode()
 _READ_MORE = 1 << 20  # extra bytes read at a time when one line is longer than max_bytes
 
 
@@ -62,11 +70,13 @@ class Record:
     description: str | None
 
 
+# Frozen dataclasses build instances through object.__setattr__ per field; setting the slots
+# through their descriptors directly is ~3x faster, which matters at a million records.
+_SETTERS = tuple(Record.__dict__[name].__set__ for name in Record.__slots__)
+
+
 def _record_factory():
-    # Frozen dataclasses build instances through object.__setattr__ per field; setting the slots
-    # through their descriptors directly is ~3x faster, which matters at a million records.
-    slots = [Record.__dict__[name].__set__ for name in Record.__slots__]
-    s0, s1, s2, s3, s4, s5, s6 = slots
+    s0, s1, s2, s3, s4, s5, s6 = _SETTERS
     new = object.__new__
 
     def make(seq, kind, key, value, step, timestamp, description, _new=new, _cls=Record):
@@ -84,7 +94,6 @@ def _record_factory():
 
 
 _make = _record_factory()
-_SETTERS = tuple(Record.__dict__[name].__set__ for name in Record.__slots__)
 
 
 def read_complete_lines(path: Path, offset: int, max_bytes: int = 64 << 20) -> tuple[list[bytes], int]:
@@ -118,12 +127,7 @@ def read_complete_lines(path: Path, offset: int, max_bytes: int = 64 << 20) -> t
     return lines, offset + end + 1
 
 
-def _is_num(v: object) -> bool:
-    t = type(v)
-    return t is float or t is int
-
-
-def _is_ts(v: object) -> bool:
+def _is_number(v: object) -> bool:
     t = type(v)
     return t is float or t is int
 
@@ -135,60 +139,60 @@ def _check(a: object) -> Record | str:
     seq, kind = a[0], a[1]
     if type(seq) is not int or seq < 1:
         return "sequence number must be a positive int"
-    if kind == "m":
+    if kind == KIND_SCALAR:
         if len(a) != 6:
             return "scalar record needs 6 fields"
         _, _, key, value, step, ts = a
         if type(key) is not str:
             return "metric key must be a string"
-        if not _is_num(value):
+        if not _is_number(value):
             return "metric value must be a number"
         if step is not None and type(step) is not int:
             return "step must be an int or null"
-        if not _is_ts(ts):
+        if not _is_number(ts):
             return "timestamp must be a number"
-        return _make(seq, "m", key, float(value), step, float(ts), None)
-    if kind in ("l", "r", "t", "i"):
+        return _make(seq, KIND_SCALAR, key, float(value), step, float(ts), None)
+    if kind in _OBJECT_VALUE:
         if len(a) != 6:
             return f"{kind!r} record needs 6 fields"
         _, _, key, value, ts, desc = a
         if type(key) is not str:
             return "key must be a string"
-        want = {"l": list, "r": dict, "t": dict, "i": str}[kind]
+        want = _OBJECT_VALUE[kind]
         if type(value) is not want:
             return f"{kind!r} record value must be a {want.__name__}"
-        if kind == "t" and not all(type(col) is list for col in value.values()):
+        if kind == KIND_TABLE and not all(type(col) is list for col in value.values()):
             return "table columns must be lists"
-        if not _is_ts(ts):
+        if not _is_number(ts):
             return "timestamp must be a number"
         if desc is not None and type(desc) is not str:
             return "description must be a string"
         return _make(seq, kind, key, value, None, float(ts), desc)
-    if kind in ("g", "p"):
+    if kind in (KIND_TAGS, KIND_PARAMS):
         if len(a) != 4:
             return f"{kind!r} record needs 4 fields"
         _, _, value, ts = a
         if type(value) is not dict:
             return f"{kind!r} record value must be an object"
-        if not _is_ts(ts):
+        if not _is_number(ts):
             return "timestamp must be a number"
         return _make(seq, kind, None, value, None, float(ts), None)
-    if kind == "k":
+    if kind == KIND_KEY:
         if len(a) != 4:
             return "'k' record needs 4 fields"
         _, _, key_id, key = a
         if type(key_id) is not int or key_id < 1 or type(key) is not str:
             return "'k' record needs a positive int id and a string key"
-        return _make(seq, "k", key, key_id, None, 0.0, None)
-    if kind == "u":
+        return _make(seq, KIND_KEY, key, key_id, None, 0.0, None)
+    if kind == KIND_UPLOAD:
         if len(a) != 5:
             return "'u' record needs 5 fields"
         _, _, name, stored, ts = a
         if type(name) is not str or type(stored) is not str:
             return "upload name and stored file must be strings"
-        if not _is_ts(ts):
+        if not _is_number(ts):
             return "timestamp must be a number"
-        return _make(seq, "u", name, stored, None, float(ts), None)
+        return _make(seq, KIND_UPLOAD, name, stored, None, float(ts), None)
     return f"unknown record kind {kind!r}"
 
 
@@ -216,7 +220,7 @@ def _parse_fast(lines: list[bytes]) -> list[Record] | None:
             seq, kind, key, value, step, ts = a
         except (TypeError, ValueError):
             kind = None
-        if kind == "m":
+        if kind == KIND_SCALAR:
             tv = type(value)
             tt = type(ts)
             if (
@@ -229,7 +233,7 @@ def _parse_fast(lines: list[bytes]) -> list[Record] | None:
             ):
                 rec = new(Record)
                 s0(rec, seq)
-                s1(rec, "m")
+                s1(rec, KIND_SCALAR)
                 s2(rec, key)
                 s3(rec, value if tv is float else float(value))
                 s4(rec, step)
@@ -289,7 +293,7 @@ def scalar_columns(records: Iterable[Record]) -> dict[str, tuple[list[int], list
     columns: dict[str, tuple[list[int], list[float], list[float]]] = {}
     get = columns.get
     for rec in records:
-        if rec.kind != "m":
+        if rec.kind != KIND_SCALAR:
             continue
         col = get(rec.key)  # type: ignore[arg-type]
         if col is None:
@@ -302,8 +306,10 @@ def scalar_columns(records: Iterable[Record]) -> dict[str, tuple[list[int], list
     return columns
 
 
-SCALAR_DTYPE = np.dtype([("seq", "<u8"), ("key", "<u4"), ("step", "<i8"), ("value", "<f8"), ("ts", "<f8")])
-assert SCALAR_DTYPE.itemsize == 36
+# The binary record as a numpy dtype, field by field from the struct format the client packs with.
+_NUMPY_TYPES = {"Q": "<u8", "I": "<u4", "q": "<i8", "d": "<f8"}
+SCALAR_DTYPE = np.dtype(list(zip(SCALAR_FIELDS, (_NUMPY_TYPES[c] for c in SCALAR_RECORD.format[1:]), strict=True)))
+assert SCALAR_RECORD.format[0] == "<" and SCALAR_DTYPE.itemsize == SCALAR_RECORD.size == 36
 
 
 def read_scalar_block(path: Path, offset: int, max_records: int = 1 << 22) -> tuple[np.ndarray, int]:
@@ -330,13 +336,13 @@ def read_key_definitions(path: Path, upto: int | None = None) -> dict[int, str]:
         return {}
     keys: dict[int, str] = {}
     for line in data.split(b"\n"):
-        if b',"k",' in line:
+        if _KEY_LINE in line:  # parse only the lines that can be key definitions
             try:
-                a = json.loads(line)
+                rec = _check(json.loads(line))
             except ValueError:
                 continue
-            if type(a) is list and len(a) == 4 and a[1] == "k" and type(a[2]) is int and type(a[3]) is str:
-                keys[a[2]] = a[3]
+            if type(rec) is Record and rec.kind == KIND_KEY:
+                keys[rec.value] = rec.key  # type: ignore[index, assignment]
     return keys
 
 
@@ -350,13 +356,13 @@ def split_scalars(
         return {}, 0
     ids = block["key"]
     defined = np.fromiter(keys, dtype=np.uint32, count=len(keys))
-    known = np.isin(ids, defined) | (ids == 0)
+    known = np.isin(ids, defined) | (ids == TORN_KEY_ID)
     used = len(block) if known.all() else int(np.argmin(known))
     block = block[:used]
     ids = ids[:used]
     out: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
     for kid in np.unique(ids):
-        if kid == 0:
+        if kid == TORN_KEY_ID:
             continue
         part = block[ids == kid]
         out[keys[int(kid)]] = (part["step"], part["value"], part["ts"])
@@ -367,19 +373,19 @@ def read_writer(tracking_dir: Path, writer: str) -> tuple[list[Record], list[str
     """Every record of one writer, both files merged in sequence order (scalars as kind "m").
 
     For tools and tests; live ingestion reads the two files incrementally instead."""
-    lines, _ = read_complete_lines(tracking_dir / f"{writer}.jsonl", 0, 1 << 34)
-    records, errors = parse_records(lines, f"{writer}.jsonl")
-    keys = {int(r.value): str(r.key) for r in records if r.kind == "k"}  # type: ignore[call-overload]
-    block, _ = read_scalar_block(tracking_dir / f"{writer}.scalars", 0, 1 << 28)
+    lines, _ = read_complete_lines(tracking_dir / jsonl_name(writer), 0, 1 << 34)
+    records, errors = parse_records(lines, jsonl_name(writer))
+    keys = {int(r.value): str(r.key) for r in records if r.kind == KIND_KEY}  # type: ignore[call-overload]
+    block, _ = read_scalar_block(tracking_dir / scalars_name(writer), 0, 1 << 28)
     for seq, kid, step, value, ts in block.tolist():
-        if kid == 0:
+        if kid == TORN_KEY_ID:
             continue
         if kid not in keys:
-            errors.append(f"{writer}.scalars: record {seq} uses key id {kid}, which is not defined")
+            errors.append(f"{scalars_name(writer)}: record {seq} uses key id {kid}, which is not defined")
             continue
-        records.append(_make(seq, "m", keys[kid], value, step, ts, None))
+        records.append(_make(seq, KIND_SCALAR, keys[kid], value, step, ts, None))
     # A key definition shares the sequence number of the scalar it precedes: plumbing, left out.
-    records = [r for r in records if r.kind != "k"]
+    records = [r for r in records if r.kind != KIND_KEY]
     records.sort(key=lambda r: r.seq)
     return records, errors
 
@@ -388,4 +394,4 @@ def writers(tracking_dir: Path) -> list[str]:
     """The writer ids that have files in a tracking folder."""
     if not tracking_dir.is_dir():
         return []
-    return sorted({p.stem for p in tracking_dir.iterdir() if p.suffix in (".jsonl", ".scalars")})
+    return sorted({p.stem for p in tracking_dir.iterdir() if p.suffix in (JSONL_SUFFIX, SCALARS_SUFFIX)})
