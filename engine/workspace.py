@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.errors import WorkspaceError
+from engine.tracking.inject.trainyard_run.envvars import ENV_HOME, ENV_STORE_URL, ENV_WORKSPACE
 
 STORAGE_DIR = ".trainyard"
 CONFIG_FILE = "config.json"
@@ -22,7 +23,7 @@ CONFIG_FILE = "config.json"
 
 def default_workspace_dir() -> Path:
     """The per-user default workspace ($TRAINYARD_HOME, else the XDG data dir)."""
-    home = os.environ.get("TRAINYARD_HOME")
+    home = os.environ.get(ENV_HOME)
     if home:
         return Path(home).expanduser() / "default"
     xdg = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
@@ -83,7 +84,7 @@ class WorkspaceLocation:
 
     @property
     def store_url(self) -> str:
-        url = os.environ.get("TRAINYARD_STORE_URL") or self.config().get("store_url")
+        url = os.environ.get(ENV_STORE_URL) or self.config().get("store_url")
         return str(url) if url else f"sqlite:///{self.storage / 'store.db'}"
 
     def ensure(self, store_url: str | None = None) -> WorkspaceLocation:
@@ -114,7 +115,7 @@ class WorkspaceLocation:
 
 def resolve_workspace(path: str | os.PathLike[str] | None = None, cwd: Path | None = None) -> WorkspaceLocation:
     """-w PATH, else $TRAINYARD_WORKSPACE, else the nearest `.trainyard/` upward, else the default."""
-    chosen = path or os.environ.get("TRAINYARD_WORKSPACE")
+    chosen = path or os.environ.get(ENV_WORKSPACE)
     if chosen:
         folder = Path(chosen).expanduser().absolute()
         if folder.name == STORAGE_DIR:

@@ -34,6 +34,7 @@ from typing import Any
 
 from engine.errors import LaunchFailed
 from engine.runs.files import RunFiles
+from engine.tracking.inject.trainyard_run.envvars import ENV_RUN_DIR, ENV_TRACKING_DIR
 
 RUN_MOUNT = "/trainyard/run"
 INJECT_MOUNT = "/trainyard/inject"
@@ -186,8 +187,8 @@ class ContainerRun:
         pythonpath = env.get("PYTHONPATH")
         env.update({
             "PYTHONPATH": INJECT_MOUNT + (":" + pythonpath if pythonpath else ""),
-            "TRAINYARD_TRACKING_DIR": f"{RUN_MOUNT}/tracking",
-            "TRAINYARD_RUN_DIR": RUN_MOUNT,
+            ENV_TRACKING_DIR: f"{RUN_MOUNT}/tracking",
+            ENV_RUN_DIR: RUN_MOUNT,
             "PYTHONUNBUFFERED": "1",
         })
         env.setdefault("HOME", "/tmp")

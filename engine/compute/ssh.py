@@ -36,6 +36,11 @@ from typing import Any
 
 from engine.errors import LaunchFailed
 from engine.runs.files import RunFiles
+from engine.tracking.inject.trainyard_run.envvars import (
+    ENV_RUN_DIR,
+    ENV_SSH_RECONNECT_TIMEOUT,
+    ENV_TRACKING_DIR,
+)
 
 DEFAULT_WORK_DIR = "~/.trainyard/runs"
 DEFAULT_RECONNECT_TIMEOUT = 600.0
@@ -49,7 +54,7 @@ _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 def reconnect_timeout() -> float:
     try:
-        return float(os.environ.get("TRAINYARD_SSH_RECONNECT_TIMEOUT", DEFAULT_RECONNECT_TIMEOUT))
+        return float(os.environ.get(ENV_SSH_RECONNECT_TIMEOUT, DEFAULT_RECONNECT_TIMEOUT))
     except ValueError:
         return DEFAULT_RECONNECT_TIMEOUT
 
@@ -253,7 +258,7 @@ class SshRun:
         files, so a dropped connection neither stops it nor loses its output."""
         rem = self.remote
         env = dict(self.spec.get("env") or {})
-        env.update(TRAINYARD_TRACKING_DIR=f"{rem}/tracking", TRAINYARD_RUN_DIR=rem, PYTHONUNBUFFERED="1")
+        env.update({ENV_TRACKING_DIR: f"{rem}/tracking", ENV_RUN_DIR: rem, "PYTHONUNBUFFERED": "1"})
         exports = [f"export {k}={shlex.quote(str(v))}" for k, v in env.items() if _ENV_NAME.match(k)]
         exports.append(f'export PYTHONPATH={shlex.quote(rem + "/inject")}"${{PYTHONPATH:+:$PYTHONPATH}}"')
         exports.append(f'export PATH={shlex.quote(rem + "/bin")}:"$PATH"')

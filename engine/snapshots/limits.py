@@ -9,10 +9,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from engine.errors import InvalidSpec, SnapshotTooLarge
+from engine.tracking.inject.trainyard_run.envvars import ENV_SNAPSHOT_MAX_FILES, ENV_SNAPSHOT_MAX_MB
 
 MB = 1024 * 1024
-ENV_MAX_MB = "TRAINYARD_SNAPSHOT_MAX_MB"
-ENV_MAX_FILES = "TRAINYARD_SNAPSHOT_MAX_FILES"
 
 # Folders that are almost never source code and often hold most of a project's files or bytes;
 # suggested first (at any depth) when a snapshot is too large.
@@ -42,12 +41,12 @@ class SnapshotLimits:
             InvalidSpec: A variable is set but is not a positive number.
         """
         max_bytes, max_files = cls.max_bytes, cls.max_files
-        raw_mb = os.environ.get(ENV_MAX_MB, "").strip()
+        raw_mb = os.environ.get(ENV_SNAPSHOT_MAX_MB, "").strip()
         if raw_mb:
-            max_bytes = int(_positive(raw_mb, ENV_MAX_MB, float) * MB)
-        raw_files = os.environ.get(ENV_MAX_FILES, "").strip()
+            max_bytes = int(_positive(raw_mb, ENV_SNAPSHOT_MAX_MB, float) * MB)
+        raw_files = os.environ.get(ENV_SNAPSHOT_MAX_FILES, "").strip()
         if raw_files:
-            max_files = int(_positive(raw_files, ENV_MAX_FILES, int))
+            max_files = int(_positive(raw_files, ENV_SNAPSHOT_MAX_FILES, int))
         return cls(max_bytes=max_bytes, max_files=max_files)
 
 
@@ -117,9 +116,9 @@ def limit_error(
         where = f"create {source}{sep}.amlignore with lines such as {lines} (gitignore syntax)"
     raise_to = []
     if too_big:
-        raise_to.append(f"{ENV_MAX_MB}={_round_up(total_bytes / MB, 100)}")
+        raise_to.append(f"{ENV_SNAPSHOT_MAX_MB}={_round_up(total_bytes / MB, 100)}")
     if too_many:
-        raise_to.append(f"{ENV_MAX_FILES}={_round_up(len(files), 1000)}")
+        raise_to.append(f"{ENV_SNAPSHOT_MAX_FILES}={_round_up(len(files), 1000)}")
     hint = f"To leave files out, {where}. Or raise the limit by setting {' and '.join(raise_to)} in the environment."
     return SnapshotTooLarge(message, hint)
 

@@ -14,10 +14,11 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from engine.links import run_link
-
-ENV_TRACKING_URI = "MLFLOW_TRACKING_URI"
-ENV_RUN_ID = "MLFLOW_RUN_ID"
-ENV_EXPERIMENT_NAME = "MLFLOW_EXPERIMENT_NAME"
+from engine.tracking.inject.trainyard_run.envvars import (
+    ENV_MLFLOW_EXPERIMENT_NAME,
+    ENV_MLFLOW_RUN_ID,
+    ENV_MLFLOW_TRACKING_URI,
+)
 
 
 def mlflow_variables(run_name: str, experiment: str, job_env: Mapping[str, str],
@@ -29,11 +30,11 @@ def mlflow_variables(run_name: str, experiment: str, job_env: Mapping[str, str],
     A re-run copies its original's environment: there an MLFLOW_RUN_ID naming the original run
     (`rerun_of`) was Trainyard's, so it moves to the new run.
     """
-    run_id = job_env.get(ENV_RUN_ID)
+    run_id = job_env.get(ENV_MLFLOW_RUN_ID)
     if run_id is None or run_id == rerun_of:
         run_id = run_name
     return {
-        ENV_TRACKING_URI: run_link(run_name, workspace_folder),
-        ENV_RUN_ID: run_id,
-        ENV_EXPERIMENT_NAME: job_env.get(ENV_EXPERIMENT_NAME, experiment),
+        ENV_MLFLOW_TRACKING_URI: run_link(run_name, workspace_folder),
+        ENV_MLFLOW_RUN_ID: run_id,
+        ENV_MLFLOW_EXPERIMENT_NAME: job_env.get(ENV_MLFLOW_EXPERIMENT_NAME, experiment),
     }

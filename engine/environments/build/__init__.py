@@ -30,6 +30,7 @@ from engine.environments.build.log import BuildEvent, BuildLog
 from engine.environments.spec import EnvironmentSpec
 from engine.errors import EnvBuildFailed, InvalidSpec
 from engine.runtime import default_python
+from engine.tracking.inject.trainyard_run.envvars import ENV_CONDA_EXE
 
 __all__ = ["BuildEvent", "BuildLog", "BuiltEnvironment", "ensure_built", "prune", "spec_hash"]
 
@@ -132,7 +133,7 @@ def _build(spec: EnvironmentSpec, entry: _cache.CacheEntry, log: BuildLog) -> Bu
 
     kind = spec.kind
     t0 = time.monotonic()
-    in_place = kind == "conda" and bool(os.environ.get(conda_mod.CONDA_EXE_VAR, "").strip())
+    in_place = kind == "conda" and bool(os.environ.get(ENV_CONDA_EXE, "").strip())
     build_dir = entry.dir if in_place else entry.tmp_dir()
     log.step(f"Building {kind} environment '{spec.reference}' ({entry.spec_hash[:12]})")
     try:

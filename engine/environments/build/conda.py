@@ -23,8 +23,8 @@ from engine.environments.build.venv import pip_install, source_dir
 from engine.environments.spec import EnvironmentSpec
 from engine.errors import EnvBuildFailed, InvalidSpec
 from engine.specs import yamlfile
+from engine.tracking.inject.trainyard_run.envvars import ENV_CONDA_EXE
 
-CONDA_EXE_VAR = "TRAINYARD_CONDA_EXE"
 DEFAULT_CHANNELS = ["conda-forge"]
 # conda's "defaults" is Anaconda's repository, not a channel on conda.anaconda.org.
 NAMED_CHANNEL_URLS = {"defaults": ["https://repo.anaconda.com/pkgs/main", "https://repo.anaconda.com/pkgs/r"]}
@@ -180,7 +180,7 @@ def build_conda(spec: EnvironmentSpec, build_dir: Path, final_dir: Path, cache_r
                 log: BuildLog) -> Path | None:
     """Build the spec's conda env into ``build_dir/env`` (paths patched for ``final_dir/env``).
     Returns the env's python inside ``build_dir`` (None when the env has no python)."""
-    exe = os.environ.get(CONDA_EXE_VAR, "").strip()
+    exe = os.environ.get(ENV_CONDA_EXE, "").strip()
     if exe:
         return build_with_conda_exe(exe, spec, final_dir, cache_root, log)
 

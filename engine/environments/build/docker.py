@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from engine.errors import DockerUnavailable, EnvBuildFailed, InvalidSpec
 from engine.specs import yamlfile
+from engine.tracking.inject.trainyard_run.envvars import ENV_DOCKER_PULL_STALL
 
 if TYPE_CHECKING:
     from engine.environments.spec import EnvironmentSpec
@@ -286,7 +287,7 @@ def ensure_base_image(client: Any, image: str, log: _Log) -> None:
         return
     import docker as docker_sdk
 
-    stall = float(os.environ.get("TRAINYARD_DOCKER_PULL_STALL") or PULL_STALL_SECONDS)
+    stall = float(os.environ.get(ENV_DOCKER_PULL_STALL) or PULL_STALL_SECONDS)
     log.step(f"Pulling {image}")
     repo, tag = docker_sdk.utils.parse_repository_tag(image)
     if tag is None:

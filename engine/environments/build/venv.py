@@ -20,6 +20,7 @@ from engine.environments.build.log import BuildLog, ToolResult, run_tool, tool_e
 from engine.environments.spec import EnvironmentSpec
 from engine.errors import EnvBuildFailed
 from engine.runtime import default_python
+from engine.tracking.inject.trainyard_run.envvars import ENV_UV_IGNORE_PIP_CONFIG
 
 
 @functools.lru_cache(maxsize=1)
@@ -105,7 +106,7 @@ def parse_pip_config(text: str) -> PipConfig:
 def pip_config() -> PipConfig:
     """This machine's pip configuration (asked once per process); empty when pip is unavailable.
     ``TRAINYARD_UV_IGNORE_PIP_CONFIG=1`` turns it off."""
-    if os.environ.get("TRAINYARD_UV_IGNORE_PIP_CONFIG") == "1":
+    if os.environ.get(ENV_UV_IGNORE_PIP_CONFIG) == "1":
         return PipConfig()
     try:
         res = subprocess.run([default_python(), "-m", "pip", "config", "list"], check=False,
