@@ -21,6 +21,13 @@ from engine.runs.names import new_run_name
 from engine.runs.procs import is_same_process_alive
 from engine.runtime import default_python
 from engine.store.sql import SqlStore
+from engine.tracking.inject.trainyard_run.envvars import (
+    ENV_CANCEL_GRACE,
+    ENV_EXPERIMENT,
+    ENV_RUN_DIR,
+    ENV_RUN_ID,
+    ENV_TRACKING_DIR,
+)
 from engine.tracking.mlflow_env import mlflow_variables
 from engine.workspace import WorkspaceLocation, resolve_workspace
 
@@ -117,7 +124,7 @@ class Engine:
                 "env": link_env,
                 "env_prepend": {"PATH": str(files.bin), "PYTHONPATH": str(launch.INJECT_DIR)},
                 "max_run_duration_seconds": spec.max_run_duration_seconds,
-                "cancel_grace_seconds": float(os.environ.get("TRAINYARD_CANCEL_GRACE", "10")),
+                "cancel_grace_seconds": float(os.environ.get(ENV_CANCEL_GRACE, "10")),
                 # What the preparation path needs when an environment must be built first.
                 **placement,
                 "environment": env_spec.to_dict() if env_spec is not None else None,
@@ -291,10 +298,10 @@ class Engine:
         env = {str(k): str(v) for k, v in spec.environment_variables.items()}
         env.update(mlflow_variables(name, spec.experiment_name, env, workspace_folder=self.location.folder))
         env.update({
-            "TRAINYARD_RUN_ID": name,
-            "TRAINYARD_EXPERIMENT": spec.experiment_name,
-            "TRAINYARD_TRACKING_DIR": str(files.tracking),
-            "TRAINYARD_RUN_DIR": str(files.root),
+            ENV_RUN_ID: name,
+            ENV_EXPERIMENT: spec.experiment_name,
+            ENV_TRACKING_DIR: str(files.tracking),
+            ENV_RUN_DIR: str(files.root),
             "PYTHONUNBUFFERED": "1",
         })
         return env
@@ -347,8 +354,7 @@ class Engine:
             if old_files.bin.is_dir():  # `python` wrappers naming the run's interpreter
                 shutil.copytree(old_files.bin, files.bin)
             env = dict(spec.get("env") or {})
-            env.update(TRAINYARD_RUN_ID=new, TRAINYARD_TRACKING_DIR=str(files.tracking),
-                       TRAINYARD_RUN_DIR=str(files.root))
+            env.update({ENV_RUN_ID: new, ENV_TRACKING_DIR: str(files.tracking), ENV_RUN_DIR: str(files.root)})
             env.update(mlflow_variables(new, old.experiment_name, env, rerun_of=name,
                                         workspace_folder=self.location.folder))
             launch.write_spec(files, {

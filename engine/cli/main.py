@@ -641,6 +641,7 @@ def compute_delete(ctx: click.Context, name: str, workspace: str | None, output_
 def python_cmd(ctx: click.Context, script: str, args: tuple[str, ...], workspace: str | None) -> None:
     """Run a control script written for the Azure ML SDK v1 against this workspace."""
     from engine.runs.launch import _ENGINE_ROOT, INJECT_DIR
+    from engine.tracking.inject.trainyard_run.envvars import ENV_WORKSPACE
     from engine.workspace import resolve_workspace
 
     if not Path(script).is_file():
@@ -650,7 +651,7 @@ def python_cmd(ctx: click.Context, script: str, args: tuple[str, ...], workspace
     chosen = workspace or (ctx.find_root().obj or {}).get("workspace")
     loc = resolve_workspace(chosen).ensure()
     env = dict(os.environ)
-    env["TRAINYARD_WORKSPACE"] = str(loc.folder)
+    env[ENV_WORKSPACE] = str(loc.folder)
     env["PYTHONPATH"] = os.pathsep.join(
         [str(INJECT_DIR), _ENGINE_ROOT, *filter(None, [env.get("PYTHONPATH")])])
     sys.stdout.flush()

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.runs.files import RunFiles
+from engine.tracking.inject.trainyard_run.envvars import PREFIX, RUN_IDENTITY
 
 POLL_SECONDS = 0.1
 USER_CANCEL = "canceled by the user"
@@ -230,8 +231,7 @@ class Supervisor:
             # Debian-style images have only python3: let `python x.py` in a command work there too.
             shim = 'command -v python >/dev/null 2>&1 || python() { python3 "$@"; }; '
             argv = ["/bin/sh", "-c", shim + self.spec["command"]]
-        env = {k: v for k, v in self.spec["env"].items() if not k.startswith("TRAINYARD_") or k in (
-            "TRAINYARD_RUN_ID", "TRAINYARD_EXPERIMENT")}
+        env = {k: v for k, v in self.spec["env"].items() if not k.startswith(PREFIX) or k in RUN_IDENTITY}
         self.proc = ContainerRun(image, argv, run_root=self.files.root, env=env, inject_dir=INJECT_DIR,
                                  name=self.run_name, network=self.spec.get("docker_network", "host"),
                                  gpus=self.spec.get("gpus"), docker=docker_client)

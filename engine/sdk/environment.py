@@ -36,6 +36,7 @@ from engine.specs.environment import (
     read_requirements,
     write_spec_directory,
 )
+from engine.tracking.inject.trainyard_run.envvars import ENV_HOME
 
 
 class CondaDependencies:
@@ -388,7 +389,7 @@ def _dockerfile_context(value: str) -> Path:
             raise NotFound(f"docker.base_dockerfile {value!r} is neither a Dockerfile's text nor an existing file",
                            "give the Dockerfile's contents (starting with FROM) or its path")
     digest = hashlib.sha256(text.encode()).hexdigest()[:32]
-    home = os.environ.get("TRAINYARD_HOME")
+    home = os.environ.get(ENV_HOME)
     root = (Path(home).expanduser() if home
             else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "trainyard")
     folder = root / "dockerfiles" / digest
