@@ -31,14 +31,33 @@ Outside a run (no ``TRAINYARD_TRACKING_DIR``) the calls print what they would ha
 call. It is an ``MlflowException`` and also a TypeError and a ValueError. The rest of MLflow's
 API (``MlflowClient``, ``log_model``, search) is not provided: using it raises an error that
 says so.
+
+The calls live in ``_runs``, ``_tracking_uri``, ``_metrics`` and ``_artifacts`` (argument checks in
+``_checks``); their names start with an underscore so that none can pass for a module of the
+real MLflow (``import mlflow.artifacts`` must still fail here).
 """
 
 from __future__ import annotations
 
-from mlflow._artifacts import log_artifact, log_artifacts, log_dict, log_figure, log_image, log_text
+# Beside the API (__all__), the public names the module had before it was split are kept.
+from trainyard_run import MetricValueError, Run  # noqa: F401
+from trainyard_run.envvars import ENV_MLFLOW_TRACKING_URI as ENV_TRACKING_URI  # noqa: F401
+from trainyard_run.envvars import ENV_TRACKING_DIR  # noqa: F401
+
+from mlflow._artifacts import (  # noqa: F401
+    ARTIFACTS_DIR,
+    log_artifact,
+    log_artifacts,
+    log_dict,
+    log_figure,
+    log_image,
+    log_text,
+)
 from mlflow._metrics import log_metric, log_metrics, log_param, log_params
-from mlflow._runs import (
+from mlflow._runs import (  # noqa: F401
     ActiveRun,
+    Experiment,
+    RunInfo,
     active_run,
     end_run,
     last_active_run,
@@ -48,7 +67,10 @@ from mlflow._runs import (
     start_run,
 )
 from mlflow._tracking_uri import get_tracking_uri, set_tracking_uri
-from mlflow.exceptions import MlflowException
+from mlflow.exceptions import InvalidInput, MlflowException  # noqa: F401
+
+# Reprs name it as before the split.
+ActiveRun.__module__ = __name__
 
 __all__ = [
     "ActiveRun",

@@ -28,3 +28,6 @@ from .run import Run, get_run
 from .values import MetricValueError
 
 __all__ = ["MetricValueError", "Run", "get_run"]
+
+# Tracebacks and reprs name them as before the split: trainyard_run.MetricValueError, trainyard_run.Run.
+MetricValueError.__module__ = Run.__module__ = __name__

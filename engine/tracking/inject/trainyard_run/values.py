@@ -29,7 +29,6 @@ class MetricValueError(TypeError, ValueError):
     """
 
 
-
 def short(value: object, limit: int = 60) -> str:
     try:
         text = repr(value)
