@@ -458,7 +458,7 @@ class Engine:
                 else:
                     continue
             else:
-                started = self._supervisor_started(run.name)
+                started = self.store.supervisor_started(run.name)
                 if is_same_process_alive(run.supervisor_pid, started):
                     continue
                 # Re-read: the supervisor may have finished the run just now.
@@ -482,14 +482,6 @@ class Engine:
                     self.cancel(trial.name, f"its sweep {sweep} failed: the sweep's controller died")
                 except InvalidState:
                     pass  # it ended meanwhile
-
-    def _supervisor_started(self, name: str) -> float | None:
-        from sqlalchemy import select
-
-        from engine.store.models import RunRow
-
-        with self.store._session() as s:
-            return s.scalar(select(RunRow.supervisor_started).where(RunRow.name == name))
 
     # ------------------------------------------------------------------ environments cache
     def environments_in_use(self) -> set[str]:

@@ -1,9 +1,12 @@
-"""The workspace store: pick an implementation by URL (SQLAlchemy covers SQLite and PostgreSQL)."""
+"""The workspace store: the `Store` protocol (engine.store.protocol) and its implementation over
+SQLAlchemy (engine.store.sql, SQLite and PostgreSQL), picked by URL. Only this package imports
+SQLAlchemy."""
 
+from engine.store.protocol import Store
 from engine.store.sql import SqlStore
 
-__all__ = ["SqlStore", "open_store"]
+__all__ = ["SqlStore", "Store", "open_store"]
 
 
-def open_store(url: str) -> SqlStore:
+def open_store(url: str) -> Store:
     return SqlStore(url)

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
-import engine.store.sql as sql_mod
+import engine.store.sql.metrics as metrics_mod
 from engine import entities as E
 from engine.errors import InvalidState, NotFound
 from engine.store.models import MetricChunkRow
@@ -343,7 +343,7 @@ def test_all_nan_metric_has_no_min_max(store: SqlStore) -> None:
 def test_many_tiny_batches_merge_into_few_chunks_and_read_back_exactly(
     store: SqlStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sql_mod, "CHUNK_MERGE_BELOW", 20)
+    monkeypatch.setattr(metrics_mod, "CHUNK_MERGE_BELOW", 20)
     _run(store, "tiny")
     expected: list[float] = []
     step = 0
@@ -544,5 +544,26 @@ def test_a_million_points_in_50k_batches_read_back_exactly(tmp_path: Any) -> Non
         assert s.last_value == values[-1] and s.last_step == steps[-1]
         assert s.min_value == finite.min() and s.max_value == finite.max()
         assert store.get_cursor("million", "w") == (n, n // batch)
+    finally:
+        store.close()
+
+
+# --------------------------------------------------------------------------- the protocol
+def test_sql_store_implements_the_store_protocol(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Every method of engine.store.Store exists on SqlStore with the same parameters."""
+    import inspect
+
+    from engine.store import Store
+    from engine.store.protocol import ComputeStore, EnvironmentStore, MetricStore, RegistryStore, RunStore
+
+    store = SqlStore(f"sqlite:///{tmp_path / 'ws.db'}")
+    try:
+        assert isinstance(store, Store)
+        for part in (RunStore, MetricStore, RegistryStore, EnvironmentStore, ComputeStore, Store):
+            for name, member in vars(part).items():
+                if name.startswith("_") or not callable(member):
+                    continue
+                wanted = list(inspect.signature(member).parameters)
+                assert list(inspect.signature(getattr(SqlStore, name)).parameters) == wanted, name
     finally:
         store.close()

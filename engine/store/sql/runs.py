@@ -1,0 +1,285 @@
+"""Experiments and runs: create, read, update, status changes, and the paged runs tables."""
+
+from __future__ import annotations
+
+import difflib
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from engine import entities as E
+from engine.errors import InvalidState, NotFound
+from engine.store.models import ExperimentRow, RunRow, RunStatusEventRow
+from engine.store.runquery import order_runs, where_runs
+from engine.store.sql.base import SqlBase
+
+
+class Runs(SqlBase):
+    """Experiments and runs."""
+
+    # ----------------------------------------------------------------- experiments
+    def get_or_create_experiment(self, name: str) -> E.Experiment:
+        with self._session() as s, s.begin():
+            row = s.scalar(select(ExperimentRow).where(ExperimentRow.name == name))
+            if row is None:
+                row = ExperimentRow(name=name, created_at=time.time())
+                s.add(row)
+                try:
+                    s.flush()
+                except IntegrityError:  # created concurrently: use that one
+                    s.rollback()
+                    row = s.scalar(select(ExperimentRow).where(ExperimentRow.name == name))
+            assert row is not None
+            return E.Experiment(id=row.id, name=row.name, created_at=row.created_at)
+
+    def list_experiments(self) -> list[E.Experiment]:
+        with self._session() as s:
+            counts = dict(
+                s.execute(select(RunRow.experiment_id, func.count()).group_by(RunRow.experiment_id)).all()
+            )
+            rows = s.scalars(select(ExperimentRow).order_by(ExperimentRow.name)).all()
+            return [E.Experiment(r.id, r.name, r.created_at, counts.get(r.id, 0)) for r in rows]
+
+    # ----------------------------------------------------------------- runs
+    def create_run(self, *, name: str, experiment_name: str, run_dir: str, **fields: Any) -> E.Run:
+        exp = self.get_or_create_experiment(experiment_name)
+        now = time.time()
+        status = fields.pop("status", "NotStarted")
+        with self._session() as s, s.begin():
+            if s.get(RunRow, name) is not None:
+                raise InvalidState(
+                    f"a job named {name!r} already exists",
+                    "job names are unique in a workspace: pick another --name, or omit it for a generated one",
+                )
+            fields.setdefault("display_name", name)
+            row = RunRow(
+                name=name,
+                experiment_id=exp.id,
+                run_dir=run_dir,
+                status=status,
+                created_at=now,
+                updated_at=now,
+                **fields,
+            )
+            s.add(row)
+            s.flush()
+            s.add(RunStatusEventRow(run_name=name, status=status, time=now))
+        return self.get_run(name)
+
+    def _run_names(self, s: Session) -> list[str]:
+        return list(s.scalars(select(RunRow.name).order_by(RunRow.created_at.desc()).limit(5000)))
+
+    def get_run(self, name: str) -> E.Run:
+        with self._session() as s:
+            row = s.get(RunRow, name)
+            if row is None:
+                close = difflib.get_close_matches(name, self._run_names(s), n=3)
+                hint = (
+                    f"did you mean {', '.join(close)}?"
+                    if close
+                    else "list jobs with `trainyard job list`"
+                )
+                raise NotFound(f"no job named {name!r} in this workspace", hint)
+            exp_name = s.scalar(select(ExperimentRow.name).where(ExperimentRow.id == row.experiment_id))
+            events = s.execute(
+                select(RunStatusEventRow.status, RunStatusEventRow.time)
+                .where(RunStatusEventRow.run_name == name)
+                .order_by(RunStatusEventRow.id)
+            ).all()
+            return _run_entity(row, exp_name or "", tuple(E.StatusEvent(st, t) for st, t in events))
+
+    def list_runs(
+        self,
+        *,
+        experiment: str | None = None,
+        statuses: Iterable[str] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+        include_archived: bool = False,
+    ) -> list[E.Run]:
+        with self._session() as s:
+            q = select(RunRow, ExperimentRow.name).join(ExperimentRow, RunRow.experiment_id == ExperimentRow.id)
+            if experiment is not None:
+                q = q.where(ExperimentRow.name == experiment)
+            if statuses:
+                q = q.where(RunRow.status.in_(list(statuses)))
+            if not include_archived:
+                q = q.where(RunRow.archived.is_(False))
+            q = q.order_by(RunRow.created_at.desc()).offset(offset)
+            if limit is not None:
+                q = q.limit(limit)
+            return [_run_entity(row, exp) for row, exp in s.execute(q).all()]
+
+    def runs_holding_or_awaiting(self, compute: str, name: str) -> tuple[int, int]:
+        """For run `name` waiting to start on compute target `compute`: (runs of the target that
+        have started and not ended, queued runs of the target submitted before it). Sweep runs
+        are not counted: their trials are."""
+        with self._session() as s:
+            me = s.get(RunRow, name)
+            if me is None:
+                raise NotFound(f"no job named {name!r} in this workspace")
+            rows = s.execute(
+                select(RunRow.name, RunRow.status, RunRow.created_at, RunRow.properties)
+                .where(RunRow.compute == compute, RunRow.status.in_(list(E.ACTIVE_STATUSES)), RunRow.name != name)
+            ).all()
+        holding = awaiting = 0
+        for other, status, created, props in rows:
+            if (props or {}).get("run_type") == "sweep":
+                continue
+            if status in ("NotStarted", "Queued"):
+                awaiting += (created, other) < (me.created_at, name)
+            else:
+                holding += 1
+        return holding, awaiting
+
+    def count_runs(self, *, text: str = "", include_archived: bool = True) -> int:
+        """How many runs match `text` (as in `query_runs`); every run by default."""
+        with self._session() as s:
+            q = select(func.count()).select_from(RunRow)
+            if text.strip():
+                q = q.join(ExperimentRow, RunRow.experiment_id == ExperimentRow.id)
+            return int(s.scalar(where_runs(q, text, include_archived, self.engine.dialect.name)) or 0)
+
+    def update_run(self, name: str, **fields: Any) -> None:
+        fields["updated_at"] = time.time()
+        with self._session() as s, s.begin():
+            res = s.execute(update(RunRow).where(RunRow.name == name).values(**fields))
+            if res.rowcount == 0:
+                raise NotFound(f"no job named {name!r} in this workspace")
+
+    def set_status(self, name: str, status: str, *, at: float | None = None, **fields: Any) -> bool:
+        """Move a run to `status`. Returns False (and changes nothing) if it already ended:
+        a terminal status is final, so a late writer cannot overwrite Canceled with Failed."""
+        if status not in E.RUN_STATUSES:
+            raise ValueError(f"unknown run status {status!r}")
+        now = at or time.time()
+        with self._session() as s, s.begin():
+            row = s.get(RunRow, name, with_for_update=True)
+            if row is None:
+                raise NotFound(f"no job named {name!r} in this workspace")
+            old_status = row.status
+            if old_status in E.TERMINAL_STATUSES:
+                return False
+            if status == old_status and not fields:
+                return True
+            values: dict[str, Any] = {"status": status, "updated_at": time.time(), **fields}
+            if status == "Running" and row.start_time is None:
+                values.setdefault("start_time", now)
+            if status in E.TERMINAL_STATUSES:
+                values.setdefault("end_time", now)
+            s.execute(update(RunRow).where(RunRow.name == name).values(**values))
+            if status != old_status:
+                s.add(RunStatusEventRow(run_name=name, status=status, time=now))
+            return True
+
+    def request_cancel(self, name: str, reason: str | None = None) -> E.Run:
+        """Flag run `name` for cancelling; `reason` (e.g. a sweep's early termination) becomes the
+        run's error message instead of "canceled by the user"."""
+        run = self.get_run(name)
+        if run.is_terminal:
+            raise InvalidState(
+                f"job {name!r} has already ended ({run.status}); there is nothing to cancel",
+            )
+        fields: dict[str, Any] = {"cancel_requested": True}
+        if reason:
+            fields["properties"] = {**run.properties, "cancel_reason": reason}
+        self.update_run(name, **fields)
+        return self.get_run(name)
+
+    def runs_changed_since(self, since: float) -> list[E.Run]:
+        with self._session() as s:
+            q = (
+                select(RunRow, ExperimentRow.name)
+                .join(ExperimentRow, RunRow.experiment_id == ExperimentRow.id)
+                .where(RunRow.updated_at > since)
+            )
+            return [_run_entity(row, exp) for row, exp in s.execute(q).all()]
+
+    def list_children(self, name: str) -> list[E.Run]:
+        """The runs submitted as children of run `name`, oldest first (archived ones included)."""
+        with self._session() as s:
+            if s.get(RunRow, name) is None:
+                raise NotFound(f"no job named {name!r} in this workspace")
+            q = (
+                select(RunRow, ExperimentRow.name)
+                .join(ExperimentRow, RunRow.experiment_id == ExperimentRow.id)
+                .where(RunRow.parent_name == name)
+                .order_by(RunRow.created_at, RunRow.name)
+            )
+            return [_run_entity(row, exp) for row, exp in s.execute(q).all()]
+
+    # ----------------------------------------------------------------- runs tables (paged)
+    def query_runs(
+        self,
+        *,
+        text: str = "",
+        sort: str = "start",
+        descending: bool = True,
+        offset: int = 0,
+        limit: int = 200,
+        include_archived: bool = False,
+    ) -> list[E.Run]:
+        """One page of runs, filtered and sorted by the store (see engine.store.runquery):
+        a table of 100,000 runs reads only the rows it shows. `text` matches name, display name,
+        status, experiment, compute or tags (any case); `sort` is one of runquery.RUN_SORTS."""
+        joined = RunRow.experiment_id == ExperimentRow.id
+        with self._session() as s:
+            # Sort and page names only, then read those rows: sorting whole rows (JSON columns
+            # and all) of 100,000 runs is several times slower.
+            q = order_runs(where_runs(select(RunRow.name).join(ExperimentRow, joined), text, include_archived,
+                                      self.engine.dialect.name),
+                           sort, descending)
+            names = list(s.scalars(q.offset(max(0, offset)).limit(max(0, limit))))
+            if not names:
+                return []
+            rows = s.execute(select(RunRow, ExperimentRow.name).join(ExperimentRow, joined)
+                             .where(RunRow.name.in_(names))).all()
+            by_name = {row.name: _run_entity(row, exp) for row, exp in rows}
+            return [by_name[n] for n in names if n in by_name]
+
+    def archived_among(self, names: Sequence[str]) -> set[str]:
+        """Which of `names` are archived."""
+        if not names:
+            return set()
+        with self._session() as s:
+            return set(s.scalars(select(RunRow.name).where(RunRow.name.in_(list(names)), RunRow.archived.is_(True))))
+
+    def supervisor_started(self, name: str) -> float | None:
+        """When run `name`'s supervisor started (None: not yet, or no such run)."""
+        with self._session() as s:
+            return s.scalar(select(RunRow.supervisor_started).where(RunRow.name == name))
+
+
+def _run_entity(row: RunRow, experiment_name: str, history: tuple[E.StatusEvent, ...] = ()) -> E.Run:
+    return E.Run(
+        name=row.name,
+        experiment_name=experiment_name,
+        display_name=row.display_name,
+        status=row.status,
+        created_at=row.created_at,
+        run_dir=row.run_dir,
+        description=row.description or "",
+        command=row.command,
+        arguments=tuple(row.arguments or ()),
+        start_time=row.start_time,
+        end_time=row.end_time,
+        compute=row.compute,
+        environment=row.environment,
+        snapshot_id=row.snapshot_id,
+        git=row.git,
+        inputs=dict(row.inputs or {}),
+        params=dict(row.params or {}),
+        tags=dict(row.tags or {}),
+        properties=dict(row.properties or {}),
+        exit_code=row.exit_code,
+        error=row.error,
+        max_run_duration_seconds=row.max_run_duration_seconds,
+        status_history=history,
+        cancel_requested=bool(row.cancel_requested),
+        supervisor_pid=row.supervisor_pid,
+        parent_name=row.parent_name,
+    )
