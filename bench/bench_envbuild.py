@@ -21,8 +21,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "engine" / "environments"))
 
+from engine.entities import EnvironmentSpec
 from engine.environments.build import BuildLog, ensure_built
-from engine.environments.spec import EnvironmentSpec
 
 REQS = ("pyyaml", "six", "tomli")
 # The same packages with a spelling that hashes differently: a second env, built with warm caches.

@@ -126,7 +126,7 @@ def main() -> None:
         sdk = bench_sdk(tmp, args.repeat)
         cli = bench_cli(tmp, args.repeat)
         ml = bench_mlflow(tmp, args.repeat)
-        from engine.environments.spec import EnvironmentSpec
+        from engine.entities import EnvironmentSpec
 
         venv = bench_env(tmp, args.repeat, EnvironmentSpec(name="bench-venv", pip_requirements=("six",)))
         image = bench_env(tmp, args.repeat, EnvironmentSpec(name="bench-docker", image="trainyard-test-base:latest",

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from engine.environments.spec import EnvironmentSpec
+from engine.entities import EnvironmentSpec
 from engine.errors import InvalidSpec, NotFound, TrainyardError
 from engine.jobs.spec import JobSpec, SweepSpec
 from engine.names import check_name

@@ -105,7 +105,7 @@ def run_environment(spec: Mapping[str, Any]) -> Any:
 
     On a `docker` target with a default `image`, an environment without an image of its own
     (pip or conda packages) is built on top of that image, so that it can run in a container."""
-    from engine.environments.spec import EnvironmentSpec
+    from engine.entities import EnvironmentSpec
 
     data = spec.get("environment")
     env = EnvironmentSpec.from_dict(data) if data else None

@@ -14,7 +14,7 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
-from engine.environments.spec import EnvironmentSpec
+from engine.entities import EnvironmentSpec
 from engine.errors import NotFound
 from engine.specs.environment import load_environment_yaml
 

@@ -1,84 +1,18 @@
-"""Environment references -> specs: registered environments of the workspace first, then the
-curated ones. Used by the CLI, the SDK and job submission.
-
-References, as Azure ML writes them::
-
-    NAME                     NAME:VERSION              NAME@latest
-    azureml:NAME             azureml:NAME:VERSION      azureml:NAME@latest
-    azureml://registries/azureml/environments/NAME/labels/latest
-    azureml://registries/azureml/environments/NAME/versions/N
-    azureml://.../workspaces/W/environments/NAME/versions/N   (a workspace asset id)
-
-A registry reference (`azureml://registries/...`) names a curated environment only.
-"""
+"""Environment references (engine.names.parse_reference) -> specs: registered environments of the
+workspace first, then the curated ones. Used by the CLI, the SDK and job submission."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+from engine.entities import EnvironmentSpec
 from engine.environments import curated
-from engine.environments.spec import EnvironmentSpec
-from engine.errors import InvalidSpec, NotFound
-from engine.names import check_registrable_name
+from engine.errors import NotFound
+from engine.names import check_registrable_name, parse_reference
 from engine.specs.environment import spec_from_inline
-
-_URI = re.compile(r"^azureml://(?P<scope>.*?)/?environments/(?P<name>[^/]+)"
-                  r"(?:/(?:(?P<kind>labels|versions)/(?P<tag>[^/]+)))?/?$")
-
-
-@dataclass(frozen=True)
-class EnvironmentRef:
-    name: str
-    version: int | None = None  # None: the latest
-    registry: bool = False  # azureml://registries/...: curated only
-
-    def __str__(self) -> str:
-        return f"{self.name}:{self.version}" if self.version is not None else f"{self.name}@latest"
-
-
-def parse_reference(ref: str) -> EnvironmentRef:
-    """Split an environment reference into name, version (None = latest) and registry flag."""
-    text = ref.strip()
-    if not text:
-        raise InvalidSpec("an empty environment reference", "give NAME, NAME:VERSION or NAME@latest")
-    if text.startswith("azureml://"):
-        m = _URI.match(text)
-        if not m:
-            raise InvalidSpec(f"environment reference {ref!r} is not one Trainyard understands",
-                              "use azureml://registries/azureml/environments/NAME/labels/latest "
-                              "(or .../versions/N), or azureml:NAME@latest")
-        registry = m.group("scope").startswith("registries/")
-        version = None
-        if m.group("kind") == "versions":
-            version = _version(m.group("tag"), ref)
-        elif m.group("kind") == "labels" and m.group("tag") != "latest":
-            raise InvalidSpec(f"unknown label {m.group('tag')!r} in {ref!r}", "only the label `latest` exists")
-        return EnvironmentRef(m.group("name"), version, registry)
-    text = text.removeprefix("azureml:")
-    if "@" in text:
-        name, _, label = text.partition("@")
-        if label != "latest":
-            raise InvalidSpec(f"unknown label {label!r} in {ref!r}", "only @latest is supported (or NAME:VERSION)")
-        return EnvironmentRef(_name(name, ref))
-    name, sep, version = text.partition(":")
-    return EnvironmentRef(_name(name, ref), _version(version, ref) if sep else None)
-
-
-def _name(name: str, ref: str) -> str:
-    if not name or "/" in name or ":" in name:
-        raise InvalidSpec(f"environment reference {ref!r} has no usable name",
-                          "use NAME, NAME:VERSION or NAME@latest")
-    return name
-
-
-def _version(text: str, ref: str) -> int:
-    if not text.isdigit():
-        raise InvalidSpec(f"version {text!r} in {ref!r} is not a number", "use NAME:VERSION, e.g. my-env:2")
-    return int(text)
 
 
 def resolve_environment(store: Any, ref_or_spec: str | EnvironmentSpec | Mapping[str, Any],

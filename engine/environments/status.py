@@ -21,9 +21,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine.entities import EnvironmentSpec
 from engine.environments.build import cache as _cache
 from engine.environments.build import spec_hash
-from engine.environments.spec import EnvironmentSpec
 from engine.specs import yamlfile
 from engine.specs.environment import conda_text, environment_document, requirements_text
 

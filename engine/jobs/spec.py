@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.environments.spec import EnvironmentSpec
+from engine.entities import EnvironmentSpec
 
 
 @dataclass(frozen=True)

@@ -16,13 +16,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from engine.entities import EnvironmentSpec
 from engine.environments.resolve import (
     list_all_environments,
     register_environment,
     resolve_environment,
     same_build,
 )
-from engine.environments.spec import EnvironmentSpec
 from engine.errors import InvalidSpec, InvalidState, NotFound, TrainyardError
 from engine.specs import yamlfile
 from engine.specs.environment import (

@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from engine import names
-from engine.environments.spec import EnvironmentSpec
+from engine.entities import EnvironmentSpec
 from engine.errors import InvalidSpec, NotFound
 from engine.specs import yamlfile
 from engine.specs.explain import explain

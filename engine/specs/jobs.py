@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from engine.errors import InvalidSpec, NotFound
 from engine.jobs.command import referenced_names
 from engine.jobs.spec import JobSpec, SweepSpec
+from engine.names import parse_reference
 from engine.specs import yamlfile
 from engine.specs.environment import spec_from_inline
 from engine.specs.explain import explain
@@ -85,8 +86,6 @@ def _to_spec(job: CommandJobSchema, path: Path, lines: Lines) -> JobSpec:
         if environment_spec.kind == "user":
             interpreter = environment_spec.interpreter_path
     elif isinstance(job.environment, str):
-        from engine.environments.resolve import parse_reference
-
         try:
             parse_reference(job.environment)  # resolved at submit; only its form is checked here
         except InvalidSpec as exc:

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from engine import entities as E
-from engine.environments.spec import EnvironmentSpec
+from engine.entities import EnvironmentSpec
 
 
 class RunStore(Protocol):

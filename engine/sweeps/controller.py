@@ -162,7 +162,7 @@ class SweepController:
 
     # ------------------------------------------------------------------ trials
     def _trial_spec(self, name: str, params: dict[str, Any]) -> Any:
-        from engine.environments.spec import EnvironmentSpec
+        from engine.entities import EnvironmentSpec
         from engine.jobs.spec import JobSpec
 
         t = self.sweep["trial"]

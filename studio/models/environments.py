@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from engine.entities import EnvironmentSpec
 from engine.environments import status as S
-from engine.environments.spec import EnvironmentSpec
 from studio.models.rows import RowTableModel
 from studio.style import fmt_time, status_icon
 

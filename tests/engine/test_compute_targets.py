@@ -22,8 +22,7 @@ import sqlalchemy as sa
 
 from engine.api import Engine
 from engine.compute.targets import resolve_compute, run_settings
-from engine.entities import ComputeTarget
-from engine.environments.spec import EnvironmentSpec
+from engine.entities import ComputeTarget, EnvironmentSpec
 from engine.errors import InvalidSpec, LaunchFailed, NotFound
 from engine.jobs.spec import JobSpec
 from engine.runs.files import RunFiles

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from engine.compute.docker import ContainerRun
+from engine.entities import EnvironmentSpec
 from engine.environments.build.docker import build_image, image_exists, image_tag, remove_image
 from engine.environments.build.log import BuildEvent, BuildLog
-from engine.environments.spec import EnvironmentSpec
 from engine.errors import EnvBuildFailed
 from engine.runs.launch import INJECT_DIR
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.api import Engine
-from engine.environments.spec import EnvironmentSpec
+from engine.entities import EnvironmentSpec
 from engine.jobs.spec import JobSpec
 from engine.runs.files import RunFiles
 

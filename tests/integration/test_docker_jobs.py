@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from engine.api import Engine
-from engine.environments.spec import EnvironmentSpec
+from engine.entities import EnvironmentSpec
 from engine.jobs.spec import JobSpec
 from engine.runs.files import RunFiles
 

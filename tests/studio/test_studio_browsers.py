@@ -8,8 +8,8 @@ from pathlib import Path
 from PySide6.QtGui import QKeySequence
 
 from engine.compute.targets import create_compute_target
+from engine.entities import EnvironmentSpec
 from engine.environments.resolve import register_environment
-from engine.environments.spec import EnvironmentSpec
 from engine.specs.compute import compute_from_mapping
 from studio.mainwindow import NAV_LABELS, PAGES
 from studio.models.rows import ROW_ROLE

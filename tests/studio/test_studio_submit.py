@@ -9,8 +9,8 @@ from pathlib import Path
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
+from engine.entities import EnvironmentSpec
 from engine.environments.resolve import register_environment
-from engine.environments.spec import EnvironmentSpec
 from studio.dialogs.submit import ENV_FILE, ENV_NONE, ENV_REF, THIS_PYTHON
 
 GUARD = 'if __name__ == "__main__":\n    main()\n'

@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from engine.entities import EnvironmentSpec
 from engine.environments.build import cache as _cache
 from engine.environments.build.log import BuildEvent, BuildLog
-from engine.environments.spec import EnvironmentSpec
 from engine.errors import EnvBuildFailed, InvalidSpec
 from engine.runtime import default_python
 from engine.tracking.inject.trainyard_run.envvars import ENV_CONDA_EXE

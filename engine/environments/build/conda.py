@@ -18,9 +18,9 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
+from engine.entities import EnvironmentSpec
 from engine.environments.build.log import BuildLog, ToolResult, run_tool, tool_env
 from engine.environments.build.venv import pip_install, source_dir
-from engine.environments.spec import EnvironmentSpec
 from engine.errors import EnvBuildFailed, InvalidSpec
 from engine.specs import yamlfile
 from engine.tracking.inject.trainyard_run.envvars import ENV_CONDA_EXE

@@ -51,7 +51,7 @@ from engine.specs import yamlfile
 from engine.tracking.inject.trainyard_run.envvars import ENV_DOCKER_PULL_STALL
 
 if TYPE_CHECKING:
-    from engine.environments.spec import EnvironmentSpec
+    from engine.entities import EnvironmentSpec
 
 IMAGE_REPO = "trainyard-env"
 DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"

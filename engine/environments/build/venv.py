@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from engine.entities import EnvironmentSpec
 from engine.environments.build.log import BuildLog, ToolResult, run_tool, tool_env
-from engine.environments.spec import EnvironmentSpec
 from engine.errors import EnvBuildFailed
 from engine.runtime import default_python
 from engine.tracking.inject.trainyard_run.envvars import ENV_UV_IGNORE_PIP_CONFIG

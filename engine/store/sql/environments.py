@@ -8,7 +8,7 @@ import time
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from engine.environments.spec import EnvironmentSpec
+from engine.entities import EnvironmentSpec
 from engine.errors import InvalidSpec, NotFound, WorkspaceError
 from engine.names import check_registrable_name
 from engine.store.models import EnvironmentRow

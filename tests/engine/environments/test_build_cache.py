@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
+from engine.entities import EnvironmentSpec
 from engine.environments.build import BuildEvent, BuildLog, BuiltEnvironment, ensure_built, prune, spec_hash
 from engine.environments.build.cache import CacheEntry, hash_lock
-from engine.environments.spec import EnvironmentSpec
 from engine.errors import EnvBuildFailed, InvalidSpec
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -110,7 +110,7 @@ import sys
 from pathlib import Path
 sys.path.insert(0, {root!r})
 from engine.environments.build import BuildLog, ensure_built
-from engine.environments.spec import EnvironmentSpec
+from engine.entities import EnvironmentSpec
 spec = EnvironmentSpec(name="procs", pip_requirements=("six", "tomli"))
 b = ensure_built(spec, Path({cache!r}), BuildLog(Path(sys.argv[1])))
 print("CACHED" if b.cached else "BUILT", b.interpreter)

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from engine.entities import EnvironmentSpec
 from engine.environments.build import BuildEvent, BuildLog, ensure_built, spec_hash
 from engine.environments.build.conda import resolve_channels, split_dependencies
-from engine.environments.spec import EnvironmentSpec
 from engine.errors import EnvBuildFailed, InvalidSpec
 
 

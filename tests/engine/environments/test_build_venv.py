@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from engine.entities import EnvironmentSpec
 from engine.environments.build import BuildEvent, BuildLog, ensure_built, spec_hash
 from engine.environments.build.venv import parse_pip_config, pip_config
-from engine.environments.spec import EnvironmentSpec
 from engine.errors import EnvBuildFailed
 
 

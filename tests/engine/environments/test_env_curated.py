@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from engine.environments import curated
-from engine.environments.resolve import parse_reference, resolve_environment
+from engine.environments.resolve import resolve_environment
 from engine.errors import InvalidSpec, NotFound
-from engine.names import check_registrable_name, is_reserved
+from engine.names import check_registrable_name, is_reserved, parse_reference
 
 ROOT = Path(__file__).resolve().parents[3]
 SEEDS = ROOT.parent / "shared" / "seeds"

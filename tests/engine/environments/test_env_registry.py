@@ -18,8 +18,8 @@ import pytest
 import sqlalchemy as sa
 from alembic import command
 
+from engine.entities import EnvironmentSpec
 from engine.environments.resolve import register_environment, resolve_environment
-from engine.environments.spec import EnvironmentSpec
 from engine.errors import InvalidSpec, NotFound
 from engine.specs.environment import load_environment_yaml
 from engine.store.schema import HEAD_REVISION, alembic_config, current_revision

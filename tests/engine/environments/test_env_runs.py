@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from engine.api import Engine
-from engine.environments.spec import EnvironmentSpec
+from engine.entities import EnvironmentSpec
 from engine.jobs.spec import JobSpec
 from engine.runs.files import RunFiles
 

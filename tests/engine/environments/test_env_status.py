@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from engine.api import Engine
+from engine.entities import EnvironmentSpec
 from engine.environments import status as S
-from engine.environments.spec import EnvironmentSpec
 from engine.environments.status import spec_documents
 from engine.errors import EnvBuildFailed
 

@@ -225,7 +225,7 @@ def test_a_wrong_key_fails_naming_the_key(eng: Engine, project, target, sshd: Ss
 
 def test_environments_to_build_are_refused_and_a_remote_interpreter_path_is_used(eng: Engine, project,  # type: ignore[no-untyped-def]
                                                                                   target) -> None:
-    from engine.environments.spec import EnvironmentSpec
+    from engine.entities import EnvironmentSpec
     from engine.errors import LaunchFailed
 
     target()
