@@ -60,16 +60,16 @@ def test_pip_requirements_on_a_base_image_build_and_import_in_a_container(docker
 
 
 def test_second_build_of_the_same_spec_is_cached(docker_client: Any, tmp_path: Path) -> None:
-    build_image(PIP_SPEC, BuildLog(tmp_path / "first.txt"), docker=docker_client)
+    first = docker_client.images.get(build_image(PIP_SPEC, BuildLog(tmp_path / "first.txt"), docker=docker_client))
     log = BuildLog(tmp_path / "second.txt")
-    t0 = time.monotonic()
     tag = build_image(PIP_SPEC, log, docker=docker_client)
-    took = time.monotonic() - t0
     text = (tmp_path / "second.txt").read_text()
     assert tag == image_tag(PIP_SPEC)
     assert "no build" in text and "(cached)" in text
     assert "Step " not in text and "docker build" not in text
-    assert took < 2.0
+    # The very image of the first build: nothing was built, not even from the layer cache. (How fast a
+    # cached environment gets a container going is BENCHMARKS.md's "SDK, cached Docker image".)
+    assert docker_client.images.get(tag).id == first.id
 
 
 def test_conda_spec_with_pip_section_runs_a_job_in_a_container(docker_client: Any, tmp_path: Path) -> None:
@@ -152,6 +152,8 @@ def test_missing_base_image_with_no_registry_fails_quickly_and_clearly(
     t0 = time.monotonic()
     with pytest.raises(EnvBuildFailed) as err:
         build_image(spec, BuildLog(None), docker=docker_client)
+    # No pull is tried (a pull with no registry waits minutes for the network): far less, even on a loaded
+    # 2-core machine, than that wait.
     assert time.monotonic() - t0 < 40
     msg = str(err.value)
     assert f"image {missing} is not on this machine" in msg

@@ -85,7 +85,9 @@ def test_cancel_stops_the_container(eng: Engine, tmp_path: Path, docker_client: 
     eng.cancel(run.name)
     final = eng.wait(run.name, timeout=60)
     assert final.status == "Canceled"
-    assert time.monotonic() - t0 < 20
+    # The script ignores nothing: TERM ends it at once, well inside the 10 s grace plus the supervisor's
+    # and `docker stop`'s own time on a loaded 2-core machine (the script would sleep 600 s).
+    assert time.monotonic() - t0 < 30
     assert containers_of(docker_client, run.name) == []
 
 
@@ -122,4 +124,6 @@ def test_a_missing_image_with_no_registry_fails_the_run_in_preparing(eng: Engine
     assert final.status == "Failed"
     assert [e.status for e in final.status_history][-2:] == ["Preparing", "Failed"]
     assert "trainyard-no-such-image:404" in (final.error or "")
+    # No pull is tried (with no registry it would wait minutes for the network); the bound leaves room
+    # for the supervisor's start on a loaded 2-core machine.
     assert time.monotonic() - t0 < 60

@@ -3,8 +3,16 @@ models and data. Each test checks what a user would see and do on the page."""
 
 from __future__ import annotations
 
+import http.server
+import json
+import os
+import shutil
+import socketserver
+import tempfile
+import threading
 from pathlib import Path
 
+import pytest
 from PySide6.QtGui import QKeySequence
 
 from engine.compute.targets import create_compute_target
@@ -94,26 +102,100 @@ def test_environments_page_lists_shows_spec_and_builds(qtbot, window, engine, tm
     assert (prefix / "bin" / "python").exists()
 
 
-def test_compute_page_lists_targets_states_and_gpus(qtbot, window, engine):
+# What `nvidia-smi --query-gpu=index,name,memory.total,memory.used,utilization.gpu
+# --format=csv,noheader,nounits` printed on a machine with two GPUs, and what it prints without a driver.
+NVIDIA_SMI_TWO_GPUS = "0, NVIDIA A100-SXM4-80GB, 81920, 1024, 35\n1, NVIDIA A100-SXM4-80GB, 81920, [N/A], [N/A]\n"
+NVIDIA_SMI_NO_DRIVER = ("NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. "
+                        "Make sure that the latest NVIDIA driver is installed and running.\n")
+
+
+def fake_nvidia_smi(folder: Path, stdout: str, code: int = 0) -> str:
+    """A folder holding an `nvidia-smi` that prints `stdout` and exits with `code`: put it first on PATH, so
+    the test sees the same whichever nvidia-smi (or none) the machine has."""
+    folder.mkdir(parents=True)
+    script = folder / "nvidia-smi"
+    script.write_text(f"#!/bin/sh\ncat <<'EOF'\n{stdout}EOF\nexit {code}\n")
+    script.chmod(0o755)
+    return f"{folder}{os.pathsep}{os.environ['PATH']}"
+
+
+class _FakeDockerHandler(http.server.BaseHTTPRequestHandler):
+    """The two calls a daemon ping makes: GET /_ping and GET /version."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        if self.path.endswith("/_ping"):
+            body, kind = b"OK", "text/plain"
+        elif self.path.endswith("/version"):
+            body, kind = json.dumps({"Version": "27.0.3", "ApiVersion": "1.45", "MinAPIVersion": "1.24"}).encode(), \
+                "application/json"
+        else:
+            self.send_error(404)
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Api-Version", "1.45")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_args: object) -> None:
+        pass
+
+
+class _UnixHttpServer(socketserver.ThreadingUnixStreamServer):
+    daemon_threads = True
+
+
+@pytest.fixture
+def fake_docker_daemon():
+    """DOCKER_HOST value of a socket that answers like a running Docker daemon 27.0.3."""
+    folder = Path(tempfile.mkdtemp(prefix="ty-docker-"))  # a short path: sockets have a length limit
+    server = _UnixHttpServer(str(folder / "docker.sock"), _FakeDockerHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"unix://{folder / 'docker.sock'}"
+    server.shutdown()
+    server.server_close()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_compute_page_lists_targets_states_and_gpus(qtbot, window, engine, monkeypatch, tmp_path, fake_docker_daemon):
     create_compute_target(engine.store, compute_from_mapping(
         {"name": "gpu-docker", "type": "docker", "gpus": "all", "image": "python:3.11-slim", "network": "bridge"}))
     create_compute_target(engine.store, compute_from_mapping({"name": "lab-box", "type": "ssh",
                                                               "host": "lab.example.org", "user": "ml"}))
+    # This machine's GPUs and Docker daemon, as the test says rather than as the machine has them.
+    monkeypatch.setenv("PATH", fake_nvidia_smi(tmp_path / "two-gpus", NVIDIA_SMI_TWO_GPUS))
+    monkeypatch.setenv("DOCKER_HOST", fake_docker_daemon)
     page = window.compute_page
     window.show_page("compute")
     qtbot.waitUntil(lambda: "gpu-docker" in _column(page.proxy, 0), timeout=LOAD_MS)
     assert _column(page.proxy, 0) == ["local", "docker", "gpu-docker", "lab-box"]
     states = dict(zip(_column(page.proxy, 0), _column(page.proxy, 2)))
-    assert states["local"] == "ready"
-    assert states["lab-box"] == "unavailable"  # stored and shown; its host does not resolve here
-    assert states["gpu-docker"] in ("ready", "unavailable")  # whatever the daemon says right now
+    assert states == {"local": "ready", "docker": "ready", "gpu-docker": "ready",
+                      "lab-box": "unavailable"}  # stored and shown; its host does not resolve here
     gpus = dict(zip(_column(page.proxy, 0), _column(page.proxy, 4)))
-    assert gpus["local"] == "none"  # no nvidia-smi on this machine
+    assert gpus["local"] == "NVIDIA A100-SXM4-80GB, NVIDIA A100-SXM4-80GB"
+    assert gpus["gpu-docker"] == "all requested" and gpus["docker"] == "none requested"
     assert page.select("gpu-docker")
+    assert page.detail.field("State") == "ready: Docker 27.0.3 is running"
     assert page.detail.field("Network") == "bridge" and page.detail.field("Default image") == "python:3.11-slim"
     assert page.detail.field("GPUs requested") == "all"
-    assert page.detail.field("GPUs here") == "none found (nvidia-smi not found)"
+    assert page.detail.field("GPUs here") == "0: NVIDIA A100-SXM4-80GB (1.0 / 80.0 GiB, 35%)\n1: NVIDIA A100-SXM4-80GB (80.0 GiB)"
     assert page.select("lab-box") and page.detail.field("Host") == "lab.example.org"
+
+    # No driver, no daemon: no GPUs (and why), Docker targets unavailable.
+    monkeypatch.setenv("PATH", fake_nvidia_smi(tmp_path / "no-driver", NVIDIA_SMI_NO_DRIVER, code=9))
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path / 'no-daemon.sock'}")
+    page.refresh()
+    qtbot.waitUntil(lambda: dict(zip(_column(page.proxy, 0), _column(page.proxy, 2)))["docker"] == "unavailable",
+                    timeout=LOAD_MS)
+    gpus = dict(zip(_column(page.proxy, 0), _column(page.proxy, 4)))
+    assert gpus["local"] == "none" and gpus["gpu-docker"] == "all (none here)"
+    assert page.select("gpu-docker")
+    assert page.detail.field("State").startswith("unavailable: ") and "no-daemon.sock" in page.detail.field("State")
+    assert page.detail.field("GPUs here") == f"none found ({NVIDIA_SMI_NO_DRIVER.strip()})"
 
 
 def test_compute_page_lists_the_runs_active_on_a_target(qtbot, window, submit, wait_status, tmp_path):

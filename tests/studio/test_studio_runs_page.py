@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, QPoint, Qt
-from PySide6.QtWidgets import QMenu
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import QDialog, QFileDialog, QMenu
 
+from engine.errors import NotFound
+from engine.jobs.spec import JobSpec
 from studio.browsers.runs import EMPTY_TEXT, SETTINGS_KEY, settings
+from studio.dialogs.register_model import RegisterModelDialog
 from studio.models.runs import COL_DURATION, COL_EXPERIMENT, COL_NAME, COL_STATUS, COL_TAGS, COLUMNS, RUN_ROLE
 
 
@@ -56,12 +60,23 @@ def test_filter_goes_to_the_store(qtbot, window, submit, wait_status):
     assert page.stack.currentWidget() is page.table  # an empty result, not "no runs yet"
 
 
-def test_clicking_headers_sorts_in_the_store(qtbot, window, engine, submit, wait_status):
-    names = [submit("--points", "2", experiment=e) for e in ("bravo", "charlie", "alpha")]
-    failed = submit("--points", "2", "--fail", experiment="delta")
-    for n in names:
+def test_clicking_headers_sorts_in_the_store(qtbot, window, engine, project, submit, wait_status, tmp_path):
+    def tagged(experiment, tags, *args):
+        spec = JobSpec(experiment_name=experiment, code_dir=project, script="train.py",
+                       arguments=("--points", "2", *args), tags=tags)
+        return engine.submit(spec).name
+
+    # Tags sort by their JSON text: {"team": "a"} before {"team": "b"}; runs without tags last.
+    bravo = tagged("bravo", {"team": "b"})
+    charlie = tagged("charlie", {})
+    alpha = tagged("alpha", {"team": "a"})
+    failed = tagged("delta", {}, "--fail")
+    release = tmp_path / "release"
+    running = submit("--hold", str(release), experiment="echo")
+    for n in (bravo, charlie, alpha):
         wait_status(window, n, "Completed")
     wait_status(window, failed, "Failed")
+    wait_status(window, running, "Running")
     page = window.runs_page
     _settle(qtbot, page)
     header = page.table.horizontalHeader()
@@ -70,21 +85,52 @@ def test_clicking_headers_sorts_in_the_store(qtbot, window, engine, submit, wait
         qtbot.mouseClick(header.viewport(), Qt.MouseButton.LeftButton,
                          pos=QPoint(header.sectionViewportPosition(col) + 10, header.height() // 2))
 
-    click(COL_EXPERIMENT)
-    qtbot.waitUntil(lambda: [page.model.index(r, COL_EXPERIMENT).data() for r in range(4)]
-                    in (["alpha", "bravo", "charlie", "delta"], ["delta", "charlie", "bravo", "alpha"]),
-                    timeout=5_000)
-    first = [page.model.index(r, COL_EXPERIMENT).data() for r in range(4)]
-    click(COL_EXPERIMENT)
-    qtbot.waitUntil(lambda: [page.model.index(r, COL_EXPERIMENT).data() for r in range(4)] == first[::-1],
-                    timeout=5_000)
-    click(COL_STATUS)  # lifecycle order: Completed before Failed
-    qtbot.waitUntil(lambda: sorted(_rows(page).values()) == ["Completed"] * 3 + ["Failed"]
-                    and page.model.index(0, COL_STATUS).data() != page.model.index(3, COL_STATUS).data(),
-                    timeout=5_000)
-    click(COL_TAGS)  # the store sorts by tags too
-    qtbot.waitUntil(lambda: page.model.query.sort == "tags" and header.sortIndicatorSection() == COL_TAGS,
-                    timeout=5_000)
+    def column(col):
+        return [page.model.index(r, col).data() for r in range(page.model.rowCount())]
+
+    def in_order(col, ascending):
+        """The rows follow the indicator: `ascending` in ascending order, reversed in descending."""
+        return column(col) == (ascending if header.sortIndicatorOrder() == Qt.SortOrder.AscendingOrder
+                               else ascending[::-1])
+
+    try:
+        click(COL_EXPERIMENT)
+        experiments = ["alpha", "bravo", "charlie", "delta", "echo"]
+        qtbot.waitUntil(lambda: header.sortIndicatorSection() == COL_EXPERIMENT
+                        and in_order(COL_EXPERIMENT, experiments), timeout=5_000)
+        first = column(COL_EXPERIMENT)
+        click(COL_EXPERIMENT)
+        qtbot.waitUntil(lambda: column(COL_EXPERIMENT) == first[::-1], timeout=5_000)
+
+        # Lifecycle order, not alphabetical: Running, then Completed before Failed.
+        lifecycle = ["Running"] + ["Completed"] * 3 + ["Failed"]
+        before = column(COL_STATUS)
+        click(COL_STATUS)
+        qtbot.waitUntil(lambda: header.sortIndicatorSection() == COL_STATUS and in_order(COL_STATUS, lifecycle),
+                        timeout=5_000)
+        assert column(COL_STATUS) != before
+        after = column(COL_STATUS)
+        click(COL_STATUS)
+        qtbot.waitUntil(lambda: column(COL_STATUS) == after[::-1] and in_order(COL_STATUS, lifecycle),
+                        timeout=5_000)
+
+        # The store sorts by tags too: by the rows, not only the indicator.
+        click(COL_TAGS)
+        qtbot.waitUntil(lambda: page.model.query.sort == "tags" and header.sortIndicatorSection() == COL_TAGS,
+                        timeout=5_000)
+        names = {"ascending": [alpha, bravo], "descending": [bravo, alpha]}
+
+        def tag_order():
+            order = "ascending" if header.sortIndicatorOrder() == Qt.SortOrder.AscendingOrder else "descending"
+            return _names(page)[:2] == names[order] and set(_names(page)[2:]) == {charlie, failed, running}
+
+        qtbot.waitUntil(tag_order, timeout=5_000)
+        shown = _names(page)[:2]
+        click(COL_TAGS)
+        qtbot.waitUntil(lambda: _names(page)[:2] == shown[::-1] and tag_order(), timeout=5_000)
+    finally:
+        release.write_text("")
+    wait_status(window, running, "Completed")
 
 
 def test_selected_runs_can_be_compared(qtbot, window, submit, wait_status):
@@ -216,17 +262,80 @@ def test_a_metric_column_sorts_runs_by_their_latest_value(qtbot, window, engine,
     settings().remove(SETTINGS_KEY)
 
 
-def test_context_menu_offers_the_run_actions(qtbot, window, submit, wait_status, monkeypatch):
+def test_context_menu_actions_act_on_the_run(qtbot, window, engine, submit, wait_status, monkeypatch, tmp_path):
     name = submit("--points", "2")
+    other = submit("--points", "2")
+    live = submit("--hold", str(tmp_path / "never"))
     wait_status(window, name, "Completed")
+    wait_status(window, other, "Completed")
+    wait_status(window, live, "Running")
     page = window.runs_page
-    qtbot.waitUntil(lambda: page.run_at(0) is not None, timeout=10_000)
-    shown = []
-    monkeypatch.setattr(QMenu, "popup", lambda menu, _pos, _at=None: shown.append(
-        [a.text() for a in menu.actions() if not a.isSeparator()]))
-    page._context_menu(page.table.visualRect(page.model.index(0, 0)).center())
-    assert shown == [["Open", "Compare 1 runs", "Cancel", "Re-run", "Open run folder", "Download outputs…",
-                      "Register model…", "Archive"]]
+    qtbot.waitUntil(lambda: set(_names(page)) == {name, other, live} and page.run_at(2) is not None,
+                    timeout=10_000)
+    menus = []
+    monkeypatch.setattr(QMenu, "popup", lambda menu, _pos, _at=None: menus.append(menu))
+
+    def menu_on(run):
+        """The context menu of `run`'s row, as a right click opens it: its actions by label."""
+        row = page.model.row_of(run)
+        page._context_menu(page.table.visualRect(page.model.index(row, 0)).center())
+        return {a.text(): a for a in menus.pop().actions() if not a.isSeparator()}
+
+    actions = menu_on(name)
+    assert list(actions) == ["Open", "Compare 1 runs", "Cancel", "Re-run", "Open run folder",
+                             "Download outputs…", "Register model…", "Archive"]
+    assert not actions["Cancel"].isEnabled() and not actions["Compare 1 runs"].isEnabled()
+    assert page.selected_names() == [name]  # the menu acts on the row clicked
+
+    with qtbot.waitSignal(page.openRun) as opened:
+        actions["Open"].trigger()
+    assert opened.args == [name]
+
+    opened_urls = []
+    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened_urls.append(url.toLocalFile()) or True)
+    menu_on(name)["Open run folder"].trigger()
+    assert opened_urls == [engine.get_run(name).run_dir]
+
+    dest = tmp_path / "downloads"
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *_args, **_kw: str(dest))
+    menu_on(name)["Download outputs…"].trigger()
+    qtbot.waitUntil(lambda: (dest / name / "outputs" / "model.bin").is_file(), timeout=10_000)
+
+    monkeypatch.setattr(RegisterModelDialog, "exec", lambda _self: QDialog.DialogCode.Accepted)
+    menu_on(name)["Register model…"].trigger()  # the dialog's defaults: the experiment's name, outputs
+
+    def registered():
+        try:
+            return engine.store.get_model("exp-a")
+        except NotFound:
+            return None
+
+    qtbot.waitUntil(lambda: registered() is not None, timeout=10_000)
+    assert registered().run_name == name
+
+    menu_on(live)["Cancel"].trigger()
+    wait_status(window, live, "Canceled")
+
+    menu_on(name)["Re-run"].trigger()
+    qtbot.waitUntil(lambda: page.model.rowCount() == 4, timeout=10_000)
+    again = next(r.name for r in page.model.runs() if r.name not in (name, other, live))
+    assert window.runs_model.get(again).properties["rerun_of"] == name
+    wait_status(window, again, "Completed")
+
+    page.select_names([name, other])
+    actions = menu_on(other)
+    assert actions["Compare 2 runs"].isEnabled() and "Archive 2 runs" in actions
+    with qtbot.waitSignal(page.compareRequested) as compared:
+        actions["Compare 2 runs"].trigger()
+    assert sorted(compared.args[0]) == sorted([name, other])
+
+    actions["Archive 2 runs"].trigger()
+    qtbot.waitUntil(lambda: set(_names(page)) == {live, again}, timeout=10_000)
+    page.archived_box.setChecked(True)
+    qtbot.waitUntil(lambda: page.model.is_archived(name) and page.run_at(3) is not None, timeout=10_000)
+    menu_on(name)["Unarchive"].trigger()
+    page.archived_box.setChecked(False)
+    qtbot.waitUntil(lambda: set(_names(page)) == {name, live, again}, timeout=10_000)
 
 
 def test_double_click_opens_the_run_detail(qtbot, window, submit, wait_status):
