@@ -139,6 +139,8 @@ def _check(a: object) -> Record | str:
     seq, kind = a[0], a[1]
     if type(seq) is not int or seq < 1:
         return "sequence number must be a positive int"
+    if type(kind) is not str:  # before the dict lookups below: a list or object is unhashable
+        return f"unknown record kind {kind!r}"
     if kind == KIND_SCALAR:
         if len(a) != 6:
             return "scalar record needs 6 fields"

@@ -107,6 +107,7 @@ def test_every_record_kind_parses() -> None:
         (b'[3,"m","loss",0.5,2.5,1.0]', "step must be an int or null"),
         (b'[0,"m","loss",0.5,2,1.0]', "sequence number must be a positive int"),
         (b'[3,"z","loss",0.5,2,1.0]', "unknown record kind 'z'"),
+        (b'[3,["m"],"loss",0.5,2,1.0]', "unknown record kind ['m']"),
         (b'[3,"g",["not","a","dict"],1.0]', "'g' record value must be an object"),
         (b"{}", "not a record array"),
         (b'[3,"m","loss",0.5,2,1.0],[4,"m","loss",0.5,3,1.0]', "not JSON"),
