@@ -55,8 +55,8 @@ class SweepSpec:
 
     `trial` is the command job every trial runs (its `command` refers to `${{search_space.NAME}}`);
     it also carries what the sweep run itself is named and filed under (experiment, tags, ...).
-    `search_space` maps names to engine.sweeps.space.Parameter; `early_termination` is an
-    engine.sweeps.termination.Policy or None.
+    `search_space` maps names to engine.specs.search_space.Parameter; `early_termination` is an
+    engine.specs.early_termination.Policy or None.
     """
 
     trial: JobSpec

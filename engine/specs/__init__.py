@@ -1,6 +1,8 @@
 """Every YAML front end of the engine, and the only package that imports pydantic and PyYAML.
 
-- ``engine.specs.jobs``: command and sweep job YAML -> JobSpec / SweepSpec.
+- ``engine.specs.jobs``: command and sweep job YAML -> JobSpec / SweepSpec; a sweep's
+  ``search_space:`` and ``early_termination:`` are read by ``engine.specs.search_space`` and
+  ``engine.specs.early_termination`` (their errors worded by ``engine.specs.sweep_wording``).
 - ``engine.specs.environment``: environment YAML, conda and requirements files -> EnvironmentSpec,
   and an EnvironmentSpec back to those files.
 - ``engine.specs.compute``: compute target YAML (and ``compute create`` options) -> ComputeTarget.

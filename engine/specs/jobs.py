@@ -14,10 +14,12 @@ from engine.jobs.command import referenced_names
 from engine.jobs.spec import JobSpec, SweepSpec
 from engine.names import parse_reference
 from engine.specs import yamlfile
+from engine.specs.early_termination import PolicyError, parse_policy
 from engine.specs.environment import spec_from_inline
 from engine.specs.explain import explain
 from engine.specs.gpus import normalise_gpus
 from engine.specs.schema import CodeSpec, CommandJobSchema, InlineEnvironment, InputSpec, SweepJobSchema
+from engine.specs.search_space import SearchSpaceError, check_algorithm_allows, parse_search_space
 from engine.specs.yamlfile import Lines, line_of, load_yaml_with_lines
 
 
@@ -189,9 +191,6 @@ def _modernise_sweep(data: dict[str, Any], lines: Lines, path: Path) -> None:
 
 
 def _load_sweep(data: dict[str, Any], lines: Lines, path: Path) -> SweepSpec:
-    from engine.sweeps.space import SearchSpaceError, check_algorithm_allows, parse_search_space
-    from engine.sweeps.termination import PolicyError, parse_policy
-
     _modernise_sweep(data, lines, path)
     try:
         job = SweepJobSchema.model_validate(data)

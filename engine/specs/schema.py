@@ -156,7 +156,7 @@ class SweepJobSchema(SchemaKey):
     outputs: dict[StrictStr, OutputSpec | None] = Field(default_factory=dict)
     compute: StrictStr | None = None
     sampling_algorithm: Literal["random", "grid", "bayesian"] | SamplingAlgorithm = "random"
-    # Checked key by key by engine.sweeps.space / engine.sweeps.termination (with their own messages).
+    # Checked key by key by engine.specs.search_space / engine.specs.early_termination (their own messages).
     search_space: dict[StrictStr, Any]
     objective: Objective
     limits: SweepLimits | None = None

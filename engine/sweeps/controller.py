@@ -101,8 +101,9 @@ class SweepController:
         self.cancel_reason = self.cancel_reason or USER_CANCEL
 
     def _loop(self) -> tuple[str, str | None]:
-        from engine.sweeps.space import make_sampler, parse_search_space
-        from engine.sweeps.termination import parse_policy
+        from engine.specs.early_termination import parse_policy
+        from engine.specs.search_space import parse_search_space
+        from engine.sweeps.space import make_sampler
 
         space = parse_search_space(self.sweep["search_space"])
         sampler = make_sampler(self.sweep["sampling_algorithm"], space, goal=self.goal, seed=self.sweep.get("seed"))

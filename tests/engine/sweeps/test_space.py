@@ -8,15 +8,14 @@ import sys
 
 import pytest
 
-from engine.sweeps.space import (
+from engine.specs.search_space import (
     KINDS,
     Parameter,
     SearchSpaceError,
     check_algorithm_allows,
-    make_sampler,
     parse_search_space,
-    space_size,
 )
+from engine.sweeps.space import make_sampler, space_size
 
 EVERY_KIND = {
     "opt": {"type": "choice", "values": ["adam", "sgd", 3, 0.5, True]},
@@ -235,7 +234,8 @@ def test_bayesian_handles_concurrent_suggestions_observed_out_of_order() -> None
 def test_optuna_is_imported_only_for_bayesian() -> None:
     import subprocess
 
-    code = ("import sys; from engine.sweeps.space import make_sampler, parse_search_space; "
+    code = ("import sys; from engine.specs.search_space import parse_search_space; "
+            "from engine.sweeps.space import make_sampler; "
             "s = parse_search_space({'x': {'type': 'uniform', 'min_value': 0, 'max_value': 1}}); "
             "make_sampler('random', s).suggest(); assert 'optuna' not in sys.modules; "
             "make_sampler('bayesian', s).suggest(); assert 'optuna' in sys.modules")

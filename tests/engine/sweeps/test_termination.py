@@ -7,14 +7,8 @@ import random
 
 import pytest
 
-from engine.sweeps.termination import (
-    Policy,
-    PolicyError,
-    is_evaluation_point,
-    latest_evaluation_point,
-    parse_policy,
-    trials_to_stop,
-)
+from engine.specs.early_termination import Policy, PolicyError, parse_policy
+from engine.sweeps.termination import is_evaluation_point, latest_evaluation_point, trials_to_stop
 
 BANDIT = Policy(type="bandit", slack_factor=0.1)
 

@@ -1,5 +1,5 @@
-"""How the sweep modules word their errors: the error itself (message, hint and where under its
-YAML key), the option a typo meant, a value as a user wrote it."""
+"""How the sweep YAML parsers (search_space, early_termination) word their errors: the error itself
+(message, hint and where under its YAML key), the option a typo meant, a value as a user wrote it."""
 
 from __future__ import annotations
 
