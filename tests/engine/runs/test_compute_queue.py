@@ -39,7 +39,8 @@ def test_runs_beyond_a_targets_limit_wait_queued_and_start_in_submission_order(
     names = [eng.submit(JobSpec(experiment_name="q", code_dir=code, script="hold.py", arguments=(str(r),),
                                 compute="cpu-cluster")).name for r in releases]
     _until(lambda: [eng.get_run(n).status for n in names[:2]] == ["Running", "Running"])
-    time.sleep(1.0)  # the others had every chance to start
+    # The others' supervisors looked, found no free slot and wait: Queued, their scripts not started.
+    _until(lambda: all("waiting for a free slot" in _driver_log(eng.get_run(n)) for n in names[2:]))
     assert [eng.get_run(n).status for n in names[2:]] == ["Queued", "Queued"]
     for n in names[2:]:  # (how many ran and waited ahead when it first looked)
         log = _driver_log(eng.get_run(n))

@@ -13,6 +13,7 @@ import psutil
 from engine.api import Engine
 from engine.jobs.spec import JobSpec
 from engine.runs.files import RunFiles
+from engine.tracking.records import read_writer, writers
 
 LOGGER = """
 import os, sys, time
@@ -53,6 +54,14 @@ def wait_file_contains(path: Path, text: str, timeout: float = 30) -> None:
             return
         time.sleep(0.05)
     raise AssertionError(f"{path} never contained {text!r}")
+
+
+def flushed_points(files: RunFiles, key: str) -> int:
+    """How many points of `key` the in-run client has written to its record files so far."""
+    tracking = files.tracking
+    if not tracking.is_dir():
+        return 0
+    return sum(1 for w in writers(tracking) for r in read_writer(tracking, w)[0] if r.key == key)
 
 
 def script_pid(files: RunFiles) -> int:
@@ -106,7 +115,12 @@ def test_kill_9_of_the_script_fails_the_run_with_the_signal_and_keeps_logs(eng: 
     files = RunFiles(Path(run.run_dir))
     pid = script_pid(files)
     wait_file_contains(files.driver_log, "step 20")
-    time.sleep(0.5)  # longer than the client's flush interval: these points must survive
+    # Once the client has flushed 21 points to its record file (the store may not have them yet),
+    # they must survive the kill.
+    deadline = time.monotonic() + 30
+    while flushed_points(files, "loss") < 21:
+        assert time.monotonic() < deadline, "the client never flushed 21 points"
+        time.sleep(0.02)
     os.kill(pid, signal.SIGKILL)
     final = eng.wait(run.name, timeout=30)
     assert final.status == "Failed"

@@ -44,6 +44,12 @@ def wait_for_line(proc: subprocess.Popen[str], expected: str) -> None:
     assert line == expected, (line, proc.stderr.read() if proc.poll() is not None and proc.stderr else "")
 
 
+def written(tmp_path: Path) -> int:
+    """How many records the client has written so far (a line being written is not counted)."""
+    tracking = tmp_path / "tracking"
+    return sum(len(read_writer(tracking, w)[0]) for w in writers(tracking)) if tracking.is_dir() else 0
+
+
 def records_by_file(tmp_path: Path) -> dict[str, list[Record]]:
     out = {}
     for writer in writers(tmp_path / "tracking"):
@@ -131,7 +137,11 @@ def test_sigterm_in_the_middle_of_logging_and_flushing_keeps_a_clean_prefix(tmp_
     )
     try:
         wait_for_line(proc, "ready")
-        time.sleep(0.5)
+        # Past two explicit flushes, the flush thread writing too: the signal lands mid-stream.
+        deadline = time.monotonic() + 30
+        while written(tmp_path) < 10_000:
+            assert time.monotonic() < deadline and proc.poll() is None, "the script never wrote 10,000 points"
+            time.sleep(0.02)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == -signal.SIGTERM
     finally:
