@@ -3,10 +3,17 @@ cancel, network modes, leftovers, and the error when no daemon answers."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import pwd
+import shutil
 import signal
 import socket
+import subprocess
+import tempfile
 import time
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +23,7 @@ import pytest
 from engine.compute.docker import ContainerRun, container_name, remove_leftover_containers, signal_of
 from engine.environments.build.docker import docker_client as connect
 from engine.errors import DockerUnavailable
+from engine.runs.files import RunFiles
 from engine.runs.launch import INJECT_DIR
 from engine.tracking.records import read_writer, writers
 
@@ -103,6 +111,78 @@ def test_explicit_user_owns_what_the_run_writes(docker_client: Any, tmp_path: Pa
     assert "1234" in run.files.driver_log.read_text()
     assert (run.files.wd / "outputs" / "x").stat().st_uid == 1234
     assert all(p.stat().st_uid == 1234 for p in run.files.tracking.iterdir()) or not any(run.files.tracking.iterdir())
+
+
+@contextlib.contextmanager
+def a_non_root_user() -> Iterator[tuple[int, int]]:
+    """(uid, gid) of a user who is not root: as root, a fresh account made with useradd (and removed
+    afterwards); otherwise the user running the tests."""
+    if os.geteuid() != 0:
+        yield os.getuid(), os.getgid()
+        return
+    name = f"ty{uuid.uuid4().hex[:10]}"
+    subprocess.run(["useradd", "--no-create-home", "--user-group", "--shell", "/usr/sbin/nologin", name],
+                   check=True, capture_output=True)
+    try:
+        entry = pwd.getpwnam(name)
+        yield entry.pw_uid, entry.pw_gid
+    finally:
+        subprocess.run(["userdel", name], check=False, capture_output=True)
+
+
+def as_user(uid: int, gid: int, fn: Callable[[], int]) -> int:
+    """fn() in a forked child that has become uid:gid (as root), or here (as that user already).
+    The child keeps access to the Docker socket through its group, as a member of `docker` would."""
+    if os.geteuid() != 0:
+        return fn()
+    sock = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock").removeprefix("unix://")
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into pytest
+        code = 99
+        try:
+            os.setgroups([os.stat(sock).st_gid])
+            os.setgid(gid)
+            os.setuid(uid)
+            code = fn()
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)
+
+
+@pytest.mark.parametrize("user", ["the default user", "user: uid:gid"])
+def test_a_non_root_submitter_owns_what_its_container_run_writes(docker_client: Any, user: str) -> None:
+    """Run as a non-root user (as root: a user made for the test), the script in the container runs
+    with that uid, and what it writes into the run folder belongs to that user on the host."""
+    code = ("import os\nfrom azureml.core import Run\nos.makedirs('outputs')\nopen('outputs/x','w').write('1')\n"
+            "Run.get_context().log('loss', 0.5)\nprint('uid', os.getuid(), 'gid', os.getgid())\n")
+    with a_non_root_user() as (uid, gid):
+        assert uid != 0
+        folder = Path(tempfile.mkdtemp(prefix="trainyard-non-root-"))  # outside root's 0700 pytest folders
+        try:
+            os.chown(folder, uid, gid)
+            folder.chmod(0o755)
+
+            def start_and_wait() -> int:
+                run = make_run(folder, None, code, name=f"nonroot-{folder.name[-8:]}",
+                               **({"user": f"{uid}:{gid}"} if user.startswith("user:") else {}))
+                run.start()
+                try:
+                    return run.wait(timeout=60)
+                finally:
+                    run.remove()
+
+            assert as_user(uid, gid, start_and_wait) == 0, (folder / "run").glob("**/*")
+            files = RunFiles(folder / "run")
+            log = files.driver_log.read_text()
+            assert f"uid {uid} gid {gid}" in log, log
+            out = files.wd / "outputs" / "x"
+            assert out.read_text() == "1"
+            assert (out.stat().st_uid, out.stat().st_gid) == (uid, gid)
+            tracked = list(files.tracking.iterdir())
+            assert tracked and all(p.stat().st_uid == uid for p in tracked)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def test_terminate_stops_a_sleeping_container_quickly_and_it_is_removed(docker_client: Any, tmp_path: Path) -> None:
