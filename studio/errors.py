@@ -1,4 +1,5 @@
-"""The studio's one presenter of errors."""
+"""The studio's one presenter of errors: `show_error` for a box that needs the user, `one_line`
+where a label, tooltip or the status bar says it in passing."""
 
 from __future__ import annotations
 
@@ -19,6 +20,16 @@ def describe(exc: BaseException) -> tuple[str, str | None]:
         return exc.message, exc.hint
     text = str(exc) or type(exc).__name__
     return f"Unexpected error: {type(exc).__name__}: {text}", "The details below help to report it."
+
+
+def one_line(exc: BaseException) -> str:
+    """A TrainyardError as one sentence, 'Message: hint.'; any other exception as its text."""
+    if not isinstance(exc, TrainyardError):
+        return str(exc) or type(exc).__name__
+    text = exc.message[:1].upper() + exc.message[1:]
+    if exc.hint:
+        text += f": {exc.hint}"
+    return text + ("" if text.endswith(".") else ".")
 
 
 def show_error(parent: QWidget | None, exc: BaseException, title: str = "Trainyard") -> QMessageBox:

@@ -40,6 +40,7 @@ from studio.browsers.experiments import ExperimentBrowser
 from studio.browsers.models import ModelBrowser
 from studio.browsers.runs import RunBrowser
 from studio.dialogs.submit import SubmitDialog
+from studio.errors import one_line
 from studio.heap import freeze_startup_heap, thaw_heap
 from studio.icons import NAV_ICONS, icon
 from studio.models.runs import RunTableModel
@@ -160,7 +161,7 @@ class MainWindow(QMainWindow):
         self.runs_model.activeCountChanged.connect(self._update_active)
         self.bridge.runsChanged.connect(lambda _runs: self._update_builds())
         self.bridge.pollFailed.connect(
-            lambda exc: self.statusBar().showMessage(f"Cannot read the workspace: {exc}", 10000))
+            lambda exc: self.statusBar().showMessage(f"Cannot read the workspace: {one_line(exc)}", 10000))
         self._update_active(0)
         self._update_builds(0)
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from typing import Any
+
+import click
 
 from engine import entities as E
 from engine.links import run_link, workspace_of_run_dir
@@ -64,18 +67,42 @@ def compute_document(t: E.ComputeTarget) -> dict[str, Any]:
             "built_in": t.builtin, "creation_time": E.iso(t.created_at)}
 
 
+def show(output_format: str, doc: Any, human: str | Callable[[], None]) -> None:
+    """What a command prints: with `-o json` its document (or what a function that makes it
+    returns) as one JSON document; otherwise `human`, a line or a function that prints."""
+    if output_format == "json":
+        print_json(doc() if callable(doc) else doc)
+    elif callable(human):
+        human()
+    else:
+        click.echo(human)
+
+
 def print_json(doc: Any) -> None:
     sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
 
 
-def print_table(rows: list[dict[str, Any]], columns: list[str]) -> None:
+def print_table(rows: list[dict[str, Any]], columns: list[str], empty: str | None = None) -> None:
+    """Aligned columns under upper-case headers; no rows prints `empty` (if given)."""
     if not rows:
+        if empty is not None:
+            click.echo(empty)
         return
     cells = [[_cell(r.get(c)) for c in columns] for r in rows]
     widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
     out = ["  ".join(c.upper().ljust(w) for c, w in zip(columns, widths)).rstrip()]
     out += ["  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in cells]
     sys.stdout.write("\n".join(out) + "\n")
+
+
+def print_fields(doc: dict[str, Any], width: int, keys: tuple[str, ...] | None = None,
+                 blank: tuple[Any, ...] = (None,)) -> None:
+    """`key:   value` lines (the keys of `doc` present in `keys`, default all), values in
+    `blank` shown as '-'."""
+    for key in doc if keys is None else keys:
+        if key in doc:
+            value = doc[key]
+            click.echo(f"{key + ':':{width}} {'-' if value in blank else value}")
 
 
 def _cell(v: Any) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QWidget
 
-from studio.errors import describe
+from studio.errors import one_line
 from studio.tasks import BackgroundOp
 
 
@@ -60,7 +60,7 @@ class Refresher(QObject):
             window = self._page.window()
             bar = getattr(window, "statusBar", None)
             if callable(bar):
-                bar().showMessage(f"Cannot load {self._page.objectName() or 'the page'}: {describe(exc)[0]}", 10000)
+                bar().showMessage(f"Cannot load {self._page.objectName() or 'the page'}: {one_line(exc)}", 10000)
         self._finish()
 
     def _finish(self) -> None:

@@ -44,7 +44,7 @@ from engine.projects import (
 from engine.specs.jobs import load_job
 from studio.dialogs.duration import DurationEdit
 from studio.dialogs.envvars import EnvVarsEditor
-from studio.errors import show_error
+from studio.errors import one_line, show_error
 from studio.style import STATUS_COLORS, fmt_size, heading, muted, plural
 from studio.tasks import BackgroundOp
 
@@ -329,8 +329,7 @@ class SubmitDialog(QDialog):
         if p is None:
             self.snapshot_label.setText("Measuring the folder…")
         elif isinstance(p, BaseException):
-            message = p.message if isinstance(p, TrainyardError) else str(p)
-            self.snapshot_label.setText(f"The folder cannot be measured: {message}")
+            self.snapshot_label.setText(f"The folder cannot be measured: {one_line(p)}")
         else:
             parts = [f"{plural(p.file_count, 'file')}, {fmt_size(p.total_bytes)}"]
             if p.ignored_count:
@@ -452,7 +451,7 @@ class SubmitDialog(QDialog):
             check_experiment_name(self.experiment_combo.currentText())
             check_environment_variables(self.env_vars.rows())
         except TrainyardError as exc:
-            return _sentence(exc)
+            return one_line(exc)
         kind, value = self.environment_choice()
         if kind == ENV_FILE and self.scan is not None:
             f = next(f for f in self.scan.environment_files if f.path == value)
@@ -520,9 +519,3 @@ def _choice(kind: str, value: str | None = None) -> str:
     """Combo item data of an environment choice (a string: Qt compares it by value)."""
     return f"{kind}:{value or ''}"
 
-
-def _sentence(exc: TrainyardError) -> str:
-    text = exc.message[:1].upper() + exc.message[1:]
-    if exc.hint:
-        text += f": {exc.hint}"
-    return text + ("" if text.endswith(".") else ".")

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine import entities as E
+from studio.errors import one_line
 from studio.style import fmt_time, muted
 from studio.tasks import BackgroundOp
 
@@ -105,7 +106,7 @@ class ImageGallery(QListWidget):
             path = img.path
             (BackgroundOp(self, lambda path=path: _thumbnail(path))
              .success(lambda image, item=item: item.setIcon(QIcon(QPixmap.fromImage(image))))
-             .failure(lambda exc, item=item: item.setToolTip(f"{item.toolTip()}\n{exc}"))
+             .failure(lambda exc, item=item: item.setToolTip(f"{item.toolTip()}\n{one_line(exc)}"))
              .run())
         self.sortItems()
         self._fit_height()
@@ -156,7 +157,7 @@ class ImagePreview(QDialog):
         lay.addWidget(buttons)
         (BackgroundOp(self, lambda: _load_scaled(img.path, PREVIEW_MAX))
          .success(self._show)
-         .failure(lambda exc: self.picture.setText(str(exc)))
+         .failure(lambda exc: self.picture.setText(one_line(exc)))
          .run())
 
     def _show(self, image: QImage) -> None:

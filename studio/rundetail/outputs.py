@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine import entities as E
-from studio.errors import show_error
+from studio.errors import one_line, show_error
 from studio.rundetail.filelist import TOPS, FilePreview, RunFile, list_run_files, read_preview
 from studio.style import fmt_size, fmt_time, mono_font, muted, plural
 from studio.tasks import BackgroundOp
@@ -354,7 +354,7 @@ class OutputsTab(QWidget):
 
         (BackgroundOp(self, load)
          .success(lambda result: self._show_preview(rel, *result))
-         .failure(lambda exc: self._show_no_preview(rel, f"It could not be read: {exc}"))
+         .failure(lambda exc: self._show_no_preview(rel, f"It could not be read: {one_line(exc)}"))
          .run())
 
     def _show_preview_hint(self) -> None:

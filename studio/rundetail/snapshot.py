@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 
 from engine import entities as E
 from engine.snapshots.diff import FileChange, SnapshotDiff, as_text
-from studio.errors import show_error
+from studio.errors import one_line, show_error
 from studio.rundetail.codeview import ADDED_COLOR, REMOVED_COLOR, CodeView, DiffHighlighter
 from studio.style import fmt_size, fmt_time, muted, plural
 from studio.tasks import BackgroundOp
@@ -223,7 +223,7 @@ class SnapshotTab(QWidget):
     def _load_failed(self, exc: BaseException) -> None:
         self._loading = False
         self.empty.title.setText("The snapshot could not be read")
-        self.empty.text.setText(str(exc))
+        self.empty.text.setText(one_line(exc))
         self.stack.setCurrentWidget(self.empty)
 
     def _runs_loaded(self, runs: list[E.Run]) -> None:

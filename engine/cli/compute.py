@@ -1,0 +1,91 @@
+"""`trainyard compute ...`: create, list, show and delete compute targets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from engine.cli.options import OUTPUT, open_engine, workspace_option
+from engine.cli.output import compute_document, print_fields, print_table, show
+from engine.compute.targets import create_compute_target, resolve_compute
+from engine.errors import InvalidSpec
+from engine.specs.compute import compute_from_mapping, load_compute_yaml
+
+
+@click.group("compute")
+def compute_group() -> None:
+    """Create, list, show and delete compute targets (`local` and `docker` are built in)."""
+
+
+@compute_group.command("create")
+@click.option("-f", "--file", "file", default=None, type=click.Path(dir_okay=False), help="compute YAML")
+@click.option("-n", "--name", default=None, help="the target's name (with -f: overrides the file's `name:`)")
+@click.option("--type", "type_", default=None, type=click.Choice(["local", "docker"]),
+              help="without -f: local (a process here) or docker (the local Docker daemon)")
+@click.option("--network", default=None, help="docker: host (default), none, bridge or a network's name")
+@click.option("--gpus", default=None, help='docker: a number, "all" or "device=0,1"')
+@click.option("--image", default=None, help="docker: the image of jobs that have no environment image")
+@click.option("--description", default=None)
+@workspace_option
+@OUTPUT
+@click.pass_context
+def compute_create(ctx: click.Context, file: str | None, name: str | None, type_: str | None, network: str | None,
+                   gpus: str | None, image: str | None, description: str | None, workspace: str | None,
+                   output_format: str) -> None:
+    """Register a compute target from a compute YAML (-f), or from --name and --type."""
+    options = {"type": type_, "network": network, "gpus": gpus, "image": image, "description": description}
+    if file is not None:
+        given = [f"--{k}" for k, v in options.items() if v is not None]
+        if given:
+            raise InvalidSpec(f"{', '.join(given)} cannot be combined with -f",
+                              "put the settings in the compute YAML (only --name may override it)")
+        target = load_compute_yaml(file, name=name)
+    else:
+        if not name or not type_:
+            raise InvalidSpec("give -f COMPUTE.yml, or --name and --type",
+                              "e.g. `trainyard compute create --name cpu-cluster --type local`")
+        data: dict[str, Any] = {"name": name, **{k: v for k, v in options.items() if v is not None}}
+        target = compute_from_mapping(data)
+    eng = open_engine(ctx, workspace)
+    created = create_compute_target(eng.store, target)
+    show(output_format, compute_document(created), f"Created compute target {created.name} ({created.type})")
+
+
+@compute_group.command("list")
+@workspace_option
+@OUTPUT
+@click.pass_context
+def compute_list(ctx: click.Context, workspace: str | None, output_format: str) -> None:
+    """List the compute targets: the built-in ones, then those created in this workspace."""
+    eng = open_engine(ctx, workspace)
+    targets = eng.store.list_compute_targets()
+    show(output_format, [compute_document(t) for t in targets], lambda: print_table(
+        [{"name": t.name, "type": t.type, "source": "built-in" if t.builtin else "created",
+          "settings": ", ".join(f"{k}={v}" for k, v in t.config.items()) or None,
+          "description": t.description} for t in targets],
+        ["name", "type", "source", "settings", "description"]))
+
+
+@compute_group.command("show")
+@click.option("-n", "--name", required=True, help="NAME or azureml:NAME")
+@workspace_option
+@OUTPUT
+@click.pass_context
+def compute_show(ctx: click.Context, name: str, workspace: str | None, output_format: str) -> None:
+    """Show one compute target (built in or created)."""
+    eng = open_engine(ctx, workspace)
+    doc = compute_document(resolve_compute(eng.store, name))
+    show(output_format, doc, lambda: print_fields(doc, 21, blank=(None, "")))
+
+
+@compute_group.command("delete")
+@click.option("-n", "--name", required=True, help="NAME or azureml:NAME")
+@workspace_option
+@OUTPUT
+@click.pass_context
+def compute_delete(ctx: click.Context, name: str, workspace: str | None, output_format: str) -> None:
+    """Delete a created compute target (jobs that ran on it keep its name)."""
+    eng = open_engine(ctx, workspace)
+    target = eng.store.delete_compute_target(name.removeprefix("azureml:"))
+    show(output_format, {**compute_document(target), "deleted": True}, f"Deleted compute target {target.name}")

@@ -1,0 +1,123 @@
+"""`trainyard environment ...`: register, list, show and prune environments."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from engine import entities as E
+from engine.cli.options import OUTPUT, open_engine, workspace_option
+from engine.cli.output import print_fields, print_table, show
+from engine.environments.resolve import list_all_environments, register_environment, resolve_environment
+
+SHOWN_FIELDS = ("name", "version", "kind", "curated", "description", "image", "build_context", "conda_source",
+                "pip_source", "interpreter_path", "creation_time")
+
+
+@click.group("environment")
+def environment_group() -> None:
+    """Register, list and show environments (registered and curated)."""
+
+
+def environment_document(spec: Any, created_at: float | None = None) -> dict[str, Any]:
+    doc = spec.to_dict()
+    doc.update(reference=spec.reference, kind=spec.kind, curated=bool(spec.curated))
+    if created_at is not None:
+        doc["creation_time"] = E.iso(created_at)
+    return doc
+
+
+@environment_group.command("create")
+@click.option("-f", "--file", "file", required=True, type=click.Path(dir_okay=False), help="environment YAML")
+@workspace_option
+@OUTPUT
+@click.pass_context
+def environment_create(ctx: click.Context, file: str, workspace: str | None, output_format: str) -> None:
+    """Register an environment YAML as the next version of its name (or its `version:`)."""
+    # The environment YAML reader loads pydantic and PyYAML: only this command pays for them.
+    from engine.specs.environment import load_environment_yaml
+
+    spec = load_environment_yaml(file)
+    eng = open_engine(ctx, workspace)
+    env = register_environment(eng.store, spec)
+    show(output_format, lambda: environment_document(env, eng.store.environment_created_at(env.name, env.version)),
+         f"Registered environment {env.name}:{env.version} ({env.kind})")
+
+
+@environment_group.command("list")
+@click.option("--name", default=None, help="only this name (all its versions)")
+@workspace_option
+@OUTPUT
+@click.pass_context
+def environment_list(ctx: click.Context, name: str | None, workspace: str | None, output_format: str) -> None:
+    """List registered environments (all versions) and the curated ones."""
+    eng = open_engine(ctx, workspace)
+    specs = [s for s in list_all_environments(eng.store) if name is None or s.name == name]
+    show(output_format,
+         [{"name": s.name, "version": s.version, "kind": s.kind, "curated": s.curated,
+           "description": s.description, "reference": s.reference} for s in specs],
+         lambda: print_table([{"name": s.name, "version": s.version, "kind": s.kind,
+                               "source": "curated" if s.curated else "registered", "description": s.description}
+                              for s in specs], ["name", "version", "kind", "source", "description"],
+                             empty=f"No environment named {name!r}." if name else "No environments."))
+
+
+@environment_group.command("show")
+@click.option("-n", "--name", required=True, help="NAME, NAME:VERSION, NAME@latest or azureml:... reference")
+@workspace_option
+@OUTPUT
+@click.pass_context
+def environment_show(ctx: click.Context, name: str, workspace: str | None, output_format: str) -> None:
+    """Show one environment version (default: the latest), registered or curated."""
+    eng = open_engine(ctx, workspace)
+    spec = resolve_environment(eng.store, name)
+    created = None if spec.curated else eng.store.environment_created_at(spec.name, spec.version)
+    doc = environment_document(spec, created)
+    show(output_format, doc, lambda: _print_environment(spec, doc))
+
+
+def _print_environment(spec: Any, doc: dict[str, Any]) -> None:
+    print_fields(doc, 17, SHOWN_FIELDS, blank=(None, ""))
+    if spec.build_context:
+        click.echo(f"{'dockerfile:':17} {spec.dockerfile}")
+    if spec.conda is not None:
+        click.echo("conda:")
+        click.echo(f"  channels: {', '.join(spec.conda.get('channels') or []) or '-'}")
+        for dep in spec.conda.get("dependencies") or []:
+            if isinstance(dep, dict):
+                for line in dep.get("pip") or []:
+                    click.echo(f"  pip: {line}")
+            else:
+                click.echo(f"  - {dep}")
+    if spec.pip_requirements is not None:
+        click.echo("pip requirements:" + ("" if spec.pip_requirements else " none"))
+        for line in spec.pip_requirements:
+            click.echo(f"  {line}")
+    if spec.environment_variables:
+        click.echo("environment_variables:")
+        for k, v in spec.environment_variables.items():
+            click.echo(f"  {k}: {v}")
+
+
+@environment_group.command("prune")
+@workspace_option
+@OUTPUT
+@click.pass_context
+def environment_prune(ctx: click.Context, workspace: str | None, output_format: str) -> None:
+    """Remove the built environments (venvs, conda envs, Docker images) that no active job uses;
+    the next job that needs one builds it again."""
+    eng = open_engine(ctx, workspace)
+    removed, in_use = eng.prune_environments()
+    show(output_format, {"removed": removed, "in_use": sorted(in_use)}, lambda: _print_pruned(removed, in_use))
+
+
+def _print_pruned(removed: list[dict[str, Any]], in_use: Any) -> None:
+    if not removed:
+        click.echo("Nothing to remove." + (f" {len(in_use)} environment(s) in use by active jobs." if in_use else ""))
+        return
+    click.echo(f"Removed {len(removed)} built environment(s):")
+    for r in removed:
+        click.echo(f"  {r['hash'][:12]}  {r['kind'] or '?':6}  {r['image'] or r['prefix'] or '-'}")
+    if in_use:
+        click.echo(f"Kept {len(in_use)} in use by active jobs.")

@@ -1,0 +1,115 @@
+"""`trainyard model ...` and `trainyard data ...`: the registry of models and data assets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from engine.cli.options import OUTPUT, name_version, open_engine, workspace_option
+from engine.cli.output import data_document, model_document, print_fields, print_table, show
+
+
+@click.group()
+def model() -> None:
+    """Register, list and download models."""
+
+
+@model.command("create")
+@click.option("--name", required=True)
+@click.option("--path", required=True, help="file or folder; with --run, relative to the run (outputs/model.pt)")
+@click.option("--run", "run_name", default=None, help="the job that produced it")
+@click.option("--description", default="")
+@workspace_option
+@OUTPUT
+@click.pass_context
+def model_create(ctx: click.Context, name: str, path: str, run_name: str | None, description: str,
+                 workspace: str | None, output_format: str) -> None:
+    """Register a file or folder as the next version of a model."""
+    eng = open_engine(ctx, workspace)
+    m = eng.register_model(name, path, run_name=run_name, description=description)
+    show(output_format, model_document(m),
+         f"Registered model {m.name}:{m.version}" + (f" from job {m.run_name}" if m.run_name else ""))
+
+
+@model.command("list")
+@click.option("--name", default=None)
+@workspace_option
+@OUTPUT
+@click.pass_context
+def model_list(ctx: click.Context, name: str | None, workspace: str | None, output_format: str) -> None:
+    """List registered models (all versions)."""
+    eng = open_engine(ctx, workspace)
+    docs = [model_document(m) for m in eng.store.list_models(name)]
+    show(output_format, docs, lambda: print_table(
+        docs, ["name", "version", "run", "creation_time", "path"],
+        empty="No models yet. Register one with `trainyard model create --name NAME --path PATH`."))
+
+
+@model.command("show")
+@click.option("-n", "--name", required=True, help="NAME, NAME:VERSION or NAME@latest")
+@workspace_option
+@OUTPUT
+@click.pass_context
+def model_show(ctx: click.Context, name: str, workspace: str | None, output_format: str) -> None:
+    """Show one model version (default: the latest)."""
+    eng = open_engine(ctx, workspace)
+    doc = model_document(eng.store.get_model(*name_version(name)))
+    show(output_format, doc, lambda: print_fields(doc, 14, blank=(None, "", {})))
+
+
+@model.command("download")
+@click.option("-n", "--name", required=True, help="NAME, NAME:VERSION or NAME@latest")
+@click.option("--output", "--download-path", "output", default=".", type=click.Path(file_okay=False))
+@workspace_option
+@click.pass_context
+def model_download(ctx: click.Context, name: str, output: str, workspace: str | None) -> None:
+    """Download a model version's files."""
+    eng = open_engine(ctx, workspace)
+    n, v = name_version(name)
+    click.echo(f"Downloaded {eng.download_model(n, v, Path(output))}")
+
+
+@click.group()
+def data() -> None:
+    """Register and list data assets."""
+
+
+@data.command("create")
+@click.option("--name", required=True)
+@click.option("--path", required=True, help="local file or folder, or an http(s) URL")
+@click.option("--description", default="")
+@workspace_option
+@OUTPUT
+@click.pass_context
+def data_create(ctx: click.Context, name: str, path: str, description: str, workspace: str | None,
+                output_format: str) -> None:
+    """Register a data asset (the next version of NAME)."""
+    eng = open_engine(ctx, workspace)
+    d = eng.create_data_asset(name, path, description)
+    show(output_format, data_document(d), f"Registered data asset {d.name}:{d.version} ({d.kind}: {d.path})")
+
+
+@data.command("list")
+@workspace_option
+@OUTPUT
+@click.pass_context
+def data_list(ctx: click.Context, workspace: str | None, output_format: str) -> None:
+    """List data assets."""
+    eng = open_engine(ctx, workspace)
+    docs = [data_document(d) for d in eng.store.list_data_assets()]
+    show(output_format, docs, lambda: print_table(
+        docs, ["name", "version", "type", "path"],
+        empty="No data assets yet. Register one with `trainyard data create --name NAME --path PATH`."))
+
+
+@data.command("show")
+@click.option("-n", "--name", required=True)
+@workspace_option
+@OUTPUT
+@click.pass_context
+def data_show(ctx: click.Context, name: str, workspace: str | None, output_format: str) -> None:
+    """Show one data asset version (default: the latest)."""
+    eng = open_engine(ctx, workspace)
+    doc = data_document(eng.store.get_data_asset(*name_version(name)))
+    show(output_format, doc, lambda: print_fields(doc, 14, blank=()))
