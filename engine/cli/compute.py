@@ -10,7 +10,6 @@ from engine.cli.options import OUTPUT, open_engine, workspace_option
 from engine.cli.output import compute_document, print_fields, print_table, show
 from engine.compute.targets import create_compute_target, resolve_compute
 from engine.errors import InvalidSpec
-from engine.specs.compute import compute_from_mapping, load_compute_yaml
 
 
 @click.group("compute")
@@ -34,6 +33,9 @@ def compute_create(ctx: click.Context, file: str | None, name: str | None, type_
                    gpus: str | None, image: str | None, description: str | None, workspace: str | None,
                    output_format: str) -> None:
     """Register a compute target from a compute YAML (-f), or from --name and --type."""
+    # The compute YAML reader loads pydantic and PyYAML: only this command pays for them.
+    from engine.specs.compute import compute_from_mapping, load_compute_yaml
+
     options = {"type": type_, "network": network, "gpus": gpus, "image": image, "description": description}
     if file is not None:
         given = [f"--{k}" for k, v in options.items() if v is not None]

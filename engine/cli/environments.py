@@ -1,4 +1,7 @@
-"""`trainyard environment ...`: register, list, show and prune environments."""
+"""`trainyard environment ...`: register, list, show and prune environments.
+
+The environment modules load pydantic (the curated specs are read through engine.specs): they are
+imported by the commands that use them, so that the other commands do not pay for it."""
 
 from __future__ import annotations
 
@@ -9,7 +12,6 @@ import click
 from engine import entities as E
 from engine.cli.options import OUTPUT, open_engine, workspace_option
 from engine.cli.output import print_fields, print_table, show
-from engine.environments.resolve import list_all_environments, register_environment, resolve_environment
 
 SHOWN_FIELDS = ("name", "version", "kind", "curated", "description", "image", "build_context", "conda_source",
                 "pip_source", "interpreter_path", "creation_time")
@@ -35,7 +37,7 @@ def environment_document(spec: Any, created_at: float | None = None) -> dict[str
 @click.pass_context
 def environment_create(ctx: click.Context, file: str, workspace: str | None, output_format: str) -> None:
     """Register an environment YAML as the next version of its name (or its `version:`)."""
-    # The environment YAML reader loads pydantic and PyYAML: only this command pays for them.
+    from engine.environments.resolve import register_environment
     from engine.specs.environment import load_environment_yaml
 
     spec = load_environment_yaml(file)
@@ -52,6 +54,7 @@ def environment_create(ctx: click.Context, file: str, workspace: str | None, out
 @click.pass_context
 def environment_list(ctx: click.Context, name: str | None, workspace: str | None, output_format: str) -> None:
     """List registered environments (all versions) and the curated ones."""
+    from engine.environments.resolve import list_all_environments
     eng = open_engine(ctx, workspace)
     specs = [s for s in list_all_environments(eng.store) if name is None or s.name == name]
     show(output_format,
@@ -70,6 +73,7 @@ def environment_list(ctx: click.Context, name: str | None, workspace: str | None
 @click.pass_context
 def environment_show(ctx: click.Context, name: str, workspace: str | None, output_format: str) -> None:
     """Show one environment version (default: the latest), registered or curated."""
+    from engine.environments.resolve import resolve_environment
     eng = open_engine(ctx, workspace)
     spec = resolve_environment(eng.store, name)
     created = None if spec.curated else eng.store.environment_created_at(spec.name, spec.version)
