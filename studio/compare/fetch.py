@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine import entities as E
-from studio.rundetail.fetch import MetricPoints
+from studio.metricpoints import MetricPoints, new_points
 
 
 @dataclass
@@ -49,10 +49,6 @@ def fetch_compare(engine: Any, state: CompareState) -> CompareUpdate:
                 if name in state.seen_ended:
                     state.ended[name] = known
                 state.seen_ended.add(name)
-        counts = state.counts.get(name, {})
-        starts = {s.key: counts[s.key] for s in known
-                  if s.kind == "scalar" and s.key in counts and s.count > counts[s.key]}
-        for key, h in store.metric_histories_since(name, starts).items():
-            if len(h):
-                points[(name, key)] = MetricPoints(starts[key], h)
+        for key, new in new_points(store, name, known, state.counts.get(name, {})).items():
+            points[(name, key)] = new
     return CompareUpdate(runs, summaries, points)

@@ -14,6 +14,7 @@ from typing import Any
 
 from engine import entities as E
 from engine.runs.files import DRIVER_LOG
+from studio.metricpoints import MetricPoints, new_points
 
 DRIVER_LOG_REL = f"azureml-logs/{DRIVER_LOG}"
 
@@ -25,14 +26,6 @@ class FetchState:
     name: str
     metric_counts: dict[str, int] = field(default_factory=dict)  # charted key -> points its chart holds
     object_counts: dict[str, int] = field(default_factory=dict)  # list/row/table/image key -> shown
-
-
-@dataclass(frozen=True)
-class MetricPoints:
-    """Points of one metric from index `start` on (start 0: its whole history)."""
-
-    start: int
-    history: E.MetricHistory
 
 
 @dataclass(frozen=True)
@@ -51,11 +44,8 @@ def fetch(engine: Any, state: FetchState) -> DetailUpdate:
     store = engine.store
     run = store.get_run(state.name)
     summaries = store.metric_summaries(state.name)
-    counts, shown = dict(state.metric_counts), dict(state.object_counts)
-    starts = {s.key: counts[s.key] for s in summaries
-              if s.kind == "scalar" and s.key in counts and s.count > counts[s.key]}
-    histories = store.metric_histories_since(state.name, starts)
-    points = {key: MetricPoints(starts[key], h) for key, h in histories.items() if len(h)}
+    shown = dict(state.object_counts)
+    points = new_points(store, state.name, summaries, dict(state.metric_counts))
     objects = {s.key: store.metric_objects(state.name, s.key) for s in summaries
                if s.kind != "scalar" and s.count != shown.get(s.key, 0)}
     return DetailUpdate(run, summaries, points, objects)
