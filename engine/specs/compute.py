@@ -18,27 +18,13 @@ from engine.specs.explain import explain
 from engine.specs.gpus import normalise_gpus
 from engine.specs.schema import COMPUTE_KEYS as KNOWN_KEYS
 from engine.specs.schema import ComputeYamlSchema
-from engine.specs.yamlfile import Lines, line_of, load_yaml_with_lines
+from engine.specs.yamlfile import Lines, Where, load_yaml_with_lines
 
 NETWORK_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
 DOCKER_KEYS = ("network", "gpus", "image")
 SSH_KEYS = ("host", "port", "user", "key_file", "known_hosts", "work_dir", "keep_remote_files", "docker")
 # Azure ML compute types people copy from their cloud YAMLs: say what to write instead.
 _CLOUD_TYPES = ("amlcompute", "computeinstance", "kubernetes", "virtualmachine", "synapsespark")
-
-
-class _Where:
-    """File and line of a key, for errors (no file: the CLI options)."""
-
-    def __init__(self, source: str | None, lines: Lines | None) -> None:
-        self.source = source
-        self.lines = lines or {}
-
-    def error(self, message: str, hint: str | None, key: str | None = None, *, at_key: bool = False) -> InvalidSpec:
-        line = None
-        if self.source:
-            line = (line_of(self.lines, (key,), key=at_key) if key else None) or 1
-        return InvalidSpec(message, hint, file=self.source, line=line, field=key)
 
 
 # ------------------------------------------------------------------------------ compute YAML
@@ -61,7 +47,7 @@ def compute_from_mapping(data: Mapping[str, Any], *, source: str | None = None,
                          lines: Lines | None = None) -> ComputeTarget:
     """Validate a compute definition (the YAML's keys; also what `compute create --name --type`
     builds) and normalise it: defaults filled in, keys of other types refused."""
-    where = _Where(source, lines)
+    where = Where(source, lines)
     data = dict(data)
     kind = data.get("type")
     if isinstance(kind, str) and kind.lower() in _CLOUD_TYPES:
@@ -82,18 +68,18 @@ def compute_from_mapping(data: Mapping[str, Any], *, source: str | None = None,
         for key in SSH_KEYS:
             if getattr(spec, key) is not None:
                 raise where.error(f"`{key}:` is only for `type: ssh` targets (this one is `type: {spec.type}`)",
-                                  f"remove `{key}:`, or make it `type: ssh`", key, at_key=True)
+                                  f"remove `{key}:`, or make it `type: ssh`", key, key=True)
     if spec.type == "local":
         for key in DOCKER_KEYS:
             if getattr(spec, key) is not None:
                 raise where.error(f"`{key}:` is only for targets that run containers (`type: docker`, or "
                                   "`type: ssh` with `docker: true`)",
-                                  f"remove `{key}:`, or make it `type: docker`", key, at_key=True)
+                                  f"remove `{key}:`, or make it `type: docker`", key, key=True)
     if spec.type == "ssh" and not spec.docker:
         for key in DOCKER_KEYS:
             if getattr(spec, key) is not None:
                 raise where.error(f"`{key}:` applies when the SSH target runs jobs in Docker",
-                                  f"add `docker: true`, or remove `{key}:`", key, at_key=True)
+                                  f"add `docker: true`, or remove `{key}:`", key, key=True)
 
     config: dict[str, Any] = {}
     if spec.type == "docker" or (spec.type == "ssh" and spec.docker):
@@ -112,8 +98,8 @@ def compute_from_mapping(data: Mapping[str, Any], *, source: str | None = None,
             config["image"] = image
     if spec.type == "ssh":
         if not (spec.host or "").strip():
-            raise where.error("an SSH target needs `host:`", "add `host: 10.0.0.7` (or an ~/.ssh/config alias)",
-                              "host" if spec.host is not None else None)
+            needs = ("an SSH target needs `host:`", "add `host: 10.0.0.7` (or an ~/.ssh/config alias)")
+            raise where.error(*needs, "host") if spec.host is not None else where.error_at_start(*needs)
         port = 22 if spec.port is None else spec.port
         if not 0 < port < 65536:
             raise where.error(f"`port:` {port} is not a TCP port", "use 1-65535 (SSH's is 22)", "port")
@@ -139,14 +125,14 @@ def compute_from_mapping(data: Mapping[str, Any], *, source: str | None = None,
     return ComputeTarget(spec.name, spec.type, config, spec.description or "")
 
 
-def _check_name(name: str, where: _Where) -> None:
+def _check_name(name: str, where: Where) -> None:
     try:
         names.check_name(name, "compute target", reserved=BUILTIN_COMPUTE, length_note=False)
     except InvalidSpec as exc:
         raise where.error(exc.message, exc.hint, "name") from None
 
 
-def _network(raw: str | None, where: _Where) -> str:
+def _network(raw: str | None, where: Where) -> str:
     if raw is None:
         return "host"
     text = raw.strip()

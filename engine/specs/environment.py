@@ -24,37 +24,13 @@ from engine.specs import yamlfile
 from engine.specs.explain import explain
 from engine.specs.schema import ENVIRONMENT_KEYS as KNOWN_KEYS
 from engine.specs.schema import BuildSpec, EnvironmentYamlSchema, PythonSpec
-from engine.specs.yamlfile import Lines, line_of, load_yaml_with_lines
+from engine.specs.yamlfile import Lines, Where, line_of, load_yaml_with_lines
 
 ANONYMOUS_NAME = "CliV2AnonymousEnvironment"  # what Azure ML calls an unnamed inline environment
 ENV_FILE = "env.yml"
 CONDA_FILE = "conda_dependencies.yml"
 REQUIREMENTS_FILE = "requirements.txt"
 CONTEXT_DIR = "docker-context"
-
-
-class _Where:
-    """Where a key of the mapping being read sits: file and line, for errors."""
-
-    def __init__(self, source: str | None, lines: Lines | None, at: tuple[Any, ...] = ()) -> None:
-        self.source = source
-        self.lines = lines or {}
-        self.at = at
-
-    def line(self, *loc: Any, key: bool = False) -> int | None:
-        line = line_of(self.lines, (*self.at, *loc), key=key) if self.lines else None
-        if line is None and self.source and not self.at:
-            return 1  # a whole file (e.g. an empty one) is wrong: point at its start
-        return line
-
-    def error(self, message: str, hint: str | None, *loc: Any, key: bool = False) -> InvalidSpec:
-        dotted = ".".join(str(p) for p in (*self.at, *loc)) or None
-        return InvalidSpec(message, hint, file=self.source, line=self.line(*loc, key=key), field=dotted)
-
-    def not_found(self, message: str, hint: str, *loc: Any) -> NotFound:
-        line = self.line(*loc)
-        where = f"{self.source}:{line}: " if self.source and line else (f"{self.source}: " if self.source else "")
-        return NotFound(where + message, hint)
 
 
 # ------------------------------------------------------------------------------ environment YAML
@@ -67,7 +43,7 @@ def load_environment_yaml(path: str | Path) -> EnvironmentSpec:
     if not isinstance(data, dict):
         raise InvalidSpec("an environment file must be a YAML mapping (key: value lines) with at least `name:`",
                           f"known keys: {', '.join(KNOWN_KEYS)}", file=str(path), line=1)
-    where = _Where(str(path), lines)
+    where = Where(str(path), lines)
     if "name" not in data:
         raise where.error("the required key 'name' is missing", "add `name: my-env` (letters, digits, - _ .)")
     return _spec(data, path.parent.resolve(), where, anonymous_ok=False)
@@ -88,10 +64,10 @@ def spec_from_inline(data: Mapping[str, Any], base_dir: str | Path, source: str 
         raise InvalidSpec(f"an environment must be a mapping, not {type(data).__name__}",
                           f"known keys: {', '.join(KNOWN_KEYS)}", file=source,
                           line=line_of(lines, at) if lines else None, field=".".join(map(str, at)) or None)
-    return _spec(dict(data), Path(base_dir).resolve(), _Where(source, lines, at), anonymous_ok=True)
+    return _spec(dict(data), Path(base_dir).resolve(), Where(source, lines, at), anonymous_ok=True)
 
 
-def _spec(data: dict[str, Any], base: Path, where: _Where, *, anonymous_ok: bool) -> EnvironmentSpec:
+def _spec(data: dict[str, Any], base: Path, where: Where, *, anonymous_ok: bool) -> EnvironmentSpec:
     try:
         env = EnvironmentYamlSchema.model_validate(data)
     except ValidationError as exc:
@@ -178,15 +154,15 @@ def _spec(data: dict[str, Any], base: Path, where: _Where, *, anonymous_ok: bool
     )
 
 
-def check_name(name: str, where: _Where | None = None) -> None:
+def check_name(name: str, where: Where | None = None) -> None:
     """Environment names (engine.names; they may start with `_`); the error names file and line."""
     try:
         names.check_name(name, "environment", underscore_first=True)
     except InvalidSpec as exc:
-        raise (where or _Where(None, None)).error(exc.message, exc.hint, "name") from None
+        raise (where or Where(None, None)).error(exc.message, exc.hint, "name") from None
 
 
-def _version(raw: str | int | None, where: _Where) -> int | None:
+def _version(raw: str | int | None, where: Where) -> int | None:
     if raw is None:
         return None
     text = str(raw).strip()
@@ -197,7 +173,7 @@ def _version(raw: str | int | None, where: _Where) -> int | None:
     return int(text)
 
 
-def _local_file(raw: str, base: Path, where: _Where, key: str, what: str) -> Path:
+def _local_file(raw: str, base: Path, where: Where, key: str, what: str) -> Path:
     if raw.startswith(("http://", "https://", "azureml:", "git+")):
         raise where.error(f"`{key}:` must be a local file, not {raw!r}",
                           "download it next to the environment YAML and give its relative path", key)
@@ -208,7 +184,7 @@ def _local_file(raw: str, base: Path, where: _Where, key: str, what: str) -> Pat
     return path
 
 
-def _build_context(build: BuildSpec, base: Path, where: _Where) -> tuple[str, str]:
+def _build_context(build: BuildSpec, base: Path, where: Where) -> tuple[str, str]:
     if build.path.startswith(("http://", "https://", "git@", "git+")):
         raise where.error(f"`build.path` must be a local folder, not {build.path!r}",
                           "clone it next to the environment YAML and give the folder's relative path",
@@ -261,7 +237,7 @@ def normalise_conda(data: Any, *, lines: Lines | None = None, source: str | None
     solver), then one `{"pip": [...]}` entry with the pip lines in order (`-r file` includes
     read in). `prefix:` (written by `conda env export`) is dropped: it is machine-specific.
     """
-    where = _Where(source, lines)
+    where = Where(source, lines)
     if data is None:
         raise where.error("the conda file is empty", "it needs at least `dependencies:` (a list of packages)")
     if not isinstance(data, dict):

@@ -239,27 +239,26 @@ def _and(words: Sequence[str]) -> str:
     return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
 
 
+# What grid and bayesian sampling can take: (kinds, why not, hint). Random takes every kind.
+_ALGORITHM_LIMITS = {
+    "grid": (GRID_KINDS, "which grid sampling cannot enumerate (it takes choice and randint parameters)",
+             "grid sampling needs choice parameters; use random or bayesian"),
+    "bayesian": (BAYESIAN_KINDS,
+                 "which bayesian sampling does not support (it takes choice, uniform and quniform parameters)",
+                 "use choice, uniform or quniform, or sampling_algorithm: random"),
+}
+
+
 def check_algorithm_allows(algorithm: str, space: Mapping[str, Parameter]) -> None:
     """Raise SearchSpaceError on the first parameter `algorithm` cannot sample."""
-    algorithm = sampling_algorithm(algorithm)
-    if algorithm == "grid":
-        for parameter in space.values():
-            if parameter.kind not in GRID_KINDS:
-                raise SearchSpaceError(
-                    f"parameter {parameter.name!r} is {parameter.kind}, which grid sampling cannot enumerate "
-                    "(it takes choice and randint parameters)",
-                    "grid sampling needs choice parameters; use random or bayesian",
-                    (parameter.name, "type"),
-                )
-    elif algorithm == "bayesian":
-        for parameter in space.values():
-            if parameter.kind not in BAYESIAN_KINDS:
-                raise SearchSpaceError(
-                    f"parameter {parameter.name!r} is {parameter.kind}, which bayesian sampling does not "
-                    "support (it takes choice, uniform and quniform parameters)",
-                    "use choice, uniform or quniform, or sampling_algorithm: random",
-                    (parameter.name, "type"),
-                )
+    limits = _ALGORITHM_LIMITS.get(sampling_algorithm(algorithm))
+    if limits is None:
+        return
+    kinds, why_not, hint = limits
+    for parameter in space.values():
+        if parameter.kind not in kinds:
+            raise SearchSpaceError(f"parameter {parameter.name!r} is {parameter.kind}, {why_not}", hint,
+                                   (parameter.name, "type"))
 
 
 def sampling_algorithm(algorithm: str) -> str:

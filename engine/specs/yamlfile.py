@@ -70,6 +70,35 @@ def line_of(lines: Lines, loc: tuple[Any, ...], *, key: bool = False) -> int | N
     return None
 
 
+class Where:
+    """Where a key of the mapping being read sits (file, line and its path under `at`), for errors
+    that name them. No `source`: the mapping came from options or code, not a file."""
+
+    def __init__(self, source: str | None, lines: Lines | None, at: tuple[Any, ...] = ()) -> None:
+        self.source = source
+        self.lines = lines or {}
+        self.at = at
+
+    def line(self, *loc: Any, key: bool = False) -> int | None:
+        line = line_of(self.lines, (*self.at, *loc), key=key) if self.lines else None
+        if line is None and self.source and not self.at:
+            return 1  # a whole file (e.g. an empty one) is wrong: point at its start
+        return line
+
+    def error(self, message: str, hint: str | None, *loc: Any, key: bool = False) -> InvalidSpec:
+        dotted = ".".join(str(p) for p in (*self.at, *loc)) or None
+        return InvalidSpec(message, hint, file=self.source, line=self.line(*loc, key=key), field=dotted)
+
+    def not_found(self, message: str, hint: str, *loc: Any) -> NotFound:
+        line = self.line(*loc)
+        where = f"{self.source}:{line}: " if self.source and line else (f"{self.source}: " if self.source else "")
+        return NotFound(where + message, hint)
+
+    def error_at_start(self, message: str, hint: str | None) -> InvalidSpec:
+        """An error about the file as a whole: its first line."""
+        return InvalidSpec(message, hint, file=self.source, line=1 if self.source else None)
+
+
 def load(text: str) -> Any:
     """Parse YAML text (safe tags only)."""
     return yaml.safe_load(text)

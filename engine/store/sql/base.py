@@ -8,11 +8,12 @@ import math
 import time
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.errors import WorkspaceError
+from engine.store.models import DataAssetRow, EnvironmentRow, ModelRow
 from engine.store.schema import ensure_schema
 
 
@@ -96,3 +97,13 @@ class SqlBase:
 
     def _session(self) -> Session:
         return self._sessions()
+
+
+Versioned = type[ModelRow] | type[DataAssetRow] | type[EnvironmentRow]
+
+
+def version_row(s: Session, table: Versioned, name: str, version: int | None) -> Any:
+    """The row of `name` at `version` (None: the latest) in a table of named versions, or None."""
+    q = select(table).where(table.name == name)
+    q = q.where(table.version == version) if version is not None else q.order_by(table.version.desc())
+    return s.scalars(q.limit(1)).first()

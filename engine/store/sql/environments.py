@@ -12,7 +12,7 @@ from engine.entities import EnvironmentSpec
 from engine.errors import InvalidSpec, NotFound, WorkspaceError
 from engine.names import check_registrable_name
 from engine.store.models import EnvironmentRow
-from engine.store.sql.base import SqlBase
+from engine.store.sql.base import SqlBase, version_row
 
 
 class Environments(SqlBase):
@@ -53,10 +53,7 @@ class Environments(SqlBase):
     def get_environment(self, name: str, version: int | None = None) -> EnvironmentSpec:
         """One registered version (default: the latest)."""
         with self._session() as s:
-            q = select(EnvironmentRow).where(EnvironmentRow.name == name)
-            q = (q.where(EnvironmentRow.version == version) if version is not None
-                 else q.order_by(EnvironmentRow.version.desc()))
-            row = s.scalars(q.limit(1)).first()
+            row = version_row(s, EnvironmentRow, name, version)
             if row is None:
                 versions = list(s.scalars(select(EnvironmentRow.version).where(EnvironmentRow.name == name)
                                           .order_by(EnvironmentRow.version)))

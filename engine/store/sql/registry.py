@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from engine import entities as E
 from engine.errors import NotFound, WorkspaceError
 from engine.store.models import DataAssetRow, ModelRow, SnapshotRow
-from engine.store.sql.base import SqlBase
+from engine.store.sql.base import SqlBase, version_row
 
 
 class Registry(SqlBase):
@@ -52,9 +52,7 @@ class Registry(SqlBase):
 
     def get_model(self, name: str, version: int | None = None) -> E.Model:
         with self._session() as s:
-            q = select(ModelRow).where(ModelRow.name == name)
-            q = q.where(ModelRow.version == version) if version is not None else q.order_by(ModelRow.version.desc())
-            row = s.scalars(q.limit(1)).first()
+            row = version_row(s, ModelRow, name, version)
             if row is None:
                 names = list(s.scalars(select(ModelRow.name).distinct()))
                 if version is not None and name in names:
@@ -84,9 +82,7 @@ class Registry(SqlBase):
 
     def get_data_asset(self, name: str, version: int | None = None) -> E.DataAsset:
         with self._session() as s:
-            q = select(DataAssetRow).where(DataAssetRow.name == name)
-            q = q.where(DataAssetRow.version == version) if version is not None else q.order_by(DataAssetRow.version.desc())
-            row = s.scalars(q.limit(1)).first()
+            row = version_row(s, DataAssetRow, name, version)
             if row is None:
                 raise NotFound(f"no data asset {name!r}" + (f" version {version}" if version else ""),
                                "list data assets with `trainyard data list`")
