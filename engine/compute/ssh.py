@@ -114,7 +114,14 @@ class SshTarget:
         import paramiko
 
         client = paramiko.SSHClient()
-        client.load_system_host_keys()  # ~/.ssh/known_hosts
+        system_hosts = os.path.expanduser("~/.ssh/known_hosts")
+        try:  # named, paramiko raises when it cannot read it (unnamed, it would say nothing)
+            client.load_system_host_keys(system_hosts)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise LaunchFailed(f"the known_hosts file {system_hosts} cannot be read: {exc}",
+                               "make it a file you can read (chmod u+r), or move it aside") from None
         if self.known_hosts:
             try:
                 client.get_host_keys().load(self.known_hosts)

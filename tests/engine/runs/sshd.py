@@ -3,7 +3,7 @@
 Its host key, a client key, authorized_keys, sshd_config and pidfile all live in one folder; it
 never touches /etc/ssh or ~/.ssh. `known_hosts` is written from the host key so that tests can
 connect with host-key checking on. Needs OpenSSH's server (`openssh-server`, installed by
-scripts/bootstrap.sh); tests skip when it is absent.
+scripts/bootstrap.sh); without it the tests fail and say so.
 """
 
 from __future__ import annotations

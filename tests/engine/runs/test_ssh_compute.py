@@ -286,10 +286,21 @@ def test_a_changed_host_key_is_refused_and_says_how_to_fix_it(eng: Engine, proje
     assert not marker.exists()  # nothing ran there
 
 
-@pytest.mark.parametrize("kind", ["missing", "a folder"])
+@pytest.mark.parametrize("kind", ["missing", "a folder", "~/.ssh/known_hosts a folder"])
 def test_an_unreadable_known_hosts_file_is_a_clear_error(eng: Engine, project, target,  # type: ignore[no-untyped-def]
                                                          tmp_path: Path, kind: str) -> None:
     # (A file without read permission is no test as root, who reads it anyway: a folder fails for everyone.)
+    if kind.startswith("~"):
+        known = Path.home() / ".ssh" / "known_hosts"  # the sshd fixture's own empty home
+        known.mkdir()
+        target(known_hosts=None)
+        run = eng.submit(JobSpec(experiment_name="exp", code_dir=project({"t.py": "print(1)\n"}), script="t.py",
+                                 compute="far"))
+        final = eng.wait(run.name, timeout=30)
+        assert final.status == "Failed"
+        assert f"the known_hosts file {known} cannot be read" in final.error, final.error
+        assert "Traceback" not in final.error
+        return
     known = tmp_path / "known_hosts_here"
     if kind == "a folder":
         known.mkdir()
