@@ -11,6 +11,8 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontDatabase, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import QApplication, QLabel, QSizePolicy, QWidget
 
+from engine.snapshots.limits import human_size
+
 # Readable on light and dark palettes alike: each has a contrast of at least 3:1 against the
 # window and base colours of both themes (studio/theme.py; tests/studio/test_studio_shell.py).
 STATUS_COLORS = {
@@ -48,15 +50,24 @@ def run_status_label(run: Any) -> str:
 
 @lru_cache(maxsize=32)
 def status_icon(status: str, size: int = 10) -> QIcon:
-    """A filled dot in the status colour, drawn at 2x for sharp edges on high-DPI screens."""
+    """A filled dot in the status colour."""
+    return color_icon(status_color(status), size)
+
+
+def color_icon(color: QColor | str, size: int, *, rounded_square: bool = False) -> QIcon:
+    """A filled dot (or rounded square) of `color`, drawn at 2x for sharp edges on high-DPI screens."""
     scale = 2
     pix = QPixmap(size * scale, size * scale)
     pix.fill(Qt.GlobalColor.transparent)
     p = QPainter(pix)
     p.setRenderHint(QPainter.RenderHint.Antialiasing)
     p.setPen(Qt.PenStyle.NoPen)
-    p.setBrush(status_color(status))
-    p.drawEllipse(QRectF(1, 1, size * scale - 2, size * scale - 2))
+    p.setBrush(QColor(color))
+    rect = QRectF(1, 1, size * scale - 2, size * scale - 2)
+    if rounded_square:
+        p.drawRoundedRect(rect, 5, 5)
+    else:
+        p.drawEllipse(rect)
     p.end()
     pix.setDevicePixelRatio(scale)
     return QIcon(pix)
@@ -103,12 +114,8 @@ def run_duration(start: float | None, end: float | None) -> float | None:
 
 
 def fmt_size(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} TB"
+    """'1.5 KB': sizes read as the engine writes them (a snapshot's limit, the CLI)."""
+    return human_size(n)
 
 
 def plural(n: int, word: str) -> str:

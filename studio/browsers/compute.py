@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import QModelIndex, Qt, Signal
-from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QLabel, QWidget
 
 from engine import entities as E
 from studio.browsers.detail import DetailPane, split
+from studio.browsers.page import RefreshedPage
 from studio.browsers.refresh import Refresher
 from studio.models.compute import (
     COL_DESCRIPTION,
@@ -26,7 +26,7 @@ from studio.models.compute import (
 from studio.models.rows import ROW_ROLE, SORT_ROLE
 from studio.models.runs import RunTableModel
 from studio.style import fmt_time_full, heading, muted, plural
-from studio.widgets import EmptyState, FilterProxy, Page, make_table
+from studio.widgets import EmptyState, FilterProxy, make_table
 
 REFRESH_MS = 10_000  # the Docker daemon may start or stop while the page is open
 TYPE_HELP = {
@@ -39,7 +39,7 @@ CONFIG_LABELS = (("network", "Network"), ("gpus", "GPUs requested"), ("image", "
                  ("user", "User"), ("key_file", "Key file"), ("docker", "Docker on host"))
 
 
-class ComputeBrowser(Page):
+class ComputeBrowser(RefreshedPage):
     """`openRun(name)` asks for the detail of a run listed under a target."""
 
     openRun = Signal(str)
@@ -82,16 +82,6 @@ class ComputeBrowser(Page):
         self.refresher = Refresher(self, lambda: load_compute(engine), self._loaded, every_ms=REFRESH_MS)
         bridge.runsChanged.connect(self._on_runs)
 
-    def is_ready(self) -> bool:
-        return self.refresher.loaded
-
-    def showEvent(self, event: QShowEvent) -> None:
-        super().showEvent(event)
-        self.refresher.request()
-
-    def refresh(self) -> None:
-        self.refresher.request()
-
     def _on_runs(self, runs: list[E.Run]) -> None:
         changed = False
         for run in runs:
@@ -124,16 +114,8 @@ class ComputeBrowser(Page):
         self.count_label.setText(f"{plural(len(rows), 'target')}, {plural(busy, 'active run')}")
         self._show_selected()
 
-    def selected(self) -> ComputeRow | None:
-        rows = self.table.selectionModel().selectedRows()
-        return rows[0].data(ROW_ROLE) if rows else None
-
     def select(self, name: str) -> bool:
-        for r in range(self.proxy.rowCount()):
-            if self.proxy.index(r, 0).data(ROW_ROLE).target.name == name:
-                self.table.selectRow(r)
-                return True
-        return False
+        return self.select_where(lambda row: row.target.name == name)
 
     def _show_selected(self) -> None:
         row = self.selected()

@@ -6,11 +6,11 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QPushButton, QWidget
 
 from engine import entities as E
 from studio.browsers.detail import DetailPane, split
+from studio.browsers.page import RefreshedPage
 from studio.browsers.refresh import Refresher
 from studio.browsers.runs import open_folder
 from studio.dialogs.register_data import RegisterDataDialog
@@ -25,14 +25,14 @@ from studio.models.data import (
     DataTableModel,
     load_data_assets,
 )
-from studio.models.rows import ROW_ROLE, SORT_ROLE
+from studio.models.rows import SORT_ROLE
 from studio.style import fmt_size, fmt_time_full, plural
-from studio.widgets import EmptyState, FilterProxy, Page, make_table
+from studio.widgets import EmptyState, FilterProxy, make_table
 
 REFRESH_MS = 15_000  # files move or vanish behind the studio's back
 
 
-class DataBrowser(Page):
+class DataBrowser(RefreshedPage):
     def __init__(self, engine: Any, parent: QWidget | None = None) -> None:
         super().__init__("Data", parent)
         self.setObjectName("data")
@@ -69,16 +69,6 @@ class DataBrowser(Page):
         self.set_body(split(self.table, self.detail), self.empty)
         self.refresher = Refresher(self, lambda: load_data_assets(engine), self._loaded, every_ms=REFRESH_MS)
 
-    def is_ready(self) -> bool:
-        return self.refresher.loaded
-
-    def showEvent(self, event: QShowEvent) -> None:
-        super().showEvent(event)
-        self.refresher.request()
-
-    def refresh(self) -> None:
-        self.refresher.request()
-
     def _loaded(self, rows: list[DataRow]) -> None:
         self.model.set_rows(rows)
         self.show_table(bool(rows))
@@ -94,17 +84,9 @@ class DataBrowser(Page):
         elif rows:
             self.table.selectRow(0)
 
-    def selected(self) -> DataRow | None:
-        rows = self.table.selectionModel().selectedRows()
-        return rows[0].data(ROW_ROLE) if rows else None
-
     def select(self, name: str, version: int | None = None) -> bool:
-        for r in range(self.proxy.rowCount()):
-            a = self.proxy.index(r, 0).data(ROW_ROLE).asset
-            if a.name == name and (version is None or a.version == version):
-                self.table.selectRow(r)
-                return True
-        return False
+        return self.select_where(lambda row: row.asset.name == name
+                                 and (version is None or row.asset.version == version))
 
     def _show_selected(self) -> None:
         row = self.selected()

@@ -10,12 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import QItemSelection, QObject, Qt, Signal
-from PySide6.QtGui import QShowEvent, QTextCursor
+from PySide6.QtGui import QTextCursor
 from PySide6.QtWidgets import QPushButton, QTabWidget, QWidget
 
 from engine.environments import status as S
 from engine.environments.status import spec_documents
 from studio.browsers.detail import DetailPane, split, text_view
+from studio.browsers.page import RefreshedPage
 from studio.browsers.refresh import Refresher
 from studio.errors import show_error
 from studio.models.environments import (
@@ -28,10 +29,10 @@ from studio.models.environments import (
     EnvironmentTableModel,
     load_environments,
 )
-from studio.models.rows import ROW_ROLE, SORT_ROLE
+from studio.models.rows import SORT_ROLE
 from studio.style import fmt_time_full, plural
 from studio.tasks import BackgroundOp
-from studio.widgets import EmptyState, FilterProxy, Page, make_table
+from studio.widgets import EmptyState, FilterProxy, make_table
 
 REFRESH_MS = 3000  # builds by runs' supervisors show up while the page is open
 KIND_HELP = {
@@ -48,7 +49,7 @@ class _BuildRelay(QObject):
     line = Signal(str, str)  # spec hash, text
 
 
-class EnvironmentBrowser(Page):
+class EnvironmentBrowser(RefreshedPage):
     buildsInProgressChanged = Signal(int)
 
     def __init__(self, engine: Any, parent: QWidget | None = None) -> None:
@@ -97,16 +98,6 @@ class EnvironmentBrowser(Page):
         self.refresher = Refresher(self, lambda: load_environments(engine), self._loaded, every_ms=REFRESH_MS)
 
     # ---------------------------------------------------------------- loading
-    def is_ready(self) -> bool:
-        return self.refresher.loaded
-
-    def showEvent(self, event: QShowEvent) -> None:
-        super().showEvent(event)
-        self.refresher.request()
-
-    def refresh(self) -> None:
-        self.refresher.request()
-
     def _loaded(self, rows: list[EnvironmentRow]) -> None:
         self.model.set_rows(rows)
         self.show_table(bool(rows))
@@ -122,17 +113,9 @@ class EnvironmentBrowser(Page):
             self.table.selectRow(0)
 
     # ---------------------------------------------------------------- selection / detail
-    def selected(self) -> EnvironmentRow | None:
-        rows = self.table.selectionModel().selectedRows()
-        return rows[0].data(ROW_ROLE) if rows else None
-
     def select(self, name: str, version: int | None = None) -> bool:
-        for r in range(self.proxy.rowCount()):
-            row: EnvironmentRow = self.proxy.index(r, 0).data(ROW_ROLE)
-            if row.spec.name == name and (version is None or row.spec.version == version):
-                self.table.selectRow(r)
-                return True
-        return False
+        return self.select_where(lambda row: row.spec.name == name
+                                 and (version is None or row.spec.version == version))
 
     def _selection_changed(self, *_: QItemSelection) -> None:
         self._show_selected()

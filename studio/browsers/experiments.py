@@ -14,12 +14,12 @@ from PySide6.QtWidgets import QPushButton, QWidget
 
 from engine import entities as E
 from studio.browsers.detail import DetailPane, split
+from studio.browsers.page import TablePage
 from studio.browsers.refresh import Refresher
 from studio.models.experiments import (
     COL_LATEST,
     NAME_ROLE,
     SORT_ROLE,
-    ExperimentRow,
     ExperimentTableModel,
     RecentRunsModel,
     goal_arrow,
@@ -28,13 +28,13 @@ from studio.models.experiments import (
 from studio.models.rows import ROW_ROLE
 from studio.models.runs import RunTableModel
 from studio.style import fmt_time_full, fmt_value, heading, plural
-from studio.widgets import EmptyState, FilterProxy, Page, make_table
+from studio.widgets import EmptyState, FilterProxy, make_table
 
 COALESCE_MS = 300  # many runs change at once while they stream: re-summarise once
 METRICS_EVERY_MS = 5000  # at most this often while runs change
 
 
-class ExperimentBrowser(Page):
+class ExperimentBrowser(TablePage):
     """`showRuns(experiment)` asks for the Runs page filtered to one experiment; `openRun(name)`
     for one run's detail."""
 
@@ -135,10 +135,6 @@ class ExperimentBrowser(Page):
             self.table.selectRow(0)
         else:
             self._show_selected()
-
-    def selected(self) -> ExperimentRow | None:
-        rows = self.table.selectionModel().selectedRows()
-        return rows[0].data(ROW_ROLE) if rows else None
 
     def _show_selected(self) -> None:
         row = self.selected()

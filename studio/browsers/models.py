@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QFileDialog, QMenu, QPushButton, QWidget
 
 from engine import entities as E
 from studio.browsers.detail import DetailPane, split
+from studio.browsers.page import TablePage
 from studio.browsers.runs import open_folder
 from studio.models.registry import (
     COL_CREATED,
@@ -25,11 +26,13 @@ from studio.models.registry import (
 )
 from studio.style import fmt_size, fmt_time_full, plural
 from studio.tasks import BackgroundOp
-from studio.widgets import EmptyState, FilterProxy, Page, make_table
+from studio.widgets import EmptyState, FilterProxy, make_table
 
 
-class ModelBrowser(Page):
+class ModelBrowser(TablePage):
     """`openRun(name)` asks for the detail of the run that produced a model."""
+
+    row_role = MODEL_ROLE
 
     openRun = Signal(str)
 
@@ -93,10 +96,6 @@ class ModelBrowser(Page):
     def _sizes_loaded(self, sizes: dict[tuple[str, int], int | None]) -> None:
         self.model.set_sizes(sizes)
         self._show_selected()
-
-    def selected(self) -> E.Model | None:
-        rows = self.table.selectionModel().selectedRows()
-        return rows[0].data(MODEL_ROLE) if rows else None
 
     def _show_selected(self) -> None:
         m = self.selected()

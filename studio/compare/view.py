@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from PySide6.QtCore import QRectF, QSize, Qt, QTimer
-from PySide6.QtGui import QBrush, QFont, QIcon, QPainter, QPixmap, QStandardItem, QStandardItemModel
+from PySide6.QtCore import QSize, Qt, QTimer
+from PySide6.QtGui import QFont, QIcon, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -38,7 +38,7 @@ from studio.plots.chart_grid import ChartGrid
 from studio.plots.colors import series_color
 from studio.plots.controls import PlotControls, PlotOptions
 from studio.plots.metric_plot import MetricPlot
-from studio.style import heading, muted, plural, status_label
+from studio.style import color_icon, heading, muted, plural, status_label
 from studio.tasks import BackgroundOp
 from studio.widgets import EmptyState, Page
 
@@ -48,17 +48,7 @@ REFRESH_MS = 500
 
 
 def swatch_icon(color: str, size: int = 12) -> QIcon:
-    scale = 2
-    pix = QPixmap(size * scale, size * scale)
-    pix.fill(Qt.GlobalColor.transparent)
-    p = QPainter(pix)
-    p.setRenderHint(QPainter.RenderHint.Antialiasing)
-    p.setPen(Qt.PenStyle.NoPen)
-    p.setBrush(QBrush(color))
-    p.drawRoundedRect(QRectF(1, 1, size * scale - 2, size * scale - 2), 5, 5)
-    p.end()
-    pix.setDevicePixelRatio(scale)
-    return QIcon(pix)
+    return color_icon(color, size, rounded_square=True)
 
 
 class CompareView(Page):
