@@ -11,6 +11,7 @@ kept; with it present the test takes a few seconds.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import socket
@@ -25,6 +26,7 @@ from typing import Any
 import pytest
 
 from engine.api import Engine
+from engine.errors import InvalidState
 from engine.jobs.spec import JobSpec
 from engine.runs.files import RunFiles
 
@@ -143,7 +145,8 @@ def eng(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
     yield e
     for run in e.list_runs():
         if not run.is_terminal:
-            e.cancel(run.name)
+            with contextlib.suppress(InvalidState):  # it ended since it was listed
+                e.cancel(run.name)
             e.wait(run.name, timeout=30)
     e.close()
 

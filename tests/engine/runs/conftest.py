@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from engine.api import Engine
+from engine.errors import InvalidState
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -31,7 +33,8 @@ def eng(ws_dir: Path) -> Iterator[Engine]:
     # Leave no run behind: cancel whatever is still active.
     for run in e.list_runs():
         if not run.is_terminal:
-            e.cancel(run.name)
+            with contextlib.suppress(InvalidState):  # it ended since it was listed
+                e.cancel(run.name)
             e.wait(run.name, timeout=30)
     e.close()
 
