@@ -72,7 +72,7 @@ def _preload_plot_modules() -> None:
     import threading
 
     def load() -> None:
-        import studio.compare.view
+        import studio.compare.view  # noqa: F401
         import studio.rundetail  # noqa: F401
 
         freeze_startup_heap()

@@ -160,7 +160,7 @@ class RunBrowser(Page):
 
     def _load_metric_keys(self) -> None:
         store = self.engine.store
-        BackgroundOp(self, lambda: store.metric_keys()).success(self._got_metric_keys).failure(lambda _e: None).run()
+        BackgroundOp(self, store.metric_keys).success(self._got_metric_keys).failure(lambda _e: None).run()
 
     def _got_metric_keys(self, keys: list[str]) -> None:
         self._metric_keys = keys

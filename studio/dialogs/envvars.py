@@ -55,7 +55,7 @@ class EnvVarsEditor(QWidget):
         buttons.addStretch(1)
         lay.addLayout(buttons)
 
-        self.add_button.clicked.connect(lambda: self.add_row())
+        self.add_button.clicked.connect(lambda: self.add_row())  # noqa: PLW0108 - not add_row(checked)
         self.remove_button.clicked.connect(self.remove_selected)
         self.table.itemChanged.connect(lambda _item: self.changed.emit())
         self.table.itemSelectionChanged.connect(

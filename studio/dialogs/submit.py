@@ -240,7 +240,7 @@ class SubmitDialog(QDialog):
         self.script_combo.lineEdit().setPlaceholderText("script.py")
         current = self.script_combo.currentText()
         self.script_combo.addItems(scripts)
-        pick = self._preferred if self._preferred else (current or (scripts[0] if scripts else ""))
+        pick = self._preferred or current or (scripts[0] if scripts else "")
         if pick and pick not in scripts:
             self.script_combo.insertItem(0, pick)
         self.script_combo.setCurrentText(pick)

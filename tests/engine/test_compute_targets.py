@@ -132,7 +132,7 @@ def test_gpu_requests_are_normalised(given: Any, normal: Any) -> None:
 
 @pytest.mark.parametrize("bad", [True, -2, "lots", "device=", ""])
 def test_bad_gpu_requests_say_what_is_expected(bad: Any) -> None:
-    with pytest.raises(ValueError, match="expected|0 or more"):
+    with pytest.raises(ValueError, match=r"expected|0 or more"):
         normalise_gpus(bad)
 
 

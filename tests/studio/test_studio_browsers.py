@@ -226,7 +226,7 @@ def test_models_page_shows_size_opens_run_and_downloads(qtbot, window, engine, s
     assert [page.proxy.index(0, c).data() for c in range(3)] == ["tiny", "1", name]
     assert page.detail.field("Produced by") == name and page.detail.field("Tags") == "framework=none"
     op = page.download(page.selected(), tmp_path / "dl")
-    qtbot.waitUntil(lambda: (tmp_path / "dl" / "tiny" / "1" / "model.bin").exists(), timeout=LOAD_MS)
+    qtbot.waitUntil((tmp_path / "dl" / "tiny" / "1" / "model.bin").exists, timeout=LOAD_MS)
     assert op is not None and (tmp_path / "dl" / "tiny" / "1" / "model.bin").stat().st_size == 1234
     page.run_button.click()
     assert window.current_page() == "run" and window.detail.name == name
@@ -235,7 +235,7 @@ def test_models_page_shows_size_opens_run_and_downloads(qtbot, window, engine, s
 def test_data_page_registers_an_asset(qtbot, window, engine, tmp_path):
     page = window.data_page
     window.show_page("data")
-    qtbot.waitUntil(lambda: page.is_ready(), timeout=LOAD_MS)
+    qtbot.waitUntil(page.is_ready, timeout=LOAD_MS)
     assert page.stack.currentWidget() is page.empty and "Register data" in page.empty.text.text()
     data = tmp_path / "train.csv"
     data.write_text("a,b\n1,2\n")

@@ -194,7 +194,7 @@ def test_download_outputs_and_register_model(qtbot, window, engine, submit, wait
     page = window.runs_page
     dest = tmp_path / "downloads"
     page.download_outputs(name, dest)
-    qtbot.waitUntil(lambda: (dest / name / "outputs" / "model.bin").is_file(), timeout=10_000)
+    qtbot.waitUntil((dest / name / "outputs" / "model.bin").is_file, timeout=10_000)
     assert (dest / name / "outputs" / "model.bin").stat().st_size == 1234
     qtbot.waitUntil(lambda: "Downloaded the outputs" in window.statusBar().currentMessage(), timeout=5_000)
 
@@ -299,7 +299,7 @@ def test_context_menu_actions_act_on_the_run(qtbot, window, engine, submit, wait
     dest = tmp_path / "downloads"
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *_args, **_kw: str(dest))
     menu_on(name)["Download outputs…"].trigger()
-    qtbot.waitUntil(lambda: (dest / name / "outputs" / "model.bin").is_file(), timeout=10_000)
+    qtbot.waitUntil((dest / name / "outputs" / "model.bin").is_file, timeout=10_000)
 
     monkeypatch.setattr(RegisterModelDialog, "exec", lambda _self: QDialog.DialogCode.Accepted)
     menu_on(name)["Register model…"].trigger()  # the dialog's defaults: the experiment's name, outputs

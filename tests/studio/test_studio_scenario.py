@@ -29,7 +29,7 @@ def test_drop_a_project_submit_and_watch_the_run(qtbot, window, engine, tmp_path
 
     dialog = window.submit_dialog
     assert isinstance(dialog, SubmitDialog) and dialog.isVisible()
-    qtbot.waitUntil(lambda: dialog.submit_button.isEnabled(), timeout=10_000)
+    qtbot.waitUntil(dialog.submit_button.isEnabled, timeout=10_000)
     # Pre-filled: nothing to type.
     assert dialog.script_combo.currentText() == "train.py"
     assert dialog.experiment_combo.currentText() == "mnist-demo"

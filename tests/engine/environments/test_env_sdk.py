@@ -116,7 +116,7 @@ def test_contradictory_docker_settings_are_refused(tmp_path: Path) -> None:
     with pytest.raises(InvalidSpec, match="adds nothing on top"):
         env.to_spec()
     env.docker.base_image = "python:3.11"
-    with pytest.raises(InvalidSpec, match="both docker.base_image and docker.base_dockerfile"):
+    with pytest.raises(InvalidSpec, match=r"both docker\.base_image and docker\.base_dockerfile"):
         env.to_spec()
 
 
