@@ -2,7 +2,7 @@
 
 import sys
 
-from engine.runtime import run_supervisor_if_asked
+from engine.entry import run_supervisor_if_asked
 from studio.launch import main
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontDatabase, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import QApplication, QLabel, QSizePolicy, QWidget
 
+from engine.runtime.sweepresults import stopped_early
 from engine.snapshots.limits import human_size
 
 # Readable on light and dark palettes alike: each has a contrast of at least 3:1 against the
@@ -43,7 +44,7 @@ STOPPED_EARLY = "Stopped early"
 def run_status_label(run: Any) -> str:
     """A run's status as people say it: a sweep trial its early-termination policy canceled is
     "Stopped early" (its error says why), not "Canceled"."""
-    if run.status == "Canceled" and (run.error or "").startswith("early termination"):
+    if stopped_early(run.status, run.properties, run.error):
         return STOPPED_EARLY
     return status_label(run.status)
 

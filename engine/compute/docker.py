@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import LaunchFailed
-from engine.runs.files import RunFiles
+from engine.runtime.files import RunFiles
 from engine.tracking.inject.trainyard_run.envvars import ENV_RUN_DIR, ENV_TRACKING_DIR
 
 RUN_MOUNT = "/trainyard/run"
@@ -126,7 +126,10 @@ def _make_reachable(path: Path) -> None:
 
 
 class ContainerRun:
-    """One run's script in a container; the same lifecycle calls as the supervisor's process."""
+    """One run's script in a container (an engine.compute.handle.RunHandle)."""
+
+    failure: str | None = None
+    failed_rank: int | None = None
 
     def __init__(
         self,
@@ -361,6 +364,16 @@ class ContainerRun:
             if "already in progress" not in str(exc):
                 raise
         self._join_follower(5.0)
+
+    def cleanup(self) -> int:
+        """Remove the container; no process outlives it."""
+        self.remove()
+        return 0
+
+    def recorded_exit_code(self, code: int) -> int:
+        """A container's exit code says 128+N when signal N ended the script: -N."""
+        sig = signal_of(code)
+        return -int(sig) if sig is not None else code
 
 
 def _explain(exc: Any) -> str:

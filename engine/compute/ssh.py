@@ -35,7 +35,9 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import LaunchFailed
-from engine.runs.files import RunFiles
+from engine.runtime import INJECT_DIR
+from engine.runtime.files import RunFiles
+from engine.runtime.launchspec import LaunchSpec
 from engine.tracking.inject.trainyard_run.envvars import (
     ENV_RUN_DIR,
     ENV_SSH_RECONNECT_TIMEOUT,
@@ -171,9 +173,11 @@ class SshTarget:
 
 # ------------------------------------------------------------------------------ the run
 class SshRun:
-    """The run handle of a script on an SSH target (same shape as LocalProcess)."""
+    """The run handle of a script on an SSH target (an engine.compute.handle.RunHandle)."""
 
-    def __init__(self, target: SshTarget, files: RunFiles, spec: Mapping[str, Any],
+    failed_rank: int | None = None
+
+    def __init__(self, target: SshTarget, files: RunFiles, spec: LaunchSpec,
                  log: Callable[[str], None], note: Callable[[str], None]) -> None:
         self.target = target
         self.files = files
@@ -203,7 +207,7 @@ class SshRun:
     def connect(self) -> None:
         """Connect and check the remote has what a run needs (LaunchFailed otherwise)."""
         self._open()
-        interp = self.spec.get("ssh_interpreter") or "python3"
+        interp = self.spec.placement.ssh_interpreter or "python3"
         probe = (f'printf "home %s\\n" "$HOME"; for c in setsid tar; do command -v "$c" >/dev/null 2>&1 '
                  f'|| echo "missing $c"; done; p=$(command -v -- {shlex.quote(interp)} 2>/dev/null) '
                  f'&& echo "python $p" || echo "missing {interp}"')
@@ -221,12 +225,10 @@ class SshRun:
             work_dir = lines.get("home", "").rstrip("/") + work_dir[1:]
         elif not work_dir.startswith("/"):
             work_dir = lines.get("home", "").rstrip("/") + "/" + work_dir
-        self.remote = work_dir.rstrip("/") + "/" + self.spec["run_name"]
+        self.remote = work_dir.rstrip("/") + "/" + self.spec.run_name
 
     def upload(self) -> None:
         """Send RUN/wd, the in-run client and the interpreter wrappers as one tar stream."""
-        from engine.runs.launch import INJECT_DIR
-
         r = shlex.quote(self.remote)
         chan = self._client.get_transport().open_session(timeout=IO_TIMEOUT)
         chan.settimeout(120)  # one write may wait while the remote tar unpacks a big snapshot
@@ -264,7 +266,7 @@ class SshRun:
         """Start the script detached: `setsid` makes it its own process group, stdio goes to
         files, so a dropped connection neither stops it nor loses its output."""
         rem = self.remote
-        env = dict(self.spec.get("env") or {})
+        env = dict(self.spec.env)
         env.update({ENV_TRACKING_DIR: f"{rem}/tracking", ENV_RUN_DIR: rem, "PYTHONUNBUFFERED": "1"})
         exports = [f"export {k}={shlex.quote(str(v))}" for k, v in env.items() if _ENV_NAME.match(k)]
         exports.append(f'export PYTHONPATH={shlex.quote(rem + "/inject")}"${{PYTHONPATH:+:$PYTHONPATH}}"')
@@ -274,7 +276,7 @@ class SshRun:
         # script's exit status (143) rather than leaving no exit_code at all.
         pgid_file = shlex.quote(f"{rem}/pgid")
         inner = (f"echo $$ > {pgid_file}; trap : TERM INT HUP; {'; '.join(exports)}; "
-                 f"{shlex.join(self.spec['argv'])} > {log} 2>&1; echo $? > {tmp} && mv {tmp} {done}")
+                 f"{shlex.join(self.spec.argv)} > {log} 2>&1; echo $? > {tmp} && mv {tmp} {done}")
         # `cd ... || exit` on its own: `cd && setsid ... &` would background a subshell that waits
         # for the job with this channel open, and $! would not be the group's leader.
         command = (f"cd {shlex.quote(rem + '/wd')} || exit 1; setsid sh -c {shlex.quote(inner)} "
@@ -379,6 +381,9 @@ class SshRun:
             self._with_connection(lambda: self._exec(f"rm -rf -- {shlex.quote(self.remote)}", timeout=120))
         self.close()
         return leftovers
+
+    def recorded_exit_code(self, code: int) -> int:
+        return code
 
     def close(self) -> None:
         client, self._client, self._sftp = self._client, None, None
@@ -581,12 +586,12 @@ class SshRun:
         return stdout.channel.recv_exit_status() == 0
 
 
-def make_ssh_run(files: RunFiles, spec: Mapping[str, Any], log: Callable[[str], None],
+def make_ssh_run(files: RunFiles, spec: LaunchSpec, log: Callable[[str], None],
                  note: Callable[[str], None]) -> SshRun:
-    """The handle of run `spec` on its SSH target (spec["ssh"]: the target's settings); nothing
-    is connected yet: connect(), upload(), start()."""
-    settings = dict(spec.get("ssh") or {})
-    target = SshTarget.from_config(str(spec.get("compute_target") or settings.get("host")), settings)
+    """The handle of run `spec` on its SSH target (its placement's `ssh`: the target's settings);
+    nothing is connected yet: connect(), upload(), start()."""
+    settings = dict(spec.placement.ssh or {})
+    target = SshTarget.from_config(str(spec.placement.compute_target or settings.get("host")), settings)
     return SshRun(target, files, spec, log, note)
 
 

@@ -28,12 +28,12 @@ is read by engine.specs.compute.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from engine.entities import BUILTIN_COMPUTE, COMPUTE_TYPES, ComputeTarget, unknown_compute
+from engine.entities import BUILTIN_COMPUTE, COMPUTE_TYPES, ComputeTarget, EnvironmentSpec, unknown_compute
 from engine.errors import LaunchFailed, NotFound
+from engine.runtime.launchspec import LaunchSpec
 
 __all__ = [
     "BUILTIN_COMPUTE",
@@ -100,17 +100,14 @@ def run_settings(target: ComputeTarget, gpus: int | str | None = None) -> dict[s
     return settings
 
 
-def run_environment(spec: Mapping[str, Any]) -> Any:
-    """The EnvironmentSpec a run's supervisor builds, from its spec.json (None: nothing to build).
+def run_environment(spec: LaunchSpec) -> EnvironmentSpec | None:
+    """The EnvironmentSpec a run's supervisor builds, from its launch spec (None: nothing to build).
 
     On a `docker` target with a default `image`, an environment without an image of its own
     (pip or conda packages) is built on top of that image, so that it can run in a container."""
-    from engine.entities import EnvironmentSpec
-
-    data = spec.get("environment")
-    env = EnvironmentSpec.from_dict(data) if data else None
-    image = spec.get("default_image")
-    if (env is not None and image and spec.get("compute") == "docker" and not env.needs_docker
+    env = EnvironmentSpec.from_dict(spec.environment) if spec.environment else None
+    image = spec.placement.default_image
+    if (env is not None and image and spec.placement.compute == "docker" and not env.needs_docker
             and not env.user_managed and (env.conda is not None or env.pip_requirements is not None)):
         env = replace(env, image=image)
     return env

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.entities import EnvironmentSpec
+from engine.runtime.distribution import Distribution
 
 
 @dataclass(frozen=True)
@@ -44,8 +45,8 @@ class JobSpec:
     parent_run: str | None = None
     # A sweep trial's hyperparameters: what `${{search_space.NAME}}` in `command` stands for.
     search_space: dict[str, Any] | None = None
-    # Several processes (engine.runs.distributed.Distribution): `distribution:` + `instance_count`.
-    distribution: Any = None
+    # Several processes: `distribution:` + `instance_count`.
+    distribution: Distribution | None = None
 
 
 @dataclass(frozen=True)

@@ -1,41 +1,31 @@
-"""Start the detached supervisor of a local run."""
+"""Start the detached process that owns a run folder (engine.entry), and what a run folder needs
+before its script starts: the code, the interpreter wrappers."""
 
 from __future__ import annotations
 
-import json
-import os
 import shlex
 import socket
 import subprocess
 import sys
 import threading
 from pathlib import Path
-from typing import Any
 
-import engine
+from engine.compute.procs import process_start_time
 from engine.errors import LaunchFailed
-from engine.runs.files import RunFiles
-from engine.runs.procs import process_start_time
-from engine.runtime import supervisor_command
+from engine.runtime import ENGINE_ROOT, INJECT_DIR, supervisor_command
+from engine.runtime.files import RunFiles
+from engine.runtime.launchspec import LaunchSpec
+from engine.snapshots import SnapshotStore
 
-# The stdlib-only in-run client, put first on the run's PYTHONPATH.
-INJECT_DIR = Path(engine.__file__).parent / "tracking" / "inject"
-_ENGINE_ROOT = str(Path(engine.__file__).resolve().parent.parent)
-
-
-def write_spec(files: RunFiles, spec: dict[str, Any]) -> None:
-    tmp = files.spec.with_suffix(".tmp")
-    tmp.write_text(json.dumps(spec, indent=2))
-    os.replace(tmp, files.spec)
+# INJECT_DIR is re-exported for the CLI's `trainyard run` and the tests; _ENGINE_ROOT for the CLI.
+_ENGINE_ROOT = ENGINE_ROOT
+__all__ = ["INJECT_DIR", "link_interpreter", "materialize_code", "start_supervisor", "this_host"]
 
 
-def materialize_code(spec: dict[str, Any], wd: Path) -> None:
-    """The run's code snapshot (spec.json `snapshot_id`) into `wd`; an empty `wd` without one."""
-    snapshot_id = spec.get("snapshot_id")
-    if snapshot_id:
-        from engine.snapshots import SnapshotStore
-
-        SnapshotStore(Path(spec["snapshots_root"])).materialize(snapshot_id, wd)
+def materialize_code(spec: LaunchSpec, wd: Path) -> None:
+    """The run's code snapshot into `wd`; an empty `wd` without one."""
+    if spec.snapshot_id:
+        SnapshotStore(Path(spec.snapshots_root)).materialize(spec.snapshot_id, wd)
     else:
         wd.mkdir(parents=True, exist_ok=True)
 

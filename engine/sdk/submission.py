@@ -10,7 +10,7 @@ from typing import Any
 from engine import entities as E
 from engine.errors import InvalidSpec
 from engine.jobs.spec import JobSpec
-from engine.runs.distributed import make_distribution
+from engine.runtime.distribution import make_distribution
 from engine.sdk.runconfig import MpiConfiguration, PyTorchConfiguration, ScriptRunConfig
 
 

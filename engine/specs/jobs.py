@@ -106,7 +106,7 @@ def _to_spec(job: CommandJobSchema, path: Path, lines: Lines) -> JobSpec:
     distribution = None
     instance_count = job.resources.instance_count if job.resources is not None else 1
     if job.distribution is not None or instance_count != 1:
-        from engine.runs.distributed import make_distribution
+        from engine.runtime.distribution import make_distribution
 
         if job.distribution is None:
             raise InvalidSpec(f"`resources.instance_count: {instance_count}` needs a `distribution:` that says "

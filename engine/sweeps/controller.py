@@ -2,28 +2,45 @@
 child run (an ordinary run with its own supervisor), watches the trials' primary metric, stops
 the ones the early-termination policy gives up on, and records the best trial.
 
-Started like any run's supervisor (`engine.runs.supervisor.main` hands a run whose spec.json
-holds a "sweep" section to `SweepController`), in its own session: closing the studio or the CLI
+Started like any run's supervisor (`engine.entry.main` hands a run whose launch spec is a sweep's
+to `SweepController`), in its own session: closing the studio or the CLI
 never stops a sweep. Cancelling the sweep run cancels its running trials. Its driver log
 (`azureml-logs/70_driver_log.txt`) tells what it did, one line per event; the sweep run's
 `best_<metric>` metric traces the best finished trial after each trial ends.
 
 Trials run the sweep's code snapshot (materialized once into the sweep run's `wd/`), never the
 project folder as it is now, so editing the project during a sweep changes no trial.
+
+It submits, cancels and watches trials through the runs layer (engine.runs.submit, .control,
+.watch) on the workspace's store; what it records for the front ends is engine.runtime.sweepresults.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import signal
 import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
-from engine.runs.files import RunFiles
+from engine.entities import EnvironmentSpec
+from engine.errors import InvalidState
+from engine.jobs.spec import JobSpec
+from engine.runs import control, watch
+from engine.runs.launch import materialize_code
+from engine.runs.submit import Submitter
+from engine.runtime.files import RunFiles
+from engine.runtime.launchspec import SweepSettings, read_spec
+from engine.runtime.sweepresults import SweepResult, early_termination_reason, trial_properties
+from engine.snapshots import SnapshotStore
+from engine.specs.early_termination import parse_policy
+from engine.specs.search_space import parse_search_space
+from engine.store import Store, open_store
+from engine.sweeps.space import Sampler, make_sampler
+from engine.sweeps.termination import trials_to_stop
+from engine.workspace import resolve_workspace
 
 POLL_SECONDS = 0.5
 USER_CANCEL = "canceled by the user"
@@ -44,18 +61,21 @@ class Trial:
 class SweepController:
     def __init__(self, run_dir: Path) -> None:
         self.files = RunFiles(run_dir)
-        self.spec: dict[str, Any] = json.loads(self.files.spec.read_text())
-        self.sweep: dict[str, Any] = self.spec["sweep"]
-        self.run_name: str = self.spec["run_name"]
-        self.metric: str = self.sweep["primary_metric"]
-        self.goal: str = self.sweep["goal"]
+        self.spec = read_spec(self.files.spec)
+        if self.spec.sweep is None:
+            raise InvalidState(f"{self.files.spec} is not a sweep's launch spec")
+        self.sweep: SweepSettings = self.spec.sweep
+        self.run_name = self.spec.run_name
+        self.metric = self.sweep.primary_metric
+        self.goal = self.sweep.goal
         self.cancel_reason: str | None = None
         self.trials: dict[str, Trial] = {}
         self.histories: dict[str, list[float]] = {}
         self.best: Trial | None = None
         self._finished = 0
-        self.engine: Any = None
-        self._log_file: Any = None
+        self.store: Store | None = None
+        self.submitter: Submitter | None = None
+        self._log_file: IO[str] | None = None
 
     # ------------------------------------------------------------------ logging
     def say(self, msg: str) -> None:
@@ -71,12 +91,11 @@ class SweepController:
 
     # ------------------------------------------------------------------ main
     def run(self) -> int:
-        from engine.api import Engine
-
         signal.signal(signal.SIGTERM, self._on_sigterm)
         signal.signal(signal.SIGINT, self._on_sigterm)
-        self.engine = Engine.open(self.spec["workspace"], reconcile=False)
-        store = self.engine.store
+        location = resolve_workspace(self.spec.workspace).ensure()
+        store = self.store = open_store(location.store_url)
+        self.submitter = Submitter(store, location, SnapshotStore(location.snapshots_dir))
         try:
             self._materialize()
             store.set_status(self.run_name, "Running")
@@ -89,30 +108,25 @@ class SweepController:
         self._record_summary()
         store.set_status(self.run_name, status, **({"error": error} if error else {}))
         self.say(f"sweep {status.lower()}" + (f": {error}" if error else ""))
-        self.engine.close()
+        store.close()
         return 0
 
     def _materialize(self) -> None:
-        from engine.runs.launch import materialize_code
-
         materialize_code(self.spec, self.files.wd)
 
     def _on_sigterm(self, _signum: int, _frame: object) -> None:
         self.cancel_reason = self.cancel_reason or USER_CANCEL
 
     def _loop(self) -> tuple[str, str | None]:
-        from engine.specs.early_termination import parse_policy
-        from engine.specs.search_space import parse_search_space
-        from engine.sweeps.space import make_sampler
-
-        space = parse_search_space(self.sweep["search_space"])
-        sampler = make_sampler(self.sweep["sampling_algorithm"], space, goal=self.goal, seed=self.sweep.get("seed"))
-        policy = parse_policy(self.sweep.get("early_termination"))
-        max_total = int(self.sweep["max_total_trials"])
-        max_concurrent = int(self.sweep["max_concurrent_trials"])
-        timeout = self.sweep.get("timeout_seconds")
+        store = self._store()
+        space = parse_search_space(self.sweep.search_space)
+        sampler = make_sampler(self.sweep.sampling_algorithm, space, goal=self.goal, seed=self.sweep.seed)
+        policy = parse_policy(self.sweep.early_termination)
+        max_total = self.sweep.max_total_trials
+        max_concurrent = self.sweep.max_concurrent_trials
+        timeout = self.sweep.timeout_seconds
         deadline = time.monotonic() + float(timeout) if timeout else None
-        self.say(f"sweep {self.run_name}: {self.sweep['sampling_algorithm']} sampling of "
+        self.say(f"sweep {self.run_name}: {self.sweep.sampling_algorithm} sampling of "
                  f"{', '.join(space)}; {self.goal} {self.metric}; up to {max_total} trials, "
                  f"{max_concurrent} at a time" + (f", {policy.type} early termination" if policy else ""))
         exhausted = False
@@ -121,7 +135,7 @@ class SweepController:
             now = time.monotonic()
             if now >= next_cancel_check:
                 next_cancel_check = now + 1.0
-                if self.engine.store.get_run(self.run_name).cancel_requested:
+                if store.get_run(self.run_name).cancel_requested:
                     self.cancel_reason = self.cancel_reason or USER_CANCEL
             if self.cancel_reason is not None:
                 self.say(f"canceling: {self.cancel_reason}")
@@ -134,8 +148,6 @@ class SweepController:
             self._refresh(sampler)
             running = {t.name for t in self.trials.values() if t.status not in _TERMINAL}
             if policy is not None and running:
-                from engine.sweeps.termination import trials_to_stop
-
                 stops = trials_to_stop(policy, self.goal, self.histories, running, metric=self.metric)
                 for name, reason in stops.items():
                     trial = self.trials[name]
@@ -143,7 +155,7 @@ class SweepController:
                         continue
                     trial.stopped_by_policy = True
                     self.say(f"stopping {name}: {reason}")
-                    self._cancel(name, f"early termination: {reason}")
+                    self._cancel(name, early_termination_reason(reason), stopped_early=True)
             while (not exhausted and len(running) < max_concurrent and len(self.trials) < max_total
                    and self.cancel_reason is None):
                 params = sampler.suggest()
@@ -162,31 +174,31 @@ class SweepController:
         return "Completed", None
 
     # ------------------------------------------------------------------ trials
-    def _trial_spec(self, name: str, params: dict[str, Any]) -> Any:
-        from engine.entities import EnvironmentSpec
-        from engine.jobs.spec import JobSpec
+    def _store(self) -> Store:
+        assert self.store is not None, "run() opens the store"
+        return self.store
 
-        t = self.sweep["trial"]
-        env_spec = t.get("environment_spec")
+    def _trial_spec(self, name: str, params: dict[str, Any]) -> JobSpec:
+        t = self.sweep.trial
         return JobSpec(
-            experiment_name=t["experiment_name"],
+            experiment_name=t.experiment_name,
             code_dir=self.files.wd,
-            command=t["command"],
+            command=t.command,
             name=name,
             display_name=name,
             description=f"trial of sweep {self.run_name}",
-            inputs=dict(t.get("inputs") or {}),
-            environment_variables=dict(t.get("environment_variables") or {}),
-            compute=t["compute"],
-            environment=t.get("environment"),
-            interpreter_path=t.get("interpreter_path"),
-            max_run_duration_seconds=t.get("max_run_duration_seconds"),
-            source_file=t.get("source_file"),
-            environment_spec=EnvironmentSpec.from_dict(env_spec) if env_spec else None,
-            gpus=t.get("gpus"),
+            inputs=dict(t.inputs),
+            environment_variables=dict(t.environment_variables),
+            compute=t.compute or "local",
+            environment=t.environment,
+            interpreter_path=t.interpreter_path,
+            max_run_duration_seconds=t.max_run_duration_seconds,
+            source_file=t.source_file,
+            environment_spec=EnvironmentSpec.from_dict(t.environment_spec) if t.environment_spec else None,
+            gpus=t.gpus,
             parent_run=self.run_name,
             search_space=params,
-            properties={"primary_metric": self.metric, "goal": self.goal},
+            properties=trial_properties(self.metric, self.goal),
         )
 
     def _submit_trial(self, params: dict[str, Any]) -> Trial:
@@ -197,23 +209,24 @@ class SweepController:
         self.histories[name] = []
         shown = _shown(params)
         try:
-            self.engine.submit(self._trial_spec(name, params))
+            assert self.submitter is not None
+            self.submitter.submit(self._trial_spec(name, params))
         except Exception as exc:  # noqa: BLE001 - a trial that cannot start is a failed trial
             trial.status = "Failed"
             self._finished += 1
             self.say(f"trial {name} ({shown}) could not start: {exc}")
             return trial
         # The trial's hyperparameters are its params (what the compare view and tables show).
-        self.engine.store.ingest(name, source="sweep", offset=0, last_seq=0, params=dict(params))
+        self._store().ingest(name, source="sweep", offset=0, last_seq=0, params=dict(params))
         self.say(f"started {name}: {shown}")
         return trial
 
-    def _refresh(self, sampler: Any) -> None:
+    def _refresh(self, sampler: Sampler) -> None:
         """Read the primary metric of active trials; record those that ended."""
         for trial in self.trials.values():
             if trial.status in _TERMINAL:
                 continue
-            run = self.engine.store.get_run(trial.name)
+            run = self._store().get_run(trial.name)
             self.histories[trial.name] = self._history(trial.name)
             if not run.is_terminal:
                 trial.status = run.status
@@ -234,7 +247,7 @@ class SweepController:
 
     def _history(self, name: str) -> list[float]:
         try:
-            return [float(v) for v in self.engine.metric_history(name, self.metric).values]
+            return [float(v) for v in self._store().metric_history(name, self.metric).values]
         except Exception:  # noqa: BLE001 - nothing logged yet
             return []
 
@@ -249,14 +262,12 @@ class SweepController:
         if value is None:
             return
         k = self._finished
-        self.engine.store.ingest(self.run_name, source="sweep", offset=k, last_seq=k,
+        self._store().ingest(self.run_name, source="sweep", offset=k, last_seq=k,
                                  scalars={f"best_{self.metric}": ([k], [value], [time.time()])})
 
-    def _cancel(self, name: str, reason: str) -> None:
-        from engine.errors import InvalidState
-
+    def _cancel(self, name: str, reason: str, *, stopped_early: bool = False) -> None:
         try:
-            self.engine.cancel(name, reason)
+            control.cancel(self._store(), name, reason, stopped_early=stopped_early)
         except InvalidState:
             pass  # it ended meanwhile
 
@@ -267,25 +278,25 @@ class SweepController:
             self._cancel(trial.name, reason)
         deadline = time.monotonic() + TRIAL_END_WAIT_SECONDS
         for trial in active:
-            run = self.engine.wait(trial.name, timeout=max(0.0, deadline - time.monotonic()))
+            run = watch.wait(self._store(), trial.name, timeout=max(0.0, deadline - time.monotonic()))
             trial.status = run.status
             if run.is_terminal:
                 self.say(f"{trial.name} {run.status.lower()}")
 
     def _record_summary(self) -> None:
         """The best trial and the counts, as the sweep run's properties."""
-        store = self.engine.store
+        store = self._store()
         counts: dict[str, int] = {}
         for t in self.trials.values():
             counts[t.status] = counts.get(t.status, 0) + 1
+        best = self.best
+        result = SweepResult(counts, best.name, best.final, dict(best.params)) if best is not None \
+            else SweepResult(counts)
         run = store.get_run(self.run_name)
-        props = {**run.properties, "trials": counts}
+        store.update_run(self.run_name, properties={**run.properties, **result.to_properties()})
         if self.best is not None:
-            props.update(best_child_run_id=self.best.name, best_metric_value=self.best.final,
-                         best_params=self.best.params)
             self.say(f"best trial: {self.best.name} ({self.metric} {self.best.final:g}; "
                      + _shown(self.best.params) + ")")
-        store.update_run(self.run_name, properties=props)
 
 
 _TERMINAL = frozenset({"Completed", "Failed", "Canceled"})

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine import entities as E
+from engine.runtime import sweepresults
 from studio.style import fmt_value, plural, status_label
 
 
@@ -39,12 +40,12 @@ class Children:
 
 
 def is_sweep(run: E.Run) -> bool:
-    return run.properties.get("run_type") == "sweep"
+    return sweepresults.is_sweep(run.properties)
 
 
 def stopped_early(run: E.Run) -> bool:
     """A trial the sweep's early termination policy cancelled (its error says why)."""
-    return run.status == "Canceled" and (run.error or "").startswith("early termination")
+    return sweepresults.stopped_early(run.status, run.properties, run.error)
 
 
 def fmt_param(value: Any) -> str:

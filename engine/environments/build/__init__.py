@@ -215,6 +215,14 @@ def _docker_env(spec: EnvironmentSpec, h: str, cache_root: Path, log: BuildLog, 
 # --- prune -----------------------------------------------------------------------------------------
 
 
+def prune_unused(cache_root: Path, keep: set[str]) -> list[dict[str, Any]]:
+    """`prune`, saying what each removed build was: `hash`, `kind`, `prefix`, `image`."""
+    markers = {h: _cache.CacheEntry(h, cache_root).read_marker() or {}
+               for h in _cache.cached_hashes(cache_root) - keep}
+    return [{"hash": h, "kind": markers.get(h, {}).get("kind"), "prefix": markers.get(h, {}).get("prefix"),
+             "image": markers.get(h, {}).get("image")} for h in prune(cache_root, keep=keep)]
+
+
 def prune(cache_root: Path, keep: set[str] | None = None) -> list[str]:
     """Remove cached builds whose hash is not in ``keep`` (all when None): env folders, and the
     images of Docker builds (best effort: skipped when the daemon is not running). A build running

@@ -14,6 +14,7 @@ import pytest
 
 from engine.api import Engine
 from engine.runs.files import RunFiles
+from engine.runtime.sweepresults import SweepRecord, stopped_early
 
 # A trial: loss = (lr - 0.5)^2 + batch / 1000 + offset, reported `--reports` times (decaying to it).
 TRAIN = """
@@ -171,9 +172,13 @@ def test_bandit_early_termination_cancels_trials_that_fall_behind(eng: Engine, t
     slow_bad = trials[(3.0, 0.5)]
     assert slow_bad.status == "Canceled"
     assert slow_bad.error.startswith("early termination: bandit policy"), slow_bad.error
+    # The front ends know a stopped trial by its mark (engine.runtime.sweepresults), not by its words.
+    assert stopped_early(slow_bad.status, slow_bad.properties, None)
     assert len(eng.metric_history(slow_bad.name, "loss").values) < 8  # stopped before its end
     assert f"stopping {slow_bad.name}: bandit policy" in driver_log(final)
     assert final.properties["best_child_run_id"] in (trials[(0.0, 0.02)].name, trials[(0.0, 0.5)].name)
+    record = SweepRecord.from_properties(final.properties)
+    assert record is not None and record.result.best_child_run_id == final.properties["best_child_run_id"]
 
 
 def test_canceling_a_sweep_cancels_its_running_trials_and_starts_no_more(

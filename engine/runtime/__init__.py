@@ -1,8 +1,10 @@
-"""Which programs start supervisors and scripts, from a source install or from a bundle.
+"""Which programs start supervisors and scripts, from a source install or from a bundle; where the
+in-run client lives. A leaf: it imports nothing of the engine but its errors.
 
 From source, the interpreter running Trainyard runs both. In a PyInstaller bundle
 (`sys.frozen`), `sys.executable` is the `trainyard` program itself: it starts supervisors through a
-hidden flag, and scripts without an environment run with the machine's `python3`.
+hidden flag (handled by engine.entry), and scripts without an environment run with the machine's
+`python3`.
 """
 
 from __future__ import annotations
@@ -14,7 +16,10 @@ from pathlib import Path
 from engine.errors import LaunchFailed
 
 SUPERVISOR_FLAG = "--trainyard-supervisor"
-_ENGINE_ROOT = str(Path(__file__).resolve().parent.parent)
+# The folder holding the `engine` package (what a supervisor started with `python -c` puts on sys.path).
+ENGINE_ROOT = str(Path(__file__).resolve().parent.parent.parent)
+# The stdlib-only in-run client, put first on the run's PYTHONPATH.
+INJECT_DIR = Path(__file__).parent.parent / "tracking" / "inject"
 
 
 def is_bundle() -> bool:
@@ -22,21 +27,14 @@ def is_bundle() -> bool:
 
 
 def supervisor_command(run_root: str) -> list[str]:
+    """The command that starts the process owning run folder `run_root` (engine.entry.main)."""
     if is_bundle():
         return [sys.executable, SUPERVISOR_FLAG, run_root]
     code = (
-        f"import sys; sys.path.insert(0, {_ENGINE_ROOT!r}); "
-        "from engine.runs.supervisor import main; sys.exit(main(sys.argv))"
+        f"import sys; sys.path.insert(0, {ENGINE_ROOT!r}); "
+        "from engine.entry import main; sys.exit(main(sys.argv))"
     )
     return [sys.executable, "-c", code, run_root]
-
-
-def run_supervisor_if_asked(argv: list[str]) -> None:
-    """In a bundle: `trainyard --trainyard-supervisor RUN_DIR` is a supervisor, not the CLI."""
-    if len(argv) == 3 and argv[1] == SUPERVISOR_FLAG:
-        from engine.runs.supervisor import main
-
-        sys.exit(main([argv[0], argv[2]]))
 
 
 def default_python() -> str:

@@ -1,4 +1,5 @@
-"""Process-tree control for local runs: own the tree, end all of it."""
+"""Process-tree control for local runs: own the tree, end all of it; tell a live process from a
+reused pid."""
 
 from __future__ import annotations
 
@@ -109,28 +110,3 @@ def wait_pid_gone(pid: int, timeout: float) -> bool:
             return True
         time.sleep(0.05)
     return False
-
-
-class LocalProcess:
-    """The run handle of a local script: a process group we own (same shape as ContainerRun)."""
-
-    def __init__(self, popen: subprocess.Popen[bytes]) -> None:
-        self.popen = popen
-
-    @property
-    def pid(self) -> int:
-        return self.popen.pid
-
-    def poll(self) -> int | None:
-        return self.popen.poll()
-
-    def wait(self, timeout: float | None = None) -> int:
-        return self.popen.wait(timeout)
-
-    def terminate(self, grace: float) -> int:
-        terminate_tree(self.popen, grace)
-        return self.popen.wait()
-
-    def cleanup(self) -> int:
-        """End what the script left running; returns how many processes that was."""
-        return reap_leftovers()

@@ -1,0 +1,187 @@
+"""The engine facade: what the CLI, the SDK and the studio call. Plain blocking calls, no Qt.
+
+`Engine` is one open workspace. Its work is done by four managers, each over the layers below
+(docs/architecture.md): `runs` (submit, watch, control, files), `environments` (the environments
+a job can name, the build cache), `compute` (targets and their state) and `registry` (models,
+data assets, experiment summaries). The methods on `Engine` itself are the front ends' surface and
+forward to them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from engine import entities as E
+from engine.api.compute import ComputeManager
+from engine.api.environments import EnvironmentsManager
+from engine.api.registry import RegistryManager
+from engine.api.runs import RunsManager, size_on_disk
+from engine.compute.gpus import GpuInventory
+from engine.compute.status import ComputeState
+from engine.entities import EnvironmentSpec
+from engine.environments.build import BuildEvent, BuiltEnvironment
+from engine.environments.status import BuildStatus
+from engine.experiments import PrimaryMetric
+from engine.jobs.spec import JobSpec, SweepSpec
+from engine.runs.control import QUEUED_GRACE_SECONDS
+from engine.runtime.files import RunFiles
+from engine.snapshots import SnapshotStore
+from engine.snapshots.diff import SnapshotDiff
+from engine.store.sql import SqlStore
+from engine.workspace import WorkspaceLocation, resolve_workspace
+
+__all__ = ["BUILTIN_COMPUTE", "QUEUED_GRACE_SECONDS", "Engine"]
+
+BUILTIN_COMPUTE = E.BUILTIN_COMPUTE
+
+
+class Engine:
+    """One open workspace."""
+
+    def __init__(self, location: WorkspaceLocation, *, reconcile: bool = True) -> None:
+        self.location = location.ensure()
+        self.store = SqlStore(location.store_url)
+        self.snapshots = SnapshotStore(self.location.snapshots_dir)
+        self.runs = RunsManager(self.store, self.location, self.snapshots)
+        self.environments = EnvironmentsManager(self.store, self.location)
+        self.compute = ComputeManager(self.store)
+        self.registry = RegistryManager(self.store, self.location)
+        if reconcile:
+            self.reconcile()
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str] | None = None, *, reconcile: bool = True) -> Engine:
+        return cls(resolve_workspace(path), reconcile=reconcile)
+
+    def close(self) -> None:
+        self.store.close()
+
+    # ------------------------------------------------------------------ runs
+    def submit(self, spec: JobSpec | SweepSpec, on_warning: Callable[[str], None] | None = None) -> E.Run:
+        """Snapshot the code, record the run and start its supervisor. Returns at once.
+        A sweep records the sweep run and starts its controller, which submits the trials."""
+        return self.runs.submit(spec, on_warning)
+
+    def rerun(self, name: str) -> E.Run:
+        """Submit run `name` again, exactly as it was launched (the same code snapshot, command,
+        environment, compute, experiment and limits). Returns the new run at once."""
+        return self.runs.rerun(name)
+
+    def store_has_no_run(self, name: str) -> None:
+        """LaunchFailed when a run named `name` exists (job names are unique in a workspace)."""
+        self.runs.check_name_is_free(name)
+
+    def get_run(self, name: str) -> E.Run:
+        return self.runs.get(name)
+
+    def list_runs(self, **filters: Any) -> list[E.Run]:
+        return self.runs.list(**filters)
+
+    def children(self, name: str) -> list[E.Run]:
+        """The runs submitted as children of run `name` (`Run.submit_child`), oldest first."""
+        return self.runs.children(name)
+
+    def run_files(self, name: str) -> RunFiles:
+        return self.runs.files(name)
+
+    def cancel(self, name: str, reason: str | None = None) -> E.Run:
+        """Ask the supervisor to end the run's whole process tree (TERM, then KILL). `reason`
+        replaces "canceled by the user" as the run's error."""
+        return self.runs.cancel(name, reason)
+
+    def archive(self, name: str, archived: bool = True) -> E.Run:
+        """Hide run `name` from run lists (or, with archived=False, show it again). Nothing is
+        deleted: its folder, metrics and registered models stay."""
+        return self.runs.archive(name, archived)
+
+    def wait(self, name: str, timeout: float | None = None, poll: float = 0.2) -> E.Run:
+        return self.runs.wait(name, timeout, poll)
+
+    def follow_log(self, name: str, write: Callable[[str], None], poll: float = 0.1) -> E.Run:
+        """Write the driver log as it grows until the run ends; returns the final run."""
+        return self.runs.follow_log(name, write, poll)
+
+    def reconcile(self, only: str | None = None) -> list[str]:
+        """Mark Failed the active runs of this host whose supervisor died. Returns their names."""
+        return self.runs.reconcile(only)
+
+    def metric_history(self, name: str, key: str) -> E.MetricHistory:
+        return self.runs.metric_history(name, key)
+
+    def latest_metrics(self, name: str) -> dict[str, Any]:
+        return self.runs.latest_metrics(name)
+
+    def run_environment(self, name: str) -> EnvironmentSpec | None:
+        """The EnvironmentSpec run `name` was launched with, or None (Trainyard's own interpreter)."""
+        return self.runs.environment(name)
+
+    def snapshot_diff(self, old_run: str, new_run: str) -> SnapshotDiff:
+        """From the code of `old_run` to the code of `new_run`."""
+        return self.runs.snapshot_diff(old_run, new_run)
+
+    def download(self, name: str, dest: Path, *, include_logs: bool = False) -> list[Path]:
+        """Copy the run's outputs/ (and logs with include_logs) into dest/<run name>/."""
+        return self.runs.download(name, dest, include_logs=include_logs)
+
+    def download_files(self, name: str, paths: list[str], dest: Path) -> list[Path]:
+        """Copy files or folders of run `name` (relative to its folder) into dest/<run name>/."""
+        return self.runs.download_files(name, paths, dest)
+
+    # ------------------------------------------------------------------ environments
+    def list_all_environments(self) -> list[EnvironmentSpec]:
+        """Every registered environment version, then the curated ones."""
+        return self.environments.list_all()
+
+    def environment_build_status(self, spec: EnvironmentSpec) -> BuildStatus:
+        return self.environments.build_status(spec)
+
+    def environment_build_log(self, spec: EnvironmentSpec, max_bytes: int = 512 * 1024) -> str:
+        return self.environments.build_log(spec, max_bytes)
+
+    def build_environment(self, spec: EnvironmentSpec | str, on_event: Callable[[BuildEvent], None] | None = None,
+                          *, rebuild: bool = False) -> BuiltEnvironment:
+        return self.environments.build(spec, on_event, rebuild=rebuild)
+
+    def environments_in_use(self) -> set[str]:
+        return self.environments.in_use()
+
+    def prune_environments(self) -> tuple[list[dict[str, Any]], set[str]]:
+        return self.environments.prune()
+
+    # ------------------------------------------------------------------ compute
+    def list_compute_targets(self) -> list[E.ComputeTarget]:
+        """The built-in targets (local, docker), then the registered ones by name."""
+        return self.compute.list_targets()
+
+    def compute_states(self, targets: list[E.ComputeTarget] | None = None) -> dict[str, ComputeState]:
+        return self.compute.states(targets)
+
+    def local_gpus(self) -> GpuInventory:
+        return self.compute.local_gpus()
+
+    # ------------------------------------------------------------------ models, data, experiments
+    def register_model(self, name: str, path: str | os.PathLike[str], *, run_name: str | None = None,
+                       description: str = "", tags: dict[str, Any] | None = None) -> E.Model:
+        """Copy a file or folder into the workspace as the next version of model `name`.
+        With `run_name`, a relative `path` is looked up in that run (e.g. `outputs/model.pt`)."""
+        return self.registry.register_model(name, path, run_name=run_name, description=description, tags=tags)
+
+    def download_model(self, name: str, version: int | None, dest: Path) -> Path:
+        return self.registry.download_model(name, version, dest)
+
+    def create_data_asset(self, name: str, path: str, description: str = "") -> E.DataAsset:
+        return self.registry.create_data_asset(name, path, description)
+
+    def list_data_assets(self) -> list[E.DataAsset]:
+        return self.registry.list_data_assets()
+
+    def experiment_metrics(self, runs_per_experiment: int = 20) -> dict[str, PrimaryMetric]:
+        return self.registry.experiment_metrics(runs_per_experiment)
+
+    @staticmethod
+    def size_on_disk(path: str | os.PathLike[str]) -> int | None:
+        """Bytes of a file, or of every file under a folder; None when it does not exist."""
+        return size_on_disk(path)

@@ -1,0 +1,90 @@
+"""The environments manager: the environments a job can name, and this workspace's build cache."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from engine.entities import EnvironmentSpec
+from engine.environments.build import (
+    BuildEvent,
+    BuildLog,
+    BuiltEnvironment,
+    ensure_built,
+    prune,
+    prune_unused,
+    spec_hash,
+)
+from engine.environments.build.cache import cached_hashes
+from engine.environments.resolve import list_all_environments, resolve_environment
+from engine.environments.status import BuildStatus, build_status, record_build
+from engine.errors import InvalidState
+from engine.runs.envusage import environments_in_use, run_build_log
+from engine.workspace import WorkspaceLocation
+
+if TYPE_CHECKING:
+    from engine.store.protocol import Store
+
+__all__ = ["EnvironmentsManager"]
+
+
+class EnvironmentsManager:
+    """Environments of one open workspace."""
+
+    def __init__(self, store: Store, location: WorkspaceLocation) -> None:
+        self.store = store
+        self.location = location
+
+    def list_all(self) -> list[EnvironmentSpec]:
+        """Every registered environment version, then the curated ones."""
+        return list_all_environments(self.store)
+
+    def build_status(self, spec: EnvironmentSpec) -> BuildStatus:
+        """The state of `spec` in this workspace's build cache."""
+        return build_status(spec, self.location.envs_dir)
+
+    def build_log(self, spec: EnvironmentSpec, max_bytes: int = 512 * 1024) -> str:
+        """The last build log of `spec`: the one a Build from the studio wrote, else the build log
+        of the newest run that used this build. '' when there is none."""
+        status = build_status(spec, self.location.envs_dir)
+        path = Path(status.log_path) if status.log_path else run_build_log(self.store, status.spec_hash)
+        if path is None:
+            return ""
+        try:
+            with open(path, "rb") as fh:
+                size = fh.seek(0, os.SEEK_END)
+                fh.seek(max(0, size - max_bytes))
+                return fh.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def build(self, spec: EnvironmentSpec | str, on_event: Callable[[BuildEvent], None] | None = None, *,
+              rebuild: bool = False) -> BuiltEnvironment:
+        """Build (or find cached) the environment `spec` (an EnvironmentSpec or a reference) now,
+        outside any run. The log goes to the cache's build-logs/ (see build_log) and to
+        `on_event` (a BuildEvent per line/step); a failure is kept for build_status.
+        With `rebuild`, a cached build is removed first (refused while active runs use it)."""
+        if not isinstance(spec, EnvironmentSpec):
+            spec = resolve_environment(self.store, spec)
+        root = self.location.envs_dir
+        if rebuild and spec.kind != "user":
+            h = spec_hash(spec)
+            if h in self.in_use():
+                raise InvalidState(f"environment {spec.reference!r} is in use by active runs: it cannot be rebuilt now",
+                                   "wait for those runs to end (or cancel them), then rebuild")
+            prune(root, keep=cached_hashes(root) - {h})
+        with record_build(spec, root) as log_file:
+            return ensure_built(spec, root, BuildLog(log_file, on_event))
+
+    def in_use(self) -> set[str]:
+        """The cache hashes of the environments that active runs use (or are about to build)."""
+        return environments_in_use(self.store)
+
+    def prune(self) -> tuple[list[dict[str, Any]], set[str]]:
+        """Remove the cached environment builds (venvs, conda envs, Docker images) that no active
+        run uses. Returns (what was removed: `hash`, `kind`, `prefix`, `image`; the hashes kept
+        because active runs use them)."""
+        keep = self.in_use()
+        return prune_unused(self.location.envs_dir, keep), keep

@@ -1,0 +1,115 @@
+"""The registry manager: models and data assets of one workspace, and the experiments' summaries."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from engine import entities as E
+from engine.errors import InvalidSpec, NotFound
+from engine.experiments import PrimaryMetric
+from engine.names import NAME_HINT, is_valid_name
+from engine.workspace import WorkspaceLocation
+
+if TYPE_CHECKING:
+    from engine.store.protocol import Store
+
+__all__ = ["RegistryManager"]
+
+
+class RegistryManager:
+    def __init__(self, store: Store, location: WorkspaceLocation) -> None:
+        self.store = store
+        self.location = location
+
+    # ------------------------------------------------------------------ models
+    def register_model(
+        self,
+        name: str,
+        path: str | os.PathLike[str],
+        *,
+        run_name: str | None = None,
+        description: str = "",
+        tags: dict[str, Any] | None = None,
+    ) -> E.Model:
+        """Copy a file or folder into the workspace as the next version of model `name`.
+
+        With `run_name`, a relative `path` is looked up in that run (e.g. `outputs/model.pt`).
+        """
+        _check_name(name, "model")
+        src = Path(path)
+        if run_name is not None:
+            run = self.store.get_run(run_name)
+            if not src.is_absolute():
+                src = Path(run.run_dir) / src
+                if not src.exists():
+                    raise NotFound(f"job {run_name!r} has no file {str(path)!r}",
+                                   "model paths are relative to the run, e.g. outputs/model.pt"
+                                   + ("" if run.is_terminal else f"; the run is still {run.status}"))
+        if not src.exists():
+            raise NotFound(f"{src} does not exist", "give the path of the model file or folder")
+        staging = self.location.models_dir / f".staging-{os.getpid()}-{time.monotonic_ns()}"
+        if src.is_dir():
+            shutil.copytree(src, staging / src.name)
+        else:
+            staging.mkdir(parents=True)
+            shutil.copy2(src, staging / src.name)
+
+        def place(version: int) -> Path:
+            final = self.location.models_dir / name / str(version)
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(staging, final)
+            return final / src.name
+
+        try:
+            return self.store.add_model(name=name, path_for_version=place, run_name=run_name,
+                                        description=description, tags=tags or {}, source_path=str(src))
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    def download_model(self, name: str, version: int | None, dest: Path) -> Path:
+        model = self.store.get_model(name, version)
+        src = Path(model.path)
+        target = dest / name / str(model.version)
+        target.mkdir(parents=True, exist_ok=True)
+        if src.is_dir():
+            shutil.copytree(src, target / src.name, dirs_exist_ok=True)
+        else:
+            shutil.copy2(src, target / src.name)
+        return target / src.name
+
+    # ------------------------------------------------------------------ data assets
+    def create_data_asset(self, name: str, path: str, description: str = "") -> E.DataAsset:
+        _check_name(name, "data asset")
+        if path.startswith(("http://", "https://")):
+            return self.store.add_data_asset(name=name, path=path, kind="uri_file", description=description)
+        p = Path(path).expanduser().resolve()
+        if not p.exists():
+            raise NotFound(f"{p} does not exist", "give a local file or folder, or an http(s) URL")
+        kind = "uri_folder" if p.is_dir() else "uri_file"
+        return self.store.add_data_asset(name=name, path=str(p), kind=kind, description=description)
+
+    def list_data_assets(self) -> list[E.DataAsset]:
+        return self.store.list_data_assets()
+
+    # ------------------------------------------------------------------ experiments
+    def experiment_metrics(self, runs_per_experiment: int = 20) -> dict[str, PrimaryMetric]:
+        """experiment name -> its PrimaryMetric over its newest runs (those without metrics are
+        left out). See PrimaryMetric for how the metric is chosen."""
+        found: dict[str, PrimaryMetric] = {}
+        for exp in self.store.list_experiments():
+            summaries = [(run, self.store.metric_summaries(run.name))
+                         for run in self.store.list_runs(experiment=exp.name, limit=runs_per_experiment,
+                                                         include_archived=True)]
+            metric = PrimaryMetric.choose(summaries)
+            if metric is not None:
+                found[exp.name] = metric
+        return found
+
+
+def _check_name(name: str, what: str) -> None:
+    if not is_valid_name(name):
+        raise InvalidSpec(f"invalid {what} name {name!r}", NAME_HINT)

@@ -1,0 +1,159 @@
+"""The runs manager: submit, watch, control and read runs, and copy their files."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from engine import entities as E
+from engine.compute.targets import run_environment
+from engine.entities import EnvironmentSpec
+from engine.errors import InvalidState, NotFound
+from engine.jobs.spec import JobSpec, SweepSpec
+from engine.runs import control, watch
+from engine.runs.submit import Submitter
+from engine.runtime.files import RunFiles
+from engine.runtime.launchspec import read_spec
+from engine.snapshots import SnapshotStore
+from engine.snapshots.diff import SnapshotDiff, diff_snapshots
+from engine.workspace import WorkspaceLocation
+
+if TYPE_CHECKING:
+    from engine.store.protocol import Store
+
+__all__ = ["RunsManager"]
+
+
+class RunsManager:
+    """Runs of one open workspace."""
+
+    def __init__(self, store: Store, location: WorkspaceLocation, snapshots: SnapshotStore) -> None:
+        self.store = store
+        self.location = location
+        self.snapshots = snapshots
+        self._submitter = Submitter(store, location, snapshots)
+
+    # ------------------------------------------------------------------ submit
+    def submit(self, spec: JobSpec | SweepSpec, on_warning: Callable[[str], None] | None = None) -> E.Run:
+        return self._submitter.submit(spec, on_warning)
+
+    def rerun(self, name: str) -> E.Run:
+        return self._submitter.rerun(name)
+
+    def check_name_is_free(self, name: str) -> None:
+        self._submitter.check_name_is_free(name)
+
+    # ------------------------------------------------------------------ read / control
+    def get(self, name: str) -> E.Run:
+        return self.store.get_run(name)
+
+    def list(self, **filters: Any) -> list[E.Run]:
+        return self.store.list_runs(**filters)
+
+    def children(self, name: str) -> list[E.Run]:
+        return self.store.list_children(name)
+
+    def files(self, name: str) -> RunFiles:
+        return RunFiles(Path(self.store.get_run(name).run_dir))
+
+    def cancel(self, name: str, reason: str | None = None) -> E.Run:
+        return control.cancel(self.store, name, reason)
+
+    def archive(self, name: str, archived: bool = True) -> E.Run:
+        self.store.update_run(name, archived=archived)
+        return self.store.get_run(name)
+
+    def wait(self, name: str, timeout: float | None = None, poll: float = 0.2) -> E.Run:
+        return watch.wait(self.store, name, timeout, poll)
+
+    def follow_log(self, name: str, write: Callable[[str], None], poll: float = 0.1) -> E.Run:
+        return watch.follow_log(self.store, name, write, poll)
+
+    def reconcile(self, only: str | None = None) -> list[str]:
+        return control.reconcile(self.store, only)
+
+    # ------------------------------------------------------------------ metrics
+    def metric_history(self, name: str, key: str) -> E.MetricHistory:
+        self.store.get_run(name)
+        return self.store.metric_history(name, key)
+
+    def latest_metrics(self, name: str) -> dict[str, Any]:
+        return {m.key: m.last_value for m in self.store.metric_summaries(name)}
+
+    # ------------------------------------------------------------------ what a run was launched with
+    def environment(self, name: str) -> EnvironmentSpec | None:
+        """The EnvironmentSpec run `name` was launched with, or None (Trainyard's own interpreter)."""
+        try:
+            spec = read_spec(self.files(name).spec)
+        except (OSError, InvalidState):
+            return None
+        return run_environment(spec)
+
+    def snapshot_diff(self, old_run: str, new_run: str) -> SnapshotDiff:
+        """From the code of `old_run` to the code of `new_run`."""
+        ids = []
+        for name in (old_run, new_run):
+            snapshot_id = self.store.get_run(name).snapshot_id
+            if snapshot_id is None:
+                raise InvalidState(f"job {name!r} has no code snapshot",
+                                   "it was submitted without a code folder; pick a run that has one")
+            ids.append(snapshot_id)
+        return diff_snapshots(self.snapshots, ids[0], ids[1])
+
+    # ------------------------------------------------------------------ files
+    def download(self, name: str, dest: Path, *, include_logs: bool = False) -> list[Path]:
+        """Copy the run's outputs/ (and logs with include_logs) into dest/<run name>/."""
+        run = self.store.get_run(name)
+        files = RunFiles(Path(run.run_dir))
+        target = dest / name
+        parts = [("outputs", files.outputs)]
+        if include_logs:
+            parts += [("logs", files.logs), ("azureml-logs", files.system_logs)]
+        copied = []
+        for label, src in parts:
+            if src.is_dir():
+                shutil.copytree(src, target / label, dirs_exist_ok=True)
+                copied.append(target / label)
+        if not copied and not run.is_terminal:
+            raise NotFound(f"job {name!r} has no outputs yet (it is {run.status})",
+                           "outputs are collected when the run ends: wait with `trainyard job stream`")
+        return copied
+
+    def download_files(self, name: str, paths: list[str], dest: Path) -> list[Path]:
+        """Copy files or folders of run `name` (paths relative to its folder, e.g. outputs/model.pt)
+        into dest/<run name>/, keeping their relative paths."""
+        root = Path(self.store.get_run(name).run_dir).resolve()
+        copied = []
+        for rel in paths:
+            src = (root / rel).resolve()
+            if not src.is_relative_to(root) or not src.exists():
+                raise NotFound(f"job {name!r} has no file {rel!r}",
+                               "paths are relative to the run folder, e.g. outputs/model.pt")
+            target = dest / name / src.relative_to(root)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if src.is_dir():
+                shutil.copytree(src, target, dirs_exist_ok=True)
+            else:
+                shutil.copy2(src, target)
+            copied.append(target)
+        return copied
+
+
+def size_on_disk(path: str | os.PathLike[str]) -> int | None:
+    """Bytes of a file, or of every file under a folder; None when it does not exist."""
+    p = Path(path)
+    if p.is_file():
+        return p.stat().st_size
+    if not p.is_dir():
+        return None
+    total = 0
+    for root, _dirs, files in os.walk(p):
+        for f in files:
+            try:
+                total += os.lstat(os.path.join(root, f)).st_size
+            except OSError:
+                continue
+    return total

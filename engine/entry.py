@@ -1,0 +1,41 @@
+"""The entry point of Trainyard's own background processes: the process that owns one run folder.
+
+`engine.runtime.supervisor_command` starts `main([prog, RUN_DIR])` detached: a run's supervisor
+(engine.runs.supervisor), or, when the run's spec.json is a sweep's, the sweep controller
+(engine.sweeps.controller). It sits at the top of the engine, beside engine.api, so that nothing
+below it needs to know which process kinds exist.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from engine.runs.supervisor import Supervisor
+from engine.runtime import SUPERVISOR_FLAG
+from engine.runtime.files import RunFiles
+from engine.runtime.launchspec import is_sweep_spec
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2:
+        sys.stderr.write("usage: python -m engine.entry RUN_DIR\n")
+        return 2
+    run_dir = Path(argv[1])
+    if is_sweep_spec(RunFiles(run_dir).spec):
+        # Deferred: a run's supervisor starts its script before any heavy import (SQLAlchemy
+        # comes with the sweep controller's submit path).
+        from engine.sweeps.controller import SweepController
+
+        return SweepController(run_dir).run()
+    return Supervisor(run_dir).run()
+
+
+def run_supervisor_if_asked(argv: list[str]) -> None:
+    """In a bundle: `trainyard --trainyard-supervisor RUN_DIR` is a supervisor, not the CLI."""
+    if len(argv) == 3 and argv[1] == SUPERVISOR_FLAG:
+        sys.exit(main([argv[0], argv[2]]))
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,373 @@
+"""Submitting a run: every kind (a job, a sweep, a re-run) is prepared the same way, once.
+
+Check what the run needs (compute, environment, code, command) so that a mistake fails the
+submit; snapshot the code; then `_launch`: make the run folder, write its launch spec
+(engine.runtime.launchspec), record the run, start the process that owns it (engine.entry) and
+return at once. If anything fails before the run is recorded, its folder is removed.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from engine import entities as E
+from engine.compute.targets import resolve_compute, run_settings
+from engine.entities import EnvironmentSpec
+from engine.environments.resolve import resolve_environment
+from engine.errors import InvalidSpec, InvalidState, LaunchFailed, NotFound, TrainyardError
+from engine.jobs.command import render_command
+from engine.jobs.spec import JobSpec, SweepSpec
+from engine.runs import launch
+from engine.runs.names import new_run_name
+from engine.runtime import INJECT_DIR, default_python
+from engine.runtime.files import RunFiles
+from engine.runtime.launchspec import LaunchSpec, Placement, SweepSettings, TrialTemplate, read_spec
+from engine.runtime.sweepresults import RECORDED_BY_SUPERVISORS, sweep_run_properties
+from engine.snapshots import SnapshotLimits, SnapshotManifest, SnapshotStore
+from engine.tracking.inject.trainyard_run.envvars import (
+    ENV_CANCEL_GRACE,
+    ENV_EXPERIMENT,
+    ENV_RUN_DIR,
+    ENV_RUN_ID,
+    ENV_TRACKING_DIR,
+)
+from engine.tracking.mlflow_env import mlflow_variables
+from engine.workspace import WorkspaceLocation
+
+if TYPE_CHECKING:
+    from engine.store.protocol import Store
+
+__all__ = ["Submitter", "environment_of"]
+
+
+def environment_of(store: Store, spec: JobSpec) -> EnvironmentSpec | None:
+    """The job's EnvironmentSpec: given inline, or a registered/curated reference; None means
+    Trainyard's own interpreter."""
+    env_spec = spec.environment_spec
+    if env_spec is None and spec.environment:
+        env_spec = resolve_environment(store, spec.environment)
+    return env_spec
+
+
+@dataclass(frozen=True)
+class Submitter:
+    """Submits runs into one open workspace (its store, its folders, its snapshot store)."""
+
+    store: Store
+    location: WorkspaceLocation
+    snapshots: SnapshotStore
+
+    # ------------------------------------------------------------------ the kinds of run
+    def submit(self, spec: JobSpec | SweepSpec, on_warning: Callable[[str], None] | None = None) -> E.Run:
+        """Snapshot the code, record the run and start its supervisor. Returns at once.
+        A sweep records the sweep run and starts its controller, which submits the trials."""
+        if isinstance(spec, SweepSpec):
+            return self._submit_sweep(spec, on_warning)
+        if spec.parent_run is not None:
+            self.store.get_run(spec.parent_run)  # NotFound (with close names) before anything is made
+        target = resolve_compute(self.store, spec.compute, spec.source_file)
+        settings = run_settings(target, spec.gpus)
+        env_spec = environment_of(self.store, spec)
+        user_interpreter = spec.interpreter_path
+        if env_spec is not None and env_spec.kind == "user":
+            user_interpreter = env_spec.interpreter_path or user_interpreter
+        on_ssh = settings["compute"] == "ssh"
+        ssh_interpreter = None
+        if on_ssh:
+            _check_ssh_job(target, spec, env_spec)
+            # The interpreter is on the remote: `python3` there unless the job names one.
+            interpreter = ssh_interpreter = user_interpreter or "python3"
+        else:
+            interpreter = _check_interpreter(user_interpreter or default_python(), spec.source_file)
+        placement = Placement(**settings, ssh_interpreter=ssh_interpreter)
+        if spec.distribution is not None and (placement.compute == "docker"
+                                              or (env_spec is not None and env_spec.needs_docker)):
+            raise LaunchFailed("a distributed run starts its processes on this machine; running them in a "
+                               "container is not available in this version of Trainyard",
+                               "use `compute: local` with a pip or conda environment (or run one process)")
+        code_dir = _code_dir(spec, "fix `code:` in the job file (paths are relative to the YAML) or source_directory")
+        argv = _argv(spec, code_dir, interpreter)
+        snapshot = self._take_snapshot(code_dir, on_warning)
+
+        def prepare(name: str, files: RunFiles) -> tuple[LaunchSpec, dict[str, Any]]:
+            if not on_ssh:  # an SSH run's wrappers are made on the remote
+                launch.link_interpreter(files, interpreter)
+            launch_spec = LaunchSpec(
+                run_name=name, store_url=self.store.url, snapshots_root=str(self.location.snapshots_dir),
+                snapshot_id=snapshot.id if snapshot else None, argv=argv, env=self._run_env(spec, name, files),
+                env_prepend={"PATH": str(files.bin), "PYTHONPATH": str(INJECT_DIR)},
+                max_run_duration_seconds=spec.max_run_duration_seconds,
+                cancel_grace_seconds=float(os.environ.get(ENV_CANCEL_GRACE, "10")),
+                # What the preparation path needs when an environment must be built first.
+                placement=placement, environment=env_spec.to_dict() if env_spec is not None else None,
+                envs_root=str(self.location.envs_dir), script=spec.script,
+                arguments=[str(a) for a in spec.arguments],
+                command=argv[2] if spec.command is not None else None,
+                distribution=spec.distribution,
+            )
+            record = dict(
+                experiment_name=spec.experiment_name,
+                display_name=spec.display_name or name,
+                description=spec.description,
+                command=spec.command if spec.command is not None else shlex.join([spec.script or "", *spec.arguments]),
+                arguments=list(spec.arguments),
+                compute=target.name,
+                environment=env_spec.reference if env_spec is not None else spec.environment,
+                **_snapshot_fields(snapshot),
+                inputs=dict(spec.inputs),
+                tags=dict(spec.tags),
+                properties={**spec.properties, "host": launch.this_host(), "interpreter": interpreter,
+                            **({"distribution": spec.distribution.to_dict()} if spec.distribution else {}),
+                            **({"source_file": spec.source_file} if spec.source_file else {})},
+                max_run_duration_seconds=spec.max_run_duration_seconds,
+                parent_name=spec.parent_run,
+            )
+            return launch_spec, record
+
+        return self._launch(spec.name, prepare)
+
+    def _submit_sweep(self, sweep: SweepSpec, on_warning: Callable[[str], None] | None) -> E.Run:
+        """Check what every trial will need (compute, environment, code, command) now, so that a
+        mistake fails the submit rather than twenty trials; then record the sweep run."""
+        trial = sweep.trial
+        target = resolve_compute(self.store, trial.compute, trial.source_file)
+        env_spec = environment_of(self.store, trial)
+        code_dir = _code_dir(trial, "fix `trial.code:` in the job file")
+        # Every reference in the command resolves (with a sample of the search space).
+        sample = {name: p.args.get("values", [None])[0] if p.kind == "choice" else 0
+                  for name, p in sweep.search_space.items()}
+        _check_command_script(render_command(trial.command or "", trial.inputs, {}, source=trial.source_file,
+                                             search_space=sample), code_dir, trial.source_file)
+        snapshot = self._take_snapshot(code_dir, on_warning)
+        policy = None
+        if sweep.early_termination is not None:  # as YAML would give it, for the controller to parse
+            policy = {k: v for k, v in asdict(sweep.early_termination).items() if v is not None and not (
+                k == "exclude_finished_jobs" and sweep.early_termination.type != "truncation_selection")}
+        settings = SweepSettings(
+            search_space={n: {"type": p.kind, **p.args} for n, p in sweep.search_space.items()},
+            sampling_algorithm=sweep.sampling_algorithm, seed=sweep.seed,
+            primary_metric=sweep.primary_metric, goal=sweep.goal,
+            max_total_trials=sweep.max_total_trials, max_concurrent_trials=sweep.max_concurrent_trials,
+            timeout_seconds=sweep.timeout_seconds, trial_timeout_seconds=sweep.trial_timeout_seconds,
+            early_termination=policy,
+            trial=TrialTemplate(
+                experiment_name=trial.experiment_name, command=trial.command, inputs=dict(trial.inputs),
+                environment_variables=dict(trial.environment_variables), compute=trial.compute,
+                environment=trial.environment,
+                environment_spec=trial.environment_spec.to_dict() if trial.environment_spec else None,
+                interpreter_path=trial.interpreter_path, gpus=trial.gpus,
+                max_run_duration_seconds=sweep.trial_timeout_seconds, source_file=trial.source_file),
+        )
+
+        def prepare(name: str, _files: RunFiles) -> tuple[LaunchSpec, dict[str, Any]]:
+            launch_spec = LaunchSpec(
+                run_name=name, store_url=self.store.url, workspace=str(self.location.folder),
+                snapshots_root=str(self.location.snapshots_dir), snapshot_id=snapshot.id if snapshot else None,
+                sweep=settings)
+            record = dict(
+                experiment_name=trial.experiment_name,
+                display_name=trial.display_name or name,
+                description=trial.description,
+                command=trial.command or "",
+                arguments=[],
+                compute=target.name,
+                environment=env_spec.reference if env_spec is not None else trial.environment,
+                **_snapshot_fields(snapshot),
+                inputs=dict(trial.inputs),
+                tags=dict(trial.tags),
+                properties={**trial.properties, **sweep_run_properties(sweep.primary_metric, sweep.goal,
+                                                                       settings.settings_json()),
+                            "host": launch.this_host(),
+                            **({"source_file": trial.source_file} if trial.source_file else {})},
+                max_run_duration_seconds=sweep.timeout_seconds,
+            )
+            return launch_spec, record
+
+        return self._launch(sweep.name, prepare)
+
+    def rerun(self, name: str) -> E.Run:
+        """Submit run `name` again, exactly as it was launched: the same code snapshot (never the
+        folder as it is now), command or script and arguments, environment variables, environment,
+        compute, experiment and limits. Returns the new run at once, like `submit`."""
+        old = self.store.get_run(name)
+        old_files = RunFiles(Path(old.run_dir))
+        try:
+            spec = read_spec(old_files.spec)
+        except (OSError, InvalidState) as exc:
+            raise InvalidState(f"job {name!r} cannot be re-run: its launch record {old_files.spec} is missing "
+                               "or unreadable", "submit its project again instead") from exc
+        if spec.snapshot_id and not self.snapshots.exists(spec.snapshot_id):
+            raise InvalidState(f"job {name!r} cannot be re-run: its code snapshot {spec.snapshot_id} is gone",
+                               "submit its project again instead")
+
+        def prepare(new: str, files: RunFiles) -> tuple[LaunchSpec, dict[str, Any]]:
+            if old_files.bin.is_dir():  # `python` wrappers naming the run's interpreter
+                shutil.copytree(old_files.bin, files.bin)
+            env = dict(spec.env)
+            env.update({ENV_RUN_ID: new, ENV_TRACKING_DIR: str(files.tracking), ENV_RUN_DIR: str(files.root)})
+            env.update(mlflow_variables(new, old.experiment_name, env, rerun_of=name,
+                                        workspace_folder=self.location.folder))
+            launch_spec = spec.with_changes(
+                run_name=new, store_url=self.store.url, env=env,
+                snapshots_root=str(self.location.snapshots_dir), envs_root=str(self.location.envs_dir),
+                env_prepend={**spec.env_prepend, "PATH": str(files.bin)})
+            # What the supervisor recorded about the old run's execution is not part of the request.
+            properties = {k: v for k, v in old.properties.items() if k not in RECORDED_BY_SUPERVISORS}
+            record = {
+                "experiment_name": old.experiment_name,
+                "display_name": old.display_name if old.display_name != old.name else new,
+                "description": old.description,
+                "command": old.command,
+                "arguments": list(old.arguments),
+                "compute": old.compute,
+                "environment": old.environment,
+                "snapshot_id": old.snapshot_id,
+                "git": old.git,
+                "inputs": dict(old.inputs),
+                "tags": dict(old.tags),
+                "properties": {**properties, "host": launch.this_host(), "rerun_of": name},
+                "max_run_duration_seconds": old.max_run_duration_seconds,
+            }
+            return launch_spec, record
+
+        return self._launch(None, prepare)
+
+    # ------------------------------------------------------------------ the one way a run is made
+    def _launch(self, given_name: str | None,
+                prepare: Callable[[str, RunFiles], tuple[LaunchSpec, dict[str, Any]]]) -> E.Run:
+        """Make the run folder, let `prepare` fill it and say what to launch and record, write the
+        launch spec, record the run (removing the folder if any of that fails), start it."""
+        name = given_name or new_run_name()
+        if given_name is not None:
+            self.check_name_is_free(name)
+        files = RunFiles(self.location.runs_dir / name)
+        try:
+            files.root.mkdir(parents=True, exist_ok=False)
+        except FileExistsError as exc:
+            raise LaunchFailed(f"a run folder for {name!r} already exists at {files.root}",
+                               "pick another --name") from exc
+        try:
+            launch_spec, record = prepare(name, files)
+            launch_spec.write(files.spec)
+            self.store.create_run(name=name, run_dir=str(files.root), **record)
+        except BaseException:
+            shutil.rmtree(files.root, ignore_errors=True)
+            raise
+        return self._start(name, files)
+
+    def _start(self, name: str, files: RunFiles) -> E.Run:
+        """Queue the recorded run and start its supervisor (a start failure fails the run)."""
+        self.store.set_status(name, "Queued")
+        try:
+            pid, started = launch.start_supervisor(files)
+        except TrainyardError as exc:
+            self.store.set_status(name, "Failed", error=exc.message)
+            raise
+        self.store.update_run(name, supervisor_pid=pid, supervisor_started=started)
+        return self.store.get_run(name)
+
+    def check_name_is_free(self, name: str) -> None:
+        try:
+            self.store.get_run(name)
+        except NotFound:
+            return
+        raise LaunchFailed(f"a job named {name!r} already exists",
+                           "job names are unique in a workspace: pick another --name, or omit it")
+
+    def _take_snapshot(self, code_dir: Path | None,
+                       on_warning: Callable[[str], None] | None) -> SnapshotManifest | None:
+        """Snapshot `code_dir` (the size limits and ignore files apply) and record it in the store."""
+        if code_dir is None:
+            return None
+        snapshot = self.snapshots.take(code_dir, SnapshotLimits.from_env(), on_warning=on_warning)
+        self.store.add_snapshot(
+            E.SnapshotInfo(snapshot.id, snapshot.source, snapshot.file_count, snapshot.total_bytes,
+                           time.time(), snapshot.git.to_dict() if snapshot.git else None))
+        return snapshot
+
+    def _run_env(self, spec: JobSpec, name: str, files: RunFiles) -> dict[str, str]:
+        env = {str(k): str(v) for k, v in spec.environment_variables.items()}
+        env.update(mlflow_variables(name, spec.experiment_name, env, workspace_folder=self.location.folder))
+        env.update({
+            ENV_RUN_ID: name,
+            ENV_EXPERIMENT: spec.experiment_name,
+            ENV_TRACKING_DIR: str(files.tracking),
+            ENV_RUN_DIR: str(files.root),
+            "PYTHONUNBUFFERED": "1",
+        })
+        return env
+
+
+# ------------------------------------------------------------------------------ checks
+def _snapshot_fields(snapshot: SnapshotManifest | None) -> dict[str, Any]:
+    return {"snapshot_id": snapshot.id if snapshot else None,
+            "git": snapshot.git.to_dict() if snapshot and snapshot.git else None}
+
+
+def _code_dir(spec: JobSpec, hint: str) -> Path | None:
+    code_dir = spec.code_dir.resolve() if spec.code_dir else None
+    if code_dir is not None and not code_dir.is_dir():
+        raise NotFound(f"the code folder {code_dir} does not exist", hint)
+    return code_dir
+
+
+def _argv(spec: JobSpec, code_dir: Path | None, interpreter: str) -> list[str]:
+    if (spec.command is None) == (spec.script is None):
+        raise InvalidSpec("a job needs exactly one of `command` or `script`", file=spec.source_file)
+    if spec.script is not None:
+        base = code_dir or Path.cwd()
+        if not (base / spec.script).is_file():
+            raise NotFound(
+                f"the script {spec.script!r} is not in {base}",
+                "check `script` and `source_directory` (the script path is relative to it)",
+            )
+        return [interpreter, spec.script, *[str(a) for a in spec.arguments]]
+    command = render_command(spec.command or "", spec.inputs, {}, source=spec.source_file,
+                             search_space=spec.search_space)
+    _check_command_script(command, code_dir, spec.source_file)
+    return ["/bin/sh", "-c", command]
+
+
+def _check_interpreter(path: str, source: str | None) -> str:
+    p = Path(path).expanduser()
+    if not (p.is_file() and os.access(p, os.X_OK)):
+        raise InvalidSpec(f"the Python interpreter {path!r} does not exist or is not executable",
+                          "fix environment.python.interpreter_path", file=source, field="interpreter_path")
+    return str(p.absolute())
+
+
+def _check_ssh_job(target: E.ComputeTarget, spec: JobSpec, env_spec: EnvironmentSpec | None) -> None:
+    """What an SSH target cannot run in this version: environments to build, distributed jobs."""
+    where = f"compute target {target.name!r} ({target.config.get('host', '?')}) is an SSH target"
+    if env_spec is not None and env_spec.kind != "user":
+        raise LaunchFailed(
+            f"{where}: building the job's {env_spec.kind} environment {env_spec.reference!r} there is not "
+            "available in this version of Trainyard",
+            "install the packages on that host and give the job an environment with "
+            "`python: {user_managed_dependencies: true, interpreter_path: /path/to/python}` (or use "
+            "`compute: local` / `compute: docker` to build it here)")
+    if spec.distribution is not None:
+        raise LaunchFailed(f"{where}: distributed runs over SSH are not available in this version of Trainyard",
+                           "run one process there, or use `compute: local`")
+
+
+def _check_command_script(command: str, code_dir: Path | None, source: str | None) -> None:
+    """Catch the commonest typo before launching: `python missing.py`."""
+    try:
+        words = shlex.split(command)
+    except ValueError as exc:
+        raise InvalidSpec(f"the command is not valid shell: {exc}", file=source, field="command") from exc
+    if len(words) >= 2 and Path(words[0]).name.startswith("python") and words[1].endswith(".py"):
+        base = code_dir or Path.cwd()
+        if not (base / words[1]).is_file():
+            raise NotFound(
+                f"the command runs {words[1]!r}, which is not in the code folder {base}",
+                "check `code:` (relative to the job file) and the script name in `command:`",
+            )
