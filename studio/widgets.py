@@ -8,10 +8,12 @@ from PySide6.QtCore import QSize, QSortFilterProxyModel, Qt
 from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QFrame,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
+    QScrollArea,
     QStackedWidget,
     QTableView,
     QVBoxLayout,
@@ -60,6 +62,19 @@ def make_table(proxy: QSortFilterProxyModel, widths: Sequence[str], stretch: int
         view.setColumnWidth(col, fm.horizontalAdvance(sample) + 36)
     header.setSectionResizeMode(stretch, QHeaderView.ResizeMode.Stretch)
     return view
+
+
+def scroll_area(*, horizontal: bool = False) -> QScrollArea:
+    """A frameless scroll area that resizes its widget and scrolls one way (default: down)."""
+    area = QScrollArea()
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    off = Qt.ScrollBarPolicy.ScrollBarAlwaysOff
+    if horizontal:
+        area.setVerticalScrollBarPolicy(off)
+    else:
+        area.setHorizontalScrollBarPolicy(off)
+    return area
 
 
 class EmptyState(QWidget):

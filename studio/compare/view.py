@@ -22,7 +22,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QListWidgetItem,
-    QScrollArea,
     QSplitter,
     QTableView,
     QTabWidget,
@@ -40,7 +39,7 @@ from studio.plots.controls import PlotControls, PlotOptions
 from studio.plots.metric_plot import MetricPlot
 from studio.style import color_icon, heading, muted, plural, status_label
 from studio.tasks import BackgroundOp
-from studio.widgets import EmptyState, Page
+from studio.widgets import EmptyState, Page, scroll_area
 
 log = logging.getLogger(__name__)
 
@@ -114,10 +113,7 @@ class CompareView(Page):
         bar.addStretch(1)
         bar.addWidget(self.controls)
         charts_lay.addLayout(bar)
-        self.scroll = QScrollArea()
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
-        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroll = scroll_area()
         body = QWidget()
         body_lay = QVBoxLayout(body)
         body_lay.setContentsMargins(0, 4, 4, 4)

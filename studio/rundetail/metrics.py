@@ -9,13 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
-    QFrame,
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QScrollArea,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
@@ -29,7 +27,7 @@ from studio.rundetail.fetch import DetailUpdate
 from studio.rundetail.gallery import ImageGallery, logged_images
 from studio.rundetail.objects import ObjectTables
 from studio.style import heading, muted, plural
-from studio.widgets import EmptyState
+from studio.widgets import EmptyState, scroll_area
 
 COLUMNS = 2
 
@@ -68,10 +66,7 @@ class MetricsTab(QWidget):
         self.bar.setLayout(bar)
         lay.addWidget(self.bar)
 
-        self.scroll = QScrollArea()
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
-        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroll = scroll_area()
         body = QWidget()
         body_lay = QVBoxLayout(body)
         body_lay.setContentsMargins(12, 4, 12, 12)

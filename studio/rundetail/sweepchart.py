@@ -19,10 +19,11 @@ from typing import Any
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QPalette
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QScrollArea, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from studio.rundetail.trials import ChildRow, SweepInfo, finite_number, fmt_params, stopped_early
 from studio.style import STATUS_COLORS
+from studio.widgets import scroll_area
 
 HEIGHT = 172  # the charts; with the title row above them about 190 px
 PLOT_MIN_WIDTH = 230
@@ -203,10 +204,7 @@ class SweepChart(QWidget):
         top.addStretch(1)
         top.addWidget(self.legend)
         lay.addLayout(top)
-        self.area = QScrollArea()
-        self.area.setFrameShape(QFrame.Shape.NoFrame)
-        self.area.setWidgetResizable(True)
-        self.area.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.area = scroll_area(horizontal=True)
         self.area.setFixedHeight(HEIGHT)
         self._body = QWidget()
         self._row = QHBoxLayout(self._body)
