@@ -108,8 +108,8 @@ def parse_reference(ref: str) -> EnvironmentRef:
         if label != "latest":
             raise InvalidSpec(f"unknown label {label!r} in {ref!r}", "only @latest is supported (or NAME:VERSION)")
         return EnvironmentRef(_ref_name(name, ref))
-    name, sep, version = text.partition(":")
-    return EnvironmentRef(_ref_name(name, ref), _ref_version(version, ref) if sep else None)
+    name, sep, number = text.partition(":")
+    return EnvironmentRef(_ref_name(name, ref), _ref_version(number, ref) if sep else None)
 
 
 def _ref_name(name: str, ref: str) -> str:

@@ -119,7 +119,7 @@ def _model_at(loc: tuple[Any, ...], root: type[BaseModel] = CommandJobSchema) ->
             generic = _first_model(getattr(fields.get(str(part)), "annotation", None))
         return generic
     model: type[BaseModel] | None = CommandJobSchema
-    nested = {"code": CodeSpec, "environment": InlineEnvironment}
+    nested: dict[str, type[BaseModel]] = {"code": CodeSpec, "environment": InlineEnvironment}
     for part in loc:
         if model is CommandJobSchema and part in nested:
             model = nested[str(part)]

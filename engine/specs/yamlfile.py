@@ -106,7 +106,8 @@ def load(text: str) -> Any:
 
 def dump(data: Any) -> str:
     """`data` as block-style YAML, keys in the order given."""
-    return yaml.safe_dump(data, sort_keys=False, default_flow_style=False)
+    text: str = yaml.safe_dump(data, sort_keys=False, default_flow_style=False)
+    return text
 
 
 def env_str(value: Any) -> str:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import difflib
 import time
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -147,7 +147,7 @@ class Runs(SqlBase):
     def update_run(self, name: str, **fields: Any) -> None:
         fields["updated_at"] = time.time()
         with self._session() as s, s.begin():
-            res = s.execute(update(RunRow).where(RunRow.name == name).values(**fields))
+            res = cast("CursorResult[Any]", s.execute(update(RunRow).where(RunRow.name == name).values(**fields)))
             if res.rowcount == 0:
                 raise NotFound(f"no job named {name!r} in this workspace")
 
