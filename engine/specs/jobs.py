@@ -13,6 +13,7 @@ from engine.errors import InvalidSpec, NotFound
 from engine.jobs.command import referenced_names
 from engine.jobs.spec import JobSpec, SweepSpec
 from engine.names import parse_reference
+from engine.runtime.distribution import make_distribution
 from engine.specs import yamlfile
 from engine.specs.early_termination import PolicyError, parse_policy
 from engine.specs.environment import spec_from_inline
@@ -106,8 +107,6 @@ def _to_spec(job: CommandJobSchema, path: Path, lines: Lines) -> JobSpec:
     distribution = None
     instance_count = job.resources.instance_count if job.resources is not None else 1
     if job.distribution is not None or instance_count != 1:
-        from engine.runtime.distribution import make_distribution
-
         if job.distribution is None:
             raise InvalidSpec(f"`resources.instance_count: {instance_count}` needs a `distribution:` that says "
                               "how the processes work together",
