@@ -28,6 +28,8 @@ RUN_STATUSES = (
 )
 TERMINAL_STATUSES = frozenset({"Completed", "Failed", "Canceled"})
 ACTIVE_STATUSES = frozenset(RUN_STATUSES) - TERMINAL_STATUSES
+# The error of a run (or sweep) the user canceled; a cancel with a reason records that instead.
+USER_CANCEL = "canceled by the user"
 
 
 def iso(ts: float | None) -> str | None:

@@ -12,13 +12,12 @@ from pathlib import Path
 
 from engine.compute.procs import process_start_time
 from engine.errors import LaunchFailed
-from engine.runtime import ENGINE_ROOT, INJECT_DIR, supervisor_command
+from engine.runtime import INJECT_DIR, supervisor_command
 from engine.runtime.files import RunFiles
 from engine.runtime.launchspec import LaunchSpec
 from engine.snapshots import SnapshotStore
 
-# INJECT_DIR is re-exported for the CLI's `trainyard run` and the tests; _ENGINE_ROOT for the CLI.
-_ENGINE_ROOT = ENGINE_ROOT
+# INJECT_DIR is re-exported for the supervisor and the tests.
 __all__ = ["INJECT_DIR", "link_interpreter", "materialize_code", "start_supervisor", "this_host"]
 
 

@@ -28,7 +28,7 @@ from engine.compute.handle import RunHandle
 from engine.compute.local import start_local
 from engine.compute.procs import become_subreaper
 from engine.compute.targets import run_environment
-from engine.entities import EnvironmentSpec
+from engine.entities import USER_CANCEL, EnvironmentSpec
 from engine.errors import InvalidSpec, TrainyardError
 from engine.runs.launch import INJECT_DIR, link_interpreter, materialize_code
 from engine.runtime.files import BUILD_LOG, RunFiles
@@ -46,7 +46,6 @@ T = TypeVar("T")
 __all__ = ["BUILD_LOG", "USER_CANCEL", "Supervisor"]
 
 POLL_SECONDS = 0.1
-USER_CANCEL = "canceled by the user"
 CANCEL_CHECK_SECONDS = 0.5
 QUEUE_POLL_SECONDS = 0.25
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from engine.entities import EnvironmentSpec
+from engine.entities import TERMINAL_STATUSES, USER_CANCEL, EnvironmentSpec
 from engine.errors import InvalidState
 from engine.jobs.spec import JobSpec
 from engine.runs import control, watch
@@ -43,7 +43,6 @@ from engine.sweeps.termination import trials_to_stop
 from engine.workspace import resolve_workspace
 
 POLL_SECONDS = 0.5
-USER_CANCEL = "canceled by the user"
 # How long cancelled trials get to end before the sweep run records its own end anyway.
 TRIAL_END_WAIT_SECONDS = 60.0
 
@@ -146,7 +145,7 @@ class SweepController:
                 self._cancel_running(f"the sweep reached its timeout ({timeout:g} s)")
                 break
             self._refresh(sampler)
-            running = {t.name for t in self.trials.values() if t.status not in _TERMINAL}
+            running = {t.name for t in self.trials.values() if t.status not in TERMINAL_STATUSES}
             if policy is not None and running:
                 stops = trials_to_stop(policy, self.goal, self.histories, running, metric=self.metric)
                 for name, reason in stops.items():
@@ -224,7 +223,7 @@ class SweepController:
     def _refresh(self, sampler: Sampler) -> None:
         """Read the primary metric of active trials; record those that ended."""
         for trial in self.trials.values():
-            if trial.status in _TERMINAL:
+            if trial.status in TERMINAL_STATUSES:
                 continue
             run = self._store().get_run(trial.name)
             self.histories[trial.name] = self._history(trial.name)
@@ -273,7 +272,7 @@ class SweepController:
 
     def _cancel_running(self, reason: str) -> None:
         """Cancel every active trial and wait (a while) for them to end."""
-        active = [t for t in self.trials.values() if t.status not in _TERMINAL]
+        active = [t for t in self.trials.values() if t.status not in TERMINAL_STATUSES]
         for trial in active:
             self._cancel(trial.name, reason)
         deadline = time.monotonic() + TRIAL_END_WAIT_SECONDS
@@ -297,9 +296,6 @@ class SweepController:
         if self.best is not None:
             self.say(f"best trial: {self.best.name} ({self.metric} {self.best.final:g}; "
                      + _shown(self.best.params) + ")")
-
-
-_TERMINAL = frozenset({"Completed", "Failed", "Canceled"})
 
 
 def _shown(params: dict[str, Any]) -> str:
