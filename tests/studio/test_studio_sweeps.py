@@ -21,22 +21,28 @@ from engine.specs.jobs import load_job
 from studio.rundetail.children import COLUMNS, SortableItem
 from studio.style import STOPPED_EARLY
 
-# val_loss ends at (lr - 0.5)^2 + 0.1, plus 3 with adam; adam trials also report slowly, so when
-# they reach report 3 the sgd trials have long logged theirs, and the bandit policy stops them.
+# val_loss ends at (lr - 0.5)^2 + 0.1, plus 3 with adam; adam trials start reporting only once both
+# sgd trials have ended (a file each in the gate folder: not the pace of a loaded machine), and slowly,
+# so when they reach report 3 the bandit policy stops them, 5 reports (4 s) before their end.
 TRIAL = textwrap.dedent("""
-    import argparse, time
+    import argparse, os, time
     from azureml.core import Run
 
     p = argparse.ArgumentParser()
     p.add_argument("--lr", type=float)
     p.add_argument("--optimizer")
+    p.add_argument("--gate")
     a = p.parse_args()
     run = Run.get_context()
     final = (a.lr - 0.5) ** 2 + 0.1 + (3.0 if a.optimizer == "adam" else 0.0)
+    while a.optimizer == "adam" and len(os.listdir(a.gate)) < 2:
+        time.sleep(0.02)
     for k in range(8):
         run.log("val_loss", final + 1.0 / (k + 1) ** 2 if k < 7 else final)
         run.flush()
-        time.sleep(0.6 if a.optimizer == "adam" else 0.02)
+        time.sleep(0.8 if a.optimizer == "adam" else 0.02)
+    if a.optimizer == "sgd":
+        open(os.path.join(a.gate, f"sgd-{a.lr}"), "w").close()
 """)
 
 SWEEP = textwrap.dedent("""
@@ -44,7 +50,7 @@ SWEEP = textwrap.dedent("""
     experiment_name: grid
     trial:
       code: src
-      command: python train.py --lr ${{search_space.lr}} --optimizer ${{search_space.optimizer}}
+      command: python train.py --lr ${{search_space.lr}} --optimizer ${{search_space.optimizer}} --gate GATE
     sampling_algorithm: grid
     search_space:
       lr: {type: choice, values: [0.00001, 0.5]}
@@ -68,7 +74,8 @@ def sweep(workspace: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     project = tmp_path_factory.mktemp("sweep-project")
     (project / "src").mkdir()
     (project / "src" / "train.py").write_text(TRIAL)
-    (project / "sweep.yml").write_text(SWEEP)
+    gate = tmp_path_factory.mktemp("sgd-trials-done")
+    (project / "sweep.yml").write_text(SWEEP.replace("GATE", str(gate)))
     eng = Engine.open(workspace)
     try:
         run = eng.submit(load_job(project / "sweep.yml"))

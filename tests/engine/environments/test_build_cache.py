@@ -57,9 +57,7 @@ def test_second_ensure_built_builds_nothing(tmp_path: Path, conda_channel: Path)
         _SPAWNED.clear()
         _WATCH.set()
         try:
-            t0 = time.perf_counter()
             second = ensure_built(spec, cache, BuildLog(log_file, events.append))
-            elapsed = time.perf_counter() - t0
         finally:
             _WATCH.clear()
         assert second == BuiltEnvironment(first.spec_hash, first.kind, first.interpreter, None, first.prefix, True)
@@ -67,7 +65,7 @@ def test_second_ensure_built_builds_nothing(tmp_path: Path, conda_channel: Path)
         assert [e.kind for e in events] == ["log", "done"]  # no step, no progress: no build
         assert events[0].message == f"Using cached environment {first.spec_hash}"
         assert log_file.read_text().splitlines()[0] == f"Using cached environment {first.spec_hash}"
-        assert elapsed < 0.5
+        # How fast a cache hit is (target 500 ms) is BENCHMARKS.md's "`ensure_built` on a cache hit".
 
 
 def _wait_for(predicate: Any, timeout: float = 30) -> None:

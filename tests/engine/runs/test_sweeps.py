@@ -28,14 +28,23 @@ p.add_argument("--offset", type=float, default=0.0)
 p.add_argument("--reports", type=int, default=3)
 p.add_argument("--pause", type=float, default=0.0)
 p.add_argument("--hold", default=None)
+p.add_argument("--gate", default=None,
+               help="slow trials (--pause >= 0.1) report only once a fast one with --offset 0 created this file")
 a = p.parse_args()
 print(f"lr={a.lr} batch={a.batch} offset={a.offset}", flush=True)
 run = Run.get_context()
 final = (a.lr - 0.5) ** 2 + a.batch / 1000 + a.offset
+slow = a.pause >= 0.1
+if a.gate and slow:
+    import os
+    while not os.path.exists(a.gate):
+        time.sleep(0.02)
 for k in range(a.reports):
     run.log("loss", final + 1.0 / (k + 1) ** 2 if k < a.reports - 1 else final)
     run.flush()
     time.sleep(a.pause)
+if a.gate and not slow and a.offset == 0:
+    open(a.gate, "w").close()
 if a.hold:
     import os
     while not os.path.exists(a.hold):
@@ -149,34 +158,38 @@ def test_a_grid_sweep_runs_every_combination_as_child_runs_and_records_the_best(
 def test_bandit_early_termination_cancels_trials_that_fall_behind(eng: Engine, tmp_path: Path) -> None:
     from engine.specs.jobs import load_job
 
-    # The good trial reports fast; the others slowly, so each of their reports meets the good
-    # trial's value at the same report number.
+    # The good trial reports fast; the slow ones start reporting only once it has ended (a gate file,
+    # not the pace of a loaded machine), so each of their reports meets the good trial's value at the
+    # same report number. The slow bad trial is stopped at its 3rd report, 5 reports (4 s) before its end.
+    gate = tmp_path / "fast-good-trial-done"
     path = write_sweep(tmp_path / "proj", """
         type: sweep
         trial:
           code: src
-          command: python train.py --offset ${{search_space.offset}} --reports 8 --pause ${{search_space.pause}}
+          command: >-
+            python train.py --offset ${{search_space.offset}} --reports 8 --pause ${{search_space.pause}}
+            --gate GATE
         sampling_algorithm: grid
         search_space:
           offset: {type: choice, values: [0.0, 3.0]}
-          pause: {type: choice, values: [0.02, 0.5]}
+          pause: {type: choice, values: [0.02, 0.8]}
         objective: {goal: minimize, primary_metric: loss}
         limits: {max_total_trials: 4, max_concurrent_trials: 4}
         early_termination: {type: bandit, slack_factor: 0.2, evaluation_interval: 1, delay_evaluation: 2}
-        """)
+        """.replace("GATE", str(gate)))
     sweep = eng.submit(load_job(path))
     final = eng.wait(sweep.name, timeout=120)
     assert final.status == "Completed", driver_log(final)
     trials = {(t.params["offset"], t.params["pause"]): t for t in children(eng, sweep.name)}
-    assert trials[(0.0, 0.02)].status == "Completed"
-    slow_bad = trials[(3.0, 0.5)]
+    assert trials[(0.0, 0.02)].status == "Completed" and trials[(0.0, 0.8)].status == "Completed"
+    slow_bad = trials[(3.0, 0.8)]
     assert slow_bad.status == "Canceled"
     assert slow_bad.error.startswith("early termination: bandit policy"), slow_bad.error
     # The front ends know a stopped trial by its mark (engine.runtime.sweepresults), not by its words.
     assert stopped_early(slow_bad.status, slow_bad.properties, None)
     assert len(eng.metric_history(slow_bad.name, "loss").values) < 8  # stopped before its end
     assert f"stopping {slow_bad.name}: bandit policy" in driver_log(final)
-    assert final.properties["best_child_run_id"] in (trials[(0.0, 0.02)].name, trials[(0.0, 0.5)].name)
+    assert final.properties["best_child_run_id"] in (trials[(0.0, 0.02)].name, trials[(0.0, 0.8)].name)
     record = SweepRecord.from_properties(final.properties)
     assert record is not None and record.result.best_child_run_id == final.properties["best_child_run_id"]
 
