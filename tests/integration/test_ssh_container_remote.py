@@ -273,9 +273,10 @@ def test_a_dropped_connection_to_the_container_loses_and_duplicates_nothing(eng:
     files = RunFiles(Path(eng.get_run(name).run_dir))
     _wait_log(files, "waiting for the go file")
     # Every connection's sshd process in the container dies: the TCP connections drop, the listener stays.
+    inside = _container_processes(remote)  # (this reloads the container's attrs: the Pid below is current)
     listener = remote.container.attrs["State"]["Pid"]
-    sessions = [p for p in _container_processes(remote) if p.name() == "sshd" and p.ppid() == listener]
-    assert sessions
+    sessions = [p for p in inside if p.name() == "sshd" and p.ppid() == listener]
+    assert sessions, [(p.pid, p.ppid(), p.name()) for p in inside]
     for p in sessions:
         p.kill()
     _wait_log(files, "reconnected to 127.0.0.1")
