@@ -568,3 +568,49 @@ def test_sql_store_implements_the_store_protocol(tmp_path) -> None:  # type: ign
                 assert list(inspect.signature(getattr(SqlStore, name)).parameters) == wanted, name
     finally:
         store.close()
+
+
+def test_public_methods_return_frozen_entities_never_rows(store: SqlStore, tmp_path: Any) -> None:
+    """ORM rows never leave the store: every read (and write that returns something) gives frozen
+    dataclasses, plain values or numpy arrays."""
+    import dataclasses
+
+    from engine.entities import EnvironmentSpec
+    from engine.store.models import Base
+
+    _run(store, "parent")
+    _run(store, "child", parent_name="parent")
+    store.ingest("parent", source="a", offset=1, last_seq=1, scalars={"loss": ([0, 1], [1.0, 0.5], [1.0, 2.0])},
+                 objects=[E.MetricObject("rows", "row", {"a": 1}, 0, 1.0)], tags={"t": "v"}, params={"p": 1})
+    results: list[Any] = [
+        store.get_or_create_experiment("mnist"), store.list_experiments(), store.get_run("parent"),
+        store.list_runs(), store.list_children("parent"), store.query_runs(), store.runs_changed_since(0),
+        store.request_cancel("child"), store.count_runs(), store.archived_among(["parent"]),
+        store.runs_holding_or_awaiting("local", "parent"), store.supervisor_started("parent"),
+        store.latest_values(["parent"], ["loss"]), store.metric_keys(), store.get_cursor("parent", "a"),
+        store.get_cursors("parent"), store.metric_summaries("parent"), store.metric_history("parent", "loss"),
+        store.metric_histories_since("parent", {"loss": 0}), store.metric_objects("parent"),
+        store.add_model(name="m", path_for_version=lambda v: tmp_path / str(v)), store.get_model("m"),
+        store.list_models(), store.add_data_asset(name="d", path="/d", kind="uri_folder"), store.get_data_asset("d"),
+        store.list_data_assets(), store.add_environment(EnvironmentSpec(name="env", image="python:3.11")),
+        store.get_environment("env"), store.list_environments(), store.environment_created_at("env", 1),
+        store.add_compute_target("box", "docker", {"network": "host"}), store.get_compute_target("box"),
+        store.list_compute_targets(), store.delete_compute_target("box"),
+    ]
+
+    def check(value: Any) -> None:
+        assert not isinstance(value, Base), f"an ORM row left the store: {value!r}"
+        if dataclasses.is_dataclass(value):
+            assert type(value).__dataclass_params__.frozen, f"{type(value).__name__} is not frozen"  # type: ignore[attr-defined]
+            for f in dataclasses.fields(value):
+                check(getattr(value, f.name))
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                check(k)
+                check(v)
+        elif isinstance(value, (list, tuple, set, frozenset)):
+            for v in value:
+                check(v)
+
+    for result in results:
+        check(result)
