@@ -19,7 +19,7 @@ import shiboken6
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 from PySide6.QtWidgets import QMainWindow, QWidget
 
-from studio.errors import show_error
+from studio import errors
 
 log = logging.getLogger(__name__)
 
@@ -149,4 +149,4 @@ class BackgroundOp:
             self._on_failure(exc)
         else:
             widget = self._parent if isinstance(self._parent, QWidget) else None
-            show_error(widget, exc)
+            errors.show_error(widget, exc)  # looked up now: the presenter can be swapped (tests)
