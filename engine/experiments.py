@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from engine.entities import MetricSummary, Run
+from engine.runtime.sweepresults import primary_metric_of
 
 _MINIMISED = re.compile(r"loss|err|rmse|mse|mae|mape|perplexity|wer|cer|nll|distance", re.IGNORECASE)
 
@@ -31,7 +32,7 @@ class PrimaryMetric:
         """From (run, its metric summaries), newest run first; None when no run logged a scalar."""
         key = goal = None
         for run, summaries in runs:
-            named = run.tags.get("primary_metric") or run.properties.get("primary_metric")
+            named = run.tags.get("primary_metric") or primary_metric_of(run.properties)
             scalars = [m for m in summaries if m.kind == "scalar"]
             if named and any(m.key == named for m in scalars):
                 key = str(named)

@@ -1,5 +1,6 @@
-"""The engine stays headless: checked by import-linter and by importing every engine module in a
-Python where PySide6 and pyqtgraph cannot be imported at all."""
+"""The engine stays headless and layered: checked by import-linter (no Qt; the layers of
+docs/architecture.md) and by importing every engine module in a Python where PySide6 and pyqtgraph
+cannot be imported at all."""
 
 from __future__ import annotations
 
@@ -33,6 +34,8 @@ def test_import_linter_contract_holds() -> None:
     res = subprocess.run([str(lint)], cwd=ROOT, capture_output=True, text=True)
     assert res.returncode == 0, res.stdout + res.stderr
     assert "The engine never imports Qt or the studio KEPT" in res.stdout
+    # The layers of docs/architecture.md (pyproject.toml): nothing imports upward, lazily or not.
+    assert "The engine is layered: nothing imports upward KEPT" in res.stdout
 
 
 def test_every_engine_module_imports_without_qt() -> None:

@@ -13,6 +13,7 @@ from engine import entities as E
 from engine.cli.options import OUTPUT, open_engine, workspace_option
 from engine.cli.output import human_duration, print_fields, print_json, print_table, run_document, show
 from engine.errors import NotFound
+from engine.runtime.sweepresults import SweepRecord
 
 SHOWN_FIELDS = ("name", "display_name", "experiment_name", "status", "compute", "environment", "command",
                 "creation_time", "start_time", "end_time", "exit_code", "error", "snapshot_id", "run_dir")
@@ -105,14 +106,15 @@ def _print_job(name: str, run: E.Run, doc: dict[str, Any]) -> None:
     click.echo(f"{'duration:':17} {human_duration(run.duration)}")
     if run.parent_name:
         click.echo(f"{'parent:':17} {run.parent_name}")
-    props = run.properties
-    if props.get("run_type") == "sweep":
-        counts = ", ".join(f"{n} {status.lower()}" for status, n in (props.get("trials") or {}).items())
+    sweep = SweepRecord.from_properties(run.properties)
+    if sweep is not None:
+        result = sweep.result
+        counts = ", ".join(f"{n} {status.lower()}" for status, n in result.trials.items())
         click.echo(f"{'trials:':17} {counts or 'none yet'} (see `trainyard job list`; trials are {name}_N)")
-        if props.get("best_child_run_id"):
-            shown = ", ".join(f"{k}={v}" for k, v in (props.get("best_params") or {}).items())
-            click.echo(f"{'best trial:':17} {props['best_child_run_id']} ({props.get('primary_metric')} "
-                       f"{props.get('best_metric_value')}; {shown})")
+        if result.best_child_run_id:
+            shown = ", ".join(f"{k}={v}" for k, v in result.best_params.items())
+            click.echo(f"{'best trial:':17} {result.best_child_run_id} ({sweep.primary_metric} "
+                       f"{result.best_metric_value}; {shown})")
     for section in ("inputs", "params", "tags", "metrics"):
         if doc[section]:
             click.echo(f"{section}:")

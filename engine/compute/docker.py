@@ -175,7 +175,7 @@ class ContainerRun:
     @property
     def client(self) -> Any:
         if self._client is None:
-            from engine.environments.build.docker import docker_client
+            from engine.environments.build.docker import docker_client  # PyYAML comes with the builder
 
             self._client = docker_client()
         return self._client
@@ -386,7 +386,7 @@ def remove_leftover_containers(run_name: str | None = None, docker: Any = None) 
     import docker as docker_sdk
 
     if docker is None:
-        from engine.environments.build.docker import docker_client
+        from engine.environments.build.docker import docker_client  # PyYAML comes with the builder
 
         docker = docker_client()
     label = f"{LABEL}={run_name}" if run_name is not None else LABEL

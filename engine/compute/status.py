@@ -9,9 +9,12 @@ jobs in Docker there are not available in this version, and say so.
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass
 
+from engine.compute.ssh import SshTarget
 from engine.entities import ComputeTarget
+from engine.errors import TrainyardError
 
 READY = "ready"
 UNAVAILABLE = "unavailable"
@@ -30,8 +33,7 @@ class ComputeState:
 
 def docker_state() -> ComputeState:
     """Ping the local Docker daemon (a few seconds at most)."""
-    from engine.environments.build.docker import docker_client
-    from engine.errors import TrainyardError
+    from engine.environments.build.docker import docker_client  # PyYAML and the Docker SDK: only when asked
 
     try:
         client = docker_client(timeout=5)
@@ -61,10 +63,6 @@ SSH_PROBE_SECONDS = 2.0
 
 
 def ssh_state(target: ComputeTarget) -> ComputeState:
-    import socket
-
-    from engine.compute.ssh import SshTarget
-
     if target.config.get("docker"):
         return ComputeState(NOT_IN_THIS_VERSION, "running jobs in Docker on an SSH host is not available in this "
                                                  "version of Trainyard (jobs on SSH targets run as processes)")

@@ -6,10 +6,11 @@ maximum duration, honours cancel (SIGTERM to us, or the store's flag), and at th
 collects ./outputs and records the exit code or signal. Closing the studio or killing the CLI
 never touches it: it runs in its own session.
 
-The script's handle is an engine.compute.handle.RunHandle whatever runs it; `_start_handle`
-is the one place that picks the backend. Imports that pull in SQLAlchemy, Docker or the
-environment builders stay inside the methods that need them: the fast path starts the script
-before any of them.
+The script's handle is an engine.compute.handle.RunHandle whatever runs it (a local process or
+process group, a container, an SSH host); the supervisor only polls, terminates, waits for and
+cleans up that handle. Imports that pull in SQLAlchemy or the environment builders (PyYAML, the
+Docker SDK) stay inside the methods that need them: the fast path starts the script before any
+of them.
 """
 
 from __future__ import annotations
@@ -24,13 +25,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from engine.compute.distributed import driver_log_name
+from engine.compute.docker import ContainerRun
 from engine.compute.handle import RunHandle
 from engine.compute.local import start_local
 from engine.compute.procs import become_subreaper
+from engine.compute.ssh import make_ssh_run
 from engine.compute.targets import run_environment
 from engine.entities import USER_CANCEL, EnvironmentSpec
 from engine.errors import InvalidSpec, TrainyardError
 from engine.runs.launch import INJECT_DIR, link_interpreter, materialize_code
+from engine.runs.logmirror import FolderMirror
 from engine.runtime.files import BUILD_LOG, RunFiles
 from engine.runtime.launchspec import read_spec
 from engine.tracking.inject.trainyard_run.envvars import PREFIX, RUN_IDENTITY
@@ -38,7 +42,6 @@ from engine.tracking.inject.trainyard_run.envvars import PREFIX, RUN_IDENTITY
 if TYPE_CHECKING:
     from engine.environments.build import BuiltEnvironment
     from engine.runs.ingest import RecordIngestor
-    from engine.runs.logmirror import FolderMirror
     from engine.store.sql import SqlStore
 
 T = TypeVar("T")
@@ -152,8 +155,6 @@ class Supervisor:
     def _start_ssh(self) -> None:
         """Connect to the SSH target (a connection, login or host-key failure fails the run while
         Preparing, with that message), upload the code, start the script detached there."""
-        from engine.compute.ssh import make_ssh_run  # paramiko
-
         store = self._store()
         run = make_ssh_run(self.files, self.spec, self.log, self._driver_note)
         try:
@@ -190,8 +191,6 @@ class Supervisor:
         return str(image)
 
     def _start_container(self, image: str | None, docker_client: Any) -> None:
-        from engine.compute.docker import ContainerRun  # the Docker SDK
-
         if image is None:
             raise InvalidSpec("compute `docker` needs an environment with an image (`image:` or `build:`)",
                               "give the job an environment such as `image: python:3.11-slim`, or give the "
@@ -240,9 +239,7 @@ class Supervisor:
             except BaseException as exc:  # noqa: BLE001 - the script never started: record why
                 self._fail_before_start(exc)
                 return 1
-        # Record ingestion and the log mirror come after the script started (they import SQLAlchemy).
-        from engine.runs.ingest import RecordIngestor
-        from engine.runs.logmirror import FolderMirror
+        from engine.runs.ingest import RecordIngestor  # SQLAlchemy: after the script started
 
         store = self._store()
         if times is not None:

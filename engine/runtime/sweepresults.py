@@ -13,6 +13,7 @@ from typing import Any
 
 __all__ = [
     "RECORDED_BY_SUPERVISORS",
+    "SWEEP_PROPERTY_KEYS",
     "SweepRecord",
     "SweepResult",
     "early_termination_reason",
@@ -37,6 +38,8 @@ STOPPED_EARLY = "stopped_early"
 # The start of such a trial's error; trials recorded before STOPPED_EARLY existed are known by it.
 _EARLY_TERMINATION = "early termination"
 
+# Everything a sweep run records of itself (the studio shows them in its own section).
+SWEEP_PROPERTY_KEYS = (RUN_TYPE, SWEEP, PRIMARY_METRIC, GOAL, TRIALS, BEST_CHILD, BEST_VALUE, BEST_PARAMS)
 # Properties that say how a run went rather than what was asked: a re-run starts without them.
 RECORDED_BY_SUPERVISORS = ("environment_hash", "environment_cached", "image", "signal", "cancel_reason",
                            STOPPED_EARLY, TRIALS, BEST_CHILD, BEST_VALUE, BEST_PARAMS)

@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine import entities as E
+from engine.runtime import sweepresults
 from studio.rundetail.logtail import BUILD_LOG_REL, DRIVER_LOG_REL, SUPERVISOR_LOG_REL
 from studio.rundetail.trials import Children, fmt_param, fmt_params, is_sweep, load_children, trial_counts
 from studio.style import (
@@ -79,8 +80,7 @@ WRAPPED = {"error", "description"}  # prose: wrapped, never cut
 # Properties Trainyard records for itself that have their own rows (or mean nothing to a user).
 HIDDEN_PROPERTIES = {"host", "interpreter", "source_file", "environment_hash"}
 # What a sweep run records of itself: shown in the Sweep section instead.
-SWEEP_PROPERTIES = {"run_type", "sweep", "primary_metric", "goal", "trials", "best_child_run_id",
-                    "best_metric_value", "best_params"}
+SWEEP_PROPERTIES = set(sweepresults.SWEEP_PROPERTY_KEYS)
 # A running sweep's trials are read again at most this often (seconds).
 SWEEP_REFRESH_S = 2.0
 ENV_KINDS = {"user": "user-managed Python", "venv": "pip virtual environment", "conda": "conda",
@@ -146,23 +146,21 @@ def sweep_values(run: E.Run) -> dict[str, str]:
     """The Sweep section's rows of a sweep run, from its record ('' for other runs)."""
     keys = ("sweep_sampling", "sweep_space", "sweep_objective", "sweep_limits", "sweep_termination",
             "sweep_trials", "sweep_best")
-    if not is_sweep(run):
+    record = sweepresults.SweepRecord.from_properties(run.properties)
+    if record is None:
         return dict.fromkeys(keys, "")
-    props = run.properties
-    settings = props.get("sweep") or {}
-    metric = str(props.get("primary_metric") or settings.get("primary_metric") or "")
-    counts = props.get("trials") or {}
+    settings, metric, counts = record.settings, record.primary_metric, record.result.trials
     order = ("Completed", "Running", "Queued", "Canceled", "Failed")
     trials = ", ".join(f"{n:,} {status_label(k).lower()}"
                        for k, n in sorted(counts.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else 9))
-    best = props.get("best_child_run_id")
+    best = record.result
     best_text = ""
-    if best:
-        best_text = describe_best(str(best), metric, props.get("best_metric_value"), props.get("best_params") or {})
+    if best.best_child_run_id:
+        best_text = describe_best(best.best_child_run_id, metric, best.best_metric_value, best.best_params)
     return {
         "sweep_sampling": describe_sampling(settings),
-        "sweep_space": describe_space(settings.get("search_space") or {}),
-        "sweep_objective": f"{props.get('goal') or settings.get('goal') or ''} {metric}".strip(),
+        "sweep_space": describe_space(record.search_space),
+        "sweep_objective": f"{record.goal} {metric}".strip(),
         "sweep_limits": describe_limits(settings),
         "sweep_termination": describe_policy(settings.get("early_termination")) if settings else "",
         "sweep_trials": (f"{plural(sum(counts.values()), 'trial')} · {trials}" if counts

@@ -69,7 +69,7 @@ def finite_number(value: Any) -> float | None:
 def primary_metric(run: E.Run, summaries: list[E.MetricSummary]) -> str:
     """The child's `primary_metric` (a property sweeps set) or else its first scalar metric."""
     scalars = {s.key: s for s in summaries if s.kind == "scalar"}
-    key = run.properties.get("primary_metric")
+    key = sweepresults.primary_metric_of(run.properties)
     if key not in scalars:
         key = min(scalars) if scalars else None
     return f"{key} = {fmt_value(scalars[key].last_value)}" if key else ""
@@ -97,7 +97,8 @@ def trial_counts(runs: list[E.Run]) -> str:
 
 def best_trial(sweep: E.Run, rows: list[ChildRow], goal: str) -> str | None:
     """The sweep's recorded best trial, or (while it runs) its best completed trial so far."""
-    recorded = sweep.properties.get("best_child_run_id")
+    record = sweepresults.SweepRecord.from_properties(sweep.properties)
+    recorded = record.result.best_child_run_id if record is not None else None
     if recorded and any(r.run.name == recorded for r in rows):
         return str(recorded)
     done = [r for r in rows if r.run.status == "Completed" and r.value is not None and not math.isnan(r.value)]
@@ -108,10 +109,10 @@ def best_trial(sweep: E.Run, rows: list[ChildRow], goal: str) -> str | None:
 
 
 def sweep_info(sweep: E.Run, rows: list[ChildRow]) -> SweepInfo:
-    settings = sweep.properties.get("sweep") or {}
-    space = settings.get("search_space") or {}
-    metric = str(sweep.properties.get("primary_metric") or settings.get("primary_metric") or "")
-    goal = str(sweep.properties.get("goal") or settings.get("goal") or "minimize")
+    record = sweepresults.SweepRecord.from_properties(sweep.properties)
+    space = record.search_space if record is not None else {}
+    metric = record.primary_metric if record is not None else ""
+    goal = record.goal if record is not None else "minimize"
     used = {k for r in rows for k in r.run.params}
     params = [k for k in space if k in used] + sorted(used - set(space))
     if not rows:  # nothing ran yet: the search space says what the columns will be
@@ -156,7 +157,7 @@ def sweep_summary(rows: list[ChildRow], info: SweepInfo) -> str:
 def load_children(engine: Any, name: str) -> Children:
     parent = engine.get_run(name)
     sweep = is_sweep(parent)
-    metric = parent.properties.get("primary_metric") if sweep else None
+    metric = sweepresults.primary_metric_of(parent.properties) if sweep else None
     rows = []
     for child in engine.children(name):
         summaries = engine.store.metric_summaries(child.name)

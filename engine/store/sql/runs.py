@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from engine import entities as E
 from engine.errors import InvalidState, NotFound
+from engine.runtime.sweepresults import is_sweep
 from engine.store.models import ExperimentRow, RunRow, RunStatusEventRow
 from engine.store.runquery import order_runs, where_runs
 from engine.store.sql.base import SqlBase
@@ -128,7 +129,7 @@ class Runs(SqlBase):
             ).all()
         holding = awaiting = 0
         for other, status, created, props in rows:
-            if (props or {}).get("run_type") == "sweep":
+            if is_sweep(props or {}):
                 continue
             if status in ("NotStarted", "Queued"):
                 awaiting += (created, other) < (me.created_at, name)
