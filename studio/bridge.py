@@ -68,10 +68,10 @@ class _Poller(QObject):
         if self._timer is not None:
             self._timer.stop()
 
-    def _resync_active(self, store: Any) -> list[E.Run]:
-        active = store.list_runs(statuses=E.ACTIVE_STATUSES, include_archived=True)
+    def _resync_active(self, engine: Any) -> list[E.Run]:
+        active = engine.list_runs(statuses=E.ACTIVE_STATUSES, include_archived=True)
         seen = {r.name for r in active}
-        ended = [store.get_run(name) for name, r in self._known.items()
+        ended = [engine.get_run(name) for name, r in self._known.items()
                  if not r.is_terminal and name not in seen]
         return active + ended
 
@@ -85,18 +85,18 @@ class _Poller(QObject):
 
     @Slot()
     def poll(self) -> None:
-        store = self._engine.store
+        engine = self._engine
         try:
             first = self._since is None
             now = time.time()
             if first:  # not every run (there may be 100,000): the table reads its own pages
-                fresh = (store.list_runs(limit=RECENT_RUNS, include_archived=True)
-                         + store.list_runs(statuses=E.ACTIVE_STATUSES, include_archived=True))
+                fresh = (engine.list_runs(limit=RECENT_RUNS, include_archived=True)
+                         + engine.list_runs(statuses=E.ACTIVE_STATUSES, include_archived=True))
             else:
-                fresh = store.runs_changed_since((self._since or now) - OVERLAP_S)
+                fresh = engine.runs_changed_since((self._since or now) - OVERLAP_S)
             self._since = now
             if not first and self._tick % RESYNC_EVERY == 0:
-                fresh = fresh + self._resync_active(store)
+                fresh = fresh + self._resync_active(engine)
             changed = [r for r in self._dedupe(fresh) if self._known.get(r.name) != r]
             new_names = any(r.name not in self._known for r in changed)
             for r in changed:
@@ -104,10 +104,10 @@ class _Poller(QObject):
             if changed or first:
                 self.runs.emit(changed)
             if first or new_names:
-                self._experiments = store.list_experiments()
+                self._experiments = engine.list_experiments()
                 self.experiments.emit(self._experiments)
             if first or self._tick % MODEL_EVERY == 0:
-                models = store.list_models()
+                models = engine.list_models()
                 if models != self._models:
                     self._models = models
                     self.models.emit(models)

@@ -17,11 +17,11 @@ class MetricPoints:
     history: E.MetricHistory
 
 
-def new_points(store: Any, run: str, summaries: list[E.MetricSummary],
+def new_points(engine: Any, run: str, summaries: list[E.MetricSummary],
                counts: dict[str, int]) -> dict[str, MetricPoints]:
     """For each charted scalar key (`counts`: key -> points its chart holds) that has more points
     now, the points after those (whole stored chunks before them are skipped)."""
     starts = {s.key: counts[s.key] for s in summaries
               if s.kind == "scalar" and s.key in counts and s.count > counts[s.key]}
-    histories = store.metric_histories_since(run, starts)
+    histories = engine.metric_histories_since(run, starts)
     return {key: MetricPoints(starts[key], h) for key, h in histories.items() if len(h)}

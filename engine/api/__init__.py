@@ -10,7 +10,7 @@ forward to them.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +59,10 @@ class Engine:
     def close(self) -> None:
         self.store.close()
 
+    @property
+    def store_url(self) -> str:
+        return self.store.url
+
     # ------------------------------------------------------------------ runs
     def submit(self, spec: JobSpec | SweepSpec, on_warning: Callable[[str], None] | None = None) -> E.Run:
         """Snapshot the code, record the run and start its supervisor. Returns at once.
@@ -79,6 +83,27 @@ class Engine:
 
     def list_runs(self, **filters: Any) -> list[E.Run]:
         return self.runs.list(**filters)
+
+    def query_runs(self, **query: Any) -> list[E.Run]:
+        """One page of runs, filtered and sorted by the store (text, sort, descending, offset,
+        limit, include_archived): a table of 100,000 runs reads only the rows it shows."""
+        return self.runs.query(**query)
+
+    def count_runs(self, *, text: str = "", include_archived: bool = True) -> int:
+        return self.runs.count(text=text, include_archived=include_archived)
+
+    def runs_changed_since(self, since: float) -> list[E.Run]:
+        return self.runs.changed_since(since)
+
+    def archived_among(self, names: Sequence[str]) -> set[str]:
+        return self.runs.archived_among(names)
+
+    def list_experiments(self) -> list[E.Experiment]:
+        return self.runs.list_experiments()
+
+    def set_tags(self, name: str, tags: dict[str, Any]) -> None:
+        """Replace run `name`'s tags."""
+        self.runs.set_tags(name, tags)
 
     def children(self, name: str) -> list[E.Run]:
         """The runs submitted as children of run `name` (`Run.submit_child`), oldest first."""
@@ -114,6 +139,25 @@ class Engine:
     def latest_metrics(self, name: str) -> dict[str, Any]:
         return self.runs.latest_metrics(name)
 
+    def metric_summaries(self, name: str) -> list[E.MetricSummary]:
+        return self.runs.metric_summaries(name)
+
+    def metric_histories_since(self, name: str, starts: dict[str, int]) -> dict[str, E.MetricHistory]:
+        """key -> the points of that scalar metric from index starts[key] on."""
+        return self.runs.metric_histories_since(name, starts)
+
+    def metric_objects(self, name: str, key: str | None = None) -> list[E.MetricObject]:
+        """The list/row/table/image values run `name` logged (of `key`, or all)."""
+        return self.runs.metric_objects(name, key)
+
+    def metric_keys(self, limit: int = 500) -> list[str]:
+        """Scalar metric keys logged in this workspace (for metric columns)."""
+        return self.runs.metric_keys(limit)
+
+    def latest_values(self, names: Sequence[str], keys: Sequence[str]) -> dict[str, dict[str, float]]:
+        """{run: {key: latest value}} of scalar metrics, in one query."""
+        return self.runs.latest_values(names, keys)
+
     def run_environment(self, name: str) -> EnvironmentSpec | None:
         """The EnvironmentSpec run `name` was launched with, or None (Trainyard's own interpreter)."""
         return self.runs.environment(name)
@@ -134,6 +178,18 @@ class Engine:
     def list_all_environments(self) -> list[EnvironmentSpec]:
         """Every registered environment version, then the curated ones."""
         return self.environments.list_all()
+
+    def resolve_environment(self, ref: str) -> EnvironmentSpec:
+        """`NAME`, `NAME:VERSION`, `NAME@latest` or an azureml: reference, registered or curated."""
+        return self.environments.resolve(ref)
+
+    def register_environment(self, spec: EnvironmentSpec, *, reuse_identical: bool = False) -> EnvironmentSpec:
+        """Register `spec` as the next version of its name (or spec.version if free). With
+        `reuse_identical`, an unchanged environment returns its latest registered version."""
+        return self.environments.register(spec, reuse_identical=reuse_identical)
+
+    def environment_created_at(self, name: str, version: int) -> float | None:
+        return self.environments.created_at(name, version)
 
     def environment_build_status(self, spec: EnvironmentSpec) -> BuildStatus:
         return self.environments.build_status(spec)
@@ -156,6 +212,17 @@ class Engine:
         """The built-in targets (local, docker), then the registered ones by name."""
         return self.compute.list_targets()
 
+    def get_compute_target(self, name: str) -> E.ComputeTarget:
+        """`local`, `docker`, `NAME` or `azureml:NAME` -> the target (NotFound lists the known ones)."""
+        return self.compute.get_target(name)
+
+    def create_compute_target(self, target: E.ComputeTarget) -> E.ComputeTarget:
+        """Register a validated target (engine.specs.compute) in the workspace."""
+        return self.compute.create_target(target)
+
+    def delete_compute_target(self, name: str) -> E.ComputeTarget:
+        return self.compute.delete_target(name)
+
     def compute_states(self, targets: list[E.ComputeTarget] | None = None) -> dict[str, ComputeState]:
         return self.compute.states(targets)
 
@@ -172,11 +239,23 @@ class Engine:
     def download_model(self, name: str, version: int | None, dest: Path) -> Path:
         return self.registry.download_model(name, version, dest)
 
+    def get_model(self, name: str, version: int | None = None) -> E.Model:
+        """Model `name` at `version` (None: its latest)."""
+        return self.registry.get_model(name, version)
+
+    def list_models(self, name: str | None = None) -> list[E.Model]:
+        """Every version of every model (or of model `name`)."""
+        return self.registry.list_models(name)
+
     def create_data_asset(self, name: str, path: str, description: str = "") -> E.DataAsset:
         return self.registry.create_data_asset(name, path, description)
 
     def list_data_assets(self) -> list[E.DataAsset]:
         return self.registry.list_data_assets()
+
+    def get_data_asset(self, name: str, version: int | None = None) -> E.DataAsset:
+        """Data asset `name` at `version` (None: its latest)."""
+        return self.registry.get_data_asset(name, version)
 
     def experiment_metrics(self, runs_per_experiment: int = 20) -> dict[str, PrimaryMetric]:
         return self.registry.experiment_metrics(runs_per_experiment)

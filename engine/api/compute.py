@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from engine import entities as E
 from engine.compute.gpus import GpuInventory, local_gpus
 from engine.compute.status import ComputeState, docker_state, target_state
+from engine.compute.targets import create_compute_target, resolve_compute
 
 if TYPE_CHECKING:
     from engine.store.protocol import Store
@@ -21,6 +22,16 @@ class ComputeManager:
     def list_targets(self) -> list[E.ComputeTarget]:
         """The built-in targets (local, docker), then the registered ones by name."""
         return self.store.list_compute_targets()
+
+    def get_target(self, name: str) -> E.ComputeTarget:
+        """`local`, `docker`, `NAME` or `azureml:NAME` -> the target (NotFound lists the known ones)."""
+        return resolve_compute(self.store, name)
+
+    def create_target(self, target: E.ComputeTarget) -> E.ComputeTarget:
+        return create_compute_target(self.store, target)
+
+    def delete_target(self, name: str) -> E.ComputeTarget:
+        return self.store.delete_compute_target(name)
 
     def states(self, targets: list[E.ComputeTarget] | None = None) -> dict[str, ComputeState]:
         """name -> state; Docker is pinged once (a few seconds at most)."""

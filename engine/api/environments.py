@@ -18,7 +18,7 @@ from engine.environments.build import (
     spec_hash,
 )
 from engine.environments.build.cache import cached_hashes
-from engine.environments.resolve import list_all_environments, resolve_environment
+from engine.environments.resolve import list_all_environments, register_environment, resolve_environment
 from engine.environments.status import BuildStatus, build_status, record_build
 from engine.errors import InvalidState
 from engine.runs.envusage import environments_in_use, run_build_log
@@ -40,6 +40,17 @@ class EnvironmentsManager:
     def list_all(self) -> list[EnvironmentSpec]:
         """Every registered environment version, then the curated ones."""
         return list_all_environments(self.store)
+
+    def resolve(self, ref: str) -> EnvironmentSpec:
+        """`NAME`, `NAME:VERSION`, `NAME@latest` or an azureml: reference -> its spec."""
+        return resolve_environment(self.store, ref)
+
+    def register(self, spec: EnvironmentSpec, *, reuse_identical: bool = False) -> EnvironmentSpec:
+        """Register `spec` as the next version of its name (see register_environment)."""
+        return register_environment(self.store, spec, reuse_identical=reuse_identical)
+
+    def created_at(self, name: str, version: int) -> float | None:
+        return self.store.environment_created_at(name, version)
 
     def build_status(self, spec: EnvironmentSpec) -> BuildStatus:
         """The state of `spec` in this workspace's build cache."""

@@ -82,6 +82,12 @@ class RegistryManager:
         return target / src.name
 
     # ------------------------------------------------------------------ data assets
+    def get_model(self, name: str, version: int | None = None) -> E.Model:
+        return self.store.get_model(name, version)
+
+    def list_models(self, name: str | None = None) -> list[E.Model]:
+        return self.store.list_models(name)
+
     def create_data_asset(self, name: str, path: str, description: str = "") -> E.DataAsset:
         _check_name(name, "data asset")
         if path.startswith(("http://", "https://")):
@@ -94,6 +100,9 @@ class RegistryManager:
 
     def list_data_assets(self) -> list[E.DataAsset]:
         return self.store.list_data_assets()
+
+    def get_data_asset(self, name: str, version: int | None = None) -> E.DataAsset:
+        return self.store.get_data_asset(name, version)
 
     # ------------------------------------------------------------------ experiments
     def experiment_metrics(self, runs_per_experiment: int = 20) -> dict[str, PrimaryMetric]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +53,24 @@ class RunsManager:
     def list(self, **filters: Any) -> list[E.Run]:
         return self.store.list_runs(**filters)
 
+    def query(self, **query: Any) -> list[E.Run]:
+        return self.store.query_runs(**query)
+
+    def count(self, *, text: str = "", include_archived: bool = True) -> int:
+        return self.store.count_runs(text=text, include_archived=include_archived)
+
+    def changed_since(self, since: float) -> list[E.Run]:
+        return self.store.runs_changed_since(since)
+
+    def archived_among(self, names: Sequence[str]) -> set[str]:
+        return self.store.archived_among(names)
+
+    def list_experiments(self) -> list[E.Experiment]:
+        return self.store.list_experiments()
+
+    def set_tags(self, name: str, tags: dict[str, Any]) -> None:
+        self.store.update_run(name, tags=tags)
+
     def children(self, name: str) -> list[E.Run]:
         return self.store.list_children(name)
 
@@ -82,6 +100,21 @@ class RunsManager:
 
     def latest_metrics(self, name: str) -> dict[str, Any]:
         return {m.key: m.last_value for m in self.store.metric_summaries(name)}
+
+    def metric_summaries(self, name: str) -> list[E.MetricSummary]:
+        return self.store.metric_summaries(name)
+
+    def metric_histories_since(self, name: str, starts: dict[str, int]) -> dict[str, E.MetricHistory]:
+        return self.store.metric_histories_since(name, starts)
+
+    def metric_objects(self, name: str, key: str | None = None) -> list[E.MetricObject]:
+        return self.store.metric_objects(name, key)
+
+    def metric_keys(self, limit: int = 500) -> list[str]:
+        return self.store.metric_keys(limit)
+
+    def latest_values(self, names: Sequence[str], keys: Sequence[str]) -> dict[str, dict[str, float]]:
+        return self.store.latest_values(names, keys)
 
     # ------------------------------------------------------------------ what a run was launched with
     def environment(self, name: str) -> EnvironmentSpec | None:

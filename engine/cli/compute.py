@@ -8,7 +8,6 @@ import click
 
 from engine.cli.options import OUTPUT, open_engine, workspace_option
 from engine.cli.output import compute_document, print_fields, print_table, show
-from engine.compute.targets import create_compute_target, resolve_compute
 from engine.errors import InvalidSpec
 
 
@@ -50,7 +49,7 @@ def compute_create(ctx: click.Context, file: str | None, name: str | None, type_
         data: dict[str, Any] = {"name": name, **{k: v for k, v in options.items() if v is not None}}
         target = compute_from_mapping(data)
     eng = open_engine(ctx, workspace)
-    created = create_compute_target(eng.store, target)
+    created = eng.create_compute_target(target)
     show(output_format, compute_document(created), f"Created compute target {created.name} ({created.type})")
 
 
@@ -61,7 +60,7 @@ def compute_create(ctx: click.Context, file: str | None, name: str | None, type_
 def compute_list(ctx: click.Context, workspace: str | None, output_format: str) -> None:
     """List the compute targets: the built-in ones, then those created in this workspace."""
     eng = open_engine(ctx, workspace)
-    targets = eng.store.list_compute_targets()
+    targets = eng.list_compute_targets()
     show(output_format, [compute_document(t) for t in targets], lambda: print_table(
         [{"name": t.name, "type": t.type, "source": "built-in" if t.builtin else "created",
           "settings": ", ".join(f"{k}={v}" for k, v in t.config.items()) or None,
@@ -77,7 +76,7 @@ def compute_list(ctx: click.Context, workspace: str | None, output_format: str) 
 def compute_show(ctx: click.Context, name: str, workspace: str | None, output_format: str) -> None:
     """Show one compute target (built in or created)."""
     eng = open_engine(ctx, workspace)
-    doc = compute_document(resolve_compute(eng.store, name))
+    doc = compute_document(eng.get_compute_target(name))
     show(output_format, doc, lambda: print_fields(doc, 21, blank=(None, "")))
 
 
@@ -89,5 +88,5 @@ def compute_show(ctx: click.Context, name: str, workspace: str | None, output_fo
 def compute_delete(ctx: click.Context, name: str, workspace: str | None, output_format: str) -> None:
     """Delete a created compute target (jobs that ran on it keep its name)."""
     eng = open_engine(ctx, workspace)
-    target = eng.store.delete_compute_target(name.removeprefix("azureml:"))
+    target = eng.delete_compute_target(name.removeprefix("azureml:"))
     show(output_format, {**compute_document(target), "deleted": True}, f"Deleted compute target {target.name}")

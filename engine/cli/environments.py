@@ -1,7 +1,4 @@
-"""`trainyard environment ...`: register, list, show and prune environments.
-
-The environment modules load pydantic (the curated specs are read through engine.specs): they are
-imported by the commands that use them, so that the other commands do not pay for it."""
+"""`trainyard environment ...`: register, list, show and prune environments."""
 
 from __future__ import annotations
 
@@ -37,13 +34,13 @@ def environment_document(spec: Any, created_at: float | None = None) -> dict[str
 @click.pass_context
 def environment_create(ctx: click.Context, file: str, workspace: str | None, output_format: str) -> None:
     """Register an environment YAML as the next version of its name (or its `version:`)."""
-    from engine.environments.resolve import register_environment
+    # The environment YAML reader loads pydantic and PyYAML: only this command pays for them.
     from engine.specs.environment import load_environment_yaml
 
     spec = load_environment_yaml(file)
     eng = open_engine(ctx, workspace)
-    env = register_environment(eng.store, spec)
-    show(output_format, lambda: environment_document(env, eng.store.environment_created_at(env.name, env.version)),
+    env = eng.register_environment(spec)
+    show(output_format, lambda: environment_document(env, eng.environment_created_at(env.name, env.version)),
          f"Registered environment {env.name}:{env.version} ({env.kind})")
 
 
@@ -54,9 +51,8 @@ def environment_create(ctx: click.Context, file: str, workspace: str | None, out
 @click.pass_context
 def environment_list(ctx: click.Context, name: str | None, workspace: str | None, output_format: str) -> None:
     """List registered environments (all versions) and the curated ones."""
-    from engine.environments.resolve import list_all_environments
     eng = open_engine(ctx, workspace)
-    specs = [s for s in list_all_environments(eng.store) if name is None or s.name == name]
+    specs = [s for s in eng.list_all_environments() if name is None or s.name == name]
     show(output_format,
          [{"name": s.name, "version": s.version, "kind": s.kind, "curated": s.curated,
            "description": s.description, "reference": s.reference} for s in specs],
@@ -73,10 +69,9 @@ def environment_list(ctx: click.Context, name: str | None, workspace: str | None
 @click.pass_context
 def environment_show(ctx: click.Context, name: str, workspace: str | None, output_format: str) -> None:
     """Show one environment version (default: the latest), registered or curated."""
-    from engine.environments.resolve import resolve_environment
     eng = open_engine(ctx, workspace)
-    spec = resolve_environment(eng.store, name)
-    created = None if spec.curated else eng.store.environment_created_at(spec.name, spec.version)
+    spec = eng.resolve_environment(name)
+    created = None if spec.curated else eng.environment_created_at(spec.name, spec.version)
     doc = environment_document(spec, created)
     show(output_format, doc, lambda: _print_environment(spec, doc))
 

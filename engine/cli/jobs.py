@@ -190,7 +190,7 @@ def job_metrics(ctx: click.Context, name: str, metric: str | None, workspace: st
                 output_format: str) -> None:
     """Every logged point of a job's metrics: [{key, step, value, timestamp}]."""
     eng = open_engine(ctx, workspace)
-    summaries = eng.store.metric_summaries(eng.get_run(name).name)
+    summaries = eng.metric_summaries(eng.get_run(name).name)
     keys = [s.key for s in summaries if s.kind == "scalar"]
     if metric is not None:
         if metric not in {s.key for s in summaries}:
@@ -200,7 +200,7 @@ def job_metrics(ctx: click.Context, name: str, metric: str | None, workspace: st
     points: list[dict[str, Any]] = []
     for key in keys:
         points.extend(eng.metric_history(name, key).points())
-    objects = [o for o in eng.store.metric_objects(name, metric)]
+    objects = eng.metric_objects(name, metric)
     doc: list[dict[str, Any]] = points + [
         {"key": o.key, "step": o.step, "value": o.value, "timestamp": E.iso(o.timestamp), "type": o.kind}
         for o in objects

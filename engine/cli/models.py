@@ -40,7 +40,7 @@ def model_create(ctx: click.Context, name: str, path: str, run_name: str | None,
 def model_list(ctx: click.Context, name: str | None, workspace: str | None, output_format: str) -> None:
     """List registered models (all versions)."""
     eng = open_engine(ctx, workspace)
-    docs = [model_document(m) for m in eng.store.list_models(name)]
+    docs = [model_document(m) for m in eng.list_models(name)]
     show(output_format, docs, lambda: print_table(
         docs, ["name", "version", "run", "creation_time", "path"],
         empty="No models yet. Register one with `trainyard model create --name NAME --path PATH`."))
@@ -54,7 +54,7 @@ def model_list(ctx: click.Context, name: str | None, workspace: str | None, outp
 def model_show(ctx: click.Context, name: str, workspace: str | None, output_format: str) -> None:
     """Show one model version (default: the latest)."""
     eng = open_engine(ctx, workspace)
-    doc = model_document(eng.store.get_model(*name_version(name)))
+    doc = model_document(eng.get_model(*name_version(name)))
     show(output_format, doc, lambda: print_fields(doc, 14, blank=(None, "", {})))
 
 
@@ -97,7 +97,7 @@ def data_create(ctx: click.Context, name: str, path: str, description: str, work
 def data_list(ctx: click.Context, workspace: str | None, output_format: str) -> None:
     """List data assets."""
     eng = open_engine(ctx, workspace)
-    docs = [data_document(d) for d in eng.store.list_data_assets()]
+    docs = [data_document(d) for d in eng.list_data_assets()]
     show(output_format, docs, lambda: print_table(
         docs, ["name", "version", "type", "path"],
         empty="No data assets yet. Register one with `trainyard data create --name NAME --path PATH`."))
@@ -111,5 +111,5 @@ def data_list(ctx: click.Context, workspace: str | None, output_format: str) -> 
 def data_show(ctx: click.Context, name: str, workspace: str | None, output_format: str) -> None:
     """Show one data asset version (default: the latest)."""
     eng = open_engine(ctx, workspace)
-    doc = data_document(eng.store.get_data_asset(*name_version(name)))
+    doc = data_document(eng.get_data_asset(*name_version(name)))
     show(output_format, doc, lambda: print_fields(doc, 14, blank=()))

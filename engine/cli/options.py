@@ -1,9 +1,9 @@
 """What every command shares: the -o and -w options, opening the workspace's engine, and reading
 `NAME[:VERSION|@latest]` references.
 
-Engine modules that load SQLAlchemy or pydantic (engine.api, engine.specs, engine.environments)
-are imported inside the commands that need them: `trainyard --help` starts in well under 0.1 s and
-a command pays only for what it uses."""
+Engine modules that load SQLAlchemy or pydantic (engine.api, engine.specs) are imported inside
+the commands that need them: `trainyard --help` starts in well under 0.1 s and a command pays
+only for what it uses."""
 
 from __future__ import annotations
 

@@ -5,15 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.compute.targets import resolve_compute
-
 
 class ComputeTarget:
     """`ComputeTarget(workspace=ws, name="cpu-cluster")`: NotFound (listing the known targets)
     when the workspace has no such target."""
 
     def __init__(self, workspace: Any, name: str) -> None:
-        target = resolve_compute(workspace.engine.store, name)
+        target = workspace.engine.get_compute_target(name)
         self.workspace = workspace
         self.name = target.name
         self.type = target.type

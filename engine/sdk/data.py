@@ -15,7 +15,7 @@ class Dataset:
     @classmethod
     def get_by_name(cls, workspace: Any, name: str, version: str | int = "latest") -> Dataset:
         v = None if version == "latest" else int(version)
-        asset = workspace.engine.store.get_data_asset(name, v)
+        asset = workspace.engine.get_data_asset(name, v)
         return cls(workspace, asset.name, asset.version, asset.path)
 
     def as_mount(self) -> str:

@@ -18,9 +18,6 @@ from typing import Any
 
 from engine.entities import EnvironmentSpec
 from engine.environments.resolve import (
-    list_all_environments,
-    register_environment,
-    resolve_environment,
     same_build,
 )
 from engine.errors import InvalidSpec, InvalidState, NotFound, TrainyardError
@@ -284,14 +281,14 @@ class Environment:
         if label not in (None, "latest"):
             raise InvalidSpec(f"unknown label {label!r}", "only label='latest' exists")
         ref = name if version is None else f"{name}:{version}"
-        return cls.from_spec(resolve_environment(workspace.engine.store, ref))
+        return cls.from_spec(workspace.engine.resolve_environment(ref))
 
     def register(self, workspace: Any) -> Environment:
         """Register this environment in the workspace and return the registered version. An
         environment unchanged since its latest registered version returns that version."""
         check_name(self.name)
         spec = replace(self.to_spec(), version=None, curated=False)
-        registered = register_environment(workspace.engine.store, spec, reuse_identical=True)
+        registered = workspace.engine.register_environment(spec, reuse_identical=True)
         self.version = str(registered.version)
         return Environment.from_spec(registered)
 
@@ -374,7 +371,7 @@ class Environment:
     @classmethod
     def list(cls, workspace: Any) -> dict[str, Environment]:
         """Registered (latest versions) and curated environments by name."""
-        return {s.name: cls.from_spec(s) for s in list_all_environments(workspace.engine.store)}
+        return {s.name: cls.from_spec(s) for s in workspace.engine.list_all_environments()}
 
 
 def _dockerfile_context(value: str) -> Path:

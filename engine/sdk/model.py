@@ -9,7 +9,7 @@ from typing import Any
 class Model:
     def __init__(self, workspace: Any, name: str, version: int | None = None, **_ignored: Any) -> None:
         self.workspace = workspace
-        m = workspace.engine.store.get_model(name, version)
+        m = workspace.engine.get_model(name, version)
         self._entity = m
         self.name = m.name
         self.version = m.version

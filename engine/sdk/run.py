@@ -65,15 +65,15 @@ class Run:
 
     def get_metrics(self, name: str | None = None) -> dict[str, Any]:
         """Like Azure ML: a key logged once gives its value, logged many times a list of values."""
-        store = self._engine.store
+        eng = self._engine
         out: dict[str, Any] = {}
-        for s in store.metric_summaries(self._id):
+        for s in eng.metric_summaries(self._id):
             if name is not None and s.key != name:
                 continue
             if s.kind == "scalar":
-                values = store.metric_history(self._id, s.key).values.tolist()
+                values = eng.metric_history(self._id, s.key).values.tolist()
             else:
-                values = [o.value for o in store.metric_objects(self._id, s.key)]
+                values = [o.value for o in eng.metric_objects(self._id, s.key)]
             out[s.key] = values[0] if len(values) == 1 else values
         return out
 
@@ -82,7 +82,7 @@ class Run:
 
     def tag(self, key: str, value: Any = None) -> None:
         run = self._engine.get_run(self._id)
-        self._engine.store.update_run(self._id, tags={**run.tags, key: value})
+        self._engine.set_tags(self._id, {**run.tags, key: value})
 
     def get_file_names(self) -> list[str]:
         root = Path(self._engine.get_run(self._id).run_dir)

@@ -54,11 +54,11 @@ class Workspace:
     @property
     def compute_targets(self) -> dict[str, Any]:
         """The built-in targets (`local`, `docker`) and those created in this workspace, by name."""
-        return {t.name: ComputeTarget(self, t.name) for t in self._engine.store.list_compute_targets()}
+        return {t.name: ComputeTarget(self, t.name) for t in self._engine.list_compute_targets()}
 
     @property
     def experiments(self) -> dict[str, Any]:
-        return {e.name: Experiment(self, e.name) for e in self._engine.store.list_experiments()}
+        return {e.name: Experiment(self, e.name) for e in self._engine.list_experiments()}
 
     @property
     def environments(self) -> dict[str, Any]:
@@ -69,12 +69,12 @@ class Workspace:
     @property
     def models(self) -> dict[str, Any]:
         latest: dict[str, Any] = {}
-        for m in self._engine.store.list_models():
+        for m in self._engine.list_models():
             latest[m.name] = Model(self, m.name, m.version)
         return latest
 
     def get_details(self) -> dict[str, Any]:
-        return {"name": self.name, "location": self.location, "store": self._engine.store.url}
+        return {"name": self.name, "location": self.location, "store": self._engine.store_url}
 
     def __repr__(self) -> str:
         return f"Workspace(name={self.name!r}, location={self.location!r})"

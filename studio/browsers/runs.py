@@ -159,8 +159,7 @@ class RunBrowser(Page):
                                 if self.model.query.descending else Qt.SortOrder.AscendingOrder)
 
     def _load_metric_keys(self) -> None:
-        store = self.engine.store
-        BackgroundOp(self, store.metric_keys).success(self._got_metric_keys).failure(lambda _e: None).run()
+        BackgroundOp(self, self.engine.metric_keys).success(self._got_metric_keys).failure(lambda _e: None).run()
 
     def _got_metric_keys(self, keys: list[str]) -> None:
         self._metric_keys = keys

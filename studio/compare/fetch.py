@@ -35,20 +35,19 @@ class CompareUpdate:
 
 
 def fetch_compare(engine: Any, state: CompareState) -> CompareUpdate:
-    store = engine.store
     runs: dict[str, E.Run] = {}
     summaries: dict[str, list[E.MetricSummary]] = {}
     points: dict[tuple[str, str], MetricPoints] = {}
     for name in state.runs:
         known = state.ended.get(name)
         if known is None:
-            run = runs[name] = store.get_run(name)
-            known = summaries[name] = store.metric_summaries(name)
+            run = runs[name] = engine.get_run(name)
+            known = summaries[name] = engine.metric_summaries(name)
             if run.is_terminal:
                 # Read once more after the end, for the points ingested as it ended.
                 if name in state.seen_ended:
                     state.ended[name] = known
                 state.seen_ended.add(name)
-        for key, new in new_points(store, name, known, state.counts.get(name, {})).items():
+        for key, new in new_points(engine, name, known, state.counts.get(name, {})).items():
             points[(name, key)] = new
     return CompareUpdate(runs, summaries, points)

@@ -216,7 +216,7 @@ class SubmitDialog(QDialog):
         engine, folder = self.engine, self.folder
 
         def fetch() -> tuple[ProjectScan, list[Any], list[Any], list[Any]]:
-            return (scan_project(folder), engine.store.list_experiments(), engine.list_compute_targets(),
+            return (scan_project(folder), engine.list_experiments(), engine.list_compute_targets(),
                     engine.list_all_environments())
 
         BackgroundOp(self, fetch).success(self._loaded).failure(self._load_failed).run()

@@ -37,7 +37,7 @@ def load_environments(engine: Any) -> list[EnvironmentRow]:
     """Every environment with its build state (store reads and cache stats: call off the GUI thread)."""
     rows = []
     for spec in engine.list_all_environments():
-        created = None if spec.curated else engine.store.environment_created_at(spec.name, spec.version)
+        created = None if spec.curated else engine.environment_created_at(spec.name, spec.version)
         rows.append(EnvironmentRow(spec, engine.environment_build_status(spec), created))
     return rows
 

@@ -1,6 +1,6 @@
 """The runs table: a lazy model over the store that stays fast with 100,000 runs.
 
-The store filters, sorts and pages (`SqlStore.query_runs`); this model only knows the row count
+The store filters, sorts and pages (`Engine.query_runs`); this model only knows the row count
 of the current query and the blocks of rows the view has asked for. A block is fetched off the
 GUI thread the first time a cell of it is painted; until it arrives its cells show "…".
 One fetch runs at a time, so results land in the order they were asked for.
@@ -72,25 +72,25 @@ class _Fetch:
     total: int | None = None
 
 
-def fetch(store: Any, query: RunQuery, blocks: list[int], keys: list[str], *, count: bool,
+def fetch(engine: Any, query: RunQuery, blocks: list[int], keys: list[str], *, count: bool,
           total: bool = True) -> _Fetch:
     """Read blocks of rows (and the counts) of `query`. Runs off the GUI thread. `total=False`
     skips counting the unfiltered runs (typing in the filter box does not change that number)."""
     out = _Fetch(query, {})
     if count:
-        out.count = store.count_runs(text=query.text, include_archived=query.include_archived)
+        out.count = engine.count_runs(text=query.text, include_archived=query.include_archived)
         if not query.text.strip():
             out.total = out.count
         elif total:
-            out.total = store.count_runs(include_archived=query.include_archived)
+            out.total = engine.count_runs(include_archived=query.include_archived)
     for b in blocks:
-        out.blocks[b] = store.query_runs(text=query.text, sort=query.sort, descending=query.descending,
-                                         offset=b * BLOCK, limit=BLOCK, include_archived=query.include_archived)
+        out.blocks[b] = engine.query_runs(text=query.text, sort=query.sort, descending=query.descending,
+                                          offset=b * BLOCK, limit=BLOCK, include_archived=query.include_archived)
     names = [r.name for rows in out.blocks.values() for r in rows]
     if keys:
-        out.latest = store.latest_values(names, keys)
+        out.latest = engine.latest_values(names, keys)
     if query.include_archived:
-        out.archived = store.archived_among(names)
+        out.archived = engine.archived_among(names)
     return out
 
 
@@ -305,21 +305,21 @@ class RunTableModel(QAbstractTableModel):
         """Start the next read: a new query first, then a refresh, then blocks the view asked for."""
         if self._busy or self._engine is None:
             return
-        store, query, keys = self._engine.store, self._query, list(self._metric_keys)
+        engine, query, keys = self._engine, self._query, list(self._metric_keys)
         if self._need_reset:
             self._need_reset = self._need_refresh = False
             self._wanted.clear()
             total = self._total_of != query.include_archived  # unknown for this archived setting
-            self._start(lambda: fetch(store, query, [0], keys, count=True, total=total), self._apply_reset)
+            self._start(lambda: fetch(engine, query, [0], keys, count=True, total=total), self._apply_reset)
         elif self._need_refresh:
             self._need_refresh = False
             blocks = list(self._blocks)[-REFRESH_BLOCKS:] or [0]
-            self._start(lambda: fetch(store, query, blocks, keys, count=True), self._apply_refresh)
+            self._start(lambda: fetch(engine, query, blocks, keys, count=True), self._apply_refresh)
         elif self._wanted:
             blocks = [b for b in reversed(self._wanted) if b not in self._blocks][:2]
             self._wanted.clear()
             if blocks:
-                self._start(lambda: fetch(store, query, blocks, keys, count=False), self._apply_blocks)
+                self._start(lambda: fetch(engine, query, blocks, keys, count=False), self._apply_blocks)
 
     def _start(self, fn: Callable[[], _Fetch], apply: Callable[[_Fetch], None]) -> None:
         self._busy = True

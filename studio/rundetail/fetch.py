@@ -41,11 +41,10 @@ class DetailUpdate:
 
 
 def fetch(engine: Any, state: FetchState) -> DetailUpdate:
-    store = engine.store
-    run = store.get_run(state.name)
-    summaries = store.metric_summaries(state.name)
+    run = engine.get_run(state.name)
+    summaries = engine.metric_summaries(state.name)
     shown = dict(state.object_counts)
-    points = new_points(store, state.name, summaries, dict(state.metric_counts))
-    objects = {s.key: store.metric_objects(state.name, s.key) for s in summaries
+    points = new_points(engine, state.name, summaries, dict(state.metric_counts))
+    objects = {s.key: engine.metric_objects(state.name, s.key) for s in summaries
                if s.kind != "scalar" and s.count != shown.get(s.key, 0)}
     return DetailUpdate(run, summaries, points, objects)

@@ -160,7 +160,7 @@ def load_children(engine: Any, name: str) -> Children:
     metric = sweepresults.primary_metric_of(parent.properties) if sweep else None
     rows = []
     for child in engine.children(name):
-        summaries = engine.store.metric_summaries(child.name)
+        summaries = engine.metric_summaries(child.name)
         value = None
         if sweep:
             last = next((s.last_value for s in summaries if s.key == metric and s.kind == "scalar"), None)
