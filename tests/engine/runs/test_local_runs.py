@@ -149,11 +149,11 @@ def test_cancel_mid_run_ends_the_whole_tree(eng: Engine, project) -> None:  # ty
     wait_file_contains(files.driver_log, "started")
     pids = [int(p) for p in files.driver_log.read_text().split()[1:4]]
     assert all(psutil.pid_exists(p) for p in pids)
-    t0 = time.monotonic()
     eng.cancel(run.name)
     final = eng.wait(run.name, timeout=30)
     assert final.status == "Canceled"
-    assert time.monotonic() - t0 < 15
+    # Ended by the TERM the cancel sends at once, not by the KILL after the 10 s grace.
+    assert final.exit_code == -15
     assert "canceled by the user" in (final.error or "")
     for p in pids:
         assert not _alive(p), f"process {p} survived the cancel"
