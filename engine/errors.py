@@ -23,6 +23,10 @@ class TrainyardError(Exception):
             return f"{self.message}\n  hint: {self.hint}"
         return self.message
 
+    def one_line(self) -> str:
+        """'message (hint)': the error inside another text (a run's error, a list entry)."""
+        return self.message + (f" ({self.hint})" if self.hint else "")
+
 
 class NotFound(TrainyardError):
     """A named thing (job, experiment, model, compute target, file) does not exist."""

@@ -262,7 +262,7 @@ def _environment_file(root: Path, rel: str, kind: str, experiment: str) -> Envir
     try:
         spec = environment_from_file(root, rel, kind, experiment)
     except TrainyardError as exc:
-        return EnvironmentFile(rel, kind, None, _one_line(exc))
+        return EnvironmentFile(rel, kind, None, exc.one_line())
     return EnvironmentFile(rel, kind, spec)
 
 
@@ -270,11 +270,7 @@ def _job_file(root: Path, rel: str) -> JobFile:
     try:
         return JobFile(rel, load_job(root / rel))
     except TrainyardError as exc:
-        return JobFile(rel, None, _one_line(exc))
-
-
-def _one_line(exc: TrainyardError) -> str:
-    return exc.message + (f" ({exc.hint})" if exc.hint else "")
+        return JobFile(rel, None, exc.one_line())
 
 
 # ---------------------------------------------------------------------------------- the job

@@ -375,9 +375,7 @@ class Supervisor:
 
     def _fail_before_start(self, exc: BaseException) -> None:
         self.log("failed before the script started:\n" + traceback.format_exc())
-        message = exc.message if isinstance(exc, TrainyardError) else f"{type(exc).__name__}: {exc}"
-        if isinstance(exc, TrainyardError) and exc.hint:
-            message += f" ({exc.hint})"
+        message = exc.one_line() if isinstance(exc, TrainyardError) else f"{type(exc).__name__}: {exc}"
         self._store().set_status(self.run_name, "Failed", error=f"the run could not start: {message}")
         proc = self.proc
         if proc is not None:
