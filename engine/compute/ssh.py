@@ -139,7 +139,8 @@ class SshTarget:
         keyscan = f"ssh-keyscan -p {self.port} {self.hostname} >> {hosts_file}"
         try:
             client.connect(self.hostname, port=self.port, username=self.user,
-                           key_filename=list(self.key_files) or None,
+                           # paramiko takes a list of key files too (its docs); the stub says str
+                           key_filename=list(self.key_files) or None,  # type: ignore[arg-type]
                            look_for_keys=not self.key_files, allow_agent=not self.key_files,
                            timeout=timeout, banner_timeout=timeout, auth_timeout=timeout)
         except paramiko.BadHostKeyException as exc:
@@ -167,7 +168,9 @@ class SshTarget:
             raise LaunchFailed(f"could not connect to {self.address} (compute target {self.name!r}): {exc}",
                                "check the host name and port, and that the machine is up and reachable") from None
         # Keepalives, and timeouts on every channel (IO_TIMEOUT): a silent host fails a read in seconds.
-        client.get_transport().set_keepalive(1)
+        transport = client.get_transport()
+        if transport is not None:  # None only before connect()
+            transport.set_keepalive(1)
         return client
 
 

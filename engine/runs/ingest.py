@@ -12,7 +12,7 @@ import os
 import shutil
 from collections.abc import Callable
 from pathlib import PurePosixPath
-from typing import Any
+from typing import Any, cast
 
 from engine.entities import MetricObject
 from engine.runs.files import RunFiles
@@ -92,9 +92,9 @@ class RecordIngestor:
             if kind == KIND_KEY:
                 keys[int(r.value)] = str(r.key)  # type: ignore[call-overload]
             elif kind == KIND_TAGS:
-                tags.update(r.value)  # type: ignore[arg-type]
+                tags.update(cast("dict[str, Any]", r.value))  # a dict: parse_records checked it
             elif kind == KIND_PARAMS:
-                params.update(r.value)  # type: ignore[arg-type]
+                params.update(cast("dict[str, Any]", r.value))
             elif kind == KIND_UPLOAD:
                 self._place_upload(str(r.key), str(r.value))
             elif kind in OBJECT_KINDS:

@@ -40,14 +40,15 @@ class _Reader:
     def has(self, key: str) -> bool:
         return self.data.get(key) is not None
 
-    def str(self, key: str, default: str | None = None) -> str:
+    # Not named `str`: in the class body that name would shadow the type in later annotations.
+    def string(self, key: str, default: str | None = None) -> str:
         value = self.data.get(key, default)
         if not isinstance(value, str):
             raise self._bad(key, "a string")
         return value
 
     def opt_str(self, key: str) -> str | None:
-        return None if self.data.get(key) is None else self.str(key)
+        return None if self.data.get(key) is None else self.string(key)
 
     def opt_number(self, key: str) -> float | None:
         value = self.data.get(key)
@@ -128,9 +129,9 @@ class Placement:
 
     @classmethod
     def _read(cls, r: _Reader) -> Placement:
-        return cls(compute=r.str("compute", "local"), compute_target=r.opt_str("compute_target"),
+        return cls(compute=r.string("compute", "local"), compute_target=r.opt_str("compute_target"),
                    max_concurrent_runs=r.opt_int("max_concurrent_runs"),
-                   docker_network=r.str("docker_network", "host") if r.has("docker_network") else "host",
+                   docker_network=r.string("docker_network", "host") if r.has("docker_network") else "host",
                    gpus=r.gpus("gpus"), default_image=r.opt_str("default_image"), ssh=r.opt_object("ssh"),
                    ssh_interpreter=r.opt_str("ssh_interpreter"))
 
@@ -157,7 +158,7 @@ class TrialTemplate:
 
     @classmethod
     def _read(cls, r: _Reader) -> TrialTemplate:
-        return cls(experiment_name=r.str("experiment_name"), command=r.opt_str("command"),
+        return cls(experiment_name=r.string("experiment_name"), command=r.opt_str("command"),
                    compute=r.opt_str("compute"), inputs=r.opt_object("inputs") or {},
                    environment_variables=r.opt_object("environment_variables") or {},
                    environment=r.opt_str("environment"), environment_spec=r.opt_object("environment_spec"),
@@ -204,8 +205,8 @@ class SweepSettings:
         max_total, max_concurrent = r.opt_int("max_total_trials"), r.opt_int("max_concurrent_trials")
         if max_total is None or max_concurrent is None:
             raise r._bad("max_total_trials" if max_total is None else "max_concurrent_trials", "a whole number")
-        return cls(search_space=search_space, sampling_algorithm=r.str("sampling_algorithm"),
-                   primary_metric=r.str("primary_metric"), goal=r.str("goal"),
+        return cls(search_space=search_space, sampling_algorithm=r.string("sampling_algorithm"),
+                   primary_metric=r.string("primary_metric"), goal=r.string("goal"),
                    max_total_trials=max_total, max_concurrent_trials=max_concurrent,
                    trial=TrialTemplate._read(_Reader(trial, f"{r.where} (sweep.trial)")),
                    seed=r.opt_int("seed"), timeout_seconds=r.opt_number("timeout_seconds"),
@@ -266,13 +267,15 @@ class LaunchSpec:
         """Validate `data` (InvalidState names the key that is wrong)."""
         r = _Reader(data, where)
         sweep = r.opt_object("sweep")
-        common = {"run_name": r.str("run_name"), "store_url": r.str("store_url"),
-                  "snapshots_root": r.str("snapshots_root", ""), "snapshot_id": r.opt_str("snapshot_id")}
+        run_name, store_url = r.string("run_name"), r.string("store_url")
+        snapshots_root, snapshot_id = r.string("snapshots_root", ""), r.opt_str("snapshot_id")
         if sweep is not None:
-            return cls(**common, workspace=r.opt_str("workspace"),
+            return cls(run_name=run_name, store_url=store_url, snapshots_root=snapshots_root,
+                       snapshot_id=snapshot_id, workspace=r.opt_str("workspace"),
                        sweep=SweepSettings._read(_Reader(sweep, f"{where} (sweep)")))
         grace = r.opt_number("cancel_grace_seconds")
-        return cls(**common, argv=r.str_list("argv"), env=r.str_map("env"), env_prepend=r.str_map("env_prepend"),
+        return cls(run_name=run_name, store_url=store_url, snapshots_root=snapshots_root,
+                   snapshot_id=snapshot_id, argv=r.str_list("argv"), env=r.str_map("env"), env_prepend=r.str_map("env_prepend"),
                    max_run_duration_seconds=r.opt_number("max_run_duration_seconds"),
                    cancel_grace_seconds=10.0 if grace is None else grace,
                    placement=Placement._read(r), environment=r.opt_object("environment"),

@@ -39,6 +39,7 @@ def spec_from_config(experiment: str, config: ScriptRunConfig, tags: dict[str, A
         env_name = env_spec.reference
         env_vars.update(env_spec.environment_variables)
     distribution = _distribution(config.distributed_job_config)
+    arguments: tuple[str, ...]
     if config.command is not None:
         command = config.command if isinstance(config.command, str) else " ".join(map(str, config.command))
         script, arguments = None, ()

@@ -68,13 +68,15 @@ def diff_snapshots(store: SnapshotStore, old_id: str, new_id: str, *,
 def _file_change(store: SnapshotStore, path: str, a: FileEntry | None, b: FileEntry | None,
                  context: int) -> FileChange:
     change = "added" if a is None else "removed" if b is None else "changed"
-    sizes = {"old_size": a.size if a else None, "new_size": b.size if b else None}
+    old_size, new_size = (a.size if a else None), (b.size if b else None)
     if max(a.size if a else 0, b.size if b else 0) > MAX_DIFF_BYTES:
-        return FileChange(path, change, f"File {change}; too large to compare line by line.\n", **sizes)
+        return FileChange(path, change, f"File {change}; too large to compare line by line.\n",
+                          old_size=old_size, new_size=new_size)
     old_text = _text(store, a)
     new_text = _text(store, b)
     if old_text is None or new_text is None:
-        return FileChange(path, change, f"Binary file {change}.\n", binary=True, **sizes)
+        return FileChange(path, change, f"Binary file {change}.\n", binary=True,
+                          old_size=old_size, new_size=new_size)
     lines = list(difflib.unified_diff(
         old_text.splitlines(keepends=True), new_text.splitlines(keepends=True),
         fromfile="/dev/null" if a is None else f"a/{path}",
@@ -85,7 +87,8 @@ def _file_change(store: SnapshotStore, path: str, a: FileEntry | None, b: FileEn
     removed = sum(1 for line in lines if line.startswith("-") and not line.startswith("---"))
     # A last line without a newline would run into the next diff line.
     text = "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines)
-    return FileChange(path, change, text, added_lines=added, removed_lines=removed, **sizes)
+    return FileChange(path, change, text, added_lines=added, removed_lines=removed,
+                      old_size=old_size, new_size=new_size)
 
 
 def _text(store: SnapshotStore, entry: FileEntry | None) -> str | None:

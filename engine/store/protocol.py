@@ -5,11 +5,14 @@ a database, so another implementation can stand in."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Any, Protocol, runtime_checkable
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from engine import entities as E
 from engine.entities import EnvironmentSpec
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 
 class RunStore(Protocol):
@@ -38,7 +41,7 @@ class MetricStore(Protocol):
     def get_cursor(self, run_name: str, source: str) -> tuple[int, int]: ...
     def get_cursors(self, run_name: str) -> dict[str, tuple[int, int]]: ...
     def ingest(self, run_name: str, *, source: str, offset: int, last_seq: int,
-               scalars: dict[str, tuple[Sequence[int], Sequence[float], Sequence[float]]] | None = None,
+               scalars: Mapping[str, tuple[ArrayLike, ArrayLike, ArrayLike]] | None = None,
                objects: Sequence[E.MetricObject] = (), tags: dict[str, Any] | None = None,
                params: dict[str, Any] | None = None) -> None: ...
     def metric_summaries(self, run_name: str) -> list[E.MetricSummary]: ...

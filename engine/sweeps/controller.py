@@ -105,7 +105,8 @@ class SweepController:
             self._cancel_running("the sweep run failed")
             status, error = "Failed", f"the sweep controller failed: {exc}"
         self._record_summary()
-        store.set_status(self.run_name, status, **({"error": error} if error else {}))
+        fields: dict[str, Any] = {"error": error} if error else {}
+        store.set_status(self.run_name, status, **fields)
         self.say(f"sweep {status.lower()}" + (f": {error}" if error else ""))
         store.close()
         return 0

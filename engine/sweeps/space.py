@@ -19,7 +19,7 @@ import math
 import random
 from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from engine.specs.search_space import GOALS, Parameter, check_algorithm_allows, sampling_algorithm
 
@@ -99,7 +99,8 @@ class _Multiples(Sequence[Any]):
     def __len__(self) -> int:
         return len(self.steps)
 
-    def __getitem__(self, index):  # type: ignore[no-untyped-def]
+    # Ints only (random.choice and the grid index it); a slice of a range times q makes no sense.
+    def __getitem__(self, index: int) -> Any:  # type: ignore[override]
         return _times_q(self.steps[index], self.q)
 
     def __iter__(self) -> Iterator[Any]:
@@ -215,7 +216,9 @@ class BayesianSampler:
         self._space = dict(space)
         # constant_liar: trials suggested while others still run are steered apart from those.
         sampler = optuna.samplers.TPESampler(seed=seed, constant_liar=True)
-        self._study = optuna.create_study(direction=goal, sampler=sampler)
+        # make_sampler passed a checked, lower-case goal
+        direction: Literal["minimize", "maximize"] = "maximize" if goal == "maximize" else "minimize"
+        self._study = optuna.create_study(direction=direction, sampler=sampler)
         self._distributions: dict[str, optuna.distributions.BaseDistribution] = {}
         for name, parameter in space.items():
             if parameter.kind == "choice":

@@ -243,10 +243,10 @@ def _parse_fast(lines: list[bytes]) -> list[Record] | None:
                 s6(rec, None)
                 add(rec)
                 continue
-        rec = _check(a)
-        if type(rec) is str:
+        checked = _check(a)
+        if isinstance(checked, str):
             return None
-        add(rec)  # type: ignore[arg-type]
+        add(checked)
     return out
 
 
@@ -277,10 +277,10 @@ def parse_records(lines: list[bytes], source: str) -> tuple[list[Record], list[s
                 errors.append(_error(source, line, f"not JSON: {exc}"))
                 continue
             rec = _check(a)
-            if type(rec) is str:
-                errors.append(_error(source, line, rec))  # type: ignore[arg-type]
+            if isinstance(rec, str):
+                errors.append(_error(source, line, rec))
             else:
-                records.append(rec)  # type: ignore[arg-type]
+                records.append(rec)
         return records, errors
     finally:
         if gc_was_enabled:

@@ -398,7 +398,7 @@ def test_unknown_input_reference_is_an_error() -> None:
 
 
 def test_unknown_output_reference_is_an_error() -> None:
-    with pytest.raises(InvalidSpec, match="outputs.model"):
+    with pytest.raises(InvalidSpec, match=r"outputs\.model"):
         render_command("echo ${{outputs.model}}", {"model": 1})
 
 

@@ -138,6 +138,7 @@ def _build(spec: EnvironmentSpec, entry: _cache.CacheEntry, log: BuildLog) -> Bu
     log.step(f"Building {kind} environment '{spec.reference}' ({entry.spec_hash[:12]})")
     try:
         build_dir.mkdir(parents=True)
+        python: Path | None
         if kind == "venv":
             python = venv_mod.build_venv(spec, build_dir, entry.root, log)
         elif kind == "conda":

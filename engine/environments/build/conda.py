@@ -98,7 +98,7 @@ def _reporter(log: BuildLog, start: float, end: float) -> Any:
     progress. Exceptions from the log's handler (a cancel) are kept and re-raised after install."""
     from rattler.install import InstallerReporter
 
-    class Reporter(InstallerReporter):  # type: ignore[misc]
+    class Reporter(InstallerReporter):
         def __init__(self) -> None:
             super().__init__()
             self.total = 0
@@ -128,7 +128,9 @@ def _reporter(log: BuildLog, start: float, end: float) -> Any:
                 self._safe(log.progress, start + (end - start) * self.done / self.total,
                            f"installed {self.done}/{self.total} conda packages")
 
-    return Reporter()
+    # rattler's protocol methods are no-ops whose bodies are only docstrings, which mypy takes for
+    # abstract methods.
+    return Reporter()  # type: ignore[abstract]
 
 
 def _solver_failure(exc: BaseException, specs: list[str], channels: list[str], what: str) -> EnvBuildFailed:
@@ -212,7 +214,9 @@ def build_conda(spec: EnvironmentSpec, build_dir: Path, final_dir: Path, cache_r
     platforms = [str(subdir.current()), "noarch"]
 
     async def solve(wanted: list[str]) -> list[Any]:
-        return await rattler.solve(channels, wanted, platforms=platforms, virtual_packages=vpkgs)
+        # Platform names as str, which rattler parses; its stub wants its own Literal of them.
+        return await rattler.solve(channels, wanted, platforms=platforms,  # type: ignore[arg-type]
+                                   virtual_packages=vpkgs)
 
     try:
         records = _run_async(solve(specs)) if specs else []

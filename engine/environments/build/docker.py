@@ -133,7 +133,7 @@ def docker_client(timeout: float = 120.0) -> Any:
             f"Docker is not running: could not reach the Docker daemon at {host} ({source}): {reason}",
             hint,
         ) from exc
-    client.api.timeout = timeout
+    client.api.timeout = timeout  # type: ignore[assignment]  # requests takes a float; the stub says int
     return client
 
 
@@ -285,11 +285,11 @@ def ensure_base_image(client: Any, image: str, log: _Log) -> None:
     if image_exists(client, image):
         log.line(f"base image {image} is on this machine")
         return
-    import docker as docker_sdk
+    from docker.utils import parse_repository_tag
 
     stall = float(os.environ.get(ENV_DOCKER_PULL_STALL) or PULL_STALL_SECONDS)
     log.step(f"Pulling {image}")
-    repo, tag = docker_sdk.utils.parse_repository_tag(image)
+    repo, tag = parse_repository_tag(image)
     if tag is None:
         tag = "latest"
     chunks: queue.Queue[tuple[str, Any]] = queue.Queue()

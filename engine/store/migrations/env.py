@@ -11,7 +11,10 @@ connection = context.config.attributes.get("connection")
 if connection is None:  # `alembic` CLI use (developers): build an engine from the ini URL
     from sqlalchemy import create_engine
 
-    connection = create_engine(context.config.get_main_option("sqlalchemy.url")).connect()
+    url = context.config.get_main_option("sqlalchemy.url")
+    if url is None:
+        raise SystemExit("alembic: set sqlalchemy.url in the ini file (or run it through engine.store.schema)")
+    connection = create_engine(url).connect()
 
 context.configure(
     connection=connection,

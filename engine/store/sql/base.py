@@ -17,7 +17,7 @@ from engine.store.models import DataAssetRow, EnvironmentRow, ModelRow
 from engine.store.schema import ensure_schema
 
 
-def _sqlite_pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+def _sqlite_pragmas(dbapi_conn: Any, _record: object) -> None:  # dbapi_conn: a sqlite3.Connection
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA busy_timeout=30000")
     _ensure_wal(cur)

@@ -4,11 +4,12 @@ plots and metric columns."""
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from sqlalchemy import and_, insert, or_, select, update
+from numpy.typing import ArrayLike
+from sqlalchemy import Connection, and_, insert, or_, select, update
 
 from engine import entities as E
 from engine.errors import NotFound
@@ -67,7 +68,8 @@ class Metrics(SqlBase):
         source: str,
         offset: int,
         last_seq: int,
-        scalars: dict[str, tuple[Sequence[int], Sequence[float], Sequence[float]]] | None = None,
+        # key -> (steps, values, timestamps): lists, or numpy arrays read from a .scalars file
+        scalars: Mapping[str, tuple[ArrayLike, ArrayLike, ArrayLike]] | None = None,
         objects: Sequence[E.MetricObject] = (),
         tags: dict[str, Any] | None = None,
         params: dict[str, Any] | None = None,
@@ -118,25 +120,27 @@ class Metrics(SqlBase):
                 cur.offset = offset
                 cur.last_seq = last_seq
 
-    def _ingest_scalar(self, conn, run_name, key, steps, values, stamps) -> None:  # type: ignore[no-untyped-def]
+    def _ingest_scalar(self, conn: Connection, run_name: str, key: str, steps: ArrayLike, values: ArrayLike,
+                       stamps: ArrayLike) -> None:
         st = np.asarray(steps, dtype=_STEP)
         va = np.asarray(values, dtype=_F64)
         ts = np.asarray(stamps, dtype=_F64)
         if len(va) == 0:
             return
+        # `count` is labelled `n`: to a type checker a Row's .count is tuple.count()
         tail = conn.execute(
-            select(MetricChunkRow.id, MetricChunkRow.count, MetricChunkRow.steps, MetricChunkRow.values,
+            select(MetricChunkRow.id, MetricChunkRow.count.label("n"), MetricChunkRow.steps, MetricChunkRow.values,
                    MetricChunkRow.timestamps, MetricChunkRow.first_step)
             .where(MetricChunkRow.run_name == run_name, MetricChunkRow.key == key)
             .order_by(MetricChunkRow.id.desc())
             .limit(1)
         ).first()
-        if tail is not None and tail.count < CHUNK_MERGE_BELOW:
+        if tail is not None and tail.n < CHUNK_MERGE_BELOW:
             conn.execute(
                 update(MetricChunkRow)
                 .where(MetricChunkRow.id == tail.id)
                 .values(
-                    count=tail.count + len(va),
+                    count=tail.n + len(va),
                     last_step=int(st[-1]),
                     steps=bytes(tail.steps) + st.tobytes(),
                     values=bytes(tail.values) + va.tobytes(),
@@ -165,9 +169,10 @@ class Metrics(SqlBase):
             int(st[-1]), float(ts[-1]), lo, hi,
         )
 
-    def _upsert_summary(self, conn, run_name, key, kind, n, last, step, ts, lo, hi) -> None:  # type: ignore[no-untyped-def]
+    def _upsert_summary(self, conn: Connection, run_name: str, key: str, kind: str, n: int, last: Any,
+                        step: int, ts: float, lo: float | None, hi: float | None) -> None:
         old = conn.execute(
-            select(MetricSummaryRow.count, MetricSummaryRow.min_value, MetricSummaryRow.max_value)
+            select(MetricSummaryRow.count.label("n"), MetricSummaryRow.min_value, MetricSummaryRow.max_value)
             .where(MetricSummaryRow.run_name == run_name, MetricSummaryRow.key == key)
         ).first()
         if old is None:
@@ -189,7 +194,7 @@ class Metrics(SqlBase):
         conn.execute(
             update(MetricSummaryRow)
             .where(MetricSummaryRow.run_name == run_name, MetricSummaryRow.key == key)
-            .values(kind=kind, count=old.count + n, last_value=last, last_step=step, last_timestamp=ts,
+            .values(kind=kind, count=old.n + n, last_value=last, last_step=step, last_timestamp=ts,
                     min_value=lo, max_value=hi)
         )
 

@@ -10,6 +10,10 @@ from __future__ import annotations
 
 __all__ = ["forward_to_sdk", "lazy_getattr", "sdk_attribute"]
 
+TYPE_CHECKING = False  # `typing` is not imported at run time: the client loads as little as it can
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 
 def sdk_attribute(module: str, name: str) -> object:
     """``engine.sdk.<name>``, or an ImportError that says how to run control scripts."""
@@ -29,7 +33,7 @@ def sdk_attribute(module: str, name: str) -> object:
         ) from None
 
 
-def lazy_getattr(module_globals: dict, names: frozenset) -> object:
+def lazy_getattr(module_globals: dict, names: frozenset) -> Callable[[str], object]:
     """A PEP 562 ``__getattr__`` forwarding ``names`` to ``engine.sdk`` on first use."""
     module = module_globals["__name__"]
 

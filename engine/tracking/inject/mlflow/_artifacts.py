@@ -11,6 +11,10 @@ from trainyard_run.values import relative_parts, short
 from mlflow._runs import current_run
 from mlflow.exceptions import InvalidInput
 
+TYPE_CHECKING = False  # `typing` is not imported at run time: the client loads as little as it can
+if TYPE_CHECKING:
+    from typing import Any
+
 __all__ = ["log_artifact", "log_artifacts", "log_dict", "log_figure", "log_image", "log_text"]
 
 # Artifacts go where the studio shows a run's files and `trainyard job download` fetches them.
@@ -126,14 +130,14 @@ def _pil_image(image: object, where: str) -> object:
         from PIL import Image
     except ImportError:
         raise ImportError(f"{where}: logging a numpy array as an image needs Pillow in the run's environment") from None
-    array = image
-    if array.ndim == 3 and array.shape[-1] == 1:  # type: ignore[attr-defined]
-        array = array[..., 0]  # type: ignore[index]
-    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[-1] not in (3, 4)):  # type: ignore[attr-defined]
+    array: Any = image  # a numpy array (checked above); numpy is not imported here
+    if array.ndim == 3 and array.shape[-1] == 1:
+        array = array[..., 0]
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[-1] not in (3, 4)):
         raise InvalidInput(f"{where}: expected an array of shape (H, W), (H, W, 1), (H, W, 3) or (H, W, 4), "
-                           f"got {tuple(array.shape)}")  # type: ignore[attr-defined]
-    kind = array.dtype.kind  # type: ignore[attr-defined]
-    low, high = array.min(), array.max()  # type: ignore[attr-defined]
+                           f"got {tuple(array.shape)}")
+    kind = array.dtype.kind
+    low, high = array.min(), array.max()
     if kind == "f":
         if low < 0 or high > 1:
             raise InvalidInput(f"{where}: float image values must be in [0, 1], got [{low}, {high}]")
@@ -142,8 +146,8 @@ def _pil_image(image: object, where: str) -> object:
         if low < 0 or high > 255:
             raise InvalidInput(f"{where}: integer image values must be in [0, 255], got [{low}, {high}]")
     else:
-        raise InvalidInput(f"{where}: unsupported image array type {array.dtype}")  # type: ignore[attr-defined]
-    return Image.fromarray(array.astype("uint8"))  # type: ignore[attr-defined]
+        raise InvalidInput(f"{where}: unsupported image array type {array.dtype}")
+    return Image.fromarray(array.astype("uint8"))
 
 
 def log_image(

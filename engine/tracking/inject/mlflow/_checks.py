@@ -31,7 +31,7 @@ def metric_value(value: object, where: str) -> object:
 
 def check_step(step: object, where: str) -> int | None:
     if step is None or type(step) is int:
-        return step  # type: ignore[return-value]
+        return step
     as_int = integer(step)  # numpy/torch integers
     if as_int is not None:
         return as_int

@@ -32,16 +32,17 @@ def log_metric(
     """Log one value of the scalar metric ``key`` (at ``step``; without it, the key's next step)."""
     key = check_key(key, "log_metric")
     where = None
+    checked: object = value  # MLflow's signature says float; scripts pass numpy/torch scalars too
     if type(value) is not float and type(value) is not int:
         where = f"mlflow.log_metric({key!r}, {short(value)})"
-        value = metric_value(value, where)
+        checked = metric_value(value, where)
     if (step is not None and type(step) is not int) or timestamp is not None:
-        where = where or f"mlflow.log_metric({key!r}, {short(value)})"
+        where = where or f"mlflow.log_metric({key!r}, {short(checked)})"
         step = check_step(step, where[:-1] + f", step={short(step)})")
         seconds = to_seconds(timestamp, where[:-1] + f", timestamp={short(timestamp)})")
     else:
         seconds = None
-    _log_checked(current_run(), key, value, step, seconds)
+    _log_checked(current_run(), key, checked, step, seconds)
 
 
 def log_metrics(

@@ -16,6 +16,10 @@ from trainyard_run.envvars import ENV_TRACKING_DIR
 from mlflow._checks import check_key
 from mlflow.exceptions import InvalidInput, MlflowException
 
+TYPE_CHECKING = False  # `typing` is not imported at run time: the client loads as little as it can
+if TYPE_CHECKING:
+    from typing import Literal
+
 __all__ = [
     "ActiveRun",
     "Experiment",
@@ -70,7 +74,7 @@ class ActiveRun:
     def __enter__(self) -> ActiveRun:  # noqa: PYI034 - typing.Self is not in Python 3.8
         return self
 
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> bool:
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> Literal[False]:
         if self in _active:  # not when the block already called end_run()
             end_run("FINISHED" if exc_type is None else "FAILED")
         return False

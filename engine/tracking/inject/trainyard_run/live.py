@@ -25,6 +25,10 @@ from .run import ExperimentName, Run
 from .values import MetricValueError, cell, cells, check_name, check_run_path, check_step, number
 from .writer import RecordWriter
 
+TYPE_CHECKING = False  # `typing` is not imported at run time
+if TYPE_CHECKING:
+    from .writer import BufferedRecord
+
 __all__ = ["DEFAULT_FLUSH_INTERVAL", "MAX_BUFFERED", "LiveRun"]
 
 DEFAULT_FLUSH_INTERVAL = 0.1  # a logged value reaches an open chart in ~0.2 s (issue 4: ≤ 250 ms)
@@ -35,6 +39,21 @@ _time = time.time
 
 class LiveRun(Run):
     """The run inside a Trainyard job: buffers records and writes them to this process's file."""
+
+    # Set by _create and _reset_process_state (the run is built without __init__).
+    _tracking_dir: str
+    _run_dir: str | None
+    _interval: float
+    _counters: dict[str, count[int]]
+    _warned: bool
+    _pid: int
+    _files: RecordWriter
+    _buf: list[BufferedRecord]  # in log order
+    _lock: threading.Lock
+    _lock_owner: int | None
+    _term_pending: bool
+    _stop: threading.Event
+    _thread: threading.Thread
 
     @classmethod
     def _create(cls, tracking_dir: str) -> LiveRun:
@@ -65,7 +84,6 @@ class LiveRun(Run):
         """Per-process state: a fresh writer, file, buffer, lock and flush thread."""
         self._pid = os.getpid()
         self._files = RecordWriter(self._tracking_dir)
-        # (key, value, step, ts) scalars and (None, kind, JSON body, None) others, in log order
         self._buf = []
         self._lock = threading.Lock()
         self._lock_owner = None
@@ -119,7 +137,7 @@ class LiveRun(Run):
             # memory and what a SIGKILL would lose stay bounded.
             self._flush_quietly()
 
-    def _new_key(self, name: object) -> count:
+    def _new_key(self, name: object) -> count[int]:
         key = check_name(name, "log")
         return self._counters.setdefault(key, count())
 
@@ -166,7 +184,7 @@ class LiveRun(Run):
         if (path is None) == (plot is None):
             raise ValueError(f"run.log_image({key!r}, ...): give exactly one of path=... or plot=...")
         if path is not None:
-            source = os.fspath(path)  # type: ignore[arg-type]
+            source = os.fspath(path)  # type: ignore[call-overload]  # anything else: fspath's TypeError
             if not os.path.isfile(source):
                 raise FileNotFoundError(f"run.log_image({key!r}, path={source!r}): no such file")
             stored = self._files.store_file(os.path.basename(source), lambda tmp: shutil.copyfile(source, tmp))
@@ -195,9 +213,9 @@ class LiveRun(Run):
             def write(tmp: str) -> None:
                 with open(tmp, "wb") as out:
                     if isinstance(src, io.TextIOBase):
-                        out.write(src.read().encode("utf-8"))  # type: ignore[union-attr]
+                        out.write(src.read().encode("utf-8"))
                     else:
-                        shutil.copyfileobj(src, out)  # type: ignore[arg-type]
+                        shutil.copyfileobj(src, out)
 
             stored = self._files.store_file(base, write)
         else:

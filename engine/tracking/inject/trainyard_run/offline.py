@@ -13,6 +13,8 @@ __all__ = ["OfflineRun"]
 class OfflineRun(Run):
     """The run outside Trainyard: checks values like the live run and prints instead of logging."""
 
+    _counters: dict[str, object]  # unused offline; kept as the live run has it
+
     @classmethod
     def _create(cls) -> OfflineRun:
         self = object.__new__(cls)

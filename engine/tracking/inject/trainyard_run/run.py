@@ -8,6 +8,12 @@ import threading
 from .envvars import ENV_TRACKING_DIR
 from .values import check_name, json_scalar
 
+# `typing` is not imported at run time (the client loads as little as it can); mypy reads the
+# annotations, which `from __future__ import annotations` leaves as strings.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 __all__ = ["ExperimentName", "Run", "get_run"]
 
 
@@ -27,11 +33,16 @@ class Run:
     and ``log_param`` for metadata and ``upload_file`` to add a file to the run's outputs.
     """
 
-    _live = None  # the process-wide live run, once created
-    _offline = None  # the process-wide offline run, once asked for outside a run
+    _live: Run | None = None  # the process-wide live run, once created
+    _offline: Run | None = None  # the process-wide offline run, once asked for outside a run
     _create_lock = threading.Lock()
 
-    def __new__(cls, *args: object, **kwargs: object) -> object:
+    # Set by the live and offline runs' _create (they are built without __init__).
+    _id: str
+    _experiment: ExperimentName
+    _display_name: str
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
         # Azure control scripts may build Run(experiment, run_id): that is the SDK's run object,
         # which exists only where Trainyard is installed (`trainyard python control.py`).
         try:
@@ -41,7 +52,7 @@ class Run:
                 "Run(...) looks up an existing run, which needs Trainyard's SDK: run control scripts "
                 "with `trainyard python script.py`; inside a training script use Run.get_context()"
             ) from None
-        return SdkRun(*args, **kwargs)  # type: ignore[no-any-return]
+        return SdkRun(*args, **kwargs)
 
     # ---- getting the run -------------------------------------------------------------------
 
@@ -77,21 +88,21 @@ class Run:
     @property
     def id(self) -> str:
         """The run's id."""
-        return self._id  # type: ignore[attr-defined]
+        return self._id
 
     @property
     def experiment(self) -> ExperimentName:
         """The experiment's name (a str; ``run.experiment.name`` works too)."""
-        return self._experiment  # type: ignore[attr-defined]
+        return self._experiment
 
     @property
     def display_name(self) -> str:
         """The run's display name (its id: Trainyard's run ids are readable names)."""
-        return self._display_name  # type: ignore[attr-defined]
+        return self._display_name
 
     @property
     def name(self) -> str:
-        return self._display_name  # type: ignore[attr-defined]
+        return self._display_name
 
     def get_status(self) -> str:
         """Best effort: a script asking about its own run is running."""

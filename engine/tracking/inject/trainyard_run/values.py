@@ -50,7 +50,7 @@ def number(value: object, call: str, name: object) -> object:
     t = type(value)
     if t is float or t is int:
         return value
-    if t is bool:
+    if isinstance(value, bool):  # as `t is bool`: bool has no subclasses
         return int(value)
     if isinstance(value, float):  # numpy.float64 and other float subclasses
         return float(value)
@@ -60,11 +60,12 @@ def number(value: object, call: str, name: object) -> object:
         return int(value)
     if hasattr(t, "__index__"):  # numpy/torch integer scalars stay integers
         try:
-            return operator.index(value)
+            return operator.index(value)  # type: ignore[arg-type]  # t has __index__ (checked above)
         except TypeError:
             pass
     try:
-        return float(value)  # numpy floats, 0-d tensors, Decimal, Fraction
+        # numpy floats, 0-d tensors, Decimal, Fraction (t has __float__, checked above)
+        return float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError, OverflowError, RuntimeError):
         # e.g. a numpy array or tensor with more than one element
         raise _metric_error(call, name, value) from None
@@ -127,14 +128,14 @@ def integer(value: object) -> int | None:
     """``value`` as an int when it is an integer (numpy/torch integers too, not a bool), else None."""
     if type(value) is not bool and hasattr(type(value), "__index__"):
         try:
-            return operator.index(value)
+            return operator.index(value)  # type: ignore[arg-type]  # it has __index__ (checked above)
         except TypeError:
             pass
     return None
 
 
 def relative_parts(text: str) -> list | None:
-    """The parts of a relative path (``a\\b/./c`` -> a, b, c); None when it is absolute or has ``..``."""
+    r"""The parts of a relative path (``a\b/./c`` -> a, b, c); None when it is absolute or has ``..``."""
     text = text.replace("\\", "/")
     parts = [p for p in text.split("/") if p not in ("", ".")]
     if text.startswith("/") or ".." in parts:

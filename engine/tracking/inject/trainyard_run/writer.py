@@ -10,6 +10,15 @@ from itertools import count
 
 from .recordformat import FILES_DIR, KIND_KEY, SCALAR_RECORD, jsonl_name, scalars_name
 
+# `typing` is not imported at run time (the client loads as little as it can).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    # A buffered record: (key, value, step, ts) for a scalar, (None, kind, JSON body, None) for the
+    # others. One loose 4-tuple, so that the hot path appends it without building anything else.
+    BufferedRecord = tuple[Any, Any, Any, Any]
+
 __all__ = ["RecordWriter"]
 
 _NO_KEY = object()
@@ -42,11 +51,11 @@ class RecordWriter:
         self.tracking_dir = tracking_dir
         self.id = f"{os.getpid()}-{os.urandom(4).hex()}"
         self.path = os.path.join(tracking_dir, jsonl_name(self.id))
-        self._fd = None
+        self._fd: int | None = None
         self._bin_path = os.path.join(tracking_dir, scalars_name(self.id))
-        self._bin_fd = None
+        self._bin_fd: int | None = None
         self._bin_torn = 0  # bytes of a partial record a failed write left in the binary file
-        self._key_ids = {}  # key -> id in this writer's files (defined by a "k" line)
+        self._key_ids: dict[str, int] = {}  # key -> id in this writer's files (defined by a "k" line)
         self._seq = 0
         self._torn = False  # a failed write left a partial line at the end of the file
         self._file_counter = count(1)
@@ -60,17 +69,17 @@ class RecordWriter:
                 except OSError:
                     pass
 
-    def write(self, chunk: list) -> None:
+    def write(self, chunk: list[BufferedRecord]) -> None:
         """Append records: (key, value, step, ts) scalars and (None, kind, JSON body, None) others."""
         seq = self._seq
         key_ids = self._key_ids
         pack = SCALAR_RECORD.pack
-        out = []
+        out: list[str] = []
         add = out.append
-        scalars = []
+        scalars: list[bytes] = []
         add_scalar = scalars.append
-        last = _NO_KEY  # not None: None marks the non-scalar records
-        kid = 0
+        last: object = _NO_KEY  # not None: None marks the non-scalar records
+        kid: int | None = 0
         for name, value, step, ts in chunk:
             seq += 1
             if name is not last:  # consecutive records mostly share their key object
