@@ -103,8 +103,9 @@ def test_environments_page_lists_shows_spec_and_builds(qtbot, window, engine, tm
 
 
 # What `nvidia-smi --query-gpu=index,name,memory.total,memory.used,utilization.gpu
-# --format=csv,noheader,nounits` printed on a machine with two GPUs, and what it prints without a driver.
-NVIDIA_SMI_TWO_GPUS = "0, NVIDIA A100-SXM4-80GB, 81920, 1024, 35\n1, NVIDIA A100-SXM4-80GB, 81920, [N/A], [N/A]\n"
+# --format=csv,noheader,nounits` printed on a machine with four GPUs (the engine's GPU tests read it too),
+# and what it prints without a driver.
+NVIDIA_SMI_FOUR_GPUS = (Path(__file__).parents[1] / "engine" / "fixtures" / "nvidia_smi_query_gpu.csv").read_text()
 NVIDIA_SMI_NO_DRIVER = ("NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. "
                         "Make sure that the latest NVIDIA driver is installed and running.\n")
 
@@ -113,8 +114,9 @@ def fake_nvidia_smi(folder: Path, stdout: str, code: int = 0) -> str:
     """A folder holding an `nvidia-smi` that prints `stdout` and exits with `code`: put it first on PATH, so
     the test sees the same whichever nvidia-smi (or none) the machine has."""
     folder.mkdir(parents=True)
+    (folder / "output.txt").write_text(stdout)
     script = folder / "nvidia-smi"
-    script.write_text(f"#!/bin/sh\ncat <<'EOF'\n{stdout}EOF\nexit {code}\n")
+    script.write_text(f"#!/bin/sh\ncat '{folder / 'output.txt'}'\nexit {code}\n")
     script.chmod(0o755)
     return f"{folder}{os.pathsep}{os.environ['PATH']}"
 
@@ -137,8 +139,10 @@ class _FakeDockerHandler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Api-Version", "1.45")
+        self.send_header("Connection", "close")  # one request per connection: no handler outlives the test
         self.end_headers()
         self.wfile.write(body)
+        self.close_connection = True
 
     def log_message(self, *_args: object) -> None:
         pass
@@ -166,7 +170,7 @@ def test_compute_page_lists_targets_states_and_gpus(qtbot, window, engine, monke
     create_compute_target(engine.store, compute_from_mapping({"name": "lab-box", "type": "ssh",
                                                               "host": "lab.example.org", "user": "ml"}))
     # This machine's GPUs and Docker daemon, as the test says rather than as the machine has them.
-    monkeypatch.setenv("PATH", fake_nvidia_smi(tmp_path / "two-gpus", NVIDIA_SMI_TWO_GPUS))
+    monkeypatch.setenv("PATH", fake_nvidia_smi(tmp_path / "four-gpus", NVIDIA_SMI_FOUR_GPUS))
     monkeypatch.setenv("DOCKER_HOST", fake_docker_daemon)
     page = window.compute_page
     window.show_page("compute")
@@ -176,13 +180,15 @@ def test_compute_page_lists_targets_states_and_gpus(qtbot, window, engine, monke
     assert states == {"local": "ready", "docker": "ready", "gpu-docker": "ready",
                       "lab-box": "unavailable"}  # stored and shown; its host does not resolve here
     gpus = dict(zip(_column(page.proxy, 0), _column(page.proxy, 4)))
-    assert gpus["local"] == "NVIDIA A100-SXM4-80GB, NVIDIA A100-SXM4-80GB"
+    assert gpus["local"] == "NVIDIA A100-SXM4-80GB, NVIDIA A100-SXM4-80GB, NVIDIA GeForce RTX 3090, Tesla K80"
     assert gpus["gpu-docker"] == "all requested" and gpus["docker"] == "none requested"
     assert page.select("gpu-docker")
     assert page.detail.field("State") == "ready: Docker 27.0.3 is running"
     assert page.detail.field("Network") == "bridge" and page.detail.field("Default image") == "python:3.11-slim"
     assert page.detail.field("GPUs requested") == "all"
-    assert page.detail.field("GPUs here") == "0: NVIDIA A100-SXM4-80GB (1.0 / 80.0 GiB, 35%)\n1: NVIDIA A100-SXM4-80GB (80.0 GiB)"
+    assert page.detail.field("GPUs here").splitlines() == [
+        "0: NVIDIA A100-SXM4-80GB (1.2 / 80.0 GiB, 35%)", "1: NVIDIA A100-SXM4-80GB (0.0 / 80.0 GiB, 0%)",
+        "2: NVIDIA GeForce RTX 3090 (21.5 / 24.0 GiB, 98%)", "3: Tesla K80 (11.2 GiB)"]
     assert page.select("lab-box") and page.detail.field("Host") == "lab.example.org"
 
     # No driver, no daemon: no GPUs (and why), Docker targets unavailable.
