@@ -112,7 +112,7 @@ def test_docker_not_running_fails_the_run_with_how_to_start_it(tmp_path: Path, m
     final = e.wait(run.name, timeout=60)
     assert final.status == "Failed"
     assert "no-daemon.sock" in (final.error or "")
-    assert "dockerd" in (final.error or "") or "systemctl" in (final.error or "")
+    assert "dockerd" in (final.error or "") and "systemctl start docker" in (final.error or "")
 
 
 def test_a_missing_image_with_no_registry_fails_the_run_in_preparing(eng: Engine, tmp_path: Path) -> None:
