@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import os
 import shutil
 from collections.abc import Callable, Sequence
@@ -50,28 +51,29 @@ class RunsManager:
     def get(self, name: str) -> E.Run:
         return self.store.get_run(name)
 
+    # Below this method `list` in the class body means it, so annotations say builtins.list.
     def list(self, **filters: Any) -> list[E.Run]:
         return self.store.list_runs(**filters)
 
-    def query(self, **query: Any) -> list[E.Run]:
+    def query(self, **query: Any) -> builtins.list[E.Run]:
         return self.store.query_runs(**query)
 
     def count(self, *, text: str = "", include_archived: bool = True) -> int:
         return self.store.count_runs(text=text, include_archived=include_archived)
 
-    def changed_since(self, since: float) -> list[E.Run]:
+    def changed_since(self, since: float) -> builtins.list[E.Run]:
         return self.store.runs_changed_since(since)
 
     def archived_among(self, names: Sequence[str]) -> set[str]:
         return self.store.archived_among(names)
 
-    def list_experiments(self) -> list[E.Experiment]:
+    def list_experiments(self) -> builtins.list[E.Experiment]:
         return self.store.list_experiments()
 
     def set_tags(self, name: str, tags: dict[str, Any]) -> None:
         self.store.update_run(name, tags=tags)
 
-    def children(self, name: str) -> list[E.Run]:
+    def children(self, name: str) -> builtins.list[E.Run]:
         return self.store.list_children(name)
 
     def files(self, name: str) -> RunFiles:
@@ -90,7 +92,7 @@ class RunsManager:
     def follow_log(self, name: str, write: Callable[[str], None], poll: float = 0.1) -> E.Run:
         return watch.follow_log(self.store, name, write, poll)
 
-    def reconcile(self, only: str | None = None) -> list[str]:
+    def reconcile(self, only: str | None = None) -> builtins.list[str]:
         return control.reconcile(self.store, only)
 
     # ------------------------------------------------------------------ metrics
@@ -101,16 +103,16 @@ class RunsManager:
     def latest_metrics(self, name: str) -> dict[str, Any]:
         return {m.key: m.last_value for m in self.store.metric_summaries(name)}
 
-    def metric_summaries(self, name: str) -> list[E.MetricSummary]:
+    def metric_summaries(self, name: str) -> builtins.list[E.MetricSummary]:
         return self.store.metric_summaries(name)
 
     def metric_histories_since(self, name: str, starts: dict[str, int]) -> dict[str, E.MetricHistory]:
         return self.store.metric_histories_since(name, starts)
 
-    def metric_objects(self, name: str, key: str | None = None) -> list[E.MetricObject]:
+    def metric_objects(self, name: str, key: str | None = None) -> builtins.list[E.MetricObject]:
         return self.store.metric_objects(name, key)
 
-    def metric_keys(self, limit: int = 500) -> list[str]:
+    def metric_keys(self, limit: int = 500) -> builtins.list[str]:
         return self.store.metric_keys(limit)
 
     def latest_values(self, names: Sequence[str], keys: Sequence[str]) -> dict[str, dict[str, float]]:
@@ -137,7 +139,7 @@ class RunsManager:
         return diff_snapshots(self.snapshots, ids[0], ids[1])
 
     # ------------------------------------------------------------------ files
-    def download(self, name: str, dest: Path, *, include_logs: bool = False) -> list[Path]:
+    def download(self, name: str, dest: Path, *, include_logs: bool = False) -> builtins.list[Path]:
         """Copy the run's outputs/ (and logs with include_logs) into dest/<run name>/."""
         run = self.store.get_run(name)
         files = RunFiles(Path(run.run_dir))
@@ -155,7 +157,7 @@ class RunsManager:
                            "outputs are collected when the run ends: wait with `trainyard job stream`")
         return copied
 
-    def download_files(self, name: str, paths: list[str], dest: Path) -> list[Path]:
+    def download_files(self, name: str, paths: builtins.list[str], dest: Path) -> builtins.list[Path]:
         """Copy files or folders of run `name` (paths relative to its folder, e.g. outputs/model.pt)
         into dest/<run name>/, keeping their relative paths."""
         root = Path(self.store.get_run(name).run_dir).resolve()

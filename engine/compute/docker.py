@@ -91,8 +91,10 @@ def gpu_options(gpus: int | str | None, env: Mapping[str, str]) -> tuple[list[An
         raise ValueError(f"gpus must be -1 (all), 0 or a positive number, not {count}")
     if ids is not None:
         request = docker_sdk.types.DeviceRequest(device_ids=ids, capabilities=[["gpu"]])
-    else:
+    elif count is not None:
         request = docker_sdk.types.DeviceRequest(count=count, capabilities=[["gpu"]])
+    else:  # pragma: no cover - every form above sets count or ids
+        raise ValueError(f"gpus {gpus!r} names neither a count nor device ids")
     env.pop("CUDA_VISIBLE_DEVICES", None)
     env.pop("NVIDIA_VISIBLE_DEVICES", None)
     env.setdefault("NVIDIA_DRIVER_CAPABILITIES", "compute,utility")

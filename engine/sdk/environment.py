@@ -435,7 +435,7 @@ def _find_conda_prefix(env_name: str) -> Path:
     except (ValueError, AttributeError) as exc:
         raise TrainyardError(f"`{' '.join(cmd)}` printed something that is not its JSON list of environments",
                              "check the conda installation") from exc
-    names = {}
+    names: dict[str, Path] = {}
     for p in prefixes:
         names.setdefault("base" if p.parent.name != "envs" else p.name, p)
     if env_name in names:

@@ -80,7 +80,7 @@ class Workspace:
         return f"Workspace(name={self.name!r}, location={self.location!r})"
 
 
-class _Environments(dict):  # type: ignore[type-arg]
+class _Environments(dict[str, Any]):
     def __init__(self, workspace: Workspace, found: dict[str, Any]) -> None:
         super().__init__(found)
         self._workspace = workspace
