@@ -32,6 +32,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from engine.environments.build.daemon import docker_client
 from engine.errors import LaunchFailed
 from engine.runtime.files import RunFiles
 from engine.tracking.inject.trainyard_run.envvars import ENV_RUN_DIR, ENV_TRACKING_DIR
@@ -177,8 +178,6 @@ class ContainerRun:
     @property
     def client(self) -> Any:
         if self._client is None:
-            from engine.environments.build.docker import docker_client  # PyYAML comes with the builder
-
             self._client = docker_client()
         return self._client
 
@@ -388,8 +387,6 @@ def remove_leftover_containers(run_name: str | None = None, docker: Any = None) 
     import docker as docker_sdk
 
     if docker is None:
-        from engine.environments.build.docker import docker_client  # PyYAML comes with the builder
-
         docker = docker_client()
     label = f"{LABEL}={run_name}" if run_name is not None else LABEL
     found = {c.id: c for c in docker.containers.list(all=True, filters={"label": label})}

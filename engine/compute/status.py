@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from engine.compute.ssh import SshTarget
 from engine.entities import ComputeTarget
+from engine.environments.build.daemon import docker_client
 from engine.errors import TrainyardError
 
 READY = "ready"
@@ -33,8 +34,6 @@ class ComputeState:
 
 def docker_state() -> ComputeState:
     """Ping the local Docker daemon (a few seconds at most)."""
-    from engine.environments.build.docker import docker_client  # PyYAML and the Docker SDK: only when asked
-
     try:
         client = docker_client(timeout=5)
     except TrainyardError as exc:

@@ -32,6 +32,7 @@ from engine.compute.procs import become_subreaper
 from engine.compute.ssh import make_ssh_run
 from engine.compute.targets import run_environment
 from engine.entities import USER_CANCEL, EnvironmentSpec
+from engine.environments.build.daemon import docker_client
 from engine.errors import InvalidSpec, TrainyardError
 from engine.runs.launch import INJECT_DIR, link_interpreter, materialize_code
 from engine.runs.logmirror import FolderMirror
@@ -109,19 +110,19 @@ class Supervisor:
         # On a docker target with a default image, pip/conda environments are built on top of it.
         env_spec = run_environment(self.spec)
         built: BuiltEnvironment | None = None
-        docker_client = None
+        docker = None
         if env_spec is not None:
             from engine.environments.build import BuildLog, ensure_built  # builders: conda, uv, Docker
 
             if env_spec.needs_docker or on_docker:
-                docker_client = _docker_client()
+                docker = docker_client()
             log = BuildLog(self.files.build_log)
-            built = ensure_built(env_spec, Path(self.spec.envs_root or ""), log, docker=docker_client)
+            built = ensure_built(env_spec, Path(self.spec.envs_root or ""), log, docker=docker)
         default_image = None
         if on_docker and (built is None or not built.image) and self.spec.placement.default_image:
-            if docker_client is None:
-                docker_client = _docker_client()
-            default_image = self._default_image(docker_client)
+            if docker is None:
+                docker = docker_client()
+            default_image = self._default_image(docker)
         if self.cancel_reason is not None:
             return
         if built is not None:  # record what really runs the script
@@ -141,7 +142,7 @@ class Supervisor:
         store.set_status(self.run_name, "Starting")
         if on_docker or (built is not None and built.image):
             image = built.image if built is not None and built.image else default_image
-            self._start_container(image, docker_client)
+            self._start_container(image, docker)
         else:
             interpreter = built.interpreter if built is not None and built.interpreter else None
             argv = list(self.spec.argv)
@@ -391,12 +392,6 @@ class Supervisor:
         except Exception:  # noqa: BLE001
             self.log("poll error:\n" + traceback.format_exc())
             return None
-
-
-def _docker_client() -> Any:
-    from engine.environments.build.docker import docker_client  # the Docker SDK
-
-    return docker_client()
 
 
 def _last_meaningful_line(path: Path, tail_bytes: int = 8192) -> str | None:

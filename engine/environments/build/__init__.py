@@ -52,7 +52,7 @@ class BuiltEnvironment:
 def spec_hash(spec: EnvironmentSpec) -> str:
     """The cache key of a spec: its build hash (for a Docker build context, with its content)."""
     if spec.kind == "docker" and spec.build_context:
-        from engine.environments.build import docker as docker_mod
+        from engine.environments.build import docker as docker_mod  # PyYAML: only for image builds
 
         return docker_mod.spec_hash(spec)
     return spec.build_hash()
@@ -128,6 +128,7 @@ def _hit(entry: _cache.CacheEntry, log: BuildLog, locked: bool = False) -> Built
 
 
 def _build(spec: EnvironmentSpec, entry: _cache.CacheEntry, log: BuildLog) -> BuiltEnvironment:
+    # The builders come with PyYAML (conda) and uv's tooling: loaded when a build runs.
     from engine.environments.build import conda as conda_mod
     from engine.environments.build import venv as venv_mod
 
@@ -168,7 +169,7 @@ def _build(spec: EnvironmentSpec, entry: _cache.CacheEntry, log: BuildLog) -> Bu
 
 
 def _docker_env(spec: EnvironmentSpec, h: str, cache_root: Path, log: BuildLog, docker: Any) -> BuiltEnvironment:
-    from engine.environments.build import docker as docker_mod
+    from engine.environments.build import docker as docker_mod  # PyYAML: only for image builds
 
     client = docker if docker is not None else docker_mod.docker_client()
     entry = _cache.CacheEntry(h, cache_root)
@@ -238,7 +239,7 @@ def prune(cache_root: Path, keep: set[str] | None = None) -> list[str]:
     images = {h: image for h, image in images.items() if h in removed}
     if images:
         with contextlib.suppress(Exception):
-            from engine.environments.build import docker as docker_mod
+            from engine.environments.build import docker as docker_mod  # PyYAML: only when images go
 
             client = docker_mod.docker_client(timeout=30)
             for image in images.values():

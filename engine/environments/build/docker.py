@@ -46,7 +46,8 @@ from collections import deque
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from engine.errors import DockerUnavailable, EnvBuildFailed, InvalidSpec
+from engine.environments.build.daemon import docker_client, docker_host
+from engine.errors import EnvBuildFailed, InvalidSpec
 from engine.specs import yamlfile
 from engine.tracking.inject.trainyard_run.envvars import ENV_DOCKER_PULL_STALL
 
@@ -54,7 +55,6 @@ if TYPE_CHECKING:
     from engine.entities import EnvironmentSpec
 
 IMAGE_REPO = "trainyard-env"
-DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 #: A pull that reports no progress for this long is given up (env TRAINYARD_DOCKER_PULL_STALL).
 PULL_STALL_SECONDS = 30.0
 TAIL_LINES = 40
@@ -94,56 +94,7 @@ class _NullLog:
         pass
 
 
-# ---------------------------------------------------------------------------------- the client
-
-
-def docker_host() -> str:
-    """The daemon address the SDK will use: ``$DOCKER_HOST`` or the default socket."""
-    return os.environ.get("DOCKER_HOST") or DEFAULT_DOCKER_HOST
-
-
-def docker_client(timeout: float = 120.0) -> Any:
-    """A docker SDK client (``docker.from_env()``) whose daemon answered a ping.
-
-    Raises ``DockerUnavailable`` saying which address was tried and how to start a daemon.
-    ``timeout`` is the client's HTTP timeout for ordinary calls (streams have none)."""
-    host = docker_host()
-    source = "DOCKER_HOST" if os.environ.get("DOCKER_HOST") else "the default; DOCKER_HOST is not set"
-    try:
-        import docker as docker_sdk
-    except ImportError as exc:  # pragma: no cover - a dependency of the project
-        raise DockerUnavailable(
-            "the docker Python package is not installed", "pip install 'docker>=7'"
-        ) from exc
-    try:
-        client = docker_sdk.from_env(timeout=5)  # the version probe and ping: fail fast
-        client.ping()
-    except Exception as exc:
-        reason = _short_reason(exc)
-        hint = (
-            "start the Docker daemon: `sudo systemctl start docker` (or `sudo service docker start`); "
-            "without a service manager run it yourself, e.g. `sudo dockerd &` (in a VM or container "
-            "without iptables: `sudo dockerd --iptables=false --bridge=none &`); if it runs elsewhere "
-            "set DOCKER_HOST to its address (e.g. unix:///run/user/1000/docker.sock)"
-        )
-        if "permission denied" in reason.lower():
-            hint = (f"your user may not use {host}: add it to the `docker` group "
-                    "(`sudo usermod -aG docker $USER`, then log in again) or run as root")
-        raise DockerUnavailable(
-            f"Docker is not running: could not reach the Docker daemon at {host} ({source}): {reason}",
-            hint,
-        ) from exc
-    client.api.timeout = timeout  # type: ignore[assignment]  # requests takes a float; the stub says int
-    return client
-
-
-def _short_reason(exc: BaseException) -> str:
-    text = str(exc)
-    for marker in ("Connection refused", "No such file or directory", "Permission denied",
-                   "Connection aborted", "timed out"):
-        if marker.lower() in text.lower():
-            return marker
-    return text.splitlines()[0][:300] if text else type(exc).__name__
+# The client (docker_host, docker_client) is engine.environments.build.daemon, re-exported here.
 
 
 # ---------------------------------------------------------------------------------- image tags
