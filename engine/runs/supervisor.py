@@ -25,14 +25,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from engine.compute.distributed import driver_log_name
-from engine.compute.docker import ContainerRun
 from engine.compute.handle import RunHandle
 from engine.compute.local import start_local
 from engine.compute.procs import become_subreaper
-from engine.compute.ssh import make_ssh_run
-from engine.compute.targets import run_environment
 from engine.entities import USER_CANCEL, EnvironmentSpec
-from engine.environments.build.daemon import docker_client
 from engine.errors import InvalidSpec, TrainyardError
 from engine.runs.launch import INJECT_DIR, link_interpreter, materialize_code
 from engine.runs.logmirror import FolderMirror
@@ -100,6 +96,10 @@ class Supervisor:
     def prepare_and_start(self) -> None:
         """Slow path: record Preparing, build (or reuse) the environment with its log streaming
         into 20_image_build_log.txt, then start the script locally, in a container or over SSH."""
+        # The slow path's backends: imported here so that the fast path starts the script sooner.
+        from engine.compute.targets import run_environment
+        from engine.environments.build.daemon import docker_client
+
         store = self._store()
         store.set_status(self.run_name, "Preparing")
         self._materialize()
@@ -156,6 +156,8 @@ class Supervisor:
     def _start_ssh(self) -> None:
         """Connect to the SSH target (a connection, login or host-key failure fails the run while
         Preparing, with that message), upload the code, start the script detached there."""
+        from engine.compute.ssh import make_ssh_run  # the slow path's backend (see prepare_and_start)
+
         store = self._store()
         run = make_ssh_run(self.files, self.spec, self.log, self._driver_note)
         try:
@@ -192,6 +194,8 @@ class Supervisor:
         return str(image)
 
     def _start_container(self, image: str | None, docker_client: Any) -> None:
+        from engine.compute.docker import ContainerRun  # the slow path's backend (see prepare_and_start)
+
         if image is None:
             raise InvalidSpec("compute `docker` needs an environment with an image (`image:` or `build:`)",
                               "give the job an environment such as `image: python:3.11-slim`, or give the "
