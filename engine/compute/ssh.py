@@ -1,5 +1,8 @@
 """Runs on `type: ssh` compute targets: the supervisor stays on this machine and drives the remote.
 
+Over 600 lines on purpose: connection, upload, offset pulls and cancel share one session's state;
+the remote-environment builders (next) will leave here as modules of their own.
+
 The run's materialized snapshot (RUN/wd) and the in-run client are uploaded to
 ``REMOTE = work_dir/<run name>/`` as one tar stream; the script starts there detached (``setsid``,
 stdio to files) so that a dropped connection never stops it. ``SshRun.poll`` then pulls, by byte
