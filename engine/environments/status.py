@@ -25,7 +25,7 @@ from engine.entities import EnvironmentSpec
 from engine.environments.build import cache as _cache
 from engine.environments.build import spec_hash
 from engine.specs import yamlfile
-from engine.specs.environment import conda_text, environment_document, requirements_text
+from engine.specs.envwrite import conda_text, environment_document, requirements_text
 
 BUILT = "built"
 BUILDING = "building"

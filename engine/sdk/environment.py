@@ -23,7 +23,6 @@ from engine.environments.resolve import (
 from engine.errors import InvalidSpec, InvalidState, NotFound, TrainyardError
 from engine.specs import yamlfile
 from engine.specs.environment import (
-    ENV_FILE,
     check_name,
     conda_packages,
     conda_pip,
@@ -31,8 +30,8 @@ from engine.specs.environment import (
     normalise_conda,
     read_conda_file,
     read_requirements,
-    write_spec_directory,
 )
+from engine.specs.envwrite import ENV_FILE, write_spec_directory
 from engine.tracking.inject.trainyard_run.envvars import ENV_HOME
 
 
