@@ -317,3 +317,6 @@ class LiveRun(Run):
             time.sleep(1)
         finally:
             os._exit(128 + signum)
+
+
+Run._live_class = LiveRun

@@ -71,3 +71,6 @@ class OfflineRun(Run):
 
     def flush(self) -> None:
         pass
+
+
+Run._offline_class = OfflineRun

@@ -36,6 +36,11 @@ class Run:
     _live: Run | None = None  # the process-wide live run, once created
     _offline: Run | None = None  # the process-wide offline run, once asked for outside a run
     _create_lock = threading.Lock()
+    # The live and offline runs subclass Run, so their modules import this one; they register
+    # their classes here when imported (the package's __init__ imports both) instead of this
+    # module importing them back.
+    _live_class: Any = None
+    _offline_class: Any = None
 
     # Set by the live and offline runs' _create (they are built without __init__).
     _id: str
@@ -68,19 +73,14 @@ class Run:
                 )
             offline = Run._offline
             if offline is None:
-                # Imported here, once: the live and offline runs subclass Run (their modules import this one).
-                from .offline import OfflineRun
-
-                offline = Run._offline = OfflineRun._create()
+                offline = Run._offline = Run._offline_class._create()
             return offline
         live = Run._live
         if live is None:
             with Run._create_lock:
                 live = Run._live
                 if live is None:
-                    from .live import LiveRun
-
-                    live = Run._live = LiveRun._create(tracking_dir)
+                    live = Run._live = Run._live_class._create(tracking_dir)
         return live
 
     # ---- identity --------------------------------------------------------------------------
