@@ -21,6 +21,7 @@ from engine.specs.explain import explain
 from engine.specs.gpus import normalise_gpus
 from engine.specs.schema import CodeSpec, CommandJobSchema, InlineEnvironment, InputSpec, SweepJobSchema
 from engine.specs.search_space import SearchSpaceError, check_algorithm_allows, parse_search_space
+from engine.specs.uris import classify, cloud_input_hint, describe_cloud, local_path
 from engine.specs.yamlfile import Lines, line_of, load_yaml_with_lines
 
 
@@ -149,9 +150,14 @@ def _resolve_input(name: str, spec: InputSpec, base: Path, path: Path, lines: Li
         raise InvalidSpec(f"input {name!r} of type {spec.type} needs a `path:`", file=str(path),
                           line=line_of(lines, ("inputs", name)), field=f"inputs.{name}.path")
     p = spec.path
-    if p.startswith(("http://", "https://", "azureml:")):
+    kind = classify(p)
+    if kind == "cloud":
+        raise InvalidSpec(f"input {name!r} is in {describe_cloud(p)} ({p}), which this machine does not reach",
+                          cloud_input_hint(name), file=str(path), line=line_of(lines, ("inputs", name, "path")),
+                          field=f"inputs.{name}.path")
+    if kind != "local":
         return p  # resolved by the engine at submit (data assets) or passed as a URL
-    local = (base / p).resolve()
+    local = (base / local_path(p)).resolve()
     if not local.exists():
         raise NotFound(f"{path}:{line_of(lines, ('inputs', name, 'path'))}: input {name!r}: {local} does not exist",
                        "paths are relative to the job file")

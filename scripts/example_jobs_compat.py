@@ -1,0 +1,95 @@
+"""How many of the public Azure ML examples' job files Trainyard loads.
+
+    git clone https://github.com/Azure/azureml-examples   (or any checkout of it, old or new)
+    python scripts/example_jobs_compat.py PATH/TO/azureml-examples [--engine-root DIR] [-v]
+
+Job files are the YAML files under cli/jobs whose `$schema` names a job schema (commandJob,
+sweepJob, pipelineJob, autoMLJob, sparkJob), or, in the 2021 preview checkouts that had no
+`$schema` on every file, that have a top-level `command:` or `type: sweep_job`. Each is read
+with `engine.specs.jobs.load_job` (what `trainyard job create -f` and `job validate` read) and
+counted as loaded, refused (a Trainyard error: a message naming the file and what to do), or
+crashed (any other exception: a bug). `--engine-root` measures another checkout of Trainyard
+(e.g. main before a change). Prints a table by job kind, and with -v each refusal's message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import io
+import re
+import sys
+import traceback
+from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
+
+_JOB_SCHEMA = re.compile(r"^\$schema:\s*\S*/(\w+Job)\.schema\.json", re.MULTILINE)
+_PREVIEW_JOB = re.compile(r"^(command:|type:\s*sweep_job)", re.MULTILINE)
+
+
+def job_files(checkout: Path) -> list[tuple[Path, str]]:
+    """(file, kind) of every job file under cli/jobs, sorted."""
+    found = []
+    for path in sorted((checkout / "cli" / "jobs").rglob("*")):
+        if path.suffix not in (".yml", ".yaml") or not path.is_file():
+            continue
+        text = path.read_text(encoding="utf-8", errors="replace")
+        match = _JOB_SCHEMA.search(text)
+        if match:
+            found.append((path, match.group(1)))
+        elif "$schema" not in text and _PREVIEW_JOB.search(text):
+            found.append((path, "sweepJob" if "sweep_job" in text else "commandJob"))
+    return found
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("checkout", type=Path, help="a checkout of Azure/azureml-examples")
+    parser.add_argument(
+        "--engine-root",
+        type=Path,
+        default=Path(__file__).resolve().parents[1],
+        help="the Trainyard checkout to measure (default: this one)",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="print each refusal and crash")
+    args = parser.parse_args()
+    sys.path.insert(0, str(args.engine_root.resolve()))
+    from engine.errors import TrainyardError
+    from engine.specs.jobs import load_job
+
+    files = job_files(args.checkout)
+    if not files:
+        sys.stderr.write(f"no job files under {args.checkout / 'cli' / 'jobs'}\n")
+        return 2
+    counts: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+    details = []
+    for path, kind in files:
+        rel = path.relative_to(args.checkout)
+        noise = io.StringIO()  # notes the loader prints are not part of the table
+        try:
+            with redirect_stdout(noise), redirect_stderr(noise):
+                load_job(path)
+            counts[kind]["loaded"] += 1
+        except TrainyardError as exc:
+            counts[kind]["refused"] += 1
+            details.append(f"refused  {rel}: {str(exc).splitlines()[0]}")
+        except Exception:  # noqa: BLE001 - a crash is what this script exists to find
+            counts[kind]["crashed"] += 1
+            details.append(f"CRASHED  {rel}:\n{traceback.format_exc()}")
+    width = max(len(k) for k in counts) + 2
+    print(f"{'job kind':{width}}{'files':>6}{'loaded':>8}{'refused':>9}{'crashed':>9}")
+    total: collections.Counter[str] = collections.Counter()
+    for kind in sorted(counts):
+        c = counts[kind]
+        total.update(c)
+        print(f"{kind:{width}}{sum(c.values()):>6}{c['loaded']:>8}{c['refused']:>9}{c['crashed']:>9}")
+    print(
+        f"{'all':{width}}{sum(total.values()):>6}{total['loaded']:>8}{total['refused']:>9}{total['crashed']:>9}"
+    )
+    if args.verbose:
+        print("\n".join(details))
+    return 1 if total["crashed"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
