@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QApplication
 from engine.api import Engine
 from engine.errors import TrainyardError
 from studio import tasks, theme
+from studio.display import display_problem
 from studio.errors import show_error
 from studio.icons import app_icon
 from studio.mainwindow import MainWindow
@@ -60,6 +61,9 @@ def main(args: list[str] | None = None) -> int:
     ns = parse_args(list(sys.argv[1:] if args is None else args))
     if ns.screenshot:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    elif QApplication.instance() is None and (problem := display_problem()):
+        sys.stderr.write(f"error: {problem}\n")  # before Qt, which would abort the process
+        return 1
     app = make_app()
     try:
         engine = Engine.open(ns.workspace)

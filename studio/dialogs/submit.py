@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor, QPalette
+from PySide6.QtGui import QColor, QKeyEvent, QPalette, QShowEvent
 from PySide6.QtWidgets import (
     QButtonGroup,
     QComboBox,
@@ -44,6 +44,7 @@ from engine.projects import (
 from engine.specs.jobs import load_job
 from studio.dialogs.duration import DurationEdit
 from studio.dialogs.envvars import EnvVarsEditor
+from studio.dialogs.keys import no_default_buttons
 from studio.errors import one_line, show_error
 from studio.style import STATUS_COLORS, fmt_size, heading, muted, plural
 from studio.tasks import BackgroundOp
@@ -127,7 +128,6 @@ class SubmitDialog(QDialog):
 
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         self.submit_button = self.buttons.addButton("Submit", QDialogButtonBox.ButtonRole.AcceptRole)
-        self.submit_button.setDefault(True)
         self.buttons.accepted.connect(self.submit)
         self.buttons.rejected.connect(self.reject)
         lay.addWidget(self.buttons)
@@ -141,6 +141,20 @@ class SubmitDialog(QDialog):
         self.job_combo.currentIndexChanged.connect(self._job_changed)
         self._validate()
         self._load()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        no_default_buttons(self)  # the button box makes Submit the default when shown
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        # Enter submits a valid form and does nothing otherwise: no button is ever the dialog's
+        # default (Qt hands a disabled Submit's default to Cancel, which threw the run away).
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            event.accept()
+            if self.submit_button.isEnabled():
+                self.submit()
+            return
+        super().keyPressEvent(event)
 
     @staticmethod
     def _tune(form: QFormLayout) -> None:

@@ -231,3 +231,28 @@ def test_dropping_a_folder_opens_the_submit_dialog(qtbot, window, project):
     qtbot.waitUntil(lambda: not dialog.is_scanning(), timeout=10_000)
     assert dialog.script_combo.currentText() == "train.py"
     dialog.reject()
+
+
+def test_enter_submits_a_valid_form_and_does_nothing_on_an_invalid_one(qtbot, window, engine, project,
+                                                                        wait_status):
+    """Typing arguments and pressing Enter must never throw the run away (Cancel was the default)."""
+    dialog = _open(qtbot, window, project)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    assert not any(b.isDefault() or b.autoDefault() for b in dialog.buttons.buttons())
+    dialog.arguments_edit.setFocus()
+    qtbot.keyClicks(dialog.arguments_edit, "--points 'unclosed")
+    assert not dialog.submit_button.isEnabled()  # the form is invalid now
+    qtbot.keyClick(dialog.arguments_edit, Qt.Key.Key_Return)
+    qtbot.keyClick(dialog.arguments_edit, Qt.Key.Key_Enter)
+    assert dialog.isVisible() and dialog.result() == 0  # neither cancelled nor submitted
+    assert engine.list_runs() == []
+    # fixed: Enter now submits the run with what was typed
+    dialog.arguments_edit.clear()
+    qtbot.keyClicks(dialog.arguments_edit, "--points 3")
+    assert dialog.submit_button.isEnabled()
+    qtbot.keyClick(dialog.arguments_edit, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: window.detail is not None, timeout=30_000)
+    wait_status(window, window.detail.name, "Completed")
+    assert engine.get_run(window.detail.name).arguments == ("--points", "3")
+    assert len(engine.list_runs()) == 1
