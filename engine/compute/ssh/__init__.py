@@ -1,0 +1,26 @@
+"""Runs on `type: ssh` compute targets: the supervisor stays on this machine and drives the remote.
+
+The run's materialized snapshot (RUN/wd) and the in-run client are uploaded to
+``REMOTE = work_dir/<run name>/``; the script starts there detached (``setsid``, stdio to files)
+so that a dropped connection never stops it. ``SshRun.poll`` then pulls, by byte offset, what
+grew since the last pull into the run folder, where the usual ingestor and log mirror take it.
+The script's exit code lands in REMOTE/exit_code (written with a rename, so it is whole when it
+exists).
+
+Modules: `connection` (the target's settings, a reconnecting link), `upload` (sending the run's
+files), `pull` (bringing them back by offset), `run` (the run handle).
+
+Remote layout::
+
+    REMOTE/wd/          the snapshot; the script's working directory (outputs/, logs/)
+    REMOTE/inject/      the in-run client (first on PYTHONPATH)
+    REMOTE/bin/         `python` and `python3` wrappers for the run's interpreter (first on PATH)
+    REMOTE/tracking/    record files the in-run client writes
+    REMOTE/driver.log   stdout+stderr of the script
+    REMOTE/exit_code    written when the script ends
+"""
+
+from engine.compute.ssh.connection import SshTarget, reconnect_timeout
+from engine.compute.ssh.run import SshRun, make_ssh_run
+
+__all__ = ["SshRun", "SshTarget", "make_ssh_run", "reconnect_timeout"]

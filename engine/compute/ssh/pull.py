@@ -1,0 +1,141 @@
+"""Bringing a remote run's files here while it runs: by byte offset, what grew since the last
+pull (the driver log, the record files in REMOTE/tracking, REMOTE/wd/logs) is appended to the
+run folder, where the usual ingestor and log mirror take it. Appending by offset means a
+reconnect neither loses nor duplicates a byte. At the end, ./outputs comes back as a tar stream."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import stat
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from engine.compute.ssh.connection import IO_TIMEOUT
+from engine.runtime.files import RunFiles
+
+CHUNK = 8 << 20
+
+
+class Puller:
+    """What of REMOTE has been pulled into `files` (its offsets), over the SFTP channel `sftp()`."""
+
+    def __init__(
+        self, files: RunFiles, remote: Callable[[], str], sftp: Callable[[], Any], log: Callable[[str], None]
+    ) -> None:
+        self.files = files
+        self._remote = remote
+        self._sftp = sftp
+        self.log = log
+        self.offsets: dict[str, int] = {}  # remote rel path -> bytes pulled
+        self.fetched: set[str] = set()  # whole files (tracking/files/*) already pulled
+
+    @property
+    def remote(self) -> str:
+        return self._remote()
+
+    @property
+    def sftp(self) -> Any:
+        return self._sftp()
+
+    def pull(self) -> None:
+        """Append what grew on the remote to the run folder: record files first, then the files
+        their records name (complete before their record is written), then the logs."""
+        self._pull_grown("driver.log", self.files.driver_log)
+        entries = self._listdir(f"{self.remote}/tracking")
+        for attr in entries:
+            if stat.S_ISREG(attr.st_mode or 0):
+                self._pull_grown(
+                    f"tracking/{attr.filename}", self.files.tracking / attr.filename, attr.st_size
+                )
+        for attr in entries:
+            if stat.S_ISDIR(attr.st_mode or 0):
+                self._pull_whole_files(f"tracking/{attr.filename}")
+        for rel, size in self._walk("wd/logs"):
+            self._pull_grown(rel, self.files.root / rel, size, rewritable=True)
+
+    def _listdir(self, path: str) -> list[Any]:
+        try:
+            return list(self.sftp.listdir_attr(path))
+        except FileNotFoundError:
+            return []
+
+    def _walk(self, rel: str) -> list[tuple[str, int]]:
+        found = []
+        for attr in self._listdir(f"{self.remote}/{rel}"):
+            child = f"{rel}/{attr.filename}"
+            if stat.S_ISLNK(attr.st_mode or 0):  # a log file linked in: follow it to what it names
+                try:
+                    attr = self.sftp.stat(f"{self.remote}/{child}")
+                except OSError:
+                    continue  # a dangling link
+            if stat.S_ISDIR(attr.st_mode or 0):
+                found.extend(self._walk(child))
+            elif stat.S_ISREG(attr.st_mode or 0):
+                found.append((child, attr.st_size or 0))
+        return found
+
+    def _pull_grown(self, rel: str, local: Path, size: int | None = None, rewritable: bool = False) -> None:
+        offset = self.offsets.get(rel, 0)
+        if size is None:
+            try:
+                size = self.sftp.stat(f"{self.remote}/{rel}").st_size or 0
+            except FileNotFoundError:
+                return
+        if rewritable and size < offset:  # a log the script rewrote: take it again
+            offset = 0
+            local.unlink(missing_ok=True)
+        if size <= offset:
+            return
+        local.parent.mkdir(parents=True, exist_ok=True)
+        with self.sftp.open(f"{self.remote}/{rel}", "rb") as f:
+            f.seek(offset)
+            while offset < size:
+                # Read a whole chunk before appending it: a connection lost mid-read appends nothing.
+                data = f.read(min(CHUNK, size - offset))
+                if not data:
+                    break
+                with open(local, "ab") as out:
+                    out.write(data)
+                offset += len(data)
+                self.offsets[rel] = offset
+
+    def _pull_whole_files(self, rel: str) -> None:
+        for child, _size in self._walk(rel):
+            name = child.rsplit("/", 1)[-1]
+            if child in self.fetched or name.startswith(".tmp-"):
+                continue
+            local = self.files.root / child
+            local.parent.mkdir(parents=True, exist_ok=True)
+            part = local.with_name(local.name + ".part")
+            self.sftp.get(f"{self.remote}/{child}", str(part))
+            os.replace(part, local)
+            self.fetched.add(child)
+
+    def download_outputs(self, client: Any) -> bool:
+        """./outputs as a tar stream, so that it arrives as the script left it: folders (empty
+        ones too) and symlinks within it. A member that would land outside it (an absolute or
+        escaping link) is skipped and logged."""
+        import tarfile
+
+        wd = f"{self.remote}/wd"
+        try:
+            self.sftp.stat(f"{wd}/outputs")
+        except FileNotFoundError:
+            return True  # the script made no ./outputs
+        _stdin, stdout, _stderr = client.exec_command(
+            f"tar -C {shlex.quote(wd)} -cf - outputs", timeout=IO_TIMEOUT
+        )
+        local_wd = self.files.root / "wd"
+        local_wd.mkdir(parents=True, exist_ok=True)
+        with tarfile.open(fileobj=stdout, mode="r|") as tar:
+            for member in tar:
+                try:
+                    tar.extract(member, local_wd, filter="data")
+                except tarfile.FilterError as exc:
+                    self.log(f"ssh: not downloaded from outputs: {member.name} ({exc})")
+        return bool(stdout.channel.recv_exit_status() == 0)
+
+
+__all__ = ["CHUNK", "Puller"]

@@ -1,0 +1,266 @@
+"""The run handle of a script on an SSH target (an engine.compute.handle.RunHandle): connect,
+upload, start it detached, then pull what grows, honour cancel, bring ./outputs back."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import signal
+import time
+from collections.abc import Callable
+
+from engine.compute.ssh.connection import IO_TIMEOUT, Link, SshTarget
+from engine.compute.ssh.pull import Puller
+from engine.compute.ssh.upload import upload_tar
+from engine.errors import LaunchFailed
+from engine.runtime.files import RunFiles
+from engine.runtime.launchspec import LaunchSpec
+from engine.tracking.inject.trainyard_run.envvars import ENV_RUN_DIR, ENV_TRACKING_DIR
+
+PULL_INTERVAL = 0.2
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class SshRun:
+    """The run handle of a script on an SSH target (an engine.compute.handle.RunHandle)."""
+
+    failed_rank: int | None = None
+
+    def __init__(
+        self,
+        target: SshTarget,
+        files: RunFiles,
+        spec: LaunchSpec,
+        log: Callable[[str], None],
+        note: Callable[[str], None],
+    ) -> None:
+        self.target = target
+        self.files = files
+        self.spec = spec
+        self.log = log  # supervisor.log
+        self.note = note  # a [trainyard] line in the driver log
+        self.remote = ""  # REMOTE, absolute, once connected
+        self.pgid: int | None = None
+        self.interpreter: str | None = None  # absolute on the remote
+        self.failure: str | None = None  # why the run failed though the script may not have
+        self.link = Link(target, log, note)
+        self.puller = Puller(files, lambda: self.remote, lambda: self.link.sftp, log)
+        self._code: int | None = None
+        self._next_pull = 0.0
+
+    @property
+    def pid(self) -> int | None:
+        return self.pgid
+
+    # ---------------------------------------------------------------- start
+    def connect(self) -> None:
+        """Connect and check the remote has what a run needs (LaunchFailed otherwise)."""
+        self.link.open()
+        interp = self.spec.placement.ssh_interpreter or "python3"
+        probe = (
+            f'printf "home %s\\n" "$HOME"; for c in setsid tar; do command -v "$c" >/dev/null 2>&1 '
+            f'|| echo "missing $c"; done; p=$(command -v -- {shlex.quote(interp)} 2>/dev/null) '
+            f'&& echo "python $p" || echo "missing {interp}"'
+        )
+        out, _err, _code = self.link.exec(probe)
+        lines = dict(ln.split(" ", 1) for ln in out.splitlines() if " " in ln)
+        missing = [ln.split(" ", 1)[1] for ln in out.splitlines() if ln.startswith("missing ")]
+        if missing:
+            raise LaunchFailed(
+                f"{', '.join(missing)} not found on {self.target.address} (compute target "
+                f"{self.target.name!r})",
+                "install it there (Python 3 and util-linux's setsid and tar), or give the job "
+                "an environment with `interpreter_path:` set to the remote interpreter",
+            )
+        self.interpreter = lines.get("python")
+        work_dir = self.target.work_dir
+        if work_dir == "~" or work_dir.startswith("~/"):
+            work_dir = lines.get("home", "").rstrip("/") + work_dir[1:]
+        elif not work_dir.startswith("/"):
+            work_dir = lines.get("home", "").rstrip("/") + "/" + work_dir
+        self.remote = work_dir.rstrip("/") + "/" + self.spec.run_name
+
+    def upload(self) -> None:
+        """Send RUN/wd, the in-run client and the interpreter wrappers."""
+        upload_tar(self.link.client, self.target, self.remote, self.files.wd, self.interpreter)
+
+    def start(self) -> None:
+        """Start the script detached: `setsid` makes it its own process group, stdio goes to
+        files, so a dropped connection neither stops it nor loses its output."""
+        rem = self.remote
+        env = dict(self.spec.env)
+        env.update({ENV_TRACKING_DIR: f"{rem}/tracking", ENV_RUN_DIR: rem, "PYTHONUNBUFFERED": "1"})
+        exports = [f"export {k}={shlex.quote(str(v))}" for k, v in env.items() if _ENV_NAME.match(k)]
+        exports.append(f'export PYTHONPATH={shlex.quote(rem + "/inject")}"${{PYTHONPATH:+:$PYTHONPATH}}"')
+        exports.append(f'export PATH={shlex.quote(rem + "/bin")}:"$PATH"')
+        log, tmp, done = (shlex.quote(f"{rem}/{n}") for n in ("driver.log", "exit.tmp", "exit_code"))
+        # The trap keeps this shell alive through a TERM to the group, so it still records the
+        # script's exit status (143) rather than leaving no exit_code at all.
+        pgid_file = shlex.quote(f"{rem}/pgid")
+        inner = (
+            f"echo $$ > {pgid_file}; trap : TERM INT HUP; {'; '.join(exports)}; "
+            f"{shlex.join(self.spec.argv)} > {log} 2>&1; echo $? > {tmp} && mv {tmp} {done}"
+        )
+        # `cd ... || exit` on its own: `cd && setsid ... &` would background a subshell that waits
+        # for the job with this channel open, and $! would not be the group's leader.
+        command = (
+            f"cd {shlex.quote(rem + '/wd')} || exit 1; setsid sh -c {shlex.quote(inner)} "
+            "< /dev/null > /dev/null 2>&1 & echo $!"
+        )
+        try:
+            out, err, code = self.link.exec(command)
+            self.pgid = int(out.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            self._end_unconfirmed_start(pgid_file)
+            raise LaunchFailed(
+                f"the script could not be started on {self.target.address}: "
+                f"{err.strip() or out.strip() or f'exit code {code}'}"
+            ) from None
+        except BaseException:
+            self._end_unconfirmed_start(pgid_file)
+            raise
+        self.log(f"ssh: started on {self.target.address} in {rem} (process group {self.pgid})")
+
+    def _end_unconfirmed_start(self, pgid_file: str) -> None:
+        """The start was not confirmed (a timeout, a dropped connection): if the script began
+        anyway, it recorded its process group; end it, so that a failed run leaves nothing running."""
+        try:
+            self.link.exec(f"test -s {pgid_file} && kill -KILL -- -$(cat {pgid_file})", timeout=5)
+        except Exception as exc:  # noqa: BLE001 - best effort: the host may be gone
+            self.log(f"ssh: could not check for a half-started script: {exc}")
+
+    # ---------------------------------------------------------------- supervise
+    def poll(self) -> int | None:
+        """Pull what grew (at most every PULL_INTERVAL s); the exit code once the script ended."""
+        if self._code is not None:
+            return self._code
+        now = time.monotonic()
+        if now < self._next_pull:
+            return None
+        self._next_pull = now + PULL_INTERVAL
+        if not self.link.connected:
+            back = self.link.try_reconnect()
+            if back is None:
+                self.failure = self._unreachable_message("")
+                self.note(self.failure)
+                self._code = 255  # what ssh itself exits with when the connection fails
+            if not back:
+                return self._code
+        try:
+            code = self._read_exit_code()  # before the pull: all the script wrote is there by then
+            self.puller.pull()
+        except Exception as exc:  # noqa: BLE001 - a lost connection, or one failed read
+            if self.link.is_loss(exc):
+                self.link.lost(exc)
+            else:
+                self.log(f"ssh: poll error: {type(exc).__name__}: {exc}")
+            return None
+        if code is not None:
+            self._code = code
+        return self._code
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while (code := self.poll()) is None:
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TimeoutError(f"the run on {self.target.address} is still going")
+            time.sleep(0.05)
+        return code
+
+    def terminate(self, grace: float) -> int:
+        """TERM the remote process group, KILL it after `grace` s; returns the exit code."""
+        if self._code is not None or self.pgid is None:
+            return self._code if self._code is not None else -15
+        group = f"-{self.pgid}"
+        with_connection, exec_ = self.link.with_connection, self.link.exec
+        if not with_connection(lambda: exec_(f"kill -TERM -- {group} 2>/dev/null; true")):
+            self.failure = self._unreachable_message("to end the job")
+            self._code = -15
+            return self._code
+        deadline = time.monotonic() + grace
+        killed = False
+        while True:
+            code = with_connection(self._read_exit_code)
+            if code is not None:
+                break
+            alive = with_connection(lambda: exec_(f"kill -0 -- {group} 2>/dev/null && echo alive"))
+            if not alive or "alive" not in alive[0]:
+                break
+            if time.monotonic() >= deadline:
+                with_connection(lambda: exec_(f"kill -KILL -- {group} 2>/dev/null; true"))
+                killed = True
+                break
+            time.sleep(0.1)
+        with_connection(self.puller.pull)
+        code = with_connection(self._read_exit_code)
+        self._code = code if code is not None else (-9 if killed else -15)
+        return self._code
+
+    def cleanup(self) -> int:
+        """After the end: end what the script left in its group, download REMOTE/wd/outputs into
+        RUN/wd/outputs, remove REMOTE (unless `keep_remote_files`). Returns how many leftover
+        process groups were ended (0 or 1)."""
+        if not self.link.connected and self.failure is not None:
+            self.log(f"ssh: {self.target.address} is unreachable: {self.remote} is left there")
+            return 0
+        leftovers = 0
+        with_connection, exec_ = self.link.with_connection, self.link.exec
+        if self.pgid is not None:
+            out = with_connection(
+                lambda: exec_(
+                    f"kill -0 -- -{self.pgid} 2>/dev/null && kill -KILL -- -{self.pgid} 2>/dev/null && echo ended"
+                )
+            )
+            leftovers = 1 if out and "ended" in out[0] else 0
+        # None: unreachable; False: tar failed
+        if not with_connection(lambda: self.puller.download_outputs(self.link.client)):
+            self.log(
+                f"ssh: could not download the outputs from {self.target.address}:{self.remote}; left there"
+            )
+            return leftovers
+        if not self.target.keep_remote_files and self.remote:
+            with_connection(lambda: exec_(f"rm -rf -- {shlex.quote(self.remote)}", timeout=120))
+        self.close()
+        return leftovers
+
+    def recorded_exit_code(self, code: int) -> int:
+        return code
+
+    def close(self) -> None:
+        self.link.close()
+
+    # ---------------------------------------------------------------- helpers
+    def _unreachable_message(self, doing: str) -> str:
+        since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.link.lost_at or time.time()))
+        what = f" {doing}" if doing else ""
+        return (
+            f"the host {self.target.address} has been unreachable{what} since {since}; the job may "
+            f"still be running there, in {self.remote}"
+        )
+
+    def _read_exit_code(self) -> int | None:
+        try:
+            with self.link.sftp.open(f"{self.remote}/exit_code", "rb") as f:
+                text = f.read().decode().strip()
+        except FileNotFoundError:
+            return None
+        code = int(text)
+        if code > 128:  # the shell's "killed by signal N", as a local run reports it
+            try:
+                return -int(signal.Signals(code - 128))
+            except ValueError:
+                pass
+        return code
+
+
+def make_ssh_run(
+    files: RunFiles, spec: LaunchSpec, log: Callable[[str], None], note: Callable[[str], None]
+) -> SshRun:
+    """The handle of run `spec` on its SSH target (its placement's `ssh`: the target's settings);
+    nothing is connected yet: connect(), upload(), start()."""
+    settings = dict(spec.placement.ssh or {})
+    target = SshTarget.from_config(str(spec.placement.compute_target or settings.get("host")), settings)
+    return SshRun(target, files, spec, log, note)
+
+
+__all__ = ["IO_TIMEOUT", "PULL_INTERVAL", "SshRun", "make_ssh_run"]
