@@ -81,7 +81,12 @@ def local_gpus(timeout: float = 5.0, executable: str = "nvidia-smi") -> GpuInven
         res = subprocess.run([exe, *QUERY], capture_output=True, text=True, timeout=timeout, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return GpuInventory((), f"nvidia-smi did not answer: {exc}")
-    if res.returncode != 0:
-        reason = (res.stdout + res.stderr).strip().splitlines()
-        return GpuInventory((), reason[0] if reason else f"nvidia-smi exited with {res.returncode}")
-    return GpuInventory(tuple(parse_nvidia_smi(res.stdout)))
+    return inventory_of(res.returncode, res.stdout, res.stderr)
+
+
+def inventory_of(code: int, stdout: str, stderr: str) -> GpuInventory:
+    """The inventory an nvidia-smi run (here or on another host) reported."""
+    if code != 0:
+        reason = (stdout + stderr).strip().splitlines()
+        return GpuInventory((), reason[0] if reason else f"nvidia-smi exited with {code}")
+    return GpuInventory(tuple(parse_nvidia_smi(stdout)))

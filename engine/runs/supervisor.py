@@ -26,10 +26,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from engine.compute.distributed import driver_log_name
 from engine.compute.handle import RunHandle
-from engine.compute.local import start_local
+from engine.compute.local import LocalProcess, ProcessGroup, start_local
 from engine.compute.procs import become_subreaper
 from engine.entities import USER_CANCEL, EnvironmentSpec
 from engine.errors import InvalidSpec, TrainyardError
+from engine.runs.gpuassign import GpuAssigner, apply_assignment
 from engine.runs.launch import INJECT_DIR, link_interpreter, materialize_code
 from engine.runs.logmirror import FolderMirror
 from engine.runtime.files import BUILD_LOG, RunFiles
@@ -58,6 +59,7 @@ class Supervisor:
         self.cancel_reason: str | None = None
         self.proc: RunHandle | None = None
         self.store: SqlStore | None = None
+        self.gpus: GpuAssigner | None = None
         self._log = open(self.files.supervisor_log, "a", buffering=1)  # noqa: SIM115
 
     def log(self, msg: str) -> None:
@@ -225,9 +227,25 @@ class Supervisor:
         become_subreaper()
         signal.signal(signal.SIGTERM, self._on_sigterm)
         signal.signal(signal.SIGINT, self._on_sigterm)
+        try:
+            return self._run()
+        finally:
+            if self.gpus is not None:
+                self._safe(self.gpus.release)
+
+    def _run(self) -> int:
         if self.spec.placement.max_concurrent_runs and not self._wait_for_a_slot():
             self._store().set_status(self.run_name, "Canceled", error=self._cancel_message())
             return 0
+        if self.spec.placement.gpus is not None:
+            try:
+                assigned = self._assign_gpus()
+            except BaseException as exc:  # noqa: BLE001 - a request the machine can never meet
+                self._fail_before_start(exc)
+                return 1
+            if not assigned:
+                self._store().set_status(self.run_name, "Canceled", error=self._cancel_message())
+                return 0
         if self.needs_preparation():
             try:
                 self.prepare_and_start()
@@ -259,6 +277,9 @@ class Supervisor:
         next_cancel_check = 0.0
         proc = self.proc
         assert proc is not None
+        if self.gpus is not None and isinstance(proc, LocalProcess | ProcessGroup):
+            pids = [proc.pid] if isinstance(proc, LocalProcess) else [p.pid for p in proc.popens]
+            self._safe(lambda: self.gpus.keep_with(pids) if self.gpus is not None else None)
         while proc.poll() is None:
             self._safe(ingestor.poll)
             self._safe(mirror.sync)
@@ -303,6 +324,27 @@ class Supervisor:
                     self.cancel_reason = USER_CANCEL
             time.sleep(QUEUE_POLL_SECONDS)
         return False
+
+    def _assign_gpus(self) -> bool:
+        """Wait Queued for the run's GPUs (engine.runs.gpuassign) and make them the only ones its
+        script sees. False when the run is canceled while it waits."""
+        store = self._store()
+        self.gpus = GpuAssigner(self.spec, store.get_run(self.run_name).created_at, self._driver_note, self.log)
+
+        def cancelled() -> bool:
+            if self.cancel_reason is None and self._safe(lambda: store.get_run(self.run_name).cancel_requested):
+                self.cancel_reason = USER_CANCEL
+            return self.cancel_reason is not None
+
+        assigned = self.gpus.wait(cancelled)
+        if self.cancel_reason is not None:
+            return False
+        if assigned is not None:
+            self.spec = apply_assignment(self.spec, assigned)
+            props = dict(store.get_run(self.run_name).properties)
+            props["gpus_assigned"] = ",".join(map(str, assigned))
+            store.update_run(self.run_name, properties=props)
+        return True
 
     def _driver_note(self, msg: str) -> None:
         """A line of Trainyard's own in the driver log (what `job stream` shows) before the script runs."""
