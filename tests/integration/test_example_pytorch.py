@@ -40,6 +40,12 @@ def test_cli_trains_the_example_and_gives_back_every_point_and_the_model(example
     points = json.loads(trainyard("job", "metrics", "-n", name, "--metric", "loss", "-o", "json").stdout)
     assert [p["step"] for p in points] == list(range(200))
     assert all(0 < p["value"] < 10 for p in points)
+    # The generated data is learnable: the loss falls from ln 10 and the validation accuracy rises.
+    losses = [p["value"] for p in points]
+    assert sum(losses[:20]) / 20 > 2.0 and sum(losses[-20:]) / 20 < 1.0, losses[::20]
+    accuracy = json.loads(trainyard("job", "metrics", "-n", name, "--metric", "val/accuracy", "-o", "json").stdout)
+    assert [p["step"] for p in accuracy] == [0, 1, 2, 3]  # every 50 steps
+    assert accuracy[0]["value"] < 0.5 and accuracy[-1]["value"] > 0.8, accuracy
     dl = trainyard("job", "download", "-n", name, "--output", str(tmp_path / "dl"))
     assert dl.returncode == 0, dl.stderr
     import torch
