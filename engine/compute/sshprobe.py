@@ -15,6 +15,7 @@ from typing import Any
 
 from engine.compute.gpus import QUERY, GpuInventory, inventory_of
 from engine.compute.ssh import SshTarget
+from engine.compute.ssh.access import open_route
 from engine.errors import LaunchFailed
 
 IO_TIMEOUT = 10.0  # a host that stops answering fails a probe within this
@@ -77,8 +78,11 @@ def host_key(target: SshTarget, timeout: float = IO_TIMEOUT) -> HostKey:
     import paramiko
 
     sock: Any = None
+    jumps: list[Any] = []
     try:
-        sock = socket.create_connection((target.hostname, target.port), timeout=timeout)
+        sock, jumps = open_route(target, timeout)
+        if sock is None:
+            sock = socket.create_connection((target.hostname, target.port), timeout=timeout)
         transport = paramiko.Transport(sock)
         transport.banner_timeout = timeout
         transport.start_client(timeout=timeout)
@@ -91,6 +95,9 @@ def host_key(target: SshTarget, timeout: float = IO_TIMEOUT) -> HostKey:
             f"could not reach the SSH server at {target.hostname}:{target.port}: {exc}",
             "check the host name and port, and that the machine is up and reachable",
         ) from None
+    finally:
+        for jump in jumps:
+            jump.close()
     known = paramiko.HostKeys()
     for path in (os.path.expanduser("~/.ssh/known_hosts"), target.known_hosts):
         if path and os.path.isfile(path):
@@ -151,9 +158,10 @@ echo "disk $(df -Pk "$d" 2>/dev/null | awk 'NR==2 {print $4}') $d"
 """
 
 
-def probe_host(target: SshTarget) -> HostReport:
-    """Log in and ask the host what it offers. LaunchFailed says why it could not log in."""
-    client = target.connect()
+def probe_host(target: SshTarget, password: str | None = None, passphrase: str | None = None) -> HostReport:
+    """Log in and ask the host what it offers. LaunchFailed says why it could not log in
+    (SecretNeeded: ask for the password or passphrase, and call again with it)."""
+    client = target.connect(password=password, passphrase=passphrase)
     try:
         work_dir = target.work_dir
         if work_dir.startswith("~"):

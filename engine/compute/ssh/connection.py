@@ -8,10 +8,11 @@ import contextlib
 import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from engine.compute.ssh.access import SecretNeeded, new_client, open_route, route_of
 from engine.errors import LaunchFailed
 from engine.tracking.inject.trainyard_run.envvars import ENV_SSH_RECONNECT_TIMEOUT
 
@@ -31,7 +32,8 @@ def reconnect_timeout() -> float:
 
 @dataclass(frozen=True)
 class SshTarget:
-    """Where and how to connect, after ~/.ssh/config (HostName, Port, User, IdentityFile)."""
+    """Where and how to connect, after ~/.ssh/config (HostName, Port, User, IdentityFile,
+    ProxyJump, ProxyCommand, IdentitiesOnly; routes and secrets: engine.compute.ssh.access)."""
 
     name: str
     host: str  # what the target says (may be an ~/.ssh/config alias)
@@ -42,6 +44,9 @@ class SshTarget:
     known_hosts: str | None
     work_dir: str
     keep_remote_files: bool = False
+    proxy_jump: str | None = None  # "a" or a chain "a,b" ([user@]host[:port] or aliases)
+    proxy_command: str | None = None
+    identities_only: bool = False  # IdentitiesOnly yes: only the key files, not the ssh-agent's keys
 
     @classmethod
     def from_config(cls, name: str, config: Mapping[str, Any]) -> SshTarget:
@@ -76,17 +81,27 @@ class SshTarget:
             known_hosts=os.path.expanduser(str(known)) if known else None,
             work_dir=str(config.get("work_dir") or DEFAULT_WORK_DIR),
             keep_remote_files=bool(config.get("keep_remote_files")),
+            proxy_jump=route_of(found)[0],
+            proxy_command=route_of(found)[1],
+            identities_only=str(found.get("identitiesonly", "")).lower() == "yes",
         )
+
+    def through(self, jump: str) -> SshTarget:
+        """This target reached through the jump host(s) `jump` instead of its own route."""
+        return replace(self, proxy_jump=jump, proxy_command=None)
 
     @property
     def address(self) -> str:
         return f"{self.user}@{self.hostname}:{self.port}"
 
-    def connect(self, timeout: float = CONNECT_TIMEOUT) -> Any:
-        """A connected paramiko.SSHClient; LaunchFailed says what is wrong and what to do."""
+    def connect(
+        self, timeout: float = CONNECT_TIMEOUT, *, password: str | None = None, passphrase: str | None = None
+    ) -> Any:
+        """A connected paramiko.SSHClient (through its jump hosts or proxy command, if any); LaunchFailed
+        says what is wrong and what to do (SecretNeeded: a password or passphrase would help)."""
         import paramiko
 
-        client = paramiko.SSHClient()
+        client = new_client()
         system_hosts = os.path.expanduser("~/.ssh/known_hosts")
         try:  # named, paramiko raises when it cannot read it (unnamed, it would say nothing)
             client.load_system_host_keys(system_hosts)
@@ -116,14 +131,18 @@ class SshTarget:
         hosts_file = self.known_hosts or "~/.ssh/known_hosts"
         keyscan = f"ssh-keyscan -p {self.port} {self.hostname} >> {hosts_file}"
         try:
+            sock, client.jumps = open_route(self, timeout)
             client.connect(
                 self.hostname,
                 port=self.port,
                 username=self.user,
                 # paramiko takes a list of key files too (its docs); the stub says str
-                key_filename=list(self.key_files) or None,  # type: ignore[arg-type]
+                key_filename=list(self.key_files) or None,
                 look_for_keys=not self.key_files,
-                allow_agent=not self.key_files,
+                allow_agent=not self.identities_only,  # the agent's keys after the key files, as ssh does
+                password=password,
+                passphrase=passphrase,
+                sock=sock,
                 timeout=timeout,
                 banner_timeout=timeout,
                 auth_timeout=timeout,
@@ -135,9 +154,24 @@ class SshTarget:
                 "if the host was reinstalled on purpose, remove its old line "
                 f"(ssh-keygen -R '[{self.hostname}]:{self.port}') and run `{keyscan}`",
             ) from None
+        except paramiko.PasswordRequiredException:
+            client.close()
+            raise SecretNeeded(
+                f"the SSH key {', '.join(self.key_files) or 'in ~/.ssh'} for {self.address} is protected by a "
+                "passphrase",
+                "add it to your ssh-agent (`ssh-add KEY`) so that runs can use it, or give the passphrase",
+                "passphrase",
+            ) from None
         except paramiko.AuthenticationException as exc:
             client.close()
             keys = ", ".join(self.key_files) or "the default keys in ~/.ssh and the SSH agent"
+            if password is None:
+                raise SecretNeeded(
+                    f"SSH login to {self.address} failed with the key {keys}: {exc}",
+                    f"check `user:` and `key_file:`, and that the key's .pub is in "
+                    f"~{self.user}/.ssh/authorized_keys there",
+                    "password",
+                ) from None
             raise LaunchFailed(
                 f"SSH login to {self.address} failed with the key {keys}: {exc}",
                 f"check `user:` and `key_file:`, and that the key's .pub is in "
