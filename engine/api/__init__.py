@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from engine import entities as E
-from engine.api.compute import ComputeManager
+from engine.api.compute import ComputeManager, GpuReport
 from engine.api.environments import EnvironmentsManager
 from engine.api.registry import RegistryManager
 from engine.api.runs import RunsManager, size_on_disk
@@ -228,6 +228,10 @@ class Engine:
 
     def local_gpus(self) -> GpuInventory:
         return self.compute.local_gpus()
+
+    def gpu_report(self, target: E.ComputeTarget) -> GpuReport:
+        """The GPUs of `target`'s machine, which run holds each, and the runs waiting for them."""
+        return self.compute.gpu_report(target)
 
     # ------------------------------------------------------------------ models, data, experiments
     def register_model(self, name: str, path: str | os.PathLike[str], *, run_name: str | None = None,

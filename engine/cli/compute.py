@@ -76,8 +76,24 @@ def compute_list(ctx: click.Context, workspace: str | None, output_format: str) 
 def compute_show(ctx: click.Context, name: str, workspace: str | None, output_format: str) -> None:
     """Show one compute target (built in or created)."""
     eng = open_engine(ctx, workspace)
-    doc = compute_document(eng.get_compute_target(name))
-    show(output_format, doc, lambda: print_fields(doc, 21, blank=(None, "")))
+    target = eng.get_compute_target(name)
+    doc = compute_document(target)
+    report = eng.gpu_report(target)  # this machine's GPUs, or the SSH host's (asked over SSH)
+    gpus = [{"index": g.index, "name": g.name, "memory_total_mib": g.memory_total_mib,
+             "memory_used_mib": g.memory_used_mib, "utilization_percent": g.utilization_percent,
+             "used_by": report.used_by.get(g.index)} for g in report.inventory.gpus]
+
+    def human() -> None:
+        print_fields(doc, 21, blank=(None, ""))
+        lines = report.lines()
+        where = "GPUs (SSH host):" if target.type == "ssh" else "GPUs (this machine):"
+        for i, line in enumerate(lines):
+            click.echo(f"{where if i == 0 else '':21} {line}")
+        if report.waiting:
+            click.echo(f"{'waiting for GPUs:':21} {', '.join(report.waiting)}")
+
+    show(output_format, {**doc, "gpus_here": {"gpus": gpus, "note": report.inventory.note or None,
+                                              "runs_waiting": list(report.waiting)}}, human)
 
 
 @compute_group.command("delete")

@@ -24,7 +24,7 @@ from engine.compute.gpus import GpuInventory, local_gpus
 from engine.errors import LaunchFailed
 from engine.runtime.launchspec import LaunchSpec
 
-__all__ = ["GpuAssigner", "apply_assignment", "claim_of"]
+__all__ = ["GpuAssigner", "apply_assignment", "claim_of", "ssh_pool_key"]
 
 POLL_SECONDS = 0.25
 CANCEL_CHECK_SECONDS = 0.5
@@ -44,6 +44,11 @@ def claim_of(gpus: int | str | None, indices: list[int]) -> Claim | None:
     if not all(d.isdigit() for d in ids):  # UUIDs or MIG ids: passed on as given
         return None
     return Claim(ids=tuple(int(d) for d in ids))
+
+
+def ssh_pool_key(address: str) -> str:
+    """The lease table of the SSH host `user@host:port` (LOCAL_POOL is this machine's)."""
+    return f"ssh-{address}"
 
 
 class GpuAssigner:
@@ -67,7 +72,7 @@ class GpuAssigner:
             from engine.compute.sshprobe import ssh_gpus
 
             target = SshTarget.from_config(str(placement.compute_target), placement.ssh or {})
-            self.pool = GpuPool(f"ssh-{target.address}")
+            self.pool = GpuPool(ssh_pool_key(target.address))
             self.where = f"{target.hostname} (compute target {placement.compute_target})"
             return ssh_gpus(target)
         self.pool = GpuPool(LOCAL_POOL)

@@ -179,6 +179,12 @@ class SshTarget:
             ) from None
         except paramiko.SSHException as exc:
             client.close()
+            if "No authentication methods available" in str(exc):
+                raise SecretNeeded(
+                    f"there is no SSH key to log in to {self.address} with (compute target {self.name!r})",
+                    "give `key_file:` (or IdentityFile in ~/.ssh/config), or load the key into the ssh-agent",
+                    "password",
+                ) from None
             if "not found in known_hosts" in str(exc):
                 raise LaunchFailed(
                     f"the host key of {self.hostname}:{self.port} (compute target {self.name!r}) "
