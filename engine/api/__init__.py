@@ -21,6 +21,7 @@ from engine.api.registry import RegistryManager
 from engine.api.runs import RunsManager, size_on_disk
 from engine.compute.gpus import GpuInventory
 from engine.compute.status import ComputeState
+from engine.compute.vmsizes import AmlComputeMapping
 from engine.entities import EnvironmentSpec
 from engine.environments.build import BuildEvent, BuiltEnvironment
 from engine.environments.status import BuildStatus
@@ -219,6 +220,16 @@ class Engine:
     def create_compute_target(self, target: E.ComputeTarget) -> E.ComputeTarget:
         """Register a validated target (engine.specs.compute) in the workspace."""
         return self.compute.create_target(target)
+
+    def create_amlcompute_target(self, name: str, *, vm_size: str | None, min_nodes: int = 0, max_nodes: int = 4,
+                                 idle_seconds_before_scaledown: int | None = None,
+                                 description: str = "") -> AmlComputeMapping:
+        """An Azure ML compute cluster (`AmlCompute`, `compute create --type amlcompute`) as a local
+        target: up to `max_nodes` runs at a time, the GPUs of `vm_size` as far as this machine has
+        them. Returns the target and a one-line note of what could not be honoured ("" if none)."""
+        return self.compute.create_amlcompute(name, vm_size=vm_size, min_nodes=min_nodes, max_nodes=max_nodes,
+                                              idle_seconds_before_scaledown=idle_seconds_before_scaledown,
+                                              description=description)
 
     def delete_compute_target(self, name: str) -> E.ComputeTarget:
         return self.compute.delete_target(name)

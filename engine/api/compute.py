@@ -10,6 +10,7 @@ from engine.compute.gpupool import LOCAL_POOL, GpuPool
 from engine.compute.gpus import GpuInventory, local_gpus
 from engine.compute.status import ComputeState, docker_state, target_state
 from engine.compute.targets import create_compute_target, resolve_compute
+from engine.compute.vmsizes import AmlComputeMapping, amlcompute_target
 from engine.errors import LaunchFailed
 from engine.runs.gpuassign import ssh_pool_key
 
@@ -51,6 +52,16 @@ class ComputeManager:
 
     def create_target(self, target: E.ComputeTarget) -> E.ComputeTarget:
         return create_compute_target(self.store, target)
+
+    def create_amlcompute(self, name: str, *, vm_size: str | None, min_nodes: int = 0, max_nodes: int = 4,
+                          idle_seconds_before_scaledown: int | None = None,
+                          description: str = "") -> AmlComputeMapping:
+        """An Azure ML compute cluster as a local target of this machine (engine.compute.vmsizes):
+        the registered target, and the one line that says what this machine cannot honour."""
+        mapping = amlcompute_target(name, vm_size=vm_size, min_nodes=min_nodes, max_nodes=max_nodes,
+                                    idle_seconds_before_scaledown=idle_seconds_before_scaledown,
+                                    description=description, gpus_here=len(local_gpus().gpus))
+        return AmlComputeMapping(create_compute_target(self.store, mapping.target), mapping.note)
 
     def delete_target(self, name: str) -> E.ComputeTarget:
         return self.store.delete_compute_target(name)

@@ -19,8 +19,14 @@ def compute_group() -> None:
 @compute_group.command("create")
 @click.option("-f", "--file", "file", default=None, type=click.Path(dir_okay=False), help="compute YAML")
 @click.option("-n", "--name", default=None, help="the target's name (with -f: overrides the file's `name:`)")
-@click.option("--type", "type_", default=None, type=click.Choice(["local", "docker"]),
-              help="without -f: local (a process here) or docker (the local Docker daemon)")
+@click.option("--type", "type_", default=None, type=click.Choice(["local", "docker", "amlcompute"], case_sensitive=False),
+              help="without -f: local (a process here), docker (the local Docker daemon) or amlcompute (an "
+                   "Azure ML cluster mapped to this machine, see docs/compute.md)")
+@click.option("--size", default=None, help="amlcompute: the Azure VM size (e.g. Standard_NC12: 2 GPUs)")
+@click.option("--min-instances", type=int, default=None, help="amlcompute: recorded (default 0)")
+@click.option("--max-instances", type=int, default=None, help="amlcompute: runs at a time on it (default 4)")
+@click.option("--idle-time-before-scale-down", "idle_time", type=int, default=None,
+              help="amlcompute: recorded, in seconds")
 @click.option("--network", default=None, help="docker: host (default), none, bridge or a network's name")
 @click.option("--gpus", default=None, help='docker: a number, "all" or "device=0,1"')
 @click.option("--image", default=None, help="docker: the image of jobs that have no environment image")
@@ -28,10 +34,22 @@ def compute_group() -> None:
 @workspace_option
 @OUTPUT
 @click.pass_context
-def compute_create(ctx: click.Context, file: str | None, name: str | None, type_: str | None, network: str | None,
-                   gpus: str | None, image: str | None, description: str | None, workspace: str | None,
-                   output_format: str) -> None:
+def compute_create(ctx: click.Context, file: str | None, name: str | None, type_: str | None, size: str | None,
+                   min_instances: int | None, max_instances: int | None, idle_time: int | None,
+                   network: str | None, gpus: str | None, image: str | None, description: str | None,
+                   workspace: str | None, output_format: str) -> None:
     """Register a compute target from a compute YAML (-f), or from --name and --type."""
+    cluster = {"--size": size, "--min-instances": min_instances, "--max-instances": max_instances,
+               "--idle-time-before-scale-down": idle_time}
+    if (type_ or "").lower() == "amlcompute":
+        _create_amlcompute(ctx, file, name, size, min_instances, max_instances, idle_time,
+                           {"--network": network, "--gpus": gpus, "--image": image}, description, workspace,
+                           output_format)
+        return
+    given = [k for k, v in cluster.items() if v is not None]
+    if given:
+        raise InvalidSpec(f"{', '.join(given)} only apply to --type amlcompute",
+                          "remove them, or add --type amlcompute")
     # The compute YAML reader loads pydantic and PyYAML: only this command pays for them.
     from engine.specs.compute import compute_from_mapping, load_compute_yaml
 
@@ -51,6 +69,32 @@ def compute_create(ctx: click.Context, file: str | None, name: str | None, type_
     eng = open_engine(ctx, workspace)
     created = eng.create_compute_target(target)
     show(output_format, compute_document(created), f"Created compute target {created.name} ({created.type})")
+
+
+def _create_amlcompute(ctx: click.Context, file: str | None, name: str | None, size: str | None,
+                       min_instances: int | None, max_instances: int | None, idle_time: int | None,
+                       others: dict[str, Any], description: str | None, workspace: str | None,
+                       output_format: str) -> None:
+    """`--type amlcompute`: an Azure ML cluster as a local target (engine.compute.vmsizes)."""
+    wrong = [k for k, v in {"-f": file, **others}.items() if v is not None]
+    if wrong:
+        raise InvalidSpec(f"{', '.join(wrong)} cannot be combined with --type amlcompute",
+                          "an amlcompute target takes --size, --min-instances, --max-instances and "
+                          "--idle-time-before-scale-down")
+    if not name:
+        raise InvalidSpec("--type amlcompute needs --name", "e.g. `trainyard compute create -n cpu-cluster "
+                          "--type amlcompute --max-instances 4`")
+    eng = open_engine(ctx, workspace)
+    made = eng.create_amlcompute_target(
+        name, vm_size=size, min_nodes=0 if min_instances is None else min_instances,
+        max_nodes=4 if max_instances is None else max_instances, idle_seconds_before_scaledown=idle_time,
+        description=description or "")
+    if made.note:
+        click.echo(f"note: {made.note}", err=True)
+    created = made.target
+    show(output_format, compute_document(created),
+         f"Created compute target {created.name} (amlcompute as {created.type}: up to "
+         f"{created.config['max_concurrent_runs']} runs at a time)")
 
 
 @compute_group.command("list")

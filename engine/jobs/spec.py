@@ -41,6 +41,9 @@ class JobSpec:
     # GPUs for a run in a container (`resources.gpus`, a Trainyard extension): a number, -1 for all,
     # or "device=0,1"; None leaves it to the compute target. Overrides the target's `gpus`.
     gpus: int | str | None = None
+    # /dev/shm of a run in a container (`resources.shm_size`, DockerConfiguration(shm_size=...)):
+    # Docker's size form ("2g", "512m", bytes); None gives Azure ML's default, 2g.
+    shm_size: str | None = None
     # The run this one is a child of (`Run.submit_child`, sweeps); it must exist in the workspace.
     parent_run: str | None = None
     # A sweep trial's hyperparameters: what `${{search_space.NAME}}` in `command` stands for.

@@ -1,28 +1,108 @@
-"""The Azure ML SDK v1 surface that control scripts use (`from azureml.core import ...`),
-implemented over the local engine. Names and signatures follow the seeds."""
+"""The Azure ML SDK v1 surface that control scripts use (`from azureml.core import ...`,
+`azureml.train.hyperdrive`, `azureml.data`), implemented over the local engine. Names and
+signatures follow the seeds; what Trainyard does not provide is said by the `azureml` stand-in
+(engine/tracking/inject/azureml/_missing.py)."""
 
-from engine.sdk.compute import ComputeTarget
-from engine.sdk.data import Dataset
+from engine.errors import TrainyardError
+from engine.sdk.compute import (
+    AmlCompute,
+    AmlComputeProvisioningConfiguration,
+    ComputeTarget,
+    ComputeTargetException,
+)
+from engine.sdk.data import (
+    DataReference,
+    Dataset,
+    DatasetConsumptionConfig,
+    Datastore,
+    FileDataset,
+    TabularDataset,
+)
 from engine.sdk.environment import CondaDependencies, DockerSection, Environment, PythonSection
 from engine.sdk.experiment import Experiment
+from engine.sdk.hyperdrive import (
+    BanditPolicy,
+    BayesianParameterSampling,
+    GridParameterSampling,
+    HyperDriveConfig,
+    MedianStoppingPolicy,
+    NoTerminationPolicy,
+    PrimaryMetricGoal,
+    RandomParameterSampling,
+    TruncationSelectionPolicy,
+    choice,
+    lognormal,
+    loguniform,
+    normal,
+    qlognormal,
+    qloguniform,
+    qnormal,
+    quniform,
+    randint,
+    uniform,
+)
+from engine.sdk.hyperdriverun import HyperDriveRun
 from engine.sdk.model import Model
 from engine.sdk.run import Run
-from engine.sdk.runconfig import MpiConfiguration, PyTorchConfiguration, RunConfiguration, ScriptRunConfig
+from engine.sdk.runconfig import (
+    DockerConfiguration,
+    MpiConfiguration,
+    PyTorchConfiguration,
+    RunConfiguration,
+    ScriptRunConfig,
+    TensorflowConfiguration,
+)
 from engine.sdk.workspace import Workspace
 
+# azureml.exceptions: every error the SDK raises is a TrainyardError (message + hint).
+AzureMLException = TrainyardError
+UserErrorException = TrainyardError
+
 __all__ = [
+    "AmlCompute",
+    "AmlComputeProvisioningConfiguration",
+    "AzureMLException",
+    "BanditPolicy",
+    "BayesianParameterSampling",
     "ComputeTarget",
+    "ComputeTargetException",
     "CondaDependencies",
+    "DataReference",
     "Dataset",
+    "DatasetConsumptionConfig",
+    "Datastore",
+    "DockerConfiguration",
     "DockerSection",
     "Environment",
     "Experiment",
+    "FileDataset",
+    "GridParameterSampling",
+    "HyperDriveConfig",
+    "HyperDriveRun",
+    "MedianStoppingPolicy",
     "Model",
     "MpiConfiguration",
+    "NoTerminationPolicy",
+    "PrimaryMetricGoal",
     "PyTorchConfiguration",
     "PythonSection",
+    "RandomParameterSampling",
     "Run",
     "RunConfiguration",
     "ScriptRunConfig",
+    "TabularDataset",
+    "TensorflowConfiguration",
+    "TruncationSelectionPolicy",
+    "UserErrorException",
     "Workspace",
+    "choice",
+    "lognormal",
+    "loguniform",
+    "normal",
+    "qlognormal",
+    "qloguniform",
+    "qnormal",
+    "quniform",
+    "randint",
+    "uniform",
 ]

@@ -171,6 +171,9 @@ class Environment:
         self._build_context: str | None = None
         self._dockerfile = "Dockerfile"
         self._curated: EnvironmentSpec | None = None  # the curated spec it came from, unchanged
+        # The name `Environment.get` was asked for (an Azure ML curated name such as
+        # AzureML-PyTorch-1.6-GPU) when it differs from the environment's own name.
+        self.requested_name: str | None = None
 
     # ------------------------------------------------------------------ constructors
     @classmethod
@@ -280,7 +283,10 @@ class Environment:
         if label not in (None, "latest"):
             raise InvalidSpec(f"unknown label {label!r}", "only label='latest' exists")
         ref = name if version is None else f"{name}:{version}"
-        return cls.from_spec(workspace.engine.resolve_environment(ref))
+        env = cls.from_spec(workspace.engine.resolve_environment(ref))
+        if env.name != name:
+            env.requested_name = name
+        return env
 
     def register(self, workspace: Any) -> Environment:
         """Register this environment in the workspace and return the registered version. An
@@ -297,6 +303,7 @@ class Environment:
         env.name = new_name
         env.version = None
         env._curated = None
+        env.requested_name = None
         return env
 
     def save_to_directory(self, path: str | os.PathLike[str], overwrite: bool = False) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine.sdk.hyperdrive import HyperDriveConfig
+from engine.sdk.hyperdriverun import HyperDriveRun
 from engine.sdk.run import Run
 from engine.sdk.runconfig import ScriptRunConfig
 from engine.sdk.submission import submit_config
@@ -14,8 +16,11 @@ class Experiment:
         self.workspace = workspace
         self.name = name
 
-    def submit(self, config: ScriptRunConfig, tags: dict[str, Any] | None = None, **_ignored: Any) -> Run:
-        return Run(self, submit_config(self.workspace.engine, self.name, config, tags).name)
+    def submit(self, config: ScriptRunConfig | HyperDriveConfig, tags: dict[str, Any] | None = None,
+               **_ignored: Any) -> Run:
+        """Start `config`: a ScriptRunConfig as a run, a HyperDriveConfig as a sweep (a HyperDriveRun)."""
+        run = submit_config(self.workspace.engine, self.name, config, tags)
+        return HyperDriveRun(self, run.name) if isinstance(config, HyperDriveConfig) else Run(self, run.name)
 
     def get_runs(self, **_ignored: Any) -> list[Run]:
         return [Run(self, r.name) for r in self.workspace.engine.list_runs(experiment=self.name)]

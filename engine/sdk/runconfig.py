@@ -19,6 +19,25 @@ class MpiConfiguration:
     node_count: int = 1
 
 
+@dataclass
+class TensorflowConfiguration:
+    """TF_CONFIG workers and parameter servers, one process each (engine.runtime.distribution)."""
+
+    worker_count: int = 1
+    parameter_server_count: int = 1
+
+
+@dataclass
+class DockerConfiguration:
+    """`ScriptRunConfig(docker_runtime_config=...)` / `run_config.docker`: run in a container, with
+    this /dev/shm size (PyTorch DataLoader workers need more than Docker's 64m)."""
+
+    use_docker: bool | None = None
+    arguments: list[str] | None = None
+    shared_volumes: bool = True
+    shm_size: str | None = None
+
+
 class RunConfiguration:
     def __init__(self, script: str | None = None, arguments: list[Any] | None = None) -> None:
         self.script = script
@@ -28,6 +47,7 @@ class RunConfiguration:
         self.environment_variables: dict[str, str] = {}
         self.max_run_duration_seconds: float | None = None
         self.node_count = 1
+        self.docker: DockerConfiguration | None = None
 
 
 class ScriptRunConfig:
@@ -59,6 +79,8 @@ class ScriptRunConfig:
         if max_run_duration_seconds is not None:
             self.run_config.max_run_duration_seconds = max_run_duration_seconds
         self.distributed_job_config = distributed_job_config
+        if docker_runtime_config is not None:
+            self.run_config.docker = docker_runtime_config
 
     @property
     def compute_target(self) -> Any:

@@ -10,6 +10,7 @@ from typing import Any
 from engine.api import Engine
 from engine.errors import TrainyardError
 from engine.sdk.compute import ComputeTarget
+from engine.sdk.data import DATASTORES, Dataset, Datastore
 from engine.sdk.environment import Environment
 from engine.sdk.experiment import Experiment
 from engine.sdk.model import Model
@@ -55,6 +56,19 @@ class Workspace:
     def compute_targets(self) -> dict[str, Any]:
         """The built-in targets (`local`, `docker`) and those created in this workspace, by name."""
         return {t.name: ComputeTarget(self, t.name) for t in self._engine.list_compute_targets()}
+
+    def get_default_datastore(self) -> Datastore:
+        """`workspaceblobstore`: a folder of this workspace (engine.sdk.data)."""
+        return Datastore(self)
+
+    @property
+    def datastores(self) -> dict[str, Datastore]:
+        return {name: Datastore(self, name) for name in DATASTORES}
+
+    @property
+    def datasets(self) -> dict[str, Any]:
+        """Registered data assets (latest versions) as datasets, by name."""
+        return Dataset.get_all(self)
 
     @property
     def experiments(self) -> dict[str, Any]:

@@ -8,7 +8,11 @@ itself is installed (``trainyard python control.py``).
 
 from __future__ import annotations
 
+from azureml import _missing
+
 __all__ = ["forward_to_sdk", "lazy_getattr", "sdk_attribute"]
+
+_missing.install()  # `import azureml.<anything not here>` says what it is and what to use instead
 
 TYPE_CHECKING = False  # `typing` is not imported at run time: the client loads as little as it can
 if TYPE_CHECKING:
@@ -28,8 +32,10 @@ def sdk_attribute(module: str, name: str) -> object:
     try:
         return getattr(sdk, name)
     except AttributeError:
+        if name in _missing.NAMES:
+            raise _missing.name_error(module, name) from None
         raise AttributeError(
-            f"module {module!r} has no attribute {name!r} (Trainyard's SDK does not provide it)"
+            f"module {module!r} has no attribute {name!r} (Trainyard's SDK does not provide it; {_missing.DOCS})"
         ) from None
 
 
@@ -42,7 +48,9 @@ def lazy_getattr(module_globals: dict, names: frozenset) -> Callable[[str], obje
             value = sdk_attribute(module, name)
             module_globals[name] = value  # later lookups are plain attribute reads
             return value
-        raise AttributeError(f"module {module!r} has no attribute {name!r}")
+        if name in _missing.NAMES:
+            raise _missing.name_error(module, name)
+        raise AttributeError(f"module {module!r} has no attribute {name!r} ({_missing.DOCS})")
 
     return __getattr__
 

@@ -1,7 +1,6 @@
 """``azureml.core.runconfig`` under Trainyard: run configurations from ``engine.sdk``, loaded lazily."""
 
-from __future__ import annotations
-
 from azureml import forward_to_sdk
 
-forward_to_sdk(globals(), "DockerConfiguration", "MpiConfiguration", "PyTorchConfiguration", "RunConfiguration")
+forward_to_sdk(globals(), "DockerConfiguration", "MpiConfiguration", "PyTorchConfiguration", "RunConfiguration",
+               "TensorflowConfiguration")

@@ -1,0 +1,1 @@
+"""``azureml.train`` under Trainyard: ``azureml.train.hyperdrive`` (sweeps); estimators are not provided."""
