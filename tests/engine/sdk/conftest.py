@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,10 +14,11 @@ import pytest
 from engine.errors import InvalidState
 from engine.sdk import Workspace
 
-SCRIPTS = Path(__file__).resolve().parent / "scripts"
-RECORDED_GPUS = Path(__file__).resolve().parents[1] / "fixtures" / "nvidia_smi_query_gpu.csv"
-_SCRIPT = Path(sys.executable).with_name("trainyard")
-CLI = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "engine.cli.main"]
+_HERE = str(Path(__file__).resolve().parent)
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)
+
+from sdk_support import RECORDED_GPUS
 
 
 @pytest.fixture
@@ -59,16 +59,3 @@ def fake_nvidia_smi(folder: Path, body: str, monkeypatch: pytest.MonkeyPatch) ->
     tool.write_text(f"#!/bin/sh\n{body}\n")
     tool.chmod(tool.stat().st_mode | stat.S_IXUSR)
     monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
-
-
-def trainyard(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    """The real `trainyard` command, in the environment the test set up."""
-    return subprocess.run(
-        [*CLI, *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=dict(os.environ),
-        check=False,
-    )

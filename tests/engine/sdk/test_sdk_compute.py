@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import trainyard
+from sdk_support import trainyard
 
 from engine.compute.vmsizes import amlcompute_target, canonical_size, gpus_of_size
 from engine.errors import InvalidSpec, NotFound

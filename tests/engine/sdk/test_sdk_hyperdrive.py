@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import SCRIPTS, trainyard
+from sdk_support import SCRIPTS, trainyard
 
 from engine.errors import InvalidSpec
 from engine.sdk import (

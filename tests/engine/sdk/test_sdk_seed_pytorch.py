@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import SCRIPTS, trainyard
+from sdk_support import SCRIPTS, trainyard
 
 
 @pytest.mark.xfail(strict=True, reason="needs azrun: $VAR expansion in a distributed run's arguments")
