@@ -45,9 +45,11 @@ def test_every_engine_module_imports_without_qt() -> None:
 
 
 def test_in_run_client_is_standard_library_only() -> None:
-    """The injected client must import in a bare interpreter: no site-packages, no engine."""
+    """The injected client must import in a bare interpreter: no site-packages, no engine. (Its
+    sitecustomize is imported first, as `site` would; trainyard_mlflow is only imported by a real
+    MLflow, so it is not part of this.)"""
     inject = ROOT / "engine" / "tracking" / "inject"
-    code = ("from azureml.core import Run; import trainyard_run; import mlflow, mlflow.sklearn, mlflow.pytorch; "
+    code = ("import sitecustomize; from azureml.core import Run; import trainyard_run; import mlflow, mlflow.sklearn, mlflow.pytorch; "
             "print(type(Run.get_context()).__name__)")
     res = subprocess.run([sys.executable, "-S", "-c", code], cwd="/", capture_output=True, text=True,
                          env={"PYTHONPATH": str(inject), "PATH": "/usr/bin:/bin"})

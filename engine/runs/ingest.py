@@ -4,22 +4,31 @@ Each writer (one per process of the script) appends JSON lines to `tracking/<wri
 binary scalar records to `tracking/<writer>.scalars`. We read only whole lines/records after the
 stored cursor of each file, and store the data together with the new cursor in one transaction:
 a crash or restart at any point neither loses nor duplicates a record.
+
+Two records ask for more than data: "M" registers a file or folder of the run as a model version
+(MLflow's ``registered_model_name=``), and "c" creates or updates a child run (MLflow's nested
+runs), whose own records are in ``tracking/children/<child>/tracking/``: a RecordIngestor of its own.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections.abc import Callable
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any, cast
 
-from engine.entities import MetricObject
+from engine.entities import TERMINAL_STATUSES, MetricObject
+from engine.errors import NotFound
 from engine.runs.files import RunFiles
 from engine.store.sql import SqlStore
 from engine.tracking.inject.trainyard_run.recordformat import (
+    CHILDREN_DIR,
+    KIND_CHILD,
     KIND_IMAGE,
     KIND_KEY,
+    KIND_MODEL,
     KIND_PARAMS,
     KIND_SCALAR,
     KIND_TAGS,
@@ -44,13 +53,20 @@ BATCH_SCALARS = 1 << 21
 
 class RecordIngestor:
     def __init__(self, store: SqlStore, run_name: str, files: RunFiles,
-                 warn: Callable[[str], None] | None = None) -> None:
+                 warn: Callable[[str], None] | None = None, models_dir: Path | None = None) -> None:
         self.store = store
         self.run_name = run_name
         self.files = files
         self.warn = warn or (lambda _msg: None)
+        # Where registered models are copied (the workspace's models folder); None: no registering.
+        self.models_dir = models_dir
         self.cursors = store.get_cursors(run_name)
         self.keys: dict[str, dict[int, str]] = {}  # writer -> key id -> key
+        self.children: dict[str, RecordIngestor] = {}
+        children_root = str(self.files.tracking / CHILDREN_DIR)
+        for child in store.list_children(run_name):  # after a restart: the children made before
+            if child.run_dir.startswith(children_root):
+                self.children[child.name] = self._child_ingestor(child.name)
 
     def poll(self) -> int:
         """Ingest everything complete that is new; returns the number of records stored."""
@@ -61,7 +77,75 @@ class RecordIngestor:
                 total += n
             while (n := self._ingest_scalars(writer)) is not None:
                 total += n
+        for child in list(self.children.values()):
+            total += child.poll()
         return total
+
+    def end_children(self, status: str) -> None:
+        """At the end of the run: children still open end with the run's status (Completed when
+        the script ended well without ending them, as MLflow does at exit)."""
+        for name, child in self.children.items():
+            child.end_children(status)
+            if not self.store.get_run(name).is_terminal:
+                self.store.set_status(name, status)
+
+    def _child_ingestor(self, name: str) -> RecordIngestor:
+        files = RunFiles(self.files.tracking / CHILDREN_DIR / name)
+        return RecordIngestor(self.store, name, files, self.warn, self.models_dir)
+
+    def _child(self, name: str, info: dict[str, Any]) -> None:
+        """Create (first record) or update a child run."""
+        rel = PurePosixPath(name)
+        if len(rel.parts) != 1 or name in (".", ".."):
+            self.warn(f"child run: refused id {name!r}: it must be a plain name")
+            return
+        display = info.get("display_name")
+        status = info.get("status")
+        if name not in self.children:
+            try:
+                self.store.get_run(name)
+            except NotFound:
+                parent = self.store.get_run(self.run_name)
+                self.store.create_run(name=name, experiment_name=parent.experiment_name,
+                                      run_dir=str(self.files.tracking / CHILDREN_DIR / name),
+                                      parent_name=self.run_name, status="Running",
+                                      display_name=str(display or name), compute=parent.compute)
+            self.children[name] = self._child_ingestor(name)
+        elif display:
+            self.store.update_run(name, display_name=str(display))
+        if status in TERMINAL_STATUSES:
+            self.children[name].poll()  # what it logged before it ended, first
+            self.store.set_status(name, str(status))
+
+    def _register_model(self, name: str, info: dict[str, Any]) -> None:
+        """A new version of model `name` from a file or folder of the run (uploaded before)."""
+        path = str(info.get("path", ""))
+        rel = PurePosixPath(path)
+        src = self.files.root / rel
+        if self.models_dir is None or rel.is_absolute() or ".." in rel.parts or not src.exists():
+            self.warn(f"register model {name!r}: {path!r} is not a file or folder of the run")
+            return
+        staging = self.models_dir / f".staging-{os.getpid()}-{time.monotonic_ns()}"
+        if src.is_dir():
+            shutil.copytree(src, staging / src.name)
+        else:
+            staging.mkdir(parents=True)
+            shutil.copy2(src, staging / src.name)
+        models_dir = self.models_dir
+
+        def place(version: int) -> Path:
+            final = models_dir / name / str(version)
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(staging, final)
+            return final / src.name
+
+        tags = info.get("tags")
+        try:
+            self.store.add_model(name=name, path_for_version=place, run_name=self.run_name,
+                                 description=str(info.get("description") or ""),
+                                 tags=dict(tags) if isinstance(tags, dict) else {}, source_path=path)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
 
     def _keys(self, writer: str) -> dict[int, str]:
         keys = self.keys.get(writer)
@@ -97,6 +181,10 @@ class RecordIngestor:
                 params.update(cast("dict[str, Any]", r.value))
             elif kind == KIND_UPLOAD:
                 self._place_upload(str(r.key), str(r.value))
+            elif kind == KIND_MODEL:
+                self._register_model(str(r.key), cast("dict[str, Any]", r.value))
+            elif kind == KIND_CHILD:
+                self._child(str(r.key), cast("dict[str, Any]", r.value))
             elif kind in OBJECT_KINDS:
                 value = {"path": f"tracking/{r.value}"} if kind == KIND_IMAGE else r.value
                 objects.append(MetricObject(str(r.key), OBJECT_KINDS[kind], value,

@@ -36,6 +36,7 @@ from engine.runs.logmirror import FolderMirror
 from engine.runtime.files import BUILD_LOG, RunFiles
 from engine.runtime.launchspec import read_spec
 from engine.tracking.inject.trainyard_run.envvars import PREFIX, RUN_IDENTITY
+from engine.workspace import WorkspaceLocation
 
 if TYPE_CHECKING:
     from engine.environments.build import BuiltEnvironment
@@ -269,7 +270,10 @@ class Supervisor:
             for status, at in zip(("Preparing", "Starting", "Running"), times):
                 store.set_status(self.run_name, status, at=at)
         self.log(f"started: {self.spec.argv}")
-        ingestor = RecordIngestor(store, self.run_name, self.files, warn=self.log)
+        # The workspace's models folder (a run folder is <workspace>/.trainyard/runs/NAME): where
+        # models the script registers (MLflow's registered_model_name=) are copied.
+        models_dir = WorkspaceLocation(self.files.root.parent.parent.parent).models_dir
+        ingestor = RecordIngestor(store, self.run_name, self.files, warn=self.log, models_dir=models_dir)
         mirror = FolderMirror(self.files.wd / "logs", self.files.logs)
         max_duration = self.spec.max_run_duration_seconds
         started = times[2] if times is not None else time.time()
@@ -385,6 +389,7 @@ class Supervisor:
             if code < 0:
                 fields["properties"] = {**store.get_run(self.run_name).properties,
                                         "signal": signal.Signals(-code).name}
+        self._safe(lambda: ingestor.end_children(status))
         store.set_status(self.run_name, status, **fields)
         self.log(f"ended: {status} (exit code {code})")
         return 0

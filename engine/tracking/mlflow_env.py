@@ -1,7 +1,10 @@
 """The MLFLOW_* variables of a run's environment, read by MLflow-instrumented scripts.
 
-Inside a run ``import mlflow`` is Trainyard's stand-in (``inject/mlflow``), which logs to the run
-whatever these say; they tell the script (and libraries that read them) where it is logging.
+Inside a run ``import mlflow`` is the environment's real MLflow, which logs into the run through
+the ``trainyard`` plugins (``inject/trainyard_mlflow``) that this tracking URI selects, or, where
+the environment has no MLflow, Trainyard's stand-in (``inject/trainyard_standins/mlflow``), which
+logs to the run whatever these say; they tell the script (and libraries that read them) where it
+is logging.
 ``MLFLOW_TRACKING_URI`` is always Trainyard's link to the run, even when the job sets its own:
 the run's MLflow calls land in Trainyard, so another URI would only mislead. ``MLFLOW_RUN_ID``
 and ``MLFLOW_EXPERIMENT_NAME`` default to the run and its experiment, and a value the job sets

@@ -20,9 +20,11 @@ import numpy as np
 
 from engine.tracking.inject.trainyard_run.recordformat import (
     JSONL_SUFFIX,
+    KIND_CHILD,
     KIND_IMAGE,
     KIND_KEY,
     KIND_LIST,
+    KIND_MODEL,
     KIND_PARAMS,
     KIND_ROW,
     KIND_SCALAR,
@@ -195,6 +197,24 @@ def _check(a: object) -> Record | str:
         if not _is_number(ts):
             return "timestamp must be a number"
         return _make(seq, KIND_UPLOAD, name, stored, None, float(ts), None)
+    if kind == KIND_MODEL:
+        if len(a) != 6:
+            return "'M' record needs 6 fields"
+        _, _, name, path, ts, info = a
+        if type(name) is not str or type(path) is not str or type(info) is not dict:
+            return "'M' record needs a model name, a path in the run and an info object"
+        if not _is_number(ts):
+            return "timestamp must be a number"
+        return _make(seq, KIND_MODEL, name, {**info, "path": path}, None, float(ts), None)
+    if kind == KIND_CHILD:
+        if len(a) != 5:
+            return "'c' record needs 5 fields"
+        _, _, child, info, ts = a
+        if type(child) is not str or type(info) is not dict:
+            return "'c' record needs a child run id and an info object"
+        if not _is_number(ts):
+            return "timestamp must be a number"
+        return _make(seq, KIND_CHILD, child, info, None, float(ts), None)
     return f"unknown record kind {kind!r}"
 
 

@@ -1,5 +1,8 @@
 """Fixtures of the integration tests.
 
+``mlflow_ws``: one workspace whose runs share one real environment built by Trainyard (MLflow,
+scikit-learn, PyTorch, Lightning, transformers, XGBoost, LightGBM, TensorBoard; ``realenv.py``).
+
 ``docker_client``: a real Docker daemon and the base image ``trainyard-test-base:latest``, made
 ready once per session by tests/infra/docker_setup.sh (it installs and starts dockerd when needed,
 and builds the base image with debootstrap when it is missing: ~80 s once per machine).
@@ -31,3 +34,14 @@ def docker_client() -> Iterator[Any]:
     client = connect()
     yield client
     client.close()
+
+
+@pytest.fixture(scope="session")
+def mlflow_ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    from realenv import MlflowWorkspace
+
+    ws = MlflowWorkspace(tmp_path_factory.mktemp("mlflow-real"))
+    try:
+        yield ws
+    finally:
+        ws.engine.close()

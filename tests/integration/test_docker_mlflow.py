@@ -41,7 +41,7 @@ def test_an_mlflow_script_logs_from_a_container(tmp_path: Path, docker_client: A
         log = files.driver_log.read_text() if files.driver_log.exists() else ""
         assert final.status == "Completed", (final.error, log)
         assert f"env {run_link(run.name, eng.location.folder)} {run.name} docker-mlflow" in log.splitlines()
-        assert "in a container: True /trainyard/inject/mlflow/__init__.py" in log.splitlines()
+        assert "in a container: True /trainyard/inject/trainyard_standins/mlflow/__init__.py" in log.splitlines()
         assert eng.metric_history(run.name, "loss").values.tolist() == [1.0 / (i + 1) for i in range(10)]
         assert final.params == {"lr": 0.1}
         assert (files.outputs / "notes" / "notes.txt").read_text() == "from the container"

@@ -1,5 +1,6 @@
 """The ``mlflow`` stand-in: MLflow-instrumented training scripts run with nothing installed (only
-the inject folder importable, ``python -S``) and their calls land in the run's record files,
+the inject folder importable, ``python -S`` with the run's ``sitecustomize`` imported as ``site``
+would) and their calls land in the run's record files,
 read back with ``engine.tracking.records``. scikit-learn is not installed in this venv, so
 autolog is checked against a small fake ``sklearn`` package written next to the script."""
 
@@ -18,7 +19,7 @@ INJECT = Path(__file__).resolve().parents[3] / "engine" / "tracking" / "inject"
 
 
 def run_bare(tmp_path: Path, code: str, *, live: bool = True, bare: bool = True,
-             files: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+             files: dict[str, str] | None = None, after: str | None = None) -> subprocess.CompletedProcess[str]:
     """A training script where only the inject folder is importable (``bare``: no site-packages)."""
     script = tmp_path / "train.py"
     script.write_text(textwrap.dedent(code))
@@ -26,7 +27,10 @@ def run_bare(tmp_path: Path, code: str, *, live: bool = True, bare: bool = True,
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text(textwrap.dedent(text))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TRAINYARD_", "MLFLOW_"))}
-    env["PYTHONPATH"] = str(INJECT)
+    # Not bare: the test venv has its own (real) MLflow, so the stand-in is put first explicitly.
+    env["PYTHONPATH"] = str(INJECT) if bare else os.pathsep.join([str(INJECT / "trainyard_standins"), str(INJECT)])
+    if after:  # a folder after the inject folder, as the environment's site-packages would be
+        env["PYTHONPATH"] += os.pathsep + after
     if live:
         env.update(
             TRAINYARD_RUN_ID="ml-run",
@@ -34,8 +38,11 @@ def run_bare(tmp_path: Path, code: str, *, live: bool = True, bare: bool = True,
             TRAINYARD_TRACKING_DIR=str(tmp_path / "tracking"),
             MLFLOW_TRACKING_URI="trainyard://runs/ml-run",
         )
+    # -S skips `site`, which is what imports sitecustomize (the stand-in's finder): import it as site would.
+    start = ["-S", "-c", ("import sitecustomize, runpy, sys; sys.argv = sys.argv[1:]; "
+                          "runpy.run_path(sys.argv[0], run_name='__main__')")] if bare else []
     return subprocess.run(
-        [sys.executable, *(["-S"] if bare else []), str(script)],
+        [sys.executable, *start, str(script)],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False,
     )
 
@@ -487,3 +494,44 @@ def test_images_figures_and_yaml_with_the_venvs_packages(tmp_path: Path) -> None
     assert Image.open(io.BytesIO(files["outputs/blue.jpg"])).format == "JPEG"
     assert files["outputs/plots/curve.svg"] == b"figure as svg at 72"
     assert files["outputs/config.yaml"] == b"layers:\n- 4\n- 2\nname: net\n"
+
+
+def test_the_standin_serves_imports_but_not_probes(tmp_path: Path) -> None:
+    """Without MLflow in the environment `import mlflow` is the stand-in, but libraries probing
+    with importlib.util.find_spec (transformers, Lightning) see no MLflow."""
+    proc = run_bare(tmp_path, """
+        import importlib.util, pkgutil
+        print("probe", importlib.util.find_spec("mlflow"))
+        import mlflow
+        print("imported", mlflow.__file__.replace("\\\\", "/").split("inject/")[1])
+        mlflow.log_metric("m", 1.0)
+        """)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == ["probe None", "imported trainyard_standins/mlflow/__init__.py"]
+    assert [r.key for r in records_of(tmp_path) if r.kind == "m"] == ["m"]
+
+
+def test_a_real_mlflow_in_the_environment_wins(tmp_path: Path) -> None:
+    real = tmp_path / "site"
+    (real / "mlflow").mkdir(parents=True)
+    (real / "mlflow" / "__init__.py").write_text("WHO = 'the real one'\n")
+    proc = run_bare(tmp_path, """
+        import importlib.util
+        print("probe", importlib.util.find_spec("mlflow").origin.endswith("site/mlflow/__init__.py"))
+        import mlflow
+        print(mlflow.WHO)
+        """, after=str(real))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == ["probe True", "the real one"]
+
+
+def test_the_environments_own_sitecustomize_still_runs(tmp_path: Path) -> None:
+    env_site = tmp_path / "site"
+    env_site.mkdir()
+    (env_site / "sitecustomize.py").write_text("import builtins\nbuiltins.ENV_HOOK = 'ran'\n")
+    proc = run_bare(tmp_path, """
+        import sys
+        print(ENV_HOOK, any(type(f).__name__ == "type" and f.__name__ == "StandinFinder" for f in sys.meta_path))
+        """, after=str(env_site))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == ["ran True"]

@@ -20,7 +20,18 @@ import time
 from itertools import count
 
 from .envvars import ENV_EXPERIMENT, ENV_FLUSH_INTERVAL, ENV_RUN_DIR, ENV_RUN_ID
-from .recordformat import KIND_IMAGE, KIND_LIST, KIND_PARAMS, KIND_ROW, KIND_TABLE, KIND_TAGS, KIND_UPLOAD
+from .recordformat import (
+    CHILDREN_DIR,
+    KIND_CHILD,
+    KIND_IMAGE,
+    KIND_LIST,
+    KIND_MODEL,
+    KIND_PARAMS,
+    KIND_ROW,
+    KIND_TABLE,
+    KIND_TAGS,
+    KIND_UPLOAD,
+)
 from .run import ExperimentName, Run
 from .values import MetricValueError, cell, cells, check_name, check_run_path, check_step, number
 from .writer import RecordWriter
@@ -46,6 +57,7 @@ class LiveRun(Run):
     _interval: float
     _counters: dict[str, count[int]]
     _warned: bool
+    _children: dict[str, LiveRun]
     _pid: int
     _files: RecordWriter
     _buf: list[BufferedRecord]  # in log order
@@ -70,6 +82,7 @@ class LiveRun(Run):
         self._interval = DEFAULT_FLUSH_INTERVAL if math.isnan(interval) else min(max(interval, 0.01), 60.0)
         self._counters = {}  # key -> itertools.count: next() is atomic, so threads may log the same key
         self._warned = False
+        self._children = {}
         self._reset_process_state()
         atexit.register(self._at_exit)
         self._install_sigterm()
@@ -224,6 +237,24 @@ class LiveRun(Run):
                 f"got {type(src).__name__}"
             )
         self._add(KIND_UPLOAD, [target, stored, _time()])
+
+    def _register_model(self, name: str, path: str, info: dict) -> None:
+        """Ask the engine to register ``path`` (in the run, uploaded before) as model ``name``."""
+        self._add(KIND_MODEL, [check_name(name, "register_model"), check_run_path(path, "register_model"),
+                               _time(), info])
+
+    def _child(self, child_id: str, info: dict) -> LiveRun:
+        """Create or update the child run ``child_id`` (info: display_name, status, tags); returns
+        the run its records go to (``<tracking>/children/<child_id>/tracking/``: the child's run
+        folder is ``<tracking>/children/<child_id>/``, laid out as any run folder)."""
+        self._add(KIND_CHILD, [check_name(child_id, "child"), info, _time()])
+        child = self._children.get(child_id)
+        if child is None:
+            child = LiveRun._create(os.path.join(self._tracking_dir, CHILDREN_DIR, child_id, "tracking"))
+            child._id = child._display_name = child_id
+            child._experiment = self._experiment
+            self._children[child_id] = child
+        return child
 
     def _tags(self, items: dict) -> None:
         self._add(KIND_TAGS, [items, _time()])

@@ -19,6 +19,14 @@ number per writer never loses or duplicates a record. Line formats (``ts`` = tim
     [seq, "u", name_in_run, "files/<name>", ts]       uploaded file
     [seq, "k", key_id, key]                           defines a scalar key id; it shares the seq
                                                       of the scalar record it precedes
+    [seq, "M", name, path_in_run, ts, {model info}]   register the file/folder path_in_run (uploaded
+                                                      before this record) as a new version of model
+                                                      name; info: {"type", "description", "tags"}
+    [seq, "c", child_id, {run info}, ts]              a child run (MLflow's nested run), created on
+                                                      the first record, updated by later ones;
+                                                      info: {"display_name", "status", "tags"};
+                                                      its run folder is children/<child_id>/ (records
+                                                      in children/<child_id>/tracking/)
 
 Scalar metrics (``run.log``) go to ``<writer>.scalars``: fixed 36-byte little-endian records
 ``(seq u64, key id u32, step i64, value f64, time f64)`` that numpy reads as arrays without a
@@ -32,12 +40,15 @@ from __future__ import annotations
 import struct
 
 __all__ = [
+    "CHILDREN_DIR",
     "FILES_DIR",
     "JSONL_SUFFIX",
     "KINDS",
+    "KIND_CHILD",
     "KIND_IMAGE",
     "KIND_KEY",
     "KIND_LIST",
+    "KIND_MODEL",
     "KIND_PARAMS",
     "KIND_ROW",
     "KIND_SCALAR",
@@ -73,9 +84,14 @@ KIND_TAGS = "g"
 KIND_PARAMS = "p"
 KIND_UPLOAD = "u"
 KIND_KEY = "k"
+KIND_MODEL = "M"
+KIND_CHILD = "c"
 KINDS = frozenset(
-    {KIND_SCALAR, KIND_LIST, KIND_ROW, KIND_TABLE, KIND_IMAGE, KIND_TAGS, KIND_PARAMS, KIND_UPLOAD, KIND_KEY}
+    {KIND_SCALAR, KIND_LIST, KIND_ROW, KIND_TABLE, KIND_IMAGE, KIND_TAGS, KIND_PARAMS, KIND_UPLOAD, KIND_KEY,
+     KIND_MODEL, KIND_CHILD}
 )
+# A child run's folder: <tracking>/children/<child_id>/, laid out as any run folder.
+CHILDREN_DIR = "children"
 # The kinds stored as metric objects, and the object kind each is stored as.
 OBJECT_KINDS = {KIND_LIST: "list", KIND_ROW: "row", KIND_TABLE: "table", KIND_IMAGE: "image"}
 

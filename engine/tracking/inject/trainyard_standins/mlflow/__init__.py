@@ -1,12 +1,12 @@
 """A stand-in for the ``mlflow`` package: MLflow-instrumented training scripts log into their
 Trainyard run with nothing installed in the run's environment.
 
-Where it applies: the engine puts the folder holding this package first on the run's
-``PYTHONPATH`` (beside ``trainyard_run`` and the ``azureml`` stand-in), locally and in Docker.
-Inside a run it therefore deliberately shadows a real MLflow installed in the run's environment:
-the run's metrics belong in Trainyard's store, not in an ``mlruns`` folder or a server the run may
-not reach. Nothing puts this folder on the path outside Trainyard runs, so there a real MLflow
-is imported as usual and this package never gets in its way.
+Where it applies: only where the run's environment has no MLflow of its own. The run's
+``sitecustomize`` (``inject/sitecustomize.py``) serves this package to ``import mlflow`` after
+every other finder, so a real MLflow in the environment is imported instead (and logs into
+Trainyard through the ``trainyard`` plugins, ``trainyard_mlflow``). Probes through
+``importlib.util.find_spec("mlflow")`` do not see this package: libraries that would use more
+of MLflow than it provides (transformers, Lightning) act as they do without MLflow.
 
 Every call forwards to ``trainyard_run``'s current run (standard library only, Python 3.8+):
 

@@ -1,0 +1,77 @@
+"""Started by Python in every process of a run (this folder is first on the run's PYTHONPATH).
+
+It does two small things, standard library only, and nothing else:
+
+1. Runs the environment's own ``sitecustomize`` (the next one on ``sys.path``), which this module
+   would otherwise hide.
+2. Serves Trainyard's ``mlflow`` stand-in (``trainyard_standins/mlflow``) to ``import mlflow``,
+   but only where the run's environment has no MLflow of its own: the finder is appended to
+   ``sys.meta_path``, so Python's own path finder finds a real ``mlflow`` (or ``mlflow-skinny``)
+   first and that one is imported, untouched. The real MLflow then logs into Trainyard through
+   the ``trainyard`` plugins (``trainyard_mlflow``, declared by ``trainyard_mlflow-*.dist-info``).
+
+   The stand-in serves the logging calls, not the rest of MLflow's API, so libraries that probe
+   for MLflow before using it (``importlib.util.find_spec("mlflow")``: transformers' Trainer,
+   Lightning's MLFlowLogger...) must not see it: the finder answers imports only, never a probe
+   through ``importlib.util.find_spec``. Those libraries then act as without MLflow.
+"""
+
+import os
+import sys
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+_STANDINS = os.path.join(_HERE, "trainyard_standins")
+_SERVED = "mlflow"
+_UTIL_FILES = ("importlib/util.py", "importlib.util>")
+
+
+def _is_probe() -> bool:
+    """True when the lookup comes from ``importlib.util.find_spec`` (a probe), not an import."""
+    frame = sys._getframe(2)
+    for _ in range(6):  # the finder <- importlib._bootstrap._find_spec <- find_spec / _find_and_load
+        if frame is None:
+            return False
+        code = frame.f_code
+        # importlib.util is frozen in some Pythons ("<frozen importlib.util>"), a file in others
+        if code.co_name == "find_spec" and code.co_filename.replace("\\", "/").endswith(_UTIL_FILES):
+            return True
+        if code.co_name == "_find_and_load_unlocked":
+            return False
+        frame = frame.f_back  # type: ignore[assignment]
+    return False
+
+
+class StandinFinder:
+    """Finds ``mlflow`` in the stand-ins folder, after every other finder (see the module doc)."""
+
+    @classmethod
+    def find_spec(cls, fullname: str, path: object = None, target: object = None) -> object:
+        if fullname != _SERVED or _is_probe():
+            return None  # submodules come from the package's own __path__ once it is imported
+        from importlib.machinery import PathFinder
+
+        return PathFinder.find_spec(fullname, [_STANDINS])
+
+    @classmethod
+    def invalidate_caches(cls) -> None:
+        pass
+
+
+def _run_next_sitecustomize() -> None:
+    from importlib.machinery import PathFinder
+
+    others = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
+    spec = PathFinder.find_spec(__name__, others)
+    if spec is None or spec.loader is None:
+        return
+    code = spec.loader.get_code(__name__)  # type: ignore[attr-defined]
+    if code is not None:
+        exec(code, {"__name__": __name__, "__file__": spec.origin, "__builtins__": __builtins__})
+
+
+if not any(getattr(f, "__name__", "") == "StandinFinder" for f in sys.meta_path):
+    sys.meta_path.append(StandinFinder)  # type: ignore[arg-type]
+try:
+    _run_next_sitecustomize()
+except Exception as _exc:  # noqa: BLE001 - the environment's own hook failing must not stop the run
+    sys.stderr.write(f"trainyard: the environment's sitecustomize failed: {_exc!r}\n")

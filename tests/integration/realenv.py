@@ -1,0 +1,64 @@
+"""One workspace with one real run environment (built by Trainyard with uv) that the real-MLflow
+tests share: MLflow, scikit-learn, PyTorch (the CPU wheel on this machine's disk), Lightning,
+transformers, XGBoost, LightGBM and TensorBoard. Built once per test session."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+from engine.api import Engine
+from engine.entities import EnvironmentSpec, Run
+from engine.jobs.spec import JobSpec
+from engine.runs.files import RunFiles
+
+REAL_ENV = EnvironmentSpec(
+    name="mlflow-real",
+    pip_requirements=(
+        "lightgbm",
+        "lightning",
+        "matplotlib",
+        "mlflow",
+        "pandas",
+        "scikit-learn",
+        "tensorboard",
+        "torch==2.13.0+cpu",  # the CPU wheel on this machine's disk (the CUDA one is 5 GB)
+        "transformers",
+        "xgboost",
+    ),
+)
+BUILD_AND_RUN_TIMEOUT = 900  # the first run builds the environment (~1-3 min here; more on a cold CI)
+
+
+class MlflowWorkspace:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.engine = Engine.open(root / "ws")
+        self.count = 0
+
+    def run(
+        self,
+        code: str,
+        *,
+        env: EnvironmentSpec = REAL_ENV,
+        experiment: str = "mlflow-real",
+        job_env: dict[str, str] | None = None,
+    ) -> tuple[Run, str]:
+        """Submit `code` as train.py, wait for it, and return the final run and its driver log."""
+        self.count += 1
+        folder = self.root / f"code{self.count}"
+        folder.mkdir()
+        (folder / "train.py").write_text(textwrap.dedent(code))
+        run = self.engine.submit(
+            JobSpec(
+                experiment_name=experiment,
+                code_dir=folder,
+                script="train.py",
+                environment_spec=env,
+                environment_variables=job_env or {},
+            )
+        )
+        final = self.engine.wait(run.name, timeout=BUILD_AND_RUN_TIMEOUT)
+        files = RunFiles(Path(final.run_dir))
+        log = files.driver_log.read_text() if files.driver_log.exists() else ""
+        return final, log
