@@ -108,6 +108,12 @@ class ComputeManager:
         )
 
     # ------------------------------------------------------------------ adding SSH hosts
+    def ssh_config_hosts(self) -> list[str]:
+        """The host aliases of ~/.ssh/config, to pick an SSH target's host from."""
+        from engine.compute.sshprobe import ssh_config_hosts  # paramiko reads the file
+
+        return ssh_config_hosts()
+
     def ssh_host_key(self, name: str, config: dict[str, Any]) -> Any:
         """The host key an SSH target's server presents (engine.compute.sshprobe.HostKey)."""
         from engine.compute.ssh import SshTarget  # paramiko: only SSH targets load it

@@ -20,7 +20,30 @@ from engine.errors import LaunchFailed
 
 IO_TIMEOUT = 10.0  # a host that stops answering fails a probe within this
 
-__all__ = ["HostKey", "HostReport", "accept_host_key", "host_key", "probe_host", "remote_gpus", "ssh_gpus"]
+__all__ = [
+    "HostKey",
+    "HostReport",
+    "accept_host_key",
+    "host_key",
+    "probe_host",
+    "remote_gpus",
+    "ssh_config_hosts",
+    "ssh_gpus",
+]
+
+
+def ssh_config_hosts() -> list[str]:
+    """The host aliases of ~/.ssh/config a target can name (patterns like `*` left out)."""
+    import paramiko
+
+    path = os.path.expanduser("~/.ssh/config")
+    if not os.path.isfile(path):
+        return []
+    try:
+        names = paramiko.SSHConfig.from_path(path).get_hostnames()
+    except Exception:  # noqa: BLE001 - a config paramiko cannot read offers no hosts, it is not an error here
+        return []
+    return sorted(n for n in names if not any(c in n for c in "*?!"))
 
 
 def remote_gpus(client: Any, timeout: float = IO_TIMEOUT) -> GpuInventory:

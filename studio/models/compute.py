@@ -27,13 +27,28 @@ class ComputeRow:
 class ComputeInventory:
     targets: list[E.ComputeTarget]
     states: dict[str, S.ComputeState]
-    gpus: GpuInventory
+    gpus: GpuInventory  # this machine's
+    # name -> the GPU report (engine.api.compute.GpuReport) of the machine the target's runs use
+    reports: dict[str, Any] = field(default_factory=dict)
+
+    def gpus_of(self, target: E.ComputeTarget) -> GpuInventory:
+        report = self.reports.get(target.name)
+        if report is not None:
+            return report.inventory  # type: ignore[no-any-return]
+        if target.type == "ssh":
+            return GpuInventory((), "not asked: the host is not reachable")
+        return self.gpus
 
 
 def load_compute(engine: Any) -> ComputeInventory:
-    """Targets, their states (a Docker ping) and this machine's GPUs: call off the GUI thread."""
+    """Targets, their states (a Docker ping), this machine's GPUs and those of the SSH hosts that
+    answer (asked over SSH), with the run holding each: call off the GUI thread."""
     targets = engine.list_compute_targets()
-    return ComputeInventory(targets, engine.compute_states(targets), engine.local_gpus())
+    states = engine.compute_states(targets)
+    reports = {t.name: engine.gpu_report(t) for t in targets if t.type != "ssh" or states[t.name].ready}
+    local = next((r.inventory for t, r in ((t, reports.get(t.name)) for t in targets)
+                  if t.type != "ssh" and r is not None), None)
+    return ComputeInventory(targets, states, local if local is not None else engine.local_gpus(), reports)
 
 
 def gpu_text(target: E.ComputeTarget, gpus: GpuInventory) -> str:
@@ -47,8 +62,7 @@ def gpu_text(target: E.ComputeTarget, gpus: GpuInventory) -> str:
             return "none requested"
         req = "all" if requested in (-1, "all") else str(requested)
         return f"{req} requested" if gpus.gpus else f"{req} (none here)"
-    requested = target.config.get("gpus")
-    return "" if requested is None else str(requested)
+    return found  # an SSH host's own
 
 
 COLUMNS = ("Target", "Type", "State", "Jobs", "GPUs", "Description")
