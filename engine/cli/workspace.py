@@ -11,7 +11,7 @@ import click
 from engine.cli.options import OUTPUT, chosen_workspace, workspace_option
 from engine.cli.output import show
 from engine.errors import NotFound
-from engine.runtime import ENGINE_ROOT, INJECT_DIR
+from engine.runtime import CONTROL_SCRIPT_ENV, ENGINE_ROOT, INJECT_DIR
 from engine.tracking.inject.trainyard_run.envvars import ENV_WORKSPACE
 from engine.workspace import WorkspaceLocation, resolve_workspace
 
@@ -43,6 +43,7 @@ def python_cmd(ctx: click.Context, script: str, args: tuple[str, ...], workspace
     loc = resolve_workspace(chosen_workspace(ctx, workspace)).ensure()
     env = dict(os.environ)
     env[ENV_WORKSPACE] = str(loc.folder)
+    env[CONTROL_SCRIPT_ENV] = str(Path(script).resolve())
     env["PYTHONPATH"] = os.pathsep.join(
         [str(INJECT_DIR), ENGINE_ROOT, *filter(None, [env.get("PYTHONPATH")])])
     sys.stdout.flush()

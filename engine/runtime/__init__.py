@@ -18,6 +18,8 @@ from engine.errors import LaunchFailed
 SUPERVISOR_FLAG = "--trainyard-supervisor"
 # The folder holding the `engine` package (what a supervisor started with `python -c` puts on sys.path).
 ENGINE_ROOT = str(Path(__file__).resolve().parent.parent.parent)
+# `trainyard python` names the control script it runs here (engine.sdk.errors presents its errors).
+CONTROL_SCRIPT_ENV = "TRAINYARD_CONTROL_SCRIPT"
 # The stdlib-only in-run client, put first on the run's PYTHONPATH.
 INJECT_DIR = Path(__file__).parent.parent / "tracking" / "inject"
 

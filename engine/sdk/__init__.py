@@ -19,6 +19,7 @@ from engine.sdk.data import (
     TabularDataset,
 )
 from engine.sdk.environment import CondaDependencies, DockerSection, Environment, PythonSection
+from engine.sdk.errors import install_error_hook
 from engine.sdk.experiment import Experiment
 from engine.sdk.hyperdrive import (
     BanditPolicy,
@@ -57,6 +58,8 @@ from engine.sdk.workspace import Workspace
 # azureml.exceptions: every error the SDK raises is a TrainyardError (message + hint).
 AzureMLException = TrainyardError
 UserErrorException = TrainyardError
+
+install_error_hook()  # only in the control script `trainyard python` runs
 
 __all__ = [
     "AmlCompute",

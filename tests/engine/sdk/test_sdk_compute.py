@@ -197,3 +197,21 @@ def test_cluster_options_without_the_cluster_type_are_refused(ws_dir: Path) -> N
         "compute", "create", "-n", "x", "--type", "amlcompute", "--min-instances", "3", "--max-instances", "1"
     )
     assert res.returncode == 1 and "min_nodes (3) is more than max_nodes (1)" in res.stderr
+
+
+def test_an_uncaught_sdk_error_in_a_control_script_reads_like_the_cli(tmp_path: Path, ws_dir: Path) -> None:
+    (tmp_path / "control.py").write_text(
+        "from azureml.core import Workspace\n"
+        "from azureml.core.compute import ComputeTarget\n"
+        "ws = Workspace.from_config()\n"
+        "target = ComputeTarget(workspace=ws, name='gpu-cluster')\n"
+    )
+    res = trainyard("python", "control.py", cwd=tmp_path)
+    assert res.returncode == 1 and "Traceback" not in res.stderr
+    assert res.stderr.startswith(
+        "error: control.py:4: unknown compute target 'gpu-cluster'\n  hint: known compute"
+    )
+    # The script's own bug keeps its traceback (the SDK is loaded: the hook is in place).
+    (tmp_path / "bug.py").write_text("from azureml.core import Workspace\n1 / 0\n")
+    res = trainyard("python", "bug.py", cwd=tmp_path)
+    assert res.returncode == 1 and "ZeroDivisionError" in res.stderr and "Traceback" in res.stderr
