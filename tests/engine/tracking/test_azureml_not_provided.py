@@ -151,3 +151,17 @@ def test_without_the_engine_the_new_names_say_how_to_run_control_scripts(tmp_pat
     )
     for _code, kind, message, _mro in out:  # type: ignore[misc]
         assert kind == "ImportError" and "run control scripts with `trainyard python script.py`" in message
+
+
+def test_a_probe_for_a_missing_module_finds_nothing(tmp_path: Path) -> None:
+    """Libraries probe for optional integrations with importlib.util.find_spec: they must see a
+    module Trainyard lacks as absent, not be handed one that fails on import."""
+    out = probe(
+        tmp_path,
+        [
+            "import importlib.util; assert importlib.util.find_spec('azureml.widgets') is None",
+            "import importlib.util; assert importlib.util.find_spec('azureml.core.run') is not None",
+        ],
+        with_engine=False,
+    )
+    assert [row[1] for row in out] == ["ok", "ok"], out

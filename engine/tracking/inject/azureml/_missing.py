@@ -129,11 +129,30 @@ class _Loader:
         raise module_error(module.__name__)
 
 
+def _is_probe():
+    """True when ``importlib.util.find_spec`` asks (a library probing for an optional module, which
+    must see it absent), not an import statement."""
+    frame = sys._getframe(2)
+    for _ in range(6):  # this finder <- importlib._bootstrap._find_spec <- find_spec / _find_and_load
+        if frame is None:
+            return False
+        code = frame.f_code
+        # importlib.util is frozen in some Pythons ("<frozen importlib.util>"), a file in others
+        name = code.co_filename.replace("\\", "/")
+        if code.co_name == "find_spec" and name.endswith(("importlib/util.py", "importlib.util>")):
+            return True
+        if code.co_name == "_find_and_load_unlocked":
+            return False
+        frame = frame.f_back
+    return False
+
+
 class MissingModuleFinder:
-    """Last on sys.meta_path: an ``azureml.*`` module no other finder has is NotProvidedError."""
+    """Last on sys.meta_path: importing an ``azureml.*`` module no other finder has is a
+    NotProvidedError; probing for one (``importlib.util.find_spec``) finds nothing."""
 
     def find_spec(self, fullname, path=None, target=None):
-        if not fullname.startswith("azureml."):
+        if not fullname.startswith("azureml.") or _is_probe():
             return None
         from importlib.machinery import ModuleSpec
 
