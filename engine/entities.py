@@ -289,4 +289,6 @@ def unknown_compute(name: str, registered: Sequence[str], source: str | None = N
     hint = (f"did you mean {', '.join(close)}? " if close else "") + (
         f"known compute targets: {', '.join(known)} (`compute: local` runs a process here, "
         "`compute: docker` uses the local Docker daemon); add others with `trainyard compute create`")
+    if source and source.endswith((".yml", ".yaml")):
+        hint += "; or run this file here unchanged with `--set compute=local`"
     return NotFound(f"unknown compute target {name!r}" + (f" (in {source})" if source else ""), hint)

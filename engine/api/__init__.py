@@ -70,6 +70,11 @@ class Engine:
         A sweep records the sweep run and starts its controller, which submits the trials."""
         return self.runs.submit(spec, on_warning)
 
+    def validate(self, spec: JobSpec | SweepSpec) -> None:
+        """Every check `submit` makes, without creating anything (`trainyard job validate`):
+        raises the error a submit of `spec` would."""
+        self.runs.validate(spec)
+
     def rerun(self, name: str) -> E.Run:
         """Submit run `name` again, exactly as it was launched (the same code snapshot, command,
         environment, compute, experiment and limits). Returns the new run at once."""
@@ -105,6 +110,12 @@ class Engine:
     def set_tags(self, name: str, tags: dict[str, Any]) -> None:
         """Replace run `name`'s tags."""
         self.runs.set_tags(name, tags)
+
+    def update_run(self, name: str, *, display_name: str | None = None, description: str | None = None,
+                   tags: dict[str, Any] | None = None) -> E.Run:
+        """Change what describes a run (`job update`): its display name, description or tags
+        (the whole mapping); None leaves a field as it is."""
+        return self.runs.update(name, display_name=display_name, description=description, tags=tags)
 
     def children(self, name: str) -> list[E.Run]:
         """The runs submitted as children of run `name` (`Run.submit_child`), oldest first."""

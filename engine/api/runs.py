@@ -41,6 +41,9 @@ class RunsManager:
     def submit(self, spec: JobSpec | SweepSpec, on_warning: Callable[[str], None] | None = None) -> E.Run:
         return self._submitter.submit(spec, on_warning)
 
+    def validate(self, spec: JobSpec | SweepSpec) -> None:
+        self._submitter.validate(spec)
+
     def rerun(self, name: str) -> E.Run:
         return self._submitter.rerun(name)
 
@@ -72,6 +75,14 @@ class RunsManager:
 
     def set_tags(self, name: str, tags: dict[str, Any]) -> None:
         self.store.update_run(name, tags=tags)
+
+    def update(self, name: str, *, display_name: str | None = None, description: str | None = None,
+               tags: dict[str, Any] | None = None) -> E.Run:
+        fields = {k: v for k, v in (("display_name", display_name), ("description", description), ("tags", tags))
+                  if v is not None}
+        if fields:
+            self.store.update_run(name, **fields)
+        return self.store.get_run(name)
 
     def children(self, name: str) -> builtins.list[E.Run]:
         return self.store.list_children(name)

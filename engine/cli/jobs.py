@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -11,8 +12,9 @@ import click
 
 from engine import entities as E
 from engine.cli.options import OUTPUT, open_engine, workspace_option
-from engine.cli.output import human_duration, print_fields, print_json, print_table, run_document, show
-from engine.errors import NotFound
+from engine.cli.output import human_duration, print_fields, print_table, run_document, show, wants_document
+from engine.cli.web import open_in_studio
+from engine.errors import InvalidSpec, NotFound
 from engine.runtime.sweepresults import SweepRecord
 
 SHOWN_FIELDS = ("name", "display_name", "experiment_name", "status", "compute", "environment", "command",
@@ -24,37 +26,73 @@ def job() -> None:
     """Create, follow and inspect jobs (runs)."""
 
 
+def _load(file: str, overrides: tuple[str, ...], name: str | None) -> Any:
+    """The job file as a JobSpec or SweepSpec, with `--set` and `-n` applied; a note on stderr for
+    each key read as another or accepted and not used."""
+    # The job YAML loader loads pydantic and PyYAML: only the commands that read a job file pay for them.
+    from engine.specs.jobs import load_job
+
+    spec = load_job(file, list(overrides), on_note=lambda msg: click.echo(f"note: {msg}", err=True))
+    return replace(spec, name=name) if name else spec
+
+
+SET_HELP = ("override any field of the file, e.g. compute=local, compute.target=local, inputs.lr=0.1, "
+            "inputs.data.path=./data, environment=azureml:NAME@latest")
+
+
 @job.command("create")
 @click.option("-f", "--file", "file", required=True, type=click.Path(dir_okay=False), help="job YAML")
-@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="override a field, e.g. inputs.lr=0.1")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help=SET_HELP)
 @click.option("-n", "--name", default=None, help="job name (default: generated)")
 @click.option("--stream", is_flag=True, help="follow the driver log; exit non-zero unless the job Completed")
+@click.option("--web", is_flag=True, help="open the job in the studio")
 @workspace_option
 @OUTPUT
 @click.pass_context
 def job_create(ctx: click.Context, file: str, overrides: tuple[str, ...], name: str | None, stream: bool,
-               workspace: str | None, output_format: str) -> None:
-    """Submit a job described by an Azure ML CLI v2 job YAML."""
-    # The job YAML loader loads pydantic and PyYAML: only this command pays for them.
-    from engine.specs.jobs import load_job
-
-    spec = load_job(file, list(overrides))
-    if name:
-        spec = replace(spec, name=name)
+               web: bool, workspace: str | None, output_format: str) -> None:
+    """Submit a job described by an Azure ML CLI v2 job YAML (today's schema or its 2021 preview)."""
+    spec = _load(file, overrides, name)
     eng = open_engine(ctx, workspace)
     run = eng.submit(spec, on_warning=lambda msg: click.echo(f"warning: {msg}", err=True))
+    submitted = (f"Submitted job {run.name} (experiment {run.experiment_name}); "
+                 f"follow it with `trainyard job stream -n {run.name}`")
+    if web:
+        open_in_studio(run.name, eng.location.folder, eng.location.storage / "studio-web.log")
     if not stream:
-        show(output_format, run_document(run), f"Submitted job {run.name} (experiment {run.experiment_name}); "
-                                               f"follow it with `trainyard job stream -n {run.name}`")
+        show(output_format, run_document(run), submitted)
         return
     # --stream: the log goes to stdout, or to stderr when stdout is kept for the final document.
-    if output_format != "json":
-        click.echo(f"Submitted job {run.name} (experiment {run.experiment_name}); "
-                   f"follow it with `trainyard job stream -n {run.name}`", err=True)
-    final = _stream(eng, run.name, to_stderr=output_format == "json")
-    if output_format == "json":
-        print_json(run_document(final, eng.latest_metrics(final.name)))
+    document = wants_document(output_format)
+    if document:
+        click.echo(submitted, err=True)
+    final = _stream(eng, run.name, to_stderr=document)
+    if document:
+        show(output_format, run_document(final, eng.latest_metrics(final.name)), "")
     sys.exit(0 if final.status == "Completed" else 1)
+
+
+@job.command("validate")
+@click.option("-f", "--file", "file", required=True, type=click.Path(dir_okay=False), help="job YAML")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help=SET_HELP)
+@click.option("-n", "--name", default=None, help="the job name a create would use")
+@workspace_option
+@OUTPUT
+@click.pass_context
+def job_validate(ctx: click.Context, file: str, overrides: tuple[str, ...], name: str | None,
+                 workspace: str | None, output_format: str) -> None:
+    """Check a job file as `job create` would (schema, compute, environment reference, inputs,
+    code, command and its script) without creating anything: exit 0 and `valid`, or the error a
+    create would give."""
+    spec = _load(file, overrides, name)
+    eng = open_engine(ctx, workspace)
+    eng.validate(spec)
+    trial = getattr(spec, "trial", spec)
+    kind = "sweep" if trial is not spec else "command"
+    show(output_format, {"file": str(Path(file).resolve()), "valid": True, "type": kind, "compute": trial.compute,
+                         "environment": trial.environment or (trial.environment_spec.reference
+                                                              if trial.environment_spec else None)},
+         f"valid: {file} ({kind} job on compute {trial.compute})")
 
 
 def _stream(eng: Any, name: str, *, to_stderr: bool = False) -> E.Run:
@@ -90,14 +128,17 @@ def job_stream(ctx: click.Context, name: str, workspace: str | None) -> None:
 
 @job.command("show")
 @click.option("-n", "--name", required=True)
+@click.option("--web", is_flag=True, help="open the job in the studio")
 @workspace_option
 @OUTPUT
 @click.pass_context
-def job_show(ctx: click.Context, name: str, workspace: str | None, output_format: str) -> None:
+def job_show(ctx: click.Context, name: str, web: bool, workspace: str | None, output_format: str) -> None:
     """Show one job."""
     eng = open_engine(ctx, workspace)
     run = eng.get_run(name)
     doc = run_document(run, eng.latest_metrics(name))
+    if web:
+        open_in_studio(run.name, eng.location.folder, eng.location.storage / "studio-web.log")
     show(output_format, doc, lambda: _print_job(name, run, doc))
 
 
@@ -128,24 +169,121 @@ def _print_job(name: str, run: E.Run, doc: dict[str, Any]) -> None:
 @job.command("list")
 @click.option("--experiment", default=None)
 @click.option("--status", default=None, type=click.Choice(E.RUN_STATUSES, case_sensitive=False))
-@click.option("--max-results", default=None, type=int)
+@click.option("--parent-job-name", "parent", default=None, metavar="NAME",
+              help="only the child jobs of NAME (a sweep's trials)")
+@click.option("--include-archived", is_flag=True, help="also the archived jobs (`job archive`)")
+@click.option("-r", "--max-results", default=None, type=int)
+@click.option("--all-results", is_flag=True, help="every job (the default here; as the Azure CLI's flag)")
 @workspace_option
 @OUTPUT
 @click.pass_context
-def job_list(ctx: click.Context, experiment: str | None, status: str | None, max_results: int | None,
-             workspace: str | None, output_format: str) -> None:
-    """List jobs, newest first."""
+def job_list(ctx: click.Context, experiment: str | None, status: str | None, parent: str | None,
+             include_archived: bool, max_results: int | None, all_results: bool, workspace: str | None,
+             output_format: str) -> None:
+    """List jobs, newest first (archived ones only with --include-archived)."""
     eng = open_engine(ctx, workspace)
     statuses = None
     if status:
         statuses = [s for s in E.RUN_STATUSES if s.lower() == status.lower()]
-    runs = eng.list_runs(experiment=experiment, statuses=statuses, limit=max_results)
+    if parent is not None:
+        eng.get_run(parent)  # NotFound names the close matches
+        children = eng.children(parent)
+        hidden = set() if include_archived else eng.archived_among([r.name for r in children])
+        runs = [r for r in children if r.name not in hidden
+                and (experiment is None or r.experiment_name == experiment)
+                and (statuses is None or r.status in statuses)]
+        runs.sort(key=lambda r: r.created_at, reverse=True)
+        runs = runs[:max_results] if max_results is not None and not all_results else runs
+    else:
+        runs = eng.list_runs(experiment=experiment, statuses=statuses, include_archived=include_archived,
+                             limit=None if all_results else max_results)
+    empty = (f"Job {parent} has no child jobs." if parent else
+             "No jobs yet. Submit one with `trainyard job create -f job.yml`.")
     show(output_format, lambda: [run_document(r) for r in runs], lambda: print_table(
         [{"name": r.name, "experiment": r.experiment_name, "status": r.status,
           "created": (E.iso(r.created_at) or "")[:19].replace("T", " "),
           "duration": human_duration(r.duration), "display_name": r.display_name} for r in runs],
-        ["name", "experiment", "status", "created", "duration", "display_name"],
-        empty="No jobs yet. Submit one with `trainyard job create -f job.yml`."))
+        ["name", "experiment", "status", "created", "duration", "display_name"], empty=empty))
+
+
+@job.command("archive")
+@click.option("-n", "--name", required=True)
+@workspace_option
+@OUTPUT
+@click.pass_context
+def job_archive(ctx: click.Context, name: str, workspace: str | None, output_format: str) -> None:
+    """Archive a job: `job list` and the studio's run list hide it (see it with --include-archived)."""
+    eng = open_engine(ctx, workspace)
+    run = eng.archive(eng.get_run(name).name, True)
+    show(output_format, run_document(run), f"Archived job {run.name}; `trainyard job restore -n {run.name}` "
+                                           "brings it back")
+
+
+@job.command("restore")
+@click.option("-n", "--name", required=True)
+@workspace_option
+@OUTPUT
+@click.pass_context
+def job_restore(ctx: click.Context, name: str, workspace: str | None, output_format: str) -> None:
+    """Restore an archived job to the job list."""
+    eng = open_engine(ctx, workspace)
+    run = eng.archive(eng.get_run(name).name, False)
+    show(output_format, run_document(run), f"Restored job {run.name}")
+
+
+UPDATABLE = "display_name, description, tags (a whole mapping) or tags.KEY"
+
+
+@job.command("update")
+@click.option("-n", "--name", required=True)
+@click.option("--set", "changes", multiple=True, metavar="KEY=VALUE",
+              help="display_name=..., description=..., tags.KEY=VALUE")
+@click.option("--remove", "removals", multiple=True, metavar="tags.KEY", help="remove a tag")
+@workspace_option
+@OUTPUT
+@click.pass_context
+def job_update(ctx: click.Context, name: str, changes: tuple[str, ...], removals: tuple[str, ...],
+               workspace: str | None, output_format: str) -> None:
+    """Change a job's display name, description or tags (what describes it; not what it ran)."""
+    eng = open_engine(ctx, workspace)
+    run = eng.get_run(name)
+    fields: dict[str, Any] = {}
+    tags = dict(run.tags)
+    for item in changes:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise InvalidSpec(f"--set {item!r}: expected KEY=VALUE", f"e.g. --set display_name=baseline ({UPDATABLE})")
+        if key in ("display_name", "description"):
+            fields[key] = value
+        elif key.startswith("tags.") and len(key) > len("tags."):
+            tags[key.removeprefix("tags.")] = value
+        elif key == "tags":
+            tags = _tags_mapping(value, item)
+        else:
+            raise InvalidSpec(f"--set {key}: a job's {key} cannot change after it was created",
+                              f"only {UPDATABLE} can; submit the job again to change what it runs")
+    for key in removals:
+        if not key.startswith("tags.") or key.removeprefix("tags.") not in tags:
+            raise InvalidSpec(f"--remove {key}: job {run.name} has no such tag",
+                              f"its tags: {', '.join(sorted(tags)) or 'none'} (write --remove tags.KEY)")
+        tags.pop(key.removeprefix("tags."))
+    if tags != run.tags:
+        fields["tags"] = tags
+    updated = eng.update_run(run.name, **fields)
+    show(output_format, run_document(updated, eng.latest_metrics(run.name)),
+         f"Updated job {run.name}" + (f": {', '.join(sorted(fields))}" if fields else " (nothing changed)"))
+
+
+def _tags_mapping(value: str, item: str) -> dict[str, Any]:
+    try:
+        tags = json.loads(value or "{}")
+    except json.JSONDecodeError:
+        tags = None
+    if not isinstance(tags, dict):
+        raise InvalidSpec(f"--set {item!r}: tags must be a JSON mapping", "e.g. --set tags='{\"team\": \"vision\"}' "
+                          "or --set tags.team=vision")
+    return {str(k): v for k, v in tags.items()}
 
 
 @job.command("cancel")
@@ -168,9 +306,12 @@ def job_cancel(ctx: click.Context, name: str, wait: bool, workspace: str | None,
 @click.option("--output", "--download-path", "output", default=".", type=click.Path(file_okay=False),
               help="folder to download into (a sub-folder named after the job is made)")
 @click.option("--all", "include_all", is_flag=True, help="also the logs")
+@click.option("--outputs", "outputs_only", is_flag=True,
+              help="the outputs/ folder (what is downloaded without --all; the 2021 Azure ML CLI's flag)")
 @workspace_option
 @click.pass_context
-def job_download(ctx: click.Context, name: str, output: str, include_all: bool, workspace: str | None) -> None:
+def job_download(ctx: click.Context, name: str, output: str, include_all: bool, outputs_only: bool,
+                 workspace: str | None) -> None:
     """Download a job's outputs/ (and logs with --all)."""
     eng = open_engine(ctx, workspace)
     copied = eng.download(name, Path(output), include_logs=include_all)

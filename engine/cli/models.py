@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
+MODEL_TYPES = ("custom_model", "mlflow_model", "triton_model")  # as engine.specs.model
+
 from engine.cli.options import OUTPUT, name_version, open_engine, workspace_option
 from engine.cli.output import data_document, model_document, print_fields, print_table, show
+from engine.errors import InvalidSpec
 
 
 @click.group()
@@ -16,20 +20,60 @@ def model() -> None:
 
 
 @model.command("create")
-@click.option("--name", required=True)
-@click.option("--path", required=True, help="file or folder; with --run, relative to the run (outputs/model.pt)")
+@click.option("-f", "--file", "file", default=None, type=click.Path(dir_okay=False),
+              help="model YAML (az ml schema: name, version, path, type, description, tags)")
+@click.option("-n", "--name", default=None, help="the model's name (with -f: overrides the file's)")
+@click.option("-p", "--path", default=None,
+              help="file or folder; with --run, relative to the run (outputs/model.pt)")
 @click.option("--run", "run_name", default=None, help="the job that produced it")
-@click.option("--description", default="")
+@click.option("--type", "model_type", default=None, type=click.Choice(MODEL_TYPES))
+@click.option("--description", default=None)
 @workspace_option
 @OUTPUT
 @click.pass_context
-def model_create(ctx: click.Context, name: str, path: str, run_name: str | None, description: str,
-                 workspace: str | None, output_format: str) -> None:
-    """Register a file or folder as the next version of a model."""
+def model_create(ctx: click.Context, file: str | None, name: str | None, path: str | None, run_name: str | None,
+                 model_type: str | None, description: str | None, workspace: str | None,
+                 output_format: str) -> None:
+    """Register a file or folder as the next version of a model, from a model YAML (-f) or options."""
     eng = open_engine(ctx, workspace)
-    m = eng.register_model(name, path, run_name=run_name, description=description)
+    if file is not None:
+        # The model YAML reader loads pydantic and PyYAML: only this form of the command pays for them.
+        from engine.specs.model import load_model_yaml
+
+        req = load_model_yaml(file)
+        name = name or req.name
+        _check_version(eng, name, req.version, req.source, req.version_line)
+        source_path = path or req.path
+        if req.run_name and not path and not Path(source_path).is_absolute():
+            # A job's artifacts (MLflow's log_model and ./outputs) are under its outputs/ folder here.
+            root = eng.run_files(req.run_name).root
+            if not (root / source_path).exists() and (root / "outputs" / source_path).exists():
+                source_path = f"outputs/{source_path}"
+        m = eng.register_model(name, source_path, run_name=run_name or req.run_name,
+                               description=description if description is not None else req.description,
+                               tags={**req.tags, **({"model_type": model_type} if model_type else {})})
+    else:
+        if not name or not path:
+            raise InvalidSpec("give -f MODEL.yml, or --name and --path",
+                              "e.g. `trainyard model create --name iris --path outputs/model --run JOB`")
+        m = eng.register_model(name, path, run_name=run_name, description=description or "",
+                               tags={"model_type": model_type} if model_type else None)
     show(output_format, model_document(m),
          f"Registered model {m.name}:{m.version}" + (f" from job {m.run_name}" if m.run_name else ""))
+
+
+def _check_version(eng: Any, name: str, version: int | None, source: str | None, line: int | None) -> None:
+    """Versions are given out in order here: a file's `version:` must be the next one."""
+    if version is None:
+        return
+    existing = [m.version for m in eng.list_models(name)]
+    following = max(existing, default=0) + 1
+    if version != following:
+        taken = version in existing
+        raise InvalidSpec(f"model {name} version {version} " + ("already exists" if taken else
+                                                                 f"cannot be made: the next version is {following}"),
+                          f"set `version: {following}`, or leave `version:` out to get the next one",
+                          file=source, line=line, field="version")
 
 
 @model.command("list")

@@ -13,8 +13,25 @@ import click
 
 from engine.errors import InvalidSpec
 
-OUTPUT = click.option("-o", "--output", "output_format", type=click.Choice(["table", "json"]),
-                      default="table", show_default=True, help="json: one JSON document on stdout")
+OUTPUT_FORMATS = ("table", "json", "yaml", "tsv", "none")
+QUERY_KEY = "trainyard.query"  # where --query waits for engine.cli.output.show (ctx.meta)
+
+
+def _remember_query(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    ctx.meta[QUERY_KEY] = value
+    return value
+
+
+def OUTPUT(fn: Any) -> Any:
+    """-o/--output and --query, as the Azure CLI has them on every command that shows something
+    (engine.cli.output.show applies them)."""
+    fn = click.option("--query", default=None, metavar="JMESPATH", expose_value=False, callback=_remember_query,
+                      help="a JMESPath query on the JSON document, e.g. --query name -o tsv "
+                           "(https://jmespath.org)")(fn)
+    return click.option("-o", "--output", "output_format", type=click.Choice(OUTPUT_FORMATS), default="table",
+                        show_default=True,
+                        help="json or yaml: the whole document; tsv: values only, tab-separated (for "
+                             "shell scripts); none: nothing")(fn)
 
 
 def workspace_option(fn: Any) -> Any:

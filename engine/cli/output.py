@@ -10,12 +10,16 @@ from typing import Any
 import click
 
 from engine import entities as E
+from engine.cli.options import QUERY_KEY
+from engine.errors import InvalidSpec
 from engine.links import run_link, workspace_of_run_dir
+from engine.runtime.sweepresults import SweepRecord
 
 
 def run_document(run: E.Run, metrics: dict[str, Any] | None = None) -> dict[str, Any]:
     return {
         "name": run.name,
+        "type": "sweep" if SweepRecord.from_properties(run.properties) is not None else "command",
         "display_name": run.display_name,
         "experiment_name": run.experiment_name,
         "description": run.description,
@@ -37,6 +41,7 @@ def run_document(run: E.Run, metrics: dict[str, Any] | None = None) -> dict[str,
         "exit_code": run.exit_code,
         "error": run.error,
         "metrics": metrics if metrics is not None else {},
+        "parent_job_name": run.parent_name,
         "run_dir": run.run_dir,
         "portal_url": run_link(run.name, workspace_of_run_dir(run.run_dir)),
     }
@@ -68,14 +73,89 @@ def compute_document(t: E.ComputeTarget) -> dict[str, Any]:
 
 
 def show(output_format: str, doc: Any, human: str | Callable[[], None]) -> None:
-    """What a command prints: with `-o json` its document (or what a function that makes it
-    returns) as one JSON document; otherwise `human`, a line or a function that prints."""
+    """What a command prints, as the Azure CLI does: its JSON document (or what a function that
+    makes it returns) with `--query` applied, as `-o json`, `yaml`, `tsv` or nothing (`none`);
+    with the default `-o table`, `human` (a line or a function that prints), or the queried
+    part of the document as a table when `--query` is given."""
+    query = click.get_current_context().find_root().meta.get(QUERY_KEY)
+    if output_format == "table" and query is None:
+        if callable(human):
+            human()
+        else:
+            click.echo(human)
+        return
+    if output_format == "none":
+        return
+    data = json.loads(json.dumps(doc() if callable(doc) else doc, default=str))  # what JSON readers see
+    if query is not None:
+        data = apply_query(query, data)
     if output_format == "json":
-        print_json(doc() if callable(doc) else doc)
-    elif callable(human):
-        human()
+        print_json(data)
+    elif output_format == "yaml":
+        # PyYAML is loaded only for -o yaml.
+        from engine.specs.yamlfile import dump
+
+        sys.stdout.write(dump(data))
+    elif output_format == "tsv":
+        sys.stdout.write("".join(line + "\n" for line in tsv_lines(data)))
     else:
-        click.echo(human)
+        _print_any(data)
+
+
+def wants_document(output_format: str) -> bool:
+    """Whether `show` will print the document (not the human form): -o other than table, or --query."""
+    return output_format != "table" or click.get_current_context().find_root().meta.get(QUERY_KEY) is not None
+
+
+def apply_query(query: str, data: Any) -> Any:
+    """`--query`: a JMESPath expression on the document; a bad one says where it is wrong."""
+    # jmespath is loaded only when a command is given --query.
+    import jmespath
+    from jmespath.exceptions import JMESPathError
+
+    try:
+        return jmespath.search(query, data)
+    except JMESPathError as exc:
+        raise InvalidSpec(f"--query {query!r} is not a JMESPath expression Trainyard can apply: "
+                          f"{str(exc).splitlines()[0]}",
+                          "e.g. --query name, --query status, --query \"[].name\" (see https://jmespath.org)") from None
+
+
+def tsv_lines(data: Any) -> list[str]:
+    """The Azure CLI's `-o tsv`: a value alone on its line; a mapping's values tab-separated (nested
+    mappings and lists left out); a list, one line per item. Nothing for null."""
+    if data is None:
+        return []
+    if isinstance(data, list):
+        return [line for item in data for line in (tsv_lines(item) if isinstance(item, list) else [_tsv_row(item)])]
+    return [_tsv_row(data)]
+
+
+def _tsv_row(value: Any) -> str:
+    if isinstance(value, dict):
+        return "\t".join(_tsv_cell(v) for v in value.values() if not isinstance(v, (dict, list)))
+    return _tsv_cell(value)
+
+
+def _tsv_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "True" if value else "False"  # as the Azure CLI writes them
+    return str(value).replace("\t", " ").replace("\n", " ")
+
+
+def _print_any(data: Any) -> None:
+    """A queried part of a document as a table: rows of mappings, key: value lines, or values."""
+    if isinstance(data, list) and data and all(isinstance(r, dict) for r in data):
+        columns = list(dict.fromkeys(k for r in data for k, v in r.items() if not isinstance(v, (dict, list))))
+        print_table(data, columns)
+    elif isinstance(data, dict):
+        width = max((len(str(k)) for k in data), default=0) + 2
+        print_fields({str(k): v for k, v in data.items()}, width)
+    else:
+        for line in tsv_lines(data):
+            click.echo(line)
 
 
 def print_json(doc: Any) -> None:

@@ -70,30 +70,8 @@ class Submitter:
         A sweep records the sweep run and starts its controller, which submits the trials."""
         if isinstance(spec, SweepSpec):
             return self._submit_sweep(spec, on_warning)
-        if spec.parent_run is not None:
-            self.store.get_run(spec.parent_run)  # NotFound (with close names) before anything is made
-        target = resolve_compute(self.store, spec.compute, spec.source_file)
-        settings = run_settings(target, spec.gpus)
-        env_spec = environment_of(self.store, spec)
-        user_interpreter = spec.interpreter_path
-        if env_spec is not None and env_spec.kind == "user":
-            user_interpreter = env_spec.interpreter_path or user_interpreter
-        on_ssh = settings["compute"] == "ssh"
-        ssh_interpreter = None
-        if on_ssh:
-            _check_ssh_job(target, spec, env_spec)
-            # The interpreter is on the remote: `python3` there unless the job names one.
-            interpreter = ssh_interpreter = user_interpreter or "python3"
-        else:
-            interpreter = _check_interpreter(user_interpreter or default_python(), spec.source_file)
-        placement = Placement(**settings, ssh_interpreter=ssh_interpreter)
-        if spec.distribution is not None and (placement.compute == "docker"
-                                              or (env_spec is not None and env_spec.needs_docker)):
-            raise LaunchFailed("a distributed run starts its processes on this machine; running them in a "
-                               "container is not available in this version of Trainyard",
-                               "use `compute: local` with a pip or conda environment (or run one process)")
-        code_dir = _code_dir(spec, "fix `code:` in the job file (paths are relative to the YAML) or source_directory")
-        argv = _argv(spec, code_dir, interpreter)
+        target, placement, env_spec, interpreter, code_dir, argv = self._check_job(spec)
+        on_ssh = placement.compute == "ssh"
         snapshot = self._take_snapshot(code_dir, on_warning)
 
         def prepare(name: str, files: RunFiles) -> tuple[LaunchSpec, dict[str, Any]]:
@@ -133,18 +111,51 @@ class Submitter:
 
         return self._launch(spec.name, prepare)
 
+    def validate(self, spec: JobSpec | SweepSpec) -> None:
+        """Every check `submit` makes (the name is free; compute, environment reference, code,
+        interpreter, command and the script it runs), without making or recording anything."""
+        if spec.name is not None:
+            self.check_name_is_free(spec.name)
+        if isinstance(spec, SweepSpec):
+            self._check_sweep(spec)
+        else:
+            self._check_job(spec)
+
+    def _check_job(self, spec: JobSpec) -> tuple[E.ComputeTarget, Placement, EnvironmentSpec | None, str,
+                                                  Path | None, list[str]]:
+        """What a job needs, checked: (compute target, placement, environment, interpreter, code
+        folder, argv). Raises what a submit of it would."""
+        if spec.parent_run is not None:
+            self.store.get_run(spec.parent_run)  # NotFound (with close names) before anything is made
+        target = resolve_compute(self.store, spec.compute, spec.source_file)
+        settings = run_settings(target, spec.gpus)
+        env_spec = environment_of(self.store, spec)
+        user_interpreter = spec.interpreter_path
+        if env_spec is not None and env_spec.kind == "user":
+            user_interpreter = env_spec.interpreter_path or user_interpreter
+        on_ssh = settings["compute"] == "ssh"
+        ssh_interpreter = None
+        if on_ssh:
+            _check_ssh_job(target, spec, env_spec)
+            # The interpreter is on the remote: `python3` there unless the job names one.
+            interpreter = ssh_interpreter = user_interpreter or "python3"
+        else:
+            interpreter = _check_interpreter(user_interpreter or default_python(), spec.source_file)
+        placement = Placement(**settings, ssh_interpreter=ssh_interpreter)
+        if spec.distribution is not None and (placement.compute == "docker"
+                                              or (env_spec is not None and env_spec.needs_docker)):
+            raise LaunchFailed("a distributed run starts its processes on this machine; running them in a "
+                               "container is not available in this version of Trainyard",
+                               "use `compute: local` with a pip or conda environment (or run one process)")
+        code_dir = _code_dir(spec, "fix `code:` in the job file (paths are relative to the YAML) or source_directory")
+        argv = _argv(spec, code_dir, interpreter)
+        return target, placement, env_spec, interpreter, code_dir, argv
+
     def _submit_sweep(self, sweep: SweepSpec, on_warning: Callable[[str], None] | None) -> E.Run:
         """Check what every trial will need (compute, environment, code, command) now, so that a
         mistake fails the submit rather than twenty trials; then record the sweep run."""
         trial = sweep.trial
-        target = resolve_compute(self.store, trial.compute, trial.source_file)
-        env_spec = environment_of(self.store, trial)
-        code_dir = _code_dir(trial, "fix `trial.code:` in the job file")
-        # Every reference in the command resolves (with a sample of the search space).
-        sample = {name: p.args.get("values", [None])[0] if p.kind == "choice" else 0
-                  for name, p in sweep.search_space.items()}
-        _check_command_script(render_command(trial.command or "", trial.inputs, {}, source=trial.source_file,
-                                             search_space=sample), code_dir, trial.source_file)
+        target, env_spec, code_dir = self._check_sweep(sweep)
         snapshot = self._take_snapshot(code_dir, on_warning)
         policy = None
         if sweep.early_termination is not None:  # as YAML would give it, for the controller to parse
@@ -191,6 +202,19 @@ class Submitter:
             return launch_spec, record
 
         return self._launch(sweep.name, prepare)
+
+    def _check_sweep(self, sweep: SweepSpec) -> tuple[E.ComputeTarget, EnvironmentSpec | None, Path | None]:
+        """What every trial will need: (compute target, environment, code folder)."""
+        trial = sweep.trial
+        target = resolve_compute(self.store, trial.compute, trial.source_file)
+        env_spec = environment_of(self.store, trial)
+        code_dir = _code_dir(trial, "fix `trial.code:` in the job file")
+        # Every reference in the command resolves (with a sample of the search space).
+        sample = {name: p.args.get("values", [None])[0] if p.kind == "choice" else 0
+                  for name, p in sweep.search_space.items()}
+        _check_command_script(render_command(trial.command or "", trial.inputs, {}, source=trial.source_file,
+                                             search_space=sample), code_dir, trial.source_file)
+        return target, env_spec, code_dir
 
     def rerun(self, name: str) -> E.Run:
         """Submit run `name` again, exactly as it was launched: the same code snapshot (never the

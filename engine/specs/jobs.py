@@ -3,6 +3,7 @@ the key."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from engine.jobs.command import referenced_names
 from engine.jobs.spec import JobSpec, SweepSpec
 from engine.names import parse_reference
 from engine.runtime.distribution import make_distribution
-from engine.specs import yamlfile
+from engine.specs import accepted, preview, yamlfile
 from engine.specs.early_termination import PolicyError, parse_policy
 from engine.specs.environment import spec_from_inline
 from engine.specs.explain import explain
@@ -25,22 +26,29 @@ from engine.specs.uris import classify, cloud_input_hint, describe_cloud, local_
 from engine.specs.yamlfile import Lines, line_of, load_yaml_with_lines
 
 
-def load_job(path: str | Path, overrides: list[str] | None = None) -> JobSpec | SweepSpec:
-    """Read a command-job or sweep-job YAML (Azure ML CLI v2 schema). `overrides` are
-    `--set key.sub=value`."""
+def load_job(path: str | Path, overrides: list[str] | None = None,
+             on_note: Callable[[str], None] | None = None) -> JobSpec | SweepSpec:
+    """Read a command-job or sweep-job YAML (Azure ML CLI v2 schema, or its 2021 preview
+    spelling). `overrides` are `--set key.sub=value`; `on_note` gets one line for each key read
+    as another (engine.specs.preview) or accepted and not used (engine.specs.accepted)."""
     path = Path(path)
     data, lines = load_yaml_with_lines(path)
     if not isinstance(data, dict):
         raise InvalidSpec("a job file must be a YAML mapping (key: value lines)", file=str(path), line=1)
     for item in overrides or []:
         _apply_override(data, item, str(path))
+    notes: list[str] = []
+    preview.modernise(data, lines, path, notes.append)
+    accepted.set_aside(data, lines, path, notes.append)
+    for note in dict.fromkeys(notes):
+        (on_note or (lambda _msg: None))(note)
     job_type = data.get("type", "command")
     if job_type == "sweep":
         return _load_sweep(data, lines, path)
     if job_type != "command":
         raise InvalidSpec(
             f"job type {job_type!r} is not supported by this version of Trainyard (supported: command, sweep)",
-            "write a command job (`type: command`) or a sweep job (`type: sweep`)",
+            _OTHER_JOB_TYPES.get(str(job_type), "write a command job (`type: command`) or a sweep job (`type: sweep`)"),
             file=str(path), line=line_of(lines, ("type",)), field="type",
         )
     try:
@@ -48,6 +56,18 @@ def load_job(path: str | Path, overrides: list[str] | None = None) -> JobSpec | 
     except ValidationError as exc:
         raise explain(exc, lines, path) from None
     return _to_spec(job, path, lines)
+
+
+# What to do instead, for the Azure ML job types Trainyard does not run.
+_OTHER_JOB_TYPES = {
+    "pipeline": "pipeline jobs are planned (issue 14); for now submit each step as its own command job "
+                "(`trainyard job create -f STEP.yml`), passing one step's outputs folder to the next as an input",
+    "automl": "AutoML is not available here: write a command job that trains the model with the library of "
+              "your choice (e.g. scikit-learn, LightGBM) and log its metrics",
+    "spark": "Spark jobs are not available here: run the script as a command job whose environment has pyspark "
+             "(it runs Spark in local mode on this machine)",
+    "parallel": "parallel jobs are not available here: run the script as a command job over the data folder",
+}
 
 
 def _apply_override(data: dict[str, Any], item: str, source: str) -> None:
@@ -165,38 +185,11 @@ def _resolve_input(name: str, spec: InputSpec, base: Path, path: Path, lines: Li
 
 
 # ---------------------------------------------------------------------------------------- sweeps
-# The preview schema the seeds show (`algorithm:`, top-level trial limits, `timeout_minutes:`) is
-# read as its current spelling.
-_OLD_SWEEP_LIMITS = ("max_total_trials", "max_concurrent_trials")
 DEFAULT_MAX_TOTAL_TRIALS = 20
 DEFAULT_MAX_CONCURRENT_TRIALS = 4
 
 
-def _modernise_sweep(data: dict[str, Any], lines: Lines, path: Path) -> None:
-    def moved(old: str, new: str) -> None:
-        raise InvalidSpec(f"both `{old}:` and `{new}:` are given", f"keep `{new}:` only",
-                          file=str(path), line=line_of(lines, (old,), key=True), field=old)
-
-    if "algorithm" in data:
-        if "sampling_algorithm" in data:
-            moved("algorithm", "sampling_algorithm")
-        data["sampling_algorithm"] = data.pop("algorithm")
-    old_limits = {k: data.pop(k) for k in (*_OLD_SWEEP_LIMITS, "timeout_minutes") if k in data}
-    if old_limits:
-        limits = data.setdefault("limits", {})
-        if not isinstance(limits, dict):
-            return  # the schema reports it
-        for key, value in old_limits.items():
-            new = "timeout" if key == "timeout_minutes" else key
-            if new in limits:
-                moved(key, f"limits.{new}")
-            is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
-            limits[new] = value * 60 if key == "timeout_minutes" and is_number else value
-            lines[("limits", new)] = lines.get((key,), 1)
-
-
 def _load_sweep(data: dict[str, Any], lines: Lines, path: Path) -> SweepSpec:
-    _modernise_sweep(data, lines, path)
     try:
         job = SweepJobSchema.model_validate(data)
     except ValidationError as exc:

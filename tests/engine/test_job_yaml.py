@@ -250,7 +250,7 @@ def test_other_job_types_are_refused_clearly(tmp_path: Path) -> None:
     assert isinstance(err, InvalidSpec)
     assert err.line == 2 and err.field == "type"
     assert "'pipeline' is not supported" in err.message and "(supported: command, sweep)" in err.message
-    assert err.hint is not None and "sweep" in err.hint
+    assert err.hint is not None and "each step as its own command job" in err.hint
 
 
 def test_a_sweep_without_its_required_keys_names_the_first_missing_one(tmp_path: Path) -> None:

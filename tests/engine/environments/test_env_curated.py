@@ -29,6 +29,10 @@ def test_the_four_curated_environments_ship_as_pinned_pip_environments() -> None
     assert specs["trainyard-pytorch-cpu"].pip_requirements == ("torch==2.14.1", "torchvision==0.29.1")
     assert "scikit-learn==1.9.1" in (specs["trainyard-sklearn"].pip_requirements or ())
     assert "lightgbm==4.7.0" in (specs["trainyard-lightgbm"].pip_requirements or ())
+    # What Azure ML's curated environments of the same names hold for the examples' imports
+    # (the public LightGBM iris example imports matplotlib.pyplot).
+    for name in ("trainyard-lightgbm", "trainyard-sklearn"):
+        assert "matplotlib==3.11.2" in (specs[name].pip_requirements or ()), name
 
 
 @pytest.mark.parametrize(("ref", "expected"), [
