@@ -8,6 +8,7 @@ import click
 
 from engine.cli.options import OUTPUT, open_engine, workspace_option
 from engine.cli.output import compute_document, print_fields, print_table, show
+from engine.compute.vmsizes import AmlComputeMapping
 from engine.errors import InvalidSpec
 
 
@@ -51,7 +52,7 @@ def compute_create(ctx: click.Context, file: str | None, name: str | None, type_
         raise InvalidSpec(f"{', '.join(given)} only apply to --type amlcompute",
                           "remove them, or add --type amlcompute")
     # The compute YAML reader loads pydantic and PyYAML: only this command pays for them.
-    from engine.specs.compute import compute_from_mapping, load_compute_yaml
+    from engine.specs.compute import compute_from_mapping, load_amlcompute_yaml, load_compute_yaml
 
     options = {"type": type_, "network": network, "gpus": gpus, "image": image, "description": description}
     if file is not None:
@@ -59,6 +60,10 @@ def compute_create(ctx: click.Context, file: str | None, name: str | None, type_
         if given:
             raise InvalidSpec(f"{', '.join(given)} cannot be combined with -f",
                               "put the settings in the compute YAML (only --name may override it)")
+        cluster_yaml = load_amlcompute_yaml(file, name=name)
+        if cluster_yaml is not None:  # az ml's cluster YAML: mapped to this machine like --type amlcompute
+            _show_cluster(open_engine(ctx, workspace).create_amlcompute_target(**cluster_yaml), output_format)
+            return
         target = load_compute_yaml(file, name=name)
     else:
         if not name or not type_:
@@ -89,6 +94,10 @@ def _create_amlcompute(ctx: click.Context, file: str | None, name: str | None, s
         name, vm_size=size, min_nodes=0 if min_instances is None else min_instances,
         max_nodes=4 if max_instances is None else max_instances, idle_seconds_before_scaledown=idle_time,
         description=description or "")
+    _show_cluster(made, output_format)
+
+
+def _show_cluster(made: AmlComputeMapping, output_format: str) -> None:
     if made.note:
         click.echo(f"note: {made.note}", err=True)
     created = made.target

@@ -43,6 +43,47 @@ def load_compute_yaml(path: str | Path, *, name: str | None = None) -> ComputeTa
     return compute_from_mapping(data, source=str(path), lines=lines)
 
 
+# az ml's compute YAML for clusters (`type: amlcompute`): what it records here (engine.compute.vmsizes
+# maps it to this machine), and the cloud settings it accepts and ignores.
+AMLCOMPUTE_KEYS = ("name", "type", "description", "size", "min_instances", "max_instances",
+                   "idle_time_before_scale_down")
+AMLCOMPUTE_CLOUD_KEYS = ("$schema", "tier", "location", "identity", "tags", "ssh_public_access_enabled",
+                         "admin_username", "admin_password", "ssh_settings", "network_settings",
+                         "enable_node_public_ip")
+
+
+def load_amlcompute_yaml(path: str | Path, *, name: str | None = None) -> dict[str, Any] | None:
+    """A compute YAML of `type: amlcompute` as the keyword arguments of a cluster request (name,
+    vm_size, min_nodes, max_nodes, idle_seconds_before_scaledown, description); None when the file
+    is of another type. Errors name the file, the line and the key."""
+    path = Path(path)
+    if not path.is_file():
+        raise NotFound(f"the compute file {path} does not exist", "check the path given to -f")
+    data, lines = load_yaml_with_lines(path)
+    if not isinstance(data, dict) or str(data.get("type", "")).lower() != "amlcompute":
+        return None
+    where = Where(str(path), lines)
+    for key in data:
+        if key not in AMLCOMPUTE_KEYS and key not in AMLCOMPUTE_CLOUD_KEYS:
+            raise where.error(f"unknown key {key!r} for `type: amlcompute`",
+                              f"its keys: {', '.join(AMLCOMPUTE_KEYS)}", key, key=True)
+    out: dict[str, Any] = {"name": name if name is not None else data.get("name")}
+    if not isinstance(out["name"], str) or not out["name"]:
+        raise where.error_at_start("the compute file has no `name:`", "add `name: cpu-cluster` (or pass -n NAME)")
+    size = data.get("size")
+    if size is not None and not isinstance(size, str):
+        raise where.error(f"`size:` must be a VM size such as Standard_NC6, not {size!r}", None, "size")
+    out["vm_size"] = size
+    for key, arg, default in (("min_instances", "min_nodes", 0), ("max_instances", "max_nodes", 4),
+                              ("idle_time_before_scale_down", "idle_seconds_before_scaledown", None)):
+        value = data.get(key, default)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise where.error(f"`{key}:` must be a whole number, not {value!r}", f"e.g. {key}: 2", key)
+        out[arg] = value
+    out["description"] = str(data.get("description") or "")
+    return out
+
+
 def compute_from_mapping(data: Mapping[str, Any], *, source: str | None = None,
                          lines: Lines | None = None) -> ComputeTarget:
     """Validate a compute definition (the YAML's keys; also what `compute create --name --type`

@@ -215,3 +215,40 @@ def test_an_uncaught_sdk_error_in_a_control_script_reads_like_the_cli(tmp_path: 
     (tmp_path / "bug.py").write_text("from azureml.core import Workspace\n1 / 0\n")
     res = trainyard("python", "bug.py", cwd=tmp_path)
     assert res.returncode == 1 and "ZeroDivisionError" in res.stderr and "Traceback" in res.stderr
+
+
+def test_an_az_ml_cluster_yaml_maps_the_same_way(ws_dir: Path, tmp_path: Path, no_gpus: None) -> None:
+    cluster = tmp_path / "cluster.yml"
+    cluster.write_text(
+        "$schema: https://azuremlschemas.azureedge.net/latest/amlCompute.schema.json\n"
+        "name: gpu-nodes\n"
+        "type: amlcompute\n"
+        "size: STANDARD_NC6s_v3\n"
+        "min_instances: 0\n"
+        "max_instances: 3\n"
+        "idle_time_before_scale_down: 120\n"
+        "tier: low_priority\n"
+        "location: westeurope\n"
+    )
+    res = trainyard("compute", "create", "-f", str(cluster), "-o", "json")
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(res.stdout)
+    assert (doc["name"], doc["type"], doc["vm_size"], doc["max_concurrent_runs"]) == (
+        "gpu-nodes",
+        "local",
+        "Standard_NC6s_v3",
+        3,
+    )
+    assert doc["idle_seconds_before_scaledown"] == 120
+    assert (
+        res.stderr
+        == "note: Standard_NC6s_v3 has 1 GPU; this machine has none, so runs on gpu-nodes use the CPU\n"
+    )
+
+    cluster.write_text("name: c2\ntype: amlcompute\nmax_instances: two\n")
+    res = trainyard("compute", "create", "-f", str(cluster))
+    assert res.returncode == 1 and "Traceback" not in res.stderr
+    assert res.stderr.startswith(f"error: {cluster}:3: `max_instances:` must be a whole number, not 'two'")
+    cluster.write_text("name: c2\ntype: amlcompute\nsizes: Standard_NC6\n")
+    res = trainyard("compute", "create", "-f", str(cluster))
+    assert res.returncode == 1 and f"{cluster}:3: unknown key 'sizes' for `type: amlcompute`" in res.stderr
