@@ -33,6 +33,7 @@ def test_the_seed_pytorch_control_script_trains_ddp_and_registers_the_model(
     assert "rank 0 of 2 joining tcp://" in out
     assert "Status: Completed" in out and "STATUS Completed" in out
     assert "MODEL pytorch-ddp 1" in out
+    assert "CUSTOM docker 3.6.2" in out  # the seed's conda + CUDA image environment, as built
     assert "torch==" in (tmp_path / "AzureML-PyTorch-1.6-GPU" / "requirements.txt").read_text()
 
     import torch

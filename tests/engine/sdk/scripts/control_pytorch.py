@@ -29,6 +29,20 @@ pytorch_env = Environment.get(workspace=ws, name=curated_env_name)
 pytorch_env.save_to_directory(path=curated_env_name, overwrite=True)
 pytorch_env = pytorch_env.clone(new_name="pytorch-1.6-gpu")
 
+# The seed's custom environment, built the same way (a conda file and a CUDA base image). Building it
+# needs conda-forge and the image registry, so this script runs with the cloned curated one above.
+with open("conda_dependencies.yml", "w") as f:
+    f.write(
+        "channels:\n- conda-forge\ndependencies:\n- python=3.6.2\n- pip:\n"
+        "  - azureml-defaults\n  - torch==1.6.0\n  - torchvision==0.7.0\n  - future==0.17.1\n  - pillow\n"
+    )
+custom_env = Environment.from_conda_specification(
+    name="pytorch-1.6-gpu-custom", file_path="./conda_dependencies.yml"
+)
+custom_env.docker.enabled = True
+custom_env.docker.base_image = "mcr.microsoft.com/azureml/openmpi3.1.2-cuda10.1-cudnn7-ubuntu18.04"
+print("CUSTOM", custom_env.to_spec().kind, custom_env.python.conda_dependencies.get_python_version())
+
 from azureml.core import ScriptRunConfig
 from azureml.core.runconfig import PyTorchConfiguration
 
