@@ -53,7 +53,13 @@ from engine.sdk.runconfig import (
     ScriptRunConfig,
     TensorflowConfiguration,
 )
-from engine.sdk.workspace import Workspace
+from engine.sdk.workspace import (
+    AzureCliAuthentication,
+    InteractiveLoginAuthentication,
+    MsiAuthentication,
+    ServicePrincipalAuthentication,
+    Workspace,
+)
 
 # azureml.exceptions: every error the SDK raises is a TrainyardError (message + hint).
 AzureMLException = TrainyardError
@@ -64,6 +70,7 @@ install_error_hook()  # only in the control script `trainyard python` runs
 __all__ = [
     "AmlCompute",
     "AmlComputeProvisioningConfiguration",
+    "AzureCliAuthentication",
     "AzureMLException",
     "BanditPolicy",
     "BayesianParameterSampling",
@@ -82,9 +89,11 @@ __all__ = [
     "GridParameterSampling",
     "HyperDriveConfig",
     "HyperDriveRun",
+    "InteractiveLoginAuthentication",
     "MedianStoppingPolicy",
     "Model",
     "MpiConfiguration",
+    "MsiAuthentication",
     "NoTerminationPolicy",
     "PrimaryMetricGoal",
     "PyTorchConfiguration",
@@ -93,6 +102,7 @@ __all__ = [
     "Run",
     "RunConfiguration",
     "ScriptRunConfig",
+    "ServicePrincipalAuthentication",
     "TabularDataset",
     "TensorflowConfiguration",
     "TruncationSelectionPolicy",

@@ -20,7 +20,13 @@ from engine.workspace import resolve_workspace
 class Workspace:
     """A workspace. `Workspace.from_config()` is what control scripts call."""
 
-    def __init__(self, path: str | os.PathLike[str] | None = None, *, engine: Engine | None = None) -> None:
+    def __init__(self, path: str | os.PathLike[str] | None = None, resource_group: str | None = None,
+                 workspace_name: str | None = None, *, engine: Engine | None = None, **azure: Any) -> None:
+        """`Workspace(FOLDER)`, or Azure ML's `Workspace(subscription_id, resource_group, workspace_name,
+        auth=...)`: the cloud ids mean nothing here, so that form opens the workspace `from_config()` finds."""
+        if engine is None and (resource_group is not None or workspace_name is not None
+                               or "subscription_id" in azure):
+            engine = Workspace.from_config().engine
         self._engine = engine or Engine.open(path)
 
     @classmethod
@@ -92,6 +98,33 @@ class Workspace:
 
     def __repr__(self) -> str:
         return f"Workspace(name={self.name!r}, location={self.location!r})"
+
+
+class _NoAuthentication:
+    """Azure ML's credentials (`InteractiveLoginAuthentication(tenant_id=...)`, a service principal,
+    ...): accepted and unused, a workspace here needs no sign-in."""
+
+    def __init__(self, *_args: Any, **_kwargs: Any) -> None:
+        pass
+
+    def get_authentication_header(self) -> dict[str, str]:
+        return {}
+
+
+class InteractiveLoginAuthentication(_NoAuthentication):
+    pass
+
+
+class ServicePrincipalAuthentication(_NoAuthentication):
+    pass
+
+
+class MsiAuthentication(_NoAuthentication):
+    pass
+
+
+class AzureCliAuthentication(_NoAuthentication):
+    pass
 
 
 class _Environments(dict[str, Any]):

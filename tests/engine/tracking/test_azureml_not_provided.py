@@ -134,6 +134,7 @@ def test_the_new_control_script_names_come_from_the_sdk(tmp_path: Path) -> None:
             ),
             "from azureml.data import FileDataset, TabularDataset",
             "from azureml.data.dataset_consumption_config import DatasetConsumptionConfig",
+            "from azureml.core.authentication import InteractiveLoginAuthentication, ServicePrincipalAuthentication",
         ],
         with_engine=True,
     )
