@@ -136,6 +136,26 @@ def test_the_seed_commands_on_a_preview_job_file(project: Path, tmp_path: Path) 
     assert "valid: jobs/train/iris/job.yml (command job on compute local)" in ok(
         run_cli("job", "validate", "-f", job, "--set", "compute.target=local", ws=ws, cwd=project)
     )
+    # az ml compute create -n cpu-cluster --type AmlCompute ...: then the file is valid unchanged
+    other = tmp_path / "ws-with-cluster"
+    ok(
+        run_cli(
+            "compute",
+            "create",
+            "-n",
+            "cpu-cluster",
+            "--type",
+            "AmlCompute",
+            "--min-instances",
+            "0",
+            "--max-instances",
+            "40",
+            ws=other,
+        )
+    )
+    assert "valid: jobs/train/iris/job.yml (command job on compute azureml:cpu-cluster)" in ok(
+        run_cli("job", "validate", "-f", job, ws=other, cwd=project)
+    )
 
     # az ml job create -f jobs/train/lightgbm/iris/job.yml --set compute.target=local --web --stream
     res = run_cli(
