@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine.runtime.sweepresults import is_sweep
 from engine.sdk.hyperdrive import HyperDriveConfig
 from engine.sdk.hyperdriverun import HyperDriveRun
 from engine.sdk.run import Run
@@ -16,14 +17,30 @@ class Experiment:
         self.workspace = workspace
         self.name = name
 
-    def submit(self, config: ScriptRunConfig | HyperDriveConfig, tags: dict[str, Any] | None = None,
-               **_ignored: Any) -> Run:
+    def submit(
+        self, config: ScriptRunConfig | HyperDriveConfig, tags: dict[str, Any] | None = None, **_ignored: Any
+    ) -> Run:
         """Start `config`: a ScriptRunConfig as a run, a HyperDriveConfig as a sweep (a HyperDriveRun)."""
         run = submit_config(self.workspace.engine, self.name, config, tags)
         return HyperDriveRun(self, run.name) if isinstance(config, HyperDriveConfig) else Run(self, run.name)
 
-    def get_runs(self, **_ignored: Any) -> list[Run]:
-        return [Run(self, r.name) for r in self.workspace.engine.list_runs(experiment=self.name)]
+    def get_runs(self, include_children: bool = False, **_ignored: Any) -> list[Run]:
+        """The experiment's runs, newest first, without child runs (sweep trials) unless
+        `include_children`, as in Azure ML; a sweep's run is a HyperDriveRun."""
+        return [
+            HyperDriveRun(self, r.name) if is_sweep(r.properties) else Run(self, r.name)
+            for r in self.workspace.engine.list_runs(experiment=self.name)
+            if include_children or r.parent_name is None
+        ]
+
+    @staticmethod
+    def list(workspace: Any, experiment_name: str | None = None, **_ignored: Any) -> list[Experiment]:
+        """The workspace's experiments (or the one named `experiment_name`)."""
+        return [
+            Experiment(workspace, e.name)
+            for e in workspace.engine.list_experiments()
+            if experiment_name is None or e.name == experiment_name
+        ]
 
     def __repr__(self) -> str:
         return f"Experiment(name={self.name!r}, workspace={self.workspace.name!r})"

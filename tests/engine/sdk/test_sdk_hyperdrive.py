@@ -46,6 +46,7 @@ def test_a_hyperdrive_control_script_runs_real_trials_and_finds_the_best(
         if line.startswith(("BEST ", "RANKED ", "CHILDREN ", "STATUS "))
     }
     assert lines["STATUS"] == "Completed" and lines["CHILDREN"] == "4"
+    assert "LISTED ['HyperDriveRun'] 5 ['hyperdrive-grid']" in res.stdout
     assert "best trial: " in res.stdout  # the sweep's driver log, streamed by wait_for_completion
 
     ranked = json.loads(lines["RANKED"])

@@ -42,3 +42,9 @@ ranked = run.get_children_sorted_by_primary_metric(top=0, reverse=False, discard
 print("RANKED", json.dumps(ranked))
 print("CHILDREN", len(run.get_children()))
 print("STATUS", run.get_status())
+print(
+    "LISTED",
+    [type(r).__name__ for r in Experiment(ws, "hyperdrive-grid").get_runs()],
+    len(Experiment(ws, "hyperdrive-grid").get_runs(include_children=True)),
+    [e.name for e in Experiment.list(ws)],
+)
