@@ -77,7 +77,7 @@ def show(output_format: str, doc: Any, human: str | Callable[[], None]) -> None:
     makes it returns) with `--query` applied, as `-o json`, `yaml`, `tsv` or nothing (`none`);
     with the default `-o table`, `human` (a line or a function that prints), or the queried
     part of the document as a table when `--query` is given."""
-    query = click.get_current_context().find_root().meta.get(QUERY_KEY)
+    query = current_query()
     if output_format == "table" and query is None:
         if callable(human):
             human()
@@ -104,7 +104,13 @@ def show(output_format: str, doc: Any, human: str | Callable[[], None]) -> None:
 
 def wants_document(output_format: str) -> bool:
     """Whether `show` will print the document (not the human form): -o other than table, or --query."""
-    return output_format != "table" or click.get_current_context().find_root().meta.get(QUERY_KEY) is not None
+    return output_format != "table" or current_query() is not None
+
+
+def current_query() -> str | None:
+    """The running command's --query (None outside a command, or without one)."""
+    ctx = click.get_current_context(silent=True)
+    return None if ctx is None else ctx.find_root().meta.get(QUERY_KEY)
 
 
 def apply_query(query: str, data: Any) -> Any:
