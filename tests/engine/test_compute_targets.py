@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -305,7 +306,7 @@ def test_an_unknown_compute_lists_the_known_targets(tmp_path: Path) -> None:
 
 
 # --------------------------------------------------------------------------- GPUs, SDK
-def test_resources_gpus_reaches_the_run_spec_over_the_targets(tmp_path: Path) -> None:
+def test_resources_gpus_reaches_the_run_spec_over_the_targets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     job = write(tmp_path / "exp" / "job.yml", "command: echo hi\ncompute: boxed\nresources:\n  gpus: \"0,1\"\n")
     spec = load_job(job)
     assert spec.gpus == "device=0,1" and spec.compute == "boxed"
@@ -317,14 +318,22 @@ def test_resources_gpus_reaches_the_run_spec_over_the_targets(tmp_path: Path) ->
 
     eng = Engine.open(tmp_path / "ws")
     try:
-        # `type: local`: the job runs here as a process (gpus only matter in containers), but the
-        # spec carries the request and the target's settings.
+        # `type: local`: the job runs here as a process on the GPUs it asked for (this machine's
+        # four, as the FAKE nvidia-smi of tests/fixtures prints them); the spec carries the request.
+        fake = tmp_path / "fake-gpu-bin"
+        fake.mkdir()
+        root = Path(__file__).resolve().parents[2]
+        shutil.copy(root / "tests" / "fixtures" / "fake_nvidia_smi", fake / "nvidia-smi")
+        shutil.copy(root / "tests" / "engine" / "fixtures" / "nvidia_smi_query_gpu.csv", fake)
+        monkeypatch.setenv("PATH", f"{fake}{os.pathsep}{os.environ['PATH']}")
+        monkeypatch.setenv("TRAINYARD_GPU_LEASES", str(tmp_path / "leases"))
         eng.store.add_compute_target("boxed", "local", {})
         run = eng.submit(spec)
         written = json.loads(RunFiles(Path(run.run_dir)).spec.read_text())
         assert (written["compute"], written["gpus"], written["docker_network"]) == ("local", "device=0,1", "host")
         assert run.compute == "boxed"
-        assert eng.wait(run.name, timeout=60).status == "Completed"
+        final = eng.wait(run.name, timeout=60)
+        assert final.status == "Completed" and final.properties["gpus_assigned"] == "0,1"
     finally:
         eng.close()
 
