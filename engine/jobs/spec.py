@@ -50,6 +50,9 @@ class JobSpec:
     search_space: dict[str, Any] | None = None
     # Several processes: `distribution:` + `instance_count`.
     distribution: Distribution | None = None
+    # `resources.instance_type` (an Azure VM size): without `gpus`, the run asks for the GPUs one
+    # such VM has, as far as this machine has them.
+    instance_type: str | None = None
 
 
 @dataclass(frozen=True)

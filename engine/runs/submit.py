@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine import entities as E
+from engine.compute.gpus import local_gpus
 from engine.compute.targets import resolve_compute, run_settings
+from engine.compute.vmsizes import gpus_of_size
 from engine.entities import EnvironmentSpec
 from engine.environments.resolve import resolve_environment
 from engine.errors import InvalidSpec, InvalidState, LaunchFailed, NotFound, TrainyardError
@@ -128,7 +130,7 @@ class Submitter:
         if spec.parent_run is not None:
             self.store.get_run(spec.parent_run)  # NotFound (with close names) before anything is made
         target = resolve_compute(self.store, spec.compute, spec.source_file)
-        settings = run_settings(target, spec.gpus)
+        settings = run_settings(target, spec.gpus if spec.gpus is not None else _gpus_of(spec.instance_type, target))
         env_spec = environment_of(self.store, spec)
         user_interpreter = spec.interpreter_path
         if env_spec is not None and env_spec.kind == "user":
@@ -173,7 +175,8 @@ class Submitter:
                 environment_variables=dict(trial.environment_variables), compute=trial.compute,
                 environment=trial.environment,
                 environment_spec=trial.environment_spec.to_dict() if trial.environment_spec else None,
-                interpreter_path=trial.interpreter_path, gpus=trial.gpus,
+                interpreter_path=trial.interpreter_path,
+                gpus=trial.gpus if trial.gpus is not None else _gpus_of(trial.instance_type, target),
                 max_run_duration_seconds=sweep.trial_timeout_seconds, source_file=trial.source_file),
         )
 
@@ -330,6 +333,16 @@ class Submitter:
 
 
 # ------------------------------------------------------------------------------ checks
+def _gpus_of(instance_type: str | None, target: E.ComputeTarget) -> int | None:
+    """`resources.instance_type` on a target of this machine: the GPUs one VM of that size has, as
+    far as this machine has them (None: no GPU asked; the target's own setting applies)."""
+    if not instance_type or target.type not in ("local", "docker"):
+        return None
+    wanted = gpus_of_size(instance_type) or 0
+    given = min(wanted, len(local_gpus().gpus)) if wanted else 0
+    return given or None
+
+
 def _snapshot_fields(snapshot: SnapshotManifest | None) -> dict[str, Any]:
     return {"snapshot_id": snapshot.id if snapshot else None,
             "git": snapshot.git.to_dict() if snapshot and snapshot.git else None}

@@ -54,9 +54,9 @@ def set_aside(data: dict[str, Any], lines: Lines, path: Path, note: Callable[[st
                 resources.pop(key)
                 say((*at, "resources", key), why)
         size = resources.get("instance_type")
-        if isinstance(size, str):
+        if isinstance(size, str) and "gpus" not in resources:
             say(
                 (*at, "resources", "instance_type"),
-                f"`resources.instance_type: {size}` is an Azure VM size; the job runs on its compute target "
-                "here (ask for GPUs with `resources.gpus: N`)",
+                f"`resources.instance_type: {size}` is an Azure VM size: here the job asks for the GPUs one such "
+                "VM has, as far as this machine has them (`resources.gpus: N` decides instead)",
             )

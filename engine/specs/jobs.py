@@ -160,6 +160,7 @@ def _to_spec(job: CommandJobSchema, path: Path, lines: Lines) -> JobSpec:
         properties=dict(job.properties),
         environment_spec=environment_spec,
         gpus=gpus,
+        instance_type=job.resources.instance_type if job.resources is not None else None,
     )
 
 
