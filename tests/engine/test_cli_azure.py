@@ -310,6 +310,13 @@ def test_sweep_trials_name_their_parent(tmp_path: Path) -> None:
         max_concurrent_trials: 2
         """,
     )
+    assert ok(run_cli("job", "validate", "-f", str(sweep), ws=ws)).startswith("valid: ")
+    bad_env = ("job", "validate", "-f", str(sweep), "--set", "trial.environment=azureml:NoSuchEnv@latest")
+    refused = run_cli(*bad_env, ws=ws)
+    created = run_cli("job", "create", *bad_env[2:], ws=ws)
+    assert refused.rc != 0 and refused.rc == created.rc and "NoSuchEnv" in refused.err
+    assert refused.err.splitlines()[-2:] == created.err.splitlines()[-2:]
+    assert json.loads(ok(run_cli("job", "list", "-o", "json", ws=ws))) == []
     parent = ok(run_cli("job", "create", "-f", str(sweep), "--query", "name", "-o", "tsv", ws=ws)).strip()
     deadline = time.monotonic() + 300
     while ok(run_cli("job", "show", "-n", parent, "--query", "status", "-o", "tsv", ws=ws)).strip() not in (
