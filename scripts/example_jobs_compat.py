@@ -42,6 +42,19 @@ def job_files(checkout: Path) -> list[tuple[Path, str]]:
     return found
 
 
+def _reason(message: str) -> str:
+    """A refusal in a few words, for the summary."""
+    for words, reason in (
+        ("is not supported by this version", "a job type other than command or sweep"),
+        ("which this machine does not reach", "its data is in cloud storage"),
+        ("does not exist", "a file or folder it names is not there"),
+        ("unknown key", "a key Trainyard does not know"),
+    ):
+        if words in message:
+            return reason
+    return message.split(": ", 1)[-1][:80]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("checkout", type=Path, help="a checkout of Azure/azureml-examples")
@@ -63,6 +76,7 @@ def main() -> int:
         return 2
     counts: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
     details = []
+    reasons: collections.Counter[str] = collections.Counter()
     for path, kind in files:
         rel = path.relative_to(args.checkout)
         noise = io.StringIO()  # notes the loader prints are not part of the table
@@ -72,6 +86,7 @@ def main() -> int:
             counts[kind]["loaded"] += 1
         except TrainyardError as exc:
             counts[kind]["refused"] += 1
+            reasons[_reason(exc.message)] += 1
             details.append(f"refused  {rel}: {str(exc).splitlines()[0]}")
         except Exception:  # noqa: BLE001 - a crash is what this script exists to find
             counts[kind]["crashed"] += 1
@@ -86,6 +101,7 @@ def main() -> int:
     print(
         f"{'all':{width}}{sum(total.values()):>6}{total['loaded']:>8}{total['refused']:>9}{total['crashed']:>9}"
     )
+    print("\nrefused because" + "".join(f"\n  {n:4}  {why}" for why, n in reasons.most_common()))
     if args.verbose:
         print("\n".join(details))
     return 1 if total["crashed"] else 0
