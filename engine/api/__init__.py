@@ -251,9 +251,9 @@ class Engine:
     def local_gpus(self) -> GpuInventory:
         return self.compute.local_gpus()
 
-    def gpu_report(self, target: E.ComputeTarget) -> GpuReport:
+    def gpu_report(self, target: E.ComputeTarget, inventory: GpuInventory | None = None) -> GpuReport:
         """The GPUs of `target`'s machine, which run holds each, and the runs waiting for them."""
-        return self.compute.gpu_report(target)
+        return self.compute.gpu_report(target, inventory)
 
     # ------------------------------------------------------------------ models, data, experiments
     def register_model(self, name: str, path: str | os.PathLike[str], *, run_name: str | None = None,

@@ -87,21 +87,23 @@ class ComputeManager:
         """This machine's GPUs (nvidia-smi; none when it is absent)."""
         return local_gpus()
 
-    def gpu_report(self, target: E.ComputeTarget) -> GpuReport:
+    def gpu_report(self, target: E.ComputeTarget, inventory: GpuInventory | None = None) -> GpuReport:
         """The GPUs runs on `target` draw from: this machine's (local and Docker targets) or the SSH
-        host's (asked over SSH: seconds; an unreachable host is an inventory saying why)."""
+        host's (asked over SSH: seconds; an unreachable host is an inventory saying why), with
+        their leases. `inventory`: one already asked (the leases are read anyway)."""
         if target.type == "ssh":
             from engine.compute.ssh import SshTarget  # paramiko: only SSH targets load it
             from engine.compute.sshprobe import ssh_gpus
 
             ssh = SshTarget.from_config(target.name, target.config)
-            try:
-                inventory = ssh_gpus(ssh)
-            except LaunchFailed as exc:
-                inventory = GpuInventory((), f"could not ask {ssh.hostname}: {exc.message}")
+            if inventory is None:
+                try:
+                    inventory = ssh_gpus(ssh)
+                except LaunchFailed as exc:
+                    inventory = GpuInventory((), f"could not ask {ssh.hostname}: {exc.message}")
             pool = GpuPool(ssh_pool_key(ssh.address))
         else:
-            inventory, pool = local_gpus(), GpuPool(LOCAL_POOL)
+            inventory, pool = inventory or local_gpus(), GpuPool(LOCAL_POOL)
         state = pool.state()
         return GpuReport(
             inventory, {i: h.run for i, h in state.leases.items()}, tuple(h.run for h, _c in state.queue)

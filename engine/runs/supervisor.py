@@ -105,6 +105,7 @@ class Supervisor:
 
         store = self._store()
         store.set_status(self.run_name, "Preparing")
+        self._record_gpus(store)
         self._materialize()
         if self.spec.placement.compute == "ssh":
             self._start_ssh()
@@ -269,6 +270,7 @@ class Supervisor:
         if times is not None:
             for status, at in zip(("Preparing", "Starting", "Running"), times):
                 store.set_status(self.run_name, status, at=at)
+        self._safe(lambda: self._record_gpus(store))
         self.log(f"started: {self.spec.argv}")
         # The workspace's models folder (a run folder is <workspace>/.trainyard/runs/NAME): where
         # models the script registers (MLflow's registered_model_name=) are copied.
@@ -332,10 +334,12 @@ class Supervisor:
     def _assign_gpus(self) -> bool:
         """Wait Queued for the run's GPUs (engine.runs.gpuassign) and make them the only ones its
         script sees. False when the run is canceled while it waits."""
-        store = self._store()
-        self.gpus = GpuAssigner(self.spec, store.get_run(self.run_name).created_at, self._driver_note, self.log)
+        # The queue's order is the submission's: spec.json is written when the run is submitted.
+        # (Not the store's created_at: opening the store here would delay every GPU run's start.)
+        self.gpus = GpuAssigner(self.spec, self.files.spec.stat().st_mtime, self._driver_note, self.log)
 
-        def cancelled() -> bool:
+        def cancelled() -> bool:  # asked only while the run waits
+            store = self._store()
             if self.cancel_reason is None and self._safe(lambda: store.get_run(self.run_name).cancel_requested):
                 self.cancel_reason = USER_CANCEL
             return self.cancel_reason is not None
@@ -345,10 +349,16 @@ class Supervisor:
             return False
         if assigned is not None:
             self.spec = apply_assignment(self.spec, assigned)
-            props = dict(store.get_run(self.run_name).properties)
-            props["gpus_assigned"] = ",".join(map(str, assigned))
-            store.update_run(self.run_name, properties=props)
         return True
+
+    def _record_gpus(self, store: SqlStore) -> None:
+        """The GPUs the run got, as its `gpus_assigned` property (after the script started)."""
+        if self.gpus is not None and self.gpus.assigned is not None:
+            props = dict(store.get_run(self.run_name).properties)
+            if props.get("gpus_assigned") is not None:
+                return
+            props["gpus_assigned"] = ",".join(map(str, self.gpus.assigned))
+            store.update_run(self.run_name, properties=props)
 
     def _driver_note(self, msg: str) -> None:
         """A line of Trainyard's own in the driver log (what `job stream` shows) before the script runs."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,14 +41,37 @@ class ComputeInventory:
         return self.gpus
 
 
+# An SSH host's GPUs are asked over a login: at most once a minute per host, not on every refresh.
+SSH_GPUS_MAX_AGE_S = 60.0
+_ssh_inventories: dict[tuple[str, str], tuple[float, GpuInventory]] = {}
+
+
+def _report(engine: Any, target: E.ComputeTarget) -> Any:
+    if target.type != "ssh":
+        return engine.gpu_report(target)
+    key = (target.name, repr(sorted(target.config.items())))
+    cached = _ssh_inventories.get(key)
+    if cached is not None and time.monotonic() - cached[0] < SSH_GPUS_MAX_AGE_S:
+        return engine.gpu_report(target, inventory=cached[1])  # the leases are read afresh
+    report = engine.gpu_report(target)
+    _ssh_inventories[key] = (time.monotonic(), report.inventory)
+    return report
+
+
 def load_compute(engine: Any) -> ComputeInventory:
     """Targets, their states (a Docker ping), this machine's GPUs and those of the SSH hosts that
     answer (asked over SSH), with the run holding each: call off the GUI thread."""
     targets = engine.list_compute_targets()
     states = engine.compute_states(targets)
-    reports = {t.name: engine.gpu_report(t) for t in targets if t.type != "ssh" or states[t.name].ready}
-    local = next((r.inventory for t, r in ((t, reports.get(t.name)) for t in targets)
-                  if t.type != "ssh" and r is not None), None)
+    reports = {t.name: _report(engine, t) for t in targets if t.type != "ssh" or states[t.name].ready}
+    local = next(
+        (
+            r.inventory
+            for t, r in ((t, reports.get(t.name)) for t in targets)
+            if t.type != "ssh" and r is not None
+        ),
+        None,
+    )
     return ComputeInventory(targets, states, local if local is not None else engine.local_gpus(), reports)
 
 
@@ -122,8 +146,12 @@ class JobTableModel(RowTableModel[E.Run]):
         return row.name
 
     def display(self, row: E.Run, col: int) -> str:
-        return (row.display_name, status_label(row.status), row.experiment_name,
-                fmt_duration(run_duration(row.start_time, row.end_time)) or fmt_time(row.created_at))[col]
+        return (
+            row.display_name,
+            status_label(row.status),
+            row.experiment_name,
+            fmt_duration(run_duration(row.start_time, row.end_time)) or fmt_time(row.created_at),
+        )[col]
 
     def decoration(self, row: E.Run, col: int) -> Any:
         return status_icon(row.status) if col == 1 else None

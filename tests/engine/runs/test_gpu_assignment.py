@@ -89,6 +89,7 @@ def test_runs_get_disjoint_gpus_and_wait_for_taken_ones_in_submission_order(
     ga, gb = _visible(eng, a), _visible(eng, b)
     assert len(ga) == 2 and len(gb) == 2 and ga.isdisjoint(gb) and ga | gb == {0, 1, 2, 3}
     assert "order=PCI_BUS_ID" in _log(eng, a)  # nvidia-smi's numbering is the one CUDA uses then
+    _until(lambda: "gpus_assigned" in eng.get_run(a).properties, "the run to record its GPUs")
     assert eng.get_run(a).properties["gpus_assigned"] == ",".join(map(str, sorted(ga)))
 
     c = _submit(eng, code, release["c"], 3)  # more than are free: waits
