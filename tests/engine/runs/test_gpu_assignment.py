@@ -5,6 +5,7 @@ Queued in submission order, and GPUs come back when a supervisor is killed with 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -280,3 +281,43 @@ limits: {{max_total_trials: 3, max_concurrent_trials: 3}}
     assert final.status == "Completed", final.error
     assert eng.wait(dist, timeout=60).status == "Completed"
     assert all(t.status == "Completed" and len(_visible(eng, t.name)) == 2 for t in trials())
+
+
+def test_compute_show_lists_the_gpus_with_the_run_holding_each(
+    eng: Engine, project: Any, tmp_path: Path, four_fake_gpus: Path, cli: Any, ws_dir: Path
+) -> None:
+    code = project({"hold.py": HOLD})
+    release = tmp_path / "release"
+    held = _submit(eng, code, release, 2)
+    mine = sorted(_visible(eng, held))
+    waiting = _submit(eng, code, release, 4)
+    _until(lambda: "queued: waiting for 4 GPUs" in _log(eng, waiting), "the 4-GPU run to wait")
+    shown = cli("compute", "show", "-n", "local", "--workspace", str(ws_dir))
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    gpu_lines = [
+        ln.split(":", 1)[1].strip() if ln.startswith("GPUs") else ln.strip()
+        for ln in lines[next(i for i, ln in enumerate(lines) if ln.startswith("GPUs (this machine):")) :]
+    ]
+    expected = {
+        0: "0: NVIDIA A100-SXM4-80GB (1.2 / 80.0 GiB, 35%)",
+        1: "1: NVIDIA A100-SXM4-80GB (0.0 / 80.0 GiB, 0%)",
+        2: "2: NVIDIA GeForce RTX 3090 (21.5 / 24.0 GiB, 98%)",
+        3: "3: Tesla K80 (11.2 GiB)",
+    }
+    assert gpu_lines[:4] == [
+        expected[i] + (f" - used by {held}" if i in mine else " - free") for i in range(4)
+    ]
+    assert f"waiting for GPUs:     {waiting}" in shown.stdout
+    release.touch()
+    assert eng.wait(waiting, timeout=60).status == "Completed"
+    # Nothing holds or waits any more: every GPU is free again (once the supervisors have exited).
+    assert eng.wait(held, timeout=60).status == "Completed"
+
+    def all_free() -> bool:
+        after = cli("compute", "show", "-n", "local", "-o", "json", "--workspace", str(ws_dir))
+        assert after.returncode == 0, after.stderr
+        here = json.loads(after.stdout)["gpus_here"]
+        return [g["used_by"] for g in here["gpus"]] == [None] * 4 and here["runs_waiting"] == []
+
+    _until(all_free, "every GPU to be free")
