@@ -32,6 +32,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from engine.compute.rankexec import expand_argv
 from engine.environments.build.daemon import docker_client
 from engine.errors import LaunchFailed
 from engine.runtime.files import RunFiles
@@ -42,6 +43,7 @@ INJECT_MOUNT = "/trainyard/inject"
 WORKDIR = f"{RUN_MOUNT}/wd"
 LABEL = "trainyard.run"
 NETWORK_MODES = ("host", "none", "bridge")
+DEFAULT_SHM_SIZE = "2g"  # Azure ML's (DockerConfiguration, resources.shm_size)
 # `python ...` also works in images that only have python3 (Debian's python3 has no `python`).
 _PYTHON_FALLBACK = 'if command -v python >/dev/null 2>&1; then exec python "$@"; else exec python3 "$@"; fi'
 
@@ -148,11 +150,16 @@ class ContainerRun:
         user: str | None = None,
         docker: Any = None,
         volumes: Mapping[str, str] | None = None,
+        shm_size: str | None = None,
+        expand_from: int | None = None,
     ) -> None:
         """``argv`` runs in ``/trainyard/run/wd``; ``env`` is the run's own variables (not the host's
         environment: the image supplies PATH and the rest); ``name`` is the run's name;
         ``network``: "host" (default), "none", "bridge" or a network's name; ``volumes``: extra
-        host folder -> container path bind mounts (read-only)."""
+        host folder -> container path bind mounts (read-only); ``shm_size``: the size of /dev/shm
+        (Docker's form, "2g"; None: Azure ML's default, 2g, where Docker's own is 64m, too small
+        for PyTorch DataLoader workers); ``expand_from``: where a script's arguments start in
+        ``argv`` (their ``$VAR``s take the container's variables, as in Azure ML)."""
         if not argv:
             raise ValueError("argv is empty")
         self.image = image
@@ -166,6 +173,8 @@ class ContainerRun:
         self.gpus = gpus
         self.user = user if user is not None else f"{os.getuid()}:{os.getgid()}"
         self.volumes = dict(volumes or {})
+        self.shm_size = shm_size or DEFAULT_SHM_SIZE
+        self.expand_from = expand_from
         self._client = docker
         self.container: Any = None
         self._code: int | None = None
@@ -182,9 +191,10 @@ class ContainerRun:
         return self._client
 
     def command(self) -> list[str]:
-        if self.argv[0] == "python":
-            return ["/bin/sh", "-c", _PYTHON_FALLBACK, "python", *self.argv[1:]]
-        return list(self.argv)
+        argv = expand_argv(self.argv, self.environment(), self.expand_from)
+        if argv[0] == "python":
+            return ["/bin/sh", "-c", _PYTHON_FALLBACK, "python", *argv[1:]]
+        return argv
 
     def environment(self) -> dict[str, str]:
         env = dict(self.env)
@@ -219,6 +229,7 @@ class ContainerRun:
             "working_dir": WORKDIR,
             "volumes": self.mounts(),
             "network_mode": self.network,
+            "shm_size": self.shm_size,
             "init": True,
             "detach": True,
             "stdin_open": False,

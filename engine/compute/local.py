@@ -8,7 +8,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from engine.compute import distributed
+from engine.compute import distributed, rankexec
 from engine.compute.procs import reap_leftovers, terminate_tree
 from engine.runtime.distribution import Distribution
 from engine.runtime.files import RunFiles
@@ -48,8 +48,8 @@ class LocalProcess:
 
 
 class ProcessGroup:
-    """The run handle of a pytorch run's processes: it ends when they all have, or as soon as one
-    fails (the others are then ended, as torchrun does)."""
+    """The run handle of the processes Trainyard starts itself (pytorch, tensorflow): it ends when
+    they all have, or as soon as one fails (the others are then ended, as torchrun does)."""
 
     failure: str | None = None
 
@@ -99,20 +99,35 @@ class ProcessGroup:
 
 
 def start_local(argv: list[str], files: RunFiles, env: Mapping[str, str],
-                dist: Distribution | None, grace: float) -> LocalProcess | ProcessGroup:
+                dist: Distribution | None, grace: float, expand_from: int | None = None) -> LocalProcess | ProcessGroup:
     """Start the script in `files.wd`, each process in its own process group (cancel ends the
-    whole group): one process, or for a distributed run one per rank for pytorch (each with its
-    own driver log, engine.compute.distributed) and mpirun's for mpi."""
+    whole group): one process, or for a distributed run one per rank for pytorch and tensorflow
+    (each with its own variables and driver log, engine.compute.distributed) and mpirun's for mpi.
+
+    `expand_from`: where the script's arguments start in `argv` (a ScriptRunConfig's argv list);
+    their `$VAR`s are expanded with each process's own variables. None for a shell command,
+    whose shell expands them."""
     if dist is None:
-        return LocalProcess(_popen(argv, files.wd, env, files.driver_log))
+        return LocalProcess(_popen(rankexec.expand_argv(argv, env, expand_from), files.wd, env, files.driver_log))
     files.system_logs.mkdir(parents=True, exist_ok=True)
+    _note(files, f"{dist.world_size} processes ({dist.kind}): each writes its output to azureml-logs/"
+                 f"{dist.log_name(0)}{', ' + dist.log_name(1) if dist.world_size > 1 else ''}"
+                 f"{', ...' if dist.world_size > 2 else ''}")
     if dist.kind == "mpi":
-        return LocalProcess(_popen(distributed.mpirun_argv(dist, argv), files.wd, env, files.driver_log))
-    port = distributed.free_port()
-    popens = [_popen(argv, files.wd, {**env, **distributed.rank_environment(dist, rank, port)},
-                     files.system_logs / distributed.driver_log_name(rank))
-              for rank in range(dist.world_size)]
+        mpi_env = {**env, **distributed.mpi_environment(dist)}
+        wrapped = distributed.mpirun_argv(dist, argv, str(files.system_logs), expand_from)
+        return LocalProcess(_popen(wrapped, files.wd, mpi_env, files.driver_log))
+    popens = []
+    for index, own in enumerate(distributed.process_environments(dist)):
+        penv = {**env, **own}
+        popens.append(_popen(rankexec.expand_argv(argv, penv, expand_from), files.wd, penv,
+                             files.system_logs / dist.log_name(index)))
     return ProcessGroup(popens, grace)
+
+
+def _note(files: RunFiles, msg: str) -> None:
+    with open(files.driver_log, "a") as f:
+        f.write(f"[trainyard] {msg}\n")
 
 
 def _popen(argv: list[str], cwd: Path, env: Mapping[str, str], log: Path) -> subprocess.Popen[bytes]:

@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from engine.entities import EnvironmentSpec
 from engine.runtime.distribution import Distribution
+
+_SHM_SIZE = re.compile(r"(\d+)([bkmg]?)b?", re.IGNORECASE)
+SHM_SIZE_HINT = 'a size as Docker writes it, e.g. "2g", "512m" or "1073741824" (bytes)'
+
+
+def check_shm_size(value: object) -> str:
+    """`value` as Docker's size form ("2g"); ValueError says what is wrong (the caller names the field)."""
+    text = str(value).strip() if isinstance(value, (str, int)) and not isinstance(value, bool) else ""
+    m = _SHM_SIZE.fullmatch(text)
+    if m is None or int(m.group(1)) == 0:
+        raise ValueError(f"{value!r} is not a size")
+    return m.group(1) + m.group(2).lower()
 
 
 @dataclass(frozen=True)

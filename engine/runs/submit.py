@@ -143,7 +143,7 @@ class Submitter:
             interpreter = ssh_interpreter = user_interpreter or "python3"
         else:
             interpreter = _check_interpreter(user_interpreter or default_python(), spec.source_file)
-        placement = Placement(**settings, ssh_interpreter=ssh_interpreter)
+        placement = Placement(**settings, ssh_interpreter=ssh_interpreter, shm_size=spec.shm_size)
         if spec.distribution is not None and (placement.compute == "docker"
                                               or (env_spec is not None and env_spec.needs_docker)):
             raise LaunchFailed("a distributed run starts its processes on this machine; running them in a "

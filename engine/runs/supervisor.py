@@ -24,7 +24,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from engine.compute.distributed import driver_log_name
 from engine.compute.handle import RunHandle
 from engine.compute.local import LocalProcess, ProcessGroup, start_local
 from engine.compute.procs import become_subreaper
@@ -94,7 +93,9 @@ class Supervisor:
         env.update(self.spec.env)
         for key, value in self.spec.env_prepend.items():
             env[key] = value + (os.pathsep + env[key] if env.get(key) else "")
-        self.proc = start_local(argv, self.files, env, self.spec.distribution, self.spec.cancel_grace_seconds)
+        # A script's argv is [interpreter, script, *arguments]: Azure expands `$VAR` in the arguments.
+        self.proc = start_local(argv, self.files, env, self.spec.distribution, self.spec.cancel_grace_seconds,
+                                expand_from=2 if self.spec.script else None)
 
     def prepare_and_start(self) -> None:
         """Slow path: record Preparing, build (or reuse) the environment with its log streaming
@@ -213,7 +214,8 @@ class Supervisor:
         env = {k: v for k, v in self.spec.env.items() if not k.startswith(PREFIX) or k in RUN_IDENTITY}
         container = ContainerRun(image, argv, run_root=self.files.root, env=env, inject_dir=INJECT_DIR,
                                  name=self.run_name, network=self.spec.placement.docker_network,
-                                 gpus=self.spec.placement.gpus, docker=docker_client)
+                                 gpus=self.spec.placement.gpus, docker=docker_client,
+                                 shm_size=self.spec.placement.shm_size, expand_from=2 if self.spec.script else None)
         self.proc = container
         container.start()
 
@@ -426,11 +428,16 @@ class Supervisor:
 
     def _failure_message(self, code: int) -> str:
         rank = self.proc.failed_rank if self.proc is not None else None  # the process that failed
-        who = "the script" if rank is None else f"rank {rank} of the script"
+        dist = self.spec.distribution
+        who = "the script"
+        log = self.files.driver_log
+        if rank is not None and dist is not None:
+            kind, index = dist.role(rank)
+            who = f"{kind} {index} of the script"
+            log = self.files.system_logs / dist.log_name(rank)
         if code < 0:
             name = signal.Signals(-code).name
             return f"{who} was killed by signal {-code} ({name})"
-        log = self.files.driver_log if rank is None else self.files.system_logs / driver_log_name(rank)
         last = _last_meaningful_line(log)
         msg = f"{who} exited with code {code}"
         return f"{msg}: {last}" if last else msg

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from engine import entities as E
 from engine.runs.control import fail_if_orphaned
+from engine.runtime.distribution import Distribution
 from engine.runtime.files import RunFiles
 
 if TYPE_CHECKING:
@@ -35,37 +36,67 @@ def wait(store: Store, name: str, timeout: float | None = None, poll: float = 0.
 
 
 def follow_log(store: Store, name: str, write: Callable[[str], None], poll: float = 0.1) -> E.Run:
-    """Write the driver log as it grows until the run ends; returns the final run."""
+    """Write the driver log as it grows until the run ends; returns the final run. A distributed
+    run's main process (rank 0, TensorFlow's chief) writes a log of its own: it is followed too."""
     run = store.get_run(name)
-    path = RunFiles(Path(run.run_dir)).driver_log
-    offset = 0
-    decoder_tail = b""
+    files = RunFiles(Path(run.run_dir))
+    paths = [files.driver_log]
+    dist = run.properties.get("distribution")
+    if isinstance(dist, dict):
+        try:
+            paths.append(files.system_logs / Distribution.from_dict(dist).main_log_name)
+        except (KeyError, TypeError, ValueError):
+            pass  # a damaged property: the driver log alone
+    followers = [_Follower(p) for p in paths]
     last_status_check = 0.0
     while True:
-        chunk = b""
-        if path.exists():
-            with open(path, "rb") as f:
-                f.seek(offset)
-                chunk = f.read()
-            offset += len(chunk)
-        if chunk:
-            data = decoder_tail + chunk
-            cut = _complete_utf8(data)
-            write(data[:cut].decode("utf-8", "replace"))
-            decoder_tail = data[cut:]
+        text = "".join(f.read() for f in followers)
+        if text:
+            write(text)
             continue
         now = time.monotonic()
         if now - last_status_check >= 0.25:
             last_status_check = now
             run = store.get_run(name)
             if run.is_terminal:
-                if path.exists() and path.stat().st_size > offset:
+                if any(f.grew() for f in followers):
                     continue
-                if decoder_tail:
-                    write(decoder_tail.decode("utf-8", "replace"))
+                tail = "".join(f.rest() for f in followers)
+                if tail:
+                    write(tail)
                 return run
             fail_if_orphaned(store, run)
         time.sleep(poll)
+
+
+class _Follower:
+    """One growing file, read as text without splitting a UTF-8 sequence."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = 0
+        self.tail = b""
+
+    def read(self) -> str:
+        if not self.path.exists():
+            return ""
+        with open(self.path, "rb") as f:
+            f.seek(self.offset)
+            chunk = f.read()
+        if not chunk:
+            return ""
+        self.offset += len(chunk)
+        data = self.tail + chunk
+        cut = _complete_utf8(data)
+        self.tail = data[cut:]
+        return data[:cut].decode("utf-8", "replace")
+
+    def grew(self) -> bool:
+        return self.path.exists() and self.path.stat().st_size > self.offset
+
+    def rest(self) -> str:
+        text, self.tail = self.tail.decode("utf-8", "replace"), b""
+        return text
 
 
 def _complete_utf8(data: bytes) -> int:

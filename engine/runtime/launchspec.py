@@ -93,7 +93,8 @@ class _Reader:
         try:
             return Distribution.from_dict(value)
         except (KeyError, TypeError, ValueError):
-            raise self._bad(key, "a distribution (kind, process_count_per_instance, instance_count)") from None
+            raise self._bad(key, "a distribution (kind, process_count_per_instance, instance_count, "
+                                  "worker_count, parameter_server_count)") from None
 
     def gpus(self, key: str) -> int | str | None:
         value = self.data.get(key)
@@ -114,6 +115,7 @@ class Placement:
     default_image: str | None = None  # docker: the image of jobs whose environment has none
     ssh: dict[str, Any] | None = None  # ssh: the connection settings (engine.compute.ssh.SshTarget)
     ssh_interpreter: str | None = None  # ssh: the interpreter on the remote
+    shm_size: str | None = None  # a container's /dev/shm (Docker's size form); None: Azure's 2g
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -125,6 +127,8 @@ class Placement:
             data["ssh"] = self.ssh
         if self.ssh_interpreter is not None:
             data["ssh_interpreter"] = self.ssh_interpreter
+        if self.shm_size is not None:
+            data["shm_size"] = self.shm_size
         return data
 
     @classmethod
@@ -133,7 +137,7 @@ class Placement:
                    max_concurrent_runs=r.opt_int("max_concurrent_runs"),
                    docker_network=r.string("docker_network", "host") if r.has("docker_network") else "host",
                    gpus=r.gpus("gpus"), default_image=r.opt_str("default_image"), ssh=r.opt_object("ssh"),
-                   ssh_interpreter=r.opt_str("ssh_interpreter"))
+                   ssh_interpreter=r.opt_str("ssh_interpreter"), shm_size=r.opt_str("shm_size"))
 
 
 @dataclass(frozen=True)

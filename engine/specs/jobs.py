@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from engine.errors import InvalidSpec, NotFound
 from engine.jobs.command import referenced_names
-from engine.jobs.spec import JobSpec, SweepSpec
+from engine.jobs.spec import SHM_SIZE_HINT, JobSpec, SweepSpec, check_shm_size
 from engine.names import parse_reference
 from engine.runtime.distribution import make_distribution
 from engine.specs import accepted, preview, yamlfile
@@ -125,6 +125,13 @@ def _to_spec(job: CommandJobSchema, path: Path, lines: Lines) -> JobSpec:
             raise InvalidSpec(f"`resources.gpus` {job.resources.gpus!r}: {exc}",
                               "e.g. gpus: 1, gpus: all or gpus: \"device=0,1\"", file=str(path),
                               line=line_of(lines, ("resources", "gpus")), field="resources.gpus") from None
+    shm_size = None
+    if job.resources is not None and job.resources.shm_size is not None:
+        try:
+            shm_size = check_shm_size(job.resources.shm_size)
+        except ValueError as exc:
+            raise InvalidSpec(f"`resources.shm_size`: {exc}", SHM_SIZE_HINT, file=str(path),
+                              line=line_of(lines, ("resources", "shm_size")), field="resources.shm_size") from None
     distribution = None
     instance_count = job.resources.instance_count if job.resources is not None else 1
     if job.distribution is not None or instance_count != 1:
@@ -136,13 +143,15 @@ def _to_spec(job: CommandJobSchema, path: Path, lines: Lines) -> JobSpec:
                               field="resources.instance_count")
         try:
             distribution = make_distribution(job.distribution.type, job.distribution.process_count_per_instance,
-                                             instance_count)
+                                             instance_count, worker_count=job.distribution.worker_count,
+                                             parameter_server_count=job.distribution.parameter_server_count)
         except InvalidSpec as exc:
             loc = tuple(exc.field.split(".")) if exc.field else ("distribution",)
             raise InvalidSpec(exc.message, exc.hint, file=str(path), line=line_of(lines, loc),
                               field=exc.field) from None
     return JobSpec(
         distribution=distribution,
+        shm_size=shm_size,
         experiment_name=job.experiment_name or base.name,
         code_dir=code_dir,
         command=job.command,

@@ -88,6 +88,8 @@ class Resources(Strict):
 class Distribution(Strict):
     type: Literal["pytorch", "mpi", "tensorflow"]
     process_count_per_instance: StrictInt | None = None
+    worker_count: StrictInt | None = None  # tensorflow
+    parameter_server_count: StrictInt | None = None  # tensorflow
 
 
 class CommandLimits(Strict):

@@ -95,7 +95,7 @@ def find_log_sources(root: Path) -> list[LogSource]:
 
 
 def _label(rel: str) -> str:
-    rank = re.fullmatch(r"azureml-logs/70_driver_log_(\d+)\.txt", rel)
-    if rank:  # a distributed run's other processes (rank 0 writes the usual driver log)
-        return f"Driver log, rank {rank.group(1)}"
+    rank = re.fullmatch(r"azureml-logs/70_driver_log_(?:(worker|ps)_)?(\d+)\.txt", rel)
+    if rank:  # a distributed run's processes (Trainyard's own lines stay in the driver log)
+        return f"Driver log, {rank.group(1) or 'rank'} {rank.group(2)}"
     return _LABELS.get(rel, rel)

@@ -284,7 +284,8 @@ def test_a_distributed_runs_rank_logs_are_listed_after_rank_zero(tmp_path):
 
     logs = tmp_path / "azureml-logs"
     logs.mkdir()
-    for name in ("70_driver_log.txt", "70_driver_log_1.txt", "70_driver_log_2.txt"):
+    for name in ("70_driver_log.txt", "70_driver_log_0.txt", "70_driver_log_1.txt", "70_driver_log_worker_2.txt"):
         (logs / name).write_text("x\n")
     sources = find_log_sources(tmp_path)
-    assert [s.label for s in sources] == ["Driver log (stdout and stderr)", "Driver log, rank 1", "Driver log, rank 2"]
+    assert [s.label for s in sources] == ["Driver log (stdout and stderr)", "Driver log, rank 0", "Driver log, rank 1",
+                                           "Driver log, worker 2"]

@@ -5,6 +5,7 @@ a real torch.distributed (gloo) all-reduce, a real OpenMPI mpirun."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import textwrap
 import time
@@ -56,8 +57,11 @@ def write_job(folder: Path, script: str, body: str) -> Path:
 
 
 def logs(run: Any) -> dict[str, str]:
+    """The driver logs of a run's processes, by file name (not the run's own 70_driver_log.txt)."""
     folder = RunFiles(Path(run.run_dir)).system_logs
-    return {p.name: p.read_text() for p in sorted(folder.glob("70_driver_log*.txt"))}
+    found = {p.name: p.read_text() for p in folder.glob("70_driver_log_*.txt")}
+    return dict(sorted(found.items(), key=lambda kv: [int(t) if t.isdigit() else t
+                                                      for t in re.split(r"(\d+)", kv[0])]))
 
 
 def test_pytorch_distribution_starts_every_rank_with_its_variables_and_log(eng: Engine, tmp_path: Path) -> None:
@@ -70,7 +74,8 @@ def test_pytorch_distribution_starts_every_rank_with_its_variables_and_log(eng: 
     final = eng.wait(eng.submit(load_job(path)).name, timeout=60)
     by_file = logs(final)
     assert final.status == "Completed", (final.error, by_file)
-    assert list(by_file) == ["70_driver_log.txt", "70_driver_log_1.txt", "70_driver_log_2.txt", "70_driver_log_3.txt"]
+    # Azure's names: every process's own log, rank 0's too.
+    assert list(by_file) == ["70_driver_log_0.txt", "70_driver_log_1.txt", "70_driver_log_2.txt", "70_driver_log_3.txt"]
     ports = set()
     for rank, (name, text) in enumerate(by_file.items()):
         (line,) = [ln for ln in text.splitlines() if ln.startswith("env ")]
@@ -96,7 +101,7 @@ def test_torch_distributed_all_reduce_across_two_processes(eng: Engine, tmp_path
     final = eng.wait(eng.submit(load_job(path)).name, timeout=180)
     by_file = logs(final)
     assert final.status == "Completed", (final.error, by_file)
-    assert "rank 0 of 2: sum 3" in by_file["70_driver_log.txt"]
+    assert "rank 0 of 2: sum 3" in by_file["70_driver_log_0.txt"]
     assert "rank 1 of 2: sum 3" in by_file["70_driver_log_1.txt"]
 
 
@@ -113,22 +118,24 @@ def test_the_first_rank_that_fails_ends_the_others_and_fails_the_run(eng: Engine
     assert final.exit_code == 3
 
 
-def test_mpi_distribution_runs_the_script_under_mpirun(eng: Engine, tmp_path: Path) -> None:
+def test_mpi_distribution_runs_the_script_under_mpirun_with_a_log_per_rank(eng: Engine, tmp_path: Path) -> None:
     assert shutil.which("mpirun"), "OpenMPI's mpirun is missing: ./test.sh installs it (Debian openmpi-bin)"
     path = write_job(tmp_path / "proj", """
         import os
         rank, size = os.environ["OMPI_COMM_WORLD_RANK"], os.environ["OMPI_COMM_WORLD_SIZE"]
-        print(f"mpi rank {rank} of {size}", flush=True)  # one write: mpirun tags each write
+        print(f"mpi rank {rank} of {size}; master {os.environ['AZ_BATCH_MASTER_NODE']}", flush=True)
         """, """
         command: python train.py
         code: src
         distribution: {type: mpi, process_count_per_instance: 3}
         """)
     final = eng.wait(eng.submit(load_job(path)).name, timeout=60)
-    text = logs(final)["70_driver_log.txt"]
-    assert final.status == "Completed", (final.error, text)
-    for rank in range(3):
-        assert f"[1,{rank}]<stdout>:mpi rank {rank} of 3" in text
+    by_file = logs(final)
+    assert final.status == "Completed", (final.error, by_file)
+    assert list(by_file) == ["70_driver_log_0.txt", "70_driver_log_1.txt", "70_driver_log_2.txt"]
+    for rank, text in enumerate(by_file.values()):
+        (line,) = [ln for ln in text.splitlines() if ln.startswith("mpi rank")]
+        assert re.fullmatch(rf"mpi rank {rank} of 3; master 127\.0\.0\.1:\d+", line), line
 
 
 def test_sdk_pytorch_and_mpi_configurations_become_distributed_runs(eng: Engine, tmp_path: Path) -> None:
@@ -153,8 +160,10 @@ def test_sdk_pytorch_and_mpi_configurations_become_distributed_runs(eng: Engine,
 @pytest.mark.parametrize(("body", "line", "message"), [
     ("command: python train.py\ncode: src\nresources:\n  instance_count: 2\n", 4,
      "`resources.instance_count: 2` needs a `distribution:`"),
-    ("command: python train.py\ncode: src\ndistribution:\n  type: tensorflow\n", 4,
-     "TensorFlow distribution (TF_CONFIG workers) is not available in this version"),
+    ("command: python train.py\ncode: src\ndistribution:\n  type: tensorflow\n  worker_count: 0\n", 5,
+     "`worker_count` must be 1 or more, not 0"),
+    ("command: python train.py\ncode: src\ndistribution:\n  type: pytorch\n  parameter_server_count: 1\n", 5,
+     "`parameter_server_count` is for `type: tensorflow`, not `type: pytorch`"),
     ("command: python train.py\ncode: src\ndistribution:\n  type: pytorch\n  process_count_per_instance: 0\n", 5,
      "`process_count_per_instance` must be 1 or more, not 0"),
 ])
