@@ -87,9 +87,9 @@ def tf_config(dist: Distribution, index: int, ports: Sequence[int]) -> str:
     """Process `index`'s TF_CONFIG: the cluster (workers, then parameter servers, one port each)
     and its own task, as Azure ML writes it."""
     addresses = [f"{LOCALHOST}:{p}" for p in ports]
-    cluster: dict[str, list[str]] = {"worker": addresses[:dist.worker_count]}
+    cluster: dict[str, list[str]] = {"worker": addresses[: dist.worker_count]}
     if dist.parameter_server_count:
-        cluster["ps"] = addresses[dist.worker_count:]
+        cluster["ps"] = addresses[dist.worker_count :]
     kind, i = dist.role(index)
     return json.dumps({"cluster": cluster, "task": {"type": kind, "index": i}, "environment": "cloud"})
 
@@ -116,12 +116,29 @@ def mpirun_argv(dist: Distribution, argv: Sequence[str], log_dir: str, expand_fr
     variables). LaunchFailed when OpenMPI is not installed."""
     mpirun = shutil.which("mpirun")
     if mpirun is None:
-        raise LaunchFailed("an MPI job needs OpenMPI's `mpirun` on this machine, and it is not on PATH",
-                           "install it (Debian/Ubuntu: apt install openmpi-bin), or use `type: pytorch`")
+        raise LaunchFailed(
+            "an MPI job needs OpenMPI's `mpirun` on this machine, and it is not on PATH",
+            "install it (Debian/Ubuntu: apt install openmpi-bin), or use `type: pytorch`",
+        )
     extra = ["--allow-run-as-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
     # -I: the launcher is standard library only; the run's PYTHONPATH is for the script it starts.
-    launcher = [default_python(), "-I", rankexec.__file__, log_dir, str(-1 if expand_from is None else expand_from),
-                "--"]
+    launcher = [
+        default_python(),
+        "-I",
+        rankexec.__file__,
+        log_dir,
+        str(-1 if expand_from is None else expand_from),
+        "--",
+    ]
     # --oversubscribe: more ranks than cores is what a laptop test of a cluster job looks like.
-    return [mpirun, "-np", str(dist.world_size), "--oversubscribe", "--bind-to", "none", *extra,
-            *launcher, *argv]
+    return [
+        mpirun,
+        "-np",
+        str(dist.world_size),
+        "--oversubscribe",
+        "--bind-to",
+        "none",
+        *extra,
+        *launcher,
+        *argv,
+    ]

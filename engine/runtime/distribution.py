@@ -57,49 +57,89 @@ class Distribution:
         return self.log_name(0)
 
     def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"kind": self.kind, "process_count_per_instance": self.process_count_per_instance,
-                             "instance_count": self.instance_count}
+        d: dict[str, Any] = {
+            "kind": self.kind,
+            "process_count_per_instance": self.process_count_per_instance,
+            "instance_count": self.instance_count,
+        }
         if self.kind == "tensorflow":
             d.update(worker_count=self.worker_count, parameter_server_count=self.parameter_server_count)
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Distribution:
-        return cls(d["kind"], int(d["process_count_per_instance"]), int(d["instance_count"]),
-                   int(d.get("worker_count") or 0), int(d.get("parameter_server_count") or 0))
+        return cls(
+            d["kind"],
+            int(d["process_count_per_instance"]),
+            int(d["instance_count"]),
+            int(d.get("worker_count") or 0),
+            int(d.get("parameter_server_count") or 0),
+        )
 
 
-def make_distribution(kind: str, process_count_per_instance: int | None, instance_count: int | None,
-                      *, worker_count: int | None = None, parameter_server_count: int | None = None,
-                      source: str | None = None) -> Distribution:
+def make_distribution(
+    kind: str,
+    process_count_per_instance: int | None,
+    instance_count: int | None,
+    *,
+    worker_count: int | None = None,
+    parameter_server_count: int | None = None,
+    source: str | None = None,
+) -> Distribution:
     """Validate a job's request; InvalidSpec says what to write instead.
 
     tensorflow: `worker_count` defaults to the instance count (as in Azure ML), and
     `parameter_server_count` to 0."""
     if kind not in KINDS:
-        raise InvalidSpec(f"unknown distribution type {kind!r}", f"one of: {', '.join(KINDS)}",
-                          file=source, field="distribution.type")
+        raise InvalidSpec(
+            f"unknown distribution type {kind!r}",
+            f"one of: {', '.join(KINDS)}",
+            file=source,
+            field="distribution.type",
+        )
     per = 1 if process_count_per_instance is None else process_count_per_instance
     nodes = 1 if instance_count is None else instance_count
     if per < 1:
-        raise InvalidSpec(f"`process_count_per_instance` must be 1 or more, not {per}", "e.g. 2",
-                          file=source, field="distribution.process_count_per_instance")
+        raise InvalidSpec(
+            f"`process_count_per_instance` must be 1 or more, not {per}",
+            "e.g. 2",
+            file=source,
+            field="distribution.process_count_per_instance",
+        )
     if nodes < 1:
-        raise InvalidSpec(f"`instance_count` must be 1 or more, not {nodes}", "e.g. 1",
-                          file=source, field="resources.instance_count")
+        raise InvalidSpec(
+            f"`instance_count` must be 1 or more, not {nodes}",
+            "e.g. 1",
+            file=source,
+            field="resources.instance_count",
+        )
     if kind != "tensorflow":
-        for key, value in (("worker_count", worker_count), ("parameter_server_count", parameter_server_count)):
+        for key, value in (
+            ("worker_count", worker_count),
+            ("parameter_server_count", parameter_server_count),
+        ):
             if value is not None:
-                raise InvalidSpec(f"`{key}` is for `type: tensorflow`, not `type: {kind}`",
-                                  "remove it, or use `process_count_per_instance`",
-                                  file=source, field=f"distribution.{key}")
+                raise InvalidSpec(
+                    f"`{key}` is for `type: tensorflow`, not `type: {kind}`",
+                    "remove it, or use `process_count_per_instance`",
+                    file=source,
+                    field=f"distribution.{key}",
+                )
         return Distribution(kind, per, nodes)
     workers = nodes if worker_count is None else worker_count
     servers = 0 if parameter_server_count is None else parameter_server_count
     if workers < 1:
-        raise InvalidSpec(f"`worker_count` must be 1 or more, not {workers}", "e.g. worker_count: 2",
-                          file=source, field="distribution.worker_count")
+        raise InvalidSpec(
+            f"`worker_count` must be 1 or more, not {workers}",
+            "e.g. worker_count: 2",
+            file=source,
+            field="distribution.worker_count",
+        )
     if servers < 0:
-        raise InvalidSpec(f"`parameter_server_count` must be 0 or more, not {servers}",
-                          "e.g. parameter_server_count: 1", file=source, field="distribution.parameter_server_count")
+        raise InvalidSpec(
+            f"`parameter_server_count` must be 0 or more, not {servers}",
+            "e.g. parameter_server_count: 1",
+            file=source,
+            field="distribution.parameter_server_count",
+        )
     return Distribution(kind, 1, nodes, workers, servers)

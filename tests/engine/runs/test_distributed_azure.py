@@ -42,25 +42,57 @@ def process_logs(eng: Engine, name: str) -> dict[str, str]:
 
 def line(text: str, prefix: str) -> Any:
     (found,) = [ln for ln in text.splitlines() if ln.startswith(prefix + " ")]
-    return json.loads(found[len(prefix) + 1:])
+    return json.loads(found[len(prefix) + 1 :])
 
 
 def test_script_arguments_are_expanded_for_each_process(eng: Engine, tmp_path: Path) -> None:
     code = project(tmp_path / "proj", SHOW_ARGS) / "src"
     exp = Experiment(Workspace(engine=eng), "args")
-    args = ["--dist-url", "$AZ_BATCHAI_PYTORCH_INIT_METHOD", "--rank", "$AZ_BATCHAI_TASK_INDEX",
-            "--tag", "r${RANK}-of-${WORLD_SIZE}", "--unknown", "$NOT_A_VARIABLE_HERE", "--world-size", 2,
-            "--kept", "${{inputs.x}}", "--price", "$5"]
-    run = exp.submit(ScriptRunConfig(source_directory=str(code), script="train.py", arguments=args,
-                                     distributed_job_config=PyTorchConfiguration(node_count=2)))
+    args = [
+        "--dist-url",
+        "$AZ_BATCHAI_PYTORCH_INIT_METHOD",
+        "--rank",
+        "$AZ_BATCHAI_TASK_INDEX",
+        "--tag",
+        "r${RANK}-of-${WORLD_SIZE}",
+        "--unknown",
+        "$NOT_A_VARIABLE_HERE",
+        "--world-size",
+        2,
+        "--kept",
+        "${{inputs.x}}",
+        "--price",
+        "$5",
+    ]
+    run = exp.submit(
+        ScriptRunConfig(
+            source_directory=str(code),
+            script="train.py",
+            arguments=args,
+            distributed_job_config=PyTorchConfiguration(node_count=2),
+        )
+    )
     run.wait_for_completion()
     logs = process_logs(eng, run.id)
     assert list(logs) == ["70_driver_log_0.txt", "70_driver_log_1.txt"]
     for rank, text in enumerate(logs.values()):
         argv, env = line(text, "argv"), line(text, "env")
-        assert argv == ["--dist-url", f"tcp://127.0.0.1:{env['MASTER_PORT']}", "--rank", str(rank),
-                        "--tag", f"r{rank}-of-2", "--unknown", "$NOT_A_VARIABLE_HERE", "--world-size", "2",
-                        "--kept", "${{inputs.x}}", "--price", "$5"]
+        assert argv == [
+            "--dist-url",
+            f"tcp://127.0.0.1:{env['MASTER_PORT']}",
+            "--rank",
+            str(rank),
+            "--tag",
+            f"r{rank}-of-2",
+            "--unknown",
+            "$NOT_A_VARIABLE_HERE",
+            "--world-size",
+            "2",
+            "--kept",
+            "${{inputs.x}}",
+            "--price",
+            "$5",
+        ]
         assert env["AZ_BATCH_MASTER_NODE"] == f"127.0.0.1:{env['MASTER_PORT']}"
         assert env["AZUREML_NODE_COUNT"] == "2"
 
@@ -68,15 +100,25 @@ def test_script_arguments_are_expanded_for_each_process(eng: Engine, tmp_path: P
 def test_a_single_process_script_gets_its_variables_expanded_too(eng: Engine, tmp_path: Path) -> None:
     code = project(tmp_path / "proj", SHOW_ARGS) / "src"
     exp = Experiment(Workspace(engine=eng), "args")
-    run = exp.submit(ScriptRunConfig(source_directory=str(code), script="train.py",
-                                     arguments=["--run", "$TRAINYARD_RUN_ID", "--missing", "${MISSING_VAR_X}"]))
+    run = exp.submit(
+        ScriptRunConfig(
+            source_directory=str(code),
+            script="train.py",
+            arguments=["--run", "$TRAINYARD_RUN_ID", "--missing", "${MISSING_VAR_X}"],
+        )
+    )
     run.wait_for_completion()
     text = RunFiles(Path(eng.get_run(run.id).run_dir)).driver_log.read_text()
     assert line(text, "argv") == ["--run", run.id, "--missing", "${MISSING_VAR_X}"]
 
 
-def test_a_yaml_command_expands_per_process_and_input_values_stay_as_given(eng: Engine, tmp_path: Path) -> None:
-    folder = project(tmp_path / "proj", SHOW_ARGS, """
+def test_a_yaml_command_expands_per_process_and_input_values_stay_as_given(
+    eng: Engine, tmp_path: Path
+) -> None:
+    folder = project(
+        tmp_path / "proj",
+        SHOW_ARGS,
+        """
         command: >-
           python train.py --dist-url $AZ_BATCHAI_PYTORCH_INIT_METHOD --rank ${AZ_BATCHAI_TASK_INDEX}
           --note ${{inputs.note}}
@@ -84,15 +126,22 @@ def test_a_yaml_command_expands_per_process_and_input_values_stay_as_given(eng: 
         inputs:
           note: "costs $RANK dollars"
         distribution: {type: pytorch, process_count_per_instance: 2}
-        """)
+        """,
+    )
     final = eng.wait(eng.submit(load_job(folder / "job.yml")).name, timeout=60)
     logs = process_logs(eng, final.name)
     assert final.status == "Completed", (final.error, logs)
     for rank, text in enumerate(logs.values()):
         port = line(text, "env")["MASTER_PORT"]
         # The input's value is rendered before the run, quoted: its `$RANK` is not expanded.
-        assert line(text, "argv") == ["--dist-url", f"tcp://127.0.0.1:{port}", "--rank", str(rank),
-                                      "--note", "costs $RANK dollars"]
+        assert line(text, "argv") == [
+            "--dist-url",
+            f"tcp://127.0.0.1:{port}",
+            "--rank",
+            str(rank),
+            "--note",
+            "costs $RANK dollars",
+        ]
 
 
 DDP_SEED_STYLE = """
@@ -119,11 +168,24 @@ dist.destroy_process_group()
 
 def test_the_seed_ddp_argument_list_runs_two_nodes_over_gloo(eng: Engine, tmp_path: Path) -> None:
     code = project(tmp_path / "proj", DDP_SEED_STYLE) / "src"
-    args = ["--dist-backend", "nccl", "--dist-url", "$AZ_BATCHAI_PYTORCH_INIT_METHOD",
-            "--rank", "$AZ_BATCHAI_TASK_INDEX", "--world-size", 2]
-    run = Experiment(Workspace(engine=eng), "ddp").submit(ScriptRunConfig(
-        source_directory=str(code), script="train.py", arguments=args,
-        distributed_job_config=PyTorchConfiguration(communication_backend="Nccl", node_count=2)))
+    args = [
+        "--dist-backend",
+        "nccl",
+        "--dist-url",
+        "$AZ_BATCHAI_PYTORCH_INIT_METHOD",
+        "--rank",
+        "$AZ_BATCHAI_TASK_INDEX",
+        "--world-size",
+        2,
+    ]
+    run = Experiment(Workspace(engine=eng), "ddp").submit(
+        ScriptRunConfig(
+            source_directory=str(code),
+            script="train.py",
+            arguments=args,
+            distributed_job_config=PyTorchConfiguration(communication_backend="Nccl", node_count=2),
+        )
+    )
     run.wait_for_completion(raise_on_error=False)
     final = eng.get_run(run.id)
     logs = process_logs(eng, run.id)
@@ -146,22 +208,35 @@ def test_mpi_configuration_two_nodes_gives_each_rank_its_own_driver_log(eng: Eng
     assert shutil.which("mpirun"), "OpenMPI's mpirun is missing: ./test.sh installs it (Debian openmpi-bin)"
     code = project(tmp_path / "proj", HOROVOD_STYLE) / "src"
     exp = Experiment(Workspace(engine=eng), "horovod")
-    run = exp.submit(ScriptRunConfig(source_directory=str(code), script="train.py",
-                                     arguments=["--rank", "$OMPI_COMM_WORLD_RANK"],
-                                     distributed_job_config=MpiConfiguration(node_count=2)))
+    run = exp.submit(
+        ScriptRunConfig(
+            source_directory=str(code),
+            script="train.py",
+            arguments=["--rank", "$OMPI_COMM_WORLD_RANK"],
+            distributed_job_config=MpiConfiguration(node_count=2),
+        )
+    )
     run.wait_for_completion()
     logs = process_logs(eng, run.id)
     assert list(logs) == ["70_driver_log_0.txt", "70_driver_log_1.txt"]
     for rank, text in enumerate(logs.values()):
         assert f"hvd rank {rank}/2 args ['--rank', '{rank}']" in text, text
     # The failing rank's traceback is in its own log, as the seed's troubleshooting section says.
-    failing = exp.submit(ScriptRunConfig(source_directory=str(code), script="train.py", arguments=["--fail"],
-                                         distributed_job_config=MpiConfiguration(node_count=2)))
+    failing = exp.submit(
+        ScriptRunConfig(
+            source_directory=str(code),
+            script="train.py",
+            arguments=["--fail"],
+            distributed_job_config=MpiConfiguration(node_count=2),
+        )
+    )
     failing.wait_for_completion(raise_on_error=False)
     assert eng.get_run(failing.id).status == "Failed"
     logs = process_logs(eng, failing.id)
-    assert "Traceback" in logs["70_driver_log_1.txt"] and "RuntimeError: rank 1 ran out of data" in logs[
-        "70_driver_log_1.txt"]
+    assert (
+        "Traceback" in logs["70_driver_log_1.txt"]
+        and "RuntimeError: rank 1 ran out of data" in logs["70_driver_log_1.txt"]
+    )
     assert "Traceback" not in logs["70_driver_log_0.txt"]
 
 
@@ -184,15 +259,23 @@ Run.get_context().log("task_" + task["type"], task["index"])
 
 
 def test_tensorflow_distribution_gives_every_process_its_tf_config(eng: Engine, tmp_path: Path) -> None:
-    folder = project(tmp_path / "proj", CHECK_TF_CONFIG, """
+    folder = project(
+        tmp_path / "proj",
+        CHECK_TF_CONFIG,
+        """
         command: python train.py
         code: src
         distribution: {type: tensorflow, worker_count: 2, parameter_server_count: 1}
-        """)
+        """,
+    )
     final = eng.wait(eng.submit(load_job(folder / "job.yml")).name, timeout=60)
     logs = process_logs(eng, final.name)
     assert final.status == "Completed", (final.error, logs)
-    assert sorted(logs) == ["70_driver_log_ps_0.txt", "70_driver_log_worker_0.txt", "70_driver_log_worker_1.txt"]
+    assert sorted(logs) == [
+        "70_driver_log_ps_0.txt",
+        "70_driver_log_worker_0.txt",
+        "70_driver_log_worker_1.txt",
+    ]
     configs = {name: line(text, "tf") for name, text in logs.items()}
     clusters = {json.dumps(c["cluster"], sort_keys=True) for c in configs.values()}
     assert len(clusters) == 1  # one cluster, seen alike by every process
@@ -200,59 +283,81 @@ def test_tensorflow_distribution_gives_every_process_its_tf_config(eng: Engine, 
     addresses = cluster["worker"] + cluster["ps"]
     assert len(set(addresses)) == 3 and all(a.startswith("127.0.0.1:") for a in addresses)
     assert {name: (c["task"]["type"], c["task"]["index"]) for name, c in configs.items()} == {
-        "70_driver_log_worker_0.txt": ("worker", 0), "70_driver_log_worker_1.txt": ("worker", 1),
-        "70_driver_log_ps_0.txt": ("ps", 0)}
+        "70_driver_log_worker_0.txt": ("worker", 0),
+        "70_driver_log_worker_1.txt": ("worker", 1),
+        "70_driver_log_ps_0.txt": ("ps", 0),
+    }
     assert all(c["environment"] == "cloud" for c in configs.values())
     assert sorted(eng.metric_history(final.name, "task_worker").values.tolist()) == [0, 1]
     assert eng.metric_history(final.name, "task_ps").values.tolist() == [0]
-    assert final.properties["distribution"] == {"kind": "tensorflow", "process_count_per_instance": 1,
-                                                 "instance_count": 1, "worker_count": 2,
-                                                 "parameter_server_count": 1}
+    assert final.properties["distribution"] == {
+        "kind": "tensorflow",
+        "process_count_per_instance": 1,
+        "instance_count": 1,
+        "worker_count": 2,
+        "parameter_server_count": 1,
+    }
 
 
 def test_tensorflow_worker_count_defaults_to_the_instance_count(eng: Engine, tmp_path: Path) -> None:
-    folder = project(tmp_path / "proj", """
+    folder = project(
+        tmp_path / "proj",
+        """
         import json, os
         cfg = json.loads(os.environ["TF_CONFIG"])
         print(f"{cfg['task']['type']} {cfg['task']['index']} of {len(cfg['cluster']['worker'])}", flush=True)
-        """, """
+        """,
+        """
         command: python train.py
         code: src
         resources: {instance_count: 3}
         distribution: {type: tensorflow}
-        """)
+        """,
+    )
     final = eng.wait(eng.submit(load_job(folder / "job.yml")).name, timeout=60)
     logs = process_logs(eng, final.name)
     assert final.status == "Completed", (final.error, logs)
-    assert [logs[f"70_driver_log_worker_{i}.txt"].strip() for i in range(3)] == [f"worker {i} of 3" for i in range(3)]
+    assert [logs[f"70_driver_log_worker_{i}.txt"].strip() for i in range(3)] == [
+        f"worker {i} of 3" for i in range(3)
+    ]
 
 
 def test_a_failing_parameter_server_fails_the_run_naming_it(eng: Engine, tmp_path: Path) -> None:
-    folder = project(tmp_path / "proj", """
+    folder = project(
+        tmp_path / "proj",
+        """
         import json, os, sys, time
         task = json.loads(os.environ["TF_CONFIG"])["task"]
         if task["type"] == "ps":
             sys.exit("parameter server: no variables to serve")
         time.sleep(120)
-        """, """
+        """,
+        """
         command: python train.py
         code: src
         distribution: {type: tensorflow, worker_count: 1, parameter_server_count: 1}
-        """)
+        """,
+    )
     final = eng.wait(eng.submit(load_job(folder / "job.yml")).name, timeout=60)
     assert final.status == "Failed"
     assert final.error == "ps 0 of the script exited with code 1: parameter server: no variables to serve"
 
 
-def test_job_stream_follows_the_main_process_of_a_distributed_run(eng: Engine, tmp_path: Path, cli: Any) -> None:
-    folder = project(tmp_path / "proj", """
+def test_job_stream_follows_the_main_process_of_a_distributed_run(
+    eng: Engine, tmp_path: Path, cli: Any
+) -> None:
+    folder = project(
+        tmp_path / "proj",
+        """
         import os
         print("hello from rank " + os.environ["RANK"], flush=True)
-        """, """
+        """,
+        """
         command: python train.py
         code: src
         distribution: {type: pytorch, process_count_per_instance: 2}
-        """)
+        """,
+    )
     name = eng.submit(load_job(folder / "job.yml")).name
     res = cli("job", "stream", "-n", name)
     assert res.returncode == 0, res.stderr
