@@ -149,8 +149,8 @@ def _distribution(config: Any) -> Any:
     if config is None:
         return None
     if isinstance(config, TensorflowConfiguration):
-        # worker_count / parameter_server_count reach the engine once it runs TF_CONFIG clusters.
-        return make_distribution("tensorflow", None, None)
+        return make_distribution("tensorflow", None, None, worker_count=int(config.worker_count),
+                                 parameter_server_count=int(config.parameter_server_count))
     nodes = int(getattr(config, "node_count", 1) or 1)
     if isinstance(config, PyTorchConfiguration):
         total = config.process_count if config.process_count is not None else nodes

@@ -5,6 +5,7 @@ environment without a GPU."""
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -26,9 +27,6 @@ def _src(tmp_path: Path, **kwargs: object) -> ScriptRunConfig:
     return ScriptRunConfig(source_directory=str(tmp_path), script="train.py", **kwargs)  # type: ignore[arg-type]
 
 
-@pytest.mark.xfail(
-    strict=True, reason="needs azrun: distribution type tensorflow in engine.runtime.distribution"
-)
 def test_tensorflow_configuration_is_the_jobs_tensorflow_distribution(tmp_path: Path) -> None:
     spec = spec_from_config(
         "exp",
@@ -116,3 +114,34 @@ class _Refusing:
 
     def submit(self, *_args: object, **_kwargs: object) -> None:
         raise RuntimeError("not submitted")
+
+
+def test_a_tensorflow_configuration_runs_one_process_per_task_with_its_tf_config(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    (tmp_path / "code").mkdir()
+    (tmp_path / "code" / "tf.py").write_text(
+        "import json, os\n"
+        "config = json.loads(os.environ['TF_CONFIG'])\n"
+        "print('TASK', config['task']['type'], config['task']['index'], json.dumps(config['cluster'], sort_keys=True))\n"
+    )
+    src = ScriptRunConfig(
+        source_directory=str(tmp_path / "code"),
+        script="tf.py",
+        compute_target="local",
+        distributed_job_config=TensorflowConfiguration(worker_count=2, parameter_server_count=1),
+    )
+    run = Experiment(ws, "tf").submit(src)
+    run.wait_for_completion()
+    logs = Path(ws.engine.get_run(run.id).run_dir, "azureml-logs")
+    tasks = {}
+    for log in sorted(logs.glob("70_driver_log_*.txt")):
+        for line in log.read_text().splitlines():
+            if line.startswith("TASK "):
+                kind, index, cluster = line.split(" ", 3)[1:]
+                tasks[(kind, int(index))] = cluster
+    assert sorted(tasks) == [("ps", 0), ("worker", 0), ("worker", 1)]
+    cluster = json.loads(next(iter(tasks.values())))
+    assert (
+        len(cluster["worker"]) == 2 and len(cluster["ps"]) == 1 and set(tasks.values()) == {tasks[("ps", 0)]}
+    )

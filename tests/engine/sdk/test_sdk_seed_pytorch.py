@@ -15,7 +15,6 @@ import pytest
 from sdk_support import SCRIPTS, trainyard
 
 
-@pytest.mark.xfail(strict=True, reason="needs azrun: $VAR expansion in a distributed run's arguments")
 def test_the_seed_pytorch_control_script_trains_ddp_and_registers_the_model(
     tmp_path: Path, ws_dir: Path, no_gpus: None
 ) -> None:
