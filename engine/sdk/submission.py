@@ -10,7 +10,7 @@ from typing import Any
 
 from engine import entities as E
 from engine.errors import InvalidSpec
-from engine.jobs.spec import JobSpec, SweepSpec
+from engine.jobs.spec import SHM_SIZE_HINT, JobSpec, SweepSpec, check_shm_size
 from engine.runtime.distribution import make_distribution
 from engine.sdk.data import DataReference, DatasetConsumptionConfig, FileDataset
 from engine.sdk.hyperdrive import HyperDriveConfig
@@ -120,7 +120,13 @@ def _docker(docker: DockerConfiguration | None, env: Any, compute: str, notes: l
     if docker.arguments:
         notes.append(f"DockerConfiguration(arguments={docker.arguments!r}) is not passed to Docker here; "
                      "shm_size is (the other settings come from the environment and the compute target)")
-    return str(docker.shm_size) if docker.shm_size is not None else None
+    if docker.shm_size is None:
+        return None
+    try:
+        return check_shm_size(docker.shm_size)
+    except ValueError as exc:
+        raise InvalidSpec(f"DockerConfiguration(shm_size={docker.shm_size!r}): {exc}", SHM_SIZE_HINT,
+                          field="shm_size") from None
 
 
 def _gpu_note(engine: Any, env: Any) -> str | None:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from engine.errors import InvalidSpec
 from engine.sdk import (
     DockerConfiguration,
     Environment,
@@ -66,6 +67,11 @@ def test_docker_configuration_gives_the_runs_shm_size(tmp_path: Path) -> None:
     notes = []
     assert spec_from_config("exp", config, {}, notes).shm_size == "512m" and notes == []
     assert spec_from_config("exp", _src(tmp_path), {}).shm_size is None
+    with pytest.raises(InvalidSpec) as info:
+        spec_from_config(
+            "exp", _src(tmp_path, docker_runtime_config=DockerConfiguration(shm_size="lots")), {}
+        )
+    assert info.value.field == "shm_size" and "512m" in (info.value.hint or "")
 
 
 def test_a_gpu_environment_runs_on_a_machine_without_one_with_a_note(
