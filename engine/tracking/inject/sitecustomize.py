@@ -1,6 +1,7 @@
 """Started by Python in every process of a run (this folder is first on the run's PYTHONPATH).
 
-It does two small things, standard library only, and nothing else:
+It does two small things, standard library only, and nothing else (on Python 3.6 and newer; it
+is written so that Python 2.7 parses it too, and does nothing there):
 
 1. Runs the environment's own ``sitecustomize`` (the next one on ``sys.path``), which this module
    would otherwise hide.
@@ -25,7 +26,7 @@ _SERVED = "mlflow"
 _UTIL_FILES = ("importlib/util.py", "importlib.util>")
 
 
-def _is_probe() -> bool:
+def _is_probe():  # type: () -> bool
     """True when the lookup comes from ``importlib.util.find_spec`` (a probe), not an import."""
     frame = sys._getframe(2)
     for _ in range(6):  # the finder <- importlib._bootstrap._find_spec <- find_spec / _find_and_load
@@ -45,7 +46,7 @@ class StandinFinder:
     """Finds ``mlflow`` in the stand-ins folder, after every other finder (see the module doc)."""
 
     @classmethod
-    def find_spec(cls, fullname: str, path: object = None, target: object = None) -> object:
+    def find_spec(cls, fullname, path=None, target=None):  # type: (str, object, object) -> object
         if fullname != _SERVED or _is_probe():
             return None  # submodules come from the package's own __path__ once it is imported
         from importlib.machinery import PathFinder
@@ -53,11 +54,11 @@ class StandinFinder:
         return PathFinder.find_spec(fullname, [_STANDINS])
 
     @classmethod
-    def invalidate_caches(cls) -> None:
+    def invalidate_caches(cls):  # type: () -> None
         pass
 
 
-def _run_next_sitecustomize() -> None:
+def _run_next_sitecustomize():  # type: () -> None
     from importlib.machinery import PathFinder
 
     others = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
@@ -69,9 +70,11 @@ def _run_next_sitecustomize() -> None:
         exec(code, {"__name__": __name__, "__file__": spec.origin, "__builtins__": __builtins__})
 
 
-if not any(getattr(f, "__name__", "") == "StandinFinder" for f in sys.meta_path):
-    sys.meta_path.append(StandinFinder)  # type: ignore[arg-type]
-try:
-    _run_next_sitecustomize()
-except Exception as _exc:  # noqa: BLE001 - the environment's own hook failing must not stop the run
-    sys.stderr.write(f"trainyard: the environment's sitecustomize failed: {_exc!r}\n")
+# Older interpreters get neither (the client says at import that it needs Python 3.6+).
+if sys.version_info >= (3, 6):
+    if not any(getattr(f, "__name__", "") == "StandinFinder" for f in sys.meta_path):
+        sys.meta_path.append(StandinFinder)  # type: ignore[arg-type]
+    try:
+        _run_next_sitecustomize()
+    except Exception as _exc:  # noqa: BLE001 - the environment's own hook failing must not stop the run
+        sys.stderr.write("trainyard: the environment's sitecustomize failed: %r\n" % (_exc,))

@@ -98,7 +98,6 @@ NAMES = {
 class NotProvidedError(ImportError):
     """An Azure ML SDK module or class that Trainyard does not provide."""
 
-
 def module_error(fullname):
     what, instead = _lookup(fullname)
     return NotProvidedError(f"{fullname} is not provided by Trainyard ({what}): {instead}", name=fullname)

@@ -5,8 +5,6 @@ them into the run folder). Listing and downloading see the files this process lo
 the run folder is on this machine (local and Docker runs), what is already there.
 """
 
-from __future__ import annotations
-
 import os
 import shutil
 import time
@@ -19,11 +17,11 @@ from trainyard_mlflow.state import RunState, main_run, parse_artifact_uri, runs
 
 __all__ = ["TrainyardArtifactRepository"]
 
-_logged: dict[str, dict[str, int]] = {}  # run id -> path in the run -> size, of what this process logged
+_logged: "dict[str, dict[str, int]]" = {}  # run id -> path in the run -> size, of what this process logged
 WAIT_PLACED = 10.0  # seconds a download waits for the engine to place a file this process just logged
 
 
-def _join(*parts: str | None) -> str:
+def _join(*parts: "str | None") -> str:
     return "/".join(p.strip("/") for p in parts if p and p.strip("/"))
 
 
@@ -31,16 +29,16 @@ class TrainyardArtifactRepository(ArtifactRepository):
     """A Trainyard run's files under one folder (``outputs/...``)."""
 
     def __init__(
-        self, artifact_uri: str, tracking_uri: str | None = None, registry_uri: str | None = None
+        self, artifact_uri: str, tracking_uri: "str | None" = None, registry_uri: "str | None" = None
     ) -> None:
         super().__init__(artifact_uri, tracking_uri, registry_uri)
         self.run_id, self.root = parse_artifact_uri(artifact_uri)
 
-    def _run(self) -> RunState:
+    def _run(self) -> "RunState":
         found = runs.get(self.run_id)
         return found if found is not None else main_run()
 
-    def _run_folder(self) -> str | None:
+    def _run_folder(self) -> "str | None":
         st = self._run()
         base = os.environ.get(ENV_RUN_DIR)
         if not base:
@@ -53,20 +51,20 @@ class TrainyardArtifactRepository(ArtifactRepository):
             base = os.path.join(base, "tracking", "children", child)
         return base
 
-    def log_artifact(self, local_file: str, artifact_path: str | None = None) -> None:
+    def log_artifact(self, local_file: str, artifact_path: "str | None" = None) -> None:
         name = _join(self.root, artifact_path, os.path.basename(local_file))
         self._run().writer.upload_file(name, local_file)
         _logged.setdefault(self.run_id, {})[name] = os.path.getsize(local_file)
 
-    def log_artifacts(self, local_dir: str, artifact_path: str | None = None) -> None:
+    def log_artifacts(self, local_dir: str, artifact_path: "str | None" = None) -> None:
         for folder, _dirs, files in os.walk(local_dir):
             rel = os.path.relpath(folder, local_dir).replace(os.sep, "/")
             for file in sorted(files):
                 self.log_artifact(os.path.join(folder, file), _join(artifact_path, "" if rel == "." else rel))
 
-    def list_artifacts(self, path: str | None = None) -> list[FileInfo]:
+    def list_artifacts(self, path: "str | None" = None) -> "list[FileInfo]":
         prefix = _join(self.root, path)
-        entries: dict[str, FileInfo] = {}
+        entries: "dict[str, FileInfo]" = {}
         for name, size in _logged.get(self.run_id, {}).items():
             if not name.startswith(prefix + "/"):
                 continue
@@ -101,5 +99,5 @@ class TrainyardArtifactRepository(ArtifactRepository):
             raise OSError(f"{name}: no such file in Trainyard run {self.run_id!r}")
         shutil.copyfile(source, local_path)
 
-    def delete_artifacts(self, artifact_path: str | None = None) -> None:
+    def delete_artifacts(self, artifact_path: "str | None" = None) -> None:
         raise OSError("Trainyard keeps a run's files; they cannot be deleted from inside the run")

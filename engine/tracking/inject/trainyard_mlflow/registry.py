@@ -7,8 +7,6 @@ number this process returns counts the versions registered from this process, an
 registry gives the final one (`trainyard model list`).
 """
 
-from __future__ import annotations
-
 import re
 
 from mlflow.entities.model_registry import ModelVersion, RegisteredModel
@@ -29,21 +27,21 @@ __all__ = ["TrainyardRegistryStore"]
 MODEL_TYPE = "mlflow_model"
 _RUNS_URI = re.compile(r"^runs:/(?P<run>[^/]+)/(?P<path>.+)$")
 _MODELS_URI = re.compile(r"^models:/(?P<id>m-[0-9a-f]+)$")
-_registered: dict[str, RegisteredModel] = {}
-_versions: dict[str, list[ModelVersion]] = {}
+_registered: "dict[str, RegisteredModel]" = {}
+_versions: "dict[str, list[ModelVersion]]" = {}
 
 
 class TrainyardRegistryStore(AbstractStore):
-    def __init__(self, store_uri: str | None = None, tracking_uri: str | None = None) -> None:
+    def __init__(self, store_uri: "str | None" = None, tracking_uri: "str | None" = None) -> None:
         super().__init__(store_uri, tracking_uri)
 
     def create_registered_model(
         self,
         name: str,
-        tags: list | None = None,
-        description: str | None = None,
-        deployment_job_id: str | None = None,
-    ) -> RegisteredModel:
+        tags: "list | None" = None,
+        description: "str | None" = None,
+        deployment_job_id: "str | None" = None,
+    ) -> "RegisteredModel":
         with lock:
             if name in _registered:
                 raise MlflowException(
@@ -54,7 +52,7 @@ class TrainyardRegistryStore(AbstractStore):
             )
         return model
 
-    def get_registered_model(self, name: str) -> RegisteredModel:
+    def get_registered_model(self, name: str) -> "RegisteredModel":
         try:
             return _registered[name]
         except KeyError:
@@ -66,13 +64,13 @@ class TrainyardRegistryStore(AbstractStore):
         self,
         name: str,
         source: str,
-        run_id: str | None = None,
-        tags: list | None = None,
-        run_link: str | None = None,
-        description: str | None = None,
-        local_model_path: str | None = None,
-        model_id: str | None = None,
-    ) -> ModelVersion:
+        run_id: "str | None" = None,
+        tags: "list | None" = None,
+        run_link: "str | None" = None,
+        description: "str | None" = None,
+        local_model_path: "str | None" = None,
+        model_id: "str | None" = None,
+    ) -> "ModelVersion":
         run_id, path = _locate(source, run_id, model_id)
         st = runs.get(run_id) or main_run()
         info = {
@@ -99,7 +97,7 @@ class TrainyardRegistryStore(AbstractStore):
             versions.append(version)
         return version
 
-    def get_model_version(self, name: str, version: str) -> ModelVersion:
+    def get_model_version(self, name: str, version: str) -> "ModelVersion":
         for v in _versions.get(name, []):
             if v.version == str(version):
                 return v
@@ -107,17 +105,17 @@ class TrainyardRegistryStore(AbstractStore):
             f"Model Version (name={name}, version={version}) not found", error_code=RESOURCE_DOES_NOT_EXIST
         )
 
-    def get_latest_versions(self, name: str, stages: list | None = None) -> list[ModelVersion]:
+    def get_latest_versions(self, name: str, stages: "list | None" = None) -> "list[ModelVersion]":
         versions = _versions.get(name, [])
         return versions[-1:]
 
     def search_model_versions(
         self,
-        filter_string: str | None = None,
-        max_results: int | None = None,
-        order_by: list | None = None,
-        page_token: str | None = None,
-    ) -> PagedList:
+        filter_string: "str | None" = None,
+        max_results: "int | None" = None,
+        order_by: "list | None" = None,
+        page_token: "str | None" = None,
+    ) -> "PagedList":
         found = [v for vs in _versions.values() for v in vs]
         return PagedList(found, None)
 
@@ -128,7 +126,7 @@ class TrainyardRegistryStore(AbstractStore):
         self.get_registered_model(name)
 
 
-def _locate(source: str, run_id: str | None, model_id: str | None) -> tuple[str, str]:
+def _locate(source: str, run_id: "str | None", model_id: "str | None") -> "tuple[str, str]":
     """(run id, folder in the run) of the model MLflow asks to register."""
     main = main_run().run_id
     if model_id is None:

@@ -3,8 +3,6 @@
 MLflow may build several store objects for one URI; they all share this module's state.
 """
 
-from __future__ import annotations
-
 import os
 import sys
 import threading
@@ -18,8 +16,8 @@ from trainyard_run.envvars import ENV_MLFLOW_RUN_ID, ENV_RUN_ID
 __all__ = ["RunState", "artifact_uri", "lock", "main_run", "note", "now_ms", "parse_artifact_uri", "runs"]
 
 lock = threading.RLock()
-runs: dict[str, RunState] = {}
-_main: list[RunState] = []
+runs: "dict[str, RunState]" = {}
+_main: "list[RunState]" = []
 
 
 def now_ms() -> int:
@@ -38,7 +36,7 @@ def artifact_uri(run_id: str, path_in_run: str) -> str:
     return f"trainyard://runs/{quote(run_id, safe='')}/files/{path_in_run.strip('/')}"
 
 
-def parse_artifact_uri(uri: str) -> tuple[str, str]:
+def parse_artifact_uri(uri: str) -> "tuple[str, str]":
     """(run id, path in the run) of an artifact URI made by ``artifact_uri``."""
     parsed = urlparse(uri)
     parts = parsed.path.strip("/").split("/", 2)
@@ -50,7 +48,7 @@ def parse_artifact_uri(uri: str) -> tuple[str, str]:
 class RunState:
     """One MLflow run of this process, and the Trainyard run its records go to."""
 
-    def __init__(self, run_id: str, experiment_id: str, writer: Any, name: str, parent: str | None) -> None:
+    def __init__(self, run_id: str, experiment_id: str, writer: "Any", name: str, parent: "str | None") -> None:
         self.run_id = run_id
         self.experiment_id = experiment_id
         self.writer = writer  # trainyard_run's live run (or the offline one outside a run)
@@ -58,14 +56,14 @@ class RunState:
         self.parent = parent
         self.status = "RUNNING"
         self.start_time = now_ms()
-        self.end_time: int | None = None
+        self.end_time: "int | None" = None
         self.lifecycle_stage = "active"
-        self.latest: dict[str, Any] = {}  # key -> the mlflow Metric with the highest (step, timestamp)
-        self.history: dict[str, list[tuple[float, int, int]]] = {}  # key -> (value, timestamp ms, step)
-        self.params: dict[str, str] = {}
-        self.tags: dict[str, str] = {}
-        self.datasets: list[Any] = []
-        self.model_outputs: list[Any] = []
+        self.latest: "dict[str, Any]" = {}  # key -> the mlflow Metric with the highest (step, timestamp)
+        self.history: "dict[str, list[tuple[float, int, int]]]" = {}  # key -> (value, timestamp ms, step)
+        self.params: "dict[str, str]" = {}
+        self.tags: "dict[str, str]" = {}
+        self.datasets: "list[Any]" = []
+        self.model_outputs: "list[Any]" = []
         self.children = 0
 
     @property
@@ -73,7 +71,7 @@ class RunState:
         return artifact_uri(self.run_id, "outputs")
 
 
-def main_run() -> RunState:
+def main_run() -> "RunState":
     """The Trainyard run this process belongs to (``TRAINYARD_RUN_ID``)."""
     if _main:
         return _main[0]

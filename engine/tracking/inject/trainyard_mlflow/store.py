@@ -13,8 +13,6 @@ child runs, and everything they log goes through ``trainyard_run``'s record writ
 - Logged models (MLflow 3) live in the run's ``outputs/<name>``.
 """
 
-from __future__ import annotations
-
 import json
 import os
 import uuid
@@ -64,16 +62,16 @@ _STATUS = {
     "KILLED": "Canceled",
 }
 
-_experiments: dict[str, Experiment] = {}
-_models: dict[str, LoggedModel] = {}
-_model_paths: dict[str, str] = {}  # model id -> its folder in the run (outputs/NAME)
+_experiments: "dict[str, Experiment]" = {}
+_models: "dict[str, LoggedModel]" = {}
+_model_paths: "dict[str, str]" = {}  # model id -> its folder in the run (outputs/NAME)
 
 
-def _not_found(what: str) -> MlflowException:
+def _not_found(what: str) -> "MlflowException":
     return MlflowException(what, error_code=RESOURCE_DOES_NOT_EXIST)
 
 
-def _experiment(experiment_id: str, name: str) -> Experiment:
+def _experiment(experiment_id: str, name: str) -> "Experiment":
     exp = Experiment(
         experiment_id,
         name,
@@ -104,14 +102,14 @@ def _status_text(status: object) -> str:
 class TrainyardStore(AbstractStore):
     """The tracking store; MLflow builds it from the ``mlflow.tracking_store`` entry point."""
 
-    def __init__(self, store_uri: str | None = None, artifact_uri: str | None = None) -> None:
+    def __init__(self, store_uri: "str | None" = None, artifact_uri: "str | None" = None) -> None:
         super().__init__()
         self.store_uri = store_uri
         _ensure_experiments()
 
     # ---- runs ---------------------------------------------------------------------------------
 
-    def _run(self, run_id: str) -> RunState:
+    def _run(self, run_id: str) -> "RunState":
         found = runs.get(run_id)
         if found is not None:
             return found
@@ -123,7 +121,7 @@ class TrainyardStore(AbstractStore):
             "run and the child runs this process started"
         )
 
-    def _entity(self, st: RunState) -> Run:
+    def _entity(self, st: "RunState") -> "Run":
         info = RunInfo(
             st.run_id,
             st.experiment_id or RUN_EXPERIMENT,
@@ -142,10 +140,10 @@ class TrainyardStore(AbstractStore):
         )
         return Run(info, data, RunInputs(list(st.datasets)), RunOutputs(list(st.model_outputs)))
 
-    def get_run(self, run_id: str) -> Run:
+    def get_run(self, run_id: str) -> "Run":
         return self._entity(self._run(run_id))
 
-    def create_run(self, experiment_id: str, user_id: str, start_time: int, tags: list, run_name: str) -> Run:
+    def create_run(self, experiment_id: str, user_id: str, start_time: int, tags: list, run_name: str) -> "Run":
         wanted = {t.key: t.value for t in tags or []}
         parent_id = wanted.get("mlflow.parentRunId")
         main = main_run()
@@ -172,7 +170,7 @@ class TrainyardStore(AbstractStore):
         return self._entity(st)
 
     @staticmethod
-    def _child_id(parent: RunState) -> str:
+    def _child_id(parent: "RunState") -> str:
         tracking = os.environ.get(ENV_TRACKING_DIR) or ""
         while True:
             parent.children += 1
@@ -182,8 +180,8 @@ class TrainyardStore(AbstractStore):
                 return child_id
 
     def update_run_info(
-        self, run_id: str, run_status: object, end_time: int | None, run_name: str | None
-    ) -> RunInfo:
+        self, run_id: str, run_status: object, end_time: "int | None", run_name: "str | None"
+    ) -> "RunInfo":
         st = self._run(run_id)
         st.status = _status_text(run_status)
         st.end_time = end_time
@@ -212,8 +210,8 @@ class TrainyardStore(AbstractStore):
         run_view_type: int,
         max_results: int,
         order_by: list,
-        page_token: str | None,
-    ) -> tuple[list[Run], str | None]:
+        page_token: "str | None",
+    ) -> "tuple[list[Run], str | None]":
         wanted = {str(e) for e in experiment_ids}
         found = []
         for st in list(runs.values()):
@@ -228,12 +226,12 @@ class TrainyardStore(AbstractStore):
 
     # ---- logging ------------------------------------------------------------------------------
 
-    def log_metric(self, run_id: str, metric: Metric) -> None:
+    def log_metric(self, run_id: str, metric: "Metric") -> None:
         st = runs.get(run_id) or self._run(run_id)
         self._metric(st, metric)
 
     @staticmethod
-    def _metric(st: RunState, metric: Metric) -> None:
+    def _metric(st: "RunState", metric: "Metric") -> None:
         key, value, step, ts = metric.key, metric.value, metric.step, metric.timestamp
         st.writer._log_at(key, value if type(value) is float else float(value), step, ts / 1000.0)
         try:
@@ -244,11 +242,11 @@ class TrainyardStore(AbstractStore):
         if last is None or (step, ts) >= (last.step, last.timestamp):
             st.latest[key] = metric
 
-    def log_param(self, run_id: str, param: Param) -> None:
+    def log_param(self, run_id: str, param: "Param") -> None:
         self._params(self._run(run_id), [param])
 
     @staticmethod
-    def _params(st: RunState, params: list) -> None:
+    def _params(st: "RunState", params: list) -> None:
         items = {p.key: str(p.value) for p in params}
         for k, v in items.items():
             old = st.params.get(k)
@@ -262,11 +260,11 @@ class TrainyardStore(AbstractStore):
         if items:
             st.writer.log_params(items)
 
-    def set_tag(self, run_id: str, tag: RunTag) -> None:
+    def set_tag(self, run_id: str, tag: "RunTag") -> None:
         self._set_tags(self._run(run_id), {tag.key: tag.value})
 
     @staticmethod
-    def _set_tags(st: RunState, tags: dict) -> None:
+    def _set_tags(st: "RunState", tags: dict) -> None:
         items = {str(k): str(v) for k, v in tags.items()}
         st.tags.update(items)
         shown = {k: v for k, v in items.items() if not k.startswith("mlflow.") or k in _KEPT_SYSTEM_TAGS}
@@ -292,13 +290,13 @@ class TrainyardStore(AbstractStore):
             self._metric(st, m)
 
     def get_metric_history(
-        self, run_id: str, metric_key: str, max_results: int | None = None, page_token: str | None = None
-    ) -> PagedList:
+        self, run_id: str, metric_key: str, max_results: "int | None" = None, page_token: "str | None" = None
+    ) -> "PagedList":
         points = self._run(run_id).history.get(metric_key, [])
         out = [Metric(metric_key, v, ts, step, run_id=run_id) for v, ts, step in points]
         return PagedList(out[:max_results] if max_results else out, None)
 
-    def log_inputs(self, run_id: str, datasets: list | None = None, models: list | None = None) -> None:
+    def log_inputs(self, run_id: str, datasets: "list | None" = None, models: "list | None" = None) -> None:
         st = self._run(run_id)
         tags = {}
         for d in datasets or []:
@@ -314,7 +312,7 @@ class TrainyardStore(AbstractStore):
     def log_outputs(self, run_id: str, models: list) -> None:
         self._run(run_id).model_outputs.extend(models)
 
-    def record_logged_model(self, run_id: str, mlflow_model: Any) -> None:
+    def record_logged_model(self, run_id: str, mlflow_model: "Any") -> None:
         # MLflow 2's record of a logged model: kept with the run's tags, as MLflow does.
         st = self._run(run_id)
         history = json.loads(st.tags.get("mlflow.log-model.history", "[]"))
@@ -327,14 +325,14 @@ class TrainyardStore(AbstractStore):
         self,
         view_type: int = ViewType.ACTIVE_ONLY,
         max_results: int = 1000,
-        filter_string: str | None = None,
-        order_by: list | None = None,
-        page_token: str | None = None,
-    ) -> PagedList:
+        filter_string: "str | None" = None,
+        order_by: "list | None" = None,
+        page_token: "str | None" = None,
+    ) -> "PagedList":
         return PagedList(list(_experiments.values())[:max_results], None)
 
     def create_experiment(
-        self, name: str, artifact_location: str | None = None, tags: list | None = None
+        self, name: str, artifact_location: "str | None" = None, tags: "list | None" = None
     ) -> str:
         if self.get_experiment_by_name(name) is not None:
             raise MlflowException(f"Experiment '{name}' already exists.", error_code=RESOURCE_ALREADY_EXISTS)
@@ -347,16 +345,16 @@ class TrainyardStore(AbstractStore):
         )
         return experiment_id
 
-    def get_experiment(self, experiment_id: str) -> Experiment:
+    def get_experiment(self, experiment_id: str) -> "Experiment":
         try:
             return _experiments[str(experiment_id)]
         except KeyError:
             raise _not_found(f"No Experiment with id={experiment_id} exists") from None
 
-    def get_experiment_by_name(self, experiment_name: str) -> Experiment | None:
+    def get_experiment_by_name(self, experiment_name: str) -> "Experiment | None":
         return next((e for e in _experiments.values() if e.name == experiment_name), None)
 
-    def set_experiment_tag(self, experiment_id: str, tag: Any) -> None:
+    def set_experiment_tag(self, experiment_id: str, tag: "Any") -> None:
         self.get_experiment(experiment_id)._add_tag(tag)
 
     def delete_experiment(self, experiment_id: str) -> None:
@@ -370,12 +368,12 @@ class TrainyardStore(AbstractStore):
     def create_logged_model(
         self,
         experiment_id: str,
-        name: str | None = None,
-        source_run_id: str | None = None,
-        tags: list | None = None,
-        params: list | None = None,
-        model_type: str | None = None,
-    ) -> LoggedModel:
+        name: "str | None" = None,
+        source_run_id: "str | None" = None,
+        tags: "list | None" = None,
+        params: "list | None" = None,
+        model_type: "str | None" = None,
+    ) -> "LoggedModel":
         run = self._run(source_run_id) if source_run_id else main_run()
         model_id = f"m-{uuid.uuid4().hex}"
         name = name or "model"
@@ -402,13 +400,13 @@ class TrainyardStore(AbstractStore):
             _models[model_id] = model
         return model
 
-    def get_logged_model(self, model_id: str, allow_deleted: bool = False) -> LoggedModel:
+    def get_logged_model(self, model_id: str, allow_deleted: bool = False) -> "LoggedModel":
         try:
             return _models[model_id]
         except KeyError:
             raise _not_found(f"Logged model with ID '{model_id}' not found") from None
 
-    def finalize_logged_model(self, model_id: str, status: LoggedModelStatus) -> LoggedModel:
+    def finalize_logged_model(self, model_id: str, status: "LoggedModelStatus") -> "LoggedModel":
         model = self.get_logged_model(model_id)
         model.status = status
         model.last_updated_timestamp = now_ms()
@@ -427,12 +425,12 @@ class TrainyardStore(AbstractStore):
     def search_logged_models(
         self,
         experiment_ids: list,
-        filter_string: str | None = None,
-        datasets: list | None = None,
-        max_results: int | None = None,
-        order_by: list | None = None,
-        page_token: str | None = None,
-    ) -> PagedList:
+        filter_string: "str | None" = None,
+        datasets: "list | None" = None,
+        max_results: "int | None" = None,
+        order_by: "list | None" = None,
+        page_token: "str | None" = None,
+    ) -> "PagedList":
         wanted = {str(e) for e in experiment_ids}
         found = [m for m in _models.values() if str(m.experiment_id) in wanted]
         if filter_string:
@@ -440,7 +438,7 @@ class TrainyardStore(AbstractStore):
         return PagedList(found[:max_results] if max_results else found, None)
 
 
-def _model_matches(model: LoggedModel, filter_string: str) -> bool:
+def _model_matches(model: "LoggedModel", filter_string: str) -> bool:
     # The filters MLflow itself uses when it looks up a run's models: source_run_id and name.
     for clause in filter_string.split(" AND "):
         key, _, value = clause.partition("=")
@@ -453,11 +451,11 @@ def _model_matches(model: LoggedModel, filter_string: str) -> bool:
     return True
 
 
-def logged_model(model_id: str) -> LoggedModel | None:
+def logged_model(model_id: str) -> "LoggedModel | None":
     """A model this process logged."""
     return _models.get(model_id)
 
 
-def model_path(model_id: str) -> str | None:
+def model_path(model_id: str) -> "str | None":
     """The folder in the run of a model this process logged (``outputs/NAME``)."""
     return _model_paths.get(model_id)

@@ -1,7 +1,7 @@
 """Trainyard's in-run client: what a training script uses to log metrics, tags, params and files.
 
 The engine puts the folder holding this package on the run's ``PYTHONPATH``; nothing is installed
-in the run's environment, so this package uses the standard library only and runs on Python 3.8+.
+in the run's environment, so this package uses the standard library only and runs on Python 3.6+.
 
 The script talks to Trainyard only through files: every process appends records to its own
 files in ``<TRAINYARD_TRACKING_DIR>`` (``recordformat`` defines them; ``engine/tracking/records.py``
@@ -14,9 +14,19 @@ prints what it would have logged, like Azure ML's offline run (``offline``).
 The modules: ``run`` (the ``Run`` class), ``live`` and ``writer`` (logging inside a run),
 ``offline``, ``values`` (checking what is logged), and the two contracts with the engine,
 ``envvars`` (variable names) and ``recordformat`` (the files).
+
+This file and ``azureml/__init__.py`` parse on Python 2.7 as well, so that an interpreter older
+than 3.6 gets a message saying what to do rather than a SyntaxError.
 """
 
-from __future__ import annotations
+import sys
+
+if sys.version_info < (3, 6):  # this much parses on Python 2.7 too: the message, not a SyntaxError
+    raise ImportError(
+        "Trainyard's in-run client (azureml.core.Run, trainyard_run, mlflow) needs Python 3.6 or newer; "
+        "this run's interpreter is Python %s (%s). Give the job an environment with Python 3.6+, e.g. "
+        "`python=3.8` in its conda file." % (sys.version.split()[0], sys.executable)
+    )
 
 # Besides the API: the run classes are loaded with the package, as before the split (so
 # get_context() imports nothing), and the module constants the package had then are kept.

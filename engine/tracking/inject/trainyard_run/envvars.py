@@ -2,10 +2,8 @@
 
 The in-run client reads the run's variables as ``trainyard_run.envvars``; the engine imports this
 module as ``engine.tracking.inject.trainyard_run.envvars`` for those and for its own settings.
-Standard library only (Python 3.8+), and nothing but names.
+Standard library only (Python 3.6+), and nothing but names.
 """
-
-from __future__ import annotations
 
 __all__ = [
     "ENV_CANCEL_GRACE",

@@ -5,8 +5,6 @@ records every ``TRAINYARD_FLUSH_INTERVAL`` seconds (``writer``), and again at ex
 and on SIGTERM. Each process (a forked child too) writes its own files.
 """
 
-from __future__ import annotations
-
 import atexit
 import io
 import json
@@ -53,22 +51,22 @@ class LiveRun(Run):
 
     # Set by _create and _reset_process_state (the run is built without __init__).
     _tracking_dir: str
-    _run_dir: str | None
+    _run_dir: "str | None"
     _interval: float
-    _counters: dict[str, count[int]]
+    _counters: "dict[str, count[int]]"
     _warned: bool
-    _children: dict[str, LiveRun]
+    _children: "dict[str, LiveRun]"
     _pid: int
-    _files: RecordWriter
-    _buf: list[BufferedRecord]  # in log order
-    _lock: threading.Lock
-    _lock_owner: int | None
+    _files: "RecordWriter"
+    _buf: "list[BufferedRecord]"  # in log order
+    _lock: "threading.Lock"
+    _lock_owner: "int | None"
     _term_pending: bool
-    _stop: threading.Event
-    _thread: threading.Thread
+    _stop: "threading.Event"
+    _thread: "threading.Thread"
 
     @classmethod
-    def _create(cls, tracking_dir: str) -> LiveRun:
+    def _create(cls, tracking_dir: str) -> "LiveRun":
         self = object.__new__(cls)
         self._tracking_dir = tracking_dir
         self._id = os.environ.get(ENV_RUN_ID) or "unknown-run"
@@ -87,7 +85,7 @@ class LiveRun(Run):
         atexit.register(self._at_exit)
         self._install_sigterm()
         if hasattr(os, "register_at_fork"):
-            os.register_at_fork(
+            os.register_at_fork(  # novermin - guarded: Python 3.7+
                 before=self._flush_quietly,
                 after_in_child=self._after_fork_child,
             )
@@ -128,7 +126,7 @@ class LiveRun(Run):
 
     # ---- the hot path ------------------------------------------------------------------------
 
-    def log(self, name: str, value: object, description: str = "", step: int | None = None) -> None:
+    def log(self, name: str, value: object, description: str = "", step: "int | None" = None) -> None:
         """Log one value of the scalar metric ``name`` (an int or float; steps count 0, 1, 2, ...)."""
         t = type(value)
         if t is not float and t is not int:
@@ -150,11 +148,11 @@ class LiveRun(Run):
             # memory and what a SIGKILL would lose stay bounded.
             self._flush_quietly()
 
-    def _new_key(self, name: object) -> count[int]:
+    def _new_key(self, name: object) -> "count[int]":
         key = check_name(name, "log")
         return self._counters.setdefault(key, count())
 
-    def _log_at(self, name: str, value: object, step: int | None, timestamp: float) -> None:
+    def _log_at(self, name: str, value: object, step: "int | None", timestamp: float) -> None:
         # Off the hot path: the caller (the mlflow stand-in) has checked name, value and step.
         ctr = self._counters.get(name) or self._new_key(name)
         index = next(ctr)
@@ -174,7 +172,7 @@ class LiveRun(Run):
         key = check_name(name, "log_list")
         self._add(KIND_LIST, [key, cells(value, "log_list", key), _time(), description or ""])
 
-    def log_row(self, name: str, description: str | None = None, **kwargs: object) -> None:
+    def log_row(self, name: str, description: "str | None" = None, **kwargs: object) -> None:
         """Log one row (``column=value``) of the table metric ``name``."""
         key = check_name(name, "log_row")
         row = {col: cell(v, "log_row", key) for col, v in kwargs.items()}
@@ -243,7 +241,7 @@ class LiveRun(Run):
         self._add(KIND_MODEL, [check_name(name, "register_model"), check_run_path(path, "register_model"),
                                _time(), info])
 
-    def _child(self, child_id: str, info: dict) -> LiveRun:
+    def _child(self, child_id: str, info: dict) -> "LiveRun":
         """Create or update the child run ``child_id`` (info: display_name, status, tags); returns
         the run its records go to (``<tracking>/children/<child_id>/tracking/``: the child's run
         folder is ``<tracking>/children/<child_id>/``, laid out as any run folder)."""

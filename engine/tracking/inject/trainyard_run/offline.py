@@ -1,7 +1,5 @@
 """The run outside Trainyard (no tracking folder): it prints what it would have logged."""
 
-from __future__ import annotations
-
 import uuid
 
 from .run import ExperimentName, Run
@@ -13,10 +11,10 @@ __all__ = ["OfflineRun"]
 class OfflineRun(Run):
     """The run outside Trainyard: checks values like the live run and prints instead of logging."""
 
-    _counters: dict[str, object]  # unused offline; kept as the live run has it
+    _counters: "dict[str, object]"  # unused offline; kept as the live run has it
 
     @classmethod
-    def _create(cls) -> OfflineRun:
+    def _create(cls) -> "OfflineRun":
         self = object.__new__(cls)
         self._id = f"OfflineRun_{uuid.uuid4()}"
         self._experiment = ExperimentName("offline_experiment")
@@ -27,7 +25,7 @@ class OfflineRun(Run):
     def _say(self, what: str, name: object, value: object) -> None:
         print(f"Attempted to {what} {name}:\n{value}")
 
-    def log(self, name: str, value: object, description: str = "", step: int | None = None) -> None:
+    def log(self, name: str, value: object, description: str = "", step: "int | None" = None) -> None:
         t = type(value)
         if t is not float and t is not int:
             value = number(value, "log", name)
@@ -40,7 +38,7 @@ class OfflineRun(Run):
         key = check_name(name, "log_list")
         self._say("log list metric", key, cells(value, "log_list", key))
 
-    def log_row(self, name: str, description: str | None = None, **kwargs: object) -> None:
+    def log_row(self, name: str, description: "str | None" = None, **kwargs: object) -> None:
         key = check_name(name, "log_row")
         self._say("log row metric", key, {c: cell(v, "log_row", key) for c, v in kwargs.items()})
 

@@ -2,7 +2,7 @@
 
 The writer is ``trainyard_run.live``; the readers are ``engine/tracking/records.py`` and
 ``engine/runs/ingest.py``, which import this module as
-``engine.tracking.inject.trainyard_run.recordformat``. Standard library only (Python 3.8+).
+``engine.tracking.inject.trainyard_run.recordformat``. Standard library only (Python 3.6+).
 
 Each process of a run is one *writer* (``<pid>-<8 hex>``) with two files in the run's tracking
 folder. ``<writer>.jsonl`` holds JSON-array lines; every line starts with a sequence number (per
@@ -34,8 +34,6 @@ Python object per point. A key id is defined by a "k" line in the same writer's 
 which the client always writes before the binary records that use it. Key id 0 marks a record
 that a failed write tore (the client completes it with zeros); readers drop it.
 """
-
-from __future__ import annotations
 
 import struct
 

@@ -1,7 +1,5 @@
 """``Run``: what a training script gets from ``Run.get_context()``, live or offline."""
 
-from __future__ import annotations
-
 import os
 import threading
 
@@ -9,7 +7,7 @@ from .envvars import ENV_TRACKING_DIR
 from .values import check_name, json_scalar
 
 # `typing` is not imported at run time (the client loads as little as it can); mypy reads the
-# annotations, which `from __future__ import annotations` leaves as strings.
+# annotations, written as strings where Python 3.6 could not evaluate them.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
@@ -33,21 +31,21 @@ class Run:
     and ``log_param`` for metadata and ``upload_file`` to add a file to the run's outputs.
     """
 
-    _live: Run | None = None  # the process-wide live run, once created
-    _offline: Run | None = None  # the process-wide offline run, once asked for outside a run
+    _live: "Run | None" = None  # the process-wide live run, once created
+    _offline: "Run | None" = None  # the process-wide offline run, once asked for outside a run
     _create_lock = threading.Lock()
     # The live and offline runs subclass Run, so their modules import this one; they register
     # their classes here when imported (the package's __init__ imports both) instead of this
     # module importing them back.
-    _live_class: Any = None
-    _offline_class: Any = None
+    _live_class: "Any" = None
+    _offline_class: "Any" = None
 
     # Set by the live and offline runs' _create (they are built without __init__).
     _id: str
-    _experiment: ExperimentName
+    _experiment: "ExperimentName"
     _display_name: str
 
-    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+    def __new__(cls, *args: "Any", **kwargs: "Any") -> "Any":
         # Azure control scripts may build Run(experiment, run_id): that is the SDK's run object,
         # which exists only where Trainyard is installed (`trainyard python control.py`).
         try:
@@ -62,7 +60,7 @@ class Run:
     # ---- getting the run -------------------------------------------------------------------
 
     @classmethod
-    def get_context(cls, allow_offline: bool = True, **kwargs: object) -> Run:
+    def get_context(cls, allow_offline: bool = True, **kwargs: object) -> "Run":
         """The run this process belongs to, or an offline run that prints when outside a run."""
         tracking_dir = os.environ.get(ENV_TRACKING_DIR)
         if not tracking_dir:
@@ -91,7 +89,7 @@ class Run:
         return self._id
 
     @property
-    def experiment(self) -> ExperimentName:
+    def experiment(self) -> "ExperimentName":
         """The experiment's name (a str; ``run.experiment.name`` works too)."""
         return self._experiment
 
@@ -111,7 +109,7 @@ class Run:
     def __repr__(self) -> str:
         return f"Run(experiment={str(self.experiment)!r}, id={self.id!r})"
 
-    def __enter__(self) -> Run:  # noqa: PYI034 - typing.Self is not in Python 3.8
+    def __enter__(self) -> "Run":  # noqa: PYI034 - typing.Self is not in Python 3.6
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -119,13 +117,13 @@ class Run:
 
     # The methods below are implemented by the live and offline runs.
 
-    def log(self, name: str, value: object, description: str = "", step: int | None = None) -> None:
+    def log(self, name: str, value: object, description: str = "", step: "int | None" = None) -> None:
         raise NotImplementedError
 
     def flush(self) -> None:
         raise NotImplementedError
 
-    def _log_at(self, name: str, value: object, step: int | None, timestamp: float) -> None:
+    def _log_at(self, name: str, value: object, step: "int | None", timestamp: float) -> None:
         """``log`` of a checked number, measured at ``timestamp`` (seconds since the epoch): for
         MLflow's ``log_metric(..., timestamp=ms)``. The live run keeps the time; others just log."""
         self.log(name, value, step=step)
@@ -193,6 +191,6 @@ class Run:
         raise NotImplementedError
 
 
-def get_run() -> Run:
+def get_run() -> "Run":
     """The current run (same as ``Run.get_context()``)."""
     return Run.get_context()

@@ -3,8 +3,6 @@
 The live and the offline run check alike; the ``mlflow`` stand-in uses the number check too.
 """
 
-from __future__ import annotations
-
 import operator
 
 __all__ = [
@@ -37,7 +35,7 @@ def short(value: object, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _metric_error(call: str, name: object, value: object) -> MetricValueError:
+def _metric_error(call: str, name: object, value: object) -> "MetricValueError":
     return MetricValueError(
         f"run.{call}({name!r}, {short(value)}): metric values must be numbers (int or float), "
         f"got {type(value).__name__} {short(value)}. "
@@ -124,7 +122,7 @@ def json_scalar(value: object) -> object:
         return str(value)
 
 
-def integer(value: object) -> int | None:
+def integer(value: object) -> "int | None":
     """``value`` as an int when it is an integer (numpy/torch integers too, not a bool), else None."""
     if type(value) is not bool and hasattr(type(value), "__index__"):
         try:
@@ -134,7 +132,7 @@ def integer(value: object) -> int | None:
     return None
 
 
-def relative_parts(text: str) -> list | None:
+def relative_parts(text: str) -> "list | None":
     r"""The parts of a relative path (``a\b/./c`` -> a, b, c); None when it is absolute or has ``..``."""
     text = text.replace("\\", "/")
     parts = [p for p in text.split("/") if p not in ("", ".")]

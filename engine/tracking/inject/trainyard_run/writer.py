@@ -1,7 +1,5 @@
 """One process's record files: encodes buffered records (``recordformat``) and appends them."""
 
-from __future__ import annotations
-
 import json
 import math
 import os
@@ -17,7 +15,7 @@ if TYPE_CHECKING:
 
     # A buffered record: (key, value, step, ts) for a scalar, (None, kind, JSON body, None) for the
     # others. One loose 4-tuple, so that the hot path appends it without building anything else.
-    BufferedRecord = tuple[Any, Any, Any, Any]
+    BufferedRecord = tuple[Any, Any, Any, Any]  # novermin - for mypy only
 
 __all__ = ["RecordWriter"]
 
@@ -27,7 +25,7 @@ _NO_KEY = object()
 class _PartialWrite(Exception):
     """An OSError after `written` bytes went out: the caller marks the file torn, then re-raises."""
 
-    def __init__(self, error: OSError, written: int) -> None:
+    def __init__(self, error: "OSError", written: int) -> None:
         super().__init__(str(error))
         self.error = error
         self.written = written
@@ -51,11 +49,11 @@ class RecordWriter:
         self.tracking_dir = tracking_dir
         self.id = f"{os.getpid()}-{os.urandom(4).hex()}"
         self.path = os.path.join(tracking_dir, jsonl_name(self.id))
-        self._fd: int | None = None
+        self._fd: "int | None" = None
         self._bin_path = os.path.join(tracking_dir, scalars_name(self.id))
-        self._bin_fd: int | None = None
+        self._bin_fd: "int | None" = None
         self._bin_torn = 0  # bytes of a partial record a failed write left in the binary file
-        self._key_ids: dict[str, int] = {}  # key -> id in this writer's files (defined by a "k" line)
+        self._key_ids: "dict[str, int]" = {}  # key -> id in this writer's files (defined by a "k" line)
         self._seq = 0
         self._torn = False  # a failed write left a partial line at the end of the file
         self._file_counter = count(1)
@@ -69,17 +67,17 @@ class RecordWriter:
                 except OSError:
                     pass
 
-    def write(self, chunk: list[BufferedRecord]) -> None:
+    def write(self, chunk: "list[BufferedRecord]") -> None:
         """Append records: (key, value, step, ts) scalars and (None, kind, JSON body, None) others."""
         seq = self._seq
         key_ids = self._key_ids
         pack = SCALAR_RECORD.pack
-        out: list[str] = []
+        out: "list[str]" = []
         add = out.append
-        scalars: list[bytes] = []
+        scalars: "list[bytes]" = []
         add_scalar = scalars.append
         last: object = _NO_KEY  # not None: None marks the non-scalar records
-        kid: int | None = 0
+        kid: "int | None" = 0
         for name, value, step, ts in chunk:
             seq += 1
             if name is not last:  # consecutive records mostly share their key object

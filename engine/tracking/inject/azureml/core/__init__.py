@@ -1,7 +1,5 @@
 """``azureml.core`` under Trainyard: ``Run`` for training scripts, the SDK classes lazily."""
 
-from __future__ import annotations
-
 from trainyard_run import Run  # noqa: F401 - the one name a training script needs
 
 from azureml import lazy_getattr

@@ -1,7 +1,5 @@
 """``azureml.core.conda_dependencies`` under Trainyard: ``CondaDependencies`` from ``engine.sdk``, lazily."""
 
-from __future__ import annotations
-
 from azureml import forward_to_sdk
 
 forward_to_sdk(globals(), "CondaDependencies")

@@ -1,7 +1,5 @@
 """``azureml.core.experiment`` under Trainyard: ``Experiment`` from ``engine.sdk``, loaded lazily."""
 
-from __future__ import annotations
-
 from azureml import forward_to_sdk
 
 forward_to_sdk(globals(), "Experiment")

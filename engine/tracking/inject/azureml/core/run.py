@@ -1,7 +1,5 @@
 """``azureml.core.run``: the in-run ``Run`` (``from azureml.core.run import Run``)."""
 
-from __future__ import annotations
-
 from trainyard_run import Run, get_run
 
 __all__ = ["Run", "get_run"]

@@ -1,7 +1,5 @@
 """``azureml.core.script_run_config`` under Trainyard: ``ScriptRunConfig`` from ``engine.sdk``, lazily."""
 
-from __future__ import annotations
-
 from azureml import forward_to_sdk
 
 forward_to_sdk(globals(), "ScriptRunConfig")

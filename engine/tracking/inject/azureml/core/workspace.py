@@ -1,7 +1,5 @@
 """``azureml.core.workspace`` under Trainyard: ``Workspace`` from ``engine.sdk``, loaded lazily."""
 
-from __future__ import annotations
-
 from azureml import forward_to_sdk
 
 forward_to_sdk(globals(), "Workspace")

@@ -8,7 +8,7 @@ Trainyard through the ``trainyard`` plugins, ``trainyard_mlflow``). Probes throu
 ``importlib.util.find_spec("mlflow")`` do not see this package: libraries that would use more
 of MLflow than it provides (transformers, Lightning) act as they do without MLflow.
 
-Every call forwards to ``trainyard_run``'s current run (standard library only, Python 3.8+):
+Every call forwards to ``trainyard_run``'s current run (standard library only, Python 3.6+):
 
 - ``log_metric(key, value, step=None, timestamp=None)``, ``log_metrics``: scalar metrics. Values
   must be numbers. Without ``step`` a key's points count 0, 1, 2, ... (real MLflow puts them all
@@ -36,8 +36,6 @@ The calls live in ``_runs``, ``_tracking_uri``, ``_metrics`` and ``_artifacts`` 
 ``_checks``); their names start with an underscore so that none can pass for a module of the
 real MLflow (``import mlflow.artifacts`` must still fail here).
 """
-
-from __future__ import annotations
 
 # Beside the API (__all__), the public names the module had before it was split are kept.
 from trainyard_run import MetricValueError, Run  # noqa: F401

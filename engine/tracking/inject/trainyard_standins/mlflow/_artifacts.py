@@ -1,7 +1,5 @@
 """Artifacts: files under the run's ``outputs/`` (``outputs/<artifact_path>/<name>``)."""
 
-from __future__ import annotations
-
 import io
 import json
 import os
@@ -53,7 +51,7 @@ def _extension(name: str, default: str) -> str:
     return base.rsplit(".", 1)[-1].lower() if "." in base else default
 
 
-def log_artifact(local_path: object, artifact_path: str | None = None, run_id: str | None = None) -> None:
+def log_artifact(local_path: object, artifact_path: "str | None" = None, run_id: "str | None" = None) -> None:
     """Add the file ``local_path`` to the run as ``outputs/<artifact_path>/<file name>``."""
     source = os.fspath(local_path)  # type: ignore[call-overload]
     folder = _artifact_folder(artifact_path, "log_artifact")
@@ -65,7 +63,7 @@ def log_artifact(local_path: object, artifact_path: str | None = None, run_id: s
     current_run().upload_file(folder + "/" + os.path.basename(source), source)
 
 
-def log_artifacts(local_dir: object, artifact_path: str | None = None, run_id: str | None = None) -> None:
+def log_artifacts(local_dir: object, artifact_path: "str | None" = None, run_id: "str | None" = None) -> None:
     """Add every file under the folder ``local_dir`` to the run, under ``outputs/<artifact_path>/``."""
     source = os.fspath(local_dir)  # type: ignore[call-overload]
     folder = _artifact_folder(artifact_path, "log_artifacts")
@@ -74,7 +72,7 @@ def log_artifacts(local_dir: object, artifact_path: str | None = None, run_id: s
     current_run().upload_folder(folder, source)
 
 
-def log_text(text: str, artifact_file: str, run_id: str | None = None) -> None:
+def log_text(text: str, artifact_file: str, run_id: "str | None" = None) -> None:
     """Save ``text`` as the artifact ``artifact_file`` (UTF-8)."""
     name = _artifact_file(artifact_file, "log_text")
     if not isinstance(text, str):
@@ -83,7 +81,7 @@ def log_text(text: str, artifact_file: str, run_id: str | None = None) -> None:
     current_run().upload_file(name, io.BytesIO(text.encode("utf-8")))
 
 
-def log_dict(dictionary: object, artifact_file: str, run_id: str | None = None) -> None:
+def log_dict(dictionary: object, artifact_file: str, run_id: "str | None" = None) -> None:
     """Save ``dictionary`` as JSON (or YAML for ``.yaml``/``.yml``) as the artifact ``artifact_file``."""
     name = _artifact_file(artifact_file, "log_dict")
     try:
@@ -101,7 +99,7 @@ def log_dict(dictionary: object, artifact_file: str, run_id: str | None = None) 
     current_run().upload_file(name, io.BytesIO(text.encode("utf-8")))
 
 
-def log_figure(figure: object, artifact_file: str, *, save_kwargs: dict | None = None) -> None:
+def log_figure(figure: object, artifact_file: str, *, save_kwargs: "dict | None" = None) -> None:
     """Save a matplotlib figure (or a plotly one) as the artifact ``artifact_file``."""
     name = _artifact_file(artifact_file, "log_figure")
     fmt = _extension(name, "png")
@@ -130,7 +128,7 @@ def _pil_image(image: object, where: str) -> object:
         from PIL import Image
     except ImportError:
         raise ImportError(f"{where}: logging a numpy array as an image needs Pillow in the run's environment") from None
-    array: Any = image  # a numpy array (checked above); numpy is not imported here
+    array: "Any" = image  # a numpy array (checked above); numpy is not imported here
     if array.ndim == 3 and array.shape[-1] == 1:
         array = array[..., 0]
     if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[-1] not in (3, 4)):
@@ -152,11 +150,11 @@ def _pil_image(image: object, where: str) -> object:
 
 def log_image(
     image: object,
-    artifact_file: str | None = None,
-    key: str | None = None,
-    step: int | None = None,
-    timestamp: int | None = None,
-    synchronous: bool | None = None,
+    artifact_file: "str | None" = None,
+    key: "str | None" = None,
+    step: "int | None" = None,
+    timestamp: "int | None" = None,
+    synchronous: "bool | None" = None,
 ) -> None:
     """Save a PIL image or numpy array as the artifact ``artifact_file`` (e.g. ``'images/x.png'``)."""
     if artifact_file is None:

@@ -1,7 +1,5 @@
 """Checking the arguments of MLflow's logging calls; bad input raises ``InvalidInput``."""
 
-from __future__ import annotations
-
 import math
 
 from trainyard_run.values import MetricValueError, integer, number, short
@@ -29,7 +27,7 @@ def metric_value(value: object, where: str) -> object:
                            f"{type(value).__name__} {short(value)}") from None
 
 
-def check_step(step: object, where: str) -> int | None:
+def check_step(step: object, where: str) -> "int | None":
     if step is None or type(step) is int:
         return step
     as_int = integer(step)  # numpy/torch integers
@@ -38,7 +36,7 @@ def check_step(step: object, where: str) -> int | None:
     raise InvalidInput(f"{where}: step must be an int, got {type(step).__name__} {short(step)}")
 
 
-def to_seconds(timestamp: object, where: str) -> float | None:
+def to_seconds(timestamp: object, where: str) -> "float | None":
     """MLflow's timestamp (milliseconds since the epoch) in seconds, as the run records time."""
     if timestamp is None:
         return None

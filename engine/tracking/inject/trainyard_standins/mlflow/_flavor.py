@@ -1,7 +1,5 @@
 """What the flavor modules (``mlflow.sklearn``, ``mlflow.pytorch``) share."""
 
-from __future__ import annotations
-
 from collections.abc import Callable
 
 __all__ = ["flavor_getattr"]
@@ -9,7 +7,7 @@ __all__ = ["flavor_getattr"]
 _MODEL_CALLS = ("log_model", "save_model", "load_model")
 
 
-def flavor_getattr(flavor: str, save_example: str) -> Callable[[str], object]:
+def flavor_getattr(flavor: str, save_example: str) -> "Callable[[str], object]":
     """A PEP 562 ``__getattr__`` for ``mlflow.<flavor>``: the model calls say how to keep a model."""
 
     def __getattr__(name: str) -> object:

@@ -1,7 +1,5 @@
 """Scalar metrics and params: ``log_metric(s)``, ``log_param(s)``."""
 
-from __future__ import annotations
-
 from trainyard_run import Run
 from trainyard_run.values import short
 
@@ -12,7 +10,7 @@ from mlflow.exceptions import InvalidInput
 __all__ = ["log_metric", "log_metrics", "log_param", "log_params"]
 
 
-def _log_checked(run: Run, key: str, value: object, step: int | None, seconds: float | None) -> None:
+def _log_checked(run: "Run", key: str, value: object, step: "int | None", seconds: "float | None") -> None:
     if seconds is None:
         run.log(key, value, step=step)
     else:
@@ -22,11 +20,11 @@ def _log_checked(run: Run, key: str, value: object, step: int | None, seconds: f
 def log_metric(
     key: str,
     value: float,
-    step: int | None = None,
-    timestamp: int | None = None,
-    synchronous: bool | None = None,
-    run_id: str | None = None,
-    model_id: str | None = None,
+    step: "int | None" = None,
+    timestamp: "int | None" = None,
+    synchronous: "bool | None" = None,
+    run_id: "str | None" = None,
+    model_id: "str | None" = None,
     dataset: object = None,
 ) -> None:
     """Log one value of the scalar metric ``key`` (at ``step``; without it, the key's next step)."""
@@ -47,11 +45,11 @@ def log_metric(
 
 def log_metrics(
     metrics: dict,
-    step: int | None = None,
-    synchronous: bool | None = None,
-    run_id: str | None = None,
-    timestamp: int | None = None,
-    model_id: str | None = None,
+    step: "int | None" = None,
+    synchronous: "bool | None" = None,
+    run_id: "str | None" = None,
+    timestamp: "int | None" = None,
+    model_id: "str | None" = None,
     dataset: object = None,
 ) -> None:
     """Log several metrics at once; nothing is logged when any value is not a number."""
@@ -69,14 +67,14 @@ def log_metrics(
         _log_checked(run, name, value, step, seconds)
 
 
-def log_param(key: str, value: object, synchronous: bool | None = None) -> object:
+def log_param(key: str, value: object, synchronous: "bool | None" = None) -> object:
     """Record one parameter of the run; returns ``value`` as MLflow does."""
     key = check_key(key, "log_param")  # before current_run(): a rejected call starts no run
     current_run().log_param(key, value)
     return value
 
 
-def log_params(params: dict, synchronous: bool | None = None, run_id: str | None = None) -> None:
+def log_params(params: dict, synchronous: "bool | None" = None, run_id: "str | None" = None) -> None:
     """Record several parameters of the run."""
     if not isinstance(params, dict):
         raise InvalidInput(f"mlflow.log_params(...): expected a dict, got {type(params).__name__}")

@@ -3,8 +3,6 @@
 ``start_run``, ``end_run``, ``active_run``, ``set_experiment`` and the run's tags.
 """
 
-from __future__ import annotations
-
 import os
 import sys
 import threading
@@ -18,7 +16,7 @@ from mlflow.exceptions import InvalidInput, MlflowException
 
 TYPE_CHECKING = False  # `typing` is not imported at run time: the client loads as little as it can
 if TYPE_CHECKING:
-    from typing import Literal
+    from typing import Literal  # novermin - for mypy only
 
 __all__ = [
     "ActiveRun",
@@ -51,14 +49,14 @@ def in_run() -> bool:
 class RunInfo:
     """MLflow's ``run.info`` for the Trainyard run."""
 
-    def __init__(self, run: Run) -> None:
+    def __init__(self, run: "Run") -> None:
         self.run_id = run.id
         self.run_uuid = run.id  # MLflow's older name for run_id
         self.run_name = run.display_name
         self.experiment_id = str(run.experiment)  # Trainyard's experiments are known by name
         self.status = "RUNNING"
         self.start_time = int(time.time() * 1000)
-        self.end_time: int | None = None
+        self.end_time: "int | None" = None
         self.lifecycle_stage = "active"
 
     def __repr__(self) -> str:
@@ -68,13 +66,13 @@ class RunInfo:
 class ActiveRun:
     """What ``start_run`` returns; ``with`` ends it, FAILED when the block raised."""
 
-    def __init__(self, run: Run) -> None:
+    def __init__(self, run: "Run") -> None:
         self.info = RunInfo(run)
 
-    def __enter__(self) -> ActiveRun:  # noqa: PYI034 - typing.Self is not in Python 3.8
+    def __enter__(self) -> "ActiveRun":  # noqa: PYI034 - typing.Self is not in Python 3.6
         return self
 
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> Literal[False]:
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> "Literal[False]":
         if self in _active:  # not when the block already called end_run()
             end_run("FINISHED" if exc_type is None else "FAILED")
         return False
@@ -100,7 +98,7 @@ _last_ended: list = []
 _lock = threading.Lock()
 
 
-def current_run() -> Run:
+def current_run() -> "Run":
     """The Trainyard run, started as MLflow's active run when none is (as MLflow's calls do)."""
     run = Run.get_context()
     if not _active:
@@ -111,15 +109,15 @@ def current_run() -> Run:
 
 
 def start_run(
-    run_id: str | None = None,
-    experiment_id: str | None = None,
-    run_name: str | None = None,
+    run_id: "str | None" = None,
+    experiment_id: "str | None" = None,
+    run_name: "str | None" = None,
     nested: bool = False,
-    parent_run_id: str | None = None,
-    tags: dict | None = None,
-    description: str | None = None,
-    log_system_metrics: bool | None = None,
-) -> ActiveRun:
+    parent_run_id: "str | None" = None,
+    tags: "dict | None" = None,
+    description: "str | None" = None,
+    log_system_metrics: "bool | None" = None,
+) -> "ActiveRun":
     """Start the run (it is the Trainyard run); use as ``with mlflow.start_run() as run:``."""
     run = Run.get_context()
     if tags is not None and not isinstance(tags, dict):
@@ -162,17 +160,17 @@ def end_run(status: str = "FINISHED") -> None:
     Run.get_context().flush()
 
 
-def active_run() -> ActiveRun | None:
+def active_run() -> "ActiveRun | None":
     """The innermost started run, or None (a logging call starts one)."""
     return _active[-1] if _active else None
 
 
-def last_active_run() -> ActiveRun | None:
+def last_active_run() -> "ActiveRun | None":
     """The active run, else the one ended last."""
     return active_run() or (_last_ended[0] if _last_ended else None)
 
 
-def set_experiment(experiment_name: str | None = None, experiment_id: str | None = None) -> Experiment:
+def set_experiment(experiment_name: "str | None" = None, experiment_id: "str | None" = None) -> "Experiment":
     """Accepted: a run stays in the experiment it was submitted to (another name prints a note)."""
     if (experiment_name is None) == (experiment_id is None):
         raise InvalidInput("mlflow.set_experiment(...): give exactly one of experiment_name or experiment_id")
@@ -187,13 +185,13 @@ def set_experiment(experiment_name: str | None = None, experiment_id: str | None
     return Experiment(current)
 
 
-def set_tag(key: str, value: object, synchronous: bool | None = None) -> None:
+def set_tag(key: str, value: object, synchronous: "bool | None" = None) -> None:
     """Set one tag of the run (stored as ``str(value)``, as MLflow does)."""
     key = check_key(key, "set_tag")
     current_run().tag(key, str(value))
 
 
-def set_tags(tags: dict, synchronous: bool | None = None) -> None:
+def set_tags(tags: dict, synchronous: "bool | None" = None) -> None:
     """Set several tags of the run."""
     if not isinstance(tags, dict):
         raise InvalidInput(f"mlflow.set_tags(...): expected a dict, got {type(tags).__name__}")

@@ -1,7 +1,5 @@
 """The tracking URI: inside a run, always the run's ``trainyard://runs/NAME`` link."""
 
-from __future__ import annotations
-
 import os
 from urllib.parse import quote
 

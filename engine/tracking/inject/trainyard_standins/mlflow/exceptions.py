@@ -1,7 +1,5 @@
 """``mlflow.exceptions`` under Trainyard: the exception scripts catch (``except MlflowException``)."""
 
-from __future__ import annotations
-
 __all__ = ["InvalidInput", "MlflowException"]
 
 

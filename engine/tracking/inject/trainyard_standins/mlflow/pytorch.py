@@ -4,8 +4,6 @@ MLflow's PyTorch autologging instruments PyTorch Lightning; Trainyard does not. 
 ``mlflow.log_metric(...)`` and save models under ``./outputs``, which Trainyard keeps with the run.
 """
 
-from __future__ import annotations
-
 from mlflow._flavor import flavor_getattr
 from mlflow._runs import note
 

@@ -17,8 +17,6 @@ save them under ``./outputs`` (``joblib.dump(model, "outputs/model.pkl")``), whi
 with the run. An error while logging never breaks the fit; it is reported once on stderr.
 """
 
-from __future__ import annotations
-
 import functools
 import importlib.util
 import math
