@@ -1,9 +1,8 @@
-"""Look and wording shared by the pages: status colours, dot icons, time and size formats."""
+"""Look and wording shared by the pages: status colours, dot icons, fonts. The formats of numbers,
+times and sizes are studio.format's (re-exported here for the pages that import them from style)."""
 
 from __future__ import annotations
 
-import datetime as _dt
-import time
 from functools import lru_cache
 from typing import Any
 
@@ -12,7 +11,16 @@ from PySide6.QtGui import QColor, QFont, QFontDatabase, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import QApplication, QLabel, QSizePolicy, QWidget
 
 from engine.runtime.sweepresults import stopped_early
-from engine.snapshots.limits import human_size
+from studio.format import (  # noqa: F401 - re-exported: the pages' one import of the formats
+    fmt_duration,
+    fmt_number,
+    fmt_size,
+    fmt_time,
+    fmt_time_full,
+    fmt_value,
+    plural,
+    run_duration,
+)
 
 # Readable on light and dark palettes alike: each has a contrast of at least 3:1 against the
 # window and base colours of both themes (studio/theme.py; tests/studio/test_studio_shell.py).
@@ -72,62 +80,6 @@ def color_icon(color: QColor | str, size: int, *, rounded_square: bool = False) 
     p.end()
     pix.setDevicePixelRatio(scale)
     return QIcon(pix)
-
-
-def fmt_time(ts: float | None) -> str:
-    if ts is None:
-        return ""
-    t = _dt.datetime.fromtimestamp(ts)
-    today = _dt.date.today()
-    if t.date() == today:
-        return t.strftime("Today %H:%M:%S")
-    if t.date() == today - _dt.timedelta(days=1):
-        return t.strftime("Yesterday %H:%M")
-    return t.strftime("%Y-%m-%d %H:%M")
-
-
-def fmt_time_full(ts: float | None) -> str:
-    if ts is None:
-        return ""
-    return _dt.datetime.fromtimestamp(ts).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
-
-
-def fmt_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    s = max(0, int(seconds))
-    if s < 60:
-        return f"{s}s" if s or seconds <= 0 else "<1s"
-    m, s = divmod(s, 60)
-    if m < 60:
-        return f"{m}m {s:02d}s"
-    h, m = divmod(m, 60)
-    if h < 48:
-        return f"{h}h {m:02d}m"
-    d, h = divmod(h, 24)
-    return f"{d}d {h:02d}h"
-
-
-def run_duration(start: float | None, end: float | None) -> float | None:
-    if start is None:
-        return None
-    return (end or time.time()) - start
-
-
-def fmt_size(n: int) -> str:
-    """'1.5 KB': sizes read as the engine writes them (a snapshot's limit, the CLI)."""
-    return human_size(n)
-
-
-def plural(n: int, word: str) -> str:
-    """'1 run', '2 runs' (n formatted with thousands separators)."""
-    return f"{n:,} {word}" + ("" if n == 1 else "s")
-
-
-def fmt_value(v: object) -> str:
-    if isinstance(v, float):
-        return f"{v:.6g}"
-    return "" if v is None else str(v)
 
 
 def mono_font() -> QFont:

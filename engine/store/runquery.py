@@ -14,6 +14,7 @@ from sqlalchemy.orm import aliased
 
 from engine import entities as E
 from engine.store.models import ExperimentRow, MetricSummaryRow, RunRow
+from engine.store.runsearch import looks_like_search, parse, where_search
 
 # What a runs table can be sorted by (the store sorts; a view never holds every row).
 RUN_SORTS = ("start", "name", "status", "experiment", "compute", "duration", "created", "tags")
@@ -23,11 +24,15 @@ METRIC_SORT = "metric:"
 
 def where_runs(q: Select[Any], text: str, include_archived: bool, dialect: str = "sqlite") -> Select[Any]:
     """Add the filter: a case-insensitive substring of the name, display name, status,
-    experiment, compute or tags (one text box, as users expect), and archived runs hidden by
-    default. `q` must already join ExperimentRow."""
+    experiment, compute or tags (one text box, as users expect), or, when the text starts with
+    metrics., params., tags. or attributes., a search in MLflow's syntax (engine.store.runsearch;
+    InvalidSpec when it does not parse); archived runs hidden by default. `q` must already join
+    ExperimentRow."""
     if not include_archived:
         q = q.where(RunRow.archived.is_(False))
     text = text.strip()
+    if looks_like_search(text):
+        return where_search(q, parse(text), dialect)
     if text:
         pattern = "%" + text.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"
         columns = (RunRow.name, RunRow.display_name, RunRow.status, ExperimentRow.name, RunRow.compute, _tags_text())

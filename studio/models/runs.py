@@ -31,7 +31,15 @@ from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QApplication
 
 from engine import entities as E
-from studio.style import fmt_duration, fmt_time, fmt_time_full, run_duration, run_status_label, status_icon
+from studio.style import (
+    fmt_duration,
+    fmt_number,
+    fmt_time,
+    fmt_time_full,
+    run_duration,
+    run_status_label,
+    status_icon,
+)
 from studio.tasks import BackgroundOp
 
 COLUMNS = ("Name", "Status", "Experiment", "Compute", "Started", "Duration", "Tags")
@@ -95,9 +103,7 @@ def fetch(engine: Any, query: RunQuery, blocks: list[int], keys: list[str], *, c
 
 
 def fmt_value(value: float | None) -> str:
-    if value is None:
-        return ""
-    return f"{value:.4g}"
+    return fmt_number(value) if value is not None else ""
 
 
 class RunTableModel(QAbstractTableModel):

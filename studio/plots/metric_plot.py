@@ -22,7 +22,7 @@ from studio.plots.colors import SERIES_COLORS, series_color
 from studio.plots.controls import PlotOptions
 from studio.plots.pyramid import PyramidCurve
 from studio.plots.series import Series
-from studio.style import fmt_value, plural
+from studio.style import fmt_duration, fmt_number, fmt_value, plural
 
 CURVE_COLOR = SERIES_COLORS[0]
 DEFAULT_SERIES = ""  # the one series of a single run's chart (set_history)
@@ -256,7 +256,7 @@ class MetricPlot(pg.PlotWidget):
         if mode == "wall" and np.isfinite(p.x) and self.series[p.series_id].has_stamps:
             return f"{_dt.datetime.fromtimestamp(p.x):%Y-%m-%d %H:%M:%S} · step {p.step}"
         if mode == "relative" and self.series[p.series_id].has_stamps:
-            return f"{p.x:.3g} s after the first point · step {p.step}"
+            return f"{fmt_duration(p.x)} after the first point · step {fmt_number(p.step)}"
         return f"step {p.step}"
 
     def _mouse_moved(self, pos: QPointF) -> None:

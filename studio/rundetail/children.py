@@ -42,6 +42,7 @@ from studio.rundetail.trials import (
 from studio.style import (
     fmt_duration,
     fmt_time,
+    fmt_value,
     muted,
     plural,
     run_duration,
@@ -241,7 +242,7 @@ class ChildrenTab(QWidget):
         best = run.name == sweep.best
         name = run.display_name if run.display_name == run.name else f"{run.display_name}  ({run.name})"
         status = run_status_label(run)
-        value = "" if row.value is None else f"{row.value:.4g}"
+        value = fmt_value(row.value)
         cells = [f"{name}   {BEST_BADGE}" if best else name, status,
                  *(fmt_param(run.params.get(p)) for p in sweep.params), value]
         item = SortableItem([*cells, fmt_duration(run_duration(run.start_time, run.end_time)),

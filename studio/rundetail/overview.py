@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 
 from engine import entities as E
 from engine.runtime import sweepresults
+from studio.format import fmt_span
 from studio.rundetail.logtail import BUILD_LOG_REL, DRIVER_LOG_REL, SUPERVISOR_LOG_REL
 from studio.rundetail.trials import Children, fmt_param, fmt_params, is_sweep, load_children, trial_counts
 from studio.style import (
@@ -173,7 +174,7 @@ def describe_best(name: str, metric: str, value: Any, params: dict[str, Any]) ->
     """'quiet_dingo_6: val_loss 0.1167 (lr=0.001129, optimizer=sgd)', the name a link to the trial."""
     text = f"<a href='run:{html.escape(name)}'>{html.escape(name)}</a>"
     if isinstance(value, (int, float)):
-        text += f": {html.escape(metric)} {value:.4g}"
+        text += f": {html.escape(metric)} {fmt_value(value)}"
     if params:
         text += f" ({html.escape(fmt_params(params))})"
     return text
@@ -201,13 +202,7 @@ def describe_space(space: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def fmt_seconds(seconds: float) -> str:
-    """3600 -> '1h', 5400 -> '1h 30m', 90 -> '1m 30s'."""
-    s = round(seconds)
-    h, rest = divmod(s, 3600)
-    m, sec = divmod(rest, 60)
-    parts = [f"{h}h" if h else "", f"{m}m" if m else "", f"{sec}s" if sec else ""]
-    return " ".join(p for p in parts if p) or "0s"
+fmt_seconds = fmt_span  # a configured limit: no zero parts
 
 
 def describe_limits(settings: dict[str, Any]) -> str:

@@ -22,7 +22,7 @@ from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from studio.rundetail.trials import ChildRow, SweepInfo, finite_number, fmt_params, stopped_early
-from studio.style import STATUS_COLORS
+from studio.style import STATUS_COLORS, fmt_value
 from studio.widgets import scroll_area
 
 HEIGHT = 172  # the charts; with the title row above them about 190 px
@@ -250,7 +250,7 @@ class SweepChart(QWidget):
     def _tip(row: ChildRow, info: SweepInfo) -> str:
         bits = [row.run.name + ("  (best)" if row.run.name == info.best else "")]
         if row.value is not None:
-            bits.append(f"{info.metric} {row.value:.4g}")
+            bits.append(f"{info.metric} {fmt_value(row.value)}")
         bits.append(fmt_params(row.run.params))
         what = outcome(row.run)
         bits.append(what[0].upper() + what[1:])

@@ -50,9 +50,7 @@ def stopped_early(run: E.Run) -> bool:
 
 def fmt_param(value: Any) -> str:
     """A hyperparameter as a table cell: floats to 4 significant digits."""
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return "" if value is None else str(value)
+    return fmt_value(value)
 
 
 def fmt_params(params: dict[str, Any]) -> str:
@@ -148,7 +146,7 @@ def sweep_summary(rows: list[ChildRow], info: SweepInfo) -> str:
     if best is not None:
         text += f" · best {'so far ' if info.running else ''}{best.run.name}"
         if best.value is not None:
-            text += f": {info.metric} {best.value:.4g}"
+            text += f": {info.metric} {fmt_value(best.value)}"
         if best.run.params:
             text += f" ({fmt_params(best.run.params)})"
     return text

@@ -156,3 +156,62 @@ def test_tags_filter_and_sort_runs_without_tags_last(store: SqlStore) -> None:
         "quiet_heron_5", "brave_otter_2", "calm_river_1", "zesty_lemon_4", "Apple_pie_3"]
     assert _names(store.query_runs(sort="tags", descending=True)) == [
         "calm_river_1", "brave_otter_2", "quiet_heron_5", "Apple_pie_3", "zesty_lemon_4"]
+
+
+# ------------------------------------------------------------------ MLflow search syntax
+def _seed_search(store: SqlStore) -> None:
+    """Four runs with a val_loss metric, an lr parameter and a stage tag."""
+    rows = [  # name, val_loss, lr, stage, status
+        ("r_small_lr", 0.2, 1e-4, "dev", "Completed"),
+        ("r_good", 0.25, 0.01, "dev", "Completed"),
+        ("r_prod", 0.1, 0.05, "prod", "Failed"),
+        ("r_bad", 0.9, "0.1", "dev", "Completed"),  # lr logged as text: still a number
+    ]
+    for name, loss, lr, stage, status in rows:
+        store.create_run(name=name, experiment_name="search", run_dir=f"/tmp/{name}", tags={"stage": stage})
+        store.set_status(name, "Running", at=10.0)
+        store.ingest(name, source="t", offset=1, last_seq=1,
+                     scalars={"val_loss": ([0, 1], [loss + 1.0, loss], [1.0, 2.0])}, params={"lr": lr})
+        store.set_status(name, status, at=20.0)
+    store.create_run(name="r_no_metrics", experiment_name="other", run_dir="/tmp/x",
+                     tags={"stage": "dev"})
+    store.ingest("r_no_metrics", source="t", offset=1, last_seq=1, params={"lr": "adam-default"})
+
+
+def test_search_syntax_is_evaluated_by_the_store(store: SqlStore) -> None:
+    _seed_search(store)
+    q = "metrics.val_loss < 0.3 and params.lr > 1e-3 and tags.stage = 'dev'"
+    assert _names(store.query_runs(text=q)) == ["r_good"]
+    assert store.count_runs(text=q) == 1
+    # the latest value counts (the first points were all above 1)
+    assert sorted(_names(store.query_runs(text="metrics.val_loss <= 0.25"))) == ["r_good", "r_prod", "r_small_lr"]
+    assert sorted(_names(store.query_runs(text="params.lr >= 0.05"))) == ["r_bad", "r_prod"]  # '0.1' as text too
+    assert _names(store.query_runs(text="params.lr = 'adam-default'")) == ["r_no_metrics"]
+    assert sorted(_names(store.query_runs(text="tags.stage != 'dev'"))) == ["r_prod"]
+    assert sorted(_names(store.query_runs(text="tags.stage LIKE 'pr%'"))) == ["r_prod"]
+    assert sorted(_names(store.query_runs(text="tags.stage ILIKE 'DE%' AND metrics.val_loss > 0.5"))) == ["r_bad"]
+    assert _names(store.query_runs(text="attributes.status = 'Failed'")) == ["r_prod"]
+    assert sorted(_names(store.query_runs(text="attributes.status IN ('Failed', 'NotStarted')"))) == [
+        "r_no_metrics", "r_prod"]
+    assert _names(store.query_runs(text="attributes.experiment = 'other'")) == ["r_no_metrics"]
+    assert store.count_runs(text="attributes.type = 'command'") == 5
+    assert store.query_runs(text="metrics.missing > 0") == []
+    # plain words still find names
+    assert _names(store.query_runs(text="prod")) == ["r_prod"]
+
+
+@pytest.mark.parametrize(("query", "message"), [
+    ("metrics.val_loss < 'low'", "column 20: metrics.val_loss is a number: compare it with a number"),
+    ("metrics.val_loss", "expected a comparison after metrics.val_loss at the end"),
+    ("metrics.val_loss < 0.3 or params.lr > 1", "column 24: OR is not supported"),
+    ("params.lr ~ 3", "column 11: unexpected '~'"),
+    ("attributes.colour = 'red'", "column 1: no attribute 'colour'"),
+    ("tags.stage = 'dev' metrics.x > 1", "column 20: expected AND between clauses"),
+])
+def test_search_mistakes_name_the_column_and_nothing_is_returned(store: SqlStore, query: str, message: str) -> None:
+    from engine.errors import InvalidSpec
+
+    with pytest.raises(InvalidSpec) as info:
+        store.query_runs(text=query)
+    assert message in str(info.value)
+    assert "metrics.val_loss < 0.3" in (info.value.hint or "")  # says how to write one

@@ -111,7 +111,7 @@ def test_a_sweeps_child_runs_tab_lists_its_trials_by_hyperparameter_and_marks_th
     cols = tab.columns()
     assert cols == ("Name", "Status", "lr", "optimizer", "val_loss", "Duration", "Created")
     lr, opt, metric = cols.index("lr"), cols.index("optimizer"), cols.index("val_loss")
-    expected = {0: ("1e-05", "sgd"), 1: ("1e-05", "adam"), 2: ("0.5", "sgd"), 3: ("0.5", "adam")}
+    expected = {0: ("1e-5", "sgd"), 1: ("1e-5", "adam"), 2: ("0.5", "sgd"), 3: ("0.5", "adam")}
     for i, (lr_text, opt_text) in expected.items():
         item = _item(tab, f"{sweep}_{i}")
         assert (item.text(lr), item.text(opt)) == (lr_text, opt_text)
@@ -189,7 +189,7 @@ def test_the_overview_of_a_sweep_has_a_sweep_section_and_links_the_best_trial(
     values = {k: v.text() for k, v in overview.values.items()}
     assert overview.sections["#sweep"].isVisibleTo(overview)
     assert values["sweep_sampling"] == "grid"
-    assert values["sweep_space"] == "lr         choice(1e-05, 0.5)\noptimizer  choice(sgd, adam)"
+    assert values["sweep_space"] == "lr         choice(1e-5, 0.5)\noptimizer  choice(sgd, adam)"
     assert values["sweep_objective"] == "minimize val_loss"
     assert values["sweep_limits"] == "4 trials, 4 at a time, timeout 1h 30m"
     assert values["sweep_termination"] == "bandit: slack factor 0.2, every report after 2"
