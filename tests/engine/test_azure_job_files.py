@@ -36,7 +36,7 @@ EXPECTED: dict[str, tuple[str, str] | None] = {
         "does not divide evenly over 2 instance(s)",
         "process_count_per_instance",
     ),
-    "preview/distributed-tensorflow.yml": ("unknown key 'distribution.worker_count'", "known keys here"),
+    "preview/distributed-tensorflow.yml": None,
     "preview/sweep.yml": None,
     "preview/compute-bad-key.yml": ("unknown key 'compute.instance_size'", "target, instance_count"),
     "preview/nov-file-folder.yml": None,
@@ -59,7 +59,7 @@ EXPECTED: dict[str, tuple[str, str] | None] = {
     "today/env-file.yml": None,
     "today/distributed-pytorch.yml": None,
     "today/distributed-mpi.yml": None,
-    "today/distributed-tensorflow.yml": ("unknown key 'distribution.worker_count'", "known keys here"),
+    "today/distributed-tensorflow.yml": None,
     "today/azure-hosting-keys.yml": None,
     "today/sweep.yml": None,
     "today/sweep-grid-bayesian.yml": None,
@@ -185,6 +185,13 @@ def test_preview_distribution_and_compute_instance_count() -> None:
         spec.distribution.instance_count,
         spec.distribution.process_count_per_instance,
     ) == ("pytorch", 2, 2)
+
+
+def test_tensorflow_distribution_in_both_spellings() -> None:
+    for rel in ("preview/distributed-tensorflow.yml", "today/distributed-tensorflow.yml"):
+        spec = load_job(FIXTURES / rel)
+        assert isinstance(spec, JobSpec) and spec.distribution is not None, rel
+        assert (spec.distribution.kind, spec.distribution.worker_count) == ("tensorflow", 2), rel
 
 
 def test_preview_sweep_reads_as_today_s_sweep() -> None:
