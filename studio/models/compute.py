@@ -86,6 +86,8 @@ def gpu_text(target: E.ComputeTarget, gpus: GpuInventory) -> str:
             return "none requested"
         req = "all" if requested in (-1, "all") else str(requested)
         return f"{req} requested" if gpus.gpus else f"{req} (none here)"
+    if not gpus.gpus and gpus.note.startswith(("not asked", "could not ask")):
+        return "unknown (host not reached)"
     return found  # an SSH host's own
 
 

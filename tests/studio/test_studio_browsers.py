@@ -182,6 +182,7 @@ def test_compute_page_lists_targets_states_and_gpus(qtbot, window, engine, monke
     gpus = dict(zip(_column(page.proxy, 0), _column(page.proxy, 4)))
     assert gpus["local"] == "NVIDIA A100-SXM4-80GB, NVIDIA A100-SXM4-80GB, NVIDIA GeForce RTX 3090, Tesla K80"
     assert gpus["gpu-docker"] == "all requested" and gpus["docker"] == "none requested"
+    assert gpus["lab-box"] == "unknown (host not reached)"  # an SSH host's GPUs are asked only when it answers
     assert page.select("gpu-docker")
     assert page.detail.field("State") == "ready: Docker 27.0.3 is running"
     assert page.detail.field("Network") == "bridge" and page.detail.field("Default image") == "python:3.11-slim"
