@@ -166,3 +166,21 @@ def test_a_probe_for_a_missing_module_finds_nothing(tmp_path: Path) -> None:
         with_engine=False,
     )
     assert [row[1] for row in out] == ["ok", "ok"], out
+
+
+def test_every_name_the_stand_in_forwards_exists_in_the_sdk(tmp_path: Path) -> None:
+    modules = sorted(
+        ".".join(p.relative_to(INJECT).with_suffix("").parts).removesuffix(".__init__")
+        for p in (INJECT / "azureml").rglob("*.py")
+        if p.name != "_missing.py"
+    )
+    code = (
+        "import importlib\n"
+        f"for name in {modules!r}:\n"
+        "    module = importlib.import_module(name)\n"
+        "    for attr in getattr(module, '__all__', []):\n"
+        "        getattr(module, attr)\n"
+    )
+    out = probe(tmp_path, [code], with_engine=True)
+    assert out[0][1] == "ok", out
+    assert "azureml.train.hyperdrive" in modules and "azureml.core.compute_target" in modules
