@@ -13,7 +13,14 @@ from sdk_support import trainyard
 
 from engine.compute.vmsizes import amlcompute_target, canonical_size, gpus_of_size
 from engine.errors import InvalidSpec, NotFound
-from engine.sdk import AmlCompute, ComputeTarget, ComputeTargetException, Workspace
+from engine.sdk import (
+    AmlCompute,
+    ComputeTarget,
+    ComputeTargetException,
+    Experiment,
+    ScriptRunConfig,
+    Workspace,
+)
 
 
 @pytest.mark.parametrize(
@@ -252,3 +259,22 @@ def test_an_az_ml_cluster_yaml_maps_the_same_way(ws_dir: Path, tmp_path: Path, n
     cluster.write_text("name: c2\ntype: amlcompute\nsizes: Standard_NC6\n")
     res = trainyard("compute", "create", "-f", str(cluster))
     assert res.returncode == 1 and f"{cluster}:3: unknown key 'sizes' for `type: amlcompute`" in res.stderr
+
+
+def test_runs_on_a_gpu_cluster_get_the_gpus_of_its_size(
+    ws: Workspace, tmp_path: Path, four_gpus: None
+) -> None:
+    """On a machine with four GPUs (a test-only nvidia-smi printing a recorded inventory), a run on
+    a Standard_NC12 cluster is given two of them through CUDA_VISIBLE_DEVICES."""
+    target = ComputeTarget.create(ws, "nc12", AmlCompute.provisioning_configuration(vm_size="Standard_NC12"))
+    (tmp_path / "code").mkdir()
+    (tmp_path / "code" / "gpus.py").write_text(
+        "import os\nprint('GPUS', os.environ.get('CUDA_VISIBLE_DEVICES'))\n"
+    )
+    run = Experiment(ws, "gpus").submit(
+        ScriptRunConfig(source_directory=str(tmp_path / "code"), script="gpus.py", compute_target=target)
+    )
+    run.wait_for_completion()
+    log = Path(ws.engine.get_run(run.id).run_dir, "azureml-logs", "70_driver_log.txt").read_text()
+    (line,) = [x for x in log.splitlines() if x.startswith("GPUS ")]
+    assert len(line.split(" ", 1)[1].split(",")) == 2, line
