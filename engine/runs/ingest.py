@@ -31,6 +31,7 @@ from engine.tracking.inject.trainyard_run.recordformat import (
     KIND_MODEL,
     KIND_PARAMS,
     KIND_SCALAR,
+    KIND_STATUS,
     KIND_TAGS,
     KIND_UPLOAD,
     OBJECT_KINDS,
@@ -63,6 +64,8 @@ class RecordIngestor:
         self.cursors = store.get_cursors(run_name)
         self.keys: dict[str, dict[int, str]] = {}  # writer -> key id -> key
         self.children: dict[str, RecordIngestor] = {}
+        # The script's run.complete() / run.fail(): (status, error), the last one asked for.
+        self.requested_status: tuple[str, str | None] | None = None
         children_root = str(self.files.tracking / CHILDREN_DIR)
         for child in store.list_children(run_name):  # after a restart: the children made before
             if child.run_dir.startswith(children_root):
@@ -114,8 +117,21 @@ class RecordIngestor:
         elif display:
             self.store.update_run(name, display_name=str(display))
         if status in TERMINAL_STATUSES:
-            self.children[name].poll()  # what it logged before it ended, first
-            self.store.set_status(name, str(status))
+            child = self.children[name]
+            child.poll()  # what it logged before it ended, first
+            error = info.get("error")
+            if status == "Failed" and error is None and child.requested_status is not None:
+                error = child.requested_status[1]
+            if error:
+                self.store.set_status(name, str(status), error=str(error))
+            else:
+                self.store.set_status(name, str(status))
+
+    def _request_status(self, status: str, info: dict[str, Any]) -> None:
+        """run.complete() / run.fail(): the status the run ends with; the supervisor applies it
+        when the script exits (a script that fails after run.complete() still fails the run)."""
+        error = info.get("error")
+        self.requested_status = (status, None if error is None else str(error))
 
     def _register_model(self, name: str, info: dict[str, Any]) -> None:
         """A new version of model `name` from a file or folder of the run (uploaded before)."""
@@ -185,6 +201,8 @@ class RecordIngestor:
                 self._register_model(str(r.key), cast("dict[str, Any]", r.value))
             elif kind == KIND_CHILD:
                 self._child(str(r.key), cast("dict[str, Any]", r.value))
+            elif kind == KIND_STATUS:
+                self._request_status(str(r.key), cast("dict[str, Any]", r.value))
             elif kind in OBJECT_KINDS:
                 value = {"path": f"tracking/{r.value}"} if kind == KIND_IMAGE else r.value
                 objects.append(MetricObject(str(r.key), OBJECT_KINDS[kind], value,

@@ -8,6 +8,7 @@ return at once. If anything fails before the run is recorded, its folder is remo
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import shutil
@@ -35,7 +36,10 @@ from engine.runtime.sweepresults import RECORDED_BY_SUPERVISORS, sweep_run_prope
 from engine.snapshots import SnapshotLimits, SnapshotManifest, SnapshotStore
 from engine.tracking.inject.trainyard_run.envvars import (
     ENV_CANCEL_GRACE,
+    ENV_COMPUTE,
     ENV_EXPERIMENT,
+    ENV_INPUTS,
+    ENV_PARENT_RUN_ID,
     ENV_RUN_DIR,
     ENV_RUN_ID,
     ENV_TRACKING_DIR,
@@ -327,8 +331,12 @@ class Submitter:
             ENV_EXPERIMENT: spec.experiment_name,
             ENV_TRACKING_DIR: str(files.tracking),
             ENV_RUN_DIR: str(files.root),
+            ENV_COMPUTE: spec.compute.removeprefix("azureml:"),
+            ENV_INPUTS: json.dumps(spec.inputs, default=str),
             "PYTHONUNBUFFERED": "1",
         })
+        if spec.parent_run is not None:
+            env[ENV_PARENT_RUN_ID] = spec.parent_run
         return env
 
 

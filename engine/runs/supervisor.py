@@ -393,6 +393,10 @@ class Supervisor:
             status, fields["error"] = "Canceled", self._cancel_message()
         elif proc.failure:  # an SSH host that stayed unreachable
             status, fields["error"] = "Failed", proc.failure
+        elif ingestor.requested_status is not None and ingestor.requested_status[0] == "Failed":
+            # run.fail() (Azure's semantics): Failed whatever the exit code, with the script's words.
+            status = "Failed"
+            fields["error"] = ingestor.requested_status[1] or "the script called run.fail()"
         elif code == 0:
             status = "Completed"
         else:

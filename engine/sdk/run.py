@@ -63,8 +63,10 @@ class Run:
                     "endTimeUtc": E.iso(run.end_time)})
         return doc
 
-    def get_metrics(self, name: str | None = None) -> dict[str, Any]:
-        """Like Azure ML: a key logged once gives its value, logged many times a list of values."""
+    def get_metrics(self, name: str | None = None, **_ignored: Any) -> dict[str, Any]:
+        """Like Azure ML (and the in-run Run): a scalar logged once gives its value, logged many
+        times a list of values; rows merge into {column: [values]}; a list, table or image is its
+        last logged value."""
         eng = self._engine
         out: dict[str, Any] = {}
         for s in eng.metric_summaries(self._id):
@@ -72,9 +74,17 @@ class Run:
                 continue
             if s.kind == "scalar":
                 values = eng.metric_history(self._id, s.key).values.tolist()
-            else:
-                values = [o.value for o in eng.metric_objects(self._id, s.key)]
-            out[s.key] = values[0] if len(values) == 1 else values
+                out[s.key] = values[0] if len(values) == 1 else values
+                continue
+            objects = [o.value for o in eng.metric_objects(self._id, s.key)]
+            if s.kind == "row":
+                merged: dict[str, list[Any]] = {}
+                for row in objects:
+                    for col, v in row.items():
+                        merged.setdefault(col, []).append(v)
+                out[s.key] = merged
+            elif objects:
+                out[s.key] = objects[-1]
         return out
 
     def get_tags(self) -> dict[str, Any]:

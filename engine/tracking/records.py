@@ -28,6 +28,7 @@ from engine.tracking.inject.trainyard_run.recordformat import (
     KIND_PARAMS,
     KIND_ROW,
     KIND_SCALAR,
+    KIND_STATUS,
     KIND_TABLE,
     KIND_TAGS,
     KIND_UPLOAD,
@@ -215,6 +216,15 @@ def _check(a: object) -> Record | str:
         if not _is_number(ts):
             return "timestamp must be a number"
         return _make(seq, KIND_CHILD, child, info, None, float(ts), None)
+    if kind == KIND_STATUS:
+        if len(a) != 5:
+            return "'s' record needs 5 fields"
+        _, _, status, info, ts = a
+        if status not in ("Completed", "Failed") or type(info) is not dict:
+            return "'s' record needs Completed or Failed and an info object"
+        if not _is_number(ts):
+            return "timestamp must be a number"
+        return _make(seq, KIND_STATUS, status, info, None, float(ts), None)
     return f"unknown record kind {kind!r}"
 
 

@@ -4,7 +4,8 @@ sitecustomize) runs on every CPython from 3.6 on, as the seeds' `python=3.6.2` n
 - vermin, which reads the source, finds nothing that needs a newer Python (annotations included:
   they are evaluated at definition time on 3.6);
 - every interpreter this machine has (the system's, pyenv's, uv's) runs a script that logs through
-  `azureml.core.Run`, `trainyard_run` and the mlflow stand-in, and the records it writes read back
+  `azureml.core.Run`, `trainyard_run` and the mlflow stand-in, reads its run back (get_metrics,
+  get_file_names), registers a model and makes a child run, and the records it writes read back
   right; older interpreters (2.7) get a message that says what to do, not a SyntaxError;
 - a real run on the oldest interpreter found, started by the engine, completes with its metrics.
 """
@@ -83,6 +84,13 @@ run.log_param("lr", 0.01)
 with open("model.txt", "w") as f:
     f.write("weights")
 run.upload_file("outputs/model.txt", "model.txt")
+# Azure's reads and writes of the run from inside it (run.flush() first, as they do).
+assert run.get_metrics()["loss"] == [1.0, 0.5, 1.0 / 3], run.get_metrics()
+assert "outputs/model.txt" in run.get_file_names(), run.get_file_names()
+run.register_model("model", "model.txt", tags={"python": "%d.%d" % sys.version_info[:2]})
+fold = run.child_run("fold")
+fold.log("fold_loss", 0.1)
+fold.complete()
 trainyard_run.get_run().log("native", 7)
 if os.path.dirname(mlflow.__file__).startswith(os.environ["INJECT"]):  # the stand-in, not a real MLflow
     mlflow.log_metric("mlflow_metric", 3.5)
@@ -127,13 +135,16 @@ def test_the_client_logs_right_under_every_python(version: str, tmp_path: Path) 
     scalars = [(r.key, r.value, r.step) for r in records if r.kind == "m"]
     assert [s for s in scalars if s[0] == "loss"] == [("loss", 1.0, 0), ("loss", 0.5, 1), ("loss", 1 / 3, 2)]
     assert ("native", 7.0, 0) in scalars and ("mlflow_metric", 3.5, 0) in scalars
-    by_kind = {r.kind: r for r in records if r.kind != "m"}
+    by_kind = {r.kind: r for r in records if r.kind not in ("m", "u", "c")}
     assert by_kind["l"].key == "accuracies" and by_kind["l"].value == [0.5, 0.75]
     assert by_kind["r"].value == {"epoch": 1, "acc": 0.5}
     assert by_kind["g"].value == {"python": version}
     assert by_kind["p"].value == {"lr": 0.01}
-    assert by_kind["u"].key == "outputs/model.txt"
-    assert (tracking / str(by_kind["u"].value)).read_text() == "weights"
+    uploads = {r.key: r.value for r in records if r.kind == "u"}
+    assert sorted(uploads) == ["model.txt", "outputs/model.txt"]
+    assert (tracking / str(uploads["outputs/model.txt"])).read_text() == "weights"
+    assert by_kind["M"].key == "model" and by_kind["M"].value["path"] == "model.txt"
+    assert [r.value["status"] for r in records if r.kind == "c"] == ["Running", "Completed"]
 
 
 @pytest.mark.parametrize("version", list(TOO_OLD) or [pytest.param("none", marks=pytest.mark.skip(
@@ -163,5 +174,10 @@ def test_a_run_on_the_oldest_python_completes_with_its_metrics(tmp_path: Path) -
         assert eng.metric_history(final.name, "loss").values.tolist() == [1.0, 0.5, 1 / 3]
         assert final.tags["python"] == oldest
         assert (Path(final.run_dir) / "outputs" / "model.txt").read_text() == "weights"
+        (model,) = eng.list_models("model")
+        assert model.tags == {"python": oldest} and Path(model.path).read_text() == "weights"
+        (child,) = eng.children(final.name)
+        assert child.status == "Completed"
+        assert eng.metric_history(child.name, "fold_loss").values.tolist() == [0.1]
     finally:
         eng.close()

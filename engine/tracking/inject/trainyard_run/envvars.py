@@ -7,14 +7,17 @@ Standard library only (Python 3.6+), and nothing but names.
 
 __all__ = [
     "ENV_CANCEL_GRACE",
+    "ENV_COMPUTE",
     "ENV_CONDA_EXE",
     "ENV_DOCKER_PULL_STALL",
     "ENV_EXPERIMENT",
     "ENV_FLUSH_INTERVAL",
     "ENV_HOME",
+    "ENV_INPUTS",
     "ENV_MLFLOW_EXPERIMENT_NAME",
     "ENV_MLFLOW_RUN_ID",
     "ENV_MLFLOW_TRACKING_URI",
+    "ENV_PARENT_RUN_ID",
     "ENV_RUN_DIR",
     "ENV_RUN_ID",
     "ENV_SNAPSHOT_MAX_FILES",
@@ -36,8 +39,12 @@ ENV_EXPERIMENT = "TRAINYARD_EXPERIMENT"
 ENV_TRACKING_DIR = "TRAINYARD_TRACKING_DIR"  # where the record files go; unset: an offline run
 ENV_RUN_DIR = "TRAINYARD_RUN_DIR"
 ENV_FLUSH_INTERVAL = "TRAINYARD_FLUSH_INTERVAL"  # seconds between the client's writes (optional)
+# What the in-run Run tells about itself (get_details, parent, input_datasets).
+ENV_COMPUTE = "TRAINYARD_COMPUTE"  # the compute target's name
+ENV_PARENT_RUN_ID = "TRAINYARD_PARENT_RUN_ID"  # set when the run is a child (a sweep trial, submit_child)
+ENV_INPUTS = "TRAINYARD_INPUTS"  # the job's inputs as JSON: {name: value}
 # The variables that name the run wherever it runs; the others are paths on the machine running it.
-RUN_IDENTITY = (ENV_RUN_ID, ENV_EXPERIMENT)
+RUN_IDENTITY = (ENV_RUN_ID, ENV_EXPERIMENT, ENV_COMPUTE, ENV_PARENT_RUN_ID, ENV_INPUTS)
 
 # MLflow's variables, set by the engine for MLflow-instrumented scripts (engine/tracking/mlflow_env.py)
 # and read by the ``mlflow`` stand-in.

@@ -26,11 +26,13 @@ from .recordformat import (
     KIND_MODEL,
     KIND_PARAMS,
     KIND_ROW,
+    KIND_STATUS,
     KIND_TABLE,
     KIND_TAGS,
     KIND_UPLOAD,
 )
 from .run import ExperimentName, Run
+from .runinfo import RunFolder
 from .values import MetricValueError, cell, cells, check_name, check_run_path, check_step, number
 from .writer import RecordWriter
 
@@ -252,6 +254,39 @@ class LiveRun(Run):
             child._id = child._display_name = child_id
             child._experiment = self._experiment
             self._children[child_id] = child
+        return child
+
+    # ---- reading the run, child runs, the status (Run's Azure ML methods) ----------------------
+
+    def _folder(self) -> "RunFolder":
+        return RunFolder(self._tracking_dir, self._run_dir)
+
+    def _end(self, status: str, error: "str | None") -> None:
+        parent = self._parent_run
+        if isinstance(parent, LiveRun):  # a child_run(): its parent's record ends it now
+            info = {"status": status}  # type: dict
+            if error is not None:
+                info["error"] = error
+            parent._child(self._id, info)
+            parent.flush()
+        else:
+            self._add(KIND_STATUS, [status, {"error": error}, _time()])
+            self.flush()
+
+    def _make_child(self, name: "str | None", run_id: "str | None") -> "LiveRun":
+        child_id = run_id
+        n = len(self._children)
+        while child_id is None:
+            n += 1
+            candidate = f"{self._id}_{n}"
+            # Another process of the run may have made it already.
+            if candidate not in self._children and not os.path.exists(
+                    os.path.join(self._tracking_dir, CHILDREN_DIR, candidate)):
+                child_id = candidate
+        child = self._child(child_id, {"display_name": name or child_id, "status": "Running", "tags": {}})
+        child._parent_run = self
+        child._run_dir = os.path.join(self._tracking_dir, CHILDREN_DIR, child_id)
+        self.flush()
         return child
 
     def _tags(self, items: dict) -> None:

@@ -70,5 +70,21 @@ class OfflineRun(Run):
     def flush(self) -> None:
         pass
 
+    def _end(self, status: str, error: "str | None") -> None:
+        if status != "Completed":  # complete() offline stays quiet, as it always has
+            self._say("mark the run", status, error or "")
+
+    def _make_child(self, name: "str | None", run_id: "str | None") -> "OfflineRun":
+        child = OfflineRun._create()
+        child._display_name = name or child._id
+        child._parent_run = self
+        return child
+
+    def _register_model(self, name: str, path: str, info: dict) -> None:
+        self._say("register model", name, path)
+
+    def _model_in_run(self, model_name: str, path: str) -> str:
+        return path  # nothing to upload to: the offline run only says what it would register
+
 
 Run._offline_class = OfflineRun

@@ -27,6 +27,9 @@ number per writer never loses or duplicates a record. Line formats (``ts`` = tim
                                                       info: {"display_name", "status", "tags"};
                                                       its run folder is children/<child_id>/ (records
                                                       in children/<child_id>/tracking/)
+    [seq, "s", status, {"error": text or null}, ts]   the script's run.complete() ("Completed") or
+                                                      run.fail() ("Failed"): the status the run
+                                                      ends with (a failed script still fails it)
 
 Scalar metrics (``run.log``) go to ``<writer>.scalars``: fixed 36-byte little-endian records
 ``(seq u64, key id u32, step i64, value f64, time f64)`` that numpy reads as arrays without a
@@ -50,6 +53,7 @@ __all__ = [
     "KIND_PARAMS",
     "KIND_ROW",
     "KIND_SCALAR",
+    "KIND_STATUS",
     "KIND_TABLE",
     "KIND_TAGS",
     "KIND_UPLOAD",
@@ -84,9 +88,10 @@ KIND_UPLOAD = "u"
 KIND_KEY = "k"
 KIND_MODEL = "M"
 KIND_CHILD = "c"
+KIND_STATUS = "s"
 KINDS = frozenset(
     {KIND_SCALAR, KIND_LIST, KIND_ROW, KIND_TABLE, KIND_IMAGE, KIND_TAGS, KIND_PARAMS, KIND_UPLOAD, KIND_KEY,
-     KIND_MODEL, KIND_CHILD}
+     KIND_MODEL, KIND_CHILD, KIND_STATUS}
 )
 # A child run's folder: <tracking>/children/<child_id>/, laid out as any run folder.
 CHILDREN_DIR = "children"
