@@ -83,22 +83,34 @@ def seen_by_script(run: Any) -> dict[str, Any]:
 
 
 def test_a_script_reads_its_run_registers_a_model_and_makes_child_runs(eng: Engine, tmp_path: Path) -> None:
-    folder = write(tmp_path / "proj", READS, """
+    folder = write(
+        tmp_path / "proj",
+        READS,
+        """
         command: python train.py
         code: src
         compute: local
         inputs:
           epochs: 3
-        """)
+        """,
+    )
     final = eng.wait(eng.submit(load_job(folder / "job.yml")).name, timeout=120)
     assert final.status == "Completed", final.error
     seen = seen_by_script(final)
-    assert seen["metrics"] == {"loss": [0.5, 0.25, 0.125], "accuracy": 0.9,
-                               "per_epoch": {"epoch": [1, 2], "acc": [0.5, 0.75]}, "sizes": [1, 2, 3]}
+    assert seen["metrics"] == {
+        "loss": [0.5, 0.25, 0.125],
+        "accuracy": 0.9,
+        "per_epoch": {"epoch": [1, 2], "acc": [0.5, 0.75]},
+        "sizes": [1, 2, 3],
+    }
     assert seen["loss_only"] == {"loss": [0.5, 0.25, 0.125]}
     # The script's live ./outputs and ./logs, its upload, and the run's driver log.
-    assert {"outputs/model.pt", "logs/notes.txt", "reports/summary.txt",
-            "azureml-logs/70_driver_log.txt"} <= set(seen["files"])
+    assert {
+        "outputs/model.pt",
+        "logs/notes.txt",
+        "reports/summary.txt",
+        "azureml-logs/70_driver_log.txt",
+    } <= set(seen["files"])
     assert not any(f.startswith(("wd/", "tracking/", "spec.json")) for f in seen["files"])
     details = seen["details"]
     assert (details["runId"], details["target"], details["status"]) == (final.name, "local", "Running")
@@ -123,62 +135,89 @@ def test_a_script_reads_its_run_registers_a_model_and_makes_child_runs(eng: Engi
 
 
 def test_run_fail_fails_the_run_even_when_the_script_exits_well(eng: Engine, tmp_path: Path) -> None:
-    folder = write(tmp_path / "proj", """
+    folder = write(
+        tmp_path / "proj",
+        """
         from azureml.core import Run
         run = Run.get_context()
         run.log("rows", 0)
         run.fail(error_details="no training rows after filtering", error_code="EmptyData")
         print("exiting normally")
-        """, "command: python train.py\ncode: src\n")
+        """,
+        "command: python train.py\ncode: src\n",
+    )
     final = eng.wait(eng.submit(load_job(folder / "job.yml")).name, timeout=60)
     assert final.status == "Failed" and final.exit_code == 0
     assert final.error == "[EmptyData] no training rows after filtering"
 
 
 def test_run_complete_completes_but_a_later_crash_still_fails(eng: Engine, tmp_path: Path) -> None:
-    good = write(tmp_path / "good", """
+    good = write(
+        tmp_path / "good",
+        """
         from azureml.core import Run
         Run.get_context().complete()
-        """, "command: python train.py\ncode: src\n")
-    crash = write(tmp_path / "crash", """
+        """,
+        "command: python train.py\ncode: src\n",
+    )
+    crash = write(
+        tmp_path / "crash",
+        """
         import sys
         from azureml.core import Run
         Run.get_context().complete()
         sys.exit("crashed after complete()")
-        """, "command: python train.py\ncode: src\n")
+        """,
+        "command: python train.py\ncode: src\n",
+    )
     assert eng.wait(eng.submit(load_job(good / "job.yml")).name, timeout=60).status == "Completed"
     final = eng.wait(eng.submit(load_job(crash / "job.yml")).name, timeout=60)
-    assert final.status == "Failed" and final.error == "the script exited with code 1: crashed after complete()"
+    assert (
+        final.status == "Failed" and final.error == "the script exited with code 1: crashed after complete()"
+    )
 
 
 def test_a_child_run_started_by_the_engine_knows_its_parent(eng: Engine, tmp_path: Path) -> None:
-    folder = write(tmp_path / "proj", """
+    folder = write(
+        tmp_path / "proj",
+        """
         import json, os
         from azureml.core import Run
         parent = Run.get_context().parent
         os.makedirs("outputs", exist_ok=True)
         with open("outputs/seen.json", "w") as f:
             json.dump({"parent": None if parent is None else [parent.id, str(parent.experiment)]}, f)
-        """)
-    first = eng.wait(eng.submit(JobSpec(experiment_name="fam", code_dir=folder / "src", script="train.py")).name,
-                     timeout=60)
-    child = eng.wait(eng.submit(JobSpec(experiment_name="fam", code_dir=folder / "src", script="train.py",
-                                        parent_run=first.name)).name, timeout=60)
+        """,
+    )
+    first = eng.wait(
+        eng.submit(JobSpec(experiment_name="fam", code_dir=folder / "src", script="train.py")).name,
+        timeout=60,
+    )
+    child = eng.wait(
+        eng.submit(
+            JobSpec(experiment_name="fam", code_dir=folder / "src", script="train.py", parent_run=first.name)
+        ).name,
+        timeout=60,
+    )
     assert seen_by_script(first)["parent"] is None
     assert seen_by_script(child)["parent"] == [first.name, "fam"]
 
 
 def test_the_control_script_registers_and_downloads_after_the_run(eng: Engine, tmp_path: Path) -> None:
-    folder = write(tmp_path / "proj", """
+    folder = write(
+        tmp_path / "proj",
+        """
         import os
         from azureml.core import Run
         os.makedirs("outputs", exist_ok=True)
         with open("outputs/model.pt", "w") as f:
             f.write("trained")
         Run.get_context().log_row("table", a=1)
-        """)
+        """,
+    )
     run = Experiment(Workspace(engine=eng), "control").submit(
-        ScriptRunConfig(source_directory=str(folder / "src"), script="train.py"))
+        ScriptRunConfig(source_directory=str(folder / "src"), script="train.py")
+    )
     run.wait_for_completion()
     model = run.register_model(model_name="pytorch-birds", model_path="outputs/model.pt")
     assert (model.name, model.version) == ("pytorch-birds", 1)

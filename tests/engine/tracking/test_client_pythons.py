@@ -31,8 +31,13 @@ from engine.tracking.records import read_writer, writers
 
 def _version(python: str) -> tuple[int, int] | None:
     try:
-        out = subprocess.run([python, "-c", "import sys; print('%d %d' % sys.version_info[:2])"],
-                             capture_output=True, text=True, timeout=30, env={"PATH": "/usr/bin:/bin"})
+        out = subprocess.run(
+            [python, "-c", "import sys; print('%d %d' % sys.version_info[:2])"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            env={"PATH": "/usr/bin:/bin"},
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     if out.returncode != 0:
@@ -43,12 +48,19 @@ def _version(python: str) -> tuple[int, int] | None:
 
 def interpreters() -> dict[str, str]:
     """'X.Y' -> one interpreter of that version on this machine (nothing is downloaded)."""
-    candidates = sorted(glob.glob("/usr/bin/python[23]*") + glob.glob("/usr/local/bin/python[23]*")
-                        + glob.glob(os.path.expanduser("~/.pyenv/versions/*/bin/python")))
+    candidates = sorted(
+        glob.glob("/usr/bin/python[23]*")
+        + glob.glob("/usr/local/bin/python[23]*")
+        + glob.glob(os.path.expanduser("~/.pyenv/versions/*/bin/python"))
+    )
     uv = shutil.which("uv") or str(Path(sys.executable).with_name("uv"))
     if os.path.exists(uv):
-        listed = subprocess.run([uv, "python", "list", "--only-installed", "--offline", "--output-format", "json"],
-                                capture_output=True, text=True, timeout=60)
+        listed = subprocess.run(
+            [uv, "python", "list", "--only-installed", "--offline", "--output-format", "json"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         if listed.returncode == 0:
             candidates += [entry["path"] for entry in json.loads(listed.stdout or "[]") if entry.get("path")]
     found: dict[str, str] = {}
@@ -103,8 +115,11 @@ run.flush()
 def test_vermin_finds_nothing_that_needs_more_than_python_3_6() -> None:
     vermin = Path(sys.executable).with_name("vermin")
     assert vermin.exists(), "vermin is in the dev extra: pip install -e .[dev]"
-    res = subprocess.run([str(vermin), "--target=3.6-", "--no-tips", "--violations", "--eval-annotations",
-                          str(INJECT_DIR)], capture_output=True, text=True)
+    res = subprocess.run(
+        [str(vermin), "--target=3.6-", "--no-tips", "--violations", "--eval-annotations", str(INJECT_DIR)],
+        capture_output=True,
+        text=True,
+    )
     assert res.returncode == 0, res.stdout + res.stderr
     assert "Target versions not met" not in res.stdout
 
@@ -121,11 +136,18 @@ def test_the_client_logs_right_under_every_python(version: str, tmp_path: Path) 
     tracking = tmp_path / "tracking"
     script = tmp_path / "train.py"
     script.write_text(textwrap.dedent(LOGS))
-    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(INJECT_DIR), "INJECT": str(INJECT_DIR),
-           "TRAINYARD_TRACKING_DIR": str(tracking), "TRAINYARD_RUN_ID": "run-1", "TRAINYARD_EXPERIMENT": "exp",
-           "TRAINYARD_RUN_DIR": str(tmp_path)}
-    res = subprocess.run([SUPPORTED[version], str(script)], cwd=tmp_path, env=env, capture_output=True,
-                         text=True, timeout=120)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": str(INJECT_DIR),
+        "INJECT": str(INJECT_DIR),
+        "TRAINYARD_TRACKING_DIR": str(tracking),
+        "TRAINYARD_RUN_ID": "run-1",
+        "TRAINYARD_EXPERIMENT": "exp",
+        "TRAINYARD_RUN_DIR": str(tmp_path),
+    }
+    res = subprocess.run(
+        [SUPPORTED[version], str(script)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
     assert res.returncode == 0, res.stderr
     records = []
     for writer in writers(tracking):
@@ -147,16 +169,27 @@ def test_the_client_logs_right_under_every_python(version: str, tmp_path: Path) 
     assert [r.value["status"] for r in records if r.kind == "c"] == ["Running", "Completed"]
 
 
-@pytest.mark.parametrize("version", list(TOO_OLD) or [pytest.param("none", marks=pytest.mark.skip(
-    reason="no interpreter older than 3.6 on this machine"))])
+@pytest.mark.parametrize(
+    "version",
+    list(TOO_OLD)
+    or [pytest.param("none", marks=pytest.mark.skip(reason="no interpreter older than 3.6 on this machine"))],
+)
 def test_an_older_python_is_told_what_to_do(version: str, tmp_path: Path) -> None:
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(INJECT_DIR)}
     for statement in ("from azureml.core import Run", "import trainyard_run"):
-        res = subprocess.run([TOO_OLD[version], "-c", statement], cwd=tmp_path, env=env, capture_output=True,
-                             text=True, timeout=60)
+        res = subprocess.run(
+            [TOO_OLD[version], "-c", statement],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert res.returncode != 0
-        assert "Trainyard's in-run client (azureml.core.Run, trainyard_run, mlflow) needs Python 3.6 or newer; " \
-               f"this run's interpreter is Python {version}" in res.stderr, res.stderr
+        assert (
+            "Trainyard's in-run client (azureml.core.Run, trainyard_run, mlflow) needs Python 3.6 or newer; "
+            f"this run's interpreter is Python {version}" in res.stderr
+        ), res.stderr
         assert "SyntaxError" not in res.stderr and "sitecustomize" not in res.stderr
 
 
@@ -167,8 +200,13 @@ def test_a_run_on_the_oldest_python_completes_with_its_metrics(tmp_path: Path) -
     (code / "train.py").write_text(textwrap.dedent(LOGS))
     eng = Engine.open(tmp_path / "ws")
     try:
-        spec = JobSpec(experiment_name="old-python", code_dir=code, script="train.py",
-                       interpreter_path=SUPPORTED[oldest], environment_variables={"INJECT": str(INJECT_DIR)})
+        spec = JobSpec(
+            experiment_name="old-python",
+            code_dir=code,
+            script="train.py",
+            interpreter_path=SUPPORTED[oldest],
+            environment_variables={"INJECT": str(INJECT_DIR)},
+        )
         final = eng.wait(eng.submit(spec).name, timeout=120)
         assert final.status == "Completed", final.error
         assert eng.metric_history(final.name, "loss").values.tolist() == [1.0, 0.5, 1 / 3]
