@@ -39,12 +39,15 @@ from studio.browsers.environments import EnvironmentBrowser
 from studio.browsers.experiments import ExperimentBrowser
 from studio.browsers.models import ModelBrowser
 from studio.browsers.runs import RunBrowser
+from studio.dialogs.clone import CloneSource, clone_source
 from studio.dialogs.submit import SubmitDialog
+from studio.discover import fill_help_menu
 from studio.errors import one_line
 from studio.heap import freeze_startup_heap, thaw_heap
 from studio.icons import NAV_ICONS, icon
 from studio.models.runs import RunTableModel
 from studio.style import heading, muted
+from studio.tasks import BackgroundOp
 
 PAGES = ("experiments", "runs", "environments", "compute", "models", "data")
 NAV_LABELS = {"experiments": "Experiments", "runs": "Runs", "environments": "Environments", "compute": "Compute",
@@ -111,6 +114,7 @@ class MainWindow(QMainWindow):
         self.notifier.ended.connect(self._run_ended)
         self.notifier.open_requested.connect(self.bring_run_forward)
         self.submit_dialog: SubmitDialog | None = None
+        self.palette_dialog: Any = None
 
         central = QWidget()
         row = QHBoxLayout(central)
@@ -139,6 +143,7 @@ class MainWindow(QMainWindow):
             self.stack.addWidget(self.pages[key])
         self.runs_page.openRun.connect(self.show_run)
         self.runs_page.compareRequested.connect(self.show_compare)
+        self.runs_page.cloneRequested.connect(self.clone_run)
         self.models_page.openRun.connect(self.show_run)
         self.experiments_page.openRun.connect(self.show_run)
         self.compute_page.openRun.connect(self.show_run)
@@ -241,6 +246,7 @@ class MainWindow(QMainWindow):
         view_menu.addAction(self.notify_action)
 
         help_menu = self.menuBar().addMenu("&Help")
+        fill_help_menu(self, help_menu)
         about = QAction("&About Trainyard", self)
         about.setMenuRole(QAction.MenuRole.AboutRole)
         about.triggered.connect(self._about)
@@ -372,6 +378,15 @@ class MainWindow(QMainWindow):
         self.submit_dialog = dialog
         dialog.open()
         return dialog
+
+    def clone_run(self, name: str) -> BackgroundOp:
+        """Clone & edit: the Submit dialog, filled from run `name` (read in the background)."""
+
+        def opened(source: CloneSource) -> None:
+            self.open_project(source.folder, source.script).fill_from(source)
+
+        return (BackgroundOp(self, lambda: clone_source(self.engine, name))
+                .success(opened).with_progress(f"Reading {name}…").run())
 
     def _submitted(self, run: E.Run) -> None:
         self.runs_model.upsert([run])

@@ -31,7 +31,7 @@ from engine.runs import launch
 from engine.runs.names import new_run_name
 from engine.runtime import INJECT_DIR, default_python
 from engine.runtime.files import RunFiles
-from engine.runtime.launchspec import LaunchSpec, Placement, SweepSettings, TrialTemplate, read_spec
+from engine.runtime.launchspec import CODE_DIR, LaunchSpec, Placement, SweepSettings, TrialTemplate, read_spec
 from engine.runtime.sweepresults import RECORDED_BY_SUPERVISORS, sweep_run_properties
 from engine.snapshots import SnapshotLimits, SnapshotManifest, SnapshotStore
 from engine.tracking.inject.trainyard_run.envvars import (
@@ -108,6 +108,8 @@ class Submitter:
                 inputs=dict(spec.inputs),
                 tags=dict(spec.tags),
                 properties={**spec.properties, "host": launch.this_host(), "interpreter": interpreter,
+                            # the folder the code came from: the studio's Clone & edit opens it
+                            **({CODE_DIR: str(code_dir)} if code_dir is not None else {}),
                             **({"distribution": spec.distribution.to_dict()} if spec.distribution else {}),
                             **({"source_file": spec.source_file} if spec.source_file else {})},
                 max_run_duration_seconds=spec.max_run_duration_seconds,

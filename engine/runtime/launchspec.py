@@ -20,7 +20,10 @@ from typing import Any
 from engine.errors import InvalidState
 from engine.runtime.distribution import Distribution
 
-__all__ = ["LaunchSpec", "Placement", "SweepSettings", "TrialTemplate", "is_sweep_spec", "read_spec"]
+# A run's property: the folder its code was snapshotted from (the studio's Clone & edit opens it).
+CODE_DIR = "code_dir"
+
+__all__ = ["CODE_DIR", "LaunchSpec", "Placement", "SweepSettings", "TrialTemplate", "is_sweep_spec", "read_spec"]
 
 
 class _Reader:

@@ -26,7 +26,9 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
     QFileDialog,
+    QHBoxLayout,
     QHeaderView,
+    QLabel,
     QLineEdit,
     QMainWindow,
     QMenu,
@@ -36,16 +38,23 @@ from PySide6.QtWidgets import (
 
 from engine import entities as E
 from engine.errors import NotFound
+from studio.browsers.runviews import fill_views_menu
 from studio.dialogs.register_model import RegisterModelDialog
 from studio.errors import show_error
-from studio.models.runs import COL_STARTED, COL_TAGS, COLUMNS, RUN_ROLE, RunTableModel
+from studio.models.runs import COL_STARTED, COL_TAGS, COL_TYPE, COLUMNS, RUN_ROLE, RunTableModel
+from studio.style import STATUS_COLORS
 from studio.tasks import BackgroundOp
 from studio.widgets import EmptyState, Page, make_table
 
 EMPTY_TEXT = "Drop a project folder here or use File ▸ Open Project… to submit your first run."
+SEARCH_HELP = ("Words find runs by name, status, experiment, compute or tag.\n"
+               "Or search as in MLflow, evaluated by the store:\n"
+               "  metrics.val_loss < 0.3 and params.lr > 1e-3 and tags.stage = 'dev'\n"
+               "  attributes.status IN ('Failed', 'Canceled')   attributes.type = 'sweep'\n"
+               "metrics. compare the latest value; =, !=, <, <=, >, >=, LIKE, ILIKE; AND between clauses.")
 SETTINGS_KEY = "runsTable/metricColumns"
 FILTER_DELAY_MS = 200  # typing "alpha" runs one store query, not five
-COLUMN_SAMPLES = ["wonderful_river_abcd1234x", "Completed ", "experiment-name", "compute",
+COLUMN_SAMPLES = ["wonderful_river_abcd1234x", "Stopped early  ", "pipeline ", "experiment-name", "compute",
                   "Yesterday 00:00:00", "10m 00s", "key=value, key=value"]
 METRIC_SAMPLE = "-0.001234 "
 
@@ -63,6 +72,7 @@ class RunBrowser(Page):
 
     openRun = Signal(str)
     compareRequested = Signal(list)
+    cloneRequested = Signal(str)
 
     def __init__(self, engine: Any, bridge: Any, model: RunTableModel, parent: QWidget | None = None) -> None:
         super().__init__("Runs", parent)
@@ -73,15 +83,23 @@ class RunBrowser(Page):
         self._metric_keys: list[str] = []
 
         self.filter_edit = QLineEdit()
-        self.filter_edit.setPlaceholderText("Filter by name, status, experiment, compute or tag")
+        self.filter_edit.setPlaceholderText("Filter by name, status, experiment… or  metrics.loss < 0.3")
+        self.filter_edit.setToolTip(SEARCH_HELP)
         self.filter_edit.setClearButtonEnabled(True)
-        self.filter_edit.setMaximumWidth(420)
+        self.filter_edit.setMaximumWidth(460)
         self._filter_timer = QTimer(self)
         self._filter_timer.setSingleShot(True)
         self._filter_timer.setInterval(FILTER_DELAY_MS)
         self._filter_timer.timeout.connect(self._apply_filter)
         self.filter_edit.textChanged.connect(lambda _t: self._filter_timer.start())
         self.controls.addWidget(self.filter_edit, 1)
+        self.views_button = QPushButton("Views")
+        self.views_button.setToolTip("Saved views: a query and its metric columns under a name")
+        self.views_menu = QMenu(self)
+        self.views_menu.aboutToShow.connect(lambda: fill_views_menu(
+            self.views_menu, self, lambda: (self.filter_edit.text(), self.model.metric_columns()), self.apply_view))
+        self.views_button.setMenu(self.views_menu)
+        self.controls.addWidget(self.views_button)
         self.archived_box = QCheckBox("Show archived")
         self.archived_box.setToolTip("Archived runs are hidden from this list; their files and metrics are kept")
         self.archived_box.toggled.connect(lambda on: self.model.set_query(include_archived=on))
@@ -112,6 +130,14 @@ class RunBrowser(Page):
         header.customContextMenuRequested.connect(
             lambda pos: self.columns_menu.popup(header.mapToGlobal(pos)))
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
+        self.query_error = QLabel()
+        self.query_error.setWordWrap(True)
+        self.query_error.setStyleSheet(f"color: {STATUS_COLORS['Failed']}")
+        self.query_error.setToolTip(SEARCH_HELP)
+        self.query_error.hide()
+        self._lay.insertWidget(2, self.query_error)
+        self._lay.insertLayout(3, self._build_actions())
+        model.queryError.connect(self._query_error)
         self.empty = EmptyState("No runs yet", EMPTY_TEXT)
         self.set_body(self.table, self.empty)
 
@@ -128,6 +154,74 @@ class RunBrowser(Page):
     def is_ready(self) -> bool:
         return bool(self.bridge.is_loaded) and self.model.is_ready()
 
+    def _build_actions(self) -> QHBoxLayout:
+        """The run actions as buttons (also in the context menu), for the selected run(s)."""
+        row = QHBoxLayout()
+        row.setSpacing(6)
+        specs = [
+            ("rerun", "Re-run", "Run the selected run again: same code snapshot, command, environment, compute",
+             lambda: [self.rerun(n) for n in self.selected_names()]),
+            ("clone", "Clone && edit…", "Open the Submit dialog filled from the selected run, change it, submit",
+             lambda: self.cloneRequested.emit(self.selected_names()[0])),
+            ("cancel", "Cancel", "Stop the selected runs that are still going",
+             lambda: [self.cancel_run(n) for n in self._cancelable()]),
+            ("archive", "Archive", "Hide the selected runs from this list (nothing is deleted)",
+             self._archive_selected),
+            ("register", "Register model…", "Register a file of the selected run's outputs as a model",
+             self._choose_model_of_selected),
+        ]
+        self.action_buttons: dict[str, QPushButton] = {}
+        for key, text, tip, slot in specs:
+            button = QPushButton(text)
+            button.setToolTip(tip)
+            button.clicked.connect(lambda _c=False, f=slot: f())
+            row.addWidget(button)
+            self.action_buttons[key] = button
+        row.addStretch(1)
+        self._update_actions()
+        return row
+
+    def _cancelable(self) -> list[str]:
+        runs = (self.model.get(n) for n in self.selected_names())
+        return [r.name for r in runs if r is not None and not r.is_terminal and not r.cancel_requested]
+
+    def _archive_selected(self) -> None:
+        names = self.selected_names()
+        archived = [n for n in names if self.model.is_archived(n)]
+        if archived and len(archived) == len(names):
+            self.set_archived(names, False)
+        elif names:
+            self.set_archived(names, True)
+
+    def _choose_model_of_selected(self) -> None:
+        names = self.selected_names()
+        run = self.model.get(names[0]) if names else None
+        if run is not None:
+            self._choose_model(run)
+
+    def _update_actions(self) -> None:
+        names = self.selected_names()
+        one = len(names) == 1
+        b = self.action_buttons
+        b["rerun"].setEnabled(bool(names))
+        b["clone"].setEnabled(one)
+        b["register"].setEnabled(one)
+        b["cancel"].setEnabled(bool(self._cancelable()))
+        b["archive"].setEnabled(bool(names))
+        all_archived = bool(names) and all(self.model.is_archived(n) for n in names)
+        b["archive"].setText("Unarchive" if all_archived else "Archive")
+
+    def apply_view(self, query: str, columns: list[str]) -> None:
+        """Show a saved view: its query and its metric columns."""
+        self.model.set_metric_columns(columns)
+        settings().setValue(SETTINGS_KEY, columns)
+        self.filter_edit.setText(query)
+        self._apply_filter()
+
+    def _query_error(self, message: str) -> None:
+        self.query_error.setText(message)
+        self.query_error.setVisible(bool(message))
+
     # ---------------------------------------------------------------- filter, counts, columns
     def _apply_filter(self) -> None:
         self._filter_timer.stop()
@@ -140,7 +234,7 @@ class RunBrowser(Page):
         self.count_label.setText(f"{total:,} {noun}" if shown == total else f"{shown:,} of {total:,} {noun}")
 
     def _sort_indicator_changed(self, column: int, _order: Qt.SortOrder) -> None:
-        if column == COL_TAGS:  # the store cannot sort by tags
+        if column in (COL_TAGS, COL_TYPE):  # the store cannot sort by these
             header = self.table.horizontalHeader()
             header.blockSignals(True)
             header.setSortIndicator(self.model.sort_column(), Qt.SortOrder.DescendingOrder
@@ -215,6 +309,7 @@ class RunBrowser(Page):
 
     def _selection_changed(self, *_: object) -> None:
         self.compare_button.setEnabled(len(self.selected_names()) >= 2)
+        self._update_actions()
 
     def compare_selected(self) -> None:
         names = self.selected_names()
@@ -247,6 +342,7 @@ class RunBrowser(Page):
                                 lambda: [self.cancel_run(n) for n in cancelable])
         cancel.setEnabled(bool(cancelable))
         menu.addAction("Re-run", lambda: self.rerun(run.name))
+        menu.addAction("Clone && edit…", lambda: self.cloneRequested.emit(run.name))
         menu.addSeparator()
         menu.addAction("Open run folder", lambda: open_folder(self, run.run_dir))
         menu.addAction("Download outputs…", lambda: self._choose_download(run))

@@ -73,6 +73,7 @@ class SubmitDialog(QDialog):
         self._scanning = True
         self._submitting = False
         self._previews: dict[Path, Any] = {}  # code folder -> SnapshotPreview (or the error)
+        self._clone: Any = None  # a CloneSource whose values fill the form once it has loaded
         self.setWindowTitle("Submit a run")
         self.setMinimumWidth(640)
 
@@ -244,6 +245,37 @@ class SubmitDialog(QDialog):
         self._fill_environments(scan, environments)
         self._fill_jobs(scan)
         self._scripts_found(list(scan.scripts))
+        if self._clone is not None:
+            self._apply_clone(self._clone)
+
+    def fill_from(self, source: Any) -> None:
+        """Clone & edit: take script, arguments, experiment, compute, environment, variables and
+        the time limit of an earlier run (a studio.dialogs.clone.CloneSource)."""
+        self._clone = source
+        self._preferred = source.script
+        self.setWindowTitle(f"Clone {source.run_name}")
+        note = f"Cloned from {source.run_name}" + (
+            " (its project folder is gone: this is a copy of its snapshot)" if source.from_snapshot else "")
+        self.folder_label.setText(f"{self.folder}\n{note}")
+        self.arguments_edit.setText(shlex.join(source.arguments))
+        self.experiment_combo.setEditText(source.experiment)
+        self.env_vars.set_rows(list(source.variables))
+        self.duration.set_seconds(source.max_run_duration_seconds)
+        if not self._scanning:
+            self._apply_clone(source)
+
+    def _apply_clone(self, source: Any) -> None:
+        """The choices that need the loaded lists (compute targets, environments)."""
+        index = self.compute_combo.findData(source.compute)
+        if index >= 0:
+            self.compute_combo.setCurrentIndex(index)
+        if source.environment:
+            index = self.environment_combo.findData(_choice(ENV_REF, source.environment))
+            if index >= 0:
+                self.environment_combo.setCurrentIndex(index)
+        self.script_combo.setCurrentText(source.script)
+        self.experiment_combo.setEditText(source.experiment)
+        self._validate()
 
     def _load_failed(self, exc: BaseException) -> None:
         self._scripts_found([])

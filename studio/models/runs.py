@@ -31,6 +31,8 @@ from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QApplication
 
 from engine import entities as E
+from engine.errors import TrainyardError
+from engine.runtime.sweepresults import PRIMARY_METRIC, RUN_TYPE
 from studio.style import (
     fmt_duration,
     fmt_number,
@@ -42,8 +44,8 @@ from studio.style import (
 )
 from studio.tasks import BackgroundOp
 
-COLUMNS = ("Name", "Status", "Experiment", "Compute", "Started", "Duration", "Tags")
-COL_NAME, COL_STATUS, COL_EXPERIMENT, COL_COMPUTE, COL_STARTED, COL_DURATION, COL_TAGS = range(len(COLUMNS))
+COLUMNS = ("Name", "Status", "Type", "Experiment", "Compute", "Started", "Duration", "Tags")
+COL_NAME, COL_STATUS, COL_TYPE, COL_EXPERIMENT, COL_COMPUTE, COL_STARTED, COL_DURATION, COL_TAGS = range(len(COLUMNS))
 # Columns the store sorts by, besides the metric columns.
 SORTS = {COL_NAME: "name", COL_STATUS: "status", COL_EXPERIMENT: "experiment", COL_COMPUTE: "compute",
          COL_STARTED: "start", COL_DURATION: "duration", COL_TAGS: "tags"}
@@ -102,6 +104,15 @@ def fetch(engine: Any, query: RunQuery, blocks: list[int], keys: list[str], *, c
     return out
 
 
+def run_type(run: E.Run) -> str:
+    """command, sweep, trial (a sweep's child), pipeline or step (another run's child); as the
+    store's attributes.type search (engine.store.runsearch) tells them apart."""
+    kind = run.properties.get(RUN_TYPE)
+    if run.parent_name:
+        return "trial" if run.properties.get(PRIMARY_METRIC) else "step"
+    return str(kind) if kind in ("sweep", "pipeline") else "command"
+
+
 def fmt_value(value: float | None) -> str:
     return fmt_number(value) if value is not None else ""
 
@@ -117,6 +128,7 @@ class RunTableModel(QAbstractTableModel):
     activeCountChanged = Signal(int)
     countsChanged = Signal(int, int)
     queryApplied = Signal()
+    queryError = Signal(str)  # why the store refused the query (a search that does not parse); '' once one works
 
     def __init__(self, parent: QObject | None = None, engine: Any = None) -> None:
         super().__init__(parent)
@@ -329,6 +341,7 @@ class RunTableModel(QAbstractTableModel):
 
     def _start(self, fn: Callable[[], _Fetch], apply: Callable[[_Fetch], None]) -> None:
         self._busy = True
+        query_of_fn = self._query
 
         def done(result: _Fetch) -> None:
             self._busy = False
@@ -336,8 +349,10 @@ class RunTableModel(QAbstractTableModel):
                 apply(result)
             self._schedule()
 
-        def failed(_exc: BaseException) -> None:
+        def failed(exc: BaseException) -> None:
             self._busy = False  # e.g. a locked store: the next paint or refresh asks again
+            if isinstance(exc, TrainyardError) and query_of_fn == self._query:
+                self.queryError.emit(exc.message)
             if self._need_reset or self._need_refresh:
                 self._schedule()
 
@@ -354,6 +369,7 @@ class RunTableModel(QAbstractTableModel):
         self.endResetModel()
         self._set_total(got)
         self._applied = True
+        self.queryError.emit("")
         self.queryApplied.emit()
 
     def _apply_blocks(self, got: _Fetch) -> None:
@@ -482,6 +498,8 @@ class RunTableModel(QAbstractTableModel):
             return f"{name} (archived)" if run.name in self._archived else name
         if col == COL_STATUS:
             return run_status_label(run)
+        if col == COL_TYPE:
+            return run_type(run)
         if col == COL_EXPERIMENT:
             return run.experiment_name
         if col == COL_COMPUTE:
