@@ -15,7 +15,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-ORDER = ["log", "store", "snapshot", "submit", "envbuild", "studio_start", "studio_table", "studio_plot", "gpu"]
+ORDER = ["log", "store", "snapshot", "submit", "envbuild", "studio_start", "studio_table", "studio_plot", "gpu", "ssh_upload"]
 TITLES = {
     "log": "In-script `run.log` (target ≤ 5 µs per call)",
     "store": "Metric ingestion and history reads",

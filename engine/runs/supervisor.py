@@ -168,12 +168,13 @@ class Supervisor:
         try:
             run.connect()
             self._driver_note(f"connected to {run.target.address}; uploading the code to {run.remote}")
-            run.upload()
+            sent = run.upload()
             if self.cancel_reason is not None:
                 run.close()
                 return
             props = dict(store.get_run(self.run_name).properties)
-            props.update(interpreter=run.interpreter, ssh_host=run.target.address, remote_dir=run.remote)
+            props.update(interpreter=run.interpreter, ssh_host=run.target.address, remote_dir=run.remote,
+                         upload_bytes=sent.bytes_sent, upload_blobs=sent.blobs_sent)
             store.update_run(self.run_name, properties=props)
             store.set_status(self.run_name, "Starting")
             run.start()

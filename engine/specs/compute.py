@@ -22,7 +22,8 @@ from engine.specs.yamlfile import Lines, Where, load_yaml_with_lines
 
 NETWORK_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
 DOCKER_KEYS = ("network", "gpus", "image")
-SSH_KEYS = ("host", "port", "user", "key_file", "known_hosts", "work_dir", "keep_remote_files", "docker")
+SSH_KEYS = ("host", "port", "user", "key_file", "known_hosts", "work_dir", "cache_dir", "keep_remote_files",
+            "docker")
 # Azure ML compute types people copy from their cloud YAMLs: say what to write instead.
 _CLOUD_TYPES = ("amlcompute", "computeinstance", "kubernetes", "virtualmachine", "synapsespark")
 
@@ -156,6 +157,11 @@ def compute_from_mapping(data: Mapping[str, Any], *, source: str | None = None,
                 raise where.error(f"`work_dir:` {spec.work_dir!r} is not a folder",
                                   "e.g. work_dir: ~/.trainyard/runs (the default)", "work_dir")
             config["work_dir"] = spec.work_dir.strip()
+        if spec.cache_dir is not None:  # the host's blob store and environments (engine.compute.ssh)
+            if not spec.cache_dir.strip() or "\n" in spec.cache_dir:
+                raise where.error(f"`cache_dir:` {spec.cache_dir!r} is not a folder",
+                                  "e.g. cache_dir: ~/.trainyard (the default)", "cache_dir")
+            config["cache_dir"] = spec.cache_dir.strip()
         if spec.keep_remote_files:
             config["keep_remote_files"] = True
     if spec.max_concurrent_runs is not None:

@@ -181,6 +181,7 @@ class ComputeYamlSchema(SchemaKey):
     key_file: StrictStr | None = None
     known_hosts: StrictStr | None = None
     work_dir: StrictStr | None = None
+    cache_dir: StrictStr | None = None
     keep_remote_files: StrictBool | None = None
     docker: StrictBool | None = None
     max_concurrent_runs: StrictInt | None = None

@@ -17,6 +17,7 @@ from engine.errors import LaunchFailed
 from engine.tracking.inject.trainyard_run.envvars import ENV_SSH_RECONNECT_TIMEOUT
 
 DEFAULT_WORK_DIR = "~/.trainyard/runs"
+DEFAULT_CACHE_DIR = "~/.trainyard"  # blobs/, manifests/, envs/, bin/ (engine.compute.ssh.blobs)
 DEFAULT_RECONNECT_TIMEOUT = 600.0
 IO_TIMEOUT = 10.0  # a hung host fails a read within this, not after TCP's minutes
 CONNECT_TIMEOUT = 10.0
@@ -47,6 +48,7 @@ class SshTarget:
     proxy_jump: str | None = None  # "a" or a chain "a,b" ([user@]host[:port] or aliases)
     proxy_command: str | None = None
     identities_only: bool = False  # IdentitiesOnly yes: only the key files, not the ssh-agent's keys
+    cache_dir: str = DEFAULT_CACHE_DIR
 
     @classmethod
     def from_config(cls, name: str, config: Mapping[str, Any]) -> SshTarget:
@@ -84,6 +86,7 @@ class SshTarget:
             proxy_jump=route_of(found)[0],
             proxy_command=route_of(found)[1],
             identities_only=str(found.get("identitiesonly", "")).lower() == "yes",
+            cache_dir=str(config.get("cache_dir") or DEFAULT_CACHE_DIR),
         )
 
     def through(self, jump: str) -> SshTarget:
@@ -311,4 +314,12 @@ class Link:
                 self.lost(exc)
 
 
-__all__ = ["CONNECT_TIMEOUT", "DEFAULT_WORK_DIR", "IO_TIMEOUT", "Link", "SshTarget", "reconnect_timeout"]
+__all__ = [
+    "CONNECT_TIMEOUT",
+    "DEFAULT_CACHE_DIR",
+    "DEFAULT_WORK_DIR",
+    "IO_TIMEOUT",
+    "Link",
+    "SshTarget",
+    "reconnect_timeout",
+]

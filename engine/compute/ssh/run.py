@@ -8,13 +8,16 @@ import shlex
 import signal
 import time
 from collections.abc import Callable
+from pathlib import Path
 
+from engine.compute.ssh.blobs import BlobSender, HostRecords, Tree, UploadResult
 from engine.compute.ssh.connection import IO_TIMEOUT, Link, SshTarget
 from engine.compute.ssh.pull import Puller
-from engine.compute.ssh.upload import upload_tar
 from engine.errors import LaunchFailed
+from engine.runtime import INJECT_DIR
 from engine.runtime.files import RunFiles
 from engine.runtime.launchspec import LaunchSpec
+from engine.snapshots import SnapshotStore
 from engine.tracking.inject.trainyard_run.envvars import ENV_RUN_DIR, ENV_TRACKING_DIR
 
 PULL_INTERVAL = 0.2
@@ -45,6 +48,8 @@ class SshRun:
         self.failure: str | None = None  # why the run failed though the script may not have
         self.link = Link(target, log, note)
         self.puller = Puller(files, lambda: self.remote, lambda: self.link.sftp, log)
+        self.cache_root = ""  # the host's cache (blobs, environments), absolute, once connected
+        self._sender: BlobSender | None = None
         self._code: int | None = None
         self._next_pull = 0.0
 
@@ -73,16 +78,62 @@ class SshRun:
                 "an environment with `interpreter_path:` set to the remote interpreter",
             )
         self.interpreter = lines.get("python")
-        work_dir = self.target.work_dir
-        if work_dir == "~" or work_dir.startswith("~/"):
-            work_dir = lines.get("home", "").rstrip("/") + work_dir[1:]
-        elif not work_dir.startswith("/"):
-            work_dir = lines.get("home", "").rstrip("/") + "/" + work_dir
-        self.remote = work_dir.rstrip("/") + "/" + self.spec.run_name
+        home = lines.get("home", "").rstrip("/")
+        self.remote = _absolute(self.target.work_dir, home) + "/" + self.spec.run_name
+        self.cache_root = _absolute(self.target.cache_dir, home)
 
-    def upload(self) -> None:
-        """Send RUN/wd, the in-run client and the interpreter wrappers."""
-        upload_tar(self.link.client, self.target, self.remote, self.files.wd, self.interpreter)
+    def blob_sender(self) -> BlobSender:
+        """The sender of content-addressed uploads to this host's cache (connected first)."""
+        if self._sender is None or self._sender.client is not self.link.client:
+            root = self.spec.snapshots_root
+            records = (
+                HostRecords(Path(root) / "remote", f"{self.target.address}:{self.cache_root}")
+                if root
+                else None
+            )
+            self._sender = BlobSender(
+                self.link.client, self.cache_root, self.interpreter or "python3", records, self.target.address
+            )
+        return self._sender
+
+    def upload(self) -> UploadResult:
+        """Send the code snapshot (as REMOTE/wd), the in-run client and the interpreter wrappers
+        through the host's blob store: only the contents it lacks travel."""
+        tree = Tree()
+        if self.spec.snapshot_id:
+            store = SnapshotStore(Path(self.spec.snapshots_root))
+            tree.add_snapshot(store, self.spec.snapshot_id, prefix="wd/")
+            key = "run:" + store.load(self.spec.snapshot_id).source
+        else:
+            key = "run:"
+        sender = self.blob_sender()
+        tree.add_path(INJECT_DIR, "inject", sender.records.folder / "statcache" if sender.records else None)
+        # Wrappers, not links: a venv's python must be started by its own path (launch.link_interpreter).
+        wrapper = f'#!/bin/sh\nexec {shlex.quote(self.interpreter or "python3")} "$@"\n'.encode()
+        for name in ("python", "python3"):
+            tree.add_bytes(f"bin/{name}", wrapper, executable=True)
+        result = sender.send(tree, self.remote, key=key, mkdirs=("wd", "tracking", "bin"))
+        self.log(
+            f"ssh: uploaded {result.files} files to {self.remote}: {result.blobs_sent} new blob(s), "
+            f"{result.bytes_sent} bytes sent"
+        )
+        return result
+
+    def send_path(self, local: Path, dest: str, link: bool = False) -> UploadResult:
+        """Make `dest` on the host (relative to REMOTE, or absolute) hold the file or folder `local`,
+        sending only the contents the host's blob store lacks (connect() first). `link`: hard
+        links to the blobs instead of copies (for inputs the script only reads: a script that
+        writes into such a file changes the host's cached copy)."""
+        sender = self.blob_sender()
+        tree = Tree()
+        cache = sender.records.folder / "statcache" if sender.records else None
+        tree.add_path(local, "", cache)
+        target = dest if dest.startswith("/") else f"{self.remote}/{dest}"
+        if local.is_file():  # a file: send it as the last part of dest, into dest's folder
+            folder, name = target.rsplit("/", 1)
+            tree = Tree([(name, *tree.entries[0][1:])], tree.content)
+            target = folder
+        return sender.send(tree, target, key=f"path:{local.absolute()}", link=link)
 
     def start(self) -> None:
         """Start the script detached: `setsid` makes it its own process group, stdio goes to
@@ -251,6 +302,15 @@ class SshRun:
             except ValueError:
                 pass
         return code
+
+
+def _absolute(folder: str, home: str) -> str:
+    """A folder setting (`~/...`, relative to the home, or absolute) as an absolute path there."""
+    if folder == "~" or folder.startswith("~/"):
+        folder = home + folder[1:]
+    elif not folder.startswith("/"):
+        folder = home + "/" + folder
+    return folder.rstrip("/")
 
 
 def make_ssh_run(

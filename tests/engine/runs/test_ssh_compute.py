@@ -59,8 +59,10 @@ def target(eng: Engine, sshd: Sshd, tmp_path: Path):  # type: ignore[no-untyped-
 
     def make(name: str = "far", **overrides: object) -> Path:
         work = tmp_path / f"remote-{name}"
+        # The host's cache (blobs, environments) too: this sshd's sessions have the real home.
         config = {"host": sshd.host, "port": sshd.port, "user": sshd.user, "key_file": str(sshd.key),
-                  "known_hosts": str(sshd.known_hosts), "work_dir": str(work), "docker": False, **overrides}
+                  "known_hosts": str(sshd.known_hosts), "work_dir": str(work), "docker": False,
+                  "cache_dir": str(tmp_path / "host-cache"), **overrides}
         eng.store.add_compute_target(name, "ssh", {k: v for k, v in config.items() if v is not None})
         return work
 
