@@ -15,13 +15,15 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-ORDER = ["log", "store", "snapshot", "submit", "envbuild", "studio_start", "studio_table", "studio_plot", "gpu", "ssh_upload"]
+ORDER = ["log", "store", "snapshot", "submit", "envbuild", "studio_start", "studio_table", "studio_plot", "gpu", "ssh_upload",
+         "inrun"]
 TITLES = {
     "log": "In-script `run.log` (target ≤ 5 µs per call)",
     "store": "Metric ingestion and history reads",
     "snapshot": "Snapshots of a 10,000-file project (target: unchanged re-snapshot ≤ 150 ms)",
     "submit": "Submit to first line",
     "envbuild": "Environment builds: uv vs python -m venv + pip",
+    "inrun": "In-script `run.get_metrics()`: the client's own reader vs the engine's (median of 3)",
 }
 
 
