@@ -18,13 +18,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 from engine.compute.gpupool import LOCAL_POOL, Claim, GpuPool, this_process
 from engine.compute.gpus import GpuInventory, local_gpus
+from engine.compute.local import LocalProcess, ProcessGroup
 from engine.errors import LaunchFailed
 from engine.runtime.launchspec import LaunchSpec
 
-__all__ = ["GpuAssigner", "apply_assignment", "claim_of", "ssh_pool_key"]
+__all__ = ["GpuAssigner", "apply_assignment", "claim_of", "script_pids", "ssh_pool_key"]
 
 POLL_SECONDS = 0.25
 CANCEL_CHECK_SECONDS = 0.5
@@ -176,6 +178,25 @@ class GpuAssigner:
             freed = self.pool.release(self.spec.run_name)
             if freed:
                 self.log(f"gave back GPU {', '.join(map(str, freed))}")
+
+
+def script_pids(handle: Any) -> list[int]:
+    """The processes of this machine that run a run's script, which keep its GPUs while they live:
+    a process (group)'s, or a container's main process when the Docker daemon is this machine's
+    (its pid is then one of ours). None for an SSH host's script."""
+    if isinstance(handle, LocalProcess):
+        return [handle.pid]
+    if isinstance(handle, ProcessGroup):
+        return [p.pid for p in handle.popens]
+    container = getattr(handle, "container", None)
+    if container is None:
+        return []
+    base_url = str(getattr(getattr(handle.client, "api", None), "base_url", ""))
+    if not base_url.startswith("http+docker://local"):  # a daemon elsewhere: its pids are not ours
+        return []
+    container.reload()
+    pid = int((container.attrs.get("State") or {}).get("Pid") or 0)
+    return [pid] if pid > 0 else []
 
 
 def apply_assignment(spec: LaunchSpec, gpus: list[int]) -> LaunchSpec:

@@ -25,11 +25,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from engine.compute.handle import RunHandle
-from engine.compute.local import LocalProcess, ProcessGroup, start_local
+from engine.compute.local import start_local
 from engine.compute.procs import become_subreaper
 from engine.entities import USER_CANCEL, EnvironmentSpec
 from engine.errors import InvalidSpec, TrainyardError
-from engine.runs.gpuassign import GpuAssigner, apply_assignment
+from engine.runs.gpuassign import GpuAssigner, apply_assignment, script_pids
 from engine.runs.launch import INJECT_DIR, link_interpreter, materialize_code
 from engine.runs.logmirror import FolderMirror
 from engine.runtime.files import BUILD_LOG, RunFiles
@@ -286,9 +286,9 @@ class Supervisor:
         next_cancel_check = 0.0
         proc = self.proc
         assert proc is not None
-        if self.gpus is not None and isinstance(proc, LocalProcess | ProcessGroup):
-            pids = [proc.pid] if isinstance(proc, LocalProcess) else [p.pid for p in proc.popens]
-            self._safe(lambda: self.gpus.keep_with(pids) if self.gpus is not None else None)
+        gpus = self.gpus
+        if gpus is not None and gpus.assigned:  # the script keeps its GPUs should we die
+            self._safe(lambda: gpus.keep_with(script_pids(proc)))
         while proc.poll() is None:
             self._safe(ingestor.poll)
             self._safe(mirror.sync)

@@ -80,3 +80,47 @@ def test_a_container_run_gets_the_assigned_devices_and_shares_the_local_pool(
         assert eng.wait(local, timeout=60).status == "Completed"
     finally:
         eng.close()
+
+
+def test_a_container_keeps_its_gpus_when_its_supervisor_is_killed(tmp_path: Path, docker_client: Any) -> None:
+    """A container outlives a supervisor killed with -9: its main process (a pid of this machine,
+    the daemon being local) holds the run's GPUs until the container ends."""
+    import subprocess
+    import sys
+
+    from engine.compute.docker import ContainerRun
+    from engine.compute.gpupool import Claim, GpuPool, Holder
+    from engine.compute.procs import process_start_time, wait_pid_gone
+    from engine.runs.gpuassign import script_pids
+    from engine.runs.launch import INJECT_DIR
+
+    run = ContainerRun(
+        BASE,
+        ["sleep", "300"],
+        run_root=tmp_path / "run",
+        env={},
+        inject_dir=INJECT_DIR,
+        name=f"gpu-keep-{tmp_path.name}",
+        network="none",
+        docker=docker_client,
+    )
+    supervisor = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
+    try:
+        run.start()
+        pids = script_pids(run)
+        assert len(pids) == 1 and pids[0] > 0
+        pool = GpuPool("local", tmp_path / "leases")
+        holder = Holder("boxed", ((supervisor.pid, process_start_time(supervisor.pid)),), 1.0)
+        assert pool.try_acquire(holder, Claim(count=4), [0, 1, 2, 3]) == [0, 1, 2, 3]
+        pool.add_processes("boxed", pids)
+        supervisor.kill()
+        supervisor.wait()
+        other = Holder("next", ((os.getpid(), process_start_time(os.getpid())),), 2.0)
+        assert pool.try_acquire(other, Claim(count=1), [0, 1, 2, 3]) is None  # the container still runs
+        run.terminate(1.0)
+        assert wait_pid_gone(pids[0], 30)
+        assert pool.try_acquire(other, Claim(count=1), [0, 1, 2, 3]) == [0]
+    finally:
+        supervisor.kill()
+        supervisor.wait()
+        run.remove()

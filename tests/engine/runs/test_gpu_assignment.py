@@ -234,9 +234,15 @@ resources: {{gpus: 2}}
         )
     ).name
     files = RunFiles(Path(eng.get_run(dist).run_dir))
-    rank_logs = [files.system_logs / "70_driver_log.txt", files.system_logs / "70_driver_log_1.txt"]
-    _until(lambda: all(p.exists() and "visible=" in p.read_text() for p in rank_logs), "both ranks' GPUs")
-    seen = {next(ln for ln in p.read_text().splitlines() if ln.startswith("visible=")) for p in rank_logs}
+
+    def rank_lines() -> list[str]:  # each process's first line, from its own driver log
+        found = []
+        for p in sorted(files.system_logs.glob("70_driver_log*.txt")):
+            found += [ln for ln in p.read_text().splitlines() if ln.startswith("visible=")]
+        return found
+
+    _until(lambda: len(rank_lines()) == 2, "both ranks' GPUs")
+    seen = set(rank_lines())
     assert len(seen) == 1
     held = {int(i) for i in seen.pop().removeprefix("visible=").split(",")}
     assert len(held) == 2
@@ -271,9 +277,11 @@ limits: {{max_total_trials: 3, max_concurrent_trials: 3}}
         lambda: (
             len(trials()) == 3
             and sum("queued: waiting for 2 GPUs" in _log(eng, t.name) for t in trials()) == 2
+            and any("visible=" in _log(eng, t.name) for t in trials())
         ),
-        "two trials to wait for GPUs",
+        "one trial to run and two to wait for GPUs",
     )
+    time.sleep(1.0)  # several rounds of the waiting trials' supervisors looking at the table
     running = [t for t in trials() if "visible=" in _log(eng, t.name)]
     assert len(running) == 1 and _visible(eng, running[0].name).isdisjoint(held)
     release.touch()
