@@ -25,6 +25,7 @@ PYTHON = "trainyard-python"
 PYTORCH = "trainyard-pytorch-cpu"
 SKLEARN = "trainyard-sklearn"
 LIGHTGBM = "trainyard-lightgbm"
+TENSORFLOW = "trainyard-tensorflow-cpu"
 
 # Azure ML curated environment names -> the Trainyard curated environment that stands in for
 # them. The first ones are those the seed tutorials use; the rest are common public ones
@@ -46,6 +47,7 @@ ALIASES: dict[str, str] = {
     "AzureML-PyTorch-1.4-GPU": PYTORCH,
     "AzureML-PyTorch-1.3-CPU": PYTORCH,
     "AzureML-PyTorch-1.3-GPU": PYTORCH,
+    "AzureML-Pytorch1.7-Cuda11-OpenMpi4.1.0-py36": PYTORCH,  # the CLI 2.0 seed (May 2021)
     "AzureML-pytorch-1.7-ubuntu18.04-py37-cuda11-gpu": PYTORCH,
     "AzureML-pytorch-1.8-ubuntu18.04-py37-cuda11-gpu": PYTORCH,
     "AzureML-pytorch-1.9-ubuntu18.04-py37-cuda11-gpu": PYTORCH,
@@ -71,6 +73,13 @@ ALIASES: dict[str, str] = {
     "AzureML-lightgbm-3.3": LIGHTGBM,
     "lightgbm-3.2": LIGHTGBM,
     "lightgbm-3.3": LIGHTGBM,
+    # TensorFlow (GPU names too: the CPU build runs them, on a machine with or without a GPU)
+    "AzureML-TensorFlow-2.3-CPU": TENSORFLOW,
+    "AzureML-TensorFlow-2.3-GPU": TENSORFLOW,
+    "AzureML-TensorFlow2.4-Cuda11-OpenMpi4.1.0-py36": TENSORFLOW,
+    "AzureML-tensorflow-2.4-ubuntu18.04-py37-cuda11-gpu": TENSORFLOW,
+    "AzureML-tensorflow-2.16-cuda12": TENSORFLOW,
+    "tensorflow-2.16-cuda12": TENSORFLOW,
 }
 
 # Families of Azure ML names (other versions of the same frameworks) -> the same environments.
@@ -80,18 +89,21 @@ _OS = r"ubuntu\d+\.\d+"
 ALIAS_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(pattern, re.IGNORECASE), target) for pattern, target in (
         (rf"^azureml-pytorch-{_V}-(cpu|gpu)$", PYTORCH),
+        (rf"^azureml-pytorch{_V}-cuda\d+(\.\d+)?(-openmpi\d+(\.\d+)*)?(-py\d+)?$", PYTORCH),
         (rf"^azureml-pytorch-{_V}-{_OS}-py\d+-(cpu|cuda\d+(\.\d+)?-gpu)$", PYTORCH),
         (rf"^(azureml-)?acpt-pytorch-{_V}(-py\d+)?-cuda\d+(\.\d+)?(-gpu)?$", PYTORCH),
         (rf"^(azureml-)?sklearn-{_V}(-{_OS}-py\d+-cpu)?$", SKLEARN),
         (r"^azureml-scikit-learn-?\d+(\.\d+)*$", SKLEARN),
         (rf"^(azureml-)?lightgbm-{_V}(-{_OS}-py\d+-cpu)?$", LIGHTGBM),
         (rf"^(azureml-)?minimal-({_OS}-)?py\d+(-cpu)?-inference$", PYTHON),
+        (rf"^azureml-tensorflow-?{_V}(-(cpu|gpu))?$", TENSORFLOW),
+        (rf"^azureml-tensorflow{_V}-cuda\d+(\.\d+)?(-openmpi\d+(\.\d+)*)?(-py\d+)?$", TENSORFLOW),
+        (rf"^(azureml-)?tensorflow-{_V}(-{_OS}-py\d+)?-(cpu|cuda\d+(\.\d+)?(-gpu)?)$", TENSORFLOW),
     )
 )
 
 # Azure ML curated names for frameworks Trainyard ships no environment for: say so plainly.
 _UNPROVIDED = (
-    (re.compile(r"tensorflow", re.IGNORECASE), "TensorFlow", "tensorflow"),
     (re.compile(r"xgboost", re.IGNORECASE), "XGBoost", "xgboost"),
     (re.compile(r"automl", re.IGNORECASE), "AutoML", "scikit-learn lightgbm xgboost"),
 )

@@ -19,7 +19,8 @@ SEEDS = ROOT.parent / "shared" / "seeds"
 
 def test_the_four_curated_environments_ship_as_pinned_pip_environments() -> None:
     specs = curated.curated_specs()
-    assert sorted(specs) == ["trainyard-lightgbm", "trainyard-python", "trainyard-pytorch-cpu", "trainyard-sklearn"]
+    assert sorted(specs) == ["trainyard-lightgbm", "trainyard-python", "trainyard-pytorch-cpu", "trainyard-sklearn",
+                             "trainyard-tensorflow-cpu"]
     for spec in specs.values():
         assert spec.curated and spec.version == 1 and spec.kind == "venv" and spec.image is None
         assert spec.description
@@ -60,6 +61,9 @@ def test_the_four_curated_environments_ship_as_pinned_pip_environments() -> None
     ("azureml:acpt-pytorch-2.3-cuda12.4@latest", "trainyard-pytorch-cpu"),
     ("AzureML-pytorch-1.13-ubuntu20.04-py38-cuda11.7-gpu", "trainyard-pytorch-cpu"),
     ("azureml-minimal", "trainyard-python"),
+    # the May 2021 CLI examples of the seed "train models with CLI 2.0"
+    ("azureml:AzureML-Pytorch1.7-Cuda11-OpenMpi4.1.0-py36:1", "trainyard-pytorch-cpu"),
+    ("azureml:AzureML-TensorFlow2.4-Cuda11-OpenMpi4.1.0-py36:1", "trainyard-tensorflow-cpu"),
 ])
 def test_azure_ml_names_and_reference_forms_resolve(ref: str, expected: str) -> None:
     spec = resolve_environment(None, ref)
@@ -93,10 +97,17 @@ def test_unknown_curated_name_suggests_close_names() -> None:
     assert "trainyard-python" in (info.value.hint or "")  # no close name: lists the curated ones
 
 
-def test_a_tensorflow_name_says_trainyard_does_not_ship_it() -> None:
+def test_the_tensorflow_names_of_the_seed_and_the_examples_resolve() -> None:
+    for ref in ("azureml:AzureML-TensorFlow2.4-Cuda11-OpenMpi4.1.0-py36:1", "azureml:AzureML-tensorflow-2.16-cuda12@latest",
+                "AzureML-TensorFlow-2.3-GPU", "AzureML-tensorflow-2.7-ubuntu20.04-py38-cuda11-gpu"):
+        spec = resolve_environment(None, ref)
+        assert spec.name == "trainyard-tensorflow-cpu" and "tensorflow-cpu==2.21.0" in (spec.pip_requirements or ()), ref
+
+
+def test_an_xgboost_name_says_trainyard_does_not_ship_it() -> None:
     with pytest.raises(NotFound) as info:
-        resolve_environment(None, "azureml:AzureML-TensorFlow2.4-Cuda11-OpenMpi4.1.0-py36:1")
-    assert "TensorFlow" in info.value.message and "pip_requirements" in (info.value.hint or "")
+        resolve_environment(None, "azureml:AzureML-xgboost-1.6:1")
+    assert "XGBoost" in info.value.message and "pip_requirements" in (info.value.hint or "")
 
 
 def test_curated_trainyard_names_have_only_version_1() -> None:

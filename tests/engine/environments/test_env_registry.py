@@ -206,7 +206,8 @@ def test_cli_create_list_show_with_json(tmp_path: Path) -> None:
     assert [(r["name"], r["version"], r["curated"]) for r in rows if not r["curated"]] == [
         ("cli-env", 1, False), ("cli-env", 2, False)]
     assert {r["name"] for r in rows if r["curated"]} == {
-        "trainyard-python", "trainyard-pytorch-cpu", "trainyard-sklearn", "trainyard-lightgbm"}
+        "trainyard-python", "trainyard-pytorch-cpu", "trainyard-sklearn", "trainyard-lightgbm",
+        "trainyard-tensorflow-cpu"}
 
     for ref, version in (("cli-env", 2), ("cli-env@latest", 2), ("cli-env:1", 1), ("azureml:cli-env:1", 1)):
         shown = trainyard("environment", "show", "-n", ref, "-o", "json", workspace=ws)

@@ -24,7 +24,7 @@ Every call forwards to ``trainyard_run``'s current run (standard library only, P
   (``MLFLOW_TRACKING_URI``, ``trainyard://runs/NAME?workspace=PATH``). Another value prints a
   one-line note.
 - ``autolog()``, ``mlflow.sklearn.autolog()``: scikit-learn estimators log their params and
-  training metrics when they fit. ``mlflow.pytorch.autolog()`` is accepted and logs nothing.
+  training metrics when they fit. ``mlflow.pytorch|tensorflow|keras.autolog()`` are accepted and log nothing.
 
 Outside a run (no ``TRAINYARD_TRACKING_DIR``) the calls print what they would have logged, like
 ``trainyard_run``'s offline run. Bad input raises ``mlflow.exceptions.InvalidInput`` naming the
@@ -95,7 +95,7 @@ __all__ = [
     "start_run",
 ]
 
-_SUBMODULES = frozenset({"exceptions", "pytorch", "sklearn"})
+_SUBMODULES = frozenset({"exceptions", "keras", "pytorch", "sklearn", "tensorflow"})
 
 
 # ---- autologging ---------------------------------------------------------------------------
