@@ -2,6 +2,8 @@
 
     .venv/bin/python scripts/studio_screenshots.py OUT_DIR [--workspace PATH]
 
+Each page twice: OUT_DIR/PAGE.png in the light theme, OUT_DIR/dark/PAGE.png in the dark one.
+
 The runs are real (tiny scripts that log metrics through the injected azureml.core module), so
 the pictures show what a user sees. One run keeps running until the pictures are taken.
 """
@@ -9,6 +11,7 @@ the pictures show what a user sees. One run keeps running until the pictures are
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
@@ -250,10 +253,12 @@ def main() -> int:
         "sweep-overview.png": ["--page", "run-overview", "--run", sweep],
     }
     try:
-        for png, args in shots.items():
-            cmd = [sys.executable, "-m", "studio.app", "--workspace", str(ws), "--screenshot", str(out / png), *args]
-            subprocess.run(cmd, check=True, cwd=ROOT)
-            print("wrote", out / png)
+        for theme, folder in (("light", out), ("dark", out / "dark")):
+            for png, args in shots.items():
+                cmd = [sys.executable, "-m", "studio.app", "--workspace", str(ws), "--screenshot", str(folder / png),
+                       *args]
+                subprocess.run(cmd, check=True, cwd=ROOT, env={**os.environ, "TRAINYARD_THEME": theme})
+                print("wrote", folder / png)
     finally:
         Path(hold).touch()
         engine.wait(live, timeout=60)  # type: ignore[attr-defined]

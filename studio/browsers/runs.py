@@ -20,19 +20,21 @@ from PySide6.QtCore import (
     QUrl,
     Signal,
 )
-from PySide6.QtGui import QDesktopServices, QFontMetrics
+from PySide6.QtGui import QAction, QDesktopServices, QFontMetrics
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QDialog,
     QFileDialog,
-    QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
     QMainWindow,
     QMenu,
     QPushButton,
+    QSizePolicy,
+    QToolBar,
+    QToolButton,
     QWidget,
 )
 
@@ -47,6 +49,7 @@ from studio.tasks import BackgroundOp
 from studio.widgets import EmptyState, Page, make_table
 
 EMPTY_TEXT = "Drop a project folder here or use File ▸ Open Project… to submit your first run."
+FILTER_PLACEHOLDER = "Find runs, or search: metrics.loss < 0.3"
 SEARCH_HELP = ("Words find runs by name, status, experiment, compute or tag.\n"
                "Or search as in MLflow, evaluated by the store:\n"
                "  metrics.val_loss < 0.3 and params.lr > 1e-3 and tags.stage = 'dev'\n"
@@ -83,7 +86,7 @@ class RunBrowser(Page):
         self._metric_keys: list[str] = []
 
         self.filter_edit = QLineEdit()
-        self.filter_edit.setPlaceholderText("Filter by name, status, experiment… or  metrics.loss < 0.3")
+        self.filter_edit.setPlaceholderText(FILTER_PLACEHOLDER)
         self.filter_edit.setToolTip(SEARCH_HELP)
         self.filter_edit.setClearButtonEnabled(True)
         self.filter_edit.setMaximumWidth(460)
@@ -93,13 +96,6 @@ class RunBrowser(Page):
         self._filter_timer.timeout.connect(self._apply_filter)
         self.filter_edit.textChanged.connect(lambda _t: self._filter_timer.start())
         self.controls.addWidget(self.filter_edit, 1)
-        self.views_button = QPushButton("Views")
-        self.views_button.setToolTip("Saved views: a query and its metric columns under a name")
-        self.views_menu = QMenu(self)
-        self.views_menu.aboutToShow.connect(lambda: fill_views_menu(
-            self.views_menu, self, lambda: (self.filter_edit.text(), self.model.metric_columns()), self.apply_view))
-        self.views_button.setMenu(self.views_menu)
-        self.controls.addWidget(self.views_button)
         self.archived_box = QCheckBox("Show archived")
         self.archived_box.setToolTip("Archived runs are hidden from this list; their files and metrics are kept")
         self.archived_box.toggled.connect(lambda on: self.model.set_query(include_archived=on))
@@ -136,7 +132,7 @@ class RunBrowser(Page):
         self.query_error.setToolTip(SEARCH_HELP)
         self.query_error.hide()
         self._lay.insertWidget(2, self.query_error)
-        self._lay.insertLayout(3, self._build_actions())
+        self._lay.insertWidget(3, self._build_actions())
         model.queryError.connect(self._query_error)
         self.empty = EmptyState("No runs yet", EMPTY_TEXT)
         self.set_body(self.table, self.empty)
@@ -154,10 +150,12 @@ class RunBrowser(Page):
     def is_ready(self) -> bool:
         return bool(self.bridge.is_loaded) and self.model.is_ready()
 
-    def _build_actions(self) -> QHBoxLayout:
-        """The run actions as buttons (also in the context menu), for the selected run(s)."""
-        row = QHBoxLayout()
-        row.setSpacing(6)
+    def _build_actions(self) -> QToolBar:
+        """The run actions (also in the context menu) for the selected run(s), and the saved views:
+        a toolbar, so that a narrow window moves what does not fit into its » menu."""
+        bar = QToolBar()
+        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        bar.setStyleSheet("QToolBar { border: none; spacing: 4px; }")
         specs = [
             ("rerun", "Re-run", "Run the selected run again: same code snapshot, command, environment, compute",
              lambda: [self.rerun(n) for n in self.selected_names()]),
@@ -170,16 +168,31 @@ class RunBrowser(Page):
             ("register", "Register model…", "Register a file of the selected run's outputs as a model",
              self._choose_model_of_selected),
         ]
-        self.action_buttons: dict[str, QPushButton] = {}
+        self.run_actions: dict[str, QAction] = {}
         for key, text, tip, slot in specs:
-            button = QPushButton(text)
-            button.setToolTip(tip)
-            button.clicked.connect(lambda _c=False, f=slot: f())
-            row.addWidget(button)
-            self.action_buttons[key] = button
-        row.addStretch(1)
+            action = bar.addAction(text)
+            action.setToolTip(tip)
+            action.triggered.connect(lambda _c=False, f=slot: f())
+            self.run_actions[key] = action
+        spacer = QWidget()
+        spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        bar.addWidget(spacer)
+        self.views_menu = QMenu(self)
+        self.views_menu.aboutToShow.connect(lambda: fill_views_menu(
+            self.views_menu, self, lambda: (self.filter_edit.text(), self.model.metric_columns()), self.apply_view))
+        views = bar.addAction("Views")
+        views.setToolTip("Saved views: a query and its metric columns under a name")
+        views.setMenu(self.views_menu)
+        button = bar.widgetForAction(views)
+        if isinstance(button, QToolButton):
+            button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.actions_bar = bar
         self._update_actions()
-        return row
+        return bar
+
+    def action_button(self, key: str) -> QWidget:
+        """The toolbar button of a run action (what a click lands on)."""
+        return self.actions_bar.widgetForAction(self.run_actions[key])
 
     def _cancelable(self) -> list[str]:
         runs = (self.model.get(n) for n in self.selected_names())
@@ -202,7 +215,7 @@ class RunBrowser(Page):
     def _update_actions(self) -> None:
         names = self.selected_names()
         one = len(names) == 1
-        b = self.action_buttons
+        b = self.run_actions
         b["rerun"].setEnabled(bool(names))
         b["clone"].setEnabled(one)
         b["register"].setEnabled(one)

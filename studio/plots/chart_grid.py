@@ -4,15 +4,31 @@ A run can log hundreds of metrics; building a pyqtgraph chart costs a few millis
 data costs a read, so each metric first gets an empty slot of the chart's size, and the chart is
 built (and `plotCreated` asks for its data) when the slot comes near the visible part of the
 scroll area.
+
+Charts are grouped by the prefix of their names (`train/`, `val/`, ...: a heading per group,
+names without a prefix first). Metrics with a single value (a learning rate logged once) are not
+charts on an empty axis but rows of a values table above them (`set_values`).
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QObject, QPoint, QTimer, Signal
-from PySide6.QtWidgets import QGridLayout, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtCore import QEvent, QObject, QPoint, Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QGridLayout,
+    QHeaderView,
+    QLabel,
+    QScrollArea,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
+from studio.format import fmt_value
 from studio.plots.controls import PlotOptions
 from studio.plots.metric_plot import MetricPlot
+from studio.style import heading
 
 SLOT_HEIGHT = 280
 # Charts this far (in pixels) below or above the visible area are built ahead of scrolling.
@@ -49,6 +65,16 @@ class ChartGrid(QWidget):
         self.slots: dict[str, ChartSlot] = {}
         self.plots: dict[str, MetricPlot] = {}
         self._filter = ""
+        self._values: dict[str, object] = {}  # single-value metrics: a table row each, no chart
+        self.values_table = QTableWidget(0, 2, self)
+        self.values_table.setHorizontalHeaderLabels(["Metric", "Value"])
+        self.values_table.verticalHeader().hide()
+        self.values_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.values_table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.values_table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.values_table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        self.values_table.hide()
+        self.group_titles: dict[str, QLabel] = {}
         self._grid = QGridLayout(self)
         self._grid.setContentsMargins(0, 0, 0, 0)
         self._grid.setSpacing(12)
@@ -73,6 +99,22 @@ class ChartGrid(QWidget):
             self.slots[key] = ChartSlot(key, self)
         self._layout()
 
+    def set_values(self, values: dict[str, object]) -> None:
+        """The metrics that have one value so far: shown as table rows instead of charts (a key
+        that gets a second point becomes a chart again)."""
+        if values == self._values:
+            return
+        self._values = dict(values)
+        self._layout()
+
+    def chart_keys(self) -> list[str]:
+        """The charts shown: matching the filter, not single values; grouped by prefix."""
+        keys = [k for k in self.slots if self._filter in k.lower() and k not in self._values]
+        return sorted(keys, key=lambda k: (group_of(k) != "", group_of(k), k))
+
+    def value_keys(self) -> list[str]:
+        return sorted(k for k in self._values if self._filter in k.lower())
+
     def set_filter(self, text: str) -> None:
         self._filter = text.strip().lower()
         self._layout()
@@ -83,7 +125,8 @@ class ChartGrid(QWidget):
             plot.set_options(options)
 
     def shown_keys(self) -> list[str]:
-        return [k for k in sorted(self.slots) if self._filter in k.lower()]
+        """Every metric shown, as a chart or as a value."""
+        return [*self.chart_keys(), *self.value_keys()]
 
     def schedule(self) -> None:
         """Build the charts that came into view, once control returns to the event loop."""
@@ -100,7 +143,7 @@ class ChartGrid(QWidget):
             body.layout().activate()  # positions of slots added since the last layout pass
         viewport = self.scroll.viewport()
         height = viewport.height()
-        for key in self.shown_keys():
+        for key in self.chart_keys():
             slot = self.slots[key]
             if slot.plot is not None:
                 continue
@@ -113,17 +156,55 @@ class ChartGrid(QWidget):
     def _layout(self) -> None:
         while self._grid.count():
             self._grid.takeAt(0)
-        shown = self.shown_keys()
-        for i, key in enumerate(shown):
-            self._grid.addWidget(self.slots[key], i // self.columns, i % self.columns)
+        row = 0
+        values = self.value_keys()
+        self.values_table.setVisible(bool(values))
+        if values:
+            self._fill_values(values)
+            self._grid.addWidget(self.values_table, row, 0, 1, self.columns)
+            row += 1
+        shown = self.chart_keys()
+        groups = [group_of(k) for k in shown]
+        titled = len(set(groups)) > 1 or any(groups)
+        used_titles: set[str] = set()
+        col = 0
+        for key, group in zip(shown, groups, strict=True):
+            if titled and group not in used_titles:
+                if col:
+                    row, col = row + 1, 0
+                title = self.group_titles.get(group)
+                if title is None:
+                    title = self.group_titles[group] = heading(f"{group}/" if group else "Other", 1.1, self)
+                self._grid.addWidget(title, row, 0, 1, self.columns)
+                used_titles.add(group)
+                row += 1
+            self._grid.addWidget(self.slots[key], row, col)
+            col += 1
+            if col == self.columns:
+                row, col = row + 1, 0
+        for group, title in self.group_titles.items():
+            title.setVisible(group in used_titles)
         shown_set = set(shown)
         for key, slot in self.slots.items():
             slot.setVisible(key in shown_set)
         self._fit_heights()
         self.schedule()
 
+    def _fill_values(self, keys: list[str]) -> None:
+        table = self.values_table
+        table.setRowCount(len(keys))
+        for r, key in enumerate(keys):
+            name = QTableWidgetItem(key)
+            name.setToolTip(key)
+            value = QTableWidgetItem(fmt_value(self._values[key]))
+            value.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            table.setItem(r, 0, name)
+            table.setItem(r, 1, value)
+        rows_height = sum(table.rowHeight(r) for r in range(len(keys)))
+        table.setFixedHeight(table.horizontalHeader().height() + rows_height + 2 * table.frameWidth())
+
     def _fit_heights(self) -> None:
-        rows = max(1, -(-len(self.shown_keys()) // self.columns))
+        rows = max(1, -(-len(self.chart_keys()) // self.columns))
         height = SLOT_HEIGHT
         if self.fill_height and rows <= 2:
             spare = self.scroll.viewport().height() - 16 - (rows - 1) * self._grid.spacing()
@@ -142,3 +223,8 @@ class ChartGrid(QWidget):
     def showEvent(self, event: QEvent) -> None:  # type: ignore[override]
         super().showEvent(event)
         self.schedule()
+
+
+def group_of(key: str) -> str:
+    """'val' for 'val/loss'; '' for a name without a prefix."""
+    return key.split("/", 1)[0] if "/" in key else ""

@@ -140,6 +140,8 @@ class MetricsTab(QWidget):
             else:
                 self.tables.set_objects(key, kind, objects)
             self._object_counts[key] = len(objects)
+        # one point so far (a learning rate logged once): a value, not a chart on an empty axis
+        self.grid.set_values({s.key: s.last_value for s in update.summaries if s.kind == "scalar" and s.count == 1})
         self._show_sections()
 
     def set_options(self, options: PlotOptions) -> None:
@@ -168,7 +170,10 @@ class MetricsTab(QWidget):
         scalars = sum(s.kind == "scalar" for s in self.summaries.values())
         self.bar.setVisible(total > 0)
         self.controls.setVisible(scalars > 0)
-        parts = [plural(scalars, "chart")] if scalars else []
+        singles = len(self.grid.value_keys()) if not self.filter.text().strip() else 0
+        parts = [plural(scalars - singles, "chart")] if scalars > singles else []
+        if singles:
+            parts.append(plural(singles, "value"))
         if len(self.tables.tables):
             parts.append(plural(len(self.tables.tables), "table"))
         if len(self.gallery.images):

@@ -37,8 +37,10 @@ from PySide6.QtWidgets import (
 
 from engine import entities as E
 from engine.runtime import sweepresults
+from engine.runtime.launchspec import CODE_DIR
 from studio.format import fmt_span
 from studio.rundetail.logtail import BUILD_LOG_REL, DRIVER_LOG_REL, SUPERVISOR_LOG_REL
+from studio.rundetail.timeline import RunSummaryPanel
 from studio.rundetail.trials import Children, fmt_param, fmt_params, is_sweep, load_children, trial_counts
 from studio.style import (
     STATUS_COLORS,
@@ -79,7 +81,7 @@ ALWAYS_SHOWN = {"status", "name", "experiment", "created", "compute", "command"}
 RICH = {"status", "parent", "environment", "next", "sweep_of", "sweep_best"}  # with colour or links
 WRAPPED = {"error", "description"}  # prose: wrapped, never cut
 # Properties Trainyard records for itself that have their own rows (or mean nothing to a user).
-HIDDEN_PROPERTIES = {"host", "interpreter", "source_file", "environment_hash"}
+HIDDEN_PROPERTIES = {"host", "interpreter", "source_file", "environment_hash", CODE_DIR}
 # What a sweep run records of itself: shown in the Sweep section instead.
 SWEEP_PROPERTIES = set(sweepresults.SWEEP_PROPERTY_KEYS)
 # A running sweep's trials are read again at most this often (seconds).
@@ -429,6 +431,9 @@ class OverviewTab(QScrollArea):
 
         right = QVBoxLayout()
         right.setSpacing(10)
+        self.summary = RunSummaryPanel(engine)  # the status timeline and key-metric sparklines
+        right.addWidget(self.summary)
+        right.addSpacing(8)
         right.addWidget(heading("Latest metrics", 1.15))
         self.metrics = QTableWidget(0, 5)
         self.metrics.setHorizontalHeaderLabels(["Metric", "Last", "Min", "Max", "Points"])
@@ -452,6 +457,7 @@ class OverviewTab(QScrollArea):
     # ---------------------------------------------------------------- run record
     def set_run(self, run: E.Run) -> None:
         self.run = run
+        self.summary.set_run(run)
         self._show(run, self.extras)
         self.values["name"].setToolTip(str(Path(run.run_dir)))
         # A running sweep's trials change without its own status changing: read them every few seconds.
@@ -542,6 +548,7 @@ class OverviewTab(QScrollArea):
 
     # ---------------------------------------------------------------- metrics
     def set_metrics(self, summaries: list[E.MetricSummary]) -> None:
+        self.summary.set_metrics(summaries)
         self.metrics.setRowCount(len(summaries))
         for row, s in enumerate(summaries):
             last = fmt_value(s.last_value) if s.kind == "scalar" else s.kind

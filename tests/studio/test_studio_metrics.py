@@ -178,8 +178,11 @@ def test_charts_are_built_as_they_scroll_into_view(qtbot, window, engine, every_
     qtbot.waitUntil(lambda: len(tab.grid.slots) == MANY_METRICS and bool(tab.plots), timeout=10_000)
     built = len(tab.plots)
     assert 0 < built < MANY_METRICS / 2  # only the charts on (or near) the screen
-    assert tab.count_label.text() == f"{MANY_METRICS} charts · 3 tables · 2 images"
-    qtbot.waitUntil(lambda: tab.plots["m000"].point_count() == 1, timeout=10_000)
+    assert tab.count_label.text() == f"{MANY_METRICS - 1} charts · 1 value · 3 tables · 2 images"
+    # m000 has one point: a row of the values table, not a chart on an empty axis
+    assert tab.grid.value_keys() == ["m000"] and "m000" not in tab.plots
+    assert tab.grid.values_table.isVisibleTo(tab) and tab.grid.values_table.item(0, 1).text() == "0"
+    qtbot.waitUntil(lambda: tab.plots["m001"].point_count() == 2, timeout=10_000)
 
     if os.environ.get("TRAINYARD_SHOTS"):
         qtbot.waitUntil(lambda: all(p.point_count() for p in tab.plots.values()), timeout=10_000)
@@ -195,6 +198,7 @@ def test_charts_are_built_as_they_scroll_into_view(qtbot, window, engine, every_
     tab.scroll.verticalScrollBar().setValue(0)
     tab.filter.setText("m04")
     assert tab.grid.shown_keys() == [f"m04{i}" for i in range(10)]
+    assert not tab.grid.values_table.isVisibleTo(tab)  # m000 does not match
     qtbot.waitUntil(lambda: all(f"m04{i}" in tab.plots and tab.plots[f"m04{i}"].point_count() == 41 + i
                                 for i in range(4)), timeout=10_000)
     assert not tab.tables.isVisibleTo(tab) and not tab.gallery.isVisibleTo(tab)

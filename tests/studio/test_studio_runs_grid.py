@@ -66,10 +66,10 @@ def test_clone_and_edit_opens_the_submit_dialog_filled_and_submits_a_changed_run
     page = window.runs_page
     qtbot.waitUntil(lambda: page.model.row_of(original) is not None, timeout=10_000)
     page.select_names([original])
-    buttons = page.action_buttons
-    assert buttons["clone"].isEnabled() and buttons["rerun"].isEnabled() and buttons["archive"].isEnabled()
-    assert not buttons["cancel"].isEnabled()  # it has ended
-    qtbot.mouseClick(buttons["clone"], Qt.MouseButton.LeftButton)
+    actions = page.run_actions
+    assert actions["clone"].isEnabled() and actions["rerun"].isEnabled() and actions["archive"].isEnabled()
+    assert not actions["cancel"].isEnabled()  # it has ended
+    qtbot.mouseClick(page.action_button("clone"), Qt.MouseButton.LeftButton)
     qtbot.waitUntil(
         lambda: window.submit_dialog is not None and not window.submit_dialog.is_scanning(), timeout=10_000
     )
