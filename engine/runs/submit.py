@@ -391,15 +391,15 @@ def _check_interpreter(path: str, source: str | None) -> str:
 
 
 def _check_ssh_job(target: E.ComputeTarget, spec: JobSpec, env_spec: EnvironmentSpec | None) -> None:
-    """What an SSH target cannot run in this version: environments to build, distributed jobs."""
+    """What an SSH target cannot run in this version: conda and Docker environments, distributed jobs."""
     where = f"compute target {target.name!r} ({target.config.get('host', '?')}) is an SSH target"
-    if env_spec is not None and env_spec.kind != "user":
+    if env_spec is not None and env_spec.kind not in ("user", "venv"):  # pip environments build there
         raise LaunchFailed(
             f"{where}: building the job's {env_spec.kind} environment {env_spec.reference!r} there is not "
-            "available in this version of Trainyard",
+            "available in this version of Trainyard (pip-requirements environments are)",
             "install the packages on that host and give the job an environment with "
-            "`python: {user_managed_dependencies: true, interpreter_path: /path/to/python}` (or use "
-            "`compute: local` / `compute: docker` to build it here)")
+            "`python: {user_managed_dependencies: true, interpreter_path: /path/to/python}`, give it a "
+            "pip-requirements environment, or use `compute: local` / `compute: docker` to build it here")
     if spec.distribution is not None:
         raise LaunchFailed(f"{where}: distributed runs over SSH are not available in this version of Trainyard",
                            "run one process there, or use `compute: local`")

@@ -162,11 +162,20 @@ class Supervisor:
         """Connect to the SSH target (a connection, login or host-key failure fails the run while
         Preparing, with that message), upload the code, start the script detached there."""
         from engine.compute.ssh import make_ssh_run  # the slow path's backend (see prepare_and_start)
+        from engine.compute.targets import run_environment
 
         store = self._store()
         run = make_ssh_run(self.files, self.spec, self.log, self._driver_note)
         try:
             run.connect()
+            env_spec = run_environment(self.spec)
+            env_props: dict[str, Any] = {}
+            if env_spec is not None and env_spec.kind != "user":  # built on the host, cached there
+                from engine.environments.build import BuildLog  # builders: conda, uv, Docker
+
+                self._driver_note(f"connected to {run.target.address}; preparing the environment there")
+                env_hash, cached = run.build_environment(env_spec, BuildLog(self.files.build_log))
+                env_props = {"environment_hash": env_hash, "environment_cached": cached}
             self._driver_note(f"connected to {run.target.address}; uploading the code to {run.remote}")
             sent = run.upload()
             if self.cancel_reason is not None:
@@ -174,7 +183,7 @@ class Supervisor:
                 return
             props = dict(store.get_run(self.run_name).properties)
             props.update(interpreter=run.interpreter, ssh_host=run.target.address, remote_dir=run.remote,
-                         upload_bytes=sent.bytes_sent, upload_blobs=sent.blobs_sent)
+                         upload_bytes=sent.bytes_sent, upload_blobs=sent.blobs_sent, **env_props)
             store.update_run(self.run_name, properties=props)
             store.set_status(self.run_name, "Starting")
             run.start()

@@ -12,7 +12,10 @@ from pathlib import Path
 
 from engine.compute.ssh.blobs import BlobSender, HostRecords, Tree, UploadResult
 from engine.compute.ssh.connection import IO_TIMEOUT, Link, SshTarget
+from engine.compute.ssh.envbuild import RemoteEnvBuilder
 from engine.compute.ssh.pull import Puller
+from engine.entities import EnvironmentSpec
+from engine.environments.build import BuildLog
 from engine.errors import LaunchFailed
 from engine.runtime import INJECT_DIR
 from engine.runtime.files import RunFiles
@@ -48,6 +51,7 @@ class SshRun:
         self.failure: str | None = None  # why the run failed though the script may not have
         self.link = Link(target, log, note)
         self.puller = Puller(files, lambda: self.remote, lambda: self.link.sftp, log)
+        self.env_interpreter: str | None = None  # the python of an environment built on the host
         self.cache_root = ""  # the host's cache (blobs, environments), absolute, once connected
         self._sender: BlobSender | None = None
         self._code: int | None = None
@@ -96,6 +100,16 @@ class SshRun:
             )
         return self._sender
 
+    def build_environment(self, env: EnvironmentSpec, log: BuildLog) -> tuple[str, bool]:
+        """Build (or find cached) the job's environment on the host; the script then runs with its
+        python. Returns (spec hash, cached)."""
+        builder = RemoteEnvBuilder(
+            self.link.client, self.cache_root, self.interpreter or "python3", self.target.address
+        )
+        interpreter, env_hash, cached = builder.ensure(env, log)
+        self.interpreter = self.env_interpreter = interpreter
+        return env_hash, cached
+
     def upload(self) -> UploadResult:
         """Send the code snapshot (as REMOTE/wd), the in-run client and the interpreter wrappers
         through the host's blob store: only the contents it lacks travel."""
@@ -139,6 +153,9 @@ class SshRun:
         """Start the script detached: `setsid` makes it its own process group, stdio goes to
         files, so a dropped connection neither stops it nor loses its output."""
         rem = self.remote
+        argv = list(self.spec.argv)
+        if self.env_interpreter and self.spec.script:  # `python3 train.py` as the environment's python
+            argv[0] = self.env_interpreter
         env = dict(self.spec.env)
         env.update({ENV_TRACKING_DIR: f"{rem}/tracking", ENV_RUN_DIR: rem, "PYTHONUNBUFFERED": "1"})
         exports = [f"export {k}={shlex.quote(str(v))}" for k, v in env.items() if _ENV_NAME.match(k)]
@@ -150,7 +167,7 @@ class SshRun:
         pgid_file = shlex.quote(f"{rem}/pgid")
         inner = (
             f"echo $$ > {pgid_file}; trap : TERM INT HUP; {'; '.join(exports)}; "
-            f"{shlex.join(self.spec.argv)} > {log} 2>&1; echo $? > {tmp} && mv {tmp} {done}"
+            f"{shlex.join(argv)} > {log} 2>&1; echo $? > {tmp} && mv {tmp} {done}"
         )
         # `cd ... || exit` on its own: `cd && setsid ... &` would background a subshell that waits
         # for the job with this channel open, and $! would not be the group's leader.

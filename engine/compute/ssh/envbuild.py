@@ -1,0 +1,171 @@
+"""Building a job's pip environment on the SSH host, cached there by the same spec hash as here.
+
+The host needs only python3 and network access to its package index: Trainyard brings the
+builder, the static `uv` binary of the uv wheel installed with it, sent once to
+``CACHE/bin/uv-<hash>``. The venv is built in ``CACHE/envs/<spec hash>/`` under an flock (two
+runs needing it build it once), and marked ready last; a failed build removes the folder. uv's
+output streams into the run's 20_image_build_log.txt line by line, and a failed build raises
+EnvBuildFailed with uv's own last lines (no network, disk full, no such package).
+"""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import platform
+import shlex
+from pathlib import Path
+from typing import Any
+
+from engine.compute.ssh.connection import IO_TIMEOUT
+from engine.entities import EnvironmentSpec
+from engine.environments.build import BuildLog, spec_hash
+from engine.environments.build.venv import uv_bin
+from engine.errors import EnvBuildFailed
+
+READY = ".trainyard-ready"
+BUILD_TIMEOUT = 3600.0  # no output for this long: the build is taken as hung
+TAIL = 25
+
+
+def _uv_name(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return "uv-" + h.hexdigest()[:12]
+
+
+class RemoteEnvBuilder:
+    """Builds environments on one host over a connected paramiko client."""
+
+    def __init__(self, client: Any, cache_root: str, python: str, where: str) -> None:
+        self.client = client
+        self.root = cache_root  # absolute on the host
+        self.python = python  # the host's python3, the venv's base
+        self.where = where
+
+    def ensure(self, spec: EnvironmentSpec, log: BuildLog) -> tuple[str, str, bool]:
+        """(interpreter on the host, spec hash, cached) of `spec`, built there when missing."""
+        if spec.kind != "venv":
+            raise EnvBuildFailed(
+                f"building a {spec.kind} environment on an SSH host is not available in this "
+                "version of Trainyard",
+                "use a pip-requirements environment there",
+            )
+        h = spec_hash(spec)
+        env = f"{self.root}/envs/{h}"
+        interpreter = f"{env}/bin/python"
+        if self._exec(f"test -f {shlex.quote(env + '/' + READY)} && echo ready")[0].strip() == "ready":
+            log.line(f"Using cached environment {h} on {self.where}")
+            log.done(f"environment ready (cached): {env}")
+            return interpreter, h, True
+        log.step(f"Building venv environment '{spec.reference}' ({h[:12]}) on {self.where}")
+        uv = self._ensure_uv(log)
+        requirements = "\n".join(spec.pip_requirements or ()) + "\n"
+        self._put(f"{env}.requirements.txt", requirements.encode())
+        q = shlex.quote
+        build = (
+            f"if [ -f {q(env + '/' + READY)} ]; then echo 'built meanwhile by another run'; exit 0; fi; "
+            f"rm -rf {q(env)}; "
+            f"{q(uv)} venv --python {q(self.python)} {q(env)} && "
+            f"{q(uv)} pip install --python {q(interpreter)} -r {q(env + '.requirements.txt')} && "
+            f"echo ok > {q(env + '/' + READY)} || {{ code=$?; rm -rf {q(env)}; exit $code; }}"
+        )
+        # uv trusts the system's CA store (a re-signing proxy's CA is there); its cache is on
+        # the envs' filesystem, so installs hard-link; it never downloads a Python of its own.
+        command = (
+            f"export UV_CACHE_DIR={q(self.root + '/uv-cache')} UV_NATIVE_TLS=1 UV_PYTHON_DOWNLOADS=never "
+            "UV_NO_PROGRESS=1; "
+            '[ -z "$SSL_CERT_FILE" ] && [ -f /etc/ssl/certs/ca-certificates.crt ] && '
+            "export SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt; "
+            f"mkdir -p {q(self.root + '/envs')} || exit 1; "
+            f"if command -v flock >/dev/null 2>&1; then exec flock {q(env + '.lock')} sh -c {q(build)}; "
+            f"else exec sh -c {q(build)}; fi"
+        )
+        code, tail = self._stream(command, log)
+        if code != 0:
+            lines = "\n".join(tail)
+            raise EnvBuildFailed(
+                f"building environment '{spec.reference}' on {self.where} failed (uv exited with code {code}):\n"
+                f"{lines}",
+                "uv's own words are above: check the requirements, that the host reaches its package index "
+                "(network, proxy, certificates) and that it has free disk space (`df -h` there)",
+            )
+        log.progress(1.0, "done")
+        log.done(f"environment ready: {env} on {self.where}")
+        return interpreter, h, False
+
+    def prune(self) -> int:
+        """Remove every environment (and uv's cache) of the host's cache; returns how many."""
+        q = shlex.quote
+        out, _err, _code = self._exec(
+            f"n=$(ls -d {q(self.root)}/envs/*/ 2>/dev/null | wc -l); rm -rf {q(self.root)}/envs "
+            f"{q(self.root)}/uv-cache; echo $n",
+            timeout=600,
+        )
+        try:
+            return int(out.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            return 0
+
+    # ---------------------------------------------------------------- helpers
+    def _ensure_uv(self, log: BuildLog) -> str:
+        local = uv_bin()
+        arch = self._exec("uname -sm")[0].strip()
+        here = f"{platform.system()} {platform.machine()}"
+        if arch != here:
+            raise EnvBuildFailed(
+                f"{self.where} is {arch or 'of an unknown platform'}, this machine {here}: "
+                "the uv binary installed with Trainyard cannot run there",
+                "give the job a user-managed environment with `interpreter_path:` there",
+            )
+        remote = f"{self.root}/bin/{_uv_name(local)}"
+        if self._exec(f"test -x {shlex.quote(remote)} && echo ok")[0].strip() != "ok":
+            size = Path(local).stat().st_size
+            log.line(f"sending uv ({size / 1e6:.0f} MB) to {self.where}:{remote}")
+            self._exec(f"mkdir -p {shlex.quote(self.root + '/bin')}")
+            sftp = self.client.open_sftp()
+            try:
+                tmp = f"{remote}.tmp"
+                sftp.put(local, tmp)
+                sftp.chmod(tmp, 0o755)
+                sftp.posix_rename(tmp, remote)
+            finally:
+                sftp.close()
+        return remote
+
+    def _put(self, path: str, data: bytes) -> None:
+        self._exec(f"mkdir -p {shlex.quote(path.rsplit('/', 1)[0])}")
+        sftp = self.client.open_sftp()
+        try:
+            with sftp.open(path, "wb") as f:
+                f.write(data)
+        finally:
+            sftp.close()
+
+    def _exec(self, command: str, timeout: float = IO_TIMEOUT) -> tuple[str, str, int]:
+        _stdin, stdout, stderr = self.client.exec_command(command, timeout=timeout)
+        out = stdout.read().decode("utf-8", "replace")
+        err = stderr.read().decode("utf-8", "replace")
+        return out, err, stdout.channel.recv_exit_status()
+
+    def _stream(self, command: str, log: BuildLog) -> tuple[int, list[str]]:
+        """Run `command` with its output (stdout and stderr together) into `log` as it comes."""
+        chan = self.client.get_transport().open_session(timeout=IO_TIMEOUT)
+        tail: collections.deque[str] = collections.deque(maxlen=TAIL)
+        try:
+            chan.settimeout(BUILD_TIMEOUT)
+            chan.set_combine_stderr(True)
+            chan.exec_command(command)
+            for raw in chan.makefile("rb"):
+                line = raw.decode("utf-8", "replace").rstrip("\n")
+                tail.append(line)
+                log.line(line)
+            code = chan.recv_exit_status()
+        finally:
+            chan.close()
+        return code, list(tail)
+
+
+__all__ = ["RemoteEnvBuilder"]

@@ -1,0 +1,68 @@
+"""Pip environments built on the SSH host (engine.compute.ssh.envbuild), against the real
+throwaway sshd of tests/engine/runs/sshd.py: uv is sent there, the venv is built from PyPI and
+cached by the spec's hash, and uv's output is the run's build log."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import test_ssh_compute
+
+from engine.api import Engine
+from engine.entities import EnvironmentSpec
+from engine.environments.build import spec_hash
+from engine.jobs.spec import JobSpec
+from engine.runs.files import RunFiles
+
+# The SSH fixtures (a throwaway sshd, a target registered on it), shared with test_ssh_compute.
+sshd = test_ssh_compute.sshd
+target = test_ssh_compute.target
+
+SHOW = "import sys, six\nprint('six', six.__version__, 'from', sys.executable, flush=True)\n"
+
+
+def test_a_pip_environment_is_built_on_the_host_once_and_used(eng: Engine, project, target,  # type: ignore[no-untyped-def]
+                                                               tmp_path: Path) -> None:
+    target()
+    cache = tmp_path / "host-cache"
+    code = project({"show.py": SHOW})
+    env = EnvironmentSpec(name="six-env", pip_requirements=("six==1.16.0",))
+    first = eng.wait(eng.submit(JobSpec(experiment_name="exp", code_dir=code, script="show.py", compute="far",
+                                        environment_spec=env)).name, timeout=300)
+    files = RunFiles(Path(first.run_dir))
+    assert first.status == "Completed", (first.error, files.build_log.read_text()[-3000:])
+    h = spec_hash(env)
+    assert first.properties["environment_hash"] == h
+    assert first.properties["environment_cached"] is False
+    assert f"six 1.16.0 from {cache}/envs/{h}/bin/python" in files.driver_log.read_text()
+    build = files.build_log.read_text()
+    assert "sending uv" in build and "six==1.16.0" in build  # uv's own lines, streamed here
+    assert (cache / "envs" / h / ".trainyard-ready").is_file()
+
+    # A command's `python` is the environment's too; the second run finds it cached.
+    second = eng.wait(eng.submit(JobSpec(experiment_name="exp", code_dir=code, command="python show.py",
+                                         compute="far", environment_spec=env)).name, timeout=120)
+    files = RunFiles(Path(second.run_dir))
+    assert second.status == "Completed", second.error
+    assert second.properties["environment_cached"] is True
+    assert f"Using cached environment {h}" in files.build_log.read_text()
+    assert "sending uv" not in files.build_log.read_text()
+    assert f"six 1.16.0 from {cache}/envs/{h}/bin/python" in files.driver_log.read_text()
+
+
+def test_a_host_that_cannot_reach_its_index_fails_with_uvs_words(eng: Engine, project, target,  # type: ignore[no-untyped-def]
+                                                                 tmp_path: Path) -> None:
+    target()
+    cache = tmp_path / "host-cache"
+    code = project({"show.py": SHOW})
+    # An index nobody listens on: what a host without network sees.
+    env = EnvironmentSpec(name="offline", pip_requirements=("--index-url http://127.0.0.1:9/simple", "six"))
+    run = eng.wait(eng.submit(JobSpec(experiment_name="exp", code_dir=code, script="show.py", compute="far",
+                                      environment_spec=env)).name, timeout=300)
+    assert run.status == "Failed"
+    assert [e.status for e in run.status_history][-2:] == ["Preparing", "Failed"]
+    assert run.error is not None
+    assert "building environment 'offline' on" in run.error and "failed (uv exited with code" in run.error
+    assert "127.0.0.1:9" in run.error  # uv's own message names the index it could not reach
+    assert not (cache / "envs" / spec_hash(env)).exists()  # nothing half-built is kept
+    assert "127.0.0.1:9" in RunFiles(Path(run.run_dir)).build_log.read_text()
