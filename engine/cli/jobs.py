@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from engine import entities as E
-from engine.cli.options import OUTPUT, open_engine, workspace_option
+from engine.cli.options import OUTPUT, open_engine, open_reader, workspace_option
 from engine.cli.output import human_duration, print_fields, print_table, run_document, show, wants_document
 from engine.cli.web import open_in_studio
 from engine.errors import InvalidSpec, NotFound
@@ -134,7 +134,7 @@ def job_stream(ctx: click.Context, name: str, workspace: str | None) -> None:
 @click.pass_context
 def job_show(ctx: click.Context, name: str, web: bool, workspace: str | None, output_format: str) -> None:
     """Show one job."""
-    eng = open_engine(ctx, workspace)
+    eng = open_reader(ctx, workspace)
     run = eng.get_run(name)
     doc = run_document(run, eng.latest_metrics(name))
     if web:
@@ -181,7 +181,7 @@ def job_list(ctx: click.Context, experiment: str | None, status: str | None, par
              include_archived: bool, max_results: int | None, all_results: bool, workspace: str | None,
              output_format: str) -> None:
     """List jobs, newest first (archived ones only with --include-archived)."""
-    eng = open_engine(ctx, workspace)
+    eng = open_reader(ctx, workspace)
     statuses = None
     if status:
         statuses = [s for s in E.RUN_STATUSES if s.lower() == status.lower()]

@@ -13,7 +13,10 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "cli.md"
 
 def _paths(group: click.Group, at: tuple[str, ...] = ()) -> list[str]:
     out = []
-    for name, cmd in group.commands.items():
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):  # the top-level group imports its commands on demand
+        cmd = group.get_command(ctx, name)
+        assert cmd is not None
         out += _paths(cmd, (*at, name)) if isinstance(cmd, click.Group) else [" ".join((*at, name))]
     return out
 

@@ -93,6 +93,7 @@ def test_a_database_from_a_newer_trainyard_is_refused(tmp_path: Path) -> None:
     try:
         with eng.begin() as conn:
             conn.execute(sa.text("UPDATE alembic_version SET version_num = '9999_future'"))
+            conn.exec_driver_sql("PRAGMA user_version = 9999")  # as a newer Trainyard stamps it
         with pytest.raises(WorkspaceError) as info:
             ensure_schema(eng)
         assert "9999_future" in info.value.message

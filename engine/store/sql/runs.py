@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from engine import entities as E
 from engine.errors import InvalidState, NotFound
 from engine.runtime.sweepresults import is_sweep
+from engine.store.lite import run_entity
 from engine.store.models import ExperimentRow, RunRow, RunStatusEventRow
 from engine.store.runquery import order_runs, where_runs
 from engine.store.sql.base import SqlBase
@@ -91,7 +92,7 @@ class Runs(SqlBase):
                 .where(RunStatusEventRow.run_name == name)
                 .order_by(RunStatusEventRow.id)
             ).all()
-            return _run_entity(row, exp_name or "", tuple(E.StatusEvent(st, t) for st, t in events))
+            return run_entity(row, exp_name or "", tuple(E.StatusEvent(st, t) for st, t in events))
 
     def list_runs(
         self,
@@ -113,7 +114,7 @@ class Runs(SqlBase):
             q = q.order_by(RunRow.created_at.desc()).offset(offset)
             if limit is not None:
                 q = q.limit(limit)
-            return [_run_entity(row, exp) for row, exp in s.execute(q).all()]
+            return [run_entity(row, exp) for row, exp in s.execute(q).all()]
 
     def runs_holding_or_awaiting(self, compute: str, name: str) -> tuple[int, int]:
         """For run `name` waiting to start on compute target `compute`: (runs of the target that
@@ -198,7 +199,7 @@ class Runs(SqlBase):
                 .join(ExperimentRow, RunRow.experiment_id == ExperimentRow.id)
                 .where(RunRow.updated_at > since)
             )
-            return [_run_entity(row, exp) for row, exp in s.execute(q).all()]
+            return [run_entity(row, exp) for row, exp in s.execute(q).all()]
 
     def list_children(self, name: str) -> list[E.Run]:
         """The runs submitted as children of run `name`, oldest first (archived ones included)."""
@@ -211,7 +212,7 @@ class Runs(SqlBase):
                 .where(RunRow.parent_name == name)
                 .order_by(RunRow.created_at, RunRow.name)
             )
-            return [_run_entity(row, exp) for row, exp in s.execute(q).all()]
+            return [run_entity(row, exp) for row, exp in s.execute(q).all()]
 
     # ----------------------------------------------------------------- runs tables (paged)
     def query_runs(
@@ -239,7 +240,7 @@ class Runs(SqlBase):
                 return []
             rows = s.execute(select(RunRow, ExperimentRow.name).join(ExperimentRow, joined)
                              .where(RunRow.name.in_(names))).all()
-            by_name = {row.name: _run_entity(row, exp) for row, exp in rows}
+            by_name = {row.name: run_entity(row, exp) for row, exp in rows}
             return [by_name[n] for n in names if n in by_name]
 
     def archived_among(self, names: Sequence[str]) -> set[str]:
@@ -254,33 +255,3 @@ class Runs(SqlBase):
         with self._session() as s:
             return s.scalar(select(RunRow.supervisor_started).where(RunRow.name == name))
 
-
-def _run_entity(row: RunRow, experiment_name: str, history: tuple[E.StatusEvent, ...] = ()) -> E.Run:
-    return E.Run(
-        name=row.name,
-        experiment_name=experiment_name,
-        display_name=row.display_name,
-        status=row.status,
-        created_at=row.created_at,
-        run_dir=row.run_dir,
-        description=row.description or "",
-        command=row.command,
-        arguments=tuple(row.arguments or ()),
-        start_time=row.start_time,
-        end_time=row.end_time,
-        compute=row.compute,
-        environment=row.environment,
-        snapshot_id=row.snapshot_id,
-        git=row.git,
-        inputs=dict(row.inputs or {}),
-        params=dict(row.params or {}),
-        tags=dict(row.tags or {}),
-        properties=dict(row.properties or {}),
-        exit_code=row.exit_code,
-        error=row.error,
-        max_run_duration_seconds=row.max_run_duration_seconds,
-        status_history=history,
-        cancel_requested=bool(row.cancel_requested),
-        supervisor_pid=row.supervisor_pid,
-        parent_name=row.parent_name,
-    )
