@@ -219,6 +219,10 @@ class Engine:
     def prune_environments(self) -> tuple[list[dict[str, Any]], set[str]]:
         return self.environments.prune()
 
+    def prune_environments_on(self, compute: str) -> tuple[str, list[str], set[str]]:
+        """Remove the environments built on an SSH target's host that no active run uses."""
+        return self.environments.prune_on(compute)
+
     # ------------------------------------------------------------------ compute
     def list_compute_targets(self) -> list[E.ComputeTarget]:
         """The built-in targets (local, docker), then the registered ones by name."""

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from engine.compute.ssh.envbuild import prune_host
 from engine.entities import EnvironmentSpec
 from engine.environments.build import (
     BuildEvent,
@@ -99,3 +100,14 @@ class EnvironmentsManager:
         because active runs use them)."""
         keep = self.in_use()
         return prune_unused(self.location.envs_dir, keep), keep
+
+    def prune_on(self, compute: str) -> tuple[str, list[str], set[str]]:
+        """Remove the environments built on SSH target `compute` (its host's cache) that no active
+        run uses. Returns (the host's address, the hashes removed, the hashes kept)."""
+        target = self.store.get_compute_target(compute)
+        if target.type != "ssh":
+            raise InvalidState(f"compute target {compute!r} is `type: {target.type}`: its environments are "
+                               "built on this machine", "run `trainyard environment prune` without --compute")
+        keep = self.in_use()
+        address, removed = prune_host(target.name, dict(target.config), keep)
+        return address, removed, keep

@@ -100,13 +100,21 @@ def _print_environment(spec: Any, doc: dict[str, Any]) -> None:
 
 
 @environment_group.command("prune")
+@click.option("--compute", "compute", default=None, metavar="NAME",
+              help="Prune the environments built on this SSH target's host instead of this machine's.")
 @workspace_option
 @OUTPUT
 @click.pass_context
-def environment_prune(ctx: click.Context, workspace: str | None, output_format: str) -> None:
+def environment_prune(ctx: click.Context, compute: str | None, workspace: str | None, output_format: str) -> None:
     """Remove the built environments (venvs, conda envs, Docker images) that no active job uses;
     the next job that needs one builds it again."""
     eng = open_engine(ctx, workspace)
+    if compute is not None:
+        address, gone, kept = eng.prune_environments_on(compute)
+        show(output_format, {"compute": compute, "host": address, "removed": gone, "in_use": sorted(kept)},
+             lambda: click.echo(f"Removed {len(gone)} environment(s) from {address}"
+                                + "".join(f"\n  {h[:12]}" for h in gone)))
+        return
     removed, in_use = eng.prune_environments()
     show(output_format, {"removed": removed, "in_use": sorted(in_use)}, lambda: _print_pruned(removed, in_use))
 

@@ -9,8 +9,10 @@ from typing import TYPE_CHECKING
 
 from engine import entities as E
 from engine.compute.procs import is_same_process_alive
+from engine.compute.ssh import RUN_STATE, run_lock_held
 from engine.errors import InvalidState
-from engine.runs.launch import this_host
+from engine.runs.launch import start_supervisor, this_host
+from engine.runtime.files import RunFiles
 from engine.runtime.sweepresults import is_sweep, stopped_early_properties
 
 if TYPE_CHECKING:
@@ -45,7 +47,8 @@ def fail_if_orphaned(store: Store, run: E.Run) -> None:
 
 
 def reconcile(store: Store, only: str | None = None) -> list[str]:
-    """Mark Failed the active runs of this host whose supervisor died. Returns their names."""
+    """Mark Failed the active runs of this host whose supervisor died (an SSH run whose script
+    runs on its host gets a new supervisor instead). Returns the names of those marked Failed."""
     failed = []
     host = this_host()
     runs = [store.get_run(only)] if only else store.list_runs(statuses=E.ACTIVE_STATUSES, include_archived=True)
@@ -63,6 +66,8 @@ def reconcile(store: Store, only: str | None = None) -> list[str]:
             # Re-read: the supervisor may have finished the run just now.
             if store.get_run(run.name).is_terminal:
                 continue
+            if _reattach(store, run):
+                continue
             reason = (f"the run's supervisor process (pid {run.supervisor_pid}) died; "
                       f"see {Path(run.run_dir) / 'supervisor.log'}")
         sweep = is_sweep(run.properties)
@@ -73,6 +78,20 @@ def reconcile(store: Store, only: str | None = None) -> list[str]:
             if sweep:
                 _cancel_orphaned_trials(store, run.name)
     return failed
+
+
+def _reattach(store: Store, run: E.Run) -> bool:
+    """An SSH run whose script was started on its host goes on there when its supervisor dies
+    (this machine rebooted, the supervisor was killed): start a new supervisor, which takes the
+    run over (engine.runs.supervisor, reattach). False for any other run."""
+    files = RunFiles(Path(run.run_dir))
+    if not (files.root / RUN_STATE).exists():
+        return False
+    if run_lock_held(files):  # a supervisor (a reattached one) owns it already
+        return True
+    pid, started = start_supervisor(files)
+    store.update_run(run.name, supervisor_pid=pid, supervisor_started=started)
+    return True
 
 
 def _cancel_orphaned_trials(store: Store, sweep: str) -> None:

@@ -60,6 +60,7 @@ class Supervisor:
         self.proc: RunHandle | None = None
         self.store: SqlStore | None = None
         self.gpus: GpuAssigner | None = None
+        self._lock: Any = None  # an SSH run's ownership lock (engine.compute.ssh.hold_run_lock)
         self._log = open(self.files.supervisor_log, "a", buffering=1)  # noqa: SIM115
 
     def log(self, msg: str) -> None:
@@ -247,35 +248,66 @@ class Supervisor:
             if self.gpus is not None:
                 self._safe(self.gpus.release)
 
-    def _run(self) -> int:
+    def _start_run(self) -> tuple[int | None, tuple[float, float, float] | None]:
+        """Wait for a slot and GPUs, prepare and start the script: (None, the start's times when
+        known), or (the supervisor's exit code, None) when the run ended before starting."""
         if self.spec.placement.max_concurrent_runs and not self._wait_for_a_slot():
             self._store().set_status(self.run_name, "Canceled", error=self._cancel_message())
-            return 0
+            return 0, None
         if self.spec.placement.gpus is not None:
             try:
                 assigned = self._assign_gpus()
             except BaseException as exc:  # noqa: BLE001 - a request the machine can never meet
                 self._fail_before_start(exc)
-                return 1
+                return 1, None
             if not assigned:
                 self._store().set_status(self.run_name, "Canceled", error=self._cancel_message())
-                return 0
+                return 0, None
         if self.needs_preparation():
             try:
                 self.prepare_and_start()
             except BaseException as exc:  # noqa: BLE001 - the build or the container failed: Failed in Preparing
                 self._fail_before_start(exc)
-                return 1
+                return 1, None
             if self.proc is None:  # canceled while preparing
                 self._store().set_status(self.run_name, "Canceled", error=self.cancel_reason)
-                return 0
+                return 0, None
             times = None
         else:
             try:
                 times = self.start_script()
             except BaseException as exc:  # noqa: BLE001 - the script never started: record why
                 self._fail_before_start(exc)
-                return 1
+                return 1, None
+        return None, times
+
+    def _reattach_ssh(self) -> bool:
+        """A supervisor started for an SSH run whose script already runs on the host (its first
+        supervisor died; engine.runs.control.reconcile started this one): take it over. The
+        host's offsets and the store's cursors make the logs and metrics go on where they were."""
+        from engine.compute.ssh import RUN_STATE, make_ssh_run
+
+        if not (self.files.root / RUN_STATE).exists():
+            return False
+        run = make_ssh_run(self.files, self.spec, self.log, self._driver_note)
+        self._driver_note(f"reattached (the run's supervisor was restarted): the script goes on at "
+                          f"{run.target.hostname}")
+        run.reattach()
+        self.proc = run
+        return True
+
+    def _run(self) -> int:
+        if self.spec.placement.compute == "ssh":
+            from engine.compute.ssh import hold_run_lock  # the slow path's backend (see prepare_and_start)
+
+            self._lock = hold_run_lock(self.files)
+            if self._lock is None:  # another supervisor owns the run (two reattached it at once)
+                return 0
+        times: tuple[float, float, float] | None = None
+        if not (self.spec.placement.compute == "ssh" and self._reattach_ssh()):
+            ended, times = self._start_run()
+            if ended is not None:
+                return ended
         from engine.runs.ingest import RecordIngestor  # SQLAlchemy: after the script started
 
         store = self._store()

@@ -21,6 +21,14 @@ Remote layout::
 """
 
 from engine.compute.ssh.connection import SshTarget, reconnect_timeout
-from engine.compute.ssh.run import SshRun, make_ssh_run
+from engine.compute.ssh.run import RUN_STATE, SshRun, hold_run_lock, make_ssh_run, run_lock_held
 
-__all__ = ["SshRun", "SshTarget", "make_ssh_run", "reconnect_timeout"]
+__all__ = [
+    "RUN_STATE",
+    "SshRun",
+    "SshTarget",
+    "hold_run_lock",
+    "make_ssh_run",
+    "reconnect_timeout",
+    "run_lock_held",
+]

@@ -211,6 +211,15 @@ class SshTarget:
         return client
 
 
+def absolute_on_host(folder: str, home: str) -> str:
+    """A folder setting (`~/...`, relative to the home, or absolute) as an absolute path there."""
+    if folder == "~" or folder.startswith("~/"):
+        folder = home + folder[1:]
+    elif not folder.startswith("/"):
+        folder = home + "/" + folder
+    return folder.rstrip("/")
+
+
 class Link:
     """A connection to `target` that a dropped connection or a silent host closes, and that
     reconnects with backoff; `lost_at` is set while the host is away."""
@@ -321,5 +330,6 @@ __all__ = [
     "IO_TIMEOUT",
     "Link",
     "SshTarget",
+    "absolute_on_host",
     "reconnect_timeout",
 ]

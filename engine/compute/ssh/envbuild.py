@@ -17,7 +17,7 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-from engine.compute.ssh.connection import IO_TIMEOUT
+from engine.compute.ssh.connection import IO_TIMEOUT, SshTarget, absolute_on_host
 from engine.entities import EnvironmentSpec
 from engine.environments.build import BuildLog, spec_hash
 from engine.environments.build.venv import uv_bin
@@ -96,18 +96,25 @@ class RemoteEnvBuilder:
         log.done(f"environment ready: {env} on {self.where}")
         return interpreter, h, False
 
-    def prune(self) -> int:
-        """Remove every environment (and uv's cache) of the host's cache; returns how many."""
+    def prune(self, keep: set[str]) -> list[str]:
+        """Remove the host's built environments but those in `keep` (spec hashes active runs use),
+        and uv's package cache when none is kept. Returns the hashes removed."""
         q = shlex.quote
-        out, _err, _code = self._exec(
-            f"n=$(ls -d {q(self.root)}/envs/*/ 2>/dev/null | wc -l); rm -rf {q(self.root)}/envs "
-            f"{q(self.root)}/uv-cache; echo $n",
-            timeout=600,
+        envs = f"{self.root}/envs"
+        keep_args = " ".join(q(h) for h in sorted(keep))
+        script = (
+            f'cd {q(envs)} 2>/dev/null || exit 0; for d in */; do h=${{d%/}}; [ -d "$h" ] || continue; case " {keep_args} " in '
+            f'*" $h "*) continue;; esac; rm -rf -- "$h" "$h.requirements.txt" "$h.lock" && echo "$h"; done'
         )
-        try:
-            return int(out.strip().splitlines()[-1])
-        except (ValueError, IndexError):
-            return 0
+        if not keep:
+            script += f"; rm -rf -- {q(self.root + '/uv-cache')}"
+        out, err, code = self._exec(script, timeout=600)
+        if code != 0:
+            raise EnvBuildFailed(
+                f"pruning the environments on {self.where} ({envs}) failed: {err.strip()}",
+                "check that the folder is yours and writable there",
+            )
+        return [ln for ln in out.split() if ln]
 
     # ---------------------------------------------------------------- helpers
     def _ensure_uv(self, log: BuildLog) -> str:
@@ -168,4 +175,20 @@ class RemoteEnvBuilder:
         return code, list(tail)
 
 
-__all__ = ["RemoteEnvBuilder"]
+def prune_host(name: str, config: dict[str, Any], keep: set[str]) -> tuple[str, list[str]]:
+    """`trainyard environment prune --compute NAME` for an SSH target: (its address, the
+    environment hashes removed from its cache)."""
+    target = SshTarget.from_config(name, config)
+    client = target.connect()
+    try:
+        _stdin, stdout, _stderr = client.exec_command('printf %s "$HOME"', timeout=IO_TIMEOUT)
+        home = stdout.read().decode().rstrip("/")
+        builder = RemoteEnvBuilder(
+            client, absolute_on_host(target.cache_dir, home), "python3", target.address
+        )
+        return target.address, builder.prune(keep)
+    finally:
+        client.close()
+
+
+__all__ = ["RemoteEnvBuilder", "prune_host"]

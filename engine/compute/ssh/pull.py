@@ -5,6 +5,7 @@ reconnect neither loses nor duplicates a byte. At the end, ./outputs comes back 
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import stat
@@ -14,8 +15,10 @@ from typing import Any
 
 from engine.compute.ssh.connection import IO_TIMEOUT
 from engine.runtime.files import RunFiles
+from engine.snapshots.blobs import write_atomic
 
 CHUNK = 8 << 20
+STATE = "ssh-pull.json"
 
 
 class Puller:
@@ -30,6 +33,34 @@ class Puller:
         self.log = log
         self.offsets: dict[str, int] = {}  # remote rel path -> bytes pulled
         self.fetched: set[str] = set()  # whole files (tracking/files/*) already pulled
+        self.state = files.root / STATE  # the offsets, kept for a supervisor that reattaches
+
+    def load(self) -> None:
+        """The offsets a supervisor before this one reached (reattaching after it died). An append
+        it had begun (the pending one) counts when the local file holds all of it, and is cut off
+        when it holds part of it: so nothing is lost or appended twice."""
+        try:
+            data = json.loads(self.state.read_text())
+        except (OSError, ValueError):
+            return
+        self.offsets = {str(k): int(v) for k, v in data.get("offsets", {}).items()}
+        self.fetched = set(data.get("fetched", []))
+        pending = data.get("pending")
+        if pending:
+            rel, local, remote_from, local_from, n = pending
+            path = Path(local)
+            size = path.stat().st_size if path.exists() else 0
+            if size >= local_from + n:
+                self.offsets[rel] = remote_from + n
+            else:
+                if size > local_from:
+                    os.truncate(path, local_from)
+                self.offsets[rel] = remote_from
+        self._save(None)
+
+    def _save(self, pending: list[Any] | None) -> None:
+        data = {"offsets": self.offsets, "fetched": sorted(self.fetched), "pending": pending}
+        write_atomic(str(self.state), json.dumps(data).encode())
 
     @property
     def remote(self) -> str:
@@ -86,6 +117,8 @@ class Puller:
         if rewritable and size < offset:  # a log the script rewrote: take it again
             offset = 0
             local.unlink(missing_ok=True)
+            self.offsets[rel] = 0
+            self._save(None)
         if size <= offset:
             return
         local.parent.mkdir(parents=True, exist_ok=True)
@@ -97,9 +130,11 @@ class Puller:
                 if not data:
                     break
                 with open(local, "ab") as out:
+                    self._save([rel, str(local), offset, out.tell(), len(data)])
                     out.write(data)
                 offset += len(data)
                 self.offsets[rel] = offset
+                self._save(None)
 
     def _pull_whole_files(self, rel: str) -> None:
         for child, _size in self._walk(rel):
@@ -112,6 +147,7 @@ class Puller:
             self.sftp.get(f"{self.remote}/{child}", str(part))
             os.replace(part, local)
             self.fetched.add(child)
+            self._save(None)
 
     def download_outputs(self, client: Any) -> bool:
         """./outputs as a tar stream, so that it arrives as the script left it: folders (empty
@@ -138,4 +174,4 @@ class Puller:
         return bool(stdout.channel.recv_exit_status() == 0)
 
 
-__all__ = ["CHUNK", "Puller"]
+__all__ = ["CHUNK", "STATE", "Puller"]

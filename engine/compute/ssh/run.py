@@ -3,15 +3,18 @@ upload, start it detached, then pull what grows, honour cancel, bring ./outputs 
 
 from __future__ import annotations
 
+import fcntl
+import json
 import re
 import shlex
 import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from engine.compute.ssh.blobs import BlobSender, HostRecords, Tree, UploadResult
-from engine.compute.ssh.connection import IO_TIMEOUT, Link, SshTarget
+from engine.compute.ssh.connection import IO_TIMEOUT, Link, SshTarget, absolute_on_host
 from engine.compute.ssh.envbuild import RemoteEnvBuilder
 from engine.compute.ssh.pull import Puller
 from engine.entities import EnvironmentSpec
@@ -21,9 +24,12 @@ from engine.runtime import INJECT_DIR
 from engine.runtime.files import RunFiles
 from engine.runtime.launchspec import LaunchSpec
 from engine.snapshots import SnapshotStore
+from engine.snapshots.blobs import write_atomic
 from engine.tracking.inject.trainyard_run.envvars import ENV_RUN_DIR, ENV_TRACKING_DIR
 
 PULL_INTERVAL = 0.2
+RUN_STATE = "ssh-run.json"  # in the run folder once the script started on the host
+RUN_LOCK = "ssh-supervisor.lock"
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -83,8 +89,8 @@ class SshRun:
             )
         self.interpreter = lines.get("python")
         home = lines.get("home", "").rstrip("/")
-        self.remote = _absolute(self.target.work_dir, home) + "/" + self.spec.run_name
-        self.cache_root = _absolute(self.target.cache_dir, home)
+        self.remote = absolute_on_host(self.target.work_dir, home) + "/" + self.spec.run_name
+        self.cache_root = absolute_on_host(self.target.cache_dir, home)
 
     def blob_sender(self) -> BlobSender:
         """The sender of content-addressed uploads to this host's cache (connected first)."""
@@ -188,6 +194,27 @@ class SshRun:
             self._end_unconfirmed_start(pgid_file)
             raise
         self.log(f"ssh: started on {self.target.address} in {rem} (process group {self.pgid})")
+        # What a supervisor started after this one dies needs to take the run over (reattach()).
+        state = {
+            "remote": rem,
+            "pgid": self.pgid,
+            "cache_root": self.cache_root,
+            "interpreter": self.interpreter,
+        }
+        write_atomic(str(self.files.root / RUN_STATE), json.dumps(state).encode())
+
+    def reattach(self) -> None:
+        """Take over the run a supervisor before this one started (it died): connect, and go on
+        pulling from the offsets it reached (LaunchFailed when the host cannot be reached)."""
+        state = json.loads((self.files.root / RUN_STATE).read_text())
+        self.remote, self.pgid = str(state["remote"]), int(state["pgid"])
+        self.cache_root, self.interpreter = str(state.get("cache_root") or ""), state.get("interpreter")
+        self.puller.load()
+        try:
+            self.link.open()
+        except LaunchFailed as exc:  # the host is away: poll() reconnects, up to the reconnect timeout
+            self.link.lost(exc)
+        self.log(f"ssh: reattached to {self.target.address}: {self.remote} (process group {self.pgid})")
 
     def _end_unconfirmed_start(self, pgid_file: str) -> None:
         """The start was not confirmed (a timeout, a dropped connection): if the script began
@@ -321,13 +348,25 @@ class SshRun:
         return code
 
 
-def _absolute(folder: str, home: str) -> str:
-    """A folder setting (`~/...`, relative to the home, or absolute) as an absolute path there."""
-    if folder == "~" or folder.startswith("~/"):
-        folder = home + folder[1:]
-    elif not folder.startswith("/"):
-        folder = home + "/" + folder
-    return folder.rstrip("/")
+def hold_run_lock(files: RunFiles) -> Any:
+    """Take the run's ownership lock (held by its supervisor while it lives; the kernel lets it
+    go when the supervisor dies): the open lock file, or None when another process holds it."""
+    f = open(files.root / RUN_LOCK, "a")  # noqa: SIM115 - held open for the supervisor's life
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        f.close()
+        return None
+    return f
+
+
+def run_lock_held(files: RunFiles) -> bool:
+    """Whether a live supervisor holds the run's ownership lock."""
+    lock = hold_run_lock(files)
+    if lock is None:
+        return True
+    lock.close()
+    return False
 
 
 def make_ssh_run(
@@ -340,4 +379,12 @@ def make_ssh_run(
     return SshRun(target, files, spec, log, note)
 
 
-__all__ = ["IO_TIMEOUT", "PULL_INTERVAL", "SshRun", "make_ssh_run"]
+__all__ = [
+    "IO_TIMEOUT",
+    "PULL_INTERVAL",
+    "RUN_STATE",
+    "SshRun",
+    "hold_run_lock",
+    "make_ssh_run",
+    "run_lock_held",
+]

@@ -4,6 +4,7 @@ cached by the spec's hash, and uv's output is the run's build log."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import test_ssh_compute
@@ -22,7 +23,7 @@ SHOW = "import sys, six\nprint('six', six.__version__, 'from', sys.executable, f
 
 
 def test_a_pip_environment_is_built_on_the_host_once_and_used(eng: Engine, project, target,  # type: ignore[no-untyped-def]
-                                                               tmp_path: Path) -> None:
+                                                               cli, tmp_path: Path) -> None:
     target()
     cache = tmp_path / "host-cache"
     code = project({"show.py": SHOW})
@@ -48,6 +49,15 @@ def test_a_pip_environment_is_built_on_the_host_once_and_used(eng: Engine, proje
     assert f"Using cached environment {h}" in files.build_log.read_text()
     assert "sending uv" not in files.build_log.read_text()
     assert f"six 1.16.0 from {cache}/envs/{h}/bin/python" in files.driver_log.read_text()
+
+    # `trainyard environment prune --compute far` cleans the host's cache.
+    out = cli("environment", "prune", "--compute", "far", "-o", "json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["removed"] == [h]
+    assert not (cache / "envs" / h).exists()
+    out = cli("environment", "prune", "--compute", "far")
+    assert out.returncode == 0, out.stderr
+    assert "Removed 0 environment(s) from" in out.stdout
 
 
 def test_a_host_that_cannot_reach_its_index_fails_with_uvs_words(eng: Engine, project, target,  # type: ignore[no-untyped-def]

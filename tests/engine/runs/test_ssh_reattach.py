@@ -1,0 +1,85 @@
+"""A run on an SSH target outlives its supervisor: kill -9 the supervisor mid-run, open the
+workspace again (what starting Trainyard does), and a new supervisor takes the run over. Against
+the real throwaway sshd of tests/engine/runs/sshd.py, with real processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import psutil
+import test_ssh_compute
+from test_local_runs import wait_status
+
+from engine.api import Engine
+from engine.jobs.spec import JobSpec
+from engine.runs.files import RunFiles
+
+# The SSH fixtures (a throwaway sshd, a target registered on it), shared with test_ssh_compute.
+sshd = test_ssh_compute.sshd
+target = test_ssh_compute.target
+
+COUNT = """
+import sys, time
+from azureml.core import Run
+run = Run.get_context()
+n = int(sys.argv[1])
+for i in range(n):
+    run.log("x", float(i))
+    print("line", i, flush=True)
+    time.sleep(0.03)
+print("done", flush=True)
+"""
+N = 400
+
+
+def _gone(pid: int, timeout: float = 30) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_a_killed_supervisor_is_replaced_and_nothing_is_lost_or_doubled(eng: Engine, project, target,  # type: ignore[no-untyped-def]
+                                                                         ws_dir: Path) -> None:
+    work = target()
+    code = project({"count.py": COUNT})
+    run = eng.submit(JobSpec(experiment_name="exp", code_dir=code, script="count.py", arguments=(str(N),),
+                             compute="far"))
+    wait_status(eng, run.name, {"Running"}, timeout=60)
+    deadline = time.monotonic() + 60
+    while eng.metric_history(run.name, "x").values.size < 30:  # it is well under way
+        assert time.monotonic() < deadline, "no metrics arrived"
+        time.sleep(0.05)
+    first = eng.get_run(run.name).supervisor_pid
+    assert first is not None
+    os.kill(first, signal.SIGKILL)
+    assert _gone(first)
+    remote_log = work / run.name / "driver.log"
+    size = remote_log.stat().st_size
+    time.sleep(1.5)
+    assert remote_log.stat().st_size > size  # the script goes on on the host, unobserved
+    assert eng.get_run(run.name).status == "Running"
+
+    again = Engine.open(ws_dir)  # Trainyard starts again: reconcile reattaches
+    try:
+        second = again.get_run(run.name).supervisor_pid
+        assert second is not None and second != first
+        final = again.wait(run.name, timeout=120)
+        assert final.status == "Completed", final.error
+        assert again.metric_history(run.name, "x").values.tolist() == [float(i) for i in range(N)]
+        log = RunFiles(Path(final.run_dir)).driver_log.read_text()
+        lines = [ln for ln in log.splitlines() if ln.startswith("line ")]
+        assert lines == [f"line {i}" for i in range(N)]
+        assert log.count("done") == 1
+        assert "reattached (the run's supervisor was restarted)" in log
+        assert not (work / run.name).exists()  # cleaned up by the new supervisor
+    finally:
+        again.close()
