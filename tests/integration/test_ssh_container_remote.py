@@ -336,3 +336,35 @@ def test_a_failing_script_in_the_container_fails_the_run_and_its_outputs_come_ba
     assert "about to fail" in files.driver_log.read_text()
     assert (files.outputs / "partial.txt").read_text() == "half done"
     assert _remote_dir_gone(remote, name)
+
+
+# --- an environment built in the container ---------------------------------------------------------
+
+SIX = "import sys, six\nprint('six', six.__version__, 'from', sys.executable, flush=True)\n"
+
+
+def test_a_pip_environment_is_built_inside_the_container_from_pypi(eng: Engine, remote: Remote,
+                                                                   tmp_path: Path) -> None:
+    """The container has python3 and tar, no uv: Trainyard sends uv there, and the venv is built
+    from PyPI by the container (through this network's re-signing proxy, whose CA is in the
+    image's system store), in the container's cache."""
+    from engine.entities import EnvironmentSpec
+    from engine.environments.build import spec_hash
+
+    _target(eng, remote)
+    code = tmp_path / "proj"
+    code.mkdir()
+    (code / "show.py").write_text(SIX)
+    env = EnvironmentSpec(name="six-in-ctr", pip_requirements=("six==1.16.0",))
+    run = eng.submit(JobSpec(experiment_name="exp", code_dir=code, script="show.py", compute="ctr",
+                             environment_spec=env))
+    final = eng.wait(run.name, timeout=300)
+    files = RunFiles(Path(final.run_dir))
+    assert final.status == "Completed", (final.error, files.build_log.read_text()[-3000:])
+    h = spec_hash(env)
+    assert f"six 1.16.0 from /root/.trainyard/envs/{h}/bin/python" in files.driver_log.read_text()
+    assert "sending uv" in files.build_log.read_text()
+    check = f"ls /root/.trainyard/bin; test -f /root/.trainyard/envs/{h}/.trainyard-ready && echo ready"
+    rc, out = remote.container.exec_run(["sh", "-c", check])
+    assert rc == 0, out
+    assert "uv-" in out.decode() and "ready" in out.decode()
