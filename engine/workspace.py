@@ -17,6 +17,8 @@ from pathlib import Path
 from engine.errors import WorkspaceError
 from engine.tracking.inject.trainyard_run.envvars import ENV_HOME, ENV_STORE_URL, ENV_WORKSPACE
 
+# Overrides the per-user environment build cache (env_cache_dir).
+ENV_ENV_CACHE = "TRAINYARD_ENV_CACHE"
 STORAGE_DIR = ".trainyard"
 CONFIG_FILE = "config.json"
 
@@ -28,6 +30,18 @@ def default_workspace_dir() -> Path:
         return Path(home).expanduser() / "default"
     xdg = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(xdg) / "trainyard" / "default"
+
+
+def env_cache_dir() -> Path:
+    """Where built environments are cached: per user, shared by every workspace (a second
+    workspace reuses a build): $TRAINYARD_ENV_CACHE, else `envs` in the user's cache dir
+    (XDG_CACHE_HOME, ~/.cache/trainyard on Linux)."""
+    chosen = os.environ.get(ENV_ENV_CACHE)
+    if chosen:
+        return Path(chosen).expanduser().absolute()
+    import platformdirs  # only the commands that build or list environments ask
+
+    return platformdirs.user_cache_path("trainyard") / "envs"
 
 
 def find_upward(start: Path) -> Path | None:
@@ -59,8 +73,9 @@ class WorkspaceLocation:
 
     @property
     def envs_dir(self) -> Path:
-        """Built environments (venvs, conda prefixes), one folder per spec hash."""
-        return self.storage / "envs"
+        """Built environments (venvs, conda prefixes), one folder per spec hash: the per-user
+        cache every workspace shares (env_cache_dir)."""
+        return env_cache_dir()
 
     @property
     def models_dir(self) -> Path:

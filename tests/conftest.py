@@ -29,6 +29,13 @@ for _var, _sub in (("XDG_DATA_HOME", "data"), ("XDG_CONFIG_HOME", "config"), ("X
 os.environ.pop("TRAINYARD_WORKSPACE", None)
 
 
+@pytest.fixture(autouse=True)
+def _own_env_cache(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Each test gets its own environment build cache (the per-user cache is shared by every
+    workspace): no test sees another's builds, nor the user's."""
+    monkeypatch.setenv("TRAINYARD_ENV_CACHE", str(tmp_path_factory.mktemp("envcache")))
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     shutil.rmtree(_SESSION_HOME, ignore_errors=True)
 

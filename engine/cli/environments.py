@@ -123,8 +123,14 @@ def _print_pruned(removed: list[dict[str, Any]], in_use: Any) -> None:
     if not removed:
         click.echo("Nothing to remove." + (f" {len(in_use)} environment(s) in use by active jobs." if in_use else ""))
         return
-    click.echo(f"Removed {len(removed)} built environment(s):")
+    freed = sum(r.get("size") or 0 for r in removed)
+    click.echo(f"Removed {len(removed)} built environment(s), {_mb(freed)} freed:")
     for r in removed:
-        click.echo(f"  {r['hash'][:12]}  {r['kind'] or '?':6}  {r['image'] or r['prefix'] or '-'}")
+        size = _mb(r["size"]) if r.get("size") else "image"
+        click.echo(f"  {r['hash'][:12]}  {r['kind'] or '?':6}  {size:>9}  {r['image'] or r['prefix'] or '-'}")
     if in_use:
         click.echo(f"Kept {len(in_use)} in use by active jobs.")
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1e6:,.1f} MB"

@@ -118,11 +118,17 @@ class Supervisor:
         built: BuiltEnvironment | None = None
         docker = None
         if env_spec is not None:
-            from engine.environments.build import BuildLog, ensure_built  # builders: conda, uv, Docker
+            # the builders: conda, uv, Docker
+            from engine.environments.build import BuildLog, ensure_built, spec_hash
+            from engine.environments.build.cache import hold_in_use
 
             if env_spec.needs_docker or on_docker:
                 docker = docker_client()
             log = BuildLog(self.files.build_log)
+            # The build cache is shared by every workspace: mark this build in use (until this
+            # process exits) before it is built or found, so no workspace's prune removes it.
+            if env_spec.kind != "user":
+                self._env_lease = hold_in_use(Path(self.spec.envs_root or ""), spec_hash(env_spec))
             built = ensure_built(env_spec, Path(self.spec.envs_root or ""), log, docker=docker)
         default_image = None
         if on_docker and (built is None or not built.image) and self.spec.placement.default_image:

@@ -98,4 +98,4 @@ def test_seed_control_script_with_the_curated_pytorch_environment(example: Path)
     build_log = (run_dir / "azureml-logs" / "20_image_build_log.txt").read_text()
     assert "torch" in build_log
     interpreter = jobs[0]["properties"]["interpreter"]
-    assert "/.trainyard/envs/" in interpreter and interpreter != sys.executable
+    assert interpreter.startswith(os.environ["TRAINYARD_ENV_CACHE"]) and interpreter != sys.executable

@@ -218,11 +218,13 @@ def _docker_env(spec: EnvironmentSpec, h: str, cache_root: Path, log: BuildLog, 
 
 
 def prune_unused(cache_root: Path, keep: set[str]) -> list[dict[str, Any]]:
-    """`prune`, saying what each removed build was: `hash`, `kind`, `prefix`, `image`."""
+    """`prune`, saying what each removed build was: `hash`, `kind`, `prefix`, `image`, `size`
+    (bytes on disk of a venv or conda env; 0 for an image, which Docker accounts for)."""
     markers = {h: _cache.CacheEntry(h, cache_root).read_marker() or {}
                for h in _cache.cached_hashes(cache_root) - keep}
+    sizes = {h: _cache.folder_size(_cache.CacheEntry(h, cache_root).dir) for h in markers}
     return [{"hash": h, "kind": markers.get(h, {}).get("kind"), "prefix": markers.get(h, {}).get("prefix"),
-             "image": markers.get(h, {}).get("image")} for h in prune(cache_root, keep=keep)]
+             "image": markers.get(h, {}).get("image"), "size": sizes.get(h, 0)} for h in prune(cache_root, keep=keep)]
 
 
 def prune(cache_root: Path, keep: set[str] | None = None) -> list[str]:

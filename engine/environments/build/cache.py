@@ -6,6 +6,8 @@ Layout under ``cache_root``::
     <hash>/.complete      JSON marker, written last: kind, interpreter, image, prefix, created, spec
     <hash>.tmp-<pid>/     a build in progress; renamed to <hash>/ when done, removed on failure
     <hash>.lock           fcntl lock file: one build of a hash at a time, across processes
+    <hash>.inuse          shared fcntl locks, one per run using the build (hold_in_use): prune
+                          skips a build any run of any workspace holds
     uv-cache/             uv's wheel cache (same filesystem as the envs, so installs hardlink)
     conda-pkgs/           rattler's package cache
 
@@ -109,6 +111,44 @@ def hash_lock(entry: CacheEntry, on_wait: Callable[[], None] | None = None,
         os.close(fd)
 
 
+def hold_in_use(cache_root: Path, spec_hash: str) -> int:
+    """Mark build `spec_hash` in use until this process exits (or closes the returned fd): the
+    cache is shared by every workspace, and a workspace's store knows only its own runs."""
+    cache_root.mkdir(parents=True, exist_ok=True)
+    fd = os.open(cache_root / f"{spec_hash}.inuse", os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_SH)
+    return fd
+
+
+def _in_use_elsewhere(cache_root: Path, spec_hash: str) -> bool:
+    try:
+        fd = os.open(cache_root / f"{spec_hash}.inuse", os.O_RDWR)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+def folder_size(path: Path) -> int:
+    """Bytes in the files under `path` (hard links counted once, symlinks not followed)."""
+    total, seen = 0, set()
+    for folder, _dirs, files in os.walk(path):
+        for name in files:
+            try:
+                st = os.lstat(os.path.join(folder, name))
+            except OSError:
+                continue
+            if (st.st_dev, st.st_ino) not in seen:
+                seen.add((st.st_dev, st.st_ino))
+                total += st.st_size
+    return total
+
+
 def cached_hashes(cache_root: Path) -> set[str]:
     """Every hash with something in the cache (complete, half-built or just a lock file)."""
     found: set[str] = set()
@@ -123,12 +163,15 @@ def cached_hashes(cache_root: Path) -> set[str]:
 
 def prune(cache_root: Path, keep: set[str] | None = None) -> list[str]:
     """Remove every cached build whose hash is not in ``keep`` (all of them when None); a build that
-    is running right now (its lock is held) is left alone. Returns the removed hashes, sorted."""
+    is running right now (its lock is held), or that a run uses (hold_in_use), is left alone.
+    Returns the removed hashes, sorted."""
     cache_root = Path(cache_root)
     keep = keep or set()
     removed: list[str] = []
     for h in sorted(cached_hashes(cache_root) - keep):
         entry = CacheEntry(h, cache_root)
+        if _in_use_elsewhere(cache_root, h):
+            continue
         with hash_lock(entry, blocking=False) as got:
             if not got:
                 continue
@@ -137,6 +180,8 @@ def prune(cache_root: Path, keep: set[str] | None = None) -> list[str]:
             shutil.rmtree(entry.dir, ignore_errors=True)
             with contextlib.suppress(FileNotFoundError):
                 entry.lock_path.unlink()
+            with contextlib.suppress(FileNotFoundError):
+                (cache_root / f"{h}.inuse").unlink()
         if had_build:
             removed.append(h)
     return removed
