@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QPlainTextEdit,
+    QSizePolicy,
     QTextEdit,
     QToolButton,
     QVBoxLayout,
@@ -37,8 +37,10 @@ from PySide6.QtWidgets import (
 )
 
 from engine import entities as E
+from studio.rundetail.codeview import CodeView
+from studio.rundetail.loglook import LogHighlighter, first_error_block, is_error_line
 from studio.rundetail.logtail import DRIVER_LOG_REL, LogSource, LogTail, find_log_sources
-from studio.style import mono_font, muted
+from studio.style import muted
 from studio.tasks import BackgroundOp
 
 log = logging.getLogger(__name__)
@@ -79,6 +81,8 @@ class LogsTab(QWidget):
         bar.addWidget(self.source)
         self.path_label = muted(QLabel())
         self.path_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # the path gives way first when the window is narrow (the combo's tooltip names it too)
+        self.path_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         bar.addWidget(self.path_label, 1)
 
         self.find = QLineEdit()
@@ -96,6 +100,12 @@ class LogsTab(QWidget):
         self.match_label = muted(QLabel())
         self.match_label.setMinimumWidth(self.match_label.fontMetrics().horizontalAdvance("88,888 of 88,888"))
         bar.addWidget(self.match_label)
+        self.error_button = QToolButton()
+        self.error_button.setText("Jump to first error")
+        self.error_button.setToolTip("Show the first traceback or error line of this log")
+        self.error_button.clicked.connect(self.jump_to_first_error)
+        self.error_button.hide()
+        bar.addWidget(self.error_button)
         self.follow = QCheckBox("Follow")
         self.follow.setChecked(True)
         self.follow.setToolTip("Keep the newest output in view")
@@ -103,10 +113,8 @@ class LogsTab(QWidget):
         bar.addWidget(self.follow)
         lay.addLayout(bar)
 
-        self.edit = QPlainTextEdit()
-        self.edit.setReadOnly(True)
-        self.edit.setFont(mono_font())
-        self.edit.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.edit = CodeView()  # line numbers in a gutter
+        self.highlighter = LogHighlighter(self.edit.document())  # tracebacks, errors, warnings
         self.edit.setMaximumBlockCount(MAX_LINES)
         self.edit.setPlaceholderText("Nothing has been written to this log yet.")
         self.edit.verticalScrollBar().valueChanged.connect(self._scrolled)
@@ -165,6 +173,7 @@ class LogsTab(QWidget):
     def set_run(self, run: E.Run) -> None:
         was_active = self.run is not None and not self.run.is_terminal
         self.run = run
+        self.follow.setVisible(not run.is_terminal)  # nothing more comes once a run has ended
         if was_active and run.is_terminal:
             self._quiet_passes = 0  # read on until the last lines are in
         self._ensure_polling()
@@ -255,6 +264,8 @@ class LogsTab(QWidget):
         cursor = QTextCursor(self.edit.document())
         cursor.movePosition(QTextCursor.MoveOperation.End)
         cursor.insertText(text)
+        if not self.error_button.isVisible() and any(is_error_line(line) for line in text.splitlines()):
+            self.error_button.show()
         if self.follow.isChecked():
             self._scroll_to_end()
         if self.find.text() and not self._recount_timer.isActive():
@@ -265,6 +276,7 @@ class LogsTab(QWidget):
         self.path_label.setText(src or "")
         if src:
             self.edit.clear()
+            self.error_button.hide()
             self._tail = None
             self._quiet_passes = 0
             self._busy = False  # a read in flight for the old file is ignored when it lands
@@ -273,6 +285,20 @@ class LogsTab(QWidget):
             self._ensure_polling()
             if self._timer.isActive():
                 self._poll()
+
+    def jump_to_first_error(self) -> int:
+        """Scroll to the first traceback or error line and select it; its line number (0-based), or -1."""
+        number = first_error_block(self.edit.document())
+        if number >= 0:
+            block = self.edit.document().findBlockByNumber(number)
+            cursor = QTextCursor(block)
+            cursor.movePosition(QTextCursor.MoveOperation.EndOfBlock, QTextCursor.MoveMode.KeepAnchor)
+            self.follow.setChecked(False)  # reading it: new lines must not scroll it away
+            self._auto_scrolling = True
+            self.edit.setTextCursor(cursor)
+            self.edit.centerCursor()
+            self._auto_scrolling = False
+        return number
 
     # ---------------------------------------------------------------- search
     def _tool_button(self, text: str, tip: str, slot: Any) -> QToolButton:
