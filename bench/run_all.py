@@ -15,9 +15,10 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-ORDER = ["log", "store", "snapshot", "submit", "envbuild", "studio_start", "studio_table", "studio_plot", "gpu", "ssh_upload",
+ORDER = ["cli", "log", "store", "snapshot", "submit", "envbuild", "studio_start", "studio_table", "studio_plot", "gpu", "ssh_upload",
          "inrun"]
 TITLES = {
+    "cli": "CLI answer time (target: job list / job show ≤ 150 ms on 1,000 runs)",
     "log": "In-script `run.log` (target ≤ 5 µs per call)",
     "store": "Metric ingestion and history reads",
     "snapshot": "Snapshots of a 10,000-file project (target: unchanged re-snapshot ≤ 150 ms)",
