@@ -18,12 +18,14 @@ from engine import entities as E
 from engine.api.compute import ComputeManager, GpuReport
 from engine.api.environments import EnvironmentsManager
 from engine.api.registry import RegistryManager
+from engine.api.rundiff import RunDiff
 from engine.api.runs import RunsManager, size_on_disk
 from engine.compute.gpus import GpuInventory
 from engine.compute.status import ComputeState
 from engine.compute.vmsizes import AmlComputeMapping
 from engine.entities import EnvironmentSpec
 from engine.environments.build import BuildEvent, BuiltEnvironment
+from engine.environments.lock import Lock
 from engine.environments.status import BuildStatus
 from engine.experiments import PrimaryMetric
 from engine.jobs.spec import JobSpec, SweepSpec
@@ -75,10 +77,12 @@ class Engine:
         raises the error a submit of `spec` would."""
         self.runs.validate(spec)
 
-    def rerun(self, name: str) -> E.Run:
+    def rerun(self, name: str, *, from_lock: bool = True) -> E.Run:
         """Submit run `name` again, exactly as it was launched (the same code snapshot, command,
-        environment, compute, experiment and limits). Returns the new run at once."""
-        return self.runs.rerun(name)
+        environment, compute, experiment and limits). Its environment is rebuilt from the run's
+        lock (the exact packages it had; InvalidState naming the package when the index no
+        longer has one), or from its spec as it is now with `from_lock=False`. Returns at once."""
+        return self.runs.rerun(name, from_lock=from_lock)
 
     def store_has_no_run(self, name: str) -> None:
         """LaunchFailed when a run named `name` exists (job names are unique in a workspace)."""
@@ -178,6 +182,15 @@ class Engine:
         """From the code of `old_run` to the code of `new_run`."""
         return self.runs.snapshot_diff(old_run, new_run)
 
+    def run_lock(self, name: str) -> Lock | None:
+        """The environment lock of run `name` (the exact packages it ran with), or None."""
+        return self.runs.lock(name)
+
+    def diff_runs(self, a: str, b: str) -> RunDiff:
+        """What differs from run `a` to run `b`: code, environment packages, parameters and
+        inputs, compute; differences first (`trainyard job diff`, the studio's Compare)."""
+        return self.runs.diff(a, b)
+
     def download(self, name: str, dest: Path, *, include_logs: bool = False) -> list[Path]:
         """Copy the run's outputs/ (and logs with include_logs) into dest/<run name>/."""
         return self.runs.download(name, dest, include_logs=include_logs)
@@ -190,6 +203,14 @@ class Engine:
     def list_all_environments(self) -> list[EnvironmentSpec]:
         """Every registered environment version, then the curated ones."""
         return self.environments.list_all()
+
+    def environment_lock(self, ref: str | EnvironmentSpec) -> Lock:
+        """The lock of an environment's build in this workspace (`trainyard environment lock`)."""
+        return self.environments.lock(ref)
+
+    def register_environment_from_run(self, run: str, name: str | None = None) -> EnvironmentSpec:
+        """Register run `run`'s environment, locked to the exact packages it ran with."""
+        return self.environments.register_from_run(run, self.runs.environment(run), self.runs.lock(run), name)
 
     def resolve_environment(self, ref: str) -> EnvironmentSpec:
         """`NAME`, `NAME:VERSION`, `NAME@latest` or an azureml: reference, registered or curated."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,9 +20,10 @@ from engine.environments.build import (
     spec_hash,
 )
 from engine.environments.build.cache import cached_hashes
+from engine.environments.lock import LOCK_FILE, Lock, locked_spec, read_lock
 from engine.environments.resolve import list_all_environments, register_environment, resolve_environment
 from engine.environments.status import BuildStatus, build_status, record_build
-from engine.errors import InvalidState
+from engine.errors import InvalidState, NotFound
 from engine.runs.envusage import environments_in_use, run_build_log
 from engine.workspace import WorkspaceLocation
 
@@ -89,6 +91,36 @@ class EnvironmentsManager:
             prune(root, keep=cached_hashes(root) - {h})
         with record_build(spec, root) as log_file:
             return ensure_built(spec, root, BuildLog(log_file, on_event))
+
+    def lock(self, spec: EnvironmentSpec | str) -> Lock:
+        """The lock of `spec`'s build in this workspace (what it resolved to when it was built).
+        NotFound when it is not built here; InvalidState for a user-managed environment."""
+        if not isinstance(spec, EnvironmentSpec):
+            spec = resolve_environment(self.store, spec)
+        if spec.kind == "user":
+            raise InvalidState(f"environment {spec.reference!r} is user-managed: Trainyard does not build it, so it "
+                               "has no build lock", "each run records its interpreter's packages at start: "
+                               "`trainyard job show -n RUN -o json` (environment_lock)")
+        h = spec_hash(spec)
+        lock = read_lock(self.location.envs_dir / h / LOCK_FILE)
+        if lock is None:
+            raise NotFound(f"environment {spec.reference!r} is not built in this workspace ({h[:12]}), so it has "
+                           "no lock yet", "a job that uses it builds it and records the lock (or Build it on "
+                           "the studio's Environments page)")
+        return lock
+
+    def register_from_run(self, run: str, spec: EnvironmentSpec | None, lock: Lock | None,
+                          name: str | None = None) -> EnvironmentSpec:
+        """Register the locked environment of run `run` (every package pinned as the run had it)
+        as the next version of `name` (default: the run's environment name + '-locked')."""
+        if spec is None or lock is None:
+            what = "no environment lock" if spec is not None else "no environment of its own"
+            raise InvalidState(f"job {run!r} has {what}, so there is nothing to lock",
+                               "pick a run that built an environment (one that started after locks were "
+                               "introduced)")
+        locked = locked_spec(spec, lock, name=name or f"{spec.name}-locked")
+        locked = replace(locked, description=f"locked from job {run} (lock {lock.id}); spec: {spec.reference}")
+        return register_environment(self.store, locked)
 
     def in_use(self) -> set[str]:
         """The cache hashes of the environments that active runs use (or are about to build)."""

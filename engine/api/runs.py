@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine import entities as E
+from engine.api.rundiff import RunDiff, code_diff_or_note, diff_runs
 from engine.compute.targets import run_environment
 from engine.entities import EnvironmentSpec
+from engine.environments.lock import Lock, read_lock
 from engine.errors import InvalidState, NotFound
 from engine.jobs.spec import JobSpec, SweepSpec
 from engine.runs import control, watch
@@ -44,8 +46,8 @@ class RunsManager:
     def validate(self, spec: JobSpec | SweepSpec) -> None:
         self._submitter.validate(spec)
 
-    def rerun(self, name: str) -> E.Run:
-        return self._submitter.rerun(name)
+    def rerun(self, name: str, *, from_lock: bool = True) -> E.Run:
+        return self._submitter.rerun(name, from_lock=from_lock)
 
     def check_name_is_free(self, name: str) -> None:
         self._submitter.check_name_is_free(name)
@@ -137,6 +139,17 @@ class RunsManager:
         except (OSError, InvalidState):
             return None
         return run_environment(spec)
+
+    def lock(self, name: str) -> Lock | None:
+        """The environment lock of run `name` (the exact packages it ran with), or None."""
+        return read_lock(self.files(name).environment_lock)
+
+    def diff(self, a: str, b: str) -> RunDiff:
+        """What differs from run `a` to run `b`: code, environment packages, parameters and inputs,
+        compute (engine.api.rundiff)."""
+        run_a, run_b = self.store.get_run(a), self.store.get_run(b)
+        code, note = code_diff_or_note(self.snapshot_diff, run_a, run_b)
+        return diff_runs(run_a, run_b, self.lock(a), self.lock(b), code, note)
 
     def snapshot_diff(self, old_run: str, new_run: str) -> SnapshotDiff:
         """From the code of `old_run` to the code of `new_run`."""

@@ -28,18 +28,31 @@ def environment_document(spec: Any, created_at: float | None = None) -> dict[str
 
 
 @environment_group.command("create")
-@click.option("-f", "--file", "file", required=True, type=click.Path(dir_okay=False), help="environment YAML")
+@click.option("-f", "--file", "file", default=None, type=click.Path(dir_okay=False), help="environment YAML")
+@click.option("--from-run", "from_run", default=None, metavar="RUN",
+              help="register RUN's environment locked to the exact packages RUN ran with")
+@click.option("-n", "--name", default=None, help="with --from-run: the name (default: the environment's name "
+                                                 "+ '-locked')")
 @workspace_option
 @OUTPUT
 @click.pass_context
-def environment_create(ctx: click.Context, file: str, workspace: str | None, output_format: str) -> None:
-    """Register an environment YAML as the next version of its name (or its `version:`)."""
-    # The environment YAML reader loads pydantic and PyYAML: only this command pays for them.
-    from engine.specs.environment import load_environment_yaml
-
-    spec = load_environment_yaml(file)
+def environment_create(ctx: click.Context, file: str | None, from_run: str | None, name: str | None,
+                       workspace: str | None, output_format: str) -> None:
+    """Register an environment YAML as the next version of its name (or its `version:`), or a
+    run's locked environment with --from-run."""
+    if (file is None) == (from_run is None):
+        raise click.UsageError("give either -f/--file ENVIRONMENT_YAML or --from-run RUN (not both)")
+    if name is not None and from_run is None:
+        raise click.UsageError("-n/--name goes with --from-run (a YAML names its environment itself)")
     eng = open_engine(ctx, workspace)
-    env = eng.register_environment(spec)
+    if from_run is not None:
+        env = eng.register_environment_from_run(from_run, name)
+    else:
+        # The environment YAML reader loads pydantic and PyYAML: only this command pays for them.
+        from engine.specs.environment import load_environment_yaml
+
+        assert file is not None
+        env = eng.register_environment(load_environment_yaml(file))
     show(output_format, lambda: environment_document(env, eng.environment_created_at(env.name, env.version)),
          f"Registered environment {env.name}:{env.version} ({env.kind})")
 
@@ -97,6 +110,19 @@ def _print_environment(spec: Any, doc: dict[str, Any]) -> None:
         click.echo("environment_variables:")
         for k, v in spec.environment_variables.items():
             click.echo(f"  {k}: {v}")
+
+
+@environment_group.command("lock")
+@click.option("-n", "--name", required=True, help="NAME, NAME:VERSION, NAME@latest or azureml:... reference")
+@workspace_option
+@OUTPUT
+@click.pass_context
+def environment_lock(ctx: click.Context, name: str, workspace: str | None, output_format: str) -> None:
+    """Print what an environment's build resolved to: the exact packages (pip freeze lines; for
+    conda the @EXPLICIT list of package URLs and sha256; for Docker the image id and pip freeze)."""
+    eng = open_engine(ctx, workspace)
+    lock = eng.environment_lock(name)
+    show(output_format, lock.to_dict, lambda: click.echo(lock.text.rstrip("\n")))
 
 
 @environment_group.command("prune")

@@ -11,10 +11,13 @@ from typing import Any
 import click
 
 from engine import entities as E
+from engine.cli.jobdiff import print_diff
 from engine.cli.options import OUTPUT, open_engine, open_reader, workspace_option
 from engine.cli.output import human_duration, print_fields, print_table, run_document, show, wants_document
 from engine.cli.web import open_in_studio
 from engine.errors import InvalidSpec, NotFound
+from engine.environments.lock import read_lock
+from engine.runtime.files import RunFiles
 from engine.runtime.sweepresults import SweepRecord
 
 SHOWN_FIELDS = ("name", "display_name", "experiment_name", "status", "compute", "environment", "command",
@@ -41,7 +44,12 @@ SET_HELP = ("override any field of the file, e.g. compute=local, compute.target=
 
 
 @job.command("create")
-@click.option("-f", "--file", "file", required=True, type=click.Path(dir_okay=False), help="job YAML")
+@click.option("-f", "--file", "file", default=None, type=click.Path(dir_okay=False), help="job YAML")
+@click.option("--rerun", "rerun", default=None, metavar="RUN",
+              help="run RUN again: its code snapshot, command, inputs and compute, its environment rebuilt "
+                   "from RUN's lock (the exact packages it had)")
+@click.option("--from-spec", is_flag=True, help="with --rerun: build the environment from its spec as it "
+                                                "resolves now, not from the lock")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help=SET_HELP)
 @click.option("-n", "--name", default=None, help="job name (default: generated)")
 @click.option("--stream", is_flag=True, help="follow the driver log; exit non-zero unless the job Completed")
@@ -49,12 +57,23 @@ SET_HELP = ("override any field of the file, e.g. compute=local, compute.target=
 @workspace_option
 @OUTPUT
 @click.pass_context
-def job_create(ctx: click.Context, file: str, overrides: tuple[str, ...], name: str | None, stream: bool,
-               web: bool, workspace: str | None, output_format: str) -> None:
-    """Submit a job described by an Azure ML CLI v2 job YAML (today's schema or its 2021 preview)."""
-    spec = _load(file, overrides, name)
+def job_create(ctx: click.Context, file: str | None, rerun: str | None, from_spec: bool, overrides: tuple[str, ...],
+               name: str | None, stream: bool, web: bool, workspace: str | None, output_format: str) -> None:
+    """Submit a job described by an Azure ML CLI v2 job YAML (today's schema or its 2021 preview),
+    or run a job again with --rerun."""
+    if (file is None) == (rerun is None):
+        raise click.UsageError("give either -f/--file JOB_YAML or --rerun RUN (not both)")
+    if rerun is not None and (overrides or name):
+        raise click.UsageError("--rerun runs the job exactly as it was: --set and --name do not apply")
+    if from_spec and rerun is None:
+        raise click.UsageError("--from-spec goes with --rerun RUN")
     eng = open_engine(ctx, workspace)
-    run = eng.submit(spec, on_warning=lambda msg: click.echo(f"warning: {msg}", err=True))
+    if rerun is not None:
+        run = eng.rerun(rerun, from_lock=not from_spec)
+    else:
+        assert file is not None
+        run = eng.submit(_load(file, overrides, name),
+                         on_warning=lambda msg: click.echo(f"warning: {msg}", err=True))
     submitted = (f"Submitted job {run.name} (experiment {run.experiment_name}); "
                  f"follow it with `trainyard job stream -n {run.name}`")
     if web:
@@ -137,6 +156,8 @@ def job_show(ctx: click.Context, name: str, web: bool, workspace: str | None, ou
     eng = open_reader(ctx, workspace)
     run = eng.get_run(name)
     doc = run_document(run, eng.latest_metrics(name))
+    lock = read_lock(RunFiles(Path(run.run_dir)).environment_lock)
+    doc["environment_lock"] = lock.to_dict() if lock is not None else None
     if web:
         open_in_studio(run.name, eng.location.folder, eng.location.storage / "studio-web.log")
     show(output_format, doc, lambda: _print_job(name, run, doc))
@@ -144,6 +165,10 @@ def job_show(ctx: click.Context, name: str, web: bool, workspace: str | None, ou
 
 def _print_job(name: str, run: E.Run, doc: dict[str, Any]) -> None:
     print_fields(doc, 17, SHOWN_FIELDS)
+    lock = doc.get("environment_lock")
+    if lock:
+        click.echo(f"{'environment lock:':17} {lock['id']} ({lock['kind']}, {len(lock['packages'])} packages; "
+                   f"`-o json` lists them)")
     click.echo(f"{'duration:':17} {human_duration(run.duration)}")
     if run.parent_name:
         click.echo(f"{'parent:':17} {run.parent_name}")
@@ -350,3 +375,17 @@ def job_metrics(ctx: click.Context, name: str, metric: str | None, workspace: st
         [{"key": s.key, "type": s.kind, "count": s.count, "last": s.last_value, "min": s.min_value,
           "max": s.max_value} for s in summaries if metric in (None, s.key)],
         ["key", "type", "count", "last", "min", "max"], empty=f"Job {name} has logged no metrics yet."))
+
+
+@job.command("diff")
+@click.argument("run_a")
+@click.argument("run_b")
+@workspace_option
+@OUTPUT
+@click.pass_context
+def job_diff(ctx: click.Context, run_a: str, run_b: str, workspace: str | None, output_format: str) -> None:
+    """What differs from RUN_A to RUN_B: environment packages (from their locks), command,
+    parameters and inputs, compute, and code; differences first."""
+    eng = open_engine(ctx, workspace)
+    diff = eng.diff_runs(run_a, run_b)
+    show(output_format, diff.to_dict, lambda: print_diff(diff))

@@ -23,6 +23,8 @@ from engine.compute.gpus import local_gpus
 from engine.compute.targets import resolve_compute, run_settings
 from engine.compute.vmsizes import gpus_of_size
 from engine.entities import EnvironmentSpec
+from engine.environments.lock import read_lock
+from engine.environments.rebuild import plan_rebuild
 from engine.environments.resolve import resolve_environment
 from engine.errors import InvalidSpec, InvalidState, LaunchFailed, NotFound, TrainyardError
 from engine.jobs.command import render_command
@@ -225,10 +227,14 @@ class Submitter:
                                              search_space=sample), code_dir, trial.source_file)
         return target, env_spec, code_dir
 
-    def rerun(self, name: str) -> E.Run:
+    def rerun(self, name: str, *, from_lock: bool = True) -> E.Run:
         """Submit run `name` again, exactly as it was launched: the same code snapshot (never the
         folder as it is now), command or script and arguments, environment variables, environment,
-        compute, experiment and limits. Returns the new run at once, like `submit`."""
+        compute, experiment and limits. Returns the new run at once, like `submit`.
+
+        With `from_lock` (the default) a built environment is rebuilt from the run's lock (every
+        package pinned as the run had it), not from its spec; InvalidState when that cannot be
+        done, naming the package. Without it (or with no lock) the spec is built as it is now."""
         old = self.store.get_run(name)
         old_files = RunFiles(Path(old.run_dir))
         try:
@@ -240,6 +246,8 @@ class Submitter:
             raise InvalidState(f"job {name!r} cannot be re-run: its code snapshot {spec.snapshot_id} is gone",
                                "submit its project again instead")
 
+        locked = self._locked_environment(name, spec.environment, old_files) if from_lock else None
+
         def prepare(new: str, files: RunFiles) -> tuple[LaunchSpec, dict[str, Any]]:
             if old_files.bin.is_dir():  # `python` wrappers naming the run's interpreter
                 shutil.copytree(old_files.bin, files.bin)
@@ -250,7 +258,8 @@ class Submitter:
             launch_spec = spec.with_changes(
                 run_name=new, store_url=self.store.url, env=env,
                 snapshots_root=str(self.location.snapshots_dir), envs_root=str(self.location.envs_dir),
-                env_prepend={**spec.env_prepend, "PATH": str(files.bin)})
+                env_prepend={**spec.env_prepend, "PATH": str(files.bin)},
+                **({"environment": locked[0].to_dict()} if locked is not None else {}))
             # What the supervisor recorded about the old run's execution is not part of the request.
             properties = {k: v for k, v in old.properties.items() if k not in RECORDED_BY_SUPERVISORS}
             record = {
@@ -265,12 +274,23 @@ class Submitter:
                 "git": old.git,
                 "inputs": dict(old.inputs),
                 "tags": dict(old.tags),
-                "properties": {**properties, "host": launch.this_host(), "rerun_of": name},
+                "properties": {**properties, "host": launch.this_host(), "rerun_of": name,
+                               **({"rerun_from_lock": locked[1]} if locked is not None else {})},
                 "max_run_duration_seconds": old.max_run_duration_seconds,
             }
             return launch_spec, record
 
         return self._launch(None, prepare)
+
+    def _locked_environment(self, name: str, environment: dict[str, Any] | None,
+                            old_files: RunFiles) -> tuple[EnvironmentSpec, str] | None:
+        """(the spec that rebuilds run `name`'s lock, the lock's id); None when the run had no
+        built environment or no lock (a user-managed interpreter is used as it is)."""
+        lock = read_lock(old_files.environment_lock)
+        if environment is None or lock is None or lock.kind not in ("venv", "conda", "docker"):
+            return None
+        spec = EnvironmentSpec.from_dict(environment)
+        return plan_rebuild(spec, lock, self.location.envs_dir, name), lock.id
 
     # ------------------------------------------------------------------ the one way a run is made
     def _launch(self, given_name: str | None,

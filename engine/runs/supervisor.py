@@ -140,6 +140,9 @@ class Supervisor:
         if built is not None:  # record what really runs the script
             props = dict(store.get_run(self.run_name).properties)
             props.update({"environment_hash": built.spec_hash, "environment_cached": built.cached})
+            lock_id = self._safe(lambda: self._keep_lock(built))
+            if lock_id:
+                props["environment_lock"] = lock_id
             if built.image:
                 props["image"] = built.image
                 props.pop("interpreter", None)
@@ -164,6 +167,30 @@ class Supervisor:
                     argv[0] = interpreter
             self._start_local(argv)
         store.set_status(self.run_name, "Running")
+
+    def _keep_lock(self, built: BuiltEnvironment) -> str | None:
+        """Copy the build's lock into the run folder (it outlives a pruned build); its id."""
+        from engine.environments.lock import read_lock, write_lock
+
+        lock = read_lock(Path(built.lock)) if built.lock else None
+        if lock is None:
+            return None
+        write_lock(self.files.environment_lock, lock)
+        return lock.id
+
+    def _record_interpreter_lock(self, store: SqlStore) -> None:
+        """A user-managed interpreter (or Trainyard's own): `pip freeze` of it at run start."""
+        from engine.environments.build.venv import uv_bin
+        from engine.environments.lock import python_lock, write_lock
+
+        interpreter = store.get_run(self.run_name).properties.get("interpreter")
+        if not interpreter or not os.path.exists(interpreter):
+            return
+        lock = python_lock("user", interpreter, uv_bin())
+        write_lock(self.files.environment_lock, lock)
+        props = dict(store.get_run(self.run_name).properties)
+        props["environment_lock"] = lock.id
+        store.update_run(self.run_name, properties=props)
 
     def _start_ssh(self) -> None:
         """Connect to the SSH target (a connection, login or host-key failure fails the run while
@@ -321,6 +348,8 @@ class Supervisor:
             for status, at in zip(("Preparing", "Starting", "Running"), times):
                 store.set_status(self.run_name, status, at=at)
         self._safe(lambda: self._record_gpus(store))
+        if times is not None:  # nothing was built: the lock is the interpreter's freeze, taken now
+            self._safe(lambda: self._record_interpreter_lock(store))
         self.log(f"started: {self.spec.argv}")
         # The workspace's models folder (a run folder is <workspace>/.trainyard/runs/NAME): where
         # models the script registers (MLflow's registered_model_name=) are copied.

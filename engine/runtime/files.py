@@ -8,6 +8,7 @@
     logs/                       live copy of the script's ./logs
     outputs/                    the script's ./outputs, collected at Finalizing
     supervisor.log              the supervisor's own diagnostics
+    environment.lock.json       the exact packages the run's environment had (engine.environments.lock)
 """
 
 from __future__ import annotations
@@ -54,6 +55,10 @@ class RunFiles:
     @property
     def outputs(self) -> Path:
         return self.root / "outputs"
+
+    @property
+    def environment_lock(self) -> Path:
+        return self.root / "environment.lock.json"
 
     @property
     def supervisor_log(self) -> Path:

@@ -41,7 +41,7 @@ _EARLY_TERMINATION = "early termination"
 # Everything a sweep run records of itself (the studio shows them in its own section).
 SWEEP_PROPERTY_KEYS = (RUN_TYPE, SWEEP, PRIMARY_METRIC, GOAL, TRIALS, BEST_CHILD, BEST_VALUE, BEST_PARAMS)
 # Properties that say how a run went rather than what was asked: a re-run starts without them.
-RECORDED_BY_SUPERVISORS = ("environment_hash", "environment_cached", "image", "signal", "cancel_reason",
+RECORDED_BY_SUPERVISORS = ("environment_hash", "environment_cached", "environment_lock", "image", "signal", "cancel_reason",
                            STOPPED_EARLY, TRIALS, BEST_CHILD, BEST_VALUE, BEST_PARAMS)
 
 

@@ -28,6 +28,7 @@ from typing import Any
 from engine.entities import EnvironmentSpec
 from engine.environments.build import cache as _cache
 from engine.environments.build.log import BuildEvent, BuildLog
+from engine.environments.lock import LOCK_FILE, conda_lock, docker_lock, python_lock, write_lock
 from engine.errors import EnvBuildFailed, InvalidSpec
 from engine.runtime import default_python
 from engine.tracking.inject.trainyard_run.envvars import ENV_CONDA_EXE
@@ -47,6 +48,7 @@ class BuiltEnvironment:
     image: str | None
     prefix: str | None
     cached: bool
+    lock: str | None = None  # the build's environment.lock.json (engine.environments.lock)
 
 
 def spec_hash(spec: EnvironmentSpec) -> str:
@@ -121,10 +123,31 @@ def _hit(entry: _cache.CacheEntry, log: BuildLog, locked: bool = False) -> Built
                      "building it again")
             entry.invalidate()
         return None
+    lock_path = entry.dir / LOCK_FILE
+    if not lock_path.exists() and interpreter:  # a build from before locks: take its lock once
+        with contextlib.suppress(OSError):
+            _write_python_lock(marker.get("kind", ""), entry.dir, Path(interpreter), entry.spec_hash)
     log.line(f"Using cached environment {entry.spec_hash}")
     log.done(f"environment ready (cached): {marker.get('prefix') or marker.get('image')}")
     return BuiltEnvironment(entry.spec_hash, marker.get("kind", ""), interpreter, marker.get("image"),
-                            marker.get("prefix"), cached=True)
+                            marker.get("prefix"), cached=True, lock=str(lock_path) if lock_path.exists() else None)
+
+
+def _write_python_lock(kind: str, folder: Path, python: Path | None, h: str) -> None:
+    """Record what the build in ``folder`` (a venv or conda env at ``folder/env``) resolved to."""
+    from engine.environments.build.venv import uv_bin
+
+    try:
+        uv: str | None = uv_bin()
+    except EnvBuildFailed:
+        uv = None
+    if kind == "conda":
+        lock = conda_lock(folder / "env", python, uv, h)
+    elif python is not None:
+        lock = python_lock(kind, python, uv, h)
+    else:
+        return
+    write_lock(folder / LOCK_FILE, lock)
 
 
 def _build(spec: EnvironmentSpec, entry: _cache.CacheEntry, log: BuildLog) -> BuiltEnvironment:
@@ -147,6 +170,8 @@ def _build(spec: EnvironmentSpec, entry: _cache.CacheEntry, log: BuildLog) -> Bu
         else:  # pragma: no cover - kinds are fixed by EnvironmentSpec.kind
             raise EnvBuildFailed(f"unknown environment kind {kind!r}")
         interpreter = str(entry.dir / python.relative_to(build_dir)) if python is not None else None
+        log.line("recording the environment's lock (the exact packages installed)")
+        _write_python_lock(kind, build_dir, python, entry.spec_hash)
         marker = {"kind": kind, "interpreter": interpreter, "image": None, "prefix": str(entry.prefix),
                   "spec": spec.to_dict(), "spec_hash": entry.spec_hash}
         _cache.write_marker(build_dir, marker)
@@ -165,7 +190,9 @@ def _build(spec: EnvironmentSpec, entry: _cache.CacheEntry, log: BuildLog) -> Bu
         raise
     log.progress(1.0, "done")
     log.done(f"environment ready: {entry.prefix} (built in {time.monotonic() - t0:.1f} s)")
-    return BuiltEnvironment(entry.spec_hash, kind, interpreter, None, str(entry.prefix), cached=False)
+    lock_path = entry.dir / LOCK_FILE
+    return BuiltEnvironment(entry.spec_hash, kind, interpreter, None, str(entry.prefix), cached=False,
+                            lock=str(lock_path) if lock_path.exists() else None)
 
 
 def _docker_env(spec: EnvironmentSpec, h: str, cache_root: Path, log: BuildLog, docker: Any) -> BuiltEnvironment:
@@ -183,9 +210,13 @@ def _docker_env(spec: EnvironmentSpec, h: str, cache_root: Path, log: BuildLog, 
                 entry.dir.mkdir(parents=True, exist_ok=True)
                 _cache.write_marker(entry.dir, {"kind": "docker", "interpreter": None, "image": tag,
                                                 "prefix": None, "spec": spec.to_dict(), "spec_hash": h})
+        lock_path = entry.dir / LOCK_FILE
+        if not lock_path.exists():  # an image built before locks, or by another tool
+            _write_docker_lock(client, tag, entry.dir, h)
         log.line(f"Using cached environment {h} (image {tag})")
         log.done(f"environment ready (cached): image {tag}")
-        return BuiltEnvironment(h, "docker", None, tag, None, cached=True)
+        return BuiltEnvironment(h, "docker", None, tag, None, cached=True,
+                                lock=str(lock_path) if lock_path.exists() else None)
 
     hit = cached()
     if hit is not None:
@@ -206,12 +237,23 @@ def _docker_env(spec: EnvironmentSpec, h: str, cache_root: Path, log: BuildLog, 
         tmp = entry.tmp_dir()
         try:
             tmp.mkdir(parents=True)
+            log.line("recording the image's lock (its id and the pip packages inside it)")
+            _write_docker_lock(client, image, tmp, h)
             _cache.write_marker(tmp, {"kind": "docker", "interpreter": None, "image": image, "prefix": None,
                                       "spec": spec.to_dict(), "spec_hash": h})
             os.rename(tmp, entry.dir)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-    return BuiltEnvironment(h, "docker", None, image, None, cached=False)
+    lock_path = entry.dir / LOCK_FILE
+    return BuiltEnvironment(h, "docker", None, image, None, cached=False,
+                            lock=str(lock_path) if lock_path.exists() else None)
+
+
+def _write_docker_lock(client: Any, image: str, folder: Path, h: str) -> None:
+    try:
+        write_lock(folder / LOCK_FILE, docker_lock(client, image, h))
+    except Exception:  # noqa: BLE001 - a lock is a record, never a reason to fail a run
+        return
 
 
 # --- prune -----------------------------------------------------------------------------------------

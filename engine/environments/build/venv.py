@@ -217,3 +217,17 @@ def build_venv(spec: EnvironmentSpec, build_dir: Path, cache_root: Path, log: Bu
                     what=f"environment '{spec.reference}'", cwd=source_dir(spec.pip_source, cache_root))
     log.progress(0.95, "virtual environment ready")
     return python
+
+
+def resolve_requirements(requirements: Sequence[str], cache_root: Path, workdir: Path,
+                         cwd: Path | None = None) -> tuple[ToolResult, str]:
+    """What ``requirements`` resolve to on the index now, without installing anything
+    (``uv pip compile``): (the tool's result, the resolved ``NAME==VERSION`` lines)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    req_file = workdir / "requirements.in"
+    req_file.write_text("\n".join(requirements) + "\n")
+    out_file = workdir / "requirements.lock.txt"
+    cmd = [uv_bin(), "pip", "compile", "--python", default_python(), "--no-header", "--no-annotate",
+           *pip_config().uv_args(), "-o", str(out_file), str(req_file)]
+    result = run_tool(cmd, BuildLog(None), env=uv_env(cache_root), cwd=cwd or cache_root)
+    return result, out_file.read_text() if result.ok and out_file.exists() else ""

@@ -60,7 +60,8 @@ def test_second_ensure_built_builds_nothing(tmp_path: Path, conda_channel: Path)
             second = ensure_built(spec, cache, BuildLog(log_file, events.append))
         finally:
             _WATCH.clear()
-        assert second == BuiltEnvironment(first.spec_hash, first.kind, first.interpreter, None, first.prefix, True)
+        assert second == BuiltEnvironment(first.spec_hash, first.kind, first.interpreter, None, first.prefix, True,
+                                          lock=first.lock)
         assert _SPAWNED == []  # no uv, no tool of any kind ran
         assert [e.kind for e in events] == ["log", "done"]  # no step, no progress: no build
         assert events[0].message == f"Using cached environment {first.spec_hash}"
