@@ -15,8 +15,8 @@ from engine.cli.jobdiff import print_diff
 from engine.cli.options import OUTPUT, open_engine, open_reader, workspace_option
 from engine.cli.output import human_duration, print_fields, print_table, run_document, show, wants_document
 from engine.cli.web import open_in_studio
-from engine.errors import InvalidSpec, NotFound
 from engine.environments.lock import read_lock
+from engine.errors import InvalidSpec, NotFound
 from engine.runtime.files import RunFiles
 from engine.runtime.sweepresults import SweepRecord
 
