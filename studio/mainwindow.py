@@ -39,6 +39,7 @@ from studio.browsers.environments import EnvironmentBrowser
 from studio.browsers.experiments import ExperimentBrowser
 from studio.browsers.models import ModelBrowser
 from studio.browsers.runs import RunBrowser
+from studio.browsers.welcome import example_job
 from studio.dialogs.clone import CloneSource, clone_source
 from studio.dialogs.submit import SubmitDialog
 from studio.discover import fill_help_menu
@@ -144,6 +145,8 @@ class MainWindow(QMainWindow):
         self.runs_page.openRun.connect(self.show_run)
         self.runs_page.compareRequested.connect(self.show_compare)
         self.runs_page.cloneRequested.connect(self.clone_run)
+        self.runs_page.exampleRequested.connect(self.run_example)
+        self.runs_page.empty.openProject.connect(self.choose_project)
         self.models_page.openRun.connect(self.show_run)
         self.experiments_page.openRun.connect(self.show_run)
         self.compute_page.openRun.connect(self.show_run)
@@ -387,6 +390,12 @@ class MainWindow(QMainWindow):
 
         return (BackgroundOp(self, lambda: clone_source(self.engine, name))
                 .success(opened).with_progress(f"Reading {name}…").run())
+
+    def run_example(self) -> BackgroundOp:
+        """The welcome page's one click: submit the bundled example and open its live run."""
+        engine = self.engine
+        return (BackgroundOp(self, lambda: engine.submit(example_job()), serial=True)
+                .success(self._submitted).with_progress("Submitting the example…").run())
 
     def _submitted(self, run: E.Run) -> None:
         self.runs_model.upsert([run])

@@ -41,14 +41,14 @@ from PySide6.QtWidgets import (
 from engine import entities as E
 from engine.errors import NotFound
 from studio.browsers.runviews import fill_views_menu
+from studio.browsers.welcome import WelcomePanel
 from studio.dialogs.register_model import RegisterModelDialog
 from studio.errors import show_error
 from studio.models.runs import COL_STARTED, COL_TAGS, COL_TYPE, COLUMNS, RUN_ROLE, RunTableModel
 from studio.style import STATUS_COLORS
 from studio.tasks import BackgroundOp
-from studio.widgets import EmptyState, Page, make_table
+from studio.widgets import Page, make_table
 
-EMPTY_TEXT = "Drop a project folder here or use File ▸ Open Project… to submit your first run."
 FILTER_PLACEHOLDER = "Find runs, or search: metrics.loss < 0.3"
 SEARCH_HELP = ("Words find runs by name, status, experiment, compute or tag.\n"
                "Or search as in MLflow, evaluated by the store:\n"
@@ -76,6 +76,7 @@ class RunBrowser(Page):
     openRun = Signal(str)
     compareRequested = Signal(list)
     cloneRequested = Signal(str)
+    exampleRequested = Signal()
 
     def __init__(self, engine: Any, bridge: Any, model: RunTableModel, parent: QWidget | None = None) -> None:
         super().__init__("Runs", parent)
@@ -134,7 +135,8 @@ class RunBrowser(Page):
         self._lay.insertWidget(2, self.query_error)
         self._lay.insertWidget(3, self._build_actions())
         model.queryError.connect(self._query_error)
-        self.empty = EmptyState("No runs yet", EMPTY_TEXT)
+        self.empty = WelcomePanel()  # an empty workspace: the example, a folder, the CLI
+        self.empty.runExample.connect(self.exampleRequested)
         self.set_body(self.table, self.empty)
 
         model.modelAboutToBeReset.connect(self._remember_selection)

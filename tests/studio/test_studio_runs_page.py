@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QDialog, QFileDialog, QMenu
 
 from engine.errors import NotFound
 from engine.jobs.spec import JobSpec
-from studio.browsers.runs import EMPTY_TEXT, SETTINGS_KEY, settings
+from studio.browsers.runs import SETTINGS_KEY, settings
 from studio.dialogs.register_model import RegisterModelDialog
 from studio.models.runs import COL_DURATION, COL_EXPERIMENT, COL_NAME, COL_STATUS, COL_TAGS, COLUMNS, RUN_ROLE
 
@@ -373,13 +373,25 @@ def test_cancel_from_the_runs_page(qtbot, window, submit, wait_status, tmp_path)
     qtbot.waitUntil(lambda: _rows(page).get(name) == "Canceled", timeout=10_000)
 
 
-def test_empty_workspace_says_how_to_submit(qtbot, window):
+def test_empty_workspace_welcomes_and_one_click_runs_the_example_live(qtbot, window):
     page = window.runs_page
     _settle(qtbot, page)
-    assert page.stack.currentWidget() is page.empty
-    assert "File ▸ Open Project…" in page.empty.text.text() == EMPTY_TEXT
+    assert page.stack.currentWidget() is page.empty  # the welcome page
     assert window.active_label.text() == "0 active runs"
     assert str(window.engine.location.folder) == window.workspace_label.text()
+    welcome = page.empty
+    assert welcome.cli.text().startswith("trainyard job create -f ") and welcome.cli.text().endswith("job.yml --stream")
+    assert welcome.open_button.isEnabled()
+    qtbot.mouseClick(welcome.example_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.detail is not None, timeout=30_000)
+    name = window.detail.name
+    assert window.current_page() == "run"
+    run = window.engine.get_run(name)
+    assert run.experiment_name == "cifar-pytorch" and not run.is_terminal  # opened while it runs
+    qtbot.waitUntil(lambda: window.engine.get_run(name).is_terminal, timeout=180_000)  # PyTorch training
+    assert window.engine.get_run(name).status == "Completed", window.engine.get_run(name).error
+    accuracy = window.engine.metric_history(name, "val/accuracy").values
+    assert len(accuracy) == 6 and accuracy[-1] > accuracy[0]  # the example learns
 
 
 def test_experiments_page_counts_runs(qtbot, window, submit, wait_status):
