@@ -179,8 +179,35 @@ def freeze(python: str | Path, uv: str | None = None, *, prefix: Path | None = N
     return res.stdout if res.returncode == 0 else ""
 
 
-def python_lock(kind: str, python: str | Path, uv: str | None, spec_hash: str = "") -> Lock:
-    text = freeze(python, uv)
+def scan_freeze(prefix: Path) -> str | None:
+    """Freeze lines read straight from ``prefix``'s ``*.dist-info`` folders (what a freeze reads,
+    without starting a process: ~1 ms instead of ~50). None when there is no site-packages."""
+    found = sorted(Path(prefix).glob("lib/python*/site-packages"))
+    if not found:
+        return None
+    lines: list[str] = []
+    for info in sorted(found[0].glob("*.dist-info")):
+        name, sep, version = info.name[: -len(".dist-info")].partition("-")
+        if not sep:
+            continue
+        direct = info / "direct_url.json"
+        url = ""
+        if direct.exists():
+            try:
+                url = str(json.loads(direct.read_text()).get("url") or "")
+            except (OSError, ValueError, AttributeError):
+                url = ""
+        lines.append(f"{name} @ {url}" if url else f"{name}=={version}")
+    return "\n".join(sorted(lines, key=lambda ln: normalize(ln.split("=")[0].split(" @ ")[0]))) + "\n"
+
+
+def python_lock(
+    kind: str, python: str | Path, uv: str | None, spec_hash: str = "", prefix: Path | None = None
+) -> Lock:
+    """The lock of ``python``'s environment: read from ``prefix``'s site-packages when given (a
+    build Trainyard made), else asked of uv/pip (a user-managed interpreter)."""
+    scanned = scan_freeze(prefix) if prefix is not None else None
+    text = scanned if scanned is not None else freeze(python, uv)
     return Lock(
         kind, tuple(sorted(parse_freeze(text), key=lambda p: normalize(p.name))), spec_hash, text=text
     )
@@ -230,7 +257,9 @@ def conda_lock(prefix: Path, python: Path | None, uv: str | None, spec_hash: str
     names = {normalize(p.name) for p in conda}
     pip: list[LockedPackage] = []
     if python is not None and python.exists():
-        pip = [p for p in parse_freeze(freeze(python, uv)) if normalize(p.name) not in names]
+        text = scan_freeze(prefix)
+        text = text if text is not None else freeze(python, uv)
+        pip = [p for p in parse_freeze(text) if normalize(p.name) not in names]
     return Lock(
         "conda",
         tuple(conda + sorted(pip, key=lambda p: normalize(p.name))),

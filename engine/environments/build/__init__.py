@@ -144,7 +144,7 @@ def _write_python_lock(kind: str, folder: Path, python: Path | None, h: str) -> 
     if kind == "conda":
         lock = conda_lock(folder / "env", python, uv, h)
     elif python is not None:
-        lock = python_lock(kind, python, uv, h)
+        lock = python_lock(kind, python, uv, h, prefix=folder / "env")
     else:
         return
     write_lock(folder / LOCK_FILE, lock)

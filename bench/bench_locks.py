@@ -1,0 +1,76 @@
+"""What an environment lock costs: on a warm build (uv's wheel cache warm, a venv of a few real
+packages from this machine's pip config) and on a cache hit. Measured in the same run: the warm
+build itself (the peer), the lock it takes (`uv pip freeze` + write), a cache hit of
+`ensure_built`, and what a run adds on a hit (read the build's lock, copy it into the run folder).
+Prints a table. Targets (issue 17): < 5 % of a warm build, < 20 ms on a cache hit.
+
+    python bench/bench_locks.py [--repeat 5] [--packages six,packaging]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from engine.entities import EnvironmentSpec
+from engine.environments.build import BuildLog, ensure_built, prune
+from engine.environments.build.venv import uv_bin
+from engine.environments.lock import python_lock, read_lock, write_lock
+
+
+def ms(xs: list[float]) -> str:
+    return f"{statistics.median(xs) * 1000:8.1f}"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--packages", default="six,packaging")
+    args = ap.parse_args()
+    spec = EnvironmentSpec(name="bench-lock", pip_requirements=tuple(args.packages.split(",")))
+    with tempfile.TemporaryDirectory() as tmp:
+        cache = Path(tmp) / "envs"
+        ensure_built(spec, cache, BuildLog(None))  # warm uv's cache
+        builds, locks, hits, run_copies = [], [], [], []
+        for i in range(args.repeat):
+            prune(cache, keep={"uv-cache"})
+            t0 = time.perf_counter()
+            built = ensure_built(spec, cache, BuildLog(None))  # includes its lock
+            builds.append(time.perf_counter() - t0)
+            assert built.interpreter
+            t0 = time.perf_counter()
+            lock = python_lock(
+                "venv", built.interpreter, uv_bin(), built.spec_hash, prefix=Path(built.prefix or "")
+            )
+            write_lock(Path(tmp) / f"lock-{i}.json", lock)
+            locks.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            hit = ensure_built(spec, cache, BuildLog(None))
+            hits.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            kept = read_lock(Path(hit.lock or ""))
+            assert kept is not None
+            write_lock(Path(tmp) / f"run-{i}.json", kept)
+            run_copies.append(time.perf_counter() - t0)
+    share = statistics.median(locks) / statistics.median(builds) * 100
+    print(f"packages: {args.packages}  ({len(lock.packages)} locked)   repeat {args.repeat}, medians in ms")
+    print(f"{'what':58} {'ms':>8}")
+    print(f"{'warm venv build, lock included (the peer)':58} {ms(builds)}")
+    print(
+        f"{'  of which the lock: dist-info scan + write':58} {ms(locks)}   {share:.1f} % of the build (target < 5 %)"
+    )
+    print(f"{'cache hit: ensure_built (the lock file is only checked)':58} {ms(hits)}")
+    print(
+        f"{'cache hit: a run reads the lock and copies it to its folder':58} {ms(run_copies)}   (target < 20 ms)"
+    )
+
+
+if __name__ == "__main__":
+    main()
