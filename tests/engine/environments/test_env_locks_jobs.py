@@ -147,3 +147,42 @@ def test_lock_commands_explain_what_is_missing(eng: Engine, tmp_path: Path) -> N
     )
     res = trainyard(ws, "job", "create")
     assert res.returncode != 0 and "--rerun" in res.stderr
+
+
+def test_sweep_trials_share_their_builds_lock(eng: Engine, tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    index = tmp_path / "index"
+    make_wheel(index, "tinypkg", "1.0")
+    eng.register_environment(
+        EnvironmentSpec(name="tiny", pip_requirements=("--no-index", f"--find-links {index}", "tinypkg"))
+    )
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "main.py").write_text(
+        "import sys, tinypkg\nfrom azureml.core import Run\nRun.get_context().log('acc', float(sys.argv[2]))\n"
+    )
+    job = tmp_path / "sweep.yml"
+    job.write_text(
+        textwrap.dedent("""
+        type: sweep
+        experiment_name: locks-sweep
+        trial:
+          code: ./src
+          command: python main.py --lr ${{search_space.lr}}
+          environment: azureml:tiny@latest
+        compute: local
+        sampling_algorithm: grid
+        search_space:
+          lr: {type: choice, values: [0.1, 0.2]}
+        objective: {goal: maximize, primary_metric: acc}
+        limits: {max_total_trials: 2, max_concurrent_trials: 2}
+        """)
+    )
+    sweep = as_json(trainyard(ws, "job", "create", "-f", str(job), "-o", "json"))["name"]
+    final = eng.wait(sweep, timeout=300)
+    trials = eng.children(sweep)
+    assert len(trials) == 2, (final.status, final.error)
+    locks = [eng.run_lock(t.name) for t in trials]
+    assert all(lk is not None for lk in locks)
+    built = eng.environment_lock("tiny")
+    assert {lk.id for lk in locks if lk is not None} == {built.id}
+    assert {t.properties.get("environment_lock") for t in eng.children(sweep)} == {built.id}
