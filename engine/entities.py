@@ -158,10 +158,40 @@ class Model:
 class DataAsset:
     name: str
     version: int
-    path: str
+    path: str  # the workspace's copy (or, with copied=False, the user's path or URL as given)
     created_at: float
     description: str = ""
-    kind: str = "uri_folder"
+    kind: str = "uri_folder"  # uri_file | uri_folder | mltable
+    tags: dict[str, Any] = field(default_factory=dict)
+    content_hash: str | None = None  # sha256 over the files' paths and contents (engine.data.content)
+    size: int | None = None  # bytes
+    file_count: int | None = None
+    run_name: str | None = None  # the run whose output it is
+    archived: bool = False
+    copied: bool = True  # False: `--no-copy`, a reference to source_path checked by content_hash
+    source_path: str | None = None
+
+
+# Lineage: what a run consumed (direction "input") or produced ("output").
+RUN_DATA_DIRECTIONS = ("input", "output")
+
+
+@dataclass(frozen=True)
+class RunData:
+    """One input or output of a run, as the run used it: the exact asset version (if it was
+    one) and the content hash, so a later change to the asset or the folder is visible."""
+
+    run_name: str
+    direction: str  # input | output
+    name: str  # the job's input/output name
+    type: str  # uri_file, uri_folder, mltable, custom_model, ...
+    mode: str
+    path: str  # where it came from (inputs) or where it was collected in the run (outputs)
+    asset_kind: str | None = None  # "data" | "model" when an asset was consumed or registered
+    asset_name: str | None = None
+    asset_version: int | None = None
+    content_hash: str | None = None
+    created_at: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,9 @@ class Lookup:
     def archived_among(self, names: Sequence[str]) -> set[str]:
         return self._reader.archived_among(names)
 
+    def run_data(self, name: str) -> list[E.RunData]:
+        return self._reader.run_data(name)
+
     def latest_metrics(self, name: str) -> dict[str, Any]:
         return {m.key: m.last_value for m in self._reader.metric_summaries(name)}
 

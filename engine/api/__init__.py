@@ -67,10 +67,12 @@ class Engine:
         return self.store.url
 
     # ------------------------------------------------------------------ runs
-    def submit(self, spec: JobSpec | SweepSpec, on_warning: Callable[[str], None] | None = None) -> E.Run:
-        """Snapshot the code, record the run and start its supervisor. Returns at once.
+    def submit(self, spec: JobSpec | SweepSpec, on_warning: Callable[[str], None] | None = None,
+               on_progress: Callable[[str], None] | None = None) -> E.Run:
+        """Snapshot the code, record the run and start its supervisor. Returns at once (after
+        downloading http(s) inputs not in the cache yet, reported through `on_progress`).
         A sweep records the sweep run and starts its controller, which submits the trials."""
-        return self.runs.submit(spec, on_warning)
+        return self.runs.submit(spec, on_warning, on_progress)
 
     def validate(self, spec: JobSpec | SweepSpec) -> None:
         """Every check `submit` makes, without creating anything (`trainyard job validate`):
@@ -298,11 +300,30 @@ class Engine:
         """Every version of every model (or of model `name`)."""
         return self.registry.list_models(name)
 
-    def create_data_asset(self, name: str, path: str, description: str = "") -> E.DataAsset:
-        return self.registry.create_data_asset(name, path, description)
+    def create_data_asset(self, name: str, path: str, description: str = "", *, kind: str | None = None,
+                          version: int | None = None, tags: dict[str, Any] | None = None, copy: bool = True,
+                          source: str | None = None) -> E.DataAsset:
+        """Register a data asset version (engine.data.assets.create_data_asset)."""
+        return self.registry.create_data_asset(name, path, description, kind=kind, version=version, tags=tags,
+                                               copy=copy, source=source)
 
-    def list_data_assets(self) -> list[E.DataAsset]:
-        return self.registry.list_data_assets()
+    def list_data_assets(self, name: str | None = None, include_archived: bool = False) -> list[E.DataAsset]:
+        return self.registry.list_data_assets(name, include_archived)
+
+    def archive_data_asset(self, name: str, version: int | None = None, archived: bool = True) -> list[E.DataAsset]:
+        return self.registry.archive_data_asset(name, version, archived)
+
+    def asset_lineage(self, asset_kind: str, name: str, version: int | None = None) -> list[E.RunData]:
+        """The runs that produced (direction "output") and consumed ("input") a data asset or model."""
+        return self.registry.asset_lineage(asset_kind, name, version)
+
+    def run_data(self, name: str) -> list[E.RunData]:
+        """What run `name` consumed and produced: exact asset versions and content hashes."""
+        return self.runs.run_data(name)
+
+    def download_output(self, name: str, output: str | None, dest: Path) -> list[Path]:
+        """Copy one named output of run `name` (all of them when None) to dest/named-outputs/NAME."""
+        return self.runs.download_output(name, output, dest)
 
     def get_data_asset(self, name: str, version: int | None = None) -> E.DataAsset:
         """Data asset `name` at `version` (None: its latest)."""

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine import entities as E
+from engine.data.assets import create_data_asset, register_model_files
 from engine.errors import InvalidSpec, NotFound
 from engine.experiments import PrimaryMetric
 from engine.names import NAME_HINT, is_valid_name
@@ -49,26 +49,8 @@ class RegistryManager:
                     raise NotFound(f"job {run_name!r} has no file {str(path)!r}",
                                    "model paths are relative to the run, e.g. outputs/model.pt"
                                    + ("" if run.is_terminal else f"; the run is still {run.status}"))
-        if not src.exists():
-            raise NotFound(f"{src} does not exist", "give the path of the model file or folder")
-        staging = self.location.models_dir / f".staging-{os.getpid()}-{time.monotonic_ns()}"
-        if src.is_dir():
-            shutil.copytree(src, staging / src.name)
-        else:
-            staging.mkdir(parents=True)
-            shutil.copy2(src, staging / src.name)
-
-        def place(version: int) -> Path:
-            final = self.location.models_dir / name / str(version)
-            final.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(staging, final)
-            return final / src.name
-
-        try:
-            return self.store.add_model(name=name, path_for_version=place, run_name=run_name,
-                                        description=description, tags=tags or {}, source_path=str(src))
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+        return register_model_files(self.store, self.location.models_dir, name=name, src=src, run_name=run_name,
+                                    description=description, tags=tags)
 
     def download_model(self, name: str, version: int | None, dest: Path) -> Path:
         model = self.store.get_model(name, version)
@@ -88,21 +70,26 @@ class RegistryManager:
     def list_models(self, name: str | None = None) -> list[E.Model]:
         return self.store.list_models(name)
 
-    def create_data_asset(self, name: str, path: str, description: str = "") -> E.DataAsset:
-        _check_name(name, "data asset")
-        if path.startswith(("http://", "https://")):
-            return self.store.add_data_asset(name=name, path=path, kind="uri_file", description=description)
-        p = Path(path).expanduser().resolve()
-        if not p.exists():
-            raise NotFound(f"{p} does not exist", "give a local file or folder, or an http(s) URL")
-        kind = "uri_folder" if p.is_dir() else "uri_file"
-        return self.store.add_data_asset(name=name, path=str(p), kind=kind, description=description)
+    def create_data_asset(self, name: str, path: str, description: str = "", *, kind: str | None = None,
+                          version: int | None = None, tags: dict[str, Any] | None = None, copy: bool = True,
+                          source: str | None = None) -> E.DataAsset:
+        """Register a local file or folder (snapshotted into the workspace's content store; with
+        copy=False a reference checked by its checksum) or an http(s) URL as a version of `name`."""
+        return create_data_asset(self.store, self.location.data_dir, name=name, path=path, kind=kind,
+                                 version=version, description=description, tags=tags, copy=copy, source=source)
 
-    def list_data_assets(self) -> list[E.DataAsset]:
-        return self.store.list_data_assets()
+    def list_data_assets(self, name: str | None = None, include_archived: bool = False) -> list[E.DataAsset]:
+        return self.store.list_data_assets(name, include_archived)
 
     def get_data_asset(self, name: str, version: int | None = None) -> E.DataAsset:
         return self.store.get_data_asset(name, version)
+
+    def archive_data_asset(self, name: str, version: int | None = None, archived: bool = True) -> list[E.DataAsset]:
+        return self.store.archive_data_asset(name, version, archived)
+
+    def asset_lineage(self, asset_kind: str, name: str, version: int | None = None) -> list[E.RunData]:
+        """The runs that produced (direction output) and consumed (input) the asset."""
+        return self.store.asset_usage(asset_kind, name, version)
 
     # ------------------------------------------------------------------ experiments
     def experiment_metrics(self, runs_per_experiment: int = 20) -> dict[str, PrimaryMetric]:

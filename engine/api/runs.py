@@ -40,8 +40,9 @@ class RunsManager:
         self._submitter = Submitter(store, location, snapshots)
 
     # ------------------------------------------------------------------ submit
-    def submit(self, spec: JobSpec | SweepSpec, on_warning: Callable[[str], None] | None = None) -> E.Run:
-        return self._submitter.submit(spec, on_warning)
+    def submit(self, spec: JobSpec | SweepSpec, on_warning: Callable[[str], None] | None = None,
+               on_progress: Callable[[str], None] | None = None) -> E.Run:
+        return self._submitter.submit(spec, on_warning, on_progress)
 
     def validate(self, spec: JobSpec | SweepSpec) -> None:
         self._submitter.validate(spec)
@@ -179,6 +180,43 @@ class RunsManager:
         if not copied and not run.is_terminal:
             raise NotFound(f"job {name!r} has no outputs yet (it is {run.status})",
                            "outputs are collected when the run ends: wait with `trainyard job stream`")
+        return copied
+
+    def run_data(self, name: str) -> builtins.list[E.RunData]:
+        self.store.get_run(name)  # NotFound with close names
+        return self.store.run_data(name)
+
+    def download_output(self, name: str, output: str | None, dest: Path) -> builtins.list[Path]:
+        """Copy the named output `output` of run `name` (every one when None) to
+        dest/named-outputs/NAME, as `az ml job download --output-name` does."""
+        run = self.store.get_run(name)
+        files = RunFiles(Path(run.run_dir))
+        try:
+            plan = read_spec(files.spec).data
+        except (OSError, InvalidState):
+            plan = None
+        declared = {o.name: o.rel for o in (plan.outputs if plan is not None else ())}
+        if output is not None and output not in declared:
+            raise NotFound(f"job {name!r} has no output named {output!r}",
+                           f"its outputs: {', '.join(sorted(declared)) or 'none'}")
+        copied = []
+        for out_name, rel in declared.items():
+            if output is not None and out_name != output:
+                continue
+            src = files.root / rel
+            if not src.exists():
+                if output is not None:
+                    raise NotFound(f"job {name!r} wrote nothing to its output {out_name!r}"
+                                   + ("" if run.is_terminal else f" yet (it is {run.status})"),
+                                   "outputs are what the script writes to ${{outputs.NAME}}")
+                continue
+            target = dest / "named-outputs" / out_name
+            if src.is_dir():
+                shutil.copytree(src, target, dirs_exist_ok=True)
+            else:
+                target.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(src, target / src.name)
+            copied.append(target)
         return copied
 
     def download_files(self, name: str, paths: builtins.list[str], dest: Path) -> builtins.list[Path]:

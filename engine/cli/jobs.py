@@ -13,7 +13,15 @@ import click
 from engine import entities as E
 from engine.cli.jobdiff import print_diff
 from engine.cli.options import OUTPUT, open_engine, open_reader, workspace_option
-from engine.cli.output import human_duration, print_fields, print_table, run_document, show, wants_document
+from engine.cli.output import (
+    human_duration,
+    print_fields,
+    print_table,
+    run_data_document,
+    run_document,
+    show,
+    wants_document,
+)
 from engine.cli.web import open_in_studio
 from engine.environments.lock import read_lock
 from engine.errors import InvalidSpec, NotFound
@@ -73,7 +81,8 @@ def job_create(ctx: click.Context, file: str | None, rerun: str | None, from_spe
     else:
         assert file is not None
         run = eng.submit(_load(file, overrides, name),
-                         on_warning=lambda msg: click.echo(f"warning: {msg}", err=True))
+                         on_warning=lambda msg: click.echo(f"warning: {msg}", err=True),
+                         on_progress=lambda msg: click.echo(msg, err=True))
     submitted = (f"Submitted job {run.name} (experiment {run.experiment_name}); "
                  f"follow it with `trainyard job stream -n {run.name}`")
     if web:
@@ -158,6 +167,7 @@ def job_show(ctx: click.Context, name: str, web: bool, workspace: str | None, ou
     doc = run_document(run, eng.latest_metrics(name))
     lock = read_lock(RunFiles(Path(run.run_dir)).environment_lock)
     doc["environment_lock"] = lock.to_dict() if lock is not None else None
+    doc["data"] = run_data_document(eng.run_data(name))
     if web:
         open_in_studio(run.name, eng.location.folder, eng.location.storage / "studio-web.log")
     show(output_format, doc, lambda: _print_job(name, run, doc))
@@ -181,6 +191,11 @@ def _print_job(name: str, run: E.Run, doc: dict[str, Any]) -> None:
             shown = ", ".join(f"{k}={v}" for k, v in result.best_params.items())
             click.echo(f"{'best trial:':17} {result.best_child_run_id} ({sweep.primary_metric} "
                        f"{result.best_metric_value}; {shown})")
+    for direction in ("inputs", "outputs"):
+        if doc["data"][direction]:
+            click.echo(f"data {direction}:")
+            for d in doc["data"][direction]:
+                click.echo(f"  {d['name']}: {d['asset'] or d['path']} ({d['type']}, {d['mode']})")
     for section in ("inputs", "params", "tags", "metrics"):
         if doc[section]:
             click.echo(f"{section}:")
@@ -330,16 +345,24 @@ def job_cancel(ctx: click.Context, name: str, wait: bool, workspace: str | None,
 @click.option("-n", "--name", required=True)
 @click.option("--output", "--download-path", "output", default=".", type=click.Path(file_okay=False),
               help="folder to download into (a sub-folder named after the job is made)")
-@click.option("--all", "include_all", is_flag=True, help="also the logs")
+@click.option("--output-name", default=None,
+              help="one named output (the job's `outputs:`), into named-outputs/NAME")
+@click.option("--all", "include_all", is_flag=True, help="everything: outputs/, the logs and every named output")
 @click.option("--outputs", "outputs_only", is_flag=True,
               help="the outputs/ folder (what is downloaded without --all; the 2021 Azure ML CLI's flag)")
 @workspace_option
 @click.pass_context
-def job_download(ctx: click.Context, name: str, output: str, include_all: bool, outputs_only: bool,
-                 workspace: str | None) -> None:
-    """Download a job's outputs/ (and logs with --all)."""
+def job_download(ctx: click.Context, name: str, output: str, output_name: str | None, include_all: bool,
+                 outputs_only: bool, workspace: str | None) -> None:
+    """Download a job's outputs/ (one named output with --output-name, everything with --all)."""
     eng = open_engine(ctx, workspace)
+    if output_name is not None:
+        for path in eng.download_output(name, output_name, Path(output)):
+            click.echo(f"Downloaded {path}")
+        return
     copied = eng.download(name, Path(output), include_logs=include_all)
+    if include_all:
+        copied += eng.download_output(name, None, Path(output) / name)
     if not copied:
         click.echo(f"Job {name} wrote no outputs/ or logs.", err=True)
     for path in copied:

@@ -120,40 +120,88 @@ def data() -> None:
 
 
 @data.command("create")
-@click.option("--name", required=True)
-@click.option("--path", required=True, help="local file or folder, or an http(s) URL")
-@click.option("--description", default="")
+@click.option("-f", "--file", "file", default=None, type=click.Path(dir_okay=False),
+              help="data asset YAML (az ml schema: name, version, type, path, description, tags)")
+@click.option("--name", default=None, help="NAME (overrides the file's)")
+@click.option("--path", default=None, help="local file or folder, or an http(s) URL (overrides the file's)")
+@click.option("--type", "kind", default=None, type=click.Choice(["uri_file", "uri_folder", "mltable"]))
+@click.option("--version", default=None, type=int, help="a version that does not exist yet (default: the next)")
+@click.option("--description", default=None)
+@click.option("--no-copy", is_flag=True,
+              help="keep a reference to the path with its checksum instead of a copy (for very large data)")
 @workspace_option
 @OUTPUT
 @click.pass_context
-def data_create(ctx: click.Context, name: str, path: str, description: str, workspace: str | None,
+def data_create(ctx: click.Context, file: str | None, name: str | None, path: str | None, kind: str | None,
+                version: int | None, description: str | None, no_copy: bool, workspace: str | None,
                 output_format: str) -> None:
-    """Register a data asset (the next version of NAME)."""
+    """Register a data asset version: a local path is copied into the workspace's content store,
+    so the asset does not change when the folder does (unless --no-copy)."""
+    request = None
+    if file is not None:
+        from engine.specs.data import load_data_asset  # pydantic and PyYAML: only this command pays
+
+        request = load_data_asset(file)
+    name = name or (request.name if request else None)
+    path = path or (request.path if request else None)
+    if not name or not path:
+        raise click.UsageError("give -f data.yml, or --name and --path")
     eng = open_engine(ctx, workspace)
-    d = eng.create_data_asset(name, path, description)
-    show(output_format, data_document(d), f"Registered data asset {d.name}:{d.version} ({d.kind}: {d.path})")
+    d = eng.create_data_asset(name, path, description if description is not None else
+                              (request.description if request else ""),
+                              kind=kind or (request.type if request else None),
+                              version=version if version is not None else (request.version if request else None),
+                              tags=request.tags if request else None, copy=not no_copy,
+                              source=request.source_file if request else None)
+    how = (f"a reference to {d.path}, checked by its checksum (--no-copy: the asset changes if that folder does)"
+           if not d.copied and d.content_hash else d.path)
+    show(output_format, data_document(d), f"Registered data asset {d.name}:{d.version} ({d.kind}: {how})")
 
 
 @data.command("list")
+@click.option("--name", default=None, help="only this asset's versions")
+@click.option("--include-archived", is_flag=True)
 @workspace_option
 @OUTPUT
 @click.pass_context
-def data_list(ctx: click.Context, workspace: str | None, output_format: str) -> None:
-    """List data assets."""
+def data_list(ctx: click.Context, name: str | None, include_archived: bool, workspace: str | None,
+              output_format: str) -> None:
+    """List data assets (every version)."""
     eng = open_engine(ctx, workspace)
-    docs = [data_document(d) for d in eng.list_data_assets()]
+    docs = [data_document(d) for d in eng.list_data_assets(name, include_archived)]
     show(output_format, docs, lambda: print_table(
-        docs, ["name", "version", "type", "path"],
-        empty="No data assets yet. Register one with `trainyard data create --name NAME --path PATH`."))
+        docs, ["name", "version", "type", "size", "produced_by", "path"],
+        empty="No data assets yet. Register one with `trainyard data create -f data.yml`."))
 
 
 @data.command("show")
-@click.option("-n", "--name", required=True)
+@click.option("-n", "--name", required=True, help="NAME, NAME:VERSION or NAME@latest")
+@click.option("-v", "--version", default=None, type=int)
 @workspace_option
 @OUTPUT
 @click.pass_context
-def data_show(ctx: click.Context, name: str, workspace: str | None, output_format: str) -> None:
-    """Show one data asset version (default: the latest)."""
+def data_show(ctx: click.Context, name: str, version: int | None, workspace: str | None,
+              output_format: str) -> None:
+    """Show one data asset version (default: the latest), with the run that produced it and the
+    runs that consumed it."""
     eng = open_engine(ctx, workspace)
-    doc = data_document(eng.get_data_asset(*name_version(name)))
-    show(output_format, doc, lambda: print_fields(doc, 14, blank=()))
+    n, v = name_version(name)
+    asset = eng.get_data_asset(n, version if version is not None else v)
+    usage = eng.asset_lineage("data", asset.name, asset.version)
+    doc = data_document(asset, usage)
+    show(output_format, doc, lambda: print_fields(doc, 14, blank=(None, "", {}, [])))
+
+
+@data.command("archive")
+@click.option("-n", "--name", required=True)
+@click.option("-v", "--version", default=None, type=int, help="one version (default: all of them)")
+@click.option("--restore", is_flag=True, help="bring archived versions back")
+@workspace_option
+@click.pass_context
+def data_archive(ctx: click.Context, name: str, version: int | None, restore: bool, workspace: str | None) -> None:
+    """Archive a data asset (or one version): hidden from `data list` and from NAME@latest, still
+    usable as NAME:VERSION."""
+    eng = open_engine(ctx, workspace)
+    done = eng.archive_data_asset(name, version, archived=not restore)
+    verb = "Restored" if restore else "Archived"
+    click.echo(f"{verb} data asset {name} version(s) {', '.join(str(d.version) for d in done)}")

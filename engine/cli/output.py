@@ -60,9 +60,26 @@ def model_document(m: E.Model) -> dict[str, Any]:
     }
 
 
-def data_document(d: E.DataAsset) -> dict[str, Any]:
-    return {"name": d.name, "version": d.version, "type": d.kind, "path": d.path,
-            "description": d.description, "creation_time": E.iso(d.created_at)}
+def data_document(d: E.DataAsset, usage: list[E.RunData] | None = None) -> dict[str, Any]:
+    """A data asset version; with `usage` (its lineage records), the runs that consumed it."""
+    doc = {"name": d.name, "version": d.version, "type": d.kind, "path": d.path,
+           "description": d.description, "tags": d.tags, "creation_time": E.iso(d.created_at),
+           "size": d.size, "file_count": d.file_count, "content_hash": d.content_hash,
+           "copied": d.copied, "source_path": d.source_path, "archived": d.archived, "produced_by": d.run_name}
+    if usage is not None:
+        doc["consumed_by"] = sorted({u.run_name for u in usage if u.direction == "input"})
+    return doc
+
+
+def run_data_document(records: list[E.RunData]) -> dict[str, list[dict[str, Any]]]:
+    """A run's inputs and outputs as it used them (`job show`'s `data`)."""
+    def one(r: E.RunData) -> dict[str, Any]:
+        asset = f"azureml:{r.asset_name}:{r.asset_version}" if r.asset_name else None
+        return {"name": r.name, "type": r.type, "mode": r.mode, "path": r.path, "asset": asset,
+                "asset_kind": r.asset_kind, "content_hash": r.content_hash}
+
+    return {"inputs": [one(r) for r in records if r.direction == "input"],
+            "outputs": [one(r) for r in records if r.direction == "output"]}
 
 
 def compute_document(t: E.ComputeTarget) -> dict[str, Any]:

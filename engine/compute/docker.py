@@ -35,10 +35,11 @@ from typing import Any
 from engine.compute.rankexec import expand_argv
 from engine.environments.build.daemon import docker_client
 from engine.errors import LaunchFailed
+from engine.runtime.dataplan import CONTAINER_RUN_ROOT, DataPlan
 from engine.runtime.files import RunFiles
 from engine.tracking.inject.trainyard_run.envvars import ENV_RUN_DIR, ENV_TRACKING_DIR
 
-RUN_MOUNT = "/trainyard/run"
+RUN_MOUNT = CONTAINER_RUN_ROOT  # "/trainyard/run"
 INJECT_MOUNT = "/trainyard/inject"
 WORKDIR = f"{RUN_MOUNT}/wd"
 LABEL = "trainyard.run"
@@ -152,6 +153,7 @@ class ContainerRun:
         volumes: Mapping[str, str] | None = None,
         shm_size: str | None = None,
         expand_from: int | None = None,
+        data_binds: list[tuple[str, str, bool]] | None = None,
     ) -> None:
         """``argv`` runs in ``/trainyard/run/wd``; ``env`` is the run's own variables (not the host's
         environment: the image supplies PATH and the rest); ``name`` is the run's name;
@@ -159,7 +161,8 @@ class ContainerRun:
         host folder -> container path bind mounts (read-only); ``shm_size``: the size of /dev/shm
         (Docker's form, "2g"; None: Azure ML's default, 2g, where Docker's own is 64m, too small
         for PyTorch DataLoader workers); ``expand_from``: where a script's arguments start in
-        ``argv`` (their ``$VAR``s take the container's variables, as in Azure ML)."""
+        ``argv`` (their ``$VAR``s take the container's variables, as in Azure ML); ``data_binds``:
+        the run's inputs, (host path, container path, read-only), from ``container_binds``."""
         if not argv:
             raise ValueError("argv is empty")
         self.image = image
@@ -175,6 +178,7 @@ class ContainerRun:
         self.volumes = dict(volumes or {})
         self.shm_size = shm_size or DEFAULT_SHM_SIZE
         self.expand_from = expand_from
+        self.data_binds = list(data_binds or [])
         self._client = docker
         self.container: Any = None
         self._code: int | None = None
@@ -237,6 +241,14 @@ class ContainerRun:
         }
         if device_requests:
             kwargs["device_requests"] = device_requests
+        if self.data_binds:
+            import docker as docker_sdk
+
+            # Mounts, not `volumes`: two inputs may share a source. Nested under the run folder's
+            # bind, at the mount points engine.compute.mounts.prepare_run_data made.
+            kwargs["mounts"] = [docker_sdk.types.Mount(target, str(Path(source).resolve()), type="bind",
+                                                       read_only=read_only)
+                                for source, target, read_only in self.data_binds]
         return kwargs
 
     def _prepare_folders(self) -> None:
@@ -386,6 +398,15 @@ class ContainerRun:
         """A container's exit code says 128+N when signal N ended the script: -N."""
         sig = signal_of(code)
         return -int(sig) if sig is not None else code
+
+
+def container_binds(plan: DataPlan | None) -> list[tuple[str, str, bool]]:
+    """The bind mounts of a run's inputs: each ro_mount read-only (the kernel refuses writes, whoever
+    the script runs as), a local path in direct mode read-write; download copies are in the run folder."""
+    if plan is None:
+        return []
+    return [(i.source, f"{CONTAINER_RUN_ROOT}/{i.rel}", i.mode == "ro_mount") for i in plan.inputs
+            if i.rel is not None and i.mode in ("ro_mount", "direct")]
 
 
 def _explain(exc: Any) -> str:

@@ -1,4 +1,5 @@
-"""Substitute `${{inputs.x}}` (and the older `{inputs.x}`) in a command job's command line."""
+"""Substitute `${{inputs.x}}` (and the older `{inputs.x}`) in a command job's command line, and
+keep or drop `$[[ ... ]]` optional segments (kept only when every input they name is given)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,29 @@ from engine.errors import InvalidSpec
 _REF = re.compile(r"\$\{\{\s*(inputs|outputs|search_space)\.([A-Za-z_][\w.-]*)\s*\}\}|\{(inputs|outputs)\.([A-Za-z_][\w.-]*)\}")
 
 
+_OPTIONAL = re.compile(r"\$\[\[(.*?)\]\]", re.DOTALL)
+
+
 def referenced_names(command: str) -> list[tuple[str, str]]:
     return [(m.group(1) or m.group(3), m.group(2) or m.group(4)) for m in _REF.finditer(command)]
+
+
+def required_names(command: str) -> list[tuple[str, str]]:
+    """The references outside `$[[ ... ]]` segments: what must be given for the command to run."""
+    return referenced_names(_OPTIONAL.sub("", command))
+
+
+def drop_optional_segments(command: str, inputs: Mapping[str, Any], outputs: Mapping[str, Any]) -> str:
+    """Each `$[[ ... ]]` segment: its text when every input/output it names is given, else nothing."""
+    def keep(match: re.Match[str]) -> str:
+        inner = match.group(1)
+        for kind, name in referenced_names(inner):
+            table = inputs if kind != "outputs" else outputs
+            if table.get(name) is None:
+                return ""
+        return inner
+
+    return _OPTIONAL.sub(keep, command)
 
 
 def render_command(
@@ -28,6 +50,8 @@ def render_command(
     argument, unchanged, whatever characters it holds. `${{search_space.x}}` takes a sweep
     trial's `search_space` values (without a sweep, `inputs`)."""
     outputs = outputs or {}
+    command = drop_optional_segments(command, inputs if search_space is None else {**inputs, **search_space},
+                                     outputs)
 
     def value_of(match: re.Match[str], quote: str | None = None) -> str:
         kind = match.group(1) or match.group(3)

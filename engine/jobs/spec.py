@@ -23,6 +23,57 @@ def check_shm_size(value: object) -> str:
     return m.group(1) + m.group(2).lower()
 
 
+DATA_INPUT_TYPES = ("uri_file", "uri_folder", "mltable", "custom_model", "mlflow_model", "triton_model")
+MODEL_TYPES = ("custom_model", "mlflow_model", "triton_model")
+LITERAL_TYPES = ("string", "integer", "number", "boolean")
+INPUT_MODES = ("ro_mount", "download", "direct")
+OUTPUT_TYPES = ("uri_file", "uri_folder", "mlflow_model", "custom_model")
+OUTPUT_MODES = ("rw_mount", "upload")
+
+
+@dataclass(frozen=True)
+class DataInput:
+    """A job's file, folder or model input (Azure ML's `inputs:` with a `path:`), as written:
+    `path` is an absolute local path, `azureml:NAME:VERSION`, `azureml:NAME@latest` or an
+    http(s) URL; the engine resolves it at submit (engine.data.resolve)."""
+
+    type: str  # DATA_INPUT_TYPES
+    path: str
+    mode: str = "ro_mount"  # INPUT_MODES
+
+    def to_dict(self) -> dict[str, str]:
+        return {"type": self.type, "path": self.path, "mode": self.mode}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DataInput:
+        return cls(str(data["type"]), str(data["path"]), str(data.get("mode") or "ro_mount"))
+
+
+@dataclass(frozen=True)
+class DataOutput:
+    """A job's output: an empty folder (or a file path) the script writes, collected into the
+    run at `path` (relative to the run folder, default `outputs/NAME`); with `asset_name` it is
+    registered when the run completes (a data asset, or a model for the model types)."""
+
+    type: str = "uri_folder"  # OUTPUT_TYPES
+    mode: str = "rw_mount"  # OUTPUT_MODES
+    path: str | None = None
+    asset_name: str | None = None
+    asset_version: int | None = None
+    description: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.type, "mode": self.mode, "path": self.path, "asset_name": self.asset_name,
+                "asset_version": self.asset_version, "description": self.description}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DataOutput:
+        version = data.get("asset_version")
+        return cls(str(data.get("type") or "uri_folder"), str(data.get("mode") or "rw_mount"), data.get("path"),
+                   data.get("asset_name"), int(version) if version is not None else None,
+                   str(data.get("description") or ""))
+
+
 @dataclass(frozen=True)
 class JobSpec:
     """What to run.
@@ -66,6 +117,9 @@ class JobSpec:
     # `resources.instance_type` (an Azure VM size): without `gpus`, the run asks for the GPUs one
     # such VM has, as far as this machine has them.
     instance_type: str | None = None
+    # File/folder/model inputs (`inputs` keeps the literals) and outputs, by name.
+    data_inputs: dict[str, DataInput] = field(default_factory=dict)
+    outputs: dict[str, DataOutput] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

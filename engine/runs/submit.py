@@ -14,7 +14,7 @@ import shlex
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +22,7 @@ from engine import entities as E
 from engine.compute.gpus import local_gpus
 from engine.compute.targets import resolve_compute, run_settings
 from engine.compute.vmsizes import gpus_of_size
+from engine.data.resolve import ResolvedInput, check_outputs_can_register, resolve_inputs
 from engine.entities import EnvironmentSpec
 from engine.environments.lock import read_lock
 from engine.environments.rebuild import plan_rebuild
@@ -32,6 +33,13 @@ from engine.jobs.spec import JobSpec, SweepSpec
 from engine.runs import launch
 from engine.runs.names import new_run_name
 from engine.runtime import INJECT_DIR, default_python
+from engine.runtime.dataplan import (
+    CONTAINER_RUN_ROOT,
+    REMOTE_RUN_ROOT,
+    DataPlan,
+    InputPlacement,
+    OutputPlacement,
+)
 from engine.runtime.files import RunFiles
 from engine.runtime.launchspec import CODE_DIR, LaunchSpec, Placement, SweepSettings, TrialTemplate, read_spec
 from engine.runtime.sweepresults import RECORDED_BY_SUPERVISORS, sweep_run_properties
@@ -73,21 +81,28 @@ class Submitter:
     snapshots: SnapshotStore
 
     # ------------------------------------------------------------------ the kinds of run
-    def submit(self, spec: JobSpec | SweepSpec, on_warning: Callable[[str], None] | None = None) -> E.Run:
+    def submit(self, spec: JobSpec | SweepSpec, on_warning: Callable[[str], None] | None = None,
+               on_progress: Callable[[str], None] | None = None) -> E.Run:
         """Snapshot the code, record the run and start its supervisor. Returns at once.
         A sweep records the sweep run and starts its controller, which submits the trials."""
         if isinstance(spec, SweepSpec):
             return self._submit_sweep(spec, on_warning)
-        target, placement, env_spec, interpreter, code_dir, argv = self._check_job(spec)
+        target, placement, env_spec, interpreter, code_dir, _argv_checked = self._check_job(spec)
         on_ssh = placement.compute == "ssh"
+        where = _where(placement, env_spec)
+        resolved = resolve_inputs(self.store, self.location.data_dir, spec.data_inputs, source=spec.source_file,
+                                  progress=on_progress)
         snapshot = self._take_snapshot(code_dir, on_warning)
 
         def prepare(name: str, files: RunFiles) -> tuple[LaunchSpec, dict[str, Any]]:
             if not on_ssh:  # an SSH run's wrappers are made on the remote
                 launch.link_interpreter(files, interpreter)
+            run_data = _run_data(spec, resolved, where, files.root, self.location)
+            argv = _argv(spec, code_dir, interpreter, run_data)
+            env = {**self._run_env(spec, name, files), **run_data.env}
             launch_spec = LaunchSpec(
                 run_name=name, store_url=self.store.url, snapshots_root=str(self.location.snapshots_dir),
-                snapshot_id=snapshot.id if snapshot else None, argv=argv, env=self._run_env(spec, name, files),
+                snapshot_id=snapshot.id if snapshot else None, argv=argv, env=env, data=run_data.plan,
                 env_prepend={"PATH": str(files.bin), "PYTHONPATH": str(INJECT_DIR)},
                 max_run_duration_seconds=spec.max_run_duration_seconds,
                 cancel_grace_seconds=float(os.environ.get(ENV_CANCEL_GRACE, "10")),
@@ -107,7 +122,7 @@ class Submitter:
                 compute=target.name,
                 environment=env_spec.reference if env_spec is not None else spec.environment,
                 **_snapshot_fields(snapshot),
-                inputs=dict(spec.inputs),
+                inputs={**spec.inputs, **{n: d.path for n, d in spec.data_inputs.items()}},
                 tags=dict(spec.tags),
                 properties={**spec.properties, "host": launch.this_host(), "interpreter": interpreter,
                             # the folder the code came from: the studio's Clone & edit opens it
@@ -119,7 +134,7 @@ class Submitter:
             )
             return launch_spec, record
 
-        return self._launch(spec.name, prepare)
+        return self._launch(spec.name, prepare, lambda name: [r.lineage(name) for r in resolved])
 
     def validate(self, spec: JobSpec | SweepSpec) -> None:
         """Every check `submit` makes (the name is free; compute, environment reference, code,
@@ -130,6 +145,9 @@ class Submitter:
             self._check_sweep(spec)
         else:
             self._check_job(spec)
+            # Local paths and registered assets (http(s) inputs are downloaded only by a submit).
+            resolve_inputs(self.store, self.location.data_dir, spec.data_inputs, source=spec.source_file,
+                           download=False)
 
     def _check_job(self, spec: JobSpec) -> tuple[E.ComputeTarget, Placement, EnvironmentSpec | None, str,
                                                   Path | None, list[str]]:
@@ -158,7 +176,9 @@ class Submitter:
                                "container is not available in this version of Trainyard",
                                "use `compute: local` with a pip or conda environment (or run one process)")
         code_dir = _code_dir(spec, "fix `code:` in the job file (paths are relative to the YAML) or source_directory")
-        argv = _argv(spec, code_dir, interpreter)
+        check_outputs_can_register(self.store, spec.outputs, spec.source_file)
+        # The command resolves with every input and output (the real paths are known at launch).
+        argv = _argv(spec, code_dir, interpreter, _placeholder_data(spec))
         return target, placement, env_spec, interpreter, code_dir, argv
 
     def _submit_sweep(self, sweep: SweepSpec, on_warning: Callable[[str], None] | None) -> E.Run:
@@ -185,7 +205,9 @@ class Submitter:
                 environment_spec=trial.environment_spec.to_dict() if trial.environment_spec else None,
                 interpreter_path=trial.interpreter_path,
                 gpus=trial.gpus if trial.gpus is not None else _gpus_of(trial.instance_type, target),
-                max_run_duration_seconds=sweep.trial_timeout_seconds, source_file=trial.source_file),
+                max_run_duration_seconds=sweep.trial_timeout_seconds, source_file=trial.source_file,
+                data_inputs={n: d.to_dict() for n, d in trial.data_inputs.items()},
+                outputs={n: o.to_dict() for n, o in trial.outputs.items()}),
         )
 
         def prepare(name: str, _files: RunFiles) -> tuple[LaunchSpec, dict[str, Any]]:
@@ -223,7 +245,10 @@ class Submitter:
         # Every reference in the command resolves (with a sample of the search space).
         sample = {name: p.args.get("values", [None])[0] if p.kind == "choice" else 0
                   for name, p in sweep.search_space.items()}
-        _check_command_script(render_command(trial.command or "", trial.inputs, {}, source=trial.source_file,
+        check_outputs_can_register(self.store, trial.outputs, trial.source_file)
+        placeholder = _placeholder_data(trial)
+        _check_command_script(render_command(trial.command or "", {**trial.inputs, **placeholder.paths},
+                                             placeholder.output_paths, source=trial.source_file,
                                              search_space=sample), code_dir, trial.source_file)
         return target, env_spec, code_dir
 
@@ -251,12 +276,16 @@ class Submitter:
         def prepare(new: str, files: RunFiles) -> tuple[LaunchSpec, dict[str, Any]]:
             if old_files.bin.is_dir():  # `python` wrappers naming the run's interpreter
                 shutil.copytree(old_files.bin, files.bin)
-            env = dict(spec.env)
+            # Input and output paths in the run folder name the old one: point them at the new one.
+            old_root, new_root = str(old_files.root), str(files.root)
+            env = {k: v.replace(old_root, new_root) for k, v in spec.env.items()}
             env.update({ENV_RUN_ID: new, ENV_TRACKING_DIR: str(files.tracking), ENV_RUN_DIR: str(files.root)})
             env.update(mlflow_variables(new, old.experiment_name, env, rerun_of=name,
                                         workspace_folder=self.location.folder))
             launch_spec = spec.with_changes(
                 run_name=new, store_url=self.store.url, env=env,
+                argv=[a.replace(old_root, new_root) for a in spec.argv],
+                command=spec.command.replace(old_root, new_root) if spec.command else spec.command,
                 snapshots_root=str(self.location.snapshots_dir), envs_root=str(self.location.envs_dir),
                 env_prepend={**spec.env_prepend, "PATH": str(files.bin)},
                 **({"environment": locked[0].to_dict()} if locked is not None else {}))
@@ -280,7 +309,9 @@ class Submitter:
             }
             return launch_spec, record
 
-        return self._launch(None, prepare)
+        old_inputs = [r for r in self.store.run_data(name) if r.direction == "input"]
+        return self._launch(None, prepare, lambda new: [replace(r, run_name=new, created_at=time.time())
+                                                         for r in old_inputs])
 
     def _locked_environment(self, name: str, environment: dict[str, Any] | None,
                             old_files: RunFiles) -> tuple[EnvironmentSpec, str] | None:
@@ -294,9 +325,11 @@ class Submitter:
 
     # ------------------------------------------------------------------ the one way a run is made
     def _launch(self, given_name: str | None,
-                prepare: Callable[[str, RunFiles], tuple[LaunchSpec, dict[str, Any]]]) -> E.Run:
+                prepare: Callable[[str, RunFiles], tuple[LaunchSpec, dict[str, Any]]],
+                lineage: Callable[[str], list[E.RunData]] | None = None) -> E.Run:
         """Make the run folder, let `prepare` fill it and say what to launch and record, write the
-        launch spec, record the run (removing the folder if any of that fails), start it."""
+        launch spec, record the run and what it consumes (removing the folder if any of that
+        fails), start it."""
         name = given_name or new_run_name()
         if given_name is not None:
             self.check_name_is_free(name)
@@ -310,6 +343,8 @@ class Submitter:
             launch_spec, record = prepare(name, files)
             launch_spec.write(files.spec)
             self.store.create_run(name=name, run_dir=str(files.root), **record)
+            if lineage is not None:
+                self.store.record_run_data(lineage(name))
         except BaseException:
             shutil.rmtree(files.root, ignore_errors=True)
             raise
@@ -385,7 +420,53 @@ def _code_dir(spec: JobSpec, hint: str) -> Path | None:
     return code_dir
 
 
-def _argv(spec: JobSpec, code_dir: Path | None, interpreter: str) -> list[str]:
+@dataclass(frozen=True)
+class _RunData:
+    plan: DataPlan | None
+    paths: dict[str, str]  # input name -> the path the script gets
+    output_paths: dict[str, str]
+    env: dict[str, str]  # AZURE_ML_INPUT_<name> / AZURE_ML_OUTPUT_<name>, as Azure ML sets them
+
+
+def _where(placement: Placement, env_spec: EnvironmentSpec | None) -> str:
+    """Where the script runs: "ssh", "container" or "local"."""
+    if placement.compute == "ssh":
+        return "ssh"
+    return "container" if placement.compute == "docker" or (env_spec is not None and env_spec.needs_docker) else "local"
+
+
+def _placeholder_data(spec: JobSpec) -> _RunData:
+    """Stand-in paths for every input and output: what checking the command needs."""
+    paths = {n: f"/run/inputs/{n}" for n in spec.data_inputs}
+    return _RunData(None, paths, {n: f"/run/outputs/{n}" for n in spec.outputs}, {})
+
+
+def _run_data(spec: JobSpec, resolved: list[ResolvedInput], where: str, run_root: Path,
+              location: WorkspaceLocation) -> _RunData:
+    """Where the script finds each input and output: under the run folder as the compute sees it
+    (this machine's run folder, the container's /trainyard/run, the SSH host's run folder)."""
+    if not resolved and not spec.outputs:
+        return _RunData(None, {}, {}, {})
+    root = {"ssh": REMOTE_RUN_ROOT, "container": CONTAINER_RUN_ROOT}.get(where, str(run_root))
+    inputs, paths = [], {}
+    for r in resolved:
+        if r.mode == "direct" and not (where == "container" and not r.source.startswith(("http://", "https://"))):
+            rel = None  # the path (or URL) as given; a container gets a local path bound at inputs/NAME
+            paths[r.name] = r.source
+        else:
+            rel = f"inputs/{r.name}" + (f"/{Path(r.source).name}" if r.is_file else "")
+            paths[r.name] = f"{root}/{rel}"
+        inputs.append(InputPlacement(r.name, r.type, r.mode, r.source, rel, r.is_file))
+    outputs = [OutputPlacement(n, o.type, o.mode, o.path or f"outputs/{n}", o.asset_name, o.asset_version,
+                               o.description) for n, o in spec.outputs.items()]
+    output_paths = {o.name: f"{root}/{o.rel}" for o in outputs}
+    env = {f"AZURE_ML_INPUT_{n}": p for n, p in paths.items()}
+    env.update({f"AZURE_ML_OUTPUT_{n}": p for n, p in output_paths.items()})
+    plan = DataPlan(tuple(inputs), tuple(outputs), str(location.data_dir), str(location.models_dir))
+    return _RunData(plan, paths, output_paths, env)
+
+
+def _argv(spec: JobSpec, code_dir: Path | None, interpreter: str, data: _RunData) -> list[str]:
     if (spec.command is None) == (spec.script is None):
         raise InvalidSpec("a job needs exactly one of `command` or `script`", file=spec.source_file)
     if spec.script is not None:
@@ -396,8 +477,8 @@ def _argv(spec: JobSpec, code_dir: Path | None, interpreter: str) -> list[str]:
                 "check `script` and `source_directory` (the script path is relative to it)",
             )
         return [interpreter, spec.script, *[str(a) for a in spec.arguments]]
-    command = render_command(spec.command or "", spec.inputs, {}, source=spec.source_file,
-                             search_space=spec.search_space)
+    command = render_command(spec.command or "", {**spec.inputs, **data.paths}, data.output_paths,
+                             source=spec.source_file, search_space=spec.search_space)
     _check_command_script(command, code_dir, spec.source_file)
     return ["/bin/sh", "-c", command]
 

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from engine.compute.handle import RunHandle
 from engine.compute.local import start_local
+from engine.compute.mounts import prepare_run_data, read_only_argv
 from engine.compute.procs import become_subreaper
 from engine.entities import USER_CANCEL, EnvironmentSpec
 from engine.errors import InvalidSpec, TrainyardError
@@ -71,6 +72,8 @@ class Supervisor:
         materialize_code(self.spec, self.files.wd)
         for d in (self.files.tracking, self.files.system_logs, self.files.logs):
             d.mkdir(parents=True, exist_ok=True)
+        if self.spec.data is not None:  # download copies, mount points, empty output folders
+            prepare_run_data(self.spec.data, self.files.root, inputs=self.spec.placement.compute != "ssh")
 
     def needs_preparation(self) -> bool:
         """True when an environment must be built (or a container used) before the script starts."""
@@ -95,8 +98,14 @@ class Supervisor:
         for key, value in self.spec.env_prepend.items():
             env[key] = value + (os.pathsep + env[key] if env.get(key) else "")
         # A script's argv is [interpreter, script, *arguments]: Azure expands `$VAR` in the arguments.
+        expand_from = 2 if self.spec.script else None
+        if self.spec.data is not None:  # read-only inputs: the script starts inside the mount wrapper
+            wrapped = read_only_argv(self.spec.data, self.files.root, argv)
+            if expand_from is not None:
+                expand_from += len(wrapped) - len(argv)
+            argv = wrapped
         self.proc = start_local(argv, self.files, env, self.spec.distribution, self.spec.cancel_grace_seconds,
-                                expand_from=2 if self.spec.script else None)
+                                expand_from=expand_from)
 
     def prepare_and_start(self) -> None:
         """Slow path: record Preparing, build (or reuse) the environment with its log streaming
@@ -243,7 +252,7 @@ class Supervisor:
         return str(image)
 
     def _start_container(self, image: str | None, docker_client: Any) -> None:
-        from engine.compute.docker import ContainerRun  # the slow path's backend (see prepare_and_start)
+        from engine.compute.docker import ContainerRun, container_binds  # the slow path's backend
 
         if image is None:
             raise InvalidSpec("compute `docker` needs an environment with an image (`image:` or `build:`)",
@@ -259,7 +268,8 @@ class Supervisor:
         container = ContainerRun(image, argv, run_root=self.files.root, env=env, inject_dir=INJECT_DIR,
                                  name=self.run_name, network=self.spec.placement.docker_network,
                                  gpus=self.spec.placement.gpus, docker=docker_client,
-                                 shm_size=self.spec.placement.shm_size, expand_from=2 if self.spec.script else None)
+                                 shm_size=self.spec.placement.shm_size, expand_from=2 if self.spec.script else None,
+                                 data_binds=container_binds(self.spec.data))
         self.proc = container
         container.start()
 
@@ -466,6 +476,12 @@ class Supervisor:
         self._safe(mirror.sync)
         self._safe(self._collect_outputs)
         fields: dict[str, Any] = {"exit_code": code}
+        script_failed = ingestor.requested_status is not None and ingestor.requested_status[0] == "Failed"
+        completed = self.cancel_reason is None and not proc.failure and code == 0 and not script_failed
+        problems = self._safe(lambda: self._register_outputs(completed)) if self.spec.data is not None else None
+        if problems:
+            self._driver_note("; ".join(problems))
+            completed, fields["error"] = False, "; ".join(problems)
         if self.cancel_reason is not None:
             status, fields["error"] = "Canceled", self._cancel_message()
         elif proc.failure:  # an SSH host that stayed unreachable
@@ -475,7 +491,7 @@ class Supervisor:
             status = "Failed"
             fields["error"] = ingestor.requested_status[1] or "the script called run.fail()"
         elif code == 0:
-            status = "Completed"
+            status = "Completed" if completed else "Failed"
         else:
             status = "Failed"
             fields["error"] = self._failure_message(code)
@@ -506,6 +522,15 @@ class Supervisor:
         else:  # uploads already placed some files there: merge
             shutil.copytree(src, self.files.outputs, dirs_exist_ok=True)
             shutil.rmtree(src, ignore_errors=True)
+
+    def _register_outputs(self, completed: bool) -> list[str]:
+        """Record the outputs in the lineage; when the run completed, register those with a name."""
+        from engine.data.assets import register_outputs  # hashing and copying: only at the end
+
+        plan = self.spec.data
+        assert plan is not None
+        return register_outputs(self._store(), self.run_name, self.files.root, list(plan.outputs),
+                                data_dir=Path(plan.data_root), models_dir=Path(plan.models_root), completed=completed)
 
     def _failure_message(self, code: int) -> str:
         rank = self.proc.failed_rank if self.proc is not None else None  # the process that failed

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import InvalidState
+from engine.runtime.dataplan import DataPlan
 from engine.runtime.distribution import Distribution
 
 # A run's property: the folder its code was snapshotted from (the studio's Clone & edit opens it).
@@ -99,6 +100,15 @@ class _Reader:
             raise self._bad(key, "a distribution (kind, process_count_per_instance, instance_count, "
                                   "worker_count, parameter_server_count)") from None
 
+    def data_plan(self, key: str) -> DataPlan | None:
+        value = self.opt_object(key)
+        if value is None:
+            return None
+        try:
+            return DataPlan.from_json(value)
+        except (KeyError, TypeError, ValueError):
+            raise self._bad(key, "a data plan (inputs, outputs)") from None
+
     def gpus(self, key: str) -> int | str | None:
         value = self.data.get(key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int | str)):
@@ -159,6 +169,8 @@ class TrialTemplate:
     gpus: int | str | None = None
     max_run_duration_seconds: float | None = None
     source_file: str | None = None
+    data_inputs: dict[str, Any] = field(default_factory=dict)  # name -> DataInput.to_dict()
+    outputs: dict[str, Any] = field(default_factory=dict)  # name -> DataOutput.to_dict()
 
     def to_json(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -171,7 +183,8 @@ class TrialTemplate:
                    environment=r.opt_str("environment"), environment_spec=r.opt_object("environment_spec"),
                    interpreter_path=r.opt_str("interpreter_path"), gpus=r.gpus("gpus"),
                    max_run_duration_seconds=r.opt_number("max_run_duration_seconds"),
-                   source_file=r.opt_str("source_file"))
+                   source_file=r.opt_str("source_file"), data_inputs=r.opt_object("data_inputs") or {},
+                   outputs=r.opt_object("outputs") or {})
 
 
 @dataclass(frozen=True)
@@ -244,6 +257,7 @@ class LaunchSpec:
     arguments: list[str] = field(default_factory=list)
     command: str | None = None  # the rendered command (argv is /bin/sh -c COMMAND)
     distribution: Distribution | None = None  # several processes (engine.compute.distributed)
+    data: DataPlan | None = None  # inputs and outputs (engine.runtime.dataplan)
     # ---- a sweep's run
     workspace: str | None = None
     sweep: SweepSettings | None = None
@@ -267,6 +281,8 @@ class LaunchSpec:
             "arguments": self.arguments, "command": self.command,
             "distribution": self.distribution.to_dict() if self.distribution is not None else None,
         })
+        if self.data is not None:
+            data["data"] = self.data.to_json()
         return data
 
     @classmethod
@@ -288,7 +304,7 @@ class LaunchSpec:
                    placement=Placement._read(r), environment=r.opt_object("environment"),
                    envs_root=r.opt_str("envs_root"), script=r.opt_str("script"),
                    arguments=r.str_list("arguments"), command=r.opt_str("command"),
-                   distribution=r.distribution("distribution"))
+                   distribution=r.distribution("distribution"), data=r.data_plan("data"))
 
     def write(self, path: Path) -> None:
         """Write atomically: a reader never sees half a spec."""

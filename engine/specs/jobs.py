@@ -5,22 +5,39 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from pydantic import ValidationError
 
 from engine.errors import InvalidSpec, NotFound
 from engine.jobs.command import referenced_names
-from engine.jobs.spec import SHM_SIZE_HINT, JobSpec, SweepSpec, check_shm_size
-from engine.names import parse_reference
+from engine.jobs.datatypes import type_problem
+from engine.jobs.spec import (
+    LITERAL_TYPES,
+    OUTPUT_TYPES,
+    SHM_SIZE_HINT,
+    DataInput,
+    DataOutput,
+    JobSpec,
+    SweepSpec,
+    check_shm_size,
+)
+from engine.names import NAME_HINT, is_valid_name, parse_reference
 from engine.runtime.distribution import make_distribution
 from engine.specs import accepted, preview, yamlfile
 from engine.specs.early_termination import PolicyError, parse_policy
 from engine.specs.environment import spec_from_inline
 from engine.specs.explain import explain
 from engine.specs.gpus import normalise_gpus
-from engine.specs.schema import CodeSpec, CommandJobSchema, InlineEnvironment, InputSpec, SweepJobSchema
+from engine.specs.schema import (
+    CodeSpec,
+    CommandJobSchema,
+    InlineEnvironment,
+    InputSpec,
+    OutputSpec,
+    SweepJobSchema,
+)
 from engine.specs.search_space import SearchSpaceError, check_algorithm_allows, parse_search_space
 from engine.specs.uris import classify, cloud_input_hint, describe_cloud, local_path
 from engine.specs.yamlfile import Lines, line_of, load_yaml_with_lines
@@ -96,11 +113,17 @@ def _to_spec(job: CommandJobSchema, path: Path, lines: Lines) -> JobSpec:
             raise NotFound(f"{path}:{line_of(lines, ('code',))}: the code folder {code_dir} does not exist",
                            "`code:` is relative to the job file")
     inputs: dict[str, Any] = {}
+    data_inputs: dict[str, DataInput] = {}
     for name, value in job.inputs.items():
-        if isinstance(value, InputSpec):
-            inputs[name] = _resolve_input(name, value, base, path, lines)
-        else:
+        if not isinstance(value, InputSpec):
             inputs[name] = value
+            continue
+        resolved = _resolve_input(name, value, base, path, lines)
+        if isinstance(resolved, DataInput):
+            data_inputs[name] = resolved
+        elif resolved is not None:
+            inputs[name] = resolved
+    outputs = _outputs(job, data_inputs, inputs, path, lines)
     interpreter = None
     environment = None
     environment_spec = None
@@ -160,6 +183,8 @@ def _to_spec(job: CommandJobSchema, path: Path, lines: Lines) -> JobSpec:
         description=job.description or "",
         tags={k: v for k, v in job.tags.items()},
         inputs=inputs,
+        data_inputs=data_inputs,
+        outputs=outputs,
         environment_variables={k: yamlfile.env_str(v) for k, v in job.environment_variables.items()},
         compute=job.compute or "local",
         environment=environment,
@@ -173,25 +198,130 @@ def _to_spec(job: CommandJobSchema, path: Path, lines: Lines) -> JobSpec:
     )
 
 
+_LITERAL_CHECKS: dict[str, tuple[tuple[type, ...], str]] = {
+    "integer": ((int,), "a whole number"), "number": ((int, float), "a number"),
+    "boolean": ((bool,), "true or false"), "string": ((str, int, float, bool), "text"),
+}
+
+
 def _resolve_input(name: str, spec: InputSpec, base: Path, path: Path, lines: Lines) -> Any:
-    if spec.type in ("string", "integer", "number", "boolean"):
-        return spec.value if spec.value is not None else spec.default
+    """A literal's value, a DataInput, or None for an optional input that is not given."""
+    def error(message: str, hint: str | None, *loc: str) -> InvalidSpec:
+        at = ("inputs", name, *loc)
+        return InvalidSpec(message, hint, file=str(path), line=line_of(lines, at), field=".".join(at))
+
+    if spec.type in LITERAL_TYPES:
+        value = spec.value if spec.value is not None else spec.default
+        if value is None:
+            if spec.optional:
+                return None
+            raise error(f"input {name!r} ({spec.type}) has no value", "give it `value:` or `default:`, or "
+                        "mark it `optional: true` and put what uses it in a $[[ ... ]] segment of the command")
+        kinds, words = _LITERAL_CHECKS[spec.type]
+        if isinstance(value, bool) and spec.type in ("integer", "number") or not isinstance(value, kinds):
+            key = "value" if spec.value is not None else "default"
+            raise error(f"input {name!r} is of type {spec.type}, but its {key} {value!r} is not {words}",
+                        f"give {words}, or change `type:`", key)
+        return str(value) if spec.type == "string" and not isinstance(value, str) else value
     if spec.path is None:
-        raise InvalidSpec(f"input {name!r} of type {spec.type} needs a `path:`", file=str(path),
-                          line=line_of(lines, ("inputs", name)), field=f"inputs.{name}.path")
+        if spec.optional:
+            return None
+        raise error(f"input {name!r} of type {spec.type} needs a `path:`",
+                    "give a local path (relative to the job file), azureml:NAME:VERSION, azureml:NAME@latest "
+                    "or an http(s) URL; or mark it `optional: true`")
+    mode = {"eval_mount": "ro_mount", "eval_download": "download"}.get(spec.mode or "", spec.mode or "ro_mount")
+    if mode == "rw_mount":
+        raise error(f"input {name!r}: mode rw_mount would let the script change your data",
+                    "use `mode: download` for a private writable copy (or ro_mount, the default)", "mode")
     p = spec.path
     kind = classify(p)
     if kind == "cloud":
         raise InvalidSpec(f"input {name!r} is in {describe_cloud(p)} ({p}), which this machine does not reach",
                           cloud_input_hint(name), file=str(path), line=line_of(lines, ("inputs", name, "path")),
                           field=f"inputs.{name}.path")
-    if kind != "local":
-        return p  # resolved by the engine at submit (data assets) or passed as a URL
+    if kind == "http":
+        return DataInput(spec.type, p, mode)
+    if kind == "azureml_asset":
+        ref = p.removeprefix("azureml:")
+        asset, sep, version = ref.partition(":")
+        if "@" in asset:
+            asset, _, label = asset.partition("@")
+            if label != "latest" or sep:
+                raise error(f"input {name!r}: {p!r} names the label {label!r}", "use azureml:NAME@latest or "
+                            "azureml:NAME:VERSION", "path")
+        elif not sep or not version.isdigit():
+            raise error(f"input {name!r}: {p!r} does not say which version",
+                        "use azureml:NAME:VERSION (a number) or azureml:NAME@latest", "path")
+        if not asset:
+            raise error(f"input {name!r}: {p!r} names no asset", "use azureml:NAME:VERSION or azureml:NAME@latest",
+                        "path")
+        return DataInput(spec.type, p, mode)  # resolved at submit (engine.data.resolve)
     local = (base / local_path(p)).resolve()
     if not local.exists():
         raise NotFound(f"{path}:{line_of(lines, ('inputs', name, 'path'))}: input {name!r}: {local} does not exist",
                        "paths are relative to the job file")
-    return str(local)
+    problem = type_problem(spec.type, local)
+    if problem is not None:
+        raise error(f"input {name!r}: {local} {problem}", "fix `type:` or `path:`", "type")
+    return DataInput(spec.type, str(local), mode)
+
+
+def _outputs(job: CommandJobSchema, data_inputs: dict[str, DataInput], inputs: dict[str, Any], path: Path,
+             lines: Lines) -> dict[str, DataOutput]:
+    outputs: dict[str, DataOutput] = {}
+    registered: dict[tuple[str, int | None], str] = {}
+    collected: dict[str, str] = {}
+    for name, spec in job.outputs.items():
+        def error(message: str, hint: str | None, *loc: str) -> InvalidSpec:
+            at = ("outputs", name, *loc)  # noqa: B023 - used at once, in this iteration
+            return InvalidSpec(message, hint, file=str(path), line=line_of(lines, at), field=".".join(at))
+
+        spec = spec or OutputSpec()
+        if name in data_inputs or name in inputs:
+            raise error(f"{name!r} is both an input and an output", "give the output another name")
+        if spec.type not in OUTPUT_TYPES:
+            raise error(f"output {name!r}: type {spec.type} is not an output type here",
+                        f"use one of {', '.join(OUTPUT_TYPES)}", "type")
+        if spec.mode == "direct":
+            raise error(f"output {name!r}: mode direct is not available for outputs",
+                        "use rw_mount (the default) or upload", "mode")
+        rel = f"outputs/{name}"
+        if spec.path is not None:
+            problem = (f"in {describe_cloud(spec.path)}" if classify(spec.path) == "cloud" else
+                       "an absolute path" if PurePosixPath(spec.path).is_absolute() else None)
+            parts = PurePosixPath(spec.path).parts
+            if problem is None and (".." in parts or not parts):
+                problem = "a path that leaves the run's folder"
+            if problem is not None:
+                raise error(f"output {name!r}: `path: {spec.path}` is {problem}; an output is collected into "
+                            "the run's folder", "give a path inside the run (e.g. outputs/model), or leave "
+                            "`path:` out (outputs/NAME)", "path")
+            rel = str(PurePosixPath(*[p for p in parts if p != "."]))
+        if rel in collected:
+            raise error(f"outputs {collected[rel]!r} and {name!r} are both collected at {rel}",
+                        "give each output its own `path:`", "path")
+        collected[rel] = name
+        version: int | None = None
+        if spec.version is not None:
+            if spec.name is None:
+                raise error(f"output {name!r} has a `version:` but no `name:` to register it under",
+                            "add `name:`, or remove `version:`", "version")
+            if not str(spec.version).isdigit() or int(spec.version) < 1:
+                raise error(f"output {name!r}: version {spec.version!r} is not a positive whole number",
+                            "give e.g. `version: 1`, or leave it out for the next version", "version")
+            version = int(spec.version)
+        if spec.name is not None:
+            if not is_valid_name(spec.name):
+                raise error(f"output {name!r}: {spec.name!r} is not a valid asset name", NAME_HINT, "name")
+            key = (spec.name, version)
+            if key in registered:
+                raise error(f"outputs {registered[key]!r} and {name!r} would both register {spec.name!r}"
+                            + (f" version {version}" if version is not None else ""),
+                            "give each output its own `name:` (or versions)", "name")
+            registered[key] = name
+        outputs[name] = DataOutput(type=spec.type, mode=spec.mode or "rw_mount", path=rel,
+                                   asset_name=spec.name, asset_version=version, description=spec.description or "")
+    return outputs
 
 
 # ---------------------------------------------------------------------------------------- sweeps

@@ -63,18 +63,25 @@ class CodeSpec(Strict):
 
 class InputSpec(Strict):
     type: Literal["uri_file", "uri_folder", "string", "integer", "number", "boolean",
-                  "mlflow_model", "custom_model", "mltable"] = "uri_folder"
+                  "mlflow_model", "custom_model", "triton_model", "mltable"] = "uri_folder"
     path: StrictStr | None = None
-    mode: Literal["ro_mount", "rw_mount", "download", "direct"] | None = None
+    mode: Literal["ro_mount", "rw_mount", "download", "direct", "eval_mount", "eval_download"] | None = None
     default: Scalar | None = None
     value: Scalar | None = None
+    optional: StrictBool | None = None
     description: StrictStr | None = None
+    # Accepted, not used (as in a component's inputs).
+    min: StrictInt | StrictFloat | None = None
+    max: StrictInt | StrictFloat | None = None
+    enum: list[Scalar] | None = None
 
 
 class OutputSpec(Strict):
-    type: Literal["uri_file", "uri_folder", "mlflow_model", "custom_model"] = "uri_folder"
+    type: Literal["uri_file", "uri_folder", "mlflow_model", "custom_model", "mltable", "triton_model"] = "uri_folder"
     path: StrictStr | None = None
     mode: Literal["rw_mount", "upload", "direct"] | None = None
+    name: StrictStr | None = None  # register the output under this name when the run completes
+    version: StrictStr | StrictInt | None = None
     description: StrictStr | None = None
 
 
@@ -163,6 +170,16 @@ class SweepJobSchema(SchemaKey):
     objective: Objective
     limits: SweepLimits | None = None
     early_termination: dict[StrictStr, Any] | None = None
+
+
+# ---- data assets: `trainyard data create -f data.yml` (az ml data schema) -----------------------------
+class DataYamlSchema(SchemaKey):
+    name: StrictStr
+    version: StrictStr | StrictInt | None = None
+    type: Literal["uri_file", "uri_folder", "mltable"] = "uri_folder"
+    path: StrictStr
+    description: StrictStr | None = None
+    tags: dict[StrictStr, Scalar | None] = Field(default_factory=dict)
 
 
 # ---- compute targets ------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from engine.errors import NotFound
 
 # engine.store.schema's SCHEMA_STAMP, restated because importing schema loads SQLAlchemy; a test
 # checks that the two agree.
-SCHEMA_STAMP = 4
+SCHEMA_STAMP = 5
 
 _RUN_COLUMNS = (
     "name",
@@ -216,6 +216,15 @@ class LiteReader:
             E.MetricSummary(key, kind, count, _json(last), step, ts, lo, hi)
             for key, kind, count, last, step, ts, lo, hi in rows
         ]
+
+    def run_data(self, run_name: str) -> list[E.RunData]:
+        """What the run consumed and produced (engine.store.sql.registry.Registry.run_data)."""
+        rows = self._conn.execute(
+            "SELECT run_name, direction, name, type, mode, path, asset_kind, asset_name, asset_version, "
+            "content_hash, created_at FROM run_data WHERE run_name = ? ORDER BY id",
+            (run_name,),
+        ).fetchall()
+        return [E.RunData(*row) for row in rows]
 
     def active_runs(self) -> list[tuple[str, int | None, float | None, float, dict[str, Any]]]:
         """(name, supervisor pid, supervisor start, created_at, properties) of every run not ended:

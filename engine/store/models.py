@@ -16,6 +16,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -167,7 +169,34 @@ class DataAssetRow(Base):
     kind: Mapped[str] = mapped_column(String(32), nullable=False, default="uri_folder")
     description: Mapped[str] = mapped_column(Text, nullable=False, default="")
     created_at: Mapped[float] = mapped_column(Float, nullable=False)
+    tags: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    content_hash: Mapped[str | None] = mapped_column(String(64))
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    file_count: Mapped[int | None] = mapped_column(Integer)
+    # The producing run: no foreign key, so that adding it needs no table copy on SQLite.
+    run_name: Mapped[str | None] = mapped_column(String(255))
+    archived: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=false())
+    copied: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True, server_default=true())
+    source_path: Mapped[str | None] = mapped_column(Text)
     __table_args__ = (UniqueConstraint("name", "version", name="uq_data_assets_name_version"),)
+
+
+class RunDataRow(Base):
+    """Lineage: one input a run consumed or one output it produced (engine.entities.RunData)."""
+
+    __tablename__ = "run_data"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_name: Mapped[str] = mapped_column(ForeignKey("runs.name", ondelete="CASCADE"), nullable=False, index=True)
+    direction: Mapped[str] = mapped_column(String(8), nullable=False)
+    name: Mapped[str] = mapped_column(String(255), nullable=False)
+    type: Mapped[str] = mapped_column(String(32), nullable=False)
+    mode: Mapped[str] = mapped_column(String(32), nullable=False)
+    path: Mapped[str] = mapped_column(Text, nullable=False)
+    asset_kind: Mapped[str | None] = mapped_column(String(8))
+    asset_name: Mapped[str | None] = mapped_column(String(255), index=True)
+    asset_version: Mapped[int | None] = mapped_column(Integer)
+    content_hash: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[float] = mapped_column(Float, nullable=False)
 
 
 class EnvironmentRow(Base):

@@ -27,7 +27,7 @@ from typing import IO, Any
 
 from engine.entities import TERMINAL_STATUSES, USER_CANCEL, EnvironmentSpec
 from engine.errors import InvalidState
-from engine.jobs.spec import JobSpec
+from engine.jobs.spec import DataInput, DataOutput, JobSpec
 from engine.runs import control, watch
 from engine.runs.launch import materialize_code
 from engine.runs.submit import Submitter
@@ -188,6 +188,8 @@ class SweepController:
             display_name=name,
             description=f"trial of sweep {self.run_name}",
             inputs=dict(t.inputs),
+            data_inputs={n: DataInput.from_dict(d) for n, d in t.data_inputs.items()},
+            outputs={n: DataOutput.from_dict(d) for n, d in t.outputs.items()},
             environment_variables=dict(t.environment_variables),
             compute=t.compute or "local",
             environment=t.environment,

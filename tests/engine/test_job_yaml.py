@@ -16,6 +16,7 @@ import pytest
 
 from engine.errors import InvalidSpec, NotFound, TrainyardError
 from engine.jobs.command import referenced_names, render_command
+from engine.jobs.spec import DataInput
 from engine.specs.jobs import load_job
 
 SEED_JOB = """\
@@ -75,10 +76,10 @@ def test_seed_style_command_job(project: Path) -> None:
     assert spec.command is not None
     assert spec.command.startswith("python train.py --lr ${{inputs.lr}}")
     assert spec.script is None
-    assert spec.inputs == {
-        "lr": 0.01, "epochs": 3, "label": "first try",
-        "training_data": str((project / "data").resolve()),  # resolved relative to the YAML
-    }
+    assert spec.inputs == {"lr": 0.01, "epochs": 3, "label": "first try"}
+    # A folder input: resolved relative to the YAML, mounted read-only by default.
+    assert spec.data_inputs == {"training_data": DataInput("uri_folder", str((project / "data").resolve()),
+                                                           "ro_mount")}
     # environment variables reach the process as strings; booleans as lower-case words
     assert spec.environment_variables == {"OMP_NUM_THREADS": "4", "USE_AMP": "true", "MODE": "fast"}
     assert spec.experiment_name == "mnist-exp"  # default: the YAML's folder name
@@ -123,8 +124,10 @@ def test_literal_input_types_are_kept(project: Path) -> None:
             type: uri_folder
             path: azureml:mnist@latest
         """))
-    assert spec.inputs == {"a": 1, "b": 2.5, "c": True, "d": "007", "e": 5,
-                           "f": "https://example.com/data.csv", "g": "azureml:mnist@latest"}
+    assert spec.inputs == {"a": 1, "b": 2.5, "c": True, "d": "007", "e": 5}
+    # URLs and registered assets are resolved at submit (engine.data.resolve)
+    assert spec.data_inputs == {"f": DataInput("uri_file", "https://example.com/data.csv"),
+                                "g": DataInput("uri_folder", "azureml:mnist@latest")}
     assert type(spec.inputs["a"]) is int and type(spec.inputs["d"]) is str
 
 

@@ -15,12 +15,14 @@ from typing import Any
 
 from engine.compute.ssh.blobs import BlobSender, HostRecords, Tree, UploadResult
 from engine.compute.ssh.connection import IO_TIMEOUT, Link, SshTarget, absolute_on_host
+from engine.compute.ssh.data import download_named_outputs, output_folders, read_only_command
 from engine.compute.ssh.envbuild import RemoteEnvBuilder
 from engine.compute.ssh.pull import Puller
 from engine.entities import EnvironmentSpec
 from engine.environments.build import BuildLog
 from engine.errors import LaunchFailed
 from engine.runtime import INJECT_DIR
+from engine.runtime.dataplan import REMOTE_RUN_ROOT
 from engine.runtime.files import RunFiles
 from engine.runtime.launchspec import LaunchSpec
 from engine.snapshots import SnapshotStore
@@ -132,12 +134,29 @@ class SshRun:
         wrapper = f'#!/bin/sh\nexec {shlex.quote(self.interpreter or "python3")} "$@"\n'.encode()
         for name in ("python", "python3"):
             tree.add_bytes(f"bin/{name}", wrapper, executable=True)
-        result = sender.send(tree, self.remote, key=key, mkdirs=("wd", "tracking", "bin"))
+        result = sender.send(tree, self.remote, key=key, mkdirs=("wd", "tracking", "bin", *output_folders(self.spec.data)))
         self.log(
             f"ssh: uploaded {result.files} files to {self.remote}: {result.blobs_sent} new blob(s), "
             f"{result.bytes_sent} bytes sent"
         )
-        return result
+        return self._send_inputs(result)
+
+    def _send_inputs(self, code: UploadResult) -> UploadResult:
+        """Each input (not `direct`) into REMOTE/inputs/NAME through the host's blob store, as
+        copies (a script writing into its input never touches the cache); `ro_mount` ones made
+        read-only. Returns the code's upload plus the inputs'."""
+        inputs = [i for i in (self.spec.data.inputs if self.spec.data is not None else ()) if i.rel is not None]
+        total = code
+        for inp in inputs:
+            dest = inp.rel or ""
+            sent = self.send_path(Path(inp.source), dest)
+            self.note(f"input {inp.name}: {sent.files} file(s), {sent.blob_bytes / 1e6:.1f} MB new to this host, "
+                      f"{sent.bytes_sent} bytes sent")
+            if inp.mode == "ro_mount":
+                self.link.exec(read_only_command(f"{self.remote}/{dest}"))
+            total = UploadResult(total.bytes_sent + sent.bytes_sent, total.blobs_sent + sent.blobs_sent,
+                                 total.blob_bytes + sent.blob_bytes, total.files + sent.files, total.base)
+        return total
 
     def send_path(self, local: Path, dest: str, link: bool = False) -> UploadResult:
         """Make `dest` on the host (relative to REMOTE, or absolute) hold the file or folder `local`,
@@ -159,10 +178,11 @@ class SshRun:
         """Start the script detached: `setsid` makes it its own process group, stdio goes to
         files, so a dropped connection neither stops it nor loses its output."""
         rem = self.remote
-        argv = list(self.spec.argv)
+        # Input and output paths were written for a run folder not known until connected.
+        argv = [a.replace(REMOTE_RUN_ROOT, rem) for a in self.spec.argv]
         if self.env_interpreter and self.spec.script:  # `python3 train.py` as the environment's python
             argv[0] = self.env_interpreter
-        env = dict(self.spec.env)
+        env = {k: v.replace(REMOTE_RUN_ROOT, rem) for k, v in self.spec.env.items()}
         env.update({ENV_TRACKING_DIR: f"{rem}/tracking", ENV_RUN_DIR: rem, "PYTHONUNBUFFERED": "1"})
         exports = [f"export {k}={shlex.quote(str(v))}" for k, v in env.items() if _ENV_NAME.match(k)]
         exports.append(f'export PYTHONPATH={shlex.quote(rem + "/inject")}"${{PYTHONPATH:+:$PYTHONPATH}}"')
@@ -308,7 +328,9 @@ class SshRun:
             )
             leftovers = 1 if out and "ended" in out[0] else 0
         # None: unreachable; False: tar failed
-        if not with_connection(lambda: self.puller.download_outputs(self.link.client)):
+        if not with_connection(lambda: download_named_outputs(self.link.client, self.remote, self.files.root,
+                                                              self.spec.data, self.log)
+                               and self.puller.download_outputs(self.link.client)):
             self.log(
                 f"ssh: could not download the outputs from {self.target.address}:{self.remote}; left there"
             )
