@@ -297,3 +297,22 @@ def test_bad_inputs_and_outputs_fail_clearly_and_register_nothing(
     assert [(a.name, a.version) for a in eng.list_data_assets()] == [("tiny", 1)]
     assert eng.list_models() == []
     assert not (eng.location.runs_dir.exists() and any(eng.location.runs_dir.iterdir()))
+
+
+def test_rerun_mounts_the_inputs_in_its_own_run_folder(eng: Engine, data_project: Path) -> None:
+    job = write_job(data_project, """\
+command: python main.py ${{inputs.data}} ${{outputs.out}}
+code: src
+inputs:
+  data: {type: uri_folder, path: ./data}
+outputs:
+  out: {type: uri_folder}
+""", "import os, sys\nprint('rows', open(os.path.join(sys.argv[1], 'train.csv')).read().split(), sys.argv[1])\n"
+         "open(os.path.join(sys.argv[2], 'done'), 'w').write('ok')\n")
+    first, _ = run_job(eng, job)
+    again = eng.wait(eng.rerun(first).name, timeout=120)
+    log = (Path(again.run_dir) / "azureml-logs" / "70_driver_log.txt").read_text()
+    assert again.status == "Completed", log
+    assert f"rows ['a,b', '1,2'] {again.run_dir}/inputs/data" in log
+    assert (Path(again.run_dir) / "outputs" / "out" / "done").read_text() == "ok"
+    assert [r.direction for r in eng.run_data(again.name)] == ["input", "output"]
