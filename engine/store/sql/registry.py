@@ -115,7 +115,7 @@ class Registry(SqlBase):
                                                                    else "no version that is not archived"),
                                    f"list its versions with `trainyard data list --name {name}`")
                 close = difflib.get_close_matches(name, names, n=3)
-                raise NotFound(f"no data asset named {name!r}",
+                raise NotFound(f"no data asset {name!r}",
                                f"did you mean {', '.join(close)}?" if close else
                                "register one with `trainyard data create -f data.yml`; list them with "
                                "`trainyard data list`")

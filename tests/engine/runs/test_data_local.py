@@ -265,7 +265,7 @@ outputs:
         ("inputs:\n  d: {type: uri_folder, path: ./nowhere}\n", ["'d'", "nowhere", "does not exist"]),
         (
             "inputs:\n  d: {type: uri_folder, path: 'azureml:no-such-data@latest'}\n",
-            ["no data asset named 'no-such-data'"],
+            ["no data asset 'no-such-data'"],
         ),
         ("inputs:\n  d: {type: uri_folder, path: 'azureml:tiny:7'}\n", ["tiny", "no version 7"]),
         ("inputs:\n  d: {type: uri_folder, path: data/train.csv}\n", ["uri_folder", "is a file"]),
