@@ -23,10 +23,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "engine" / "runs"))
 
-from sshd import start_sshd  # noqa: E402 - tests/engine/runs/sshd.py: a throwaway sshd
+from sshd import start_sshd
 
-from engine.api import Engine  # noqa: E402
-from engine.specs.jobs import load_job  # noqa: E402
+from engine.api import Engine
+from engine.specs.jobs import load_job
 
 
 class CountingProxy:
@@ -90,17 +90,29 @@ def main() -> None:
         (tmp / "proj" / "src").mkdir()
         (tmp / "proj" / "src" / "read.py").write_text(
             "import os, sys\nprint('bytes', sum(os.path.getsize(os.path.join(sys.argv[1], f)) "
-            "for f in os.listdir(sys.argv[1])))\n")
+            "for f in os.listdir(sys.argv[1])))\n"
+        )
         job = tmp / "proj" / "job.yml"
-        job.write_text("command: python3 read.py ${{inputs.data}}\ncode: src\ncompute: azureml:bench\n"
-                       "inputs:\n  data: {type: uri_folder, path: ./data}\n")
+        job.write_text(
+            "command: python3 read.py ${{inputs.data}}\ncode: src\ncompute: azureml:bench\n"
+            "inputs:\n  data: {type: uri_folder, path: ./data}\n"
+        )
         os.environ["TRAINYARD_WORKSPACE"] = str(tmp / "ws")
         os.environ["HOME"] = str(tmp / "home")
         (tmp / "home" / ".ssh").mkdir(parents=True)
         eng = Engine.open(tmp / "ws")
-        eng.store.add_compute_target("bench", "ssh", {
-            "host": "127.0.0.1", "port": proxy.port, "user": sshd.user, "key_file": str(sshd.key),
-            "known_hosts": str(known), "work_dir": str(tmp / "remote")})
+        eng.store.add_compute_target(
+            "bench",
+            "ssh",
+            {
+                "host": "127.0.0.1",
+                "port": proxy.port,
+                "user": sshd.user,
+                "key_file": str(sshd.key),
+                "known_hosts": str(known),
+                "work_dir": str(tmp / "remote"),
+            },
+        )
         rows = []
         for label in ("trainyard, first run", "trainyard, second run (input already there)"):
             proxy.measure()
@@ -109,7 +121,9 @@ def main() -> None:
             elapsed = time.perf_counter() - t0
             assert run.status == "Completed", run.error
             rows.append((label, proxy.measure(), elapsed))
-        ssh_cmd = f"ssh -p {proxy.port} -i {sshd.key} -o UserKnownHostsFile={known} -o StrictHostKeyChecking=yes"
+        ssh_cmd = (
+            f"ssh -p {proxy.port} -i {sshd.key} -o UserKnownHostsFile={known} -o StrictHostKeyChecking=yes"
+        )
         dest = f"{sshd.user}@127.0.0.1:{tmp / 'rsync-dest'}/"
         for label in ("rsync -a, first time", "rsync -a, second time"):
             proxy.measure()
@@ -117,11 +131,13 @@ def main() -> None:
             subprocess.run(["rsync", "-a", "-e", ssh_cmd, f"{data}/", dest], check=True)
             rows.append((label, proxy.measure(), time.perf_counter() - t0))
         eng.close()
-        print(f"\nSSH run with a {args.mb} MB folder input (bytes sent to the host, TCP level, incl. ssh overhead)\n")
-        print(f"| {'what':46} | {'sent':>12} | {'wall':>8} |")
-        print(f"|{'-' * 48}|{'-' * 14}|{'-' * 10}|")
+        print(
+            f"\nSSH run with a {args.mb} MB folder input (bytes sent to the host, TCP level, incl. ssh overhead)\n"
+        )
+        print(f"| {'what':46} | {'bytes sent':>14} | {'wall':>8} |")
+        print(f"|{'-' * 48}|{'-' * 16}|{'-' * 10}|")
         for label, sent, wall in rows:
-            print(f"| {label:46} | {sent / 1e6:9.2f} MB | {wall:6.1f} s |")
+            print(f"| {label:46} | {sent:>14,} | {wall:6.1f} s |")
     finally:
         sshd.stop()
         shutil.rmtree(tmp, ignore_errors=True)

@@ -148,6 +148,7 @@ class MainWindow(QMainWindow):
         self.runs_page.exampleRequested.connect(self.run_example)
         self.runs_page.empty.openProject.connect(self.choose_project)
         self.models_page.openRun.connect(self.show_run)
+        self.data_page.openRun.connect(self.show_run)
         self.experiments_page.openRun.connect(self.show_run)
         self.compute_page.openRun.connect(self.show_run)
         self.experiments_page.showRuns.connect(self.show_experiment_runs)
@@ -310,6 +311,16 @@ class MainWindow(QMainWindow):
         self.show_page("runs")
         self.runs_page.filter_edit.setText(experiment)
 
+    def show_asset(self, kind: str, name: str, version: int) -> None:
+        """The Data page (or the Models page) with one asset version selected."""
+        page = self.data_page if kind == "data" else self.models_page
+        self.show_page("data" if kind == "data" else "models")
+        refresh = getattr(page, "refresh", None)  # the Models page follows the store by itself
+        if callable(refresh):
+            refresh()
+        if not page.select(name, version):
+            page.filter_edit.setText(name)
+
     def show_run(self, name: str) -> RunDetail:
         if not name:
             raise ValueError("no run name")
@@ -322,6 +333,7 @@ class MainWindow(QMainWindow):
         self.detail = RunDetail(self.engine, self.bridge, name)
         self.detail.back.connect(lambda: self.show_page("runs"))
         self.detail.openRun.connect(self.show_run)
+        self.detail.openAsset.connect(self.show_asset)
         self.stack.addWidget(self.detail)
         self.stack.setCurrentWidget(self.detail)
         self.nav.blockSignals(True)

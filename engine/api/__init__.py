@@ -23,6 +23,7 @@ from engine.api.runs import RunsManager, size_on_disk
 from engine.compute.gpus import GpuInventory
 from engine.compute.status import ComputeState
 from engine.compute.vmsizes import AmlComputeMapping
+from engine.data.preview import Preview, preview_table
 from engine.entities import EnvironmentSpec
 from engine.environments.build import BuildEvent, BuiltEnvironment
 from engine.environments.lock import Lock
@@ -316,6 +317,10 @@ class Engine:
     def asset_lineage(self, asset_kind: str, name: str, version: int | None = None) -> list[E.RunData]:
         """The runs that produced (direction "output") and consumed ("input") a data asset or model."""
         return self.registry.asset_lineage(asset_kind, name, version)
+
+    def preview_data(self, path: str, limit: int = 20) -> Preview:
+        """The first rows of the first CSV/Parquet file at `path` (a data asset's or an output's)."""
+        return preview_table(path, limit)
 
     def run_data(self, name: str) -> list[E.RunData]:
         """What run `name` consumed and produced: exact asset versions and content hashes."""

@@ -1,12 +1,14 @@
-"""The Data page: registered data assets (files, folders, URLs), and whether each still exists."""
+"""The Data page: registered data assets (files, folders, URLs), whether each still exists, the
+first rows of its table (CSV, or Parquet with pyarrow), and its lineage both ways: the run that
+produced it and the runs that consumed it (`openRun(name)` asks for one's detail)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QPushButton, QWidget
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QComboBox, QLabel, QPushButton, QTableWidget, QTableWidgetItem, QWidget
 
 from engine import entities as E
 from studio.browsers.detail import DetailPane, split
@@ -33,6 +35,8 @@ REFRESH_MS = 15_000  # files move or vanish behind the studio's back
 
 
 class DataBrowser(RefreshedPage):
+    openRun = Signal(str)
+
     def __init__(self, engine: Any, parent: QWidget | None = None) -> None:
         super().__init__("Data", parent)
         self.setObjectName("data")
@@ -59,8 +63,21 @@ class DataBrowser(RefreshedPage):
         self.open_button = QPushButton("Open folder")
         self.open_button.clicked.connect(self._open_folder)
         self.detail.actions.addWidget(self.open_button)
+        self.producer_button = QPushButton("Open producing run")
+        self.producer_button.clicked.connect(self._open_producer)
+        self.detail.actions.addWidget(self.producer_button)
+        self.consumers = QComboBox()
+        self.consumers.setToolTip("The runs that used this version as an input: pick one to open it")
+        self.consumers.activated.connect(self._open_consumer)
+        self.detail.actions.addWidget(self.consumers)
         self.detail.actions.addStretch(1)
-        self.detail.body.addStretch(1)
+        self.preview_label = QLabel("Preview")
+        self.preview = QTableWidget()
+        self.preview.setObjectName("data-preview")
+        self.preview.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.preview.setMinimumHeight(160)
+        self.detail.body.addWidget(self.preview_label)
+        self.detail.body.addWidget(self.preview, 1)
         self.empty = EmptyState(
             "No data assets",
             "A data asset names a file, folder or URL so that jobs can use it as an input "
@@ -105,9 +122,50 @@ class DataBrowser(RefreshedPage):
             ("Size", "" if row.size is None else fmt_size(row.size)),
             ("Versions", ", ".join(map(str, sorted(versions)))),
             ("Created", fmt_time_full(a.created_at)),
+            ("Copy", "" if row.is_url else ("a snapshot in the workspace" if a.copied else
+                                            "a reference to your folder, checked by its checksum (--no-copy)")),
+            ("Content hash", a.content_hash or ""),
+            ("Produced by", row.produced_by or "registered by hand, not by a run"),
+            ("Consumed by", ", ".join(row.consumed_by) or "no run yet"),
+            ("Tags", ", ".join(f"{k}={v}" for k, v in a.tags.items())),
             ("In a job", f"path: azureml:{a.name}:{a.version}"),
         ])
         self.open_button.setEnabled(bool(row.exists))
+        self.producer_button.setEnabled(bool(row.produced_by))
+        self.consumers.clear()
+        self.consumers.addItem(f"Consumed by {plural(len(row.consumed_by), 'run')}…" if row.consumed_by
+                               else "Consumed by no run")
+        for name in row.consumed_by:
+            self.consumers.addItem(name)
+        self.consumers.setEnabled(bool(row.consumed_by))
+        self._show_preview(row)
+
+    def _show_preview(self, row: DataRow) -> None:
+        self.preview.clear()
+        if row.is_url:
+            self.preview_label.setText("Preview: not available for a URL")
+            self.preview.setRowCount(0)
+            self.preview.setColumnCount(0)
+            return
+        shown = self.engine.preview_data(row.asset.path)
+        where = Path(shown.file).name if shown.file else ""
+        self.preview_label.setText("Preview" + (f" of {where}" if where else "") + (f" ({shown.note})" if shown.note else ""))
+        self.preview.setColumnCount(len(shown.columns))
+        self.preview.setRowCount(len(shown.rows))
+        self.preview.setHorizontalHeaderLabels(shown.columns)
+        for r, values in enumerate(shown.rows):
+            for c, value in enumerate(values[: len(shown.columns)]):
+                self.preview.setItem(r, c, QTableWidgetItem(value))
+        self.preview.resizeColumnsToContents()
+
+    def _open_producer(self) -> None:
+        row = self.selected()
+        if row is not None and row.produced_by:
+            self.openRun.emit(row.produced_by)
+
+    def _open_consumer(self, index: int) -> None:
+        if index > 0:
+            self.openRun.emit(self.consumers.itemText(index))
 
     def _open_folder(self) -> None:
         row = self.selected()

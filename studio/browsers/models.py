@@ -97,6 +97,9 @@ class ModelBrowser(TablePage):
         self.model.set_sizes(sizes)
         self._show_selected()
 
+    def select(self, name: str, version: int | None = None) -> bool:
+        return self.select_where(lambda m: m.name == name and (version is None or m.version == version))
+
     def _show_selected(self) -> None:
         m = self.selected()
         if m is None:

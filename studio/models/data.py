@@ -18,6 +18,11 @@ class DataRow:
     asset: E.DataAsset
     exists: bool | None  # None: a URL (not checked)
     size: int | None
+    consumed_by: tuple[str, ...] = ()  # the runs that used this version as an input
+
+    @property
+    def produced_by(self) -> str | None:
+        return self.asset.run_name
 
     @property
     def is_url(self) -> bool:
@@ -28,11 +33,13 @@ def load_data_assets(engine: Any) -> list[DataRow]:
     """Every data asset, checked on disk: call off the GUI thread."""
     rows = []
     for asset in engine.list_data_assets():
+        consumers = tuple(sorted({u.run_name for u in engine.asset_lineage("data", asset.name, asset.version)
+                                  if u.direction == "input"}))
         if asset.path.startswith(("http://", "https://")):
-            rows.append(DataRow(asset, None, None))
+            rows.append(DataRow(asset, None, None, consumers))
             continue
-        size = engine.size_on_disk(asset.path)
-        rows.append(DataRow(asset, size is not None, size))
+        size = asset.size if asset.copied and asset.size is not None else engine.size_on_disk(asset.path)
+        rows.append(DataRow(asset, Path(asset.path).exists(), size, consumers))
     return rows
 
 

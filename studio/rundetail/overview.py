@@ -74,11 +74,13 @@ FIELDS = (
     ("command", "Command"), ("arguments", "Arguments"), ("environment", "Environment"), ("compute", "Compute"),
     ("git", "Git"), ("snapshot", "Snapshot"),
     ("#inputs", "Inputs and parameters"),
+    ("data_inputs", "Data inputs"), ("data_outputs", "Data outputs"),
     ("inputs", "Inputs"), ("params", "Parameters"), ("tags", "Tags"), ("properties", "Properties"),
 )
 MONO = {"command", "arguments", "snapshot", "inputs", "params", "tags", "properties", "sweep_space"}
 ALWAYS_SHOWN = {"status", "name", "experiment", "created", "compute", "command"}
-RICH = {"status", "parent", "environment", "next", "sweep_of", "sweep_best"}  # with colour or links
+RICH = {"status", "parent", "environment", "next", "sweep_of", "sweep_best", "data_inputs",
+        "data_outputs"}  # with colour or links
 WRAPPED = {"error", "description"}  # prose: wrapped, never cut
 # Properties Trainyard records for itself that have their own rows (or mean nothing to a user).
 HIDDEN_PROPERTIES = {"host", "interpreter", "source_file", "environment_hash", CODE_DIR}
@@ -130,6 +132,8 @@ def field_values(run: E.Run) -> dict[str, str]:
         "environment": env,
         "command": run.command or "",
         "arguments": shlex.join(run.arguments) if run.arguments else "",
+        "data_inputs": "",  # from the lineage records (RunExtras)
+        "data_outputs": "",
         "inputs": _mapping(run.inputs),
         "params": _mapping(run.params),
         "tags": _mapping(run.tags),
@@ -261,6 +265,8 @@ class RunExtras:
     snapshot_ignored: int | None
     parent_sweep: bool = False  # the run is a trial of its parent, a sweep
     trials: Children | None = None  # a sweep run's trials
+    data: tuple[E.RunData, ...] = ()  # the inputs it consumed and the outputs it produced
+    producers: dict[tuple[str, str, int], str] | None = None  # (kind, name, version) of an input -> its run
 
 
 def load_extras(engine: Any, run: E.Run) -> RunExtras:
@@ -282,8 +288,41 @@ def load_extras(engine: Any, run: E.Run) -> RunExtras:
         except Exception as exc:  # noqa: BLE001 - the row then shows a plain parent link
             log.warning("reading the parent of %s failed: %s", run.name, exc)
     trials = load_children(engine, run.name) if is_sweep(run) else None
+    data = tuple(engine.run_data(run.name))
+    producers: dict[tuple[str, str, int], str] = {}
+    for r in data:
+        if r.direction == "input" and r.asset_kind and r.asset_name and r.asset_version is not None:
+            try:
+                asset = (engine.get_model if r.asset_kind == "model" else engine.get_data_asset)(
+                    r.asset_name, r.asset_version)
+            except Exception as exc:  # noqa: BLE001 - the row then names the asset without its producer
+                log.warning("reading %s %s:%s failed: %s", r.asset_kind, r.asset_name, r.asset_version, exc)
+                continue
+            if asset.run_name:
+                producers[(r.asset_kind, r.asset_name, r.asset_version)] = asset.run_name
     return RunExtras(kind, (Path(run.run_dir) / BUILD_LOG_REL).is_file(), files, size, ignored,
-                     parent_sweep, trials)
+                     parent_sweep, trials, data, producers)
+
+
+def describe_data(records: tuple[E.RunData, ...], direction: str,
+                  producers: dict[tuple[str, str, int], str]) -> str:
+    """One line per input (or output), as rich text: the asset it was (a link to it), where it came
+    from, and for an input the run that produced that asset (a link)."""
+    lines = []
+    for r in records:
+        if r.direction != direction:
+            continue
+        name = f"<b>{html.escape(r.name)}</b>"
+        what = f"{html.escape(r.type)}, {html.escape(r.mode)}"
+        if r.asset_kind and r.asset_name and r.asset_version is not None:
+            ref = f"{r.asset_name}:{r.asset_version}"
+            link = f"<a href='{r.asset_kind}:{html.escape(ref)}'>azureml:{html.escape(ref)}</a>"
+            producer = producers.get((r.asset_kind, r.asset_name, r.asset_version))
+            made = f" from run <a href='run:{html.escape(producer)}'>{html.escape(producer)}</a>" if producer else ""
+            lines.append(f"{name}: {link} ({what}){made}")
+        else:
+            lines.append(f"{name}: {html.escape(r.path)} ({what})")
+    return "<br>".join(lines)
 
 
 class ValueLabel(QLabel):
@@ -379,6 +418,7 @@ class OverviewTab(QScrollArea):
 
     openRun = Signal(str)
     showLog = Signal(str)
+    openAsset = Signal(str, str, int)  # kind ("data" or "model"), name, version
 
     def __init__(self, engine: Any = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -492,7 +532,8 @@ class OverviewTab(QScrollArea):
                 self.values[key].setText(text)
             self.form.setRowVisible(self.values[key], visible[key])
         self.form.setRowVisible(self.sections["#inputs"],
-                                any(values[k] for k in ("inputs", "params", "tags", "properties")))
+                                any(values[k] for k in ("inputs", "params", "tags", "properties"))
+                                or visible["data_inputs"] or visible["data_outputs"])
         self.form.setRowVisible(self.sections["#sweep"], is_sweep(run))
         self.values["snapshot"].setToolTip(run.snapshot_id or "")
 
@@ -514,6 +555,9 @@ class OverviewTab(QScrollArea):
                     snap += f", {extras.snapshot_ignored:,} ignored"
         texts["environment"], visible["environment"] = env, bool(env)
         texts["snapshot"] = snap
+        for key, direction in (("data_inputs", "input"), ("data_outputs", "output")):
+            texts[key] = describe_data(extras.data, direction, extras.producers or {}) if extras is not None else ""
+            visible[key] = bool(texts[key])
 
     @staticmethod
     def _sweep_texts(run: E.Run, extras: RunExtras | None, texts: dict[str, str],
@@ -543,6 +587,9 @@ class OverviewTab(QScrollArea):
         kind, _, target = href.partition(":")
         if kind == "run" and target:
             self.openRun.emit(target)
+        elif kind in ("data", "model") and target:
+            name, _, version = target.rpartition(":")
+            self.openAsset.emit(kind, name, int(version))
         elif kind == "log" and target:
             self.showLog.emit(target)
 

@@ -44,6 +44,7 @@ class RunDetail(QWidget):
     back = Signal()
     loaded = Signal()
     openRun = Signal(str)
+    openAsset = Signal(str, str, int)  # a data asset or model the Overview links to
 
     def __init__(self, engine: Any, bridge: Any, name: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -115,6 +116,7 @@ class RunDetail(QWidget):
         self.tabs.addTab(self.snapshot, "Snapshot")
         self.tabs.addTab(self.child_runs, "Child runs")
         self.overview.openRun.connect(self.openRun)
+        self.overview.openAsset.connect(self.openAsset)
         self.overview.showLog.connect(self.show_log)
         self.child_runs.openRun.connect(self.openRun)
         self.child_runs.countChanged.connect(self._children_counted)

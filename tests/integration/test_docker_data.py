@@ -76,15 +76,18 @@ def _du(path: Path) -> int:
     return sum(os.lstat(os.path.join(d, f)).st_size for d, _, files in os.walk(path) for f in files)
 
 
-def test_read_only_input_is_bound_without_copy_and_a_model_output_is_consumed_again(eng: Engine,
-                                                                                     tmp_path: Path) -> None:
+def test_read_only_input_is_bound_without_copy_and_a_model_output_is_consumed_again(
+    eng: Engine, tmp_path: Path
+) -> None:
     proj = tmp_path / "proj"
     (proj / "data").mkdir(parents=True)
     big = proj / "data" / "big.bin"
     big.write_bytes(os.urandom(20 * 1024 * 1024))
     before = big.read_bytes()
     _write(proj / "src" / "train.py", TRY)
-    train = _write(proj / "train.yml", """\
+    train = _write(
+        proj / "train.yml",
+        """\
         command: python train.py ${{inputs.data}} ${{outputs.model}}
         code: src
         compute: azureml:box
@@ -92,7 +95,8 @@ def test_read_only_input_is_bound_without_copy_and_a_model_output_is_consumed_ag
           data: {type: uri_folder, path: ./data}
         outputs:
           model: {type: custom_model, name: dock-model}
-        """)
+        """,
+    )
     run, log = _run(eng, train)
     assert "sees ['big.bin'] 20971520" in log
     for what in ("append", "create", "chmod", "link"):
@@ -107,17 +111,23 @@ def test_read_only_input_is_bound_without_copy_and_a_model_output_is_consumed_ag
     model = eng.get_model("dock-model")
     assert model.run_name == run.name and (Path(model.path) / "weights.txt").read_text() == "w=7"
 
-    _write(proj / "src" / "score.py", """\
+    _write(
+        proj / "src" / "score.py",
+        """\
         import os, sys
         print("loaded", open(os.path.join(sys.argv[1], "weights.txt")).read(), flush=True)
-        """)
-    score = _write(proj / "score.yml", """\
+        """,
+    )
+    score = _write(
+        proj / "score.yml",
+        """\
         command: python score.py ${{inputs.model}}
         code: src
         compute: azureml:box
         inputs:
           model: {type: custom_model, path: "azureml:dock-model@latest"}
-        """)
+        """,
+    )
     consumer, log = _run(eng, score)
     assert "loaded w=7" in log
     (used,) = eng.run_data(consumer.name)
@@ -127,18 +137,24 @@ def test_read_only_input_is_bound_without_copy_and_a_model_output_is_consumed_ag
 def test_download_input_in_a_container_is_a_private_copy(eng: Engine, tmp_path: Path) -> None:
     proj = tmp_path / "proj"
     _write(proj / "rows.csv", "a\n1\n")
-    _write(proj / "src" / "edit.py", """\
+    _write(
+        proj / "src" / "edit.py",
+        """\
         import sys
         open(sys.argv[1], "a").write("2\\n")
         print("edited", sys.argv[1], open(sys.argv[1]).read().split(), flush=True)
-        """)
-    job = _write(proj / "job.yml", """\
+        """,
+    )
+    job = _write(
+        proj / "job.yml",
+        """\
         command: python edit.py ${{inputs.rows}}
         code: src
         compute: azureml:box
         inputs:
           rows: {type: uri_file, path: rows.csv, mode: download}
-        """)
+        """,
+    )
     run, log = _run(eng, job)
     assert "edited /trainyard/run/inputs/rows/rows.csv ['a', '1', '2']" in log
     assert (proj / "rows.csv").read_text() == "a\n1\n"

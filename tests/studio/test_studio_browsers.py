@@ -255,10 +255,76 @@ def test_data_page_registers_an_asset(qtbot, window, engine, tmp_path):
     qtbot.waitUntil(lambda: page.proxy.rowCount() == 1, timeout=LOAD_MS)
     assert [a.name for a in engine.list_data_assets()] == ["train"]
     qtbot.waitUntil(lambda: page.detail.field("On disk") == "yes", timeout=LOAD_MS)
-    assert page.detail.field("Path") == str(data) and page.detail.field("Kind") == "file"
+    copy = Path(page.detail.field("Path"))
+    assert copy.name == "train.csv" and copy.is_relative_to(engine.location.data_dir)
+    assert page.detail.field("Kind") == "file" and page.detail.field("Copy") == "a snapshot in the workspace"
     assert page.detail.field("In a job") == "path: azureml:train:1"
-    # A file that disappears shows as missing at the next refresh.
+    # The asset is a snapshot: the user's file going away does not change it...
     data.unlink()
+    page.refresh()
+    qtbot.wait(300)
+    assert page.proxy.index(0, 4).data() == "yes"
+    # ...but a workspace copy that disappears shows as missing at the next refresh.
+    copy.chmod(0o644)
+    shutil.rmtree(copy.parent)
     page.refresh()
     qtbot.waitUntil(lambda: page.proxy.index(0, 4).data() == "missing", timeout=LOAD_MS)
     assert page.proxy.index(0, 0).data(ROW_ROLE).exists is False
+
+
+def test_data_page_previews_rows_and_shows_lineage_both_ways(qtbot, window, engine, project, tmp_path):
+    from engine.jobs.spec import DataInput, DataOutput, JobSpec
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "rows.csv").write_text("city,temp\nOslo,3\nLima,19\n")
+    engine.create_data_asset("weather", str(raw))
+    (project / "copy.py").write_text(
+        "import os, shutil, sys\nshutil.copy(os.path.join(sys.argv[1], 'rows.csv'), sys.argv[2])\n")
+    spec = JobSpec(experiment_name="exp-a", code_dir=project, command="python copy.py ${{inputs.w}} ${{outputs.o}}",
+                   data_inputs={"w": DataInput("uri_folder", "azureml:weather@latest")},
+                   outputs={"o": DataOutput("uri_folder", asset_name="weather-copy")})
+    run = engine.wait(engine.submit(spec).name, timeout=120)
+    assert run.status == "Completed", run.error
+    page = window.data_page
+    window.show_page("data")
+    page.refresh()
+    qtbot.waitUntil(lambda: page.proxy.rowCount() == 2, timeout=LOAD_MS)
+    assert page.select("weather", 1)
+    qtbot.waitUntil(lambda: page.detail.field("Consumed by") == run.name, timeout=LOAD_MS)
+    assert page.detail.field("Produced by") == "registered by hand, not by a run"
+    assert not page.producer_button.isEnabled() and page.consumers.count() == 2
+    assert page.preview_label.text() == "Preview of rows.csv"
+    assert [page.preview.horizontalHeaderItem(c).text() for c in range(page.preview.columnCount())] == ["city", "temp"]
+    assert [[page.preview.item(r, c).text() for c in range(2)] for r in range(page.preview.rowCount())] == [
+        ["Oslo", "3"], ["Lima", "19"]]
+    assert page.select("weather-copy", 1)
+    qtbot.waitUntil(lambda: page.detail.field("Produced by") == run.name, timeout=LOAD_MS)
+    assert page.detail.field("Consumed by") == "no run yet"
+    page.producer_button.click()
+    assert window.current_page() == "run" and window.detail.name == run.name
+
+
+def test_run_overview_lists_inputs_and_outputs_with_links(qtbot, window, engine, project, tmp_path):
+    from engine.jobs.spec import DataInput, DataOutput, JobSpec
+
+    (project / "make.py").write_text("import os, sys\nopen(os.path.join(sys.argv[1], 'm.txt'), 'w').write('m')\n")
+    made = engine.submit(JobSpec(experiment_name="exp-a", code_dir=project, command="python make.py ${{outputs.m}}",
+                                 outputs={"m": DataOutput("custom_model", asset_name="mini")}))
+    assert engine.wait(made.name, timeout=120).status == "Completed"
+    (project / "use.py").write_text("import sys\nprint(sys.argv[1])\n")
+    used = engine.submit(JobSpec(experiment_name="exp-a", code_dir=project, command="python use.py ${{inputs.m}}",
+                                 data_inputs={"m": DataInput("custom_model", "azureml:mini@latest")}))
+    assert engine.wait(used.name, timeout=120).status == "Completed"
+    detail = window.show_run(used.name)
+    label = detail.overview.values["data_inputs"]
+    qtbot.waitUntil(lambda: "azureml:mini:1" in label.text(), timeout=LOAD_MS)
+    assert f"from run <a href='run:{made.name}'>" in label.text() and "custom_model, ro_mount" in label.text()
+    detail.overview._link("model:mini:1")  # what clicking the asset link does
+    assert window.current_page() == "models"
+    qtbot.waitUntil(lambda: getattr(window.models_page.selected(), "name", None) == "mini", timeout=LOAD_MS)
+    detail = window.show_run(made.name)
+    out = detail.overview.values["data_outputs"]
+    qtbot.waitUntil(lambda: "azureml:mini:1" in out.text(), timeout=LOAD_MS)
+    detail.overview._link(f"run:{made.name}")
+    assert window.current_page() == "run"

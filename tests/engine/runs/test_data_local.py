@@ -300,15 +300,19 @@ def test_bad_inputs_and_outputs_fail_clearly_and_register_nothing(
 
 
 def test_rerun_mounts_the_inputs_in_its_own_run_folder(eng: Engine, data_project: Path) -> None:
-    job = write_job(data_project, """\
+    job = write_job(
+        data_project,
+        """\
 command: python main.py ${{inputs.data}} ${{outputs.out}}
 code: src
 inputs:
   data: {type: uri_folder, path: ./data}
 outputs:
   out: {type: uri_folder}
-""", "import os, sys\nprint('rows', open(os.path.join(sys.argv[1], 'train.csv')).read().split(), sys.argv[1])\n"
-         "open(os.path.join(sys.argv[2], 'done'), 'w').write('ok')\n")
+""",
+        "import os, sys\nprint('rows', open(os.path.join(sys.argv[1], 'train.csv')).read().split(), sys.argv[1])\n"
+        "open(os.path.join(sys.argv[2], 'done'), 'w').write('ok')\n",
+    )
     first, _ = run_job(eng, job)
     again = eng.wait(eng.rerun(first).name, timeout=120)
     log = (Path(again.run_dir) / "azureml-logs" / "70_driver_log.txt").read_text()
