@@ -68,7 +68,8 @@ def resolve_compute(store: Any, name: str | None, source: str | None = None) -> 
         raise unknown_compute(text, registered, source) from None
 
 
-SSH_SETTINGS = ("host", "port", "user", "key_file", "known_hosts", "work_dir", "cache_dir", "keep_remote_files")
+SSH_SETTINGS = ("host", "port", "user", "key_file", "known_hosts", "work_dir", "cache_dir", "keep_remote_files",
+                "hosts")
 
 
 def run_settings(target: ComputeTarget, gpus: int | str | None = None) -> dict[str, Any]:

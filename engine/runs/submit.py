@@ -492,7 +492,8 @@ def _check_interpreter(path: str, source: str | None) -> str:
 
 
 def _check_ssh_job(target: E.ComputeTarget, spec: JobSpec, env_spec: EnvironmentSpec | None) -> None:
-    """What an SSH target cannot run in this version: conda and Docker environments, distributed jobs."""
+    """What an SSH target cannot run in this version: conda and Docker environments, distributed
+    jobs other than pytorch, more nodes than it has hosts."""
     where = f"compute target {target.name!r} ({target.config.get('host', '?')}) is an SSH target"
     if env_spec is not None and env_spec.kind not in ("user", "venv"):  # pip environments build there
         raise LaunchFailed(
@@ -501,9 +502,18 @@ def _check_ssh_job(target: E.ComputeTarget, spec: JobSpec, env_spec: Environment
             "install the packages on that host and give the job an environment with "
             "`python: {user_managed_dependencies: true, interpreter_path: /path/to/python}`, give it a "
             "pip-requirements environment, or use `compute: local` / `compute: docker` to build it here")
-    if spec.distribution is not None:
-        raise LaunchFailed(f"{where}: distributed runs over SSH are not available in this version of Trainyard",
-                           "run one process there, or use `compute: local`")
+    dist = spec.distribution
+    if dist is not None:  # one node per host of the target (engine.compute.ssh.group)
+        hosts = target.config.get("hosts") or [target.config.get("host")]
+        if dist.kind != "pytorch":
+            raise LaunchFailed(f"{where}: `distribution: {dist.kind}` over SSH is not available in this version "
+                               "of Trainyard (`distribution: pytorch` is)",
+                               "use `type: pytorch`, or `compute: local` for an MPI or TensorFlow job")
+        if dist.instance_count > len(hosts):
+            raise LaunchFailed(f"{where} with {len(hosts)} host(s); the job asks for `instance_count: "
+                               f"{dist.instance_count}` nodes",
+                               "list one host per node in the compute YAML (`hosts: [a, b]`, node 0 first), "
+                               "or lower `resources.instance_count`")
 
 
 def _check_command_script(command: str, code_dir: Path | None, source: str | None) -> None:

@@ -208,7 +208,13 @@ class Supervisor:
         from engine.compute.targets import run_environment
 
         store = self._store()
-        run = make_ssh_run(self.files, self.spec, self.log, self._driver_note)
+        run: Any
+        if self.spec.distribution is not None:  # one SshRun per process, node n on hosts[n]
+            from engine.compute.ssh.group import make_ssh_group
+
+            run = make_ssh_group(self.files, self.spec, self.log, self._driver_note)
+        else:
+            run = make_ssh_run(self.files, self.spec, self.log, self._driver_note)
         try:
             run.connect()
             env_spec = run_environment(self.spec)

@@ -23,7 +23,7 @@ from engine.specs.yamlfile import Lines, Where, load_yaml_with_lines
 NETWORK_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
 DOCKER_KEYS = ("network", "gpus", "image")
 SSH_KEYS = ("host", "port", "user", "key_file", "known_hosts", "work_dir", "cache_dir", "keep_remote_files",
-            "docker")
+            "docker", "hosts")
 # Azure ML compute types people copy from their cloud YAMLs: say what to write instead.
 _CLOUD_TYPES = ("amlcompute", "computeinstance", "kubernetes", "virtualmachine", "synapsespark")
 
@@ -157,6 +157,13 @@ def compute_from_mapping(data: Mapping[str, Any], *, source: str | None = None,
                 raise where.error(f"`work_dir:` {spec.work_dir!r} is not a folder",
                                   "e.g. work_dir: ~/.trainyard/runs (the default)", "work_dir")
             config["work_dir"] = spec.work_dir.strip()
+        if spec.hosts is not None:  # the nodes of distributed runs (engine.compute.ssh.group)
+            hosts = [h.strip() for h in spec.hosts]
+            if not hosts or any(not h or any(c.isspace() for c in h) for h in hosts):
+                raise where.error(f"`hosts:` {spec.hosts!r} is not a list of host names",
+                                  "e.g. hosts: [gpu-a, gpu-b] (names or ~/.ssh/config aliases; node 0 first)",
+                                  "hosts")
+            config["hosts"] = hosts
         if spec.cache_dir is not None:  # the host's blob store and environments (engine.compute.ssh)
             if not spec.cache_dir.strip() or "\n" in spec.cache_dir:
                 raise where.error(f"`cache_dir:` {spec.cache_dir!r} is not a folder",

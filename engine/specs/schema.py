@@ -199,6 +199,7 @@ class ComputeYamlSchema(SchemaKey):
     known_hosts: StrictStr | None = None
     work_dir: StrictStr | None = None
     cache_dir: StrictStr | None = None
+    hosts: list[StrictStr] | None = None
     keep_remote_files: StrictBool | None = None
     docker: StrictBool | None = None
     max_concurrent_runs: StrictInt | None = None

@@ -25,7 +25,14 @@ class Puller:
     """What of REMOTE has been pulled into `files` (its offsets), over the SFTP channel `sftp()`."""
 
     def __init__(
-        self, files: RunFiles, remote: Callable[[], str], sftp: Callable[[], Any], log: Callable[[str], None]
+        self,
+        files: RunFiles,
+        remote: Callable[[], str],
+        sftp: Callable[[], Any],
+        log: Callable[[str], None],
+        driver_log: Path | None = None,
+        logs: bool = True,
+        state: str = STATE,
     ) -> None:
         self.files = files
         self._remote = remote
@@ -33,7 +40,9 @@ class Puller:
         self.log = log
         self.offsets: dict[str, int] = {}  # remote rel path -> bytes pulled
         self.fetched: set[str] = set()  # whole files (tracking/files/*) already pulled
-        self.state = files.root / STATE  # the offsets, kept for a supervisor that reattaches
+        self.state = files.root / state  # the offsets, kept for a supervisor that reattaches
+        self.driver_log = driver_log or files.driver_log  # where the remote driver.log goes
+        self.logs = logs  # pull wd/logs (one process of a distributed run does)
 
     def load(self) -> None:
         """The offsets a supervisor before this one reached (reattaching after it died). An append
@@ -73,7 +82,7 @@ class Puller:
     def pull(self) -> None:
         """Append what grew on the remote to the run folder: record files first, then the files
         their records name (complete before their record is written), then the logs."""
-        self._pull_grown("driver.log", self.files.driver_log)
+        self._pull_grown("driver.log", self.driver_log)
         entries = self._listdir(f"{self.remote}/tracking")
         for attr in entries:
             if stat.S_ISREG(attr.st_mode or 0):
@@ -83,7 +92,7 @@ class Puller:
         for attr in entries:
             if stat.S_ISDIR(attr.st_mode or 0):
                 self._pull_whole_files(f"tracking/{attr.filename}")
-        for rel, size in self._walk("wd/logs"):
+        for rel, size in self._walk("wd/logs") if self.logs else []:
             self._pull_grown(rel, self.files.root / rel, size, rewritable=True)
 
     def _listdir(self, path: str) -> list[Any]:

@@ -9,7 +9,7 @@ import re
 import shlex
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ from engine.compute.ssh.blobs import BlobSender, HostRecords, Tree, UploadResult
 from engine.compute.ssh.connection import IO_TIMEOUT, Link, SshTarget, absolute_on_host
 from engine.compute.ssh.data import download_named_outputs, output_folders, read_only_command
 from engine.compute.ssh.envbuild import RemoteEnvBuilder
-from engine.compute.ssh.pull import Puller
+from engine.compute.ssh.pull import STATE, Puller
 from engine.entities import EnvironmentSpec
 from engine.environments.build import BuildLog
 from engine.errors import LaunchFailed
@@ -47,6 +47,8 @@ class SshRun:
         spec: LaunchSpec,
         log: Callable[[str], None],
         note: Callable[[str], None],
+        rank: int | None = None,
+        driver_log: Path | None = None,
     ) -> None:
         self.target = target
         self.files = files
@@ -58,7 +60,17 @@ class SshRun:
         self.interpreter: str | None = None  # absolute on the remote
         self.failure: str | None = None  # why the run failed though the script may not have
         self.link = Link(target, log, note)
-        self.puller = Puller(files, lambda: self.remote, lambda: self.link.sftp, log)
+        self.rank = rank  # a process of a distributed run (engine.compute.ssh.group), or None
+        state = STATE if rank is None else f"ssh-pull-r{rank}.json"
+        self.puller = Puller(
+            files,
+            lambda: self.remote,
+            lambda: self.link.sftp,
+            log,
+            driver_log=driver_log,
+            logs=rank in (None, 0),
+            state=state,
+        )
         self.env_interpreter: str | None = None  # the python of an environment built on the host
         self.cache_root = ""  # the host's cache (blobs, environments), absolute, once connected
         self._sender: BlobSender | None = None
@@ -91,7 +103,8 @@ class SshRun:
             )
         self.interpreter = lines.get("python")
         home = lines.get("home", "").rstrip("/")
-        self.remote = absolute_on_host(self.target.work_dir, home) + "/" + self.spec.run_name
+        suffix = "" if self.rank is None else f"-r{self.rank}"
+        self.remote = absolute_on_host(self.target.work_dir, home) + "/" + self.spec.run_name + suffix
         self.cache_root = absolute_on_host(self.target.cache_dir, home)
 
     def blob_sender(self) -> BlobSender:
@@ -174,7 +187,7 @@ class SshRun:
             target = folder
         return sender.send(tree, target, key=f"path:{local.absolute()}", link=link)
 
-    def start(self) -> None:
+    def start(self, extra_env: Mapping[str, str] | None = None) -> None:
         """Start the script detached: `setsid` makes it its own process group, stdio goes to
         files, so a dropped connection neither stops it nor loses its output."""
         rem = self.remote
@@ -184,6 +197,7 @@ class SshRun:
             argv[0] = self.env_interpreter
         env = {k: v.replace(REMOTE_RUN_ROOT, rem) for k, v in self.spec.env.items()}
         env.update({ENV_TRACKING_DIR: f"{rem}/tracking", ENV_RUN_DIR: rem, "PYTHONUNBUFFERED": "1"})
+        env.update(extra_env or {})
         exports = [f"export {k}={shlex.quote(str(v))}" for k, v in env.items() if _ENV_NAME.match(k)]
         exports.append(f'export PYTHONPATH={shlex.quote(rem + "/inject")}"${{PYTHONPATH:+:$PYTHONPATH}}"')
         exports.append(f'export PATH={shlex.quote(rem + "/bin")}:"$PATH"')
@@ -214,6 +228,8 @@ class SshRun:
             self._end_unconfirmed_start(pgid_file)
             raise
         self.log(f"ssh: started on {self.target.address} in {rem} (process group {self.pgid})")
+        if self.rank is not None:  # a distributed run's processes are not reattached (yet)
+            return
         # What a supervisor started after this one dies needs to take the run over (reattach()).
         state = {
             "remote": rem,

@@ -1,0 +1,180 @@
+"""Distributed runs over SSH (`distribution: pytorch`, `resources.instance_count: N`) on a target
+with several hosts (`hosts: [a, b]` in its YAML; node n runs on hosts[n]).
+
+Each process of the run is one SshRun: its own remote folder (REMOTE-r<rank>), its own detached
+process group, its driver log pulled into the run's per-rank log (engine.runtime.distribution's
+name, `70_driver_log_<rank>.txt`). The processes get what torch.distributed reads, as on this
+machine (engine.compute.distributed.rank_environment), with MASTER_ADDR node 0's host name and
+MASTER_PORT a port that was free there. As with torchrun, the first process that fails ends the
+others (their remote process groups, TERM then KILL) and the run fails with its exit code.
+Metrics and logs of every process come back; ./logs comes from rank 0; ./outputs from all.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from engine.compute.distributed import LOCALHOST, rank_environment
+from engine.compute.ssh.blobs import UploadResult
+from engine.compute.ssh.connection import SshTarget
+from engine.compute.ssh.run import SshRun
+from engine.entities import EnvironmentSpec
+from engine.environments.build import BuildLog
+from engine.errors import LaunchFailed
+from engine.runtime.distribution import Distribution
+from engine.runtime.files import RunFiles
+from engine.runtime.launchspec import LaunchSpec
+
+_FREE_PORT = "import socket; s = socket.socket(); s.bind(('', 0)); print(s.getsockname()[1])"
+
+
+class SshGroup:
+    """The run handle of a distributed run over SSH (an engine.compute.handle.RunHandle)."""
+
+    def __init__(self, runs: list[SshRun], dist: Distribution, log: Callable[[str], None]) -> None:
+        self.runs = runs
+        self.dist = dist
+        self.log = log
+        self.failed_rank: int | None = None
+        self._code: int | None = None
+
+    # What the supervisor reads of a run handle on SSH: rank 0's.
+    @property
+    def target(self) -> SshTarget:
+        return self.runs[0].target
+
+    @property
+    def remote(self) -> str:
+        return self.runs[0].remote
+
+    @property
+    def interpreter(self) -> str | None:
+        return self.runs[0].interpreter
+
+    @property
+    def pid(self) -> int | None:
+        return self.runs[0].pid
+
+    @property
+    def failure(self) -> str | None:
+        return next((r.failure for r in self.runs if r.failure), None)
+
+    # ---------------------------------------------------------------- start
+    def connect(self) -> None:
+        for run in self.runs:
+            run.connect()
+
+    def build_environment(self, env: EnvironmentSpec, log: BuildLog) -> tuple[str, bool]:
+        """The environment on every node's host (cached there after the first process)."""
+        results = [run.build_environment(env, log) for run in self.runs]
+        return results[0][0], all(cached for _h, cached in results)
+
+    def upload(self) -> UploadResult:
+        sent = [run.upload() for run in self.runs]
+        return UploadResult(
+            sum(s.bytes_sent for s in sent),
+            sum(s.blobs_sent for s in sent),
+            sum(s.blob_bytes for s in sent),
+            sent[0].files,
+            sent[0].base,
+        )
+
+    def start(self) -> None:
+        master = self.runs[0]
+        out, err, _code = master.link.exec(f'{master.interpreter or "python3"} -c "{_FREE_PORT}"')
+        try:
+            port = int(out.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            raise LaunchFailed(
+                f"could not find a free port on {master.target.address} for the run's "
+                f"rendezvous: {err.strip() or out.strip()}"
+            ) from None
+        addr = master.target.hostname
+        self.log(
+            f"ssh: distributed run of {len(self.runs)} process(es); MASTER_ADDR={addr} MASTER_PORT={port}"
+        )
+        try:
+            for rank, run in enumerate(self.runs):
+                env = {
+                    k: v.replace(LOCALHOST, addr) for k, v in rank_environment(self.dist, rank, port).items()
+                }
+                run.start(env)
+        except BaseException:
+            for run in self.runs:
+                if run.pgid is not None:
+                    run.terminate(0)
+            raise
+
+    # ---------------------------------------------------------------- supervise
+    def poll(self) -> int | None:
+        if self._code is not None:
+            return self._code
+        codes = [run.poll() for run in self.runs]
+        for rank, code in enumerate(codes):
+            if code is not None and code != 0:  # the first failure ends the others
+                self.failed_rank = rank
+                self.log(f"ssh: process {rank} ended with {code}: ending the others")
+                for other in self.runs:
+                    if other is not self.runs[rank]:
+                        other.terminate(2.0)
+                self._code = code
+                return code
+        if all(code is not None for code in codes):
+            self._code = 0
+        return self._code
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while (code := self.poll()) is None:
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TimeoutError(f"the distributed run on {self.target.address} is still going")
+            time.sleep(0.05)
+        return code
+
+    def terminate(self, grace: float) -> int:
+        codes = [run.terminate(grace) for run in self.runs]
+        self._code = next((c for c in codes if c != 0), 0) if self._code is None else self._code
+        return self._code
+
+    def cleanup(self) -> int:
+        return sum(run.cleanup() for run in self.runs)
+
+    def recorded_exit_code(self, code: int) -> int:
+        return code
+
+    def close(self) -> None:
+        for run in self.runs:
+            run.close()
+
+
+def make_ssh_group(
+    files: RunFiles, spec: LaunchSpec, log: Callable[[str], None], note: Callable[[str], None]
+) -> SshGroup:
+    """The handle of distributed run `spec`: process r on hosts[r // process_count_per_instance]
+    of its target (LaunchFailed when the target has fewer hosts than the run has nodes)."""
+    dist = spec.distribution
+    assert dist is not None
+    settings = dict(spec.placement.ssh or {})
+    name = str(spec.placement.compute_target or settings.get("host"))
+    hosts = list(settings.get("hosts") or [settings.get("host")])
+    if dist.kind != "pytorch" or dist.instance_count > len(hosts):
+        raise LaunchFailed(
+            f"compute target {name!r} cannot run this distributed job: it has {len(hosts)} host(s), "
+            f"the job asks for {dist.instance_count} {dist.kind} node(s)",
+            "list the nodes in the compute YAML (`hosts: [a, b]`) or lower "
+            "`resources.instance_count`; over SSH, `distribution: pytorch` is available",
+        )
+    runs = []
+    per = dist.process_count_per_instance
+    for rank in range(dist.world_size):
+        target = SshTarget.from_config(name, {**settings, "host": hosts[rank // per]})
+        runs.append(
+            SshRun(
+                target, files, spec, log, note, rank=rank, driver_log=files.system_logs / dist.log_name(rank)
+            )
+        )
+    return SshGroup(runs, dist, log)
+
+
+__all__ = ["SshGroup", "make_ssh_group"]

@@ -1,0 +1,93 @@
+"""Distributed runs over SSH (engine.compute.ssh.group), against the real throwaway sshd of
+tests/engine/runs/sshd.py: a target with two hosts (both this sshd: the test machine has one),
+one node per host, a real 2-node gloo all-reduce with the torch of Trainyard's own venv (the
+"hosts" are this machine, so its interpreter is there)."""
+
+from __future__ import annotations
+
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import psutil
+import pytest
+import test_ssh_compute
+
+from engine.api import Engine
+from engine.errors import LaunchFailed
+from engine.jobs.spec import JobSpec
+from engine.runs.files import RunFiles
+from engine.runtime.distribution import make_distribution
+
+# The SSH fixtures (a throwaway sshd, a target registered on it), shared with test_ssh_compute.
+sshd = test_ssh_compute.sshd
+target = test_ssh_compute.target
+
+ALLREDUCE = """
+import os, torch, torch.distributed as dist
+from azureml.core import Run
+dist.init_process_group("gloo")
+rank = dist.get_rank()
+t = torch.tensor([float(rank + 1)])
+dist.all_reduce(t)
+print("rank", rank, "of", dist.get_world_size(), "node", os.environ["NODE_RANK"], "local",
+      os.environ["LOCAL_RANK"], "master", os.environ["MASTER_ADDR"], "sum", t.item(), flush=True)
+Run.get_context().log(f"sum_{rank}", t.item())
+dist.destroy_process_group()
+"""
+
+FAIL_ONE = """
+import os, sys, time
+if os.environ["RANK"] == "1":
+    time.sleep(1)
+    print("rank 1 gives up", flush=True)
+    sys.exit(3)
+print("rank 0 waits", flush=True)
+time.sleep(300)
+"""
+
+
+def test_a_two_node_gloo_all_reduce_runs_one_node_per_host(eng: Engine, project, target) -> None:  # type: ignore[no-untyped-def]
+    target(hosts=["127.0.0.1", "127.0.0.1"])
+    code = project({"ar.py": ALLREDUCE})
+    run = eng.submit(JobSpec(experiment_name="exp", code_dir=code, script="ar.py", compute="far",
+                             interpreter_path=sys.executable,
+                             distribution=make_distribution("pytorch", 1, 2)))
+    final = eng.wait(run.name, timeout=180)
+    files = RunFiles(Path(final.run_dir))
+    logs = {r: (files.system_logs / f"70_driver_log_{r}.txt") for r in (0, 1)}
+    assert final.status == "Completed", (final.error, {r: p.read_text() for r, p in logs.items() if p.exists()})
+    for rank in (0, 1):
+        text = logs[rank].read_text()
+        assert f"rank {rank} of 2 node {rank} local 0 master 127.0.0.1 sum 3.0" in text
+        assert eng.metric_history(run.name, f"sum_{rank}").values.tolist() == [3.0]
+
+
+def _marked(marker: str) -> list[psutil.Process]:
+    return [p for p in psutil.process_iter(["cmdline"]) if marker in " ".join(p.info["cmdline"] or [])]
+
+
+def test_the_first_failing_process_ends_the_others(eng: Engine, project, target) -> None:  # type: ignore[no-untyped-def]
+    target(hosts=["127.0.0.1", "127.0.0.1"])
+    marker = f"marker-{uuid.uuid4().hex[:8]}"
+    code = project({"f.py": FAIL_ONE})
+    run = eng.submit(JobSpec(experiment_name="exp", code_dir=code, script="f.py", arguments=(marker,),
+                             compute="far", distribution=make_distribution("pytorch", 1, 2)))
+    final = eng.wait(run.name, timeout=120)
+    assert final.status == "Failed"
+    assert final.exit_code == 3
+    assert final.error is not None and "exited with code 3: rank 1 gives up" in final.error
+    deadline = time.monotonic() + 10
+    while _marked(marker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _marked(marker) == []  # rank 0's remote process group was ended
+
+
+def test_more_nodes_than_hosts_is_refused_at_submit(eng: Engine, project, target) -> None:  # type: ignore[no-untyped-def]
+    target()
+    code = project({"f.py": "print(1)\n"})
+    with pytest.raises(LaunchFailed, match="with 1 host\\(s\\); the job asks for `instance_count: 2`"):
+        eng.submit(JobSpec(experiment_name="exp", code_dir=code, script="f.py", compute="far",
+                           distribution=make_distribution("pytorch", 1, 2)))
+    assert eng.list_runs() == []
