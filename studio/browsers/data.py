@@ -133,8 +133,7 @@ class DataBrowser(RefreshedPage):
         self.open_button.setEnabled(bool(row.exists))
         self.producer_button.setEnabled(bool(row.produced_by))
         self.consumers.clear()
-        self.consumers.addItem(f"Consumed by {plural(len(row.consumed_by), 'run')}…" if row.consumed_by
-                               else "Consumed by no run")
+        self.consumers.addItem(f"Consumers ({len(row.consumed_by)})")
         for name in row.consumed_by:
             self.consumers.addItem(name)
         self.consumers.setEnabled(bool(row.consumed_by))
