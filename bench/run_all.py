@@ -16,7 +16,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 ORDER = ["cli", "log", "store", "snapshot", "submit", "envbuild", "studio_start", "studio_table", "studio_plot", "gpu", "ssh_upload",
-         "inrun"]
+         "inrun", "mlflow_client"]
 TITLES = {
     "cli": "CLI answer time (target: job list / job show ≤ 150 ms on 1,000 runs)",
     "log": "In-script `run.log` (target ≤ 5 µs per call)",

@@ -2,6 +2,9 @@
 
 At import (before any test module imports the engine or Qt):
 - Qt renders offscreen unless the caller chose a platform (xvfb-run tests set ``xcb``).
+- System metrics are off (``TRAINYARD_SYSTEM_METRICS_INTERVAL=0``): a run that happens to last
+  longer than the sampling interval on a slow machine would otherwise get extra ``system/...``
+  metrics that tests counting a run's metrics do not expect; their own tests turn them on.
 - ``TRAINYARD_HOME`` and the XDG data/config/state dirs point into a throwaway folder, and
   ``TRAINYARD_WORKSPACE`` is dropped, so no test reads or writes the user's real workspace or
   settings; a test that wants a workspace sets one with ``monkeypatch``.
@@ -27,6 +30,7 @@ os.environ["TRAINYARD_HOME"] = str(_SESSION_HOME)
 for _var, _sub in (("XDG_DATA_HOME", "data"), ("XDG_CONFIG_HOME", "config"), ("XDG_STATE_HOME", "state")):
     os.environ[_var] = str(_SESSION_HOME / _sub)
 os.environ.pop("TRAINYARD_WORKSPACE", None)
+os.environ["TRAINYARD_SYSTEM_METRICS_INTERVAL"] = "0"
 
 
 @pytest.fixture(autouse=True)

@@ -41,6 +41,7 @@ from engine.workspace import WorkspaceLocation
 if TYPE_CHECKING:
     from engine.environments.build import BuiltEnvironment
     from engine.runs.ingest import RecordIngestor
+    from engine.runs.sysmetrics import SystemMetrics
     from engine.store.sql import SqlStore
 
 T = TypeVar("T")
@@ -372,6 +373,7 @@ class Supervisor:
         models_dir = WorkspaceLocation(self.files.root.parent.parent.parent).models_dir
         ingestor = RecordIngestor(store, self.run_name, self.files, warn=self.log, models_dir=models_dir)
         mirror = FolderMirror(self.files.wd / "logs", self.files.logs)
+        system = self._system_metrics(store)
         max_duration = self.spec.max_run_duration_seconds
         started = times[2] if times is not None else time.time()
         deadline = started + float(max_duration) if max_duration else None
@@ -384,6 +386,8 @@ class Supervisor:
         while proc.poll() is None:
             self._safe(ingestor.poll)
             self._safe(mirror.sync)
+            if system is not None:
+                self._safe(system.poll)
             now = time.monotonic()
             if now >= next_cancel_check:
                 next_cancel_check = now + CANCEL_CHECK_SECONDS
@@ -398,6 +402,23 @@ class Supervisor:
                 break
             time.sleep(POLL_SECONDS)
         return self.finish(ingestor, mirror)
+
+    def _system_metrics(self, store: SqlStore) -> SystemMetrics | None:
+        """The run's system metrics sampler: the script's process tree and the GPUs it sees, where
+        the script is a process of this machine (local runs; not yet containers and SSH hosts)."""
+        from engine.runs.sysmetrics import (  # psutil
+            SystemMetrics,
+            SystemSampler,
+            sampling_interval,
+            visible_gpus,
+        )
+
+        pid = getattr(self.proc, "pid", None)
+        interval = sampling_interval(self.spec.env)
+        if not isinstance(pid, int) or interval <= 0:
+            return None
+        return self._safe(lambda: SystemMetrics(store, self.run_name,
+                                                SystemSampler(pid, visible_gpus(self.spec.env)), interval))
 
     def _wait_for_a_slot(self) -> bool:
         """Stay Queued while the compute target runs its `max_concurrent_runs` (runs queued

@@ -1,4 +1,5 @@
-"""The Metrics tab: a live chart per scalar metric (built when scrolled into view), tables for
+"""The Metrics tab: a live chart per scalar metric (built when scrolled into view), the run's
+system metrics (``system/...``: CPU, memory, GPUs, I/O) in their own section, tables for
 lists/rows/tables, and a gallery of logged images, under one filter and one set of plot options.
 
 The tab tells the page what it already shows (`point_counts`, `object_counts`); the page's fetch
@@ -30,6 +31,7 @@ from studio.style import heading, muted, plural
 from studio.widgets import EmptyState, scroll_area
 
 COLUMNS = 2
+SYSTEM_PREFIX = "system/"  # engine.runs.sysmetrics.PREFIX: the supervisor's samples of the run
 
 
 class MetricsTab(QWidget):
@@ -74,6 +76,12 @@ class MetricsTab(QWidget):
         self.grid = ChartGrid(self.scroll, COLUMNS)
         self.grid.plotCreated.connect(lambda _key: self.needsData.emit())
         body_lay.addWidget(self.grid)
+        self.system_title = heading("System", 1.2)
+        self.system_grid = ChartGrid(self.scroll, COLUMNS)
+        self.system_grid.plotCreated.connect(lambda _key: self.needsData.emit())
+        for w in (self.system_title, self.system_grid):
+            w.hide()
+            body_lay.addWidget(w)
         self.tables_title = heading("Tables", 1.2)
         self.tables = ObjectTables()
         self.images_title = heading("Images", 1.2)
@@ -99,10 +107,10 @@ class MetricsTab(QWidget):
     @property
     def plots(self) -> dict[str, MetricPlot]:
         """The charts built so far (those scrolled into view at least once)."""
-        return self.grid.plots
+        return {**self.grid.plots, **self.system_grid.plots}
 
     def point_counts(self) -> dict[str, int]:
-        return {key: plot.point_count() for key, plot in self.grid.plots.items()}
+        return {key: plot.point_count() for key, plot in self.plots.items()}
 
     def object_counts(self) -> dict[str, int]:
         return dict(self._object_counts)
@@ -121,9 +129,12 @@ class MetricsTab(QWidget):
 
     def apply(self, update: DetailUpdate) -> None:
         self.summaries = {s.key: s for s in update.summaries}
-        self.grid.set_keys([s.key for s in update.summaries if s.kind == "scalar"])
+        scalars = [s.key for s in update.summaries if s.kind == "scalar"]
+        self.grid.set_keys([k for k in scalars if not k.startswith(SYSTEM_PREFIX)])
+        self.system_grid.set_keys([k for k in scalars if k.startswith(SYSTEM_PREFIX)])
+        plots = self.plots
         for key, new in update.points.items():
-            plot = self.grid.plots.get(key)
+            plot = plots.get(key)
             if plot is None:
                 continue
             h = new.history
@@ -146,20 +157,26 @@ class MetricsTab(QWidget):
 
     def set_options(self, options: PlotOptions) -> None:
         self.grid.set_options(options)
+        self.system_grid.set_options(options)
 
     # ---------------------------------------------------------------- layout
     def _filter_changed(self, text: str) -> None:
         self.grid.set_filter(text)
+        self.system_grid.set_filter(text)
         self.tables.set_filter(text)
         self.gallery.set_filter(text)
         self._show_sections()
 
     def _show_sections(self) -> None:
-        charts = len(self.grid.shown_keys())
+        system = len(self.system_grid.shown_keys())
+        charts = len(self.grid.shown_keys()) + system
+        self.system_title.setVisible(system > 0)
+        self.system_grid.setVisible(system > 0)
+        self.system_title.setText(f"System ({system:,})" if system else "System")
         text = self.filter.text().strip().lower()
         tables = sum(text in key.lower() for key in self.tables.tables)
         images = self.gallery.shown_count()
-        self.grid.setVisible(charts > 0)
+        self.grid.setVisible(charts > system)
         for title, widget, n in ((self.tables_title, self.tables, tables), (self.images_title, self.gallery, images)):
             title.setVisible(n > 0)
             widget.setVisible(n > 0)

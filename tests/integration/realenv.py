@@ -15,6 +15,7 @@ from engine.runs.files import RunFiles
 REAL_ENV = EnvironmentSpec(
     name="mlflow-real",
     pip_requirements=(
+        "accelerate",  # transformers' Trainer needs it with PyTorch
         "lightgbm",
         "lightning",
         "matplotlib",
@@ -22,7 +23,7 @@ REAL_ENV = EnvironmentSpec(
         "pandas",
         "scikit-learn",
         "tensorboard",
-        "torch==2.13.0+cpu",  # the CPU wheel on this machine's disk (the CUDA one is 5 GB)
+        "torch==2.13.0+cpu",  # the CPU wheel on this machine's disk (the CUDA build is 5 GB)
         "transformers",
         "xgboost",
     ),

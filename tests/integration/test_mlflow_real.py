@@ -199,3 +199,93 @@ def test_sklearn_autolog(mlflow_ws: Any) -> None:
     keys = set(mlflow_ws.engine.latest_metrics(final.name))
     assert {"training_accuracy_score", "training_f1_score"} <= keys, keys
     assert (RunFiles(Path(final.run_dir)).outputs / "model" / "MLmodel").is_file()
+
+
+LIGHTNING = """
+import mlflow, torch
+import lightning as L
+from lightning.pytorch.loggers import MLFlowLogger
+from torch.utils.data import DataLoader, TensorDataset
+
+class Net(L.LightningModule):
+    def __init__(self):
+        super().__init__()
+        self.layer = torch.nn.Linear(4, 1)
+    def training_step(self, batch, _):
+        x, y = batch
+        loss = torch.nn.functional.mse_loss(self.layer(x), y)
+        self.log("train_loss", loss, on_step=True, on_epoch=False)
+        return loss
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.1)
+
+data = DataLoader(TensorDataset(torch.randn(32, 4), torch.randn(32, 1)), batch_size=8)
+kw = dict(max_epochs=2, enable_progress_bar=False, enable_checkpointing=False, log_every_n_steps=1)
+mlflow.pytorch.autolog(log_models=False)
+L.Trainer(logger=False, **kw).fit(Net(), data)
+logger = MLFlowLogger(experiment_name="mlflow-real", run_id=mlflow.last_active_run().info.run_id)
+L.Trainer(logger=logger, **kw).fit(Net(), data)
+logger.log_metrics({"logger_metric": 3.0}, step=0)
+print("logger run", logger.run_id)
+"""
+
+
+def test_lightning_autolog_and_its_mlflow_logger(mlflow_ws: Any) -> None:
+    final, log = mlflow_ws.run(LIGHTNING)
+    _ok(final, log)
+    eng = mlflow_ws.engine
+    assert f"logger run {final.name}" in log
+    # autolog: the epoch-level metrics and the optimizer's params; the logger: every step's loss.
+    assert final.params["optimizer_name"] == "SGD" and final.params["epochs"] == "2"
+    assert len(eng.metric_history(final.name, "train_loss").values) >= 8
+    assert eng.metric_history(final.name, "logger_metric").values.tolist() == [3.0]
+
+
+TRANSFORMERS = """
+import os, sys, torch
+from transformers import BertConfig, BertForSequenceClassification, Trainer, TrainingArguments
+report = sys.argv[1]
+model = BertForSequenceClassification(BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1,
+                                                 num_attention_heads=2, intermediate_size=16, num_labels=2))
+class Data(torch.utils.data.Dataset):
+    def __len__(self): return 16
+    def __getitem__(self, i):
+        return {"input_ids": torch.tensor([1, 2, 3, i % 5]), "labels": torch.tensor(i % 2)}
+args = TrainingArguments(output_dir="hf-out", report_to=report, num_train_epochs=2, logging_steps=1,
+                         per_device_train_batch_size=4, save_strategy="no", use_cpu=True)
+Trainer(model=model, args=args, train_dataset=Data()).train()
+print("trained with", report)
+"""
+
+
+@pytest.mark.parametrize("report", ["mlflow", "all"])
+def test_transformers_trainer_reports_to_mlflow(mlflow_ws: Any, report: str) -> None:
+    code = TRANSFORMERS.replace("report = sys.argv[1]", f"report = {report!r}")
+    final, log = mlflow_ws.run(code)
+    _ok(final, log)
+    assert f"trained with {report}" in log
+    loss = mlflow_ws.engine.metric_history(final.name, "loss")
+    assert len(loss.values) == 8 and loss.steps.tolist() == list(range(1, 9))
+    assert final.params["num_train_epochs"] == "2"
+
+
+def test_xgboost_and_lightgbm_autolog(mlflow_ws: Any) -> None:
+    code = """
+    import mlflow, numpy as np, xgboost as xgb, lightgbm as lgb
+    mlflow.autolog(log_models=False)
+    X = np.random.RandomState(0).rand(60, 3); y = (X[:, 0] > 0.5).astype(int)
+    mlflow.start_run()
+    xgb.train({"objective": "binary:logistic", "max_depth": 2}, xgb.DMatrix(X, label=y), num_boost_round=3,
+              evals=[(xgb.DMatrix(X, label=y), "train")])
+    with mlflow.start_run(nested=True, run_name="lgb"):
+        lgb.train({"objective": "binary", "num_leaves": 4, "verbose": -1}, lgb.Dataset(X, label=y),
+                  num_boost_round=3, valid_sets=[lgb.Dataset(X, label=y)], valid_names=["train"])
+    """
+    final, log = mlflow_ws.run(code)
+    _ok(final, log)
+    eng = mlflow_ws.engine
+    assert final.params["max_depth"] == "2"
+    assert eng.metric_history(final.name, "train-logloss").steps.tolist() == [0, 1, 2]
+    (child,) = eng.children(final.name)
+    assert child.params["num_leaves"] == "4"
+    assert eng.metric_history(child.name, "train-binary_logloss").steps.tolist() == [0, 1, 2]

@@ -271,3 +271,34 @@ def test_a_logged_value_reaches_the_open_chart_quickly(qtbot, window, engine, su
     qtbot.waitUntil(lambda: plot.point_count() >= target, timeout=10_000)
     hold.write_text("")
     wait_status(window, name, "Completed")
+
+
+def test_system_metrics_have_their_own_section(qtbot, window, engine, make_project, tmp_path):
+    """A run sampled by its supervisor (every 0.5 s here): its system/... charts are in the
+    System section, apart from the script's own charts."""
+    folder = make_project(tmp_path / "sys")
+    (folder / "busy.py").write_text(textwrap.dedent("""
+        import time
+        from azureml.core import Run
+        run = Run.get_context()
+        end = time.time() + 3
+        step = 0
+        while time.time() < end:
+            run.log("loss", 1.0 / (step + 1))
+            step += 1
+            time.sleep(0.01)
+    """))
+    run = engine.submit(JobSpec(experiment_name="sys", code_dir=folder, script="busy.py",
+                                environment_variables={"TRAINYARD_SYSTEM_METRICS_INTERVAL": "0.5"}))
+    assert engine.wait(run.name, timeout=60).status == "Completed"
+    detail = window.show_run(run.name)
+    detail.show_tab("metrics")
+    tab = detail.metrics
+    qtbot.waitUntil(lambda: "system/cpu_percent" in tab.system_grid.slots, timeout=10_000)
+    assert list(tab.grid.slots) == ["loss"]
+    assert {"system/cpu_percent", "system/memory_rss_mib"} <= set(tab.system_grid.slots)
+    assert tab.system_title.isVisibleTo(tab) and tab.system_title.text().startswith("System (")
+    qtbot.waitUntil(lambda: "system/cpu_percent" in tab.plots and tab.plots["system/cpu_percent"].point_count() >= 3,
+                    timeout=10_000)
+    tab.filter.setText("loss")
+    assert not tab.system_grid.isVisibleTo(tab) and tab.grid.shown_keys() == ["loss"]

@@ -1,11 +1,14 @@
-"""MLflow-instrumented scripts through the real engine: `import mlflow` is the stand-in, what it
-logs lands in the run's store and files, and the run's environment points MLflow at Trainyard."""
+"""MLflow-instrumented scripts through the real engine: in an environment without MLflow (this
+machine's system Python) `import mlflow` is the stand-in, what it logs lands in the run's store
+and files, and the run's environment points MLflow at Trainyard. An MLflow the environment has
+(here: a fake one on the job's PYTHONPATH) is imported instead of the stand-in."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from engine.api import Engine
+from engine.entities import EnvironmentSpec
 from engine.jobs.spec import JobSpec
 from engine.links import parse_link, run_link
 from engine.runs.files import RunFiles
@@ -16,8 +19,7 @@ import os
 import mlflow
 
 print("env", os.environ["MLFLOW_TRACKING_URI"], os.environ["MLFLOW_RUN_ID"], os.environ["MLFLOW_EXPERIMENT_NAME"])
-print("stand-in", mlflow.__file__.endswith(os.path.join("inject", "mlflow", "__init__.py")),
-      "over", os.path.isfile(os.path.join(os.environ["PYTHONPATH"].split(os.pathsep)[1], "mlflow", "__init__.py")))
+print("stand-in", mlflow.__file__.endswith(os.path.join("inject", "trainyard_standins", "mlflow", "__init__.py")))
 with mlflow.start_run() as run:
     print("run id", run.info.run_id, "uri", mlflow.get_tracking_uri())
     mlflow.log_params({"lr": 0.01, "optimizer": "adam"})
@@ -32,15 +34,16 @@ with mlflow.start_run() as run:
     mlflow.log_artifact("report.txt", artifact_path="reports/final")
 """
 
-# A "real" MLflow on the job's own PYTHONPATH: inside a run the stand-in must win over it.
-REAL_MLFLOW = 'raise ImportError("the real mlflow was imported inside a Trainyard run")\n'
+# The system Python of this machine: no MLflow installed.
+NO_MLFLOW = EnvironmentSpec(name="system-python", user_managed=True, interpreter_path="/usr/bin/python3")
+# A "real" MLflow on the job's own PYTHONPATH: inside a run it wins over the stand-in.
+REAL_MLFLOW = 'WHO = "the environment\'s own"\n'
 
 
 def test_an_mlflow_script_logs_into_its_run(eng: Engine, project) -> None:  # type: ignore[no-untyped-def]
-    code = project({"train.py": TRAIN, "site/mlflow/__init__.py": REAL_MLFLOW})
+    code = project({"train.py": TRAIN})
     spec = JobSpec(experiment_name="mlflow-exp", code_dir=code, script="train.py", tags={"team": "vision"},
-                   environment_variables={"PYTHONPATH": "site",
-                                          "MLFLOW_TRACKING_URI": "http://elsewhere:5000"})
+                   environment_spec=NO_MLFLOW, environment_variables={"MLFLOW_TRACKING_URI": "http://elsewhere:5000"})
     run = eng.submit(spec)
     final = eng.wait(run.name, timeout=60)
     files = RunFiles(Path(final.run_dir))
@@ -52,7 +55,7 @@ def test_an_mlflow_script_logs_into_its_run(eng: Engine, project) -> None:  # ty
     uri = run_link(run.name, eng.location.folder)
     assert parse_link(uri) == (run.name, str(eng.location.folder))
     assert f"env {uri} {run.name} mlflow-exp" in lines
-    assert "stand-in True over True" in lines
+    assert "stand-in True" in lines
     assert f"run id {run.name} uri {uri}" in lines
 
     loss = eng.metric_history(run.name, "loss")
@@ -71,6 +74,16 @@ def test_an_mlflow_script_logs_into_its_run(eng: Engine, project) -> None:  # ty
     assert again.status == "Completed", (again.error, again_log)
     assert f"env {run_link(again.name, eng.location.folder)} {again.name} mlflow-exp" in again_log.splitlines()
     assert eng.metric_history(again.name, "loss").values.tolist() == loss.values.tolist()
+
+
+def test_an_mlflow_in_the_environment_is_imported_instead_of_the_stand_in(eng: Engine, project) -> None:  # type: ignore[no-untyped-def]
+    code = project({"train.py": "import mlflow\nprint(mlflow.WHO)\n", "site/mlflow/__init__.py": REAL_MLFLOW})
+    spec = JobSpec(experiment_name="mlflow-exp", code_dir=code, script="train.py", environment_spec=NO_MLFLOW,
+                   environment_variables={"PYTHONPATH": "site"})
+    final = eng.wait(eng.submit(spec).name, timeout=60)
+    log = RunFiles(Path(final.run_dir)).driver_log.read_text()
+    assert final.status == "Completed", (final.error, log)
+    assert "the environment's own" in log.splitlines()
 
 
 def test_the_jobs_own_mlflow_run_id_and_experiment_name_win() -> None:

@@ -1,0 +1,184 @@
+"""System metrics of a run, sampled by its supervisor every few seconds and stored as metrics
+named ``system/...`` (so ``trainyard job metrics``, the Metrics tab and Compare list them):
+
+- ``system/cpu_percent``: CPU of the script's whole process tree (100 = one core busy);
+- ``system/memory_rss_mib``: resident memory of the tree;
+- ``system/disk_read_mib``, ``system/disk_write_mib``: the tree's disk I/O since the run started;
+- ``system/network_sent_mib``, ``system/network_recv_mib``: this machine's network I/O since the
+  run started (the kernel does not count it per process);
+- ``system/gpu<i>/utilization_percent``, ``system/gpu<i>/memory_used_mib``,
+  ``system/gpu<i>/memory_percent``: each GPU the run uses (its ``CUDA_VISIBLE_DEVICES``, else every
+  GPU of the machine), as ``nvidia-smi`` reports them (``engine.compute.gpus``).
+
+The interval is ``TRAINYARD_SYSTEM_METRICS_INTERVAL`` seconds (the job's environment variables,
+else the supervisor's; default 5; 0 turns sampling off). The points are stored under the cursor
+``system``, whose offset counts the samples, so a restarted supervisor goes on at the next step.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import psutil
+
+from engine.compute.gpus import GpuInventory, local_gpus
+from engine.tracking.inject.trainyard_run.envvars import ENV_SYSTEM_METRICS_INTERVAL
+
+__all__ = ["DEFAULT_INTERVAL", "PREFIX", "SOURCE", "SystemSampler", "sampling_interval"]
+
+DEFAULT_INTERVAL = 5.0
+PREFIX = "system/"
+SOURCE = "system"  # the store cursor of the samples
+MIB = 1024 * 1024
+
+
+def sampling_interval(job_env: Mapping[str, str], own_env: Mapping[str, str] = os.environ) -> float:
+    """Seconds between samples (0: off). A value that is not a number falls back to the default."""
+    text = job_env.get(ENV_SYSTEM_METRICS_INTERVAL) or own_env.get(ENV_SYSTEM_METRICS_INTERVAL)
+    if not text:
+        return DEFAULT_INTERVAL
+    try:
+        value = float(text)
+    except ValueError:
+        return DEFAULT_INTERVAL
+    return 0.0 if math.isnan(value) or value <= 0 else max(value, 0.5)
+
+
+def visible_gpus(job_env: Mapping[str, str]) -> set[int] | None:
+    """The GPU indices a run sees (``CUDA_VISIBLE_DEVICES`` as numbers), None for all of them."""
+    text = job_env.get("CUDA_VISIBLE_DEVICES")
+    if text is None:
+        return None
+    return {int(p) for p in text.split(",") if p.strip().isdigit()}
+
+
+class SystemSampler:
+    """Samples one run. ``root_pid``: the script's process (its descendants are counted too);
+    None where the script does not run on this machine (only the GPUs are then sampled)."""
+
+    def __init__(
+        self,
+        root_pid: int | None,
+        gpus: set[int] | None = None,
+        query_gpus: Callable[[], GpuInventory] = local_gpus,
+    ) -> None:
+        self.root_pid = root_pid
+        self.gpus = gpus
+        self.query_gpus = query_gpus
+        self._procs: dict[int, psutil.Process] = {}  # kept, so cpu_percent measures since the last sample
+        self._io_done: dict[int, tuple[int, int]] = {}  # bytes read/written by processes that ended
+        self._io_seen: dict[int, tuple[int, int]] = {}
+        self._net_start = self._net()
+        self._has_gpus = True
+
+    @staticmethod
+    def _net() -> tuple[int, int] | None:
+        try:
+            n = psutil.net_io_counters()
+        except (OSError, RuntimeError):
+            return None
+        return (n.bytes_sent, n.bytes_recv) if n is not None else None
+
+    def _tree(self) -> list[psutil.Process]:
+        if self.root_pid is None:
+            return []
+        try:
+            root = self._procs.get(self.root_pid) or psutil.Process(self.root_pid)
+            found = [root, *root.children(recursive=True)]
+        except psutil.Error:
+            return []
+        procs = []
+        for p in found:
+            kept = self._procs.setdefault(p.pid, p)
+            procs.append(kept)
+        alive = {p.pid for p in procs}
+        for pid in list(self._procs):
+            if pid not in alive:
+                del self._procs[pid]
+                seen = self._io_seen.pop(pid, None)
+                if seen is not None:  # an ended process's I/O still counts for the run
+                    done = self._io_done.get(0, (0, 0))
+                    self._io_done[0] = (done[0] + seen[0], done[1] + seen[1])
+        return procs
+
+    def sample(self) -> dict[str, float]:
+        """One sample: metric name -> value (what could not be read is left out)."""
+        out: dict[str, float] = {}
+        procs = self._tree()
+        if procs:
+            cpu = rss = 0.0
+            for p in procs:
+                try:
+                    with p.oneshot():
+                        cpu += p.cpu_percent(None)
+                        rss += p.memory_info().rss
+                        io = p.io_counters()
+                        self._io_seen[p.pid] = (io.read_bytes, io.write_bytes)
+                except (psutil.Error, AttributeError, OSError):
+                    continue
+            out[PREFIX + "cpu_percent"] = cpu
+            out[PREFIX + "memory_rss_mib"] = rss / MIB
+            done = self._io_done.get(0, (0, 0))
+            read = done[0] + sum(v[0] for v in self._io_seen.values())
+            written = done[1] + sum(v[1] for v in self._io_seen.values())
+            out[PREFIX + "disk_read_mib"] = read / MIB
+            out[PREFIX + "disk_write_mib"] = written / MIB
+        net = self._net()
+        if net is not None and self._net_start is not None:
+            out[PREFIX + "network_sent_mib"] = (net[0] - self._net_start[0]) / MIB
+            out[PREFIX + "network_recv_mib"] = (net[1] - self._net_start[1]) / MIB
+        if self._has_gpus:
+            out.update(self._gpu_metrics())
+        return out
+
+    def _gpu_metrics(self) -> dict[str, float]:
+        inventory = self.query_gpus()
+        if not inventory.gpus:
+            self._has_gpus = False  # no nvidia-smi or no driver: do not ask every few seconds
+            return {}
+        out: dict[str, float] = {}
+        for gpu in inventory.gpus:
+            if self.gpus is not None and gpu.index not in self.gpus:
+                continue
+            key = f"{PREFIX}gpu{gpu.index}/"
+            if gpu.utilization_percent is not None:
+                out[key + "utilization_percent"] = float(gpu.utilization_percent)
+            if gpu.memory_used_mib is not None:
+                out[key + "memory_used_mib"] = float(gpu.memory_used_mib)
+                if gpu.memory_total_mib:
+                    out[key + "memory_percent"] = 100.0 * gpu.memory_used_mib / gpu.memory_total_mib
+        return out
+
+
+class SystemMetrics:
+    """Samples a run every ``interval`` seconds into the store (``poll`` from the supervisor's loop)."""
+
+    def __init__(self, store: Any, run_name: str, sampler: SystemSampler, interval: float) -> None:
+        self.store = store
+        self.run_name = run_name
+        self.sampler = sampler
+        self.interval = interval
+        self.step = store.get_cursor(run_name, SOURCE)[0]  # samples stored before a restart
+        self.next_at = 0.0
+        if interval > 0:
+            sampler.sample()  # primes the CPU counters; the first stored sample covers an interval
+            self.next_at = time.monotonic() + interval
+
+    def poll(self) -> int:
+        """Sample when one is due; returns the number of metrics stored."""
+        if self.interval <= 0 or time.monotonic() < self.next_at:
+            return 0
+        self.next_at = time.monotonic() + self.interval
+        values = self.sampler.sample()
+        if not values:
+            return 0
+        now = time.time()
+        step = self.step
+        scalars = {k: ([step], [v], [now]) for k, v in values.items()}
+        self.store.ingest(self.run_name, source=SOURCE, offset=step + 1, last_seq=step + 1, scalars=scalars)
+        self.step = step + 1
+        return len(values)
