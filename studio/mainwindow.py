@@ -467,6 +467,7 @@ class MainWindow(QMainWindow):
             self.detail.stop()
         if self.compare is not None:
             self.compare.stop()
+        self.runs_page.tensorboards.stop_all()  # TensorBoard ends with the studio
         self.bridge.stop()
         thaw_heap()
 

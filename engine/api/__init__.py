@@ -35,6 +35,7 @@ from engine.runtime.files import RunFiles
 from engine.snapshots import SnapshotStore
 from engine.snapshots.diff import SnapshotDiff
 from engine.store.sql import SqlStore
+from engine.tracking.tbserver import TensorBoardServer, start_tensorboard
 from engine.workspace import WorkspaceLocation, resolve_workspace
 
 __all__ = ["BUILTIN_COMPUTE", "QUEUED_GRACE_SECONDS", "Engine"]
@@ -130,6 +131,12 @@ class Engine:
 
     def run_files(self, name: str) -> RunFiles:
         return self.runs.files(name)
+
+    def start_tensorboard(self, names: Sequence[str], port: int | None = None) -> TensorBoardServer:
+        """TensorBoard over the runs' logs/ folders (each run a named log dir), on a free local
+        port; the caller stops it (``server.stop()``)."""
+        logdirs = {self.get_run(n).name: self.run_files(n).logs for n in names}
+        return start_tensorboard(logdirs, self.location.storage / "tensorboard", port)
 
     def cancel(self, name: str, reason: str | None = None) -> E.Run:
         """Ask the supervisor to end the run's whole process tree (TERM, then KILL). `reason`

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -412,3 +414,28 @@ def job_diff(ctx: click.Context, run_a: str, run_b: str, workspace: str | None, 
     eng = open_engine(ctx, workspace)
     diff = eng.diff_runs(run_a, run_b)
     show(output_format, diff.to_dict, lambda: print_diff(diff))
+
+
+@job.command("tensorboard")
+@click.option("-n", "--name", "names", required=True, multiple=True, help="a job (repeat for several)")
+@click.option("--port", default=None, type=int, help="port on 127.0.0.1 (default: a free one)")
+@workspace_option
+@click.pass_context
+def job_tensorboard(ctx: click.Context, names: tuple[str, ...], port: int | None, workspace: str | None) -> None:
+    """Open TensorBoard on the jobs' logs/ (their event files); runs until Ctrl-C."""
+    eng = open_engine(ctx, workspace)
+    server = eng.start_tensorboard(list(names), port)
+    click.echo(f"TensorBoard for {', '.join(names)}: {server.url} (Ctrl-C to stop)")
+    sys.stdout.flush()
+
+    def interrupted(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupted)  # `kill` ends TensorBoard too, not only Ctrl-C
+    try:
+        while server.running():
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()

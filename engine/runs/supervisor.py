@@ -33,6 +33,7 @@ from engine.errors import InvalidSpec, TrainyardError
 from engine.runs.gpuassign import GpuAssigner, apply_assignment, script_pids
 from engine.runs.launch import INJECT_DIR, link_interpreter, materialize_code
 from engine.runs.logmirror import FolderMirror
+from engine.runs.tbingest import TensorBoardIngestor
 from engine.runtime.files import BUILD_LOG, RunFiles
 from engine.runtime.launchspec import read_spec
 from engine.tracking.inject.trainyard_run.envvars import PREFIX, RUN_IDENTITY
@@ -374,6 +375,7 @@ class Supervisor:
         ingestor = RecordIngestor(store, self.run_name, self.files, warn=self.log, models_dir=models_dir)
         mirror = FolderMirror(self.files.wd / "logs", self.files.logs)
         system = self._system_metrics(store)
+        tensorboard = TensorBoardIngestor(store, self.run_name, self.files.logs, warn=self.log)
         max_duration = self.spec.max_run_duration_seconds
         started = times[2] if times is not None else time.time()
         deadline = started + float(max_duration) if max_duration else None
@@ -388,6 +390,7 @@ class Supervisor:
             self._safe(mirror.sync)
             if system is not None:
                 self._safe(system.poll)
+            self._safe(tensorboard.poll)
             now = time.monotonic()
             if now >= next_cancel_check:
                 next_cancel_check = now + CANCEL_CHECK_SECONDS
@@ -401,7 +404,7 @@ class Supervisor:
                 self._end_tree()
                 break
             time.sleep(POLL_SECONDS)
-        return self.finish(ingestor, mirror)
+        return self.finish(ingestor, mirror, tensorboard)
 
     def _system_metrics(self, store: SqlStore) -> SystemMetrics | None:
         """The run's system metrics sampler: the script's process tree and the GPUs it sees, where
@@ -488,7 +491,8 @@ class Supervisor:
         self.log(f"ending the run: {self.cancel_reason}")
         self.proc.terminate(self.spec.cancel_grace_seconds)
 
-    def finish(self, ingestor: RecordIngestor, mirror: FolderMirror) -> int:
+    def finish(self, ingestor: RecordIngestor, mirror: FolderMirror,
+               tensorboard: TensorBoardIngestor | None = None) -> int:
         proc, store = self.proc, self._store()
         assert proc is not None
         code = proc.wait()
@@ -501,6 +505,8 @@ class Supervisor:
         while self._safe(ingestor.poll):
             pass
         self._safe(mirror.sync)
+        if tensorboard is not None:
+            self._safe(lambda: tensorboard.poll(force=True))
         self._safe(self._collect_outputs)
         fields: dict[str, Any] = {"exit_code": code}
         script_failed = ingestor.requested_status is not None and ingestor.requested_status[0] == "Failed"

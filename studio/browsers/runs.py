@@ -47,6 +47,7 @@ from studio.errors import show_error
 from studio.models.runs import COL_STARTED, COL_TAGS, COL_TYPE, COLUMNS, RUN_ROLE, RunTableModel
 from studio.style import STATUS_COLORS
 from studio.tasks import BackgroundOp
+from studio.tensorboards import TensorBoards
 from studio.widgets import Page, make_table
 
 FILTER_PLACEHOLDER = "Find runs, or search: metrics.loss < 0.3"
@@ -83,6 +84,7 @@ class RunBrowser(Page):
         self.engine = engine
         self.bridge = bridge
         self.model = model
+        self.tensorboards = TensorBoards(engine)  # ended by the main window's shutdown
         self._restore: list[str] = []  # selected run names, put back after the rows are re-read
         self._metric_keys: list[str] = []
 
@@ -362,6 +364,8 @@ class RunBrowser(Page):
         menu.addAction("Open run folder", lambda: open_folder(self, run.run_dir))
         menu.addAction("Download outputs…", lambda: self._choose_download(run))
         menu.addAction("Register model…", lambda: self._choose_model(run))
+        menu.addAction("Open in TensorBoard" if len(names) == 1 else f"Open {len(names)} runs in TensorBoard",
+                       lambda: self.tensorboards.open(self, names))
         menu.addSeparator()
         archived = [n for n in names if self.model.is_archived(n)]
         if archived:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import textwrap
+import time
 
 import numpy as np
 import pytest
@@ -275,18 +276,22 @@ def test_a_logged_value_reaches_the_open_chart_quickly(qtbot, window, engine, su
 
 def test_system_metrics_have_their_own_section(qtbot, window, engine, make_project, tmp_path):
     """A run sampled by its supervisor (every 0.5 s here): its system/... charts are in the
-    System section, apart from the script's own charts."""
+    System section, apart from the script's own charts (here also TensorBoard scalars)."""
     folder = make_project(tmp_path / "sys")
     (folder / "busy.py").write_text(textwrap.dedent("""
-        import time
+        import math, time
         from azureml.core import Run
+        from torch.utils.tensorboard import SummaryWriter
         run = Run.get_context()
-        end = time.time() + 3
+        tb = SummaryWriter("logs/tb")
+        end = time.time() + 4
         step = 0
         while time.time() < end:
             run.log("loss", 1.0 / (step + 1))
+            tb.add_scalar("Accuracy/val", 1 - math.exp(-step / 100), step)
             step += 1
-            time.sleep(0.01)
+            sum(i * i for i in range(20000))  # some CPU work to sample
+        tb.close()
     """))
     run = engine.submit(JobSpec(experiment_name="sys", code_dir=folder, script="busy.py",
                                 environment_variables={"TRAINYARD_SYSTEM_METRICS_INTERVAL": "0.5"}))
@@ -295,10 +300,52 @@ def test_system_metrics_have_their_own_section(qtbot, window, engine, make_proje
     detail.show_tab("metrics")
     tab = detail.metrics
     qtbot.waitUntil(lambda: "system/cpu_percent" in tab.system_grid.slots, timeout=10_000)
-    assert list(tab.grid.slots) == ["loss"]
+    qtbot.waitUntil(lambda: "Accuracy/val" in tab.grid.slots, timeout=10_000)
+    assert sorted(tab.grid.slots) == ["Accuracy/val", "loss"]
     assert {"system/cpu_percent", "system/memory_rss_mib"} <= set(tab.system_grid.slots)
     assert tab.system_title.isVisibleTo(tab) and tab.system_title.text().startswith("System (")
     qtbot.waitUntil(lambda: "system/cpu_percent" in tab.plots and tab.plots["system/cpu_percent"].point_count() >= 3,
                     timeout=10_000)
+    if os.environ.get("TRAINYARD_SHOTS"):
+        qtbot.waitUntil(lambda: all(p.point_count() for p in tab.plots.values()), timeout=10_000)
+        window.grab().save(os.path.join(os.environ["TRAINYARD_SHOTS"], "run-tensorboard-system-metrics.png"))
     tab.filter.setText("loss")
     assert not tab.system_grid.isVisibleTo(tab) and tab.grid.shown_keys() == ["loss"]
+
+
+def test_open_in_tensorboard_and_it_ends_with_the_studio(qtbot, window, engine, make_project, tmp_path):
+    """The runs page's "Open in TensorBoard": the tensorboard package serves the run's event files
+    on a local port, the browser is pointed at it, and closing the studio ends it."""
+    import json
+    import urllib.request
+
+    folder = make_project(tmp_path / "tb")
+    (folder / "tb.py").write_text(textwrap.dedent("""
+        from torch.utils.tensorboard import SummaryWriter
+        w = SummaryWriter("logs")
+        for step in range(5):
+            w.add_scalar("loss", 1.0 / (step + 1), step)
+        w.close()
+    """))
+    run = engine.submit(JobSpec(experiment_name="tb", code_dir=folder, script="tb.py"))
+    assert engine.wait(run.name, timeout=60).status == "Completed"
+    assert engine.metric_history(run.name, "loss").steps.tolist() == [0, 1, 2, 3, 4]  # a metric like any other
+    page = window.runs_page
+    opened: list[str] = []
+    page.tensorboards.open_url = opened.append
+    page.tensorboards.open(page, [run.name])
+    qtbot.waitUntil(lambda: bool(opened), timeout=90_000)
+    assert opened[0].startswith("http://127.0.0.1:")
+    tags: dict = {}
+    deadline = time.monotonic() + 60
+    served = f"{run.name}/."  # TensorBoard names a run NAME/<folder under logs>
+    while served not in tags and time.monotonic() < deadline:
+        with urllib.request.urlopen(opened[0] + "data/plugin/scalars/tags", timeout=10) as r:
+            tags = json.loads(r.read())
+        qtbot.wait(300)
+    assert "loss" in tags.get(served, {}), tags
+    page.tensorboards.open(page, [run.name])  # the same runs again: the same server
+    assert opened == [opened[0]] * 2 and len(page.tensorboards.servers) == 1
+    (server,) = page.tensorboards.servers.values()
+    window.shutdown()
+    assert server.proc.poll() is not None

@@ -283,7 +283,7 @@ def test_context_menu_actions_act_on_the_run(qtbot, window, engine, submit, wait
 
     actions = menu_on(name)
     assert list(actions) == ["Open", "Compare 1 runs", "Cancel", "Re-run", "Clone && edit…", "Open run folder",
-                             "Download outputs…", "Register model…", "Archive"]
+                             "Download outputs…", "Register model…", "Open in TensorBoard", "Archive"]
     assert not actions["Cancel"].isEnabled() and not actions["Compare 1 runs"].isEnabled()
     assert page.selected_names() == [name]  # the menu acts on the row clicked
 
@@ -325,6 +325,7 @@ def test_context_menu_actions_act_on_the_run(qtbot, window, engine, submit, wait
     page.select_names([name, other])
     actions = menu_on(other)
     assert actions["Compare 2 runs"].isEnabled() and "Archive 2 runs" in actions
+    assert "Open 2 runs in TensorBoard" in actions
     with qtbot.waitSignal(page.compareRequested) as compared:
         actions["Compare 2 runs"].trigger()
     assert sorted(compared.args[0]) == sorted([name, other])

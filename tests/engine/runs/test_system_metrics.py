@@ -61,9 +61,8 @@ def test_the_whole_process_tree_is_sampled() -> None:
         sampler.sample()  # primes the CPU counters of the processes it found
         time.sleep(1.5)
         got = sampler.sample()
-        assert got["system/cpu_percent"] > 30, (
-            got
-        )  # the child's busy loop (a loaded CI machine still gives it some)
+        # The child's busy loop: an idle tree reads ~0, a loaded CI machine still gives it some.
+        assert got["system/cpu_percent"] > 5, got
         assert got["system/memory_rss_mib"] > 80, got
         assert "system/network_recv_mib" in got and "system/disk_read_mib" in got
     finally:
@@ -98,7 +97,7 @@ def test_a_local_run_gets_system_metrics(eng: Engine, project, cli) -> None:  # 
     assert final.status == "Completed", final.error
     cpu = eng.metric_history(run.name, "system/cpu_percent")
     assert len(cpu.values) >= 3 and cpu.steps.tolist() == list(range(len(cpu.values)))
-    assert cpu.values.max() > 30
+    assert cpu.values.max() > 5  # a busy loop (an idle script reads ~0; the machine may be loaded)
     assert eng.metric_history(run.name, "system/memory_rss_mib").values.max() > 80
     res = cli("job", "metrics", "-n", run.name, "-o", "json")
     assert res.returncode == 0, res.stderr
