@@ -43,7 +43,27 @@ check_gpu_assignment() {
     return $rc
 }
 
-CHECKS=(gpu_assignment)
+# --- GPU system metrics (issue 12) ---------------------------------------------------------------
+# A real CUDA training job (~20 s) submitted through the engine, sampled every second by its
+# supervisor: its system/gpu<i>/utilization_percent and memory_used_mib must rise above 0, and
+# system/cpu_percent and system/memory_rss_mib must be there.
+check_system_metrics() {
+    local py=$1
+    if ! command -v nvidia-smi >/dev/null 2>&1 || ! nvidia-smi -L >/dev/null 2>&1; then
+        echo "system_metrics: no working nvidia-smi here: this check needs a machine with NVIDIA GPUs" >&2
+        return 2
+    fi
+    local tmp rc
+    tmp=$(mktemp -d)
+    set +e
+    TRAINYARD_HOME="$tmp/home" PYTHONPATH="$ROOT" "$py" "$ROOT/scripts/device_check/system_metrics.py" "$tmp"
+    rc=$?
+    set -e
+    rm -rf "$tmp"
+    return $rc
+}
+
+CHECKS=(gpu_assignment system_metrics)
 
 main() {
     local names=("$@")
