@@ -155,9 +155,21 @@ def test_the_preview_spelling_reads_as_today_s_with_one_note_per_rewrite() -> No
     assert isinstance(spec, JobSpec)
     assert spec.code_dir == (FIXTURES / "src").resolve()
     assert spec.compute == "azureml:cpu-fixture"
-    assert spec.inputs["points"] == str((FIXTURES / "data/points.csv").resolve())
-    assert spec.inputs["shapes"] == str((FIXTURES / "data/shapes").resolve())
-    assert spec.inputs["remote_csv"] == "https://example.org/datasets/points.csv"
+    data = spec.data_inputs
+    assert (data["points"].type, data["points"].path, data["points"].mode) == (
+        "uri_file",
+        str((FIXTURES / "data/points.csv").resolve()),
+        "download",
+    )
+    assert (data["shapes"].type, data["shapes"].path, data["shapes"].mode) == (
+        "uri_folder",
+        str((FIXTURES / "data/shapes").resolve()),
+        "ro_mount",
+    )
+    assert (data["remote_csv"].type, data["remote_csv"].path) == (
+        "uri_file",
+        "https://example.org/datasets/points.csv",
+    )
     assert "${{inputs.points}}" in (spec.command or "") and "{inputs.points} " not in (spec.command or "")
     env = spec.environment_spec
     assert env is not None and env.image == "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu20.04"
@@ -205,7 +217,7 @@ def test_preview_sweep_reads_as_today_s_sweep() -> None:
         sweep.timeout_seconds,
     ) == ("random", 6, 2, 1800)
     assert sweep.trial.compute == "azureml:cpu-fixture"
-    assert sweep.trial.inputs["points"] == str((FIXTURES / "data/points.csv").resolve())
+    assert sweep.trial.data_inputs["points"].path == str((FIXTURES / "data/points.csv").resolve())
     assert "${{search_space.rate}}" in (sweep.trial.command or "")
     assert any("`type: sweep_job` (Azure ML preview schema) read as `type: sweep`" in n for n in notes)
 
@@ -241,7 +253,7 @@ def test_set_reaches_every_spelling() -> None:
     assert isinstance(spec, JobSpec)
     assert spec.compute == "local"
     assert spec.environment == "azureml:AzureML-lightgbm-3.3@latest" and spec.environment_spec is None
-    assert spec.inputs["remote_csv"] == str((FIXTURES / "data/points.csv").resolve())
+    assert spec.data_inputs["remote_csv"].path == str((FIXTURES / "data/points.csv").resolve())
     today = FIXTURES / "today/cloud-wasbs.yml"
     spec = load_job(
         today, ["compute=docker", "inputs.points.path=../data/points.csv", "compute.target=local"]

@@ -85,4 +85,4 @@ def test_a_cloud_input_says_where_and_what_to_do(tmp_path: Path, uri: str) -> No
     # The --set the hint names makes the same file load.
     (tmp_path / "iris.csv").write_text("a,b\n")
     spec = load_job(job, ["inputs.iris.path=iris.csv"])
-    assert spec.inputs["iris"] == str(tmp_path / "iris.csv")
+    assert spec.data_inputs["iris"].path == str(tmp_path / "iris.csv")
