@@ -46,7 +46,8 @@ def _reason(message: str) -> str:
     """A refusal in a few words, for the summary."""
     for words, reason in (
         ("is not supported by this version", "a job type other than command or sweep"),
-        ("which this machine does not reach", "its data is in cloud storage"),
+        ("which this machine does not reach", "its input data is in cloud storage"),
+        ("an output is collected into the run's folder", "an output's path is a datastore"),
         ("does not exist", "a file or folder it names is not there"),
         ("unknown key", "a key Trainyard does not know"),
     ):
