@@ -263,7 +263,8 @@ class FileDataset:
         if latest is not None and not create_new_version and latest.path == self.path:
             asset = latest
         else:
-            asset = engine.create_data_asset(name, self.path, description)
+            # A v1 dataset is a reference to datastore files (already in the workspace), not a copy.
+            asset = engine.create_data_asset(name, self.path, description, copy=False)
         return type(self)(asset.path, asset.name, asset.version, workspace, asset.description)
 
     def as_named_input(self, name: str) -> DatasetConsumptionConfig:

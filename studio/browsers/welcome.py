@@ -42,9 +42,9 @@ class WelcomePanel(QWidget):
         lay.addWidget(intro)
         lay.addSpacing(14)
 
-        buttons = QHBoxLayout()
+        buttons = QHBoxLayout()  # one row when the window is wide enough
         buttons.addStretch(1)
-        self.example_button = QPushButton("Run the example: a small CNN on generated images")
+        self.example_button = QPushButton("Run the example (a small CNN)")
         self.example_button.setToolTip(
             f"Submits {EXAMPLE_DIR / 'src' / 'train.py'} and opens the live run "
             "(about 10 s on a CPU; needs PyTorch in this Python)"
@@ -69,6 +69,7 @@ class WelcomePanel(QWidget):
         self.cli = QLabel(f"trainyard job create -f {EXAMPLE_DIR / 'job.yml'} --stream")
         self.cli.setFont(mono_font())
         self.cli.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.cli.setWordWrap(True)  # the example's path is long: wrap rather than widen the window
         self.cli.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         lay.addWidget(self.cli)
         lay.addStretch(3)

@@ -225,7 +225,8 @@ def test_the_seed_commands_on_a_preview_job_file(project: Path, tmp_path: Path) 
     )
     assert doc["metrics"] == {"rows": 2}
     table = ok(run_cli("job", "list", "--query", "[].{name:name, status:status}", ws=ws))
-    assert table.splitlines()[0].split() == ["NAME", "STATUS"] and f"{run_id}  Completed" in table
+    rows = [line.split() for line in table.splitlines()]
+    assert rows[0] == ["NAME", "STATUS"] and [run_id, "Completed"] in rows[1:]
     bad_query = run_cli("job", "show", "-n", run_id, "--query", "status[", ws=ws)
     assert bad_query.rc != 0 and bad_query.err.startswith(
         "error: --query 'status[' is not a JMESPath expression"

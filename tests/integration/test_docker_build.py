@@ -28,6 +28,13 @@ CONDA_SPEC = EnvironmentSpec(
 )
 
 
+def remove_with_every_tag(client: Any, tag: str) -> None:
+    """Remove the image `tag` names under all its tags (a locked spec's build tags the very same
+    image again, and removing one tag would leave the layers for the next build to reuse)."""
+    if image_exists(client, tag):
+        client.images.remove(client.images.get(tag).id, force=True)
+
+
 def run_in(client: Any, image: str, tmp_path: Path, code: str, **kw: Any) -> tuple[int, str]:
     root = tmp_path / "run"
     (root / "wd").mkdir(parents=True)
@@ -43,7 +50,7 @@ def run_in(client: Any, image: str, tmp_path: Path, code: str, **kw: Any) -> tup
 
 
 def test_pip_requirements_on_a_base_image_build_and_import_in_a_container(docker_client: Any, tmp_path: Path) -> None:
-    remove_image(docker_client, image_tag(PIP_SPEC))
+    remove_with_every_tag(docker_client, image_tag(PIP_SPEC))  # a real build, not the layer cache
     events: list[BuildEvent] = []
     log = BuildLog(tmp_path / "20_image_build_log.txt", on_event=events.append)
     tag = build_image(PIP_SPEC, log, docker=docker_client)
@@ -75,7 +82,7 @@ def test_second_build_of_the_same_spec_is_cached(docker_client: Any, tmp_path: P
 def test_conda_spec_with_pip_section_runs_a_job_in_a_container(docker_client: Any, tmp_path: Path) -> None:
     """The base image has no conda: the spec's packages come from PyPI into a venv, and the log
     says so (python/pip pins skipped)."""
-    remove_image(docker_client, image_tag(CONDA_SPEC))  # removes its layers too: a real build
+    remove_with_every_tag(docker_client, image_tag(CONDA_SPEC))  # removes its layers too: a real build
     tag = build_image(CONDA_SPEC, BuildLog(tmp_path / "build.txt"), docker=docker_client)
     text = (tmp_path / "build.txt").read_text()
     assert "no micromamba/mamba/conda" in text
