@@ -100,6 +100,8 @@ class Submitter:
             run_data = _run_data(spec, resolved, where, files.root, self.location)
             argv = _argv(spec, code_dir, interpreter, run_data)
             env = {**self._run_env(spec, name, files), **run_data.env}
+            # run.input_datasets: a data input's value is the path the script finds it at.
+            env[ENV_INPUTS] = json.dumps({**spec.inputs, **run_data.paths}, default=str)
             launch_spec = LaunchSpec(
                 run_name=name, store_url=self.store.url, snapshots_root=str(self.location.snapshots_dir),
                 snapshot_id=snapshot.id if snapshot else None, argv=argv, env=env, data=run_data.plan,

@@ -320,3 +320,29 @@ outputs:
     assert f"rows ['a,b', '1,2'] {again.run_dir}/inputs/data" in log
     assert (Path(again.run_dir) / "outputs" / "out" / "done").read_text() == "ok"
     assert [r.direction for r in eng.run_data(again.name)] == ["input", "output"]
+
+
+def test_the_script_reads_its_inputs_from_run_input_datasets(eng: Engine, data_project: Path) -> None:
+    """An SDK v1 script finds its data through `Run.get_context().input_datasets`: a data input's
+    value is the path the script reads it at (the same as `${{inputs.data}}`), a literal its value."""
+    job = write_job(
+        data_project,
+        """\
+command: python main.py ${{inputs.data}}
+code: src
+inputs:
+  data:
+    type: uri_folder
+    path: ./data
+  epochs: 3
+""",
+        "import sys\nfrom azureml.core import Run\n"
+        "given = Run.get_context().input_datasets\n"
+        "print('same path', given['data'] == sys.argv[1])\n"
+        "print('epochs', given['epochs'])\n"
+        "print('rows', open(given['data'] + '/train.csv').read().splitlines())\n",
+    )
+    name, log = run_job(eng, job)
+    assert "same path True" in log
+    assert "epochs 3" in log
+    assert "rows ['a,b', '1,2']" in log
