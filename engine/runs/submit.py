@@ -209,7 +209,8 @@ class Submitter:
                 gpus=trial.gpus if trial.gpus is not None else _gpus_of(trial.instance_type, target),
                 max_run_duration_seconds=sweep.trial_timeout_seconds, source_file=trial.source_file,
                 data_inputs={n: d.to_dict() for n, d in trial.data_inputs.items()},
-                outputs={n: o.to_dict() for n, o in trial.outputs.items()}),
+                outputs={n: o.to_dict() for n, o in trial.outputs.items()},
+                shm_size=trial.shm_size),
         )
 
         def prepare(name: str, _files: RunFiles) -> tuple[LaunchSpec, dict[str, Any]]:

@@ -379,7 +379,7 @@ def _load_sweep(data: dict[str, Any], lines: Lines, path: Path) -> SweepSpec:
     trial = job.trial
     command_job = CommandJobSchema.model_validate({
         **{k: v for k, v in data.items() if k in ("name", "display_name", "experiment_name", "description",
-                                                   "tags", "inputs", "outputs", "compute", "properties")},
+                                                   "tags", "inputs", "outputs", "compute", "properties", "resources")},
         **{k: v for k, v in (data.get("trial") or {}).items()},
         "type": "command",
     })

@@ -164,6 +164,7 @@ class SweepJobSchema(SchemaKey):
     inputs: dict[StrictStr, Scalar | InputSpec] = Field(default_factory=dict)
     outputs: dict[StrictStr, OutputSpec | None] = Field(default_factory=dict)
     compute: StrictStr | None = None
+    resources: Resources | None = None  # every trial's (Azure's SweepJob.resources); trial.resources wins
     sampling_algorithm: Literal["random", "grid", "bayesian"] | SamplingAlgorithm = "random"
     # Checked key by key by engine.specs.search_space / engine.specs.early_termination (their own messages).
     search_space: dict[StrictStr, Any]

@@ -198,6 +198,7 @@ class SweepController:
             source_file=t.source_file,
             environment_spec=EnvironmentSpec.from_dict(t.environment_spec) if t.environment_spec else None,
             gpus=t.gpus,
+            shm_size=t.shm_size,
             parent_run=self.run_name,
             search_space=params,
             properties=trial_properties(self.metric, self.goal),

@@ -96,3 +96,32 @@ def test_a_bad_shm_size_names_the_file_and_line(value: str, tmp_path: Path) -> N
     assert res.returncode != 0
     assert f"{path}:4: `resources.shm_size`: '{value}' is not a size" in res.stderr, res.stderr
     assert "Traceback" not in res.stderr
+
+
+def test_every_sweep_trial_gets_the_sweeps_shm_size(eng: Engine, tmp_path: Path) -> None:
+    """A sweep's `resources.shm_size` reaches each trial's container, as a command job's does."""
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "train.py").write_text(
+        textwrap.dedent(SHOW_SHM) + "from azureml.core import Run\nRun.get_context().log('score', 1.0)\n"
+    )
+    (tmp_path / "sweep.yml").write_text(
+        textwrap.dedent(f"""
+        type: sweep
+        compute: docker
+        resources: {{shm_size: 128m}}
+        trial:
+          command: python train.py --lr ${{{{search_space.lr}}}}
+          code: src
+          environment: {{image: "{BASE}"}}
+        search_space:
+          lr: {{type: choice, values: [0.1, 0.01]}}
+        sampling_algorithm: grid
+        objective: {{goal: maximize, primary_metric: score}}
+        limits: {{max_total_trials: 2, max_concurrent_trials: 2}}
+        """).lstrip()
+    )
+    sweep = eng.wait(eng.submit(load_job(tmp_path / "sweep.yml")).name, timeout=300)
+    assert sweep.status == "Completed", sweep.error
+    trials = eng.children(sweep.name)
+    assert len(trials) == 2
+    assert [shm_seen(t)["bytes"] for t in trials] == [128 * 2**20] * 2
