@@ -241,6 +241,7 @@ def main() -> int:
         "models.png": ["--page", "models"],
         "data.png": ["--page", "data"],
         "compare.png": ["--page", "compare", "--run", ",".join(r.name for r in compared)],
+        "compare-fields.png": ["--page", "compare-fields", "--run", ",".join(r.name for r in compared)],
         "submit.png": ["--page", "submit", "--project", str(out / "projects" / "digits-classifier")],
         "run-overview.png": ["--page", "run-overview", "--run", finished],
         "run-metrics.png": ["--page", "run-metrics", "--run", finished],

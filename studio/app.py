@@ -21,7 +21,7 @@ from studio.mainwindow import MainWindow
 
 # The browser pages (the rest are tabs of one run's detail).
 BROWSER_PAGES = ("experiments", "runs", "environments", "compute", "models", "data")
-SCREENSHOT_PAGES = (*BROWSER_PAGES, "run", "compare", "submit",
+SCREENSHOT_PAGES = (*BROWSER_PAGES, "run", "compare", "compare-fields", "compare-environment", "submit",
                     "run-overview", "run-metrics", "run-logs", "run-outputs", "run-snapshot", "run-children")
 SCREENSHOT_SIZE = (1280, 800)
 READY_TIMEOUT_S = 20.0
@@ -117,12 +117,13 @@ def screenshot(app: Any, engine: Any, path: Path, page: str, run_name: str | Non
             target = window.open_project(Path(project))
             target.resize(target.sizeHint().expandedTo(target.minimumSizeHint()))
             _wait(app, lambda: not target.is_scanning(), READY_TIMEOUT_S)
-        elif page == "compare":
+        elif page.startswith("compare"):
             names = run_name.split(",") if run_name else _runs_to_compare(window)
             if len(names) < 2:
                 sys.stderr.write("error: comparing needs two runs or more; name them with --run A,B\n")
                 return 1
-            window.show_compare(names)
+            view = window.show_compare(names)
+            view.show_tab(page.partition("-")[2] or "metrics")
         else:
             name = run_name or _newest_run(window)
             if name is None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine import entities as E
+from studio.format import fmt_value
 
 MISSING = "—"
 
@@ -37,16 +38,37 @@ def run_fields(run: E.Run) -> dict[str, str]:
         fields["git commit"] = str(run.git.get("commit") or "")
     if run.max_run_duration_seconds:
         fields["max duration (s)"] = f"{run.max_run_duration_seconds:g}"
-    for prefix, values in (("param", run.params), ("input", run.inputs), ("tag", run.tags),
-                           ("property", run.properties)):
+    for prefix, values in (
+        ("param", run.params),
+        ("input", run.inputs),
+        ("tag", run.tags),
+        ("property", run.properties),
+    ):
         for key in sorted(values):
             fields[f"{prefix}: {key}"] = _text(values[key])
     return {k: v for k, v in fields.items() if v != ""}
 
 
-def field_rows(runs: list[E.Run], *, show_all: bool = False) -> list[FieldRow]:
-    """Rows for every field any run has, in a stable order; only the differing ones unless show_all."""
+METRIC_PREFIX = "metric: "
+
+
+def final_metrics(summaries: list[E.MetricSummary]) -> dict[str, str]:
+    """The latest value of each scalar metric of a run, as 'metric: key' -> text."""
+    return {
+        f"{METRIC_PREFIX}{s.key}": fmt_value(s.last_value)
+        for s in sorted(summaries, key=lambda s: s.key)
+        if s.kind == "scalar" and s.last_value is not None
+    }
+
+
+def field_rows(
+    runs: list[E.Run], *, show_all: bool = False, metrics: list[dict[str, str]] | None = None
+) -> list[FieldRow]:
+    """Rows for every field any run has, in a stable order; only the differing ones unless show_all.
+    `metrics` (one mapping per run, from `final_metrics`) adds the final metric values last."""
     per_run = [run_fields(r) for r in runs]
+    if metrics is not None:
+        per_run = [{**f, **m} for f, m in zip(per_run, metrics, strict=True)]
     names: list[str] = []
     for fields in per_run:
         names += [n for n in fields if n not in names]

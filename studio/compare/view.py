@@ -1,5 +1,6 @@
-"""Compare runs: their metrics overlaid (one chart per metric, one series per run) and a table of
-the settings that differ between them.
+"""Compare runs: their metrics overlaid (one chart per metric, one series per run), a table of
+the settings and final metric values that differ between them (the differing cells tinted), and
+two of them diffed as `trainyard job diff` does (environment packages, settings, code).
 
 Reads go through `fetch_compare` in the background (never two at once); while any of the runs
 is active the view polls, so the charts grow live.
@@ -11,7 +12,7 @@ import logging
 from typing import Any
 
 from PySide6.QtCore import QSize, Qt, QTimer
-from PySide6.QtGui import QFont, QIcon, QStandardItem, QStandardItemModel
+from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -30,14 +31,15 @@ from PySide6.QtWidgets import (
 )
 
 from engine import entities as E
+from studio.compare.envdiff import EnvDiffPanel
 from studio.compare.fetch import CompareState, CompareUpdate, fetch_compare
-from studio.compare.fields import MISSING, field_rows
+from studio.compare.fields import METRIC_PREFIX, MISSING, field_rows, final_metrics
 from studio.errors import show_error
 from studio.plots.chart_grid import ChartGrid
 from studio.plots.colors import series_color
 from studio.plots.controls import PlotControls, PlotOptions
 from studio.plots.metric_plot import MetricPlot
-from studio.style import color_icon, heading, muted, plural, status_label
+from studio.style import STATUS_COLORS, color_icon, heading, muted, plural, status_label
 from studio.tasks import BackgroundOp
 from studio.widgets import EmptyState, Page, scroll_area
 
@@ -152,7 +154,9 @@ class CompareView(Page):
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
         fields_lay.addWidget(self.fields_view, 1)
-        self.tabs.addTab(fields, "Parameters")
+        self.tabs.addTab(fields, "Parameters && metrics")
+        self.env_diff = EnvDiffPanel(engine, self.run_names)
+        self.tabs.addTab(self.env_diff, "Environment && code")
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(side)
@@ -179,8 +183,12 @@ class CompareView(Page):
         return self.grid.plots
 
     def is_ready(self) -> bool:
-        """True once the first read is shown."""
-        return self._ready
+        """True once the first read is shown (and the two runs' diff, on its tab)."""
+        return self._ready and (self.tabs.currentWidget() is not self.env_diff or self.env_diff.is_ready())
+
+    def show_tab(self, name: str) -> None:
+        """metrics, fields or environment."""
+        self.tabs.setCurrentIndex(("metrics", "fields", "environment").index(name))
 
     def is_polling(self) -> bool:
         return self._timer.isActive()
@@ -235,6 +243,8 @@ class CompareView(Page):
             self._update_runs()
             self._fill_fields()
         if update.summaries:
+            if not update.runs:
+                self._fill_fields()  # final metric values changed
             self._fill_metric_list()
             if self._chosen is None or first:
                 self._apply_choice()
@@ -337,7 +347,8 @@ class CompareView(Page):
     # ---------------------------------------------------------------- differences
     def _fill_fields(self) -> None:
         runs = [self.runs[n] for n in self.run_names if n in self.runs]
-        rows = field_rows(runs, show_all=self.show_all.isChecked())
+        metrics = [final_metrics(self.summaries.get(r.name, [])) for r in runs]
+        rows = field_rows(runs, show_all=self.show_all.isChecked(), metrics=metrics)
         m = self.fields_model
         m.clear()
         m.setColumnCount(1 + len(runs))
@@ -348,20 +359,33 @@ class CompareView(Page):
             m.setHorizontalHeaderItem(c, head)
         bold = QFont(self.fields_view.font())
         bold.setWeight(QFont.Weight.DemiBold)
+        tint = QColor(STATUS_COLORS["Queued"])
+        tint.setAlpha(56)
         for row in rows:
             cells = [QStandardItem(row.name), *(QStandardItem(v) for v in row.values)]
             for cell in cells:
                 cell.setToolTip(cell.text())
-                if row.differs and self.show_all.isChecked():
-                    cell.setFont(bold)
+            if row.differs:
+                cells[0].setFont(bold)
+                # The cells that differ from the first run's value are tinted (all but the first,
+                # with two runs; with more, the odd ones out stand out).
+                for cell, v in zip(cells[2:], row.values[1:]):
+                    if v != row.values[0]:
+                        cell.setBackground(QBrush(tint))
+                        cell.setToolTip(f"{cell.text()}\n(differs from {runs[0].name}: {row.values[0]})")
             for cell, v in zip(cells[1:], row.values):
                 if v == MISSING:
                     cell.setForeground(self.palette().placeholderText())
             m.appendRow(cells)
-        differing = sum(r.differs for r in rows) if self.show_all.isChecked() else len(rows)
-        self.fields_summary.setText(
-            f"{plural(differing, 'field')} differ" + ("s" if differing == 1 else "")
-            if differing else "These runs were launched with the same settings.")
+        settings = [r for r in rows if r.differs and not r.name.startswith(METRIC_PREFIX)]
+        finals = [r for r in rows if r.differs and r.name.startswith(METRIC_PREFIX)]
+        parts = []
+        if settings:
+            parts.append(f"{plural(len(settings), 'field')} differ" + ("s" if len(settings) == 1 else ""))
+        if finals:
+            parts.append(f"{plural(len(finals), 'final metric value')} differ" + ("s" if len(finals) == 1 else ""))
+        self.fields_summary.setText(" · ".join(parts) if parts else
+                                    "These runs were launched with the same settings and ended with the same metrics.")
         self.fields_view.setColumnWidth(0, max(160, self.fields_view.sizeHintForColumn(0) + 24))
         for c in range(1, m.columnCount()):
             self.fields_view.setColumnWidth(c, min(320, max(140, self.fields_view.sizeHintForColumn(c) + 24)))

@@ -6,6 +6,7 @@ import os
 
 import numpy as np
 import pytest
+from PySide6.QtCore import Qt
 
 from studio.compare.view import CompareView
 from studio.plots.controls import PlotOptions
@@ -59,12 +60,20 @@ def test_overlays_each_runs_points_and_lists_what_differs(qtbot, engine, compare
 
     rows = {r[0]: r[1:] for r in view.field_table()}
     assert rows == {"arguments": ["--points 30", "--points 2500"], "command": ["train.py --points 30",
-                    "train.py --points 2500"], "experiment": ["exp-a", "exp-b"]}  # only the differences
-    assert view.fields_summary.text() == "3 fields differ"
+                    "train.py --points 2500"], "experiment": ["exp-a", "exp-b"],  # only the differences
+                    "metric: accuracy": ["0.6667", "0.996"], "metric: loss": ["0.03333", "4e-4"]}
+    assert view.fields_summary.text() == "3 fields differ · 2 final metric values differ"
+    # The second run's differing cells are tinted; the first run's (the reference) are not.
+    m = view.fields_model
+    for r in range(m.rowCount()):
+        assert m.item(r, 2).background().style() != Qt.BrushStyle.NoBrush
+        assert m.item(r, 1).background().style() == Qt.BrushStyle.NoBrush
     view.show_all.setChecked(True)
     rows = {r[0]: r[1:] for r in view.field_table()}
-    assert rows["compute"][0] == rows["compute"][1] and len(rows) > 3
-    assert view.fields_summary.text() == "3 fields differ"  # the same fields shown do not count
+    assert rows["compute"][0] == rows["compute"][1] and len(rows) > 5
+    same = next(r for r in range(m.rowCount()) if m.item(r, 0).text() == "compute")
+    assert m.item(same, 2).background().style() == Qt.BrushStyle.NoBrush  # equal: not tinted
+    assert view.fields_summary.text() == "3 fields differ · 2 final metric values differ"
 
     # Hovering reads out the nearest logged point of each run.
     points = view.plots["loss"].hover_at(10.2, 0.09)
