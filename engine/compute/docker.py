@@ -329,6 +329,22 @@ class ContainerRun:
         self._join_follower()
         return self._code
 
+    def host_pid(self) -> int | None:
+        """The container's main process as a process of this machine (for the system metrics
+        sampler), or None: not running, or the daemon is elsewhere (a VM, another host), which
+        the process's cgroup naming this container proves or disproves."""
+        if self.container is None:
+            return None
+        try:
+            self.container.reload()
+            pid = int(self.container.attrs.get("State", {}).get("Pid") or 0)
+            if pid <= 0:
+                return None
+            cgroup = Path(f"/proc/{pid}/cgroup").read_text(encoding="utf-8", errors="replace")
+        except Exception:  # noqa: BLE001 - gone, or not this machine's: no process metrics
+            return None
+        return pid if self.container.id in cgroup else None
+
     def _state_exit_code(self) -> int | None:
         try:
             self.container.reload()

@@ -408,7 +408,8 @@ class Supervisor:
 
     def _system_metrics(self, store: SqlStore) -> SystemMetrics | None:
         """The run's system metrics sampler: the script's process tree and the GPUs it sees, where
-        the script is a process of this machine (local runs; not yet containers and SSH hosts)."""
+        the script is a process of this machine (local runs, and containers of this machine's
+        Docker daemon through their main process; not yet SSH hosts)."""
         from engine.runs.sysmetrics import (  # psutil
             SystemMetrics,
             SystemSampler,
@@ -417,6 +418,9 @@ class Supervisor:
         )
 
         pid = getattr(self.proc, "pid", None)
+        host_pid = getattr(self.proc, "host_pid", None)
+        if not isinstance(pid, int) and callable(host_pid):
+            pid = host_pid()
         interval = sampling_interval(self.spec.env)
         if not isinstance(pid, int) or interval <= 0:
             return None
