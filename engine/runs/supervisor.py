@@ -407,25 +407,9 @@ class Supervisor:
         return self.finish(ingestor, mirror, tensorboard)
 
     def _system_metrics(self, store: SqlStore) -> SystemMetrics | None:
-        """The run's system metrics sampler: the script's process tree and the GPUs it sees, where
-        the script is a process of this machine (local runs, and containers of this machine's
-        Docker daemon through their main process; not yet SSH hosts)."""
-        from engine.runs.sysmetrics import (  # psutil
-            SystemMetrics,
-            SystemSampler,
-            sampling_interval,
-            visible_gpus,
-        )
+        from engine.runs.sysmetrics import for_run  # psutil
 
-        pid = getattr(self.proc, "pid", None)
-        host_pid = getattr(self.proc, "host_pid", None)
-        if not isinstance(pid, int) and callable(host_pid):
-            pid = host_pid()
-        interval = sampling_interval(self.spec.env)
-        if not isinstance(pid, int) or interval <= 0:
-            return None
-        return self._safe(lambda: SystemMetrics(store, self.run_name,
-                                                SystemSampler(pid, visible_gpus(self.spec.env)), interval))
+        return self._safe(lambda: for_run(store, self.run_name, self.proc, self.spec.env))
 
     def _wait_for_a_slot(self) -> bool:
         """Stay Queued while the compute target runs its `max_concurrent_runs` (runs queued

@@ -28,7 +28,7 @@ import psutil
 from engine.compute.gpus import GpuInventory, local_gpus
 from engine.tracking.inject.trainyard_run.envvars import ENV_SYSTEM_METRICS_INTERVAL
 
-__all__ = ["DEFAULT_INTERVAL", "PREFIX", "SOURCE", "SystemSampler", "sampling_interval"]
+__all__ = ["DEFAULT_INTERVAL", "PREFIX", "SOURCE", "SystemMetrics", "SystemSampler", "for_run", "sampling_interval"]
 
 DEFAULT_INTERVAL = 5.0
 PREFIX = "system/"
@@ -182,3 +182,17 @@ class SystemMetrics:
         self.store.ingest(self.run_name, source=SOURCE, offset=step + 1, last_seq=step + 1, scalars=scalars)
         self.step = step + 1
         return len(values)
+
+
+def for_run(store: Any, run_name: str, handle: Any, job_env: Mapping[str, str]) -> SystemMetrics | None:
+    """The sampler of a run whose script is a process of this machine: a local process (its
+    ``pid``) or a container of this machine's Docker daemon (its ``host_pid()``); None where the
+    script runs elsewhere (SSH hosts: not yet) or sampling is off."""
+    pid = getattr(handle, "pid", None)
+    host_pid = getattr(handle, "host_pid", None)
+    if not isinstance(pid, int) and callable(host_pid):
+        pid = host_pid()
+    interval = sampling_interval(job_env)
+    if not isinstance(pid, int) or interval <= 0:
+        return None
+    return SystemMetrics(store, run_name, SystemSampler(pid, visible_gpus(job_env)), interval)
