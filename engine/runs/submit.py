@@ -495,13 +495,13 @@ def _check_interpreter(path: str, source: str | None) -> str:
 
 
 def _check_ssh_job(target: E.ComputeTarget, spec: JobSpec, env_spec: EnvironmentSpec | None) -> None:
-    """What an SSH target cannot run in this version: conda and Docker environments, distributed
+    """What an SSH target cannot run in this version: Docker environments, distributed
     jobs other than pytorch, more nodes than it has hosts."""
     where = f"compute target {target.name!r} ({target.config.get('host', '?')}) is an SSH target"
-    if env_spec is not None and env_spec.kind not in ("user", "venv"):  # pip environments build there
+    if env_spec is not None and env_spec.kind not in ("user", "venv", "conda"):  # pip and conda build there
         raise LaunchFailed(
             f"{where}: building the job's {env_spec.kind} environment {env_spec.reference!r} there is not "
-            "available in this version of Trainyard (pip-requirements environments are)",
+            "available in this version of Trainyard (pip-requirements and conda environments are)",
             "install the packages on that host and give the job an environment with "
             "`python: {user_managed_dependencies: true, interpreter_path: /path/to/python}`, give it a "
             "pip-requirements environment, or use `compute: local` / `compute: docker` to build it here")

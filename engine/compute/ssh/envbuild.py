@@ -1,4 +1,5 @@
-"""Building a job's pip environment on the SSH host, cached there by the same spec hash as here.
+"""Building a job's pip or conda environment on the SSH host, cached there by the same spec hash
+as here (conda: condabuild.py).
 
 The host needs only python3 and network access to its package index: Trainyard brings the
 builder, the static `uv` binary of the uv wheel installed with it, sent once to
@@ -39,38 +40,72 @@ def _uv_name(path: str) -> str:
 class RemoteEnvBuilder:
     """Builds environments on one host over a connected paramiko client."""
 
-    def __init__(self, client: Any, cache_root: str, python: str, where: str) -> None:
+    def __init__(self, client: Any, cache_root: str, python: str, where: str, sender: Any = None) -> None:
         self.client = client
+        self.sender = sender  # a BlobSender to this host (conda: the solver and local channels)
         self.root = cache_root  # absolute on the host
         self.python = python  # the host's python3, the venv's base
         self.where = where
 
     def ensure(self, spec: EnvironmentSpec, log: BuildLog) -> tuple[str, str, bool]:
         """(interpreter on the host, spec hash, cached) of `spec`, built there when missing."""
-        if spec.kind != "venv":
+        if spec.kind not in ("venv", "conda"):
             raise EnvBuildFailed(
                 f"building a {spec.kind} environment on an SSH host is not available in this "
                 "version of Trainyard",
-                "use a pip-requirements environment there",
+                "use a pip-requirements or conda environment there",
             )
         h = spec_hash(spec)
         env = f"{self.root}/envs/{h}"
         interpreter = f"{env}/bin/python"
-        if self._exec(f"test -f {shlex.quote(env + '/' + READY)} && echo ready")[0].strip() == "ready":
+        q = shlex.quote
+        if self.run(f"test -f {q(env + '/' + READY)} && echo ready")[0].strip() == "ready":
             log.line(f"Using cached environment {h} on {self.where}")
             log.done(f"environment ready (cached): {env}")
-            return interpreter, h, True
-        log.step(f"Building venv environment '{spec.reference}' ({h[:12]}) on {self.where}")
-        uv = self._ensure_uv(log)
-        requirements = "\n".join(spec.pip_requirements or ()) + "\n"
-        self._put(f"{env}.requirements.txt", requirements.encode())
+            return self._python_of(env), h, True
+        log.step(f"Building {spec.kind} environment '{spec.reference}' ({h[:12]}) on {self.where}")
+        if spec.kind == "conda":
+            # The solver (py-rattler) comes with Trainyard; only loaded for a conda build.
+            from engine.compute.ssh.condabuild import conda_build_command
+
+            build, tool = conda_build_command(self, spec, env, log), "the conda build"
+        else:
+            uv = self.ensure_uv(log)
+            requirements = "\n".join(spec.pip_requirements or ()) + "\n"
+            self.put(f"{env}.requirements.txt", requirements.encode())
+            build = (
+                f"{q(uv)} venv --python {q(self.python)} {q(env)} && "
+                f"{q(uv)} pip install --python {q(interpreter)} -r {q(env + '.requirements.txt')}"
+            )
+            tool = "uv"
+        code, tail = self._build_locked(env, build, log)
+        if code != 0:
+            lines = "\n".join(tail)
+            raise EnvBuildFailed(
+                f"building environment '{spec.reference}' on {self.where} failed ({tool} exited with code "
+                f"{code}):\n{lines}",
+                f"{'the solver' if spec.kind == 'conda' else 'uv'}'s own words are above: check the "
+                "requirements (and the channels), that the host reaches its package index (network, proxy, "
+                "certificates) and that it has free disk space (`df -h` there)",
+            )
+        log.progress(1.0, "done")
+        log.done(f"environment ready: {env} on {self.where}")
+        return self._python_of(env), h, False
+
+    def _python_of(self, env: str) -> str:
+        """The environment's python; a conda environment without one runs the host's python3."""
+        python = f"{env}/bin/python"
+        found = self.run(f"test -x {shlex.quote(python)} && echo yes")[0].strip() == "yes"
+        return python if found else self.python
+
+    def _build_locked(self, env: str, build: str, log: BuildLog) -> tuple[int, list[str]]:
+        """Run the shell command `build` that makes `env`, once across runs (flock), marking it
+        ready last and removing it when it fails; its output streams into `log`."""
         q = shlex.quote
-        build = (
+        wrapped = (
             f"if [ -f {q(env + '/' + READY)} ]; then echo 'built meanwhile by another run'; exit 0; fi; "
             f"rm -rf {q(env)}; "
-            f"{q(uv)} venv --python {q(self.python)} {q(env)} && "
-            f"{q(uv)} pip install --python {q(interpreter)} -r {q(env + '.requirements.txt')} && "
-            f"echo ok > {q(env + '/' + READY)} || {{ code=$?; rm -rf {q(env)}; exit $code; }}"
+            f"{{ {build}; }} && echo ok > {q(env + '/' + READY)} || {{ code=$?; rm -rf {q(env)}; exit $code; }}"
         )
         # uv trusts the system's CA store (a re-signing proxy's CA is there); its cache is on
         # the envs' filesystem, so installs hard-link; it never downloads a Python of its own.
@@ -80,21 +115,10 @@ class RemoteEnvBuilder:
             '[ -z "$SSL_CERT_FILE" ] && [ -f /etc/ssl/certs/ca-certificates.crt ] && '
             "export SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt; "
             f"mkdir -p {q(self.root + '/envs')} || exit 1; "
-            f"if command -v flock >/dev/null 2>&1; then exec flock {q(env + '.lock')} sh -c {q(build)}; "
-            f"else exec sh -c {q(build)}; fi"
+            f"if command -v flock >/dev/null 2>&1; then exec flock {q(env + '.lock')} sh -c {q(wrapped)}; "
+            f"else exec sh -c {q(wrapped)}; fi"
         )
-        code, tail = self._stream(command, log)
-        if code != 0:
-            lines = "\n".join(tail)
-            raise EnvBuildFailed(
-                f"building environment '{spec.reference}' on {self.where} failed (uv exited with code {code}):\n"
-                f"{lines}",
-                "uv's own words are above: check the requirements, that the host reaches its package index "
-                "(network, proxy, certificates) and that it has free disk space (`df -h` there)",
-            )
-        log.progress(1.0, "done")
-        log.done(f"environment ready: {env} on {self.where}")
-        return interpreter, h, False
+        return self._stream(command, log)
 
     def prune(self, keep: set[str]) -> list[str]:
         """Remove the host's built environments but those in `keep` (spec hashes active runs use),
@@ -104,11 +128,11 @@ class RemoteEnvBuilder:
         keep_args = " ".join(q(h) for h in sorted(keep))
         script = (
             f'cd {q(envs)} 2>/dev/null || exit 0; for d in */; do h=${{d%/}}; [ -d "$h" ] || continue; case " {keep_args} " in '
-            f'*" $h "*) continue;; esac; rm -rf -- "$h" "$h.requirements.txt" "$h.lock" && echo "$h"; done'
+            f'*" $h "*) continue;; esac; rm -rf -- "$h" "$h.requirements.txt" "$h.lock" "$h.conda-request.json" && echo "$h"; done'
         )
         if not keep:
-            script += f"; rm -rf -- {q(self.root + '/uv-cache')}"
-        out, err, code = self._exec(script, timeout=600)
+            script += f"; rm -rf -- {q(self.root + '/uv-cache')} {q(self.root + '/conda-pkgs')}"
+        out, err, code = self.run(script, timeout=600)
         if code != 0:
             raise EnvBuildFailed(
                 f"pruning the environments on {self.where} ({envs}) failed: {err.strip()}",
@@ -117,9 +141,9 @@ class RemoteEnvBuilder:
         return [ln for ln in out.split() if ln]
 
     # ---------------------------------------------------------------- helpers
-    def _ensure_uv(self, log: BuildLog) -> str:
+    def ensure_uv(self, log: BuildLog) -> str:
         local = uv_bin()
-        arch = self._exec("uname -sm")[0].strip()
+        arch = self.run("uname -sm")[0].strip()
         here = f"{platform.system()} {platform.machine()}"
         if arch != here:
             raise EnvBuildFailed(
@@ -128,10 +152,10 @@ class RemoteEnvBuilder:
                 "give the job a user-managed environment with `interpreter_path:` there",
             )
         remote = f"{self.root}/bin/{_uv_name(local)}"
-        if self._exec(f"test -x {shlex.quote(remote)} && echo ok")[0].strip() != "ok":
+        if self.run(f"test -x {shlex.quote(remote)} && echo ok")[0].strip() != "ok":
             size = Path(local).stat().st_size
             log.line(f"sending uv ({size / 1e6:.0f} MB) to {self.where}:{remote}")
-            self._exec(f"mkdir -p {shlex.quote(self.root + '/bin')}")
+            self.run(f"mkdir -p {shlex.quote(self.root + '/bin')}")
             sftp = self.client.open_sftp()
             try:
                 tmp = f"{remote}.tmp"
@@ -142,8 +166,8 @@ class RemoteEnvBuilder:
                 sftp.close()
         return remote
 
-    def _put(self, path: str, data: bytes) -> None:
-        self._exec(f"mkdir -p {shlex.quote(path.rsplit('/', 1)[0])}")
+    def put(self, path: str, data: bytes) -> None:
+        self.run(f"mkdir -p {shlex.quote(path.rsplit('/', 1)[0])}")
         sftp = self.client.open_sftp()
         try:
             with sftp.open(path, "wb") as f:
@@ -151,7 +175,13 @@ class RemoteEnvBuilder:
         finally:
             sftp.close()
 
-    def _exec(self, command: str, timeout: float = IO_TIMEOUT) -> tuple[str, str, int]:
+    def put_once(self, path: str, data: bytes) -> None:
+        """Write `path` (a name that carries its content's hash) unless the host has it."""
+        if self.run(f"test -f {shlex.quote(path)} && echo ok")[0].strip() != "ok":
+            self.put(path + ".tmp", data)
+            self.run(f"mv -f {shlex.quote(path + '.tmp')} {shlex.quote(path)}")
+
+    def run(self, command: str, timeout: float = IO_TIMEOUT) -> tuple[str, str, int]:
         _stdin, stdout, stderr = self.client.exec_command(command, timeout=timeout)
         out = stdout.read().decode("utf-8", "replace")
         err = stderr.read().decode("utf-8", "replace")

@@ -73,6 +73,7 @@ class SshRun:
         )
         self.env_interpreter: str | None = None  # the python of an environment built on the host
         self.cache_root = ""  # the host's cache (blobs, environments), absolute, once connected
+        self.env_prefix: str | None = None  # a conda environment built on the host
         self._sender: BlobSender | None = None
         self._code: int | None = None
         self._next_pull = 0.0
@@ -125,10 +126,13 @@ class SshRun:
         """Build (or find cached) the job's environment on the host; the script then runs with its
         python. Returns (spec hash, cached)."""
         builder = RemoteEnvBuilder(
-            self.link.client, self.cache_root, self.interpreter or "python3", self.target.address
+            self.link.client, self.cache_root, self.interpreter or "python3", self.target.address,
+            self.blob_sender(),
         )
         interpreter, env_hash, cached = builder.ensure(env, log)
         self.interpreter = self.env_interpreter = interpreter
+        if env.kind == "conda":  # its programs first on PATH, as conda's activate does
+            self.env_prefix = f"{self.cache_root}/envs/{env_hash}"
         return env_hash, cached
 
     def upload(self) -> UploadResult:
@@ -200,7 +204,10 @@ class SshRun:
         env.update(extra_env or {})
         exports = [f"export {k}={shlex.quote(str(v))}" for k, v in env.items() if _ENV_NAME.match(k)]
         exports.append(f'export PYTHONPATH={shlex.quote(rem + "/inject")}"${{PYTHONPATH:+:$PYTHONPATH}}"')
-        exports.append(f'export PATH={shlex.quote(rem + "/bin")}:"$PATH"')
+        path = shlex.quote(rem + "/bin") + (f":{shlex.quote(self.env_prefix + '/bin')}" if self.env_prefix else "")
+        if self.env_prefix:
+            exports.append(f"export CONDA_PREFIX={shlex.quote(self.env_prefix)}")
+        exports.append(f'export PATH={path}:"$PATH"')
         log, tmp, done = (shlex.quote(f"{rem}/{n}") for n in ("driver.log", "exit.tmp", "exit_code"))
         # The trap keeps this shell alive through a TERM to the group, so it still records the
         # script's exit status (143) rather than leaving no exit_code at all.

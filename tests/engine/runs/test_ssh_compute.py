@@ -232,9 +232,9 @@ def test_environments_to_build_are_refused_and_a_remote_interpreter_path_is_used
 
     target()
     code = project({"t.py": "import sys\nprint('exe', sys.executable)\n"})
-    with pytest.raises(LaunchFailed, match="building the job's conda environment 'e' there is not available"):
+    with pytest.raises(LaunchFailed, match="building the job's docker environment 'e' there is not available"):
         eng.submit(JobSpec(experiment_name="exp", code_dir=code, script="t.py", compute="far",
-                           environment_spec=EnvironmentSpec(name="e", conda={"dependencies": ["python"]})))
+                           environment_spec=EnvironmentSpec(name="e", image="python:3.11")))
     assert eng.list_runs() == []
     # A path that exists only on the remote would be fine too: it is not checked here.
     run = eng.submit(JobSpec(experiment_name="exp", code_dir=code, command="python t.py", compute="far",

@@ -1,0 +1,83 @@
+"""The host's half of a conda environment built on an SSH host (engine.compute.ssh.condabuild).
+
+Sent to the host's cache and run there with the host's python3 and the py-rattler package that
+Trainyard sent along on its PYTHONPATH: ``python3 condahost.py REQUEST.json``. The request holds
+the match specs, the channels (URLs as the host reaches them), the prefix to install into and the
+package cache. Solves, installs, and prints what it does line by line (the run's build log); on a
+failure prints ``ERROR: <kind>: <rattler's message>`` and exits 1 (2: the python is too old).
+Standard library and rattler only: nothing of Trainyard is on the host.
+"""
+
+import asyncio
+import json
+import sys
+
+
+def say(text):
+    print(text, flush=True)
+
+
+def main(path):
+    if sys.version_info < (3, 10):  # noqa: UP036 - the host's python, whatever its version
+        say(
+            f"ERROR: python {sys.version_info[0]}.{sys.version_info[1]} on this host is older than 3.10, "
+            "which py-rattler (the conda solver Trainyard brings) needs"
+        )
+        return 2
+    with open(path) as f:
+        req = json.load(f)
+    try:
+        import rattler
+    except ImportError as exc:
+        say(f"ERROR: ImportError: the conda solver sent to this host does not load here: {exc}")
+        return 1
+    specs = list(req["specs"])
+    channels = list(req["channels"])
+    subdir = rattler.Subdir if hasattr(rattler, "Subdir") else rattler.Platform
+    platforms = [str(subdir.current()), "noarch"]
+    try:
+        vpkgs = rattler.VirtualPackage.detect()
+    except Exception:  # noqa: BLE001 - a host without the probes rattler uses: solve without them
+        vpkgs = []
+    say("solving: " + (", ".join(specs) or "(nothing)"))
+    say("channels: " + ", ".join(channels))
+    say("platforms: " + ", ".join(platforms))
+
+    def solve(wanted):
+        return asyncio.run(rattler.solve(channels, wanted, platforms=platforms, virtual_packages=vpkgs))
+
+    try:
+        records = solve(specs) if specs else []
+    except Exception as exc:  # noqa: BLE001 - rattler's errors have no common base
+        # "- pip" is usual in conda files; the pip: section is installed with uv, so a channel
+        # without a pip package is no reason to fail.
+        bare = [s for s in specs if s.split("=")[0].split("<")[0].split(">")[0].strip() == "pip"]
+        if type(exc).__name__ != "SolverError" or not bare or "pip" not in str(exc):
+            say(f"ERROR: {type(exc).__name__}: {exc}")
+            return 1
+        say("the channels have no 'pip' package; solving without it (the pip: section is installed with uv)")
+        specs = [s for s in specs if s not in bare]
+        try:
+            records = solve(specs) if specs else []
+        except Exception as exc2:  # noqa: BLE001
+            say(f"ERROR: {type(exc2).__name__}: {exc2}")
+            return 1
+    for r in sorted(records, key=lambda r: r.name.normalized):
+        say(f"  {r.name.normalized} {r.version} {r.build} ({r.channel})")
+    say(f"installing {len(records)} conda package(s) into {req['prefix']}")
+    try:
+        if records:
+            asyncio.run(
+                rattler.install(
+                    records, target_prefix=req["prefix"], cache_dir=req["cache_dir"], show_progress=False
+                )
+            )
+    except Exception as exc:  # noqa: BLE001
+        say(f"ERROR: {type(exc).__name__}: {exc}")
+        return 1
+    say(f"installed {len(records)} conda package(s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))
