@@ -375,7 +375,8 @@ class Supervisor:
         ingestor = RecordIngestor(store, self.run_name, self.files, warn=self.log, models_dir=models_dir)
         mirror = FolderMirror(self.files.wd / "logs", self.files.logs)
         system = self._system_metrics(store)
-        tensorboard = TensorBoardIngestor(store, self.run_name, self.files.logs, warn=self.log)
+        tensorboard = TensorBoardIngestor(store, self.run_name, self.files.logs, warn=self.log,
+                                          images=self.files.tracking)
         max_duration = self.spec.max_run_duration_seconds
         started = times[2] if times is not None else time.time()
         deadline = started + float(max_duration) if max_duration else None

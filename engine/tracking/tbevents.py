@@ -8,7 +8,9 @@ offset (its reader without TensorFlow refuses ``start_offset``), and the supervi
 file's offset in the store so that it reads only what is new, even after a restart.
 
 Scalars come in two forms, both read: the legacy ``simple_value`` (PyTorch's SummaryWriter) and
-a scalar tensor with the ``scalars`` plugin (TensorFlow 2, Lightning's TensorBoardLogger).
+a scalar tensor with the ``scalars`` plugin (TensorFlow 2, Lightning's TensorBoardLogger). So do
+images: an encoded ``image`` (PyTorch's ``add_image``) and a string tensor with the ``images``
+plugin (TensorFlow 2's ``tf.summary.image``: width, height, then one encoded image per sample).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["EventChunk", "event_files", "read_events"]
+__all__ = ["EventChunk", "EventImage", "event_files", "read_events"]
 
 HEADER = struct.Struct("<QI")
 FOOTER = struct.Struct("<I")
@@ -34,12 +36,22 @@ def event_files(logs: Path) -> list[Path]:
     return found
 
 
+@dataclass(frozen=True)
+class EventImage:
+    tag: str
+    step: int
+    wall_time: float
+    index: int  # the sample's place among the images of this tag and step
+    data: bytes  # encoded (PNG, as TensorBoard writes them)
+
+
 @dataclass
 class EventChunk:
-    """What one read gave: scalars by tag (steps, values, wall times), the events read, the offset
-    after the last whole record, and an error when the file is damaged there."""
+    """What one read gave: scalars by tag (steps, values, wall times), images, the events read,
+    the offset after the last whole record, and an error when the file is damaged there."""
 
     scalars: dict[str, tuple[list[int], list[float], list[float]]] = field(default_factory=dict)
+    images: list[EventImage] = field(default_factory=list)
     events: int = 0
     offset: int = 0
     error: str | None = None
@@ -90,6 +102,15 @@ def _add(chunk: EventChunk, event: object) -> None:
         kind = value.WhichOneof("value")
         if kind == "simple_value":
             number = float(value.simple_value)
+        elif kind == "image":
+            chunk.images.append(EventImage(value.tag, int(event.step), float(event.wall_time), 0,  # type: ignore[attr-defined]
+                                           bytes(value.image.encoded_image_string)))
+            continue
+        elif kind == "tensor" and value.metadata.plugin_data.plugin_name == "images":
+            encoded = list(value.tensor.string_val)[2:]  # width and height come first
+            chunk.images.extend(EventImage(value.tag, int(event.step), float(event.wall_time), i, bytes(b))  # type: ignore[attr-defined]
+                                for i, b in enumerate(encoded))
+            continue
         elif kind == "tensor" and value.metadata.plugin_data.plugin_name == "scalars":
             from tensorboard.util.tensor_util import make_ndarray
 
@@ -98,7 +119,7 @@ def _add(chunk: EventChunk, event: object) -> None:
                 continue
             number = float(array.reshape(()))
         else:
-            continue  # images, histograms, text: not metrics
+            continue  # histograms, text, audio: not read
         col = chunk.scalars.get(value.tag)
         if col is None:
             col = chunk.scalars[value.tag] = ([], [], [])

@@ -124,3 +124,52 @@ def test_a_record_still_being_written_is_left_for_the_next_read(tmp_path: Path) 
     cut.write_bytes(bytes(bad))
     damaged = read_events(cut, part.offset)
     assert damaged.events == 0 and damaged.error and "damaged record" in damaged.error
+
+
+IMAGES = """
+import io, struct, zlib
+import numpy as np
+from tensorboard.compat.proto.summary_pb2 import Summary, SummaryMetadata
+from tensorboard.compat.proto.tensor_pb2 import TensorProto
+from torch.utils.tensorboard import SummaryWriter
+
+def png(w, h, rgb):
+    raw = b"".join(b"\\0" + bytes(rgb) * w for _ in range(h))
+    chunk = lambda t, d: struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
+    return (b"\\x89PNG\\r\\n\\x1a\\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+w = SummaryWriter("logs/tb")
+for step in range(2):  # PyTorch's add_image: an encoded image per event
+    w.add_image("samples/input", np.full((3, 8, 8), 0.5 * step), step)
+# TensorFlow 2's tf.summary.image: a string tensor of width, height, then one PNG per sample.
+tensor = TensorProto(dtype=7, string_val=[b"4", b"4", png(4, 4, (255, 0, 0)), png(4, 4, (0, 0, 255))])
+meta = SummaryMetadata(plugin_data=SummaryMetadata.PluginData(plugin_name="images"))
+w._get_file_writer().add_summary(Summary(value=[Summary.Value(tag="val/batch", tensor=tensor, metadata=meta)]), 5)
+w.add_scalar("loss", 1.0, 0)
+w.close()
+"""
+
+
+def test_event_file_images_go_to_the_runs_gallery_once(eng: Engine, project) -> None:  # type: ignore[no-untyped-def]
+    code = project({"train.py": IMAGES})
+    run = eng.wait(eng.submit(JobSpec(experiment_name="tb", code_dir=code, script="train.py")).name, timeout=120)
+    assert run.status == "Completed", run.error
+    run_dir = Path(run.run_dir)
+    pytorch = eng.metric_objects(run.name, "samples/input")
+    assert [(o.kind, o.step) for o in pytorch] == [("image", 0), ("image", 1)]
+    tf2 = eng.metric_objects(run.name, "val/batch")
+    assert [(o.kind, o.step) for o in tf2] == [("image", 5), ("image", 5)]
+    files = [run_dir / o.value["path"] for o in pytorch + tf2]
+    assert all(f.read_bytes().startswith(b"\x89PNG") for f in files)
+    assert len(set(files)) == 4
+    # A restarted supervisor's reader finds nothing new: no image is recorded twice.
+    store = SqlStore(eng.store_url, migrate=False)
+    try:
+        files_ = RunFiles(run_dir)
+        again = TensorBoardIngestor(store, run.name, files_.logs, images=files_.tracking)
+        again.poll(force=True)
+    finally:
+        store.close()
+    assert len(eng.metric_objects(run.name, "samples/input")) == 2
+    assert len(eng.metric_objects(run.name, "val/batch")) == 2
