@@ -44,6 +44,9 @@ from engine.sdk.hyperdrive import (
 )
 from engine.sdk.hyperdriverun import HyperDriveRun
 from engine.sdk.model import Model
+from engine.sdk.pipeline import Pipeline
+from engine.sdk.pipelinedata import OutputFileDatasetConfig, PipelineData, PipelineParameter
+from engine.sdk.pipelinerun import PipelineRun
 from engine.sdk.run import Run
 from engine.sdk.runconfig import (
     DockerConfiguration,
@@ -53,6 +56,7 @@ from engine.sdk.runconfig import (
     ScriptRunConfig,
     TensorflowConfiguration,
 )
+from engine.sdk.steps import CommandStep, PythonScriptStep
 from engine.sdk.workspace import (
     AzureCliAuthentication,
     InteractiveLoginAuthentication,
@@ -60,6 +64,8 @@ from engine.sdk.workspace import (
     ServicePrincipalAuthentication,
     Workspace,
 )
+
+StepRun = Run  # a pipeline step's run is a plain run
 
 # azureml.exceptions: every error the SDK raises is a TrainyardError (message + hint).
 AzureMLException = TrainyardError
@@ -74,6 +80,7 @@ __all__ = [
     "AzureMLException",
     "BanditPolicy",
     "BayesianParameterSampling",
+    "CommandStep",
     "ComputeTarget",
     "ComputeTargetException",
     "CondaDependencies",
@@ -95,14 +102,21 @@ __all__ = [
     "MpiConfiguration",
     "MsiAuthentication",
     "NoTerminationPolicy",
+    "OutputFileDatasetConfig",
+    "Pipeline",
+    "PipelineData",
+    "PipelineParameter",
+    "PipelineRun",
     "PrimaryMetricGoal",
     "PyTorchConfiguration",
+    "PythonScriptStep",
     "PythonSection",
     "RandomParameterSampling",
     "Run",
     "RunConfiguration",
     "ScriptRunConfig",
     "ServicePrincipalAuthentication",
+    "StepRun",
     "TabularDataset",
     "TensorflowConfiguration",
     "TruncationSelectionPolicy",

@@ -7,6 +7,7 @@ from typing import Any
 from engine.runtime.sweepresults import is_sweep
 from engine.sdk.hyperdrive import HyperDriveConfig
 from engine.sdk.hyperdriverun import HyperDriveRun
+from engine.sdk.pipeline import Pipeline, submit_pipeline
 from engine.sdk.run import Run
 from engine.sdk.runconfig import ScriptRunConfig
 from engine.sdk.submission import submit_config
@@ -18,9 +19,13 @@ class Experiment:
         self.name = name
 
     def submit(
-        self, config: ScriptRunConfig | HyperDriveConfig, tags: dict[str, Any] | None = None, **_ignored: Any
+        self, config: ScriptRunConfig | HyperDriveConfig | Pipeline, tags: dict[str, Any] | None = None,
+        **_ignored: Any,
     ) -> Run:
-        """Start `config`: a ScriptRunConfig as a run, a HyperDriveConfig as a sweep (a HyperDriveRun)."""
+        """Start `config`: a ScriptRunConfig as a run, a HyperDriveConfig as a sweep (a HyperDriveRun),
+        a Pipeline as a pipeline whose steps are child runs (a PipelineRun)."""
+        if isinstance(config, Pipeline):
+            return submit_pipeline(self, config, tags)
         run = submit_config(self.workspace.engine, self.name, config, tags)
         return HyperDriveRun(self, run.name) if isinstance(config, HyperDriveConfig) else Run(self, run.name)
 

@@ -23,6 +23,7 @@ from studio.rundetail.logs import LogsTab
 from studio.rundetail.metrics import MetricsTab
 from studio.rundetail.outputs import OutputsTab
 from studio.rundetail.overview import OverviewTab
+from studio.rundetail.pipelinetab import PipelineTab, is_pipeline
 from studio.rundetail.snapshot import SnapshotTab
 from studio.style import STATUS_COLORS, fmt_duration, fmt_time, heading, muted, run_duration, run_status_label
 from studio.tasks import BackgroundOp
@@ -34,7 +35,7 @@ REFRESH_MS = 500
 # (the script flushes every 0.1 s, the supervisor ingests every 0.1 s, this reads every 0.05 s:
 # an incremental read of the points since the last one, off the GUI thread).
 LIVE_METRICS_MS = 50
-TABS = ("overview", "metrics", "logs", "outputs", "snapshot", "children")
+TABS = ("overview", "metrics", "logs", "outputs", "snapshot", "children", "pipeline")
 
 
 class RunDetail(QWidget):
@@ -60,6 +61,7 @@ class RunDetail(QWidget):
         self._has_scalars = False
         self._quiet_terminal_passes = 0
         self._last_error = ""
+        self.pipeline: PipelineTab | None = None  # a pipeline run's graph, the first tab
 
         lay = QVBoxLayout(self)
         lay.setContentsMargins(20, 12, 20, 12)
@@ -146,7 +148,11 @@ class RunDetail(QWidget):
         return self._timer.isActive()
 
     def show_tab(self, name: str) -> None:
-        self.tabs.setCurrentIndex(TABS.index(name))
+        tabs = dict(zip(TABS, (self.overview, self.metrics, self.logs, self.outputs, self.snapshot,
+                               self.child_runs, self.pipeline), strict=True))
+        widget = tabs[name]
+        if widget is not None:
+            self.tabs.setCurrentWidget(widget)
 
     def refresh(self) -> None:
         if self._busy:
@@ -174,11 +180,20 @@ class RunDetail(QWidget):
         self._clock.stop()
         self.logs.stop()
         self.outputs.stop()
+        if self.pipeline is not None:
+            self.pipeline.stop()
 
     def show_log(self, rel: str) -> None:
         """The Logs tab showing log file `rel` (relative to the run folder)."""
         self.logs.select_source(rel)
         self.show_tab("logs")
+
+    def _add_pipeline_tab(self) -> None:
+        """A pipeline run opens on its graph."""
+        self.pipeline = PipelineTab(self.engine, self.bridge, self.name)
+        self.pipeline.openRun.connect(self.openRun)
+        self.tabs.insertTab(0, self.pipeline, "Pipeline")
+        self.tabs.setCurrentWidget(self.pipeline)
 
     def _children_counted(self, n: int) -> None:
         index = self.tabs.indexOf(self.child_runs)
@@ -221,6 +236,10 @@ class RunDetail(QWidget):
         # These tabs read their own files (only while shown); they only need the run's state.
         for tab in (self.logs, self.outputs, self.snapshot):
             tab.set_run(run)
+        if self.pipeline is None and is_pipeline(run):
+            self._add_pipeline_tab()
+        if self.pipeline is not None:
+            self.pipeline.set_run(run)
         self.metrics.set_finished(run.is_terminal)
         self._pick_interval()
         if run.is_terminal:

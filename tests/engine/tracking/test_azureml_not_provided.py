@@ -53,7 +53,7 @@ def test_unknown_modules_and_classes_say_what_to_use_instead(tmp_path: Path) -> 
                 "from azureml.widgets import RunDetails",
                 "from azureml.train.estimator import Estimator",
                 "from azureml.train.dnn import PyTorch",
-                "from azureml.pipeline.core import Pipeline",
+                "from azureml.pipeline.steps import ParallelRunStep",
                 "import azureml.automl.core",
                 "from azureml.core.webservice import AciWebservice",
                 "import azureml.nothing_like_it",
@@ -73,7 +73,10 @@ def test_unknown_modules_and_classes_say_what_to_use_instead(tmp_path: Path) -> 
             "`trainyard studio`"
         )
         assert "use ScriptRunConfig" in messages[2] and "PyTorchConfiguration" in messages[3]
-        assert messages[4].startswith("azureml.pipeline is not provided by Trainyard (Azure ML pipelines)")
+        assert messages[4].startswith(
+            "azureml.pipeline.steps.ParallelRunStep is not provided by Trainyard (pipeline steps other than "
+            "PythonScriptStep and CommandStep)"
+        )
         assert "HyperDriveConfig" in messages[5]
         assert messages[7] == (
             "azureml.nothing_like_it is not provided by Trainyard (a part of the Azure ML SDK): "

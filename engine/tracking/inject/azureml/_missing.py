@@ -36,10 +36,6 @@ MODULES = {
         "the Jupyter run widgets (RunDetails)",
         "follow a run with run.wait_for_completion(show_output=True), or open it in `trainyard studio`",
     ),
-    "azureml.pipeline": (
-        "Azure ML pipelines",
-        "submit each step as its own run (Experiment.submit(ScriptRunConfig(...)))",
-    ),
     "azureml.core.webservice": (
         "model deployment (web services)",
         "register the model with run.register_model(...) and serve it with your own code",
@@ -62,6 +58,11 @@ MODULES = {
     "azureml.responsibleai": ("Responsible AI dashboards", DOCS),
 }
 
+_OTHER_STEPS = (
+    "pipeline steps other than PythonScriptStep and CommandStep",
+    "run the work as a PythonScriptStep or CommandStep (see docs/pipelines.md)",
+)
+
 # Classes that Azure ML's own modules have and this stand-in does not: (what, instead).
 NAMES = {
     "Webservice": MODULES["azureml.core.webservice"],
@@ -72,9 +73,18 @@ NAMES = {
     "Image": MODULES["azureml.core.image"],
     "ContainerImage": MODULES["azureml.core.image"],
     "Estimator": MODULES["azureml.train.estimator"],
-    "Pipeline": MODULES["azureml.pipeline"],
-    "PipelineRun": MODULES["azureml.pipeline"],
-    "ScriptStep": MODULES["azureml.pipeline"],
+    # Pipelines are provided with PythonScriptStep and CommandStep (docs/pipelines.md); not these steps.
+    "ParallelRunStep": _OTHER_STEPS,
+    "AutoMLStep": _OTHER_STEPS,
+    "HyperDriveStep": _OTHER_STEPS,
+    "DataTransferStep": _OTHER_STEPS,
+    "DatabricksStep": _OTHER_STEPS,
+    "AdlaStep": _OTHER_STEPS,
+    "AzureBatchStep": _OTHER_STEPS,
+    "EstimatorStep": _OTHER_STEPS,
+    "MpiStep": _OTHER_STEPS,
+    "ModuleStep": _OTHER_STEPS,
+    "SynapseSparkStep": _OTHER_STEPS,
     "Keyvault": (
         "workspace key vaults",
         ("pass secrets to runs as environment variables (ScriptRunConfig.run_config.environment_variables)"),
@@ -91,7 +101,6 @@ NAMES = {
     ),
     "KubernetesCompute": ("Kubernetes compute", DOCS),
     "SynapseCompute": ("Synapse compute", DOCS),
-    "OutputFileDatasetConfig": ("output datasets", "write to ./outputs: its files are kept with the run"),
 }
 
 

@@ -2,4 +2,4 @@
 
 from azureml import forward_to_sdk
 
-forward_to_sdk(globals(), "DatasetConsumptionConfig", "FileDataset", "TabularDataset")
+forward_to_sdk(globals(), "DatasetConsumptionConfig", "FileDataset", "OutputFileDatasetConfig", "TabularDataset")

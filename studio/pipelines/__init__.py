@@ -1,0 +1,1 @@
+"""The pipeline graph: its view-model and layout (no Qt) and the widget that draws it."""
