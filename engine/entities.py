@@ -322,3 +322,37 @@ def unknown_compute(name: str, registered: Sequence[str], source: str | None = N
     if source and source.endswith((".yml", ".yaml")):
         hint += "; or run this file here unchanged with `--set compute=local`"
     return NotFound(f"unknown compute target {name!r}" + (f" (in {source})" if source else ""), hint)
+
+
+@dataclass(frozen=True)
+class StepState:
+    """One step of a pipeline run as it stands: its child run (None before it starts, or when it
+    never will), its status, and the run whose outputs it reused."""
+
+    name: str
+    run_name: str | None
+    status: str
+    started_at: float | None = None
+    ended_at: float | None = None
+    reused_from: str | None = None
+    kind: str = "command"
+    display_name: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class PipelineGraph:
+    """A pipeline run's steps and the data between them: edges are (from_step, output_name,
+    to_step, input_name)."""
+
+    run_name: str
+    status: str
+    steps: tuple[StepState, ...]
+    edges: tuple[tuple[str, str, str, str], ...]
+
+    def step(self, name: str) -> StepState:
+        for s in self.steps:
+            if s.name == name:
+                return s
+        raise NotFound(f"pipeline {self.run_name!r} has no step {name!r}",
+                       f"its steps: {', '.join(s.name for s in self.steps)}")

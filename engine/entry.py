@@ -1,8 +1,8 @@
 """The entry point of Trainyard's own background processes: the process that owns one run folder.
 
 `engine.runtime.supervisor_command` starts `main([prog, RUN_DIR])` detached: a run's supervisor
-(engine.runs.supervisor), or, when the run's spec.json is a sweep's, the sweep controller
-(engine.sweeps.controller). It sits at the top of the engine, beside engine.api, so that nothing
+(engine.runs.supervisor), or, when the run's spec.json is a sweep's or a pipeline's, its controller
+(engine.sweeps.controller, engine.pipelines.controller). It sits at the top of the engine, beside engine.api, so that nothing
 below it needs to know which process kinds exist.
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 from engine.runs.supervisor import Supervisor
 from engine.runtime import SUPERVISOR_FLAG
 from engine.runtime.files import RunFiles
-from engine.runtime.launchspec import is_sweep_spec
+from engine.runtime.launchspec import launch_kind
 
 
 def main(argv: list[str]) -> int:
@@ -22,12 +22,17 @@ def main(argv: list[str]) -> int:
         sys.stderr.write("usage: python -m engine.entry RUN_DIR\n")
         return 2
     run_dir = Path(argv[1])
-    if is_sweep_spec(RunFiles(run_dir).spec):
-        # Deferred: a run's supervisor starts its script before any heavy import (SQLAlchemy
-        # comes with the sweep controller's submit path).
+    kind = launch_kind(RunFiles(run_dir).spec)
+    # Deferred: a run's supervisor starts its script before any heavy import (SQLAlchemy comes
+    # with the controllers' submit path).
+    if kind == "sweep":
         from engine.sweeps.controller import SweepController
 
         return SweepController(run_dir).run()
+    if kind == "pipeline":
+        from engine.pipelines.controller import PipelineController
+
+        return PipelineController(run_dir).run()
     return Supervisor(run_dir).run()
 
 

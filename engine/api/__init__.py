@@ -17,6 +17,7 @@ from typing import Any
 from engine import entities as E
 from engine.api.compute import ComputeManager, GpuReport
 from engine.api.environments import EnvironmentsManager
+from engine.api.pipelines import PipelinesManager
 from engine.api.registry import RegistryManager
 from engine.api.rundiff import RunDiff
 from engine.api.runs import RunsManager, size_on_disk
@@ -29,6 +30,7 @@ from engine.environments.build import BuildEvent, BuiltEnvironment
 from engine.environments.lock import Lock
 from engine.environments.status import BuildStatus
 from engine.experiments import PrimaryMetric
+from engine.jobs.pipeline import ComponentSpec, PipelineSpec
 from engine.jobs.spec import JobSpec, SweepSpec
 from engine.runs.control import QUEUED_GRACE_SECONDS
 from engine.runtime.files import RunFiles
@@ -54,6 +56,7 @@ class Engine:
         self.environments = EnvironmentsManager(self.store, self.location)
         self.compute = ComputeManager(self.store)
         self.registry = RegistryManager(self.store, self.location)
+        self.pipelines = PipelinesManager(self.store, self.location, self.snapshots)
         if reconcile:
             self.reconcile()
 
@@ -75,6 +78,36 @@ class Engine:
         downloading http(s) inputs not in the cache yet, reported through `on_progress`).
         A sweep records the sweep run and starts its controller, which submits the trials."""
         return self.runs.submit(spec, on_warning, on_progress)
+
+    def submit_pipeline(self, spec: PipelineSpec, on_warning: Callable[[str], None] | None = None,
+                        on_progress: Callable[[str], None] | None = None) -> E.Run:
+        """Check every step (compute, environment, component, code, command, inputs), snapshot the
+        steps' code, record the pipeline run and start its controller, which runs the steps as child
+        runs as their inputs become ready (reusing earlier identical steps). Returns the pipeline run
+        at once (docs/pipelines.md)."""
+        return self.pipelines.submit(spec, on_warning, on_progress)
+
+    def pipeline_graph(self, run_name: str) -> E.PipelineGraph:
+        """The steps of pipeline run `run_name` as they stand (child run, status, times, reuse) and
+        the data edges between them; cheap enough to poll for a live view."""
+        return self.pipelines.graph(run_name)
+
+    def validate_pipeline(self, spec: PipelineSpec) -> None:
+        """Every check `submit_pipeline` makes, without recording a run."""
+        self.pipelines.validate(spec)
+
+    def create_component(self, spec: ComponentSpec, on_warning: Callable[[str], None] | None = None) -> ComponentSpec:
+        """Register a command component (engine.specs.component) as the next version of its name;
+        its code folder is snapshotted now."""
+        return self.pipelines.create_component(spec, on_warning)
+
+    def get_component(self, name: str, version: int | None = None) -> ComponentSpec:
+        """Component `name` at `version` (None: its latest)."""
+        return self.pipelines.get_component(name, version)
+
+    def list_components(self, name: str | None = None) -> list[ComponentSpec]:
+        """Every registered version of every component (or of `name`)."""
+        return self.pipelines.list_components(name)
 
     def validate(self, spec: JobSpec | SweepSpec) -> None:
         """Every check `submit` makes, without creating anything (`trainyard job validate`):

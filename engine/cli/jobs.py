@@ -43,10 +43,23 @@ def _load(file: str, overrides: tuple[str, ...], name: str | None) -> Any:
     """The job file as a JobSpec or SweepSpec, with `--set` and `-n` applied; a note on stderr for
     each key read as another or accepted and not used."""
     # The job YAML loader loads pydantic and PyYAML: only the commands that read a job file pay for them.
-    from engine.specs.jobs import load_job
+    from engine.specs.pipeline import load_any_job
 
-    spec = load_job(file, list(overrides), on_note=lambda msg: click.echo(f"note: {msg}", err=True))
+    spec = load_any_job(file, list(overrides), on_note=lambda msg: click.echo(f"note: {msg}", err=True))
     return replace(spec, name=name) if name else spec
+
+
+def _submit(eng: Any, spec: Any) -> E.Run:
+    """Submit a job, sweep or pipeline spec, with warnings and progress on stderr."""
+    def warn(msg: str) -> None:
+        click.echo(f"warning: {msg}", err=True)
+
+    def progress(msg: str) -> None:
+        click.echo(msg, err=True)
+
+    if type(spec).__name__ == "PipelineSpec":
+        return eng.submit_pipeline(spec, on_warning=warn, on_progress=progress)
+    return eng.submit(spec, on_warning=warn, on_progress=progress)
 
 
 SET_HELP = ("override any field of the file, e.g. compute=local, compute.target=local, inputs.lr=0.1, "
@@ -82,9 +95,7 @@ def job_create(ctx: click.Context, file: str | None, rerun: str | None, from_spe
         run = eng.rerun(rerun, from_lock=not from_spec)
     else:
         assert file is not None
-        run = eng.submit(_load(file, overrides, name),
-                         on_warning=lambda msg: click.echo(f"warning: {msg}", err=True),
-                         on_progress=lambda msg: click.echo(msg, err=True))
+        run = _submit(eng, _load(file, overrides, name))
     submitted = (f"Submitted job {run.name} (experiment {run.experiment_name}); "
                  f"follow it with `trainyard job stream -n {run.name}`")
     if web:
@@ -116,6 +127,12 @@ def job_validate(ctx: click.Context, file: str, overrides: tuple[str, ...], name
     create would give."""
     spec = _load(file, overrides, name)
     eng = open_engine(ctx, workspace)
+    if type(spec).__name__ == "PipelineSpec":
+        eng.validate_pipeline(spec)
+        show(output_format, {"file": str(Path(file).resolve()), "valid": True, "type": "pipeline",
+                             "steps": list(spec.steps), "edges": [list(e) for e in spec.edges()]},
+             f"valid: {file} (pipeline of {len(spec.steps)} steps: {', '.join(spec.steps)})")
+        return
     eng.validate(spec)
     trial = getattr(spec, "trial", spec)
     kind = "sweep" if trial is not spec else "command"

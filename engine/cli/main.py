@@ -22,6 +22,7 @@ COMMANDS = {
     "data": "engine.cli.models:data",
     "environment": "engine.cli.environments:environment_group",
     "compute": "engine.cli.compute:compute_group",
+    "component": "engine.cli.components:component_group",
     "python": "engine.cli.workspace:python_cmd",
 }
 

@@ -1,7 +1,7 @@
 """Submitting a run: every kind (a job, a sweep, a re-run) is prepared the same way, once.
 
 Check what the run needs (compute, environment, code, command) so that a mistake fails the
-submit; snapshot the code; then `_launch`: make the run folder, write its launch spec
+submit; snapshot the code; then `launch_run`: make the run folder, write its launch spec
 (engine.runtime.launchspec), record the run, start the process that owns it (engine.entry) and
 return at once. If anything fails before the run is recorded, its folder is removed.
 """
@@ -92,7 +92,7 @@ class Submitter:
         where = _where(placement, env_spec)
         resolved = resolve_inputs(self.store, self.location.data_dir, spec.data_inputs, source=spec.source_file,
                                   progress=on_progress)
-        snapshot = self._take_snapshot(code_dir, on_warning)
+        snapshot = self.take_snapshot(code_dir, on_warning)
 
         def prepare(name: str, files: RunFiles) -> tuple[LaunchSpec, dict[str, Any]]:
             if not on_ssh:  # an SSH run's wrappers are made on the remote
@@ -136,7 +136,7 @@ class Submitter:
             )
             return launch_spec, record
 
-        return self._launch(spec.name, prepare, lambda name: [r.lineage(name) for r in resolved])
+        return self.launch_run(spec.name, prepare, lambda name: [r.lineage(name) for r in resolved])
 
     def validate(self, spec: JobSpec | SweepSpec) -> None:
         """Every check `submit` makes (the name is free; compute, environment reference, code,
@@ -188,7 +188,7 @@ class Submitter:
         mistake fails the submit rather than twenty trials; then record the sweep run."""
         trial = sweep.trial
         target, env_spec, code_dir = self._check_sweep(sweep)
-        snapshot = self._take_snapshot(code_dir, on_warning)
+        snapshot = self.take_snapshot(code_dir, on_warning)
         policy = None
         if sweep.early_termination is not None:  # as YAML would give it, for the controller to parse
             policy = {k: v for k, v in asdict(sweep.early_termination).items() if v is not None and not (
@@ -237,7 +237,7 @@ class Submitter:
             )
             return launch_spec, record
 
-        return self._launch(sweep.name, prepare)
+        return self.launch_run(sweep.name, prepare)
 
     def _check_sweep(self, sweep: SweepSpec) -> tuple[E.ComputeTarget, EnvironmentSpec | None, Path | None]:
         """What every trial will need: (compute target, environment, code folder)."""
@@ -313,7 +313,7 @@ class Submitter:
             return launch_spec, record
 
         old_inputs = [r for r in self.store.run_data(name) if r.direction == "input"]
-        return self._launch(None, prepare, lambda new: [replace(r, run_name=new, created_at=time.time())
+        return self.launch_run(None, prepare, lambda new: [replace(r, run_name=new, created_at=time.time())
                                                          for r in old_inputs])
 
     def _locked_environment(self, name: str, environment: dict[str, Any] | None,
@@ -327,7 +327,7 @@ class Submitter:
         return plan_rebuild(spec, lock, self.location.envs_dir, name), lock.id
 
     # ------------------------------------------------------------------ the one way a run is made
-    def _launch(self, given_name: str | None,
+    def launch_run(self, given_name: str | None,
                 prepare: Callable[[str, RunFiles], tuple[LaunchSpec, dict[str, Any]]],
                 lineage: Callable[[str], list[E.RunData]] | None = None) -> E.Run:
         """Make the run folder, let `prepare` fill it and say what to launch and record, write the
@@ -372,7 +372,7 @@ class Submitter:
         raise LaunchFailed(f"a job named {name!r} already exists",
                            "job names are unique in a workspace: pick another --name, or omit it")
 
-    def _take_snapshot(self, code_dir: Path | None,
+    def take_snapshot(self, code_dir: Path | None,
                        on_warning: Callable[[str], None] | None) -> SnapshotManifest | None:
         """Snapshot `code_dir` (the size limits and ignore files apply) and record it in the store."""
         if code_dir is None:

@@ -20,11 +20,13 @@ from typing import Any
 from engine.errors import InvalidState
 from engine.runtime.dataplan import DataPlan
 from engine.runtime.distribution import Distribution
+from engine.runtime.pipelineplan import PipelinePlan
 
 # A run's property: the folder its code was snapshotted from (the studio's Clone & edit opens it).
 CODE_DIR = "code_dir"
 
-__all__ = ["CODE_DIR", "LaunchSpec", "Placement", "SweepSettings", "TrialTemplate", "is_sweep_spec", "read_spec"]
+__all__ = ["CODE_DIR", "LaunchSpec", "Placement", "SweepSettings", "TrialTemplate", "is_sweep_spec", "launch_kind",
+           "read_spec"]
 
 
 class _Reader:
@@ -262,16 +264,26 @@ class LaunchSpec:
     # ---- a sweep's run
     workspace: str | None = None
     sweep: SweepSettings | None = None
+    # ---- a pipeline's run (its controller, engine.pipelines.controller, runs the steps)
+    pipeline: PipelinePlan | None = None
 
     @property
     def is_sweep(self) -> bool:
         return self.sweep is not None
+
+    @property
+    def kind(self) -> str:
+        """What owns the run folder: "job" (a supervisor), "sweep" or "pipeline" (their controllers)."""
+        return "sweep" if self.sweep is not None else "pipeline" if self.pipeline is not None else "job"
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"run_name": self.run_name, "store_url": self.store_url,
                                 "snapshots_root": self.snapshots_root, "snapshot_id": self.snapshot_id}
         if self.sweep is not None:
             data.update(workspace=self.workspace, sweep=self.sweep.to_json())
+            return data
+        if self.pipeline is not None:
+            data.update(workspace=self.workspace, pipeline=self.pipeline.to_json())
             return data
         data.update({
             "argv": self.argv, "env": self.env, "env_prepend": self.env_prepend,
@@ -297,6 +309,14 @@ class LaunchSpec:
             return cls(run_name=run_name, store_url=store_url, snapshots_root=snapshots_root,
                        snapshot_id=snapshot_id, workspace=r.opt_str("workspace"),
                        sweep=SweepSettings._read(_Reader(sweep, f"{where} (sweep)")))
+        pipeline = r.opt_object("pipeline")
+        if pipeline is not None:
+            try:
+                plan = PipelinePlan.from_json(pipeline)
+            except (KeyError, TypeError, ValueError):
+                raise r._bad("pipeline", "a pipeline plan (steps, edges)") from None
+            return cls(run_name=run_name, store_url=store_url, snapshots_root=snapshots_root,
+                       snapshot_id=snapshot_id, workspace=r.opt_str("workspace"), pipeline=plan)
         grace = r.opt_number("cancel_grace_seconds")
         return cls(run_name=run_name, store_url=store_url, snapshots_root=snapshots_root,
                    snapshot_id=snapshot_id, argv=r.str_list("argv"), env=r.str_map("env"), env_prepend=r.str_map("env_prepend"),
@@ -326,6 +346,11 @@ def read_spec(path: Path) -> LaunchSpec:
         raise InvalidState(f"{path} is not valid JSON: {exc}",
                            "the run folder was damaged: submit the job again") from exc
     return LaunchSpec.from_json(data, str(path))
+
+
+def launch_kind(path: Path) -> str:
+    """What owns the run folder whose spec.json is at `path`: "job", "sweep" or "pipeline"."""
+    return read_spec(path).kind
 
 
 def is_sweep_spec(path: Path) -> bool:

@@ -61,7 +61,7 @@ def load_job(path: str | Path, overrides: list[str] | None = None,
         (on_note or (lambda _msg: None))(note)
     job_type = data.get("type", "command")
     if job_type == "sweep":
-        return _load_sweep(data, lines, path)
+        return load_sweep(data, lines, path)
     if job_type != "command":
         raise InvalidSpec(
             f"job type {job_type!r} is not supported by this version of Trainyard (supported: command, sweep)",
@@ -72,13 +72,13 @@ def load_job(path: str | Path, overrides: list[str] | None = None,
         job = CommandJobSchema.model_validate(data)
     except ValidationError as exc:
         raise explain(exc, lines, path) from None
-    return _to_spec(job, path, lines)
+    return to_job_spec(job, path, lines)
 
 
 # What to do instead, for the Azure ML job types Trainyard does not run.
 _OTHER_JOB_TYPES = {
-    "pipeline": "pipeline jobs are planned (issue 14); for now submit each step as its own command job "
-                "(`trainyard job create -f STEP.yml`), passing one step's outputs folder to the next as an input",
+    "pipeline": "a pipeline job is read by engine.specs.pipeline.load_pipeline_file (`trainyard job create -f` "
+                "reads every type)",
     "automl": "AutoML is not available here: write a command job that trains the model with the library of "
               "your choice (e.g. scikit-learn, LightGBM) and log its metrics",
     "spark": "Spark jobs are not available here: run the script as a command job whose environment has pyspark "
@@ -103,7 +103,7 @@ def _apply_override(data: dict[str, Any], item: str, source: str) -> None:
     target[parts[-1]] = value
 
 
-def _to_spec(job: CommandJobSchema, path: Path, lines: Lines) -> JobSpec:
+def to_job_spec(job: CommandJobSchema, path: Path, lines: Lines) -> JobSpec:
     base = path.parent.resolve()
     code_dir = None
     if job.code is not None:
@@ -118,7 +118,7 @@ def _to_spec(job: CommandJobSchema, path: Path, lines: Lines) -> JobSpec:
         if not isinstance(value, InputSpec):
             inputs[name] = value
             continue
-        resolved = _resolve_input(name, value, base, path, lines)
+        resolved = resolve_input(name, value, base, path, lines)
         if isinstance(resolved, DataInput):
             data_inputs[name] = resolved
         elif resolved is not None:
@@ -204,7 +204,7 @@ _LITERAL_CHECKS: dict[str, tuple[tuple[type, ...], str]] = {
 }
 
 
-def _resolve_input(name: str, spec: InputSpec, base: Path, path: Path, lines: Lines) -> Any:
+def resolve_input(name: str, spec: InputSpec, base: Path, path: Path, lines: Lines) -> Any:
     """A literal's value, a DataInput, or None for an optional input that is not given."""
     def error(message: str, hint: str | None, *loc: str) -> InvalidSpec:
         at = ("inputs", name, *loc)
@@ -329,7 +329,7 @@ DEFAULT_MAX_TOTAL_TRIALS = 20
 DEFAULT_MAX_CONCURRENT_TRIALS = 4
 
 
-def _load_sweep(data: dict[str, Any], lines: Lines, path: Path) -> SweepSpec:
+def load_sweep(data: dict[str, Any], lines: Lines, path: Path) -> SweepSpec:
     try:
         job = SweepJobSchema.model_validate(data)
     except ValidationError as exc:
@@ -384,7 +384,7 @@ def _load_sweep(data: dict[str, Any], lines: Lines, path: Path) -> SweepSpec:
         "type": "command",
     })
     trial_lines = {**lines, **{k[1:]: v for k, v in lines.items() if k[:1] == ("trial",)}}
-    spec = _to_spec(command_job, path, trial_lines)
+    spec = to_job_spec(command_job, path, trial_lines)
     spec = replace(spec, name=None, max_run_duration_seconds=float(limits.trial_timeout)
                    if limits and limits.trial_timeout else None)
     del trial

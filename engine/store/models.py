@@ -223,3 +223,29 @@ class ComputeTargetRow(Base):
     description: Mapped[str] = mapped_column(Text, nullable=False, default="")
     created_at: Mapped[float] = mapped_column(Float, nullable=False)
     __table_args__ = (UniqueConstraint("name", name="uq_compute_targets_name"),)
+
+
+class ComponentRow(Base):
+    """A registered command component version; `spec` is ComponentSpec.to_dict() (its code a snapshot)."""
+
+    __tablename__ = "components"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(255), nullable=False)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+    description: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    created_at: Mapped[float] = mapped_column(Float, nullable=False)
+    __table_args__ = (UniqueConstraint("name", "version", name="uq_components_name_version"),)
+
+
+class StepCacheRow(Base):
+    """A completed pipeline step that a later identical one may reuse: `key` hashes what the step
+    ran (code, environment, command, parameters, input contents); `outputs` maps each output name
+    to its path and content hash."""
+
+    __tablename__ = "step_cache"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    run_name: Mapped[str] = mapped_column(ForeignKey("runs.name", ondelete="CASCADE"), nullable=False)
+    outputs: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+    created_at: Mapped[float] = mapped_column(Float, nullable=False)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from engine import entities as E
 from engine.entities import EnvironmentSpec
+from engine.jobs.pipeline import ComponentSpec
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
@@ -84,8 +85,16 @@ class ComputeStore(Protocol):
     def delete_compute_target(self, name: str) -> E.ComputeTarget: ...
 
 
+class PipelineStore(Protocol):
+    def add_component(self, spec: ComponentSpec) -> ComponentSpec: ...
+    def get_component(self, name: str, version: int | None = None) -> ComponentSpec: ...
+    def list_components(self, name: str | None = None) -> list[ComponentSpec]: ...
+    def add_cached_step(self, key: str, run_name: str, outputs: dict[str, Any]) -> None: ...
+    def find_cached_step(self, key: str) -> tuple[str, dict[str, Any]] | None: ...
+
+
 @runtime_checkable
-class Store(RunStore, MetricStore, RegistryStore, EnvironmentStore, ComputeStore, Protocol):
+class Store(RunStore, MetricStore, RegistryStore, EnvironmentStore, ComputeStore, PipelineStore, Protocol):
     """A workspace store. `url` says where it is (a run's supervisor opens the same one)."""
 
     url: str

@@ -17,9 +17,10 @@ from typing import Any
 import pytest
 
 from engine.errors import TrainyardError
+from engine.jobs.pipeline import PipelineSpec
 from engine.jobs.spec import JobSpec, SweepSpec
 from engine.specs import yamlfile
-from engine.specs.jobs import load_job
+from engine.specs.pipeline import load_any_job as load_job
 
 FIXTURES = Path(__file__).parent / "fixtures" / "azure_jobs"
 
@@ -63,7 +64,7 @@ EXPECTED: dict[str, tuple[str, str] | None] = {
     "today/azure-hosting-keys.yml": None,
     "today/sweep.yml": None,
     "today/sweep-grid-bayesian.yml": None,
-    "today/pipeline.yml": ("job type 'pipeline' is not supported", "submit each step as its own command job"),
+    "today/pipeline.yml": None,
     "today/automl.yml": ("job type 'automl' is not supported", "write a command job"),
     "today/spark.yml": ("job type 'spark' is not supported", "pyspark"),
     "today/typo-key.yml": ("unknown key 'enviroment'", "did you mean 'environment'?"),
@@ -135,7 +136,7 @@ def test_each_file_loads_or_is_refused_with_file_line_and_fix(rel: str) -> None:
     expected = EXPECTED[rel]
     if expected is None:
         spec = load_job(path, on_note=notes.append)
-        assert isinstance(spec, (JobSpec, SweepSpec))
+        assert isinstance(spec, (JobSpec, SweepSpec, PipelineSpec))
         for note in notes:  # each note is one line that says where
             assert "\n" not in note and note.startswith(f"{path}:"), note
         return

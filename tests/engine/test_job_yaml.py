@@ -248,12 +248,12 @@ def test_missing_command(tmp_path: Path) -> None:
 
 
 def test_other_job_types_are_refused_clearly(tmp_path: Path) -> None:
-    path = write(tmp_path, "display_name: s\ntype: pipeline\njobs: {}\n")
+    path = write(tmp_path, "display_name: s\ntype: automl\njobs: {}\n")
     err = load_error(path)
     assert isinstance(err, InvalidSpec)
     assert err.line == 2 and err.field == "type"
-    assert "'pipeline' is not supported" in err.message and "(supported: command, sweep)" in err.message
-    assert err.hint is not None and "each step as its own command job" in err.hint
+    assert "'automl' is not supported" in err.message and "(supported: command, sweep)" in err.message
+    assert err.hint is not None and "write a command job" in err.hint
 
 
 def test_a_sweep_without_its_required_keys_names_the_first_missing_one(tmp_path: Path) -> None:

@@ -8,12 +8,13 @@ from engine.store.sql.base import make_engine
 from engine.store.sql.compute import ComputeTargets
 from engine.store.sql.environments import Environments
 from engine.store.sql.metrics import Metrics
+from engine.store.sql.pipelines import Pipelines
 from engine.store.sql.registry import Registry
 from engine.store.sql.runs import Runs
 
 __all__ = ["SqlStore", "make_engine"]
 
 
-class SqlStore(Runs, Metrics, Registry, Environments, ComputeTargets):
-    """Runs, experiments, metrics, snapshots, models, data assets, environments and compute
-    targets of one workspace."""
+class SqlStore(Runs, Metrics, Registry, Environments, ComputeTargets, Pipelines):
+    """Runs, experiments, metrics, snapshots, models, data assets, environments, compute targets,
+    components and the pipeline step cache of one workspace."""

@@ -13,7 +13,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.errors import WorkspaceError
-from engine.store.models import DataAssetRow, EnvironmentRow, ModelRow
+from engine.store.models import ComponentRow, DataAssetRow, EnvironmentRow, ModelRow
 from engine.store.schema import ensure_schema
 
 
@@ -99,7 +99,7 @@ class SqlBase:
         return self._sessions()
 
 
-Versioned = type[ModelRow] | type[DataAssetRow] | type[EnvironmentRow]
+Versioned = type[ModelRow] | type[DataAssetRow] | type[EnvironmentRow] | type[ComponentRow]
 
 
 def version_row(s: Session, table: Versioned, name: str, version: int | None) -> Any:
