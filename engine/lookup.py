@@ -12,7 +12,7 @@ Engine's reconcile marks it Failed before anything is shown).
 from __future__ import annotations
 
 import os
-import socket
+import platform
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -72,7 +72,7 @@ def _may_need_reconcile(reader: LiteReader) -> bool:
     from engine.compute.procs import is_same_process_alive  # psutil: only with active runs
     from engine.runs.control import QUEUED_GRACE_SECONDS
 
-    host = socket.gethostname()
+    host = platform.node()  # socket.gethostname() (engine.runs.launch) on POSIX; socket costs ~4 ms to import
     for _name, pid, started, created, props in active:
         if props.get("host", host) != host:
             continue

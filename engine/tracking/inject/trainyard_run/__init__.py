@@ -28,16 +28,20 @@ if sys.version_info < (3, 6):  # this much parses on Python 2.7 too: the message
         "`python=3.8` in its conda file." % (sys.version.split()[0], sys.executable)
     )
 
-# Besides the API: the run classes are loaded with the package, as before the split (so
-# get_context() imports nothing), and the module constants the package had then are kept.
-from .envvars import ENV_EXPERIMENT, ENV_FLUSH_INTERVAL, ENV_RUN_DIR, ENV_RUN_ID, ENV_TRACKING_DIR  # noqa: F401
-from .live import DEFAULT_FLUSH_INTERVAL, MAX_BUFFERED, LiveRun  # noqa: F401
-from .offline import OfflineRun  # noqa: F401
-from .recordformat import FILES_DIR, SCALAR_RECORD, SCALARS_SUFFIX  # noqa: F401
-from .run import Run, get_run
-from .values import MetricValueError
+# The engine imports this package only for its contract modules (envvars, recordformat: as
+# engine.tracking.inject.trainyard_run), on paths that must start fast (`trainyard job list`): the
+# run classes are loaded only where a run imports the package by its own name.
+if __name__ == "trainyard_run":
+    # Besides the API: the run classes are loaded with the package, as before the split (so
+    # get_context() imports nothing), and the module constants the package had then are kept.
+    from .envvars import ENV_EXPERIMENT, ENV_FLUSH_INTERVAL, ENV_RUN_DIR, ENV_RUN_ID, ENV_TRACKING_DIR  # noqa: F401
+    from .live import DEFAULT_FLUSH_INTERVAL, MAX_BUFFERED, LiveRun  # noqa: F401
+    from .offline import OfflineRun  # noqa: F401
+    from .recordformat import FILES_DIR, SCALAR_RECORD, SCALARS_SUFFIX  # noqa: F401
+    from .run import Run, get_run
+    from .values import MetricValueError
 
-__all__ = ["MetricValueError", "Run", "get_run"]
+    __all__ = ["MetricValueError", "Run", "get_run"]
 
-# Tracebacks and reprs name them as before the split: trainyard_run.MetricValueError, trainyard_run.Run.
-MetricValueError.__module__ = Run.__module__ = __name__
+    # Tracebacks and reprs name them as before the split: trainyard_run.MetricValueError, trainyard_run.Run.
+    MetricValueError.__module__ = Run.__module__ = __name__
