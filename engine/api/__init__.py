@@ -133,11 +133,16 @@ class Engine:
 
     def query_runs(self, **query: Any) -> list[E.Run]:
         """One page of runs, filtered and sorted by the store (text, sort, descending, offset,
-        limit, include_archived): a table of 100,000 runs reads only the rows it shows."""
+        limit, include_archived, top_level: no child runs): a table of 100,000 runs reads only
+        the rows it shows."""
         return self.runs.query(**query)
 
-    def count_runs(self, *, text: str = "", include_archived: bool = True) -> int:
-        return self.runs.count(text=text, include_archived=include_archived)
+    def count_runs(self, *, text: str = "", include_archived: bool = True, top_level: bool = False) -> int:
+        return self.runs.count(text=text, include_archived=include_archived, top_level=top_level)
+
+    def child_counts(self, names: Sequence[str], include_archived: bool = True) -> dict[str, int]:
+        """{run: how many child runs it has} for those of `names` that have any (one query)."""
+        return self.runs.child_counts(names, include_archived)
 
     def runs_changed_since(self, since: float) -> list[E.Run]:
         return self.runs.changed_since(since)

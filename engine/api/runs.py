@@ -64,8 +64,11 @@ class RunsManager:
     def query(self, **query: Any) -> builtins.list[E.Run]:
         return self.store.query_runs(**query)
 
-    def count(self, *, text: str = "", include_archived: bool = True) -> int:
-        return self.store.count_runs(text=text, include_archived=include_archived)
+    def count(self, *, text: str = "", include_archived: bool = True, top_level: bool = False) -> int:
+        return self.store.count_runs(text=text, include_archived=include_archived, top_level=top_level)
+
+    def child_counts(self, names: Sequence[str], include_archived: bool = True) -> dict[str, int]:
+        return self.store.child_counts(names, include_archived)
 
     def changed_since(self, since: float) -> builtins.list[E.Run]:
         return self.store.runs_changed_since(since)

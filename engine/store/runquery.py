@@ -22,14 +22,18 @@ RUN_SORTS = ("start", "name", "status", "experiment", "compute", "duration", "cr
 METRIC_SORT = "metric:"
 
 
-def where_runs(q: Select[Any], text: str, include_archived: bool, dialect: str = "sqlite") -> Select[Any]:
+def where_runs(q: Select[Any], text: str, include_archived: bool, dialect: str = "sqlite", *,
+               top_level: bool = False) -> Select[Any]:
     """Add the filter: a case-insensitive substring of the name, display name, status,
     experiment, compute or tags (one text box, as users expect), or, when the text starts with
     metrics., params., tags. or attributes., a search in MLflow's syntax (engine.store.runsearch;
     InvalidSpec when it does not parse); archived runs hidden by default. `q` must already join
-    ExperimentRow."""
+    ExperimentRow. `top_level` leaves out child runs (sweep trials, pipeline steps): a runs table
+    that groups them under their parent."""
     if not include_archived:
         q = q.where(RunRow.archived.is_(False))
+    if top_level:
+        q = q.where(RunRow.parent_name.is_(None))
     text = text.strip()
     if looks_like_search(text):
         return where_search(q, parse(text), dialect)

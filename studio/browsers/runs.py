@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
 
 from engine import entities as E
 from engine.errors import NotFound
+from studio.browsers.parentrows import ParentRows
 from studio.browsers.runviews import fill_views_menu
 from studio.browsers.welcome import WelcomePanel
 from studio.dialogs.register_model import RegisterModelDialog
@@ -129,6 +130,7 @@ class RunBrowser(Page):
         header.customContextMenuRequested.connect(
             lambda pos: self.columns_menu.popup(header.mapToGlobal(pos)))
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
+        self.parent_rows = ParentRows(self.table, model)  # sweeps and pipelines fold their children
         self.query_error = QLabel()
         self.query_error.setWordWrap(True)
         self.query_error.setStyleSheet(f"color: {STATUS_COLORS['Failed']}")
@@ -351,6 +353,10 @@ class RunBrowser(Page):
         runs = [r for r in (self.model.get(n) for n in names) if r is not None]
         menu = QMenu(self)
         menu.addAction("Open", lambda: self.openRun.emit(run.name))
+        if self.model.has_children(run.name) and self.model.row_of(run.name) is not None:
+            kind = {"sweep": "trials", "pipeline": "steps"}.get(run.properties.get("run_type", ""), "child runs")
+            menu.addAction(f"Hide {kind}" if self.model.expanded(run.name) else f"Show {kind}",
+                           lambda: self.parent_rows.toggle(run.name))
         compare = menu.addAction(f"Compare {len(names)} runs", self.compare_selected)
         compare.setEnabled(len(names) >= 2)
         menu.addSeparator()

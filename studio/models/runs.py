@@ -5,6 +5,10 @@ of the current query and the blocks of rows the view has asked for. A block is f
 GUI thread the first time a cell of it is painted; until it arrives its cells show "…".
 One fetch runs at a time, so results land in the order they were asked for.
 
+Without a search the store lists only top-level runs; a sweep or pipeline (any run with child
+runs) can be expanded to show its trials or steps below it (`studio.models.runtree`), read in
+the background when expanded. A search lists every matching run, children included.
+
 It also keeps the runs the bridge reports (active and recently changed runs, `upsert`): `get`,
 `runs` and `activeCountChanged` answer from them, and a changed run that is on screen is
 updated in place. A change that can add, remove or move rows re-counts and reloads the blocks
@@ -15,7 +19,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 from PySide6.QtCore import (
@@ -32,7 +36,8 @@ from PySide6.QtWidgets import QApplication
 
 from engine import entities as E
 from engine.errors import TrainyardError
-from engine.runtime.sweepresults import PRIMARY_METRIC, RUN_TYPE
+from studio.models.runfetch import BLOCK, Fetch, RunQuery, fetch, run_type
+from studio.models.runtree import ChildRows
 from studio.style import (
     fmt_duration,
     fmt_number,
@@ -50,7 +55,8 @@ COL_NAME, COL_STATUS, COL_TYPE, COL_EXPERIMENT, COL_COMPUTE, COL_STARTED, COL_DU
 SORTS = {COL_NAME: "name", COL_STATUS: "status", COL_EXPERIMENT: "experiment", COL_COMPUTE: "compute",
          COL_STARTED: "start", COL_DURATION: "duration", COL_TAGS: "tags"}
 RUN_ROLE = Qt.ItemDataRole.UserRole + 2
-BLOCK = 256  # rows per store read
+DEPTH_ROLE = Qt.ItemDataRole.UserRole + 3  # 1 for a child row shown under its parent
+EXPAND_ROLE = Qt.ItemDataRole.UserRole + 4  # None: no children; else whether they are shown
 MAX_BLOCKS = 64  # blocks kept (16k rows); the least recently painted go first
 MAX_WANTED = 8  # blocks waiting to be fetched: only the most recently painted matter
 REFRESH_BLOCKS = 4  # blocks reloaded when rows may have moved (the most recently painted)
@@ -58,59 +64,6 @@ MAX_KNOWN = 5000  # finished runs kept from the bridge's reports (active ones al
 LOADING = "…"
 
 _Index = QModelIndex | QPersistentModelIndex
-
-
-@dataclass(frozen=True)
-class RunQuery:
-    """What the table shows: the store does the filtering and sorting."""
-
-    text: str = ""
-    sort: str = "start"
-    descending: bool = True
-    include_archived: bool = False
-
-
-@dataclass
-class _Fetch:
-    """What one background read returns (built on a worker thread)."""
-
-    query: RunQuery
-    blocks: dict[int, list[E.Run]]
-    latest: dict[str, dict[str, float]] = field(default_factory=dict)
-    archived: set[str] = field(default_factory=set)
-    count: int | None = None
-    total: int | None = None
-
-
-def fetch(engine: Any, query: RunQuery, blocks: list[int], keys: list[str], *, count: bool,
-          total: bool = True) -> _Fetch:
-    """Read blocks of rows (and the counts) of `query`. Runs off the GUI thread. `total=False`
-    skips counting the unfiltered runs (typing in the filter box does not change that number)."""
-    out = _Fetch(query, {})
-    if count:
-        out.count = engine.count_runs(text=query.text, include_archived=query.include_archived)
-        if not query.text.strip():
-            out.total = out.count
-        elif total:
-            out.total = engine.count_runs(include_archived=query.include_archived)
-    for b in blocks:
-        out.blocks[b] = engine.query_runs(text=query.text, sort=query.sort, descending=query.descending,
-                                          offset=b * BLOCK, limit=BLOCK, include_archived=query.include_archived)
-    names = [r.name for rows in out.blocks.values() for r in rows]
-    if keys:
-        out.latest = engine.latest_values(names, keys)
-    if query.include_archived:
-        out.archived = engine.archived_among(names)
-    return out
-
-
-def run_type(run: E.Run) -> str:
-    """command, sweep, trial (a sweep's child), pipeline or step (another run's child); as the
-    store's attributes.type search (engine.store.runsearch) tells them apart."""
-    kind = run.properties.get(RUN_TYPE)
-    if run.parent_name:
-        return "trial" if run.properties.get(PRIMARY_METRIC) else "step"
-    return str(kind) if kind in ("sweep", "pipeline") else "command"
 
 
 def fmt_value(value: float | None) -> str:
@@ -142,6 +95,10 @@ class RunTableModel(QAbstractTableModel):
         self._row_of: dict[str, int] = {}
         self._latest: dict[str, dict[str, float]] = {}
         self._archived: set[str] = set()
+        self._child_counts: dict[str, int] = {}
+        self._tree = ChildRows(self._row_of.get)
+        self._shown = 0  # rows the view knows of: top-level rows and the children shown
+        self._expanding: set[str] = set()
         self._wanted: OrderedDict[int, None] = OrderedDict()
         self._busy = False
         self._need_reset = False
@@ -233,6 +190,8 @@ class RunTableModel(QAbstractTableModel):
         for run in runs:
             old = self._known.get(run.name)
             self._known[run.name] = run
+            if run.parent_name in self._tree.children:
+                self._upsert_child(run)
             row = self._row_of.get(run.name)
             block = self._blocks.get(row // BLOCK) if row is not None else None
             if row is None or block is None:
@@ -240,7 +199,8 @@ class RunTableModel(QAbstractTableModel):
                 continue
             shown = block[row % BLOCK]
             block[row % BLOCK] = run
-            self.dataChanged.emit(self.index(row, 0), self.index(row, self.columnCount() - 1))
+            drow = self._tree.display_row(row)
+            self.dataChanged.emit(self.index(drow, 0), self.index(drow, self.columnCount() - 1))
             before = old or shown
             if (before.status, before.start_time, before.end_time, before.display_name, before.compute) != (
                     run.status, run.start_time, run.end_time, run.display_name, run.compute):
@@ -269,7 +229,7 @@ class RunTableModel(QAbstractTableModel):
 
     def _tick(self) -> None:
         self._ticks += 1
-        rows = [self._row_of[n] for n, r in self._known.items() if not r.is_terminal and n in self._row_of]
+        rows = [row for n, r in self._known.items() if not r.is_terminal and (row := self.row_of(n)) is not None]
         for row in rows:
             ix = self.index(row, COL_DURATION)
             self.dataChanged.emit(ix, ix, [Qt.ItemDataRole.DisplayRole])
@@ -284,7 +244,9 @@ class RunTableModel(QAbstractTableModel):
         """The latest known version of run `name`: reported by the bridge, or on a loaded row."""
         run = self._known.get(name)
         if run is None and name in self._row_of:
-            run = self.loaded_run(self._row_of[name])
+            run = self._top_run(self._row_of[name])
+        if run is None and (parent := self._tree.parent_of_child(name)) is not None:
+            run = next(k for k in self._tree.children[parent] if k.name == name)
         return run
 
     def runs(self) -> list[E.Run]:
@@ -292,10 +254,16 @@ class RunTableModel(QAbstractTableModel):
         return list(self._known.values())
 
     def row_of(self, name: str) -> int | None:
-        """The row of run `name`, if its block is loaded."""
-        return self._row_of.get(name)
+        """The row of run `name`, if its block is loaded (or it is a child shown under its parent)."""
+        top = self._row_of.get(name)
+        return self._tree.display_row(top) if top is not None else self._tree.child_row(name)
 
     def loaded_run(self, row: int) -> E.Run | None:
+        """The run shown on `row`, if loaded."""
+        top, child = self._tree.locate(row)
+        return child if child is not None else self._top_run(top)
+
+    def _top_run(self, row: int) -> E.Run | None:
         block = self._blocks.get(row // BLOCK)
         if block is None or row % BLOCK >= len(block):
             return None
@@ -339,11 +307,11 @@ class RunTableModel(QAbstractTableModel):
             if blocks:
                 self._start(lambda: fetch(engine, query, blocks, keys, count=False), self._apply_blocks)
 
-    def _start(self, fn: Callable[[], _Fetch], apply: Callable[[_Fetch], None]) -> None:
+    def _start(self, fn: Callable[[], Fetch], apply: Callable[[Fetch], None]) -> None:
         self._busy = True
         query_of_fn = self._query
 
-        def done(result: _Fetch) -> None:
+        def done(result: Fetch) -> None:
             self._busy = False
             if result.query == self._query:  # else a newer query is waiting: drop this answer
                 apply(result)
@@ -358,51 +326,63 @@ class RunTableModel(QAbstractTableModel):
 
         BackgroundOp(self, fn).success(done).failure(failed).run()
 
-    def _apply_reset(self, got: _Fetch) -> None:
+    def _apply_reset(self, got: Fetch) -> None:
         self.beginResetModel()
         self._count = got.count or 0
         self._blocks.clear()
         self._latest.clear()
         self._archived.clear()
+        self._child_counts.clear()
         self._row_of.clear()
+        self._tree.clear()
         self._store_blocks(got)
+        self._shown = self._count
         self.endResetModel()
         self._set_total(got)
         self._applied = True
         self.queryError.emit("")
         self.queryApplied.emit()
 
-    def _apply_blocks(self, got: _Fetch) -> None:
+    def _apply_blocks(self, got: Fetch) -> None:
         self._store_blocks(got)
         last = self.columnCount() - 1
         for b in got.blocks:
             first, end = b * BLOCK, min(self._count, (b + 1) * BLOCK) - 1
             if end >= first:
-                self.dataChanged.emit(self.index(first, 0), self.index(end, last))
+                self.dataChanged.emit(self.index(self._tree.display_row(first), 0),
+                                      self.index(self._tree.display_row(end), last))
 
-    def _apply_refresh(self, got: _Fetch) -> None:
-        old_count, new_count = self._count, got.count or 0
-        if new_count > old_count:
-            self.beginInsertRows(QModelIndex(), old_count, new_count - 1)
-            self._count = new_count
+    def _apply_refresh(self, got: Fetch) -> None:
+        # Rows the view knows of, before and after: top-level rows and the children of expanded
+        # parents still on the reloaded rows (the others fold away).
+        fresh = {r.name for rows in got.blocks.values() for r in rows}
+        kept = {n: kids for n, kids in self._tree.children.items() if n in fresh}
+        old_shown, new_shown = self._shown, (got.count or 0) + sum(len(k) for k in kept.values())
+        if new_shown > old_shown:
+            self.beginInsertRows(QModelIndex(), old_shown, new_shown - 1)
+            self._shown = new_shown
             self.endInsertRows()
         self.layoutAboutToBeChanged.emit()
         old_indexes = self.persistentIndexList()
         old_names = [self._name_at(ix.row()) for ix in old_indexes]
+        self._count = got.count or 0
         self._blocks.clear()
         self._row_of.clear()
         self._latest.clear()
         self._archived.clear()
+        self._child_counts.clear()
+        self._tree.children = kept
+        self._tree.invalidate()
         self._store_blocks(got)
         new_indexes = []
         for ix, name in zip(old_indexes, old_names, strict=True):
-            row = self._row_of.get(name) if name is not None else ix.row()
-            new_indexes.append(self.index(row, ix.column()) if row is not None and row < new_count else QModelIndex())
+            row = self.row_of(name) if name is not None else ix.row()
+            new_indexes.append(self.index(row, ix.column()) if row is not None and row < new_shown else QModelIndex())
         self.changePersistentIndexList(old_indexes, new_indexes)
         self.layoutChanged.emit()
-        if new_count < old_count:
-            self.beginRemoveRows(QModelIndex(), new_count, old_count - 1)
-            self._count = new_count
+        if new_shown < old_shown:
+            self.beginRemoveRows(QModelIndex(), new_shown, old_shown - 1)
+            self._shown = new_shown
             self.endRemoveRows()
         self._set_total(got)
         self.queryApplied.emit()
@@ -411,7 +391,7 @@ class RunTableModel(QAbstractTableModel):
         run = self.loaded_run(row)
         return run.name if run is not None else None
 
-    def _store_blocks(self, got: _Fetch) -> None:
+    def _store_blocks(self, got: Fetch) -> None:
         for b, rows in sorted(got.blocks.items()):
             rows = [self._newest(r) for r in rows]
             self._blocks[b] = rows
@@ -420,10 +400,14 @@ class RunTableModel(QAbstractTableModel):
                 self._row_of[r.name] = b * BLOCK + i
         self._latest.update(got.latest)
         self._archived |= got.archived
-        while len(self._blocks) > MAX_BLOCKS:
-            _b, rows = self._blocks.popitem(last=False)
+        self._child_counts.update(got.child_counts)
+        self._tree.invalidate()
+        pinned = {self._row_of[n] // BLOCK for n in self._tree.children if n in self._row_of}
+        for b in [b for b in self._blocks if b not in pinned][: max(0, len(self._blocks) - MAX_BLOCKS)]:
+            rows = self._blocks.pop(b)  # least recently painted first; never an expanded parent's
             for r in rows:
                 self._row_of.pop(r.name, None)
+                self._child_counts.pop(r.name, None)
                 self._latest.pop(r.name, None)
                 self._archived.discard(r.name)
 
@@ -435,7 +419,7 @@ class RunTableModel(QAbstractTableModel):
         rank = {s: i for i, s in enumerate(E.RUN_STATUSES)}
         return known if rank.get(known.status, 0) > rank.get(run.status, 0) else run
 
-    def _set_total(self, got: _Fetch) -> None:
+    def _set_total(self, got: Fetch) -> None:
         if got.total is not None:
             self._total = got.total
             self._total_of = got.query.include_archived
@@ -444,7 +428,7 @@ class RunTableModel(QAbstractTableModel):
 
     # ---------------------------------------------------------------- Qt model
     def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008 - Qt's signature
-        return 0 if parent.isValid() else self._count
+        return 0 if parent.isValid() else self._shown
 
     def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(COLUMNS) + len(self._metric_keys)
@@ -465,23 +449,36 @@ class RunTableModel(QAbstractTableModel):
         if not index.isValid():
             return None
         row, col = index.row(), index.column()
-        b = row // BLOCK
-        block = self._blocks.get(b)
-        if block is None:
-            if role == Qt.ItemDataRole.DisplayRole:
-                self._want(b)
-                return LOADING if col == COL_NAME else ""
-            return None
-        if b != self._last_block:
-            self._blocks.move_to_end(b)
-            self._last_block = b
-        if row % BLOCK >= len(block):
-            return None
-        run = block[row % BLOCK]
+        row, child = self._tree.locate(row) if self._tree.children else (row, None)
+        if child is not None:
+            run = child
+        else:
+            b = row // BLOCK
+            block = self._blocks.get(b)
+            if block is None:
+                if role == Qt.ItemDataRole.DisplayRole:
+                    self._want(b)
+                    return LOADING if col == COL_NAME else ""
+                return None
+            if b != self._last_block:
+                self._blocks.move_to_end(b)
+                self._last_block = b
+            if row % BLOCK >= len(block):
+                return None
+            run = block[row % BLOCK]
         if role == Qt.ItemDataRole.DisplayRole:
             return self._display(run, col)
         if role == RUN_ROLE:
             return run
+        if role == DEPTH_ROLE:
+            return 1 if child is not None else 0
+        if role == EXPAND_ROLE:
+            return self.expanded(run.name) if child is None and self.has_children(run.name) else None
+        if role == Qt.ItemDataRole.ToolTipRole and col == COL_NAME and child is None and self.has_children(run.name):
+            kind = "trial" if run_type(run) == "sweep" else "step" if run_type(run) == "pipeline" else "child run"
+            n = self._child_counts.get(run.name) or len(self._tree.children.get(run.name, []))
+            verb = "hide" if self.expanded(run.name) else "show"
+            return f"{self._tooltip(run, col)}\n{n} {kind}{'' if n == 1 else 's'}: click the arrow (or press → / ←) to {verb} them"
         if role == Qt.ItemDataRole.DecorationRole and col == COL_STATUS:
             return status_icon(run.status)
         if role == Qt.ItemDataRole.TextAlignmentRole and col >= len(COLUMNS):
@@ -491,6 +488,84 @@ class RunTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ForegroundRole and run.name in self._archived:
             return QApplication.palette().color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text)
         return None
+
+    # ---------------------------------------------------------------- parents and their children
+    @property
+    def grouped(self) -> bool:
+        """Child runs are listed under their parents (no search is applied)."""
+        return self._query.grouped
+
+    def has_children(self, name: str) -> bool:
+        return bool(self._child_counts.get(name)) or bool(self._tree.children.get(name))
+
+    def expanded(self, name: str) -> bool:
+        return name in self._tree.children
+
+    def children_shown(self, name: str) -> list[E.Run]:
+        return list(self._tree.children.get(name, []))
+
+    def is_busy_expanding(self) -> bool:
+        return bool(self._expanding)
+
+    def expand(self, name: str) -> None:
+        """Show the children of top-level run `name` below it (read in the background)."""
+        if name in self._tree.children or name in self._expanding or name not in self._row_of:
+            return
+        self._expanding.add(name)
+        engine = self._engine
+
+        def done(kids: list[E.Run]) -> None:
+            self._expanding.discard(name)
+            top = self._row_of.get(name)
+            if top is None or not kids or name in self._tree.children:
+                return
+            kids = [self._known.get(k.name, k) for k in kids]
+            drow = self._tree.display_row(top)
+            self.beginInsertRows(QModelIndex(), drow + 1, drow + len(kids))
+            self._tree.children[name] = kids
+            self._tree.invalidate()
+            self._shown += len(kids)
+            self.endInsertRows()
+            self.dataChanged.emit(self.index(drow, COL_NAME), self.index(drow, COL_NAME))
+
+        def failed(_exc: BaseException) -> None:
+            self._expanding.discard(name)  # (a run removed meanwhile): nothing to show
+
+        BackgroundOp(self, lambda: engine.children(name)).success(done).failure(failed).run()
+
+    def collapse(self, name: str) -> None:
+        kids = self._tree.children.get(name)
+        top = self._row_of.get(name)
+        if kids is None or top is None:
+            self._tree.children.pop(name, None)
+            return
+        drow = self._tree.display_row(top)
+        self.beginRemoveRows(QModelIndex(), drow + 1, drow + len(kids))
+        del self._tree.children[name]
+        self._tree.invalidate()
+        self._shown -= len(kids)
+        self.endRemoveRows()
+        self.dataChanged.emit(self.index(drow, COL_NAME), self.index(drow, COL_NAME))
+
+    def _upsert_child(self, run: E.Run) -> None:
+        """A child of an expanded parent changed, or is new (a sweep's next trial)."""
+        assert run.parent_name is not None
+        kids = self._tree.children[run.parent_name]
+        top = self._row_of.get(run.parent_name)
+        at = next((i for i, k in enumerate(kids) if k.name == run.name), None)
+        if top is None:
+            return
+        start = self._tree.display_row(top) + 1
+        if at is not None:
+            kids[at] = run
+            self.dataChanged.emit(self.index(start + at, 0), self.index(start + at, self.columnCount() - 1))
+            return
+        self.beginInsertRows(QModelIndex(), start + len(kids), start + len(kids))
+        kids.append(run)
+        self._tree.invalidate()
+        self._shown += 1
+        self._child_counts[run.parent_name] = max(self._child_counts.get(run.parent_name, 0), len(kids))
+        self.endInsertRows()
 
     def _display(self, run: E.Run, col: int) -> str:
         if col == COL_NAME:

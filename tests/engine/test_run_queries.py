@@ -215,3 +215,21 @@ def test_search_mistakes_name_the_column_and_nothing_is_returned(store: SqlStore
         store.query_runs(text=query)
     assert message in str(info.value)
     assert "metrics.val_loss < 0.3" in (info.value.hint or "")  # says how to write one
+
+
+def test_top_level_leaves_children_out_and_child_counts_counts_them(store: SqlStore) -> None:
+    _seed(store)
+    for i in range(3):
+        store.create_run(name=f"calm_river_1_{i}", experiment_name="alpha", run_dir="/tmp/t", compute="local",
+                         parent_name="calm_river_1")
+    store.create_run(name="step_a", experiment_name="beta", run_dir="/tmp/s", compute="local",
+                     parent_name="brave_otter_2")
+    assert len(store.query_runs()) == 9 and store.count_runs() == 9
+    top = _names(store.query_runs(top_level=True))
+    assert sorted(top) == sorted(["calm_river_1", "brave_otter_2", "Apple_pie_3", "zesty_lemon_4", "quiet_heron_5"])
+    assert store.count_runs(top_level=True) == 5
+    assert store.count_runs(text="calm", top_level=True) == 1 and store.count_runs(text="calm") == 4
+    assert store.child_counts(top) == {"calm_river_1": 3, "brave_otter_2": 1}
+    assert store.child_counts([]) == {}
+    store.update_run("step_a", archived=True)
+    assert store.child_counts(top, include_archived=False) == {"calm_river_1": 3}

@@ -270,6 +270,11 @@ def test_the_runs_table_and_the_trials_page_say_stopped_early_too(qtbot: Any, wi
         return {run.name: page.model.index(r, COL_STATUS).data() for r, run in enumerate(runs)
                 if run is not None and run.name in mine}
 
+    # The trials are folded under their sweep until it is expanded.
+    qtbot.waitUntil(lambda: page.model.row_of(sweep) is not None and page.model.has_children(sweep),
+                    timeout=LOAD_MS)
+    assert len(rows()) == 1
+    page.parent_rows.toggle(sweep)
     qtbot.waitUntil(lambda: len(rows()) == 5, timeout=LOAD_MS)
     assert rows() == {sweep: "Completed", f"{sweep}_0": "Completed", f"{sweep}_1": STOPPED_EARLY,
                       f"{sweep}_2": "Completed", f"{sweep}_3": STOPPED_EARLY}

@@ -138,13 +138,25 @@ class Runs(SqlBase):
                 holding += 1
         return holding, awaiting
 
-    def count_runs(self, *, text: str = "", include_archived: bool = True) -> int:
+    def count_runs(self, *, text: str = "", include_archived: bool = True, top_level: bool = False) -> int:
         """How many runs match `text` (as in `query_runs`); every run by default."""
         with self._session() as s:
             q = select(func.count()).select_from(RunRow)
             if text.strip():
                 q = q.join(ExperimentRow, RunRow.experiment_id == ExperimentRow.id)
-            return int(s.scalar(where_runs(q, text, include_archived, self.engine.dialect.name)) or 0)
+            return int(s.scalar(where_runs(q, text, include_archived, self.engine.dialect.name,
+                                           top_level=top_level)) or 0)
+
+    def child_counts(self, names: Sequence[str], include_archived: bool = True) -> dict[str, int]:
+        """How many child runs each of `names` has (only those with any), in one query."""
+        if not names:
+            return {}
+        with self._session() as s:
+            q = (select(RunRow.parent_name, func.count()).where(RunRow.parent_name.in_(list(names)))
+                 .group_by(RunRow.parent_name))
+            if not include_archived:
+                q = q.where(RunRow.archived.is_(False))
+            return {str(parent): int(n) for parent, n in s.execute(q).all()}
 
     def update_run(self, name: str, **fields: Any) -> None:
         fields["updated_at"] = time.time()
@@ -224,16 +236,18 @@ class Runs(SqlBase):
         offset: int = 0,
         limit: int = 200,
         include_archived: bool = False,
+        top_level: bool = False,
     ) -> list[E.Run]:
         """One page of runs, filtered and sorted by the store (see engine.store.runquery):
         a table of 100,000 runs reads only the rows it shows. `text` matches name, display name,
-        status, experiment, compute or tags (any case); `sort` is one of runquery.RUN_SORTS."""
+        status, experiment, compute or tags (any case); `sort` is one of runquery.RUN_SORTS;
+        `top_level` leaves out child runs."""
         joined = RunRow.experiment_id == ExperimentRow.id
         with self._session() as s:
             # Sort and page names only, then read those rows: sorting whole rows (JSON columns
             # and all) of 100,000 runs is several times slower.
             q = order_runs(where_runs(select(RunRow.name).join(ExperimentRow, joined), text, include_archived,
-                                      self.engine.dialect.name),
+                                      self.engine.dialect.name, top_level=top_level),
                            sort, descending)
             names = list(s.scalars(q.offset(max(0, offset)).limit(max(0, limit))))
             if not names:
