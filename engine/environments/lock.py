@@ -11,7 +11,8 @@ folder (``environment.lock.json``), so the run keeps it after the build is prune
   read from ``conda-meta/*.json``, as an ``@EXPLICIT`` list (the ``conda list --explicit``
   format), plus the pip packages installed on top.
 - docker: the image id (a content digest) plus ``pip freeze`` inside the image.
-- user-managed: ``pip freeze`` of the interpreter, taken when the run starts.
+- user-managed: ``pip freeze`` of the interpreter, taken when the run starts (kept per user while
+  the interpreter's package folders are unchanged: ``interpreter_lock``).
 
 ``locked_spec(spec, lock)`` is the spec that rebuilds exactly the locked set (a re-run from the
 lock, ``environment create --from-run``); ``diff_packages`` says what changed between two locks.
@@ -211,6 +212,55 @@ def python_lock(
     return Lock(
         kind, tuple(sorted(parse_freeze(text), key=lambda p: normalize(p.name))), spec_hash, text=text
     )
+
+
+def interpreter_lock(python: str | Path, uv: str | None, cache_dir: Path) -> Lock:
+    """``python_lock("user", ...)`` of a user-managed interpreter (or Trainyard's own), kept in
+    ``cache_dir`` while the interpreter's package folders are unchanged: its freeze takes ~50 ms
+    on a small environment and a second or more on a large one, and a run's end waits for it.
+    Installing or removing a package adds or removes a ``*.dist-info`` folder, which changes its
+    folder's mtime and so the key; an interpreter whose package folders are not found is frozen
+    every time."""
+    key = _interpreter_key(Path(python))
+    cached = cache_dir / f"{key}.json" if key else None
+    if cached is not None:
+        lock = read_lock(cached)
+        if lock is not None:
+            return lock
+    lock = python_lock("user", python, uv)
+    if cached is not None and lock.packages:
+        try:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            write_lock(cached, lock)
+        except OSError:
+            pass  # a read-only cache: the next run freezes again
+    return lock
+
+
+def _interpreter_key(python: Path) -> str | None:
+    """A hash of the interpreter and the mtimes of the folders its packages live in (its
+    prefix's, a venv's base interpreter's, the user's site), or None when none is found."""
+    real = python.resolve()
+    prefixes = {python.absolute().parent.parent, real.parent.parent, Path.home() / ".local"}
+    patterns = (
+        "lib/python*/site-packages",
+        "lib/python3*/dist-packages",
+        "lib/python3/dist-packages",
+        "local/lib/python*/dist-packages",
+        "lib64/python*/site-packages",
+    )
+    parts = [str(python.absolute()), str(real)]
+    folders = 0
+    try:
+        parts.append(str(real.stat().st_mtime_ns))
+        for prefix in sorted(prefixes):
+            for pattern in patterns:
+                for folder in sorted(prefix.glob(pattern)):
+                    parts.append(f"{folder}:{folder.stat().st_mtime_ns}")
+                    folders += 1
+    except OSError:
+        return None
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:24] if folders else None
 
 
 def conda_packages(prefix: Path) -> list[LockedPackage]:

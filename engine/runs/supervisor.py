@@ -37,7 +37,7 @@ from engine.runs.tbingest import TensorBoardIngestor
 from engine.runtime.files import BUILD_LOG, RunFiles
 from engine.runtime.launchspec import read_spec
 from engine.tracking.inject.trainyard_run.envvars import PREFIX, RUN_IDENTITY
-from engine.workspace import WorkspaceLocation
+from engine.workspace import WorkspaceLocation, env_cache_dir
 
 if TYPE_CHECKING:
     from engine.environments.build import BuiltEnvironment
@@ -192,12 +192,12 @@ class Supervisor:
     def _record_interpreter_lock(self, store: SqlStore) -> None:
         """A user-managed interpreter (or Trainyard's own): `pip freeze` of it at run start."""
         from engine.environments.build.venv import uv_bin
-        from engine.environments.lock import python_lock, write_lock
+        from engine.environments.lock import interpreter_lock, write_lock
 
         interpreter = store.get_run(self.run_name).properties.get("interpreter")
         if not interpreter or not os.path.exists(interpreter):
             return
-        lock = python_lock("user", interpreter, uv_bin())
+        lock = interpreter_lock(interpreter, uv_bin(), env_cache_dir() / "interpreter-locks")
         write_lock(self.files.environment_lock, lock)
         props = dict(store.get_run(self.run_name).properties)
         props["environment_lock"] = lock.id
