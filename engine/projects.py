@@ -4,7 +4,7 @@
 - entry scripts: `.py` files with a `__main__` guard, train.py and main.py first;
 - environment files: pip requirements, conda YAMLs, Dockerfiles and Azure ML environment YAMLs,
   each already read into the `EnvironmentSpec` it would run with (or the error that stops it);
-- job YAMLs (Azure ML CLI v2 command jobs), each loaded (or the error, with file:line).
+- job YAMLs (Azure ML CLI v2 command, sweep and pipeline jobs), each loaded (or the error, with file:line).
 
 `script_job` turns the dialog's plain values into a validated `JobSpec`.
 """
@@ -20,10 +20,11 @@ from typing import Any
 
 from engine.entities import EnvironmentSpec
 from engine.errors import InvalidSpec, NotFound, TrainyardError
+from engine.jobs.pipeline import PipelineSpec
 from engine.jobs.spec import JobSpec, SweepSpec
 from engine.names import check_name
 from engine.specs import environment as environment_yaml
-from engine.specs.jobs import load_job
+from engine.specs.pipeline import load_any_job
 
 PREFERRED_SCRIPTS = ("train.py", "main.py")
 SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", ".venv", "venv", "node_modules",
@@ -82,7 +83,7 @@ class EnvironmentFile:
 
 @dataclass(frozen=True)
 class JobFile:
-    """A command-job YAML of the project, loaded as `trainyard job create -f` would.
+    """A job YAML of the project (command, sweep or pipeline), loaded as `trainyard job create -f` would.
 
     Attributes:
         path: '/'-separated, relative to the project folder.
@@ -91,7 +92,7 @@ class JobFile:
     """
 
     path: str
-    spec: JobSpec | SweepSpec | None = None
+    spec: JobSpec | SweepSpec | PipelineSpec | None = None
     error: str | None = None
 
 
@@ -178,6 +179,8 @@ def classify_yaml(path: Path) -> str | None:
     if "command" in keys and ("$schema" in keys or keys.get("type", "").strip("'\"") == "command"):
         return "job"
     if "trial" in keys and (keys.get("type", "").strip("'\"") == "sweep" or "sweepjob" in schema):
+        return "job"
+    if "jobs" in keys and (keys.get("type", "").strip("'\"") == "pipeline" or "pipelinejob" in schema):
         return "job"
     if "command" in keys:
         return None
@@ -268,7 +271,7 @@ def _environment_file(root: Path, rel: str, kind: str, experiment: str) -> Envir
 
 def _job_file(root: Path, rel: str) -> JobFile:
     try:
-        return JobFile(rel, load_job(root / rel))
+        return JobFile(rel, load_any_job(root / rel))
     except TrainyardError as exc:
         return JobFile(rel, None, exc.one_line())
 

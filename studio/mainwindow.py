@@ -89,11 +89,12 @@ def settings() -> QSettings:
 
 
 def project_from_drop(paths: list[Path]) -> tuple[Path, str | None] | None:
-    """(folder, script) for the first dropped folder, or a dropped .py file's folder and name."""
+    """(folder, script) for the first dropped folder, or a dropped .py file's (or job YAML's,
+    a pipeline's included) folder and name."""
     for p in paths:
         if p.is_dir():
             return p, None
-        if p.is_file() and p.suffix == ".py":
+        if p.is_file() and p.suffix in (".py", ".yml", ".yaml"):
             return p.parent, p.name
     return None
 

@@ -91,9 +91,9 @@ class Pipeline:
 
     def validate(self) -> list[str]:
         """Load it as the engine would; raise its error if it is wrong. Returns [] (no warnings)."""
-        from engine.sdk.v2.submit import pipeline_loader
+        from engine.specs.pipeline import load_pipeline
 
-        pipeline_loader().load_pipeline(self.to_dict("validate"), Path.cwd(), source=None)
+        load_pipeline(self.to_dict("validate"), Path.cwd(), source=None)
         return []
 
     def submit(self, experiment_name: str, **_ignored: Any) -> Any:
@@ -105,11 +105,11 @@ class Pipeline:
 def submit_pipeline(experiment: Any, pipeline: Pipeline, tags: dict[str, Any] | None) -> Any:
     """`Experiment.submit(pipeline)`: start it and return its PipelineRun."""
     from engine.sdk.pipelinerun import PipelineRun
-    from engine.sdk.v2.submit import pipeline_loader
+    from engine.specs.pipeline import load_pipeline
 
     data = pipeline.to_dict(experiment.name)
     if tags:
         data["tags"] = dict(tags)
-    spec = pipeline_loader().load_pipeline(data, Path.cwd(), source=None)
+    spec = load_pipeline(data, Path.cwd(), source=None)
     run = experiment.workspace.engine.submit_pipeline(spec)
     return PipelineRun(experiment, run.name)

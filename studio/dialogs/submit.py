@@ -41,10 +41,11 @@ from engine.projects import (
     scan_project,
     script_job,
 )
-from engine.specs.jobs import load_job
+from engine.specs.pipeline import load_any_job
 from studio.dialogs.duration import DurationEdit
 from studio.dialogs.envvars import EnvVarsEditor
 from studio.dialogs.keys import no_default_buttons
+from studio.dialogs.pipelinepreview import PipelinePreview, describe_pipeline, is_pipeline_spec
 from studio.errors import one_line, show_error
 from studio.style import STATUS_COLORS, fmt_size, heading, muted, plural
 from studio.tasks import BackgroundOp
@@ -69,7 +70,9 @@ class SubmitDialog(QDialog):
         self.folder = Path(folder).resolve()
         self.warnings: list[str] = []
         self.scan: ProjectScan | None = None
-        self._preferred = script
+        # A dropped job YAML opens on the job page with that file picked.
+        self._job_file = script if script and script.endswith((".yml", ".yaml")) else None
+        self._preferred = None if self._job_file else script
         self._scanning = True
         self._submitting = False
         self._previews: dict[Path, Any] = {}  # code folder -> SnapshotPreview (or the error)
@@ -222,9 +225,17 @@ class SubmitDialog(QDialog):
         self._tune(form)
         self.job_form = form
         self.job_combo = QComboBox()
-        self.job_combo.setToolTip("A command-job YAML of this folder, submitted as it is")
+        self.job_combo.setToolTip("A job YAML of this folder (command, sweep or pipeline), submitted as it is")
         form.addRow(self._label("Job file"), self.job_combo)
-        return page
+        self.pipeline_preview = PipelinePreview()  # a pipeline file: its graph, before it is submitted
+        self.pipeline_preview.hide()
+        outer = QVBoxLayout()
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(page)
+        outer.addWidget(self.pipeline_preview)
+        holder = QWidget()
+        holder.setLayout(outer)
+        return holder
 
     # ---------------------------------------------------------------- loading
     def _load(self) -> None:
@@ -244,6 +255,8 @@ class SubmitDialog(QDialog):
         self._fill_compute(targets)
         self._fill_environments(scan, environments)
         self._fill_jobs(scan)
+        if self._job_file in self.job_files():
+            self.select_job(str(self._job_file))
         self._scripts_found(list(scan.scripts))
         if self._clone is not None:
             self._apply_clone(self._clone)
@@ -360,7 +373,8 @@ class SubmitDialog(QDialog):
     def _code_dir(self) -> Path | None:
         if self.job_radio.isChecked():
             job = self.selected_job()
-            return job.spec.code_dir if job is not None and job.spec is not None else None
+            spec = job.spec if job is not None else None
+            return spec.code_dir if spec is not None and not is_pipeline_spec(spec) else None
         return self.folder
 
     def snapshot_preview(self) -> Any:
@@ -404,6 +418,8 @@ class SubmitDialog(QDialog):
         code_dir = self._code_dir()
         if code_dir is not None:
             self._preview(code_dir)
+        elif is_pipeline_spec(getattr(self.selected_job(), "spec", None)):
+            self.snapshot_label.setText("Each step's code folder is snapshotted when the pipeline is submitted.")
         else:
             self.snapshot_label.setText("Not measured: the job file does not load.")
         self._validate()
@@ -426,8 +442,12 @@ class SubmitDialog(QDialog):
         while form.rowCount() > 1:
             form.removeRow(1)
         job = self.selected_job()
+        pipeline = job is not None and is_pipeline_spec(job.spec)
+        self.pipeline_preview.setVisible(pipeline)
+        if pipeline:
+            self.pipeline_preview.show_spec(job.spec)
         if job is not None and job.spec is not None:
-            for label, value in describe_job(job.spec):
+            for label, value in (describe_pipeline(job.spec) if pipeline else describe_job(job.spec)):
                 field = QLabel(value)
                 field.setWordWrap(True)
                 field.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -522,7 +542,13 @@ class SubmitDialog(QDialog):
         engine, warnings = self.engine, self.warnings
         make_spec = self._spec_factory()
         self._set_submitting(True)
-        return (BackgroundOp(self, lambda: engine.submit(make_spec(), on_warning=warnings.append), serial=True)
+        def start() -> E.Run:
+            spec = make_spec()
+            if is_pipeline_spec(spec):
+                return engine.submit_pipeline(spec, on_warning=warnings.append)
+            return engine.submit(spec, on_warning=warnings.append)
+
+        return (BackgroundOp(self, start, serial=True)
                 .success(self._submitted)
                 .failure(self._failed)
                 .run())
@@ -531,7 +557,7 @@ class SubmitDialog(QDialog):
         """Reads every widget now (GUI thread); the returned function makes the spec anywhere."""
         if self.job_radio.isChecked():
             path = self.folder / str(self.job_combo.currentData())
-            return lambda: load_job(path)
+            return lambda: load_any_job(path)
         kind, value = self.environment_choice()
         folder, script = self.folder, self.script_combo.currentText()
         experiment, arguments = self.experiment_combo.currentText(), self.arguments()

@@ -16,6 +16,7 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from engine import entities as E
+from engine.runtime.pipelineplan import PIPELINE_PROPERTY
 from engine.runtime.sweepresults import RUN_TYPE
 from studio.pipelines.graphmodel import GraphModel, from_engine_graph
 from studio.pipelines.graphview import PipelineGraph
@@ -30,8 +31,9 @@ LIVE_MS = 1000
 
 
 def is_pipeline(run: E.Run) -> bool:
-    """A pipeline's run (its steps are its child runs)."""
-    return run.properties.get(RUN_TYPE) == PIPELINE
+    """A pipeline's run (its steps are its child runs): the pipeline controller's record in its
+    properties (or the run type the runs table reads)."""
+    return PIPELINE_PROPERTY in run.properties or run.properties.get(RUN_TYPE) == PIPELINE
 
 
 def read_graph(engine: Any, name: str, laid_out: Any) -> tuple[GraphModel, Layout | None]:

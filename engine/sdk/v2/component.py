@@ -110,7 +110,8 @@ class Step:
     def __init__(self, component: CommandComponent, inputs: dict[str, Any]) -> None:
         self.component = component
         self.inputs = inputs
-        self.name: str | None = component.name  # the pipeline names it after its variable otherwise
+        # Set by the user, or by the pipeline: after its variable, else its command's name (as Azure ML).
+        self.name: str | None = None
         self.display_name = component.display_name
         self.compute = component.compute
         self.environment = component.environment

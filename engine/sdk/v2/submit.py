@@ -10,17 +10,12 @@ from typing import Any
 from engine.errors import InvalidSpec
 
 
-def pipeline_loader() -> Any:
-    """engine.specs.pipeline (the pipeline YAML loader), imported when a pipeline is submitted."""
-    import importlib
-
-    return importlib.import_module("engine.specs.pipeline")
-
-
 def _workspace(workspace: Any) -> Any:
     from engine.sdk.workspace import Workspace
 
-    if workspace is None or isinstance(workspace, str | os.PathLike):
+    if workspace is None:  # as the CLI picks it: -w, $TRAINYARD_WORKSPACE, the nearest .trainyard/, ...
+        return Workspace.from_config()
+    if isinstance(workspace, str | os.PathLike):
         return Workspace(workspace)
     if not hasattr(workspace, "engine"):
         raise InvalidSpec(
@@ -38,9 +33,7 @@ def submit(job: Any, *, workspace: Any = None, experiment_name: str | None = Non
     from engine.sdk.experiment import Experiment
     from engine.sdk.pipelinerun import PipelineRun
     from engine.sdk.v2.pipeline import PipelineJob
-
-    specs = pipeline_loader()
-    load_pipeline, load_pipeline_file = specs.load_pipeline, specs.load_pipeline_file
+    from engine.specs.pipeline import load_pipeline, load_pipeline_file  # pydantic: only when submitting
 
     ws = _workspace(workspace)
     if isinstance(job, PipelineJob):
