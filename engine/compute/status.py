@@ -3,8 +3,8 @@
 `local` targets are always ready; `docker` targets (and the built-in `docker`) are ready when the
 Docker daemon answers a ping (asked with a short timeout: the caller may be a page refreshing);
 SSH targets are ready when their SSH server accepts a TCP connection (a 2 s probe: logging in is
-left to the run, which reports a key or host-key problem in words); SSH targets that would run
-jobs in Docker there are not available in this version, and say so.
+left to the run, which reports a key or host-key problem in words), `docker: true` ones too
+(their runs ask the host's docker).
 """
 
 from __future__ import annotations
@@ -62,9 +62,6 @@ SSH_PROBE_SECONDS = 2.0
 
 
 def ssh_state(target: ComputeTarget) -> ComputeState:
-    if target.config.get("docker"):
-        return ComputeState(NOT_IN_THIS_VERSION, "running jobs in Docker on an SSH host is not available in this "
-                                                 "version of Trainyard (jobs on SSH targets run as processes)")
     ssh = SshTarget.from_config(target.name, target.config)
     try:
         with socket.create_connection((ssh.hostname, ssh.port), timeout=SSH_PROBE_SECONDS):

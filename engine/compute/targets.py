@@ -16,7 +16,7 @@ Compute YAML (``trainyard compute create -f compute.yml``)::
     max_concurrent_runs: 2
     # ssh only: host (or an ~/.ssh/config alias), port (22), user, key_file, known_hosts (a file
     # checked besides ~/.ssh/known_hosts), work_dir (~/.trainyard/runs), keep_remote_files (false),
-    # docker (false; true is refused in this version)
+    # docker (false; true: jobs run in containers of the host's Docker daemon)
 
 ``type: local`` and ``type: docker`` targets alias names used in existing job files (e.g.
 ``cpu-cluster``) to this machine. Jobs on ``type: ssh`` targets run as processes on that host,
@@ -69,21 +69,14 @@ def resolve_compute(store: Any, name: str | None, source: str | None = None) -> 
 
 
 SSH_SETTINGS = ("host", "port", "user", "key_file", "known_hosts", "work_dir", "cache_dir", "keep_remote_files",
-                "hosts")
+                "hosts", "docker")
 
 
 def run_settings(target: ComputeTarget, gpus: int | str | None = None) -> dict[str, Any]:
     """The spec.json keys of a run on `target`: `compute` (local | docker | ssh), `compute_target`
     and its `max_concurrent_runs`, `docker_network`, `gpus` (the job's request wins over the
-    target's), `default_image`, and for SSH targets `ssh` (the connection settings). An SSH
-    target with `docker: true` is a LaunchFailed: that is not in this version."""
-    if target.type == "ssh" and target.config.get("docker"):
-        raise LaunchFailed(
-            f"compute target {target.name!r} is an SSH target with `docker: true`: running jobs in Docker "
-            "over SSH is not available in this version of Trainyard",
-            f"remove `docker: true` from the target (jobs then run as processes on "
-            f"{target.config.get('host', '?')}), or use `compute: docker` here",
-        )
+    target's), `default_image`, and for SSH targets `ssh` (the connection settings, `docker: true`
+    when jobs run in containers of the host's daemon)."""
     if target.type not in ("local", "docker", "ssh"):
         raise LaunchFailed(f"compute target {target.name!r} has the unknown type {target.type!r}",
                            "it was made by a newer Trainyard: upgrade, or recreate the target")
@@ -97,18 +90,23 @@ def run_settings(target: ComputeTarget, gpus: int | str | None = None) -> dict[s
         "default_image": config.get("image"),
     }
     if target.type == "ssh":  # how the supervisor connects (engine.compute.ssh.SshTarget)
-        settings["ssh"] = {k: config[k] for k in SSH_SETTINGS if config.get(k) is not None}
+        settings["ssh"] = {k: config[k] for k in SSH_SETTINGS if config.get(k) not in (None, False)}
     return settings
 
 
 def run_environment(spec: LaunchSpec) -> EnvironmentSpec | None:
     """The EnvironmentSpec a run's supervisor builds, from its launch spec (None: nothing to build).
 
-    On a `docker` target with a default `image`, an environment without an image of its own
-    (pip or conda packages) is built on top of that image, so that it can run in a container."""
+    On a `docker` target (or an SSH target with `docker: true`) with a default `image`, an
+    environment without an image of its own (pip or conda packages) is built on top of that image,
+    so that it can run in a container; on such an SSH target a job with no environment runs in
+    that image (made sure to be on the host like any other)."""
     env = EnvironmentSpec.from_dict(spec.environment) if spec.environment else None
     image = spec.placement.default_image
-    if (env is not None and image and spec.placement.compute == "docker" and not env.needs_docker
+    containers = spec.placement.compute == "docker" or bool((spec.placement.ssh or {}).get("docker"))
+    if (env is not None and image and containers and not env.needs_docker
             and not env.user_managed and (env.conda is not None or env.pip_requirements is not None)):
         env = replace(env, image=image)
+    if image and spec.placement.compute == "ssh" and containers and (env is None or env.kind == "user"):
+        env = EnvironmentSpec(name=image, image=image)
     return env

@@ -498,6 +498,9 @@ def _check_ssh_job(target: E.ComputeTarget, spec: JobSpec, env_spec: Environment
     """What an SSH target cannot run in this version: Docker environments, distributed
     jobs other than pytorch, more nodes than it has hosts."""
     where = f"compute target {target.name!r} ({target.config.get('host', '?')}) is an SSH target"
+    if target.config.get("docker"):  # jobs run in containers of the host's daemon (ssh/container.py)
+        _check_ssh_docker_job(where, target, spec, env_spec)
+        return
     if env_spec is not None and env_spec.kind not in ("user", "venv", "conda"):  # pip and conda build there
         raise LaunchFailed(
             f"{where}: building the job's {env_spec.kind} environment {env_spec.reference!r} there is not "
@@ -517,6 +520,22 @@ def _check_ssh_job(target: E.ComputeTarget, spec: JobSpec, env_spec: Environment
                                f"{dist.instance_count}` nodes",
                                "list one host per node in the compute YAML (`hosts: [a, b]`, node 0 first), "
                                "or lower `resources.instance_count`")
+
+
+def _check_ssh_docker_job(where: str, target: E.ComputeTarget, spec: JobSpec,
+                          env_spec: EnvironmentSpec | None) -> None:
+    """An SSH target with `docker: true` needs an image: the job's Docker environment, or the
+    target's `image:` (for a job without one, or pip/conda packages to build on it)."""
+    if spec.distribution is not None:
+        raise LaunchFailed(f"{where} with `docker: true`: distributed jobs in containers over SSH are not "
+                           "available in this version of Trainyard",
+                           "use an SSH target without `docker: true` (one host per node), or run one process")
+    if (env_spec is None or not env_spec.needs_docker) and not target.config.get("image"):
+        what = "has no environment" if env_spec is None or env_spec.kind == "user" else (
+            f"has the {env_spec.kind} environment {env_spec.reference!r} and nothing to build it on")
+        raise LaunchFailed(f"{where} that runs jobs in Docker (`docker: true`); the job {what}",
+                           "give the job a Docker environment (`image:` or `build:`), or the compute target an "
+                           "`image:` (e.g. python:3.11-slim) that pip/conda packages are installed on")
 
 
 def _check_command_script(command: str, code_dir: Path | None, source: str | None) -> None:

@@ -1,7 +1,7 @@
 """Compute targets: the compute YAML (errors name file, line and key), the registry in the store
 (SQLite and PostgreSQL), `trainyard compute create/list/show/delete` through the real CLI, jobs
 placed on registered targets (a `type: local` alias runs here, an SSH target with `docker: true`
-says it is not available, an unknown name lists the known ones), GPU requests into the run's spec, the SDK's
+refuses a job it has no image for, an unknown name lists the known ones), GPU requests into the run's spec, the SDK's
 ComputeTarget, and `trainyard environment prune`."""
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from engine.api import Engine
 from engine.compute.targets import resolve_compute, run_settings
 from engine.entities import ComputeTarget, EnvironmentSpec
-from engine.errors import InvalidSpec, LaunchFailed, NotFound
+from engine.errors import InvalidSpec, NotFound
 from engine.jobs.spec import JobSpec
 from engine.runs.files import RunFiles
 from engine.specs.compute import load_compute_yaml
@@ -208,8 +208,8 @@ def test_job_names_resolve_to_targets_and_their_run_settings(store: SqlStore) ->
         "compute": "ssh", "compute_target": "far", "max_concurrent_runs": None, "docker_network": "host",
         "gpus": None, "default_image": None, "ssh": {"host": "10.0.0.7", "port": 22}}
     store.add_compute_target("far-docker", "ssh", {"host": "10.0.0.7", "port": 22, "docker": True})
-    with pytest.raises(LaunchFailed, match="running jobs in Docker over SSH is not available in this version"):
-        run_settings(resolve_compute(store, "far-docker"))
+    assert run_settings(resolve_compute(store, "far-docker"))["ssh"] == {"host": "10.0.0.7", "port": 22,
+                                                                        "docker": True}
     with pytest.raises(NotFound) as info:
         resolve_compute(store, "azureml:nope", "job.yml")
     assert info.value.message == "unknown compute target 'nope' (in job.yml)"
@@ -285,13 +285,14 @@ def test_a_job_on_a_local_alias_runs_here_and_records_the_alias(tmp_path: Path) 
     assert spec["compute"] == "local"  # what the supervisor does: the target's type
 
 
-def test_docker_on_an_ssh_target_is_refused_clearly_and_records_no_job(tmp_path: Path) -> None:
+def test_docker_on_an_ssh_target_without_an_image_is_refused_clearly_and_records_no_job(tmp_path: Path) -> None:
     ws = tmp_path / "ws"
     ssh = write(tmp_path / "far.yml", "name: gpu-cluster\ntype: ssh\nhost: 10.0.0.7\nuser: alice\ndocker: true\n")
     ok_json(trainyard("compute", "create", "-f", str(ssh), "-o", "json", workspace=ws))
     job = write(tmp_path / "exp" / "job.yml", "command: echo hi\ncompute: azureml:gpu-cluster\n")
     user_error(trainyard("job", "create", "-f", str(job), workspace=ws),
-               "running jobs in Docker over SSH is not available in this version", "remove `docker: true`")
+               "that runs jobs in Docker (`docker: true`); the job has no environment",
+               "give the job a Docker environment (`image:` or `build:`), or the compute target an `image:`")
     assert ok_json(trainyard("job", "list", "-o", "json", workspace=ws)) == []
 
 

@@ -118,7 +118,7 @@ class RemoteEnvBuilder:
             f"if command -v flock >/dev/null 2>&1; then exec flock {q(env + '.lock')} sh -c {q(wrapped)}; "
             f"else exec sh -c {q(wrapped)}; fi"
         )
-        return self._stream(command, log)
+        return self.stream(command, log)
 
     def prune(self, keep: set[str]) -> list[str]:
         """Remove the host's built environments but those in `keep` (spec hashes active runs use),
@@ -187,7 +187,7 @@ class RemoteEnvBuilder:
         err = stderr.read().decode("utf-8", "replace")
         return out, err, stdout.channel.recv_exit_status()
 
-    def _stream(self, command: str, log: BuildLog) -> tuple[int, list[str]]:
+    def stream(self, command: str, log: BuildLog) -> tuple[int, list[str]]:
         """Run `command` with its output (stdout and stderr together) into `log` as it comes."""
         chan = self.client.get_transport().open_session(timeout=IO_TIMEOUT)
         tail: collections.deque[str] = collections.deque(maxlen=TAIL)

@@ -15,6 +15,7 @@ from typing import Any
 
 from engine.compute.ssh.blobs import BlobSender, HostRecords, Tree, UploadResult
 from engine.compute.ssh.connection import IO_TIMEOUT, Link, SshTarget, absolute_on_host
+from engine.compute.ssh.container import HostImages, container_name, docker_run_argv
 from engine.compute.ssh.data import download_named_outputs, output_folders, read_only_command
 from engine.compute.ssh.envbuild import RemoteEnvBuilder
 from engine.compute.ssh.pull import STATE, Puller
@@ -74,6 +75,11 @@ class SshRun:
         self.env_interpreter: str | None = None  # the python of an environment built on the host
         self.cache_root = ""  # the host's cache (blobs, environments), absolute, once connected
         self.env_prefix: str | None = None  # a conda environment built on the host
+        # `docker: true`: the script runs in a container of the host's daemon (ssh/container.py)
+        self.docker = bool((spec.placement.ssh or {}).get("docker"))
+        self.image: str | None = None
+        self.container = container_name(spec.run_name, rank)
+        self.user_ids: str | None = None  # uid:gid of the SSH user on the host
         self._sender: BlobSender | None = None
         self._code: int | None = None
         self._next_pull = 0.0
@@ -90,7 +96,7 @@ class SshRun:
         probe = (
             f'printf "home %s\\n" "$HOME"; for c in setsid tar; do command -v "$c" >/dev/null 2>&1 '
             f'|| echo "missing $c"; done; p=$(command -v -- {shlex.quote(interp)} 2>/dev/null) '
-            f'&& echo "python $p" || echo "missing {interp}"'
+            f'&& echo "python $p" || echo "missing {interp}"; printf "ids %s:%s\n" "$(id -u)" "$(id -g)"'
         )
         out, _err, _code = self.link.exec(probe)
         lines = dict(ln.split(" ", 1) for ln in out.splitlines() if " " in ln)
@@ -107,6 +113,9 @@ class SshRun:
         suffix = "" if self.rank is None else f"-r{self.rank}"
         self.remote = absolute_on_host(self.target.work_dir, home) + "/" + self.spec.run_name + suffix
         self.cache_root = absolute_on_host(self.target.cache_dir, home)
+        self.user_ids = lines.get("ids")
+        if self.docker:
+            HostImages(self._builder()).check()
 
     def blob_sender(self) -> BlobSender:
         """The sender of content-addressed uploads to this host's cache (connected first)."""
@@ -125,15 +134,20 @@ class SshRun:
     def build_environment(self, env: EnvironmentSpec, log: BuildLog) -> tuple[str, bool]:
         """Build (or find cached) the job's environment on the host; the script then runs with its
         python. Returns (spec hash, cached)."""
-        builder = RemoteEnvBuilder(
-            self.link.client, self.cache_root, self.interpreter or "python3", self.target.address,
-            self.blob_sender(),
-        )
-        interpreter, env_hash, cached = builder.ensure(env, log)
+        if self.docker:  # an image of the host's daemon
+            self.image, env_hash, cached = HostImages(self._builder()).ensure(env, log)
+            return env_hash, cached
+        interpreter, env_hash, cached = self._builder().ensure(env, log)
         self.interpreter = self.env_interpreter = interpreter
         if env.kind == "conda":  # its programs first on PATH, as conda's activate does
             self.env_prefix = f"{self.cache_root}/envs/{env_hash}"
         return env_hash, cached
+
+    def _builder(self) -> RemoteEnvBuilder:
+        return RemoteEnvBuilder(
+            self.link.client, self.cache_root, self.interpreter or "python3", self.target.address,
+            self.blob_sender(),
+        )
 
     def upload(self) -> UploadResult:
         """Send the code snapshot (as REMOTE/wd), the in-run client and the interpreter wrappers
@@ -202,12 +216,16 @@ class SshRun:
         env = {k: v.replace(REMOTE_RUN_ROOT, rem) for k, v in self.spec.env.items()}
         env.update({ENV_TRACKING_DIR: f"{rem}/tracking", ENV_RUN_DIR: rem, "PYTHONUNBUFFERED": "1"})
         env.update(extra_env or {})
-        exports = [f"export {k}={shlex.quote(str(v))}" for k, v in env.items() if _ENV_NAME.match(k)]
-        exports.append(f'export PYTHONPATH={shlex.quote(rem + "/inject")}"${{PYTHONPATH:+:$PYTHONPATH}}"')
-        path = shlex.quote(rem + "/bin") + (f":{shlex.quote(self.env_prefix + '/bin')}" if self.env_prefix else "")
-        if self.env_prefix:
-            exports.append(f"export CONDA_PREFIX={shlex.quote(self.env_prefix)}")
-        exports.append(f'export PATH={path}:"$PATH"')
+        if self.docker:  # the command is `docker run` on the host; the variables go to the container
+            argv = self._docker_argv(argv, {k: str(v) for k, v in env.items() if _ENV_NAME.match(k)})
+            exports = ["true"]
+        else:
+            exports = [f"export {k}={shlex.quote(str(v))}" for k, v in env.items() if _ENV_NAME.match(k)]
+            exports.append(f'export PYTHONPATH={shlex.quote(rem + "/inject")}"${{PYTHONPATH:+:$PYTHONPATH}}"')
+            path = shlex.quote(rem + "/bin") + (f":{shlex.quote(self.env_prefix + '/bin')}" if self.env_prefix else "")
+            if self.env_prefix:
+                exports.append(f"export CONDA_PREFIX={shlex.quote(self.env_prefix)}")
+            exports.append(f'export PATH={path}:"$PATH"')
         log, tmp, done = (shlex.quote(f"{rem}/{n}") for n in ("driver.log", "exit.tmp", "exit_code"))
         # The trap keeps this shell alive through a TERM to the group, so it still records the
         # script's exit status (143) rather than leaving no exit_code at all.
@@ -245,6 +263,24 @@ class SshRun:
             "interpreter": self.interpreter,
         }
         write_atomic(str(self.files.root / RUN_STATE), json.dumps(state).encode())
+
+    def _docker_argv(self, argv: list[str], env: dict[str, str]) -> list[str]:
+        image = self.image or self.spec.placement.default_image
+        if not image:
+            raise LaunchFailed(
+                f"compute target {self.target.name!r} runs jobs in Docker but the job has no image",
+                "give the job a Docker environment (`image:` or `build:`), or the target an `image:`",
+            )
+        env["PYTHONPATH"] = f"{self.remote}/inject"
+        placement = self.spec.placement
+        full = docker_run_argv(
+            image=image, argv=argv, name=self.container, run_name=self.spec.run_name, remote=self.remote, env=env,
+            network=placement.docker_network, gpus=placement.gpus, user=self.user_ids, shm_size=placement.shm_size,
+        )
+        opts = full[full.index("--network") : full.index(image)]
+        shown = " ".join(o for i, o in enumerate(opts) if o != "-e" and (i == 0 or opts[i - 1] != "-e"))  # no values
+        self.note(f"starting container {self.container} from {image} on {self.target.address} ({shown})")
+        return full
 
     def reattach(self) -> None:
         """Take over the run a supervisor before this one started (it died): connect, and go on
@@ -311,10 +347,12 @@ class SshRun:
             return self._code if self._code is not None else -15
         group = f"-{self.pgid}"
         with_connection, exec_ = self.link.with_connection, self.link.exec
-        if not with_connection(lambda: exec_(f"kill -TERM -- {group} 2>/dev/null; true")):
+        stop = f"docker kill -s TERM {self.container} >/dev/null 2>&1; " if self.docker else ""
+        if not with_connection(lambda: exec_(f"kill -TERM -- {group} 2>/dev/null; {stop}true")):
             self.failure = self._unreachable_message("to end the job")
             self._code = -15
             return self._code
+        kill = f"docker kill {self.container} >/dev/null 2>&1; " if self.docker else ""
         deadline = time.monotonic() + grace
         killed = False
         while True:
@@ -325,7 +363,7 @@ class SshRun:
             if not alive or "alive" not in alive[0]:
                 break
             if time.monotonic() >= deadline:
-                with_connection(lambda: exec_(f"kill -KILL -- {group} 2>/dev/null; true"))
+                with_connection(lambda: exec_(f"kill -KILL -- {group} 2>/dev/null; {kill}true"))
                 killed = True
                 break
             time.sleep(0.1)
@@ -350,6 +388,9 @@ class SshRun:
                 )
             )
             leftovers = 1 if out and "ended" in out[0] else 0
+        if self.docker:  # a container left running (its `docker run` was killed)
+            out = with_connection(lambda: exec_(f"docker rm -f {self.container} >/dev/null 2>&1 && echo ended"))
+            leftovers = max(leftovers, 1 if out and "ended" in out[0] else 0)
         # None: unreachable; False: tar failed
         if not with_connection(lambda: download_named_outputs(self.link.client, self.remote, self.files.root,
                                                               self.spec.data, self.log)

@@ -308,6 +308,12 @@ def _write_generated_context(ctx: Path, spec: EnvironmentSpec, log: _Log) -> Non
         log.line(f"    {line}")
 
 
+def write_build_context(ctx: Path, spec: EnvironmentSpec, log: _Log) -> None:
+    """The generated build context of an image with packages on top (an empty folder `ctx`):
+    the Dockerfile, the requirement files and install.sh (for a daemon elsewhere: SSH targets)."""
+    _write_generated_context(ctx, spec, log)
+
+
 def generated_dockerfile(spec: EnvironmentSpec) -> str:
     return (
         f"FROM {spec.image}\n"

@@ -73,7 +73,8 @@ class Sshd:
             pass
 
 
-def start_sshd(folder: Path) -> Sshd:
+def start_sshd(folder: Path, extra_config: str = "") -> Sshd:
+    """Start one; `extra_config`: more sshd_config lines (e.g. `SetEnv PATH=...` for its sessions)."""
     binary = sshd_binary()
     if binary is None:
         raise RuntimeError("sshd is not installed (apt-get install openssh-server)")
@@ -102,7 +103,7 @@ UsePAM no
 Subsystem sftp internal-sftp
 ClientAliveInterval 5
 LogLevel VERBOSE
-""")
+{extra_config}""")
     subprocess.run([binary, "-t", "-f", str(config)], check=True)
     subprocess.run([binary, "-f", str(config), "-E", str(folder / "sshd.log")], check=True)  # daemonizes
     pidfile = folder / "sshd.pid"

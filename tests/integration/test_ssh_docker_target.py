@@ -1,0 +1,232 @@
+"""`docker: true` SSH targets against a real sshd on 127.0.0.1 (tests/engine/runs/sshd.py) whose host
+daemon is this machine's dockerd (tests/infra/docker_setup.sh): everything goes through the docker
+CLI in SSH sessions; the image is built by that daemon from a context sent through the host's blob
+store, the script runs in a container with the run folder (code, inputs, records) mounted, and the
+GPUs the run got from the host's (test-only FAKE, recorded) nvidia-smi inventory are requested from
+the daemon, which has no GPU runtime here and says so."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import shutil
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engine.api import Engine
+from engine.entities import EnvironmentSpec
+from engine.environments.build.docker import image_tag
+from engine.errors import InvalidState
+from engine.jobs.spec import JobSpec
+from engine.runs.files import RunFiles
+from engine.specs.jobs import load_job
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests" / "engine" / "runs"))
+from sshd import Sshd, start_sshd
+
+BASE = "trainyard-test-base:latest"
+FAKE_NVIDIA_SMI = ROOT / "tests" / "fixtures" / "fake_nvidia_smi"  # TEST ONLY: a recorded inventory
+RECORDED = ROOT / "tests" / "engine" / "fixtures" / "nvidia_smi_query_gpu.csv"
+
+TRAIN = """\
+import os, sys
+from azureml.core import Run
+run = Run.get_context()
+print("in a container:", os.path.exists("/.dockerenv"), flush=True)
+print("python", sys.executable, flush=True)
+print("input", open(os.path.join(sys.argv[1], "rows.csv")).read().strip(), flush=True)
+print("nvidia", os.environ.get("NVIDIA_VISIBLE_DEVICES"), flush=True)
+for i in range(20):
+    run.log("loss", 1.0 / (i + 1))
+os.makedirs("outputs", exist_ok=True)
+open("outputs/model.txt", "w").write("weights")
+"""
+SIX = "import six, sys\nprint('six', six.__version__, 'from', sys.executable, flush=True)\n"
+
+
+@pytest.fixture
+def sshd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, docker_client: Any) -> Iterator[Sshd]:
+    home = tmp_path / "home"  # the supervisor reads ~/.ssh: give it an empty one
+    (home / ".ssh").mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    fake = tmp_path / "fakebin"  # first on the sessions' PATH: the FAKE nvidia-smi
+    fake.mkdir()
+    shutil.copy(FAKE_NVIDIA_SMI, fake / "nvidia-smi")
+    shutil.copy(RECORDED, fake / RECORDED.name)
+    path = f"{fake}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    server = start_sshd(tmp_path / "sshd", extra_config=f"SetEnv PATH={path}\n")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def eng(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sshd: Sshd) -> Iterator[Engine]:
+    monkeypatch.setenv("TRAINYARD_WORKSPACE", str(tmp_path / "ws"))
+    monkeypatch.setenv("TRAINYARD_CANCEL_GRACE", "2")
+    e = Engine.open(tmp_path / "ws")
+    e.store.add_compute_target(
+        "box",
+        "ssh",
+        {
+            "host": sshd.host,
+            "port": sshd.port,
+            "user": sshd.user,
+            "key_file": str(sshd.key),
+            "known_hosts": str(sshd.known_hosts),
+            "work_dir": str(tmp_path / "remote-runs"),
+            "cache_dir": str(tmp_path / "host-cache"),
+            "docker": True,
+            "image": BASE,
+            "network": "host",
+        },
+    )
+    yield e
+    for run in e.list_runs():
+        if not run.is_terminal:
+            with contextlib.suppress(InvalidState):
+                e.cancel(run.name)
+            e.wait(run.name, timeout=30)
+    e.close()
+
+
+def _containers(docker_client: Any, run_name: str) -> list[Any]:
+    return docker_client.containers.list(all=True, filters={"label": f"trainyard.run={run_name}"})
+
+
+def test_a_job_runs_in_a_container_on_the_ssh_host_with_its_folder_and_inputs(
+    eng: Engine, docker_client: Any, tmp_path: Path
+) -> None:
+    proj = tmp_path / "proj"
+    (proj / "data").mkdir(parents=True)
+    (proj / "data" / "rows.csv").write_text("a,b\n1,2\n")
+    (proj / "src").mkdir()
+    (proj / "src" / "train.py").write_text(TRAIN)
+    job = proj / "job.yml"
+    job.write_text(
+        textwrap.dedent("""\
+        command: python train.py ${{inputs.rows}}
+        code: src
+        compute: azureml:box
+        inputs:
+          rows: {type: uri_folder, path: ./data}
+        resources: {gpus: 0}
+        """)
+    )
+    run = eng.submit(load_job(job))
+    final = eng.wait(run.name, timeout=180)
+    files = RunFiles(Path(final.run_dir))
+    log = files.driver_log.read_text()
+    assert final.status == "Completed", (final.error, log, files.build_log.read_text()[-2000:])
+    # No environment: the target's image, made sure to be on the host.
+    assert (
+        f"starting container trainyard-{run.name} from {image_tag(EnvironmentSpec(name=BASE, image=BASE))}"
+        in log
+    )
+    assert "in a container: True" in log
+    assert "python /usr/bin/python3" in log  # the image's python, not this machine's
+    assert "input a,b\n1,2" in log  # the input sent to the host, mounted with the run folder
+    assert "nvidia void" in log  # gpus: 0 hides every GPU from the container
+    assert eng.metric_history(run.name, "loss").values.tolist() == [1.0 / (i + 1) for i in range(20)]
+    assert (files.outputs / "model.txt").read_text() == "weights"
+    assert _containers(docker_client, run.name) == []  # removed when it ended
+
+
+def test_a_pip_environment_is_built_as_an_image_by_the_hosts_daemon_once(
+    eng: Engine, docker_client: Any, tmp_path: Path
+) -> None:
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "six_show.py").write_text(SIX)
+    env = EnvironmentSpec(name="six-img", pip_requirements=("six==1.16.0",))
+    tag = image_tag(EnvironmentSpec(name="six-img", pip_requirements=("six==1.16.0",), image=BASE))
+    with contextlib.suppress(Exception):
+        docker_client.images.remove(tag, force=True)
+    try:
+        first = eng.wait(
+            eng.submit(
+                JobSpec(
+                    experiment_name="exp",
+                    code_dir=code,
+                    script="six_show.py",
+                    compute="box",
+                    environment_spec=env,
+                )
+            ).name,
+            timeout=300,
+        )
+        files = RunFiles(Path(first.run_dir))
+        build = files.build_log.read_text()
+        assert first.status == "Completed", (first.error, build[-3000:], files.driver_log.read_text())
+        assert first.properties["environment_cached"] is False
+        assert "build context sent to" in build and "pip install" in build  # the daemon's build, streamed
+        assert "six 1.16.0 from /opt/trainyard/venv/bin/python" in files.driver_log.read_text()
+        image = docker_client.images.get(tag)  # built by the host's daemon, labelled with the spec hash
+        assert image.labels["trainyard.env.hash"] == first.properties["environment_hash"]
+
+        second = eng.wait(
+            eng.submit(
+                JobSpec(
+                    experiment_name="exp",
+                    code_dir=code,
+                    command="python six_show.py",
+                    compute="box",
+                    environment_spec=env,
+                )
+            ).name,
+            timeout=120,
+        )
+        files = RunFiles(Path(second.run_dir))
+        assert second.status == "Completed", second.error
+        assert second.properties["environment_cached"] is True
+        assert f"image {tag} is already on" in files.build_log.read_text()
+        assert "six 1.16.0" in files.driver_log.read_text()
+    finally:
+        with contextlib.suppress(Exception):
+            docker_client.images.remove(tag, force=True)
+
+
+def test_the_gpus_a_run_got_on_the_host_are_requested_from_its_daemon(
+    eng: Engine, docker_client: Any, tmp_path: Path
+) -> None:
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "t.py").write_text("print('never here')\n")
+    run = eng.submit(JobSpec(experiment_name="exp", code_dir=code, script="t.py", compute="box", gpus=2))
+    final = eng.wait(run.name, timeout=120)
+    log = RunFiles(Path(final.run_dir)).driver_log.read_text()
+    # Two GPUs of the host's (recorded) inventory, asked of its daemon as a device request...
+    assert re.search(r"assigned GPUs \d, \d of .*", log), log
+    assert re.search(r'--gpus "device=\d,\d"', log), log
+    # ...which has no GPU runtime on this machine: the daemon's own refusal fails the run.
+    assert final.status == "Failed"
+    assert "could not select device driver" in log
+    assert "never here" not in log
+    assert _containers(docker_client, run.name) == []
+
+
+def test_canceling_a_run_stops_its_container_on_the_host(
+    eng: Engine, docker_client: Any, tmp_path: Path
+) -> None:
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "spin.py").write_text(
+        "import time\nprint('spinning', flush=True)\nwhile True:\n    time.sleep(0.1)\n"
+    )
+    run = eng.submit(JobSpec(experiment_name="exp", code_dir=code, script="spin.py", compute="box"))
+    files = RunFiles(Path(run.run_dir))
+    deadline = time.monotonic() + 120
+    while "spinning" not in (files.driver_log.read_text() if files.driver_log.exists() else ""):
+        assert time.monotonic() < deadline, files.driver_log.read_text() if files.driver_log.exists() else ""
+        time.sleep(0.2)
+    assert [c.status for c in _containers(docker_client, run.name)] == ["running"]
+    eng.cancel(run.name)
+    final = eng.wait(run.name, timeout=60)
+    assert final.status == "Canceled"
+    assert _containers(docker_client, run.name) == []  # stopped and removed on the host
