@@ -11,10 +11,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from engine.runs.heartbeat import Heartbeat
 from engine.runs.supervisor import Supervisor
 from engine.runtime import SUPERVISOR_FLAG
 from engine.runtime.files import RunFiles
-from engine.runtime.launchspec import launch_kind
+from engine.runtime.launchspec import read_spec
 
 
 def main(argv: list[str]) -> int:
@@ -22,14 +23,16 @@ def main(argv: list[str]) -> int:
         sys.stderr.write("usage: python -m engine.entry RUN_DIR\n")
         return 2
     run_dir = Path(argv[1])
-    kind = launch_kind(RunFiles(run_dir).spec)
+    spec = read_spec(RunFiles(run_dir).spec)
+    # Engines of other machines see this process alive by its beats (engine.runs.heartbeat).
+    Heartbeat(spec.store_url, spec.run_name).start()
     # Deferred: a run's supervisor starts its script before any heavy import (SQLAlchemy comes
     # with the controllers' submit path).
-    if kind == "sweep":
+    if spec.kind == "sweep":
         from engine.sweeps.controller import SweepController
 
         return SweepController(run_dir).run()
-    if kind == "pipeline":
+    if spec.kind == "pipeline":
         from engine.pipelines.controller import PipelineController
 
         return PipelineController(run_dir).run()

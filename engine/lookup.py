@@ -12,12 +12,12 @@ Engine's reconcile marks it Failed before anything is shown).
 from __future__ import annotations
 
 import os
-import platform
 import time
 from collections.abc import Sequence
 from typing import Any
 
 from engine import entities as E
+from engine.runtime.host import runs_here
 from engine.store.lite import LiteReader, open_reader
 from engine.workspace import WorkspaceLocation, resolve_workspace
 
@@ -72,10 +72,9 @@ def _may_need_reconcile(reader: LiteReader) -> bool:
     from engine.compute.procs import is_same_process_alive  # psutil: only with active runs
     from engine.runs.control import QUEUED_GRACE_SECONDS
 
-    host = platform.node()  # socket.gethostname() (engine.runs.launch) on POSIX; socket costs ~4 ms to import
     for _name, pid, started, created, props in active:
-        if props.get("host", host) != host:
-            continue
+        if not runs_here(props):
+            return True  # another machine's run: only the Engine judges it (by its heartbeat)
         if pid is None:
             if time.time() - created > QUEUED_GRACE_SECONDS:
                 return True

@@ -133,3 +133,24 @@ def postgres_url() -> Iterator[str]:
         if started:
             pg(str(bindir / "pg_ctl"), "-D", data, "-m", "fast", "-w", "stop")
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def fresh_postgres_url(postgres_url: str) -> Iterator[str]:
+    """A new, empty database on the session's PostgreSQL server, dropped after the test: engines
+    that look at every active run of their store (reconcile) see only this test's runs."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    url = sa.engine.make_url(postgres_url)
+    name = f"trainyard_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        yield url.set(database=name).render_as_string(hide_password=False)
+        with admin.connect() as conn:  # FORCE: a supervisor a failed test left may still be connected
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()

@@ -19,16 +19,23 @@ from engine.workspace import WorkspaceLocation, resolve_workspace
 @click.command()
 @click.argument("path", required=False, type=click.Path(file_okay=False))
 @click.option("--store-url", default=None, help="SQLAlchemy URL of the store (default: SQLite in the folder)")
+@click.option("--shared-dir", default=None, type=click.Path(file_okay=False),
+              help="team workspace: the folder on a shared filesystem for runs, snapshots, models and data "
+                   "(mounted at the same path on every machine; needs a PostgreSQL --store-url)")
 @OUTPUT
-def init(path: str | None, store_url: str | None, output_format: str) -> None:
-    """Create a workspace folder (PATH, default: the current folder)."""
+def init(path: str | None, store_url: str | None, shared_dir: str | None, output_format: str) -> None:
+    """Create a workspace folder (PATH, default: the current folder). With --store-url and
+    --shared-dir it joins a team workspace (docs/team-workspace.md)."""
     # engine.api loads SQLAlchemy and the store: only commands that open a workspace pay for it.
     from engine.api import Engine
 
-    loc = WorkspaceLocation(Path(path or ".").absolute()).ensure(store_url)
+    loc = WorkspaceLocation(Path(path or ".").absolute()).ensure(store_url, shared_dir)
     Engine(loc).close()
-    show(output_format, {"workspace": str(loc.folder), "storage": str(loc.storage), "store_url": loc.store_url},
-         f"Initialized a Trainyard workspace in {loc.folder} (store: {loc.store_url})")
+    shared = loc.shared_dir
+    show(output_format, {"workspace": str(loc.folder), "storage": str(loc.storage), "store_url": loc.store_url,
+                         "shared_dir": str(shared) if shared else None},
+         f"Initialized a Trainyard workspace in {loc.folder} (store: {loc.store_url}"
+         + (f"; shared folder: {shared})" if shared else ")"))
 
 
 @click.command("python", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})

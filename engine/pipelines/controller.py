@@ -32,10 +32,10 @@ from engine.errors import InvalidState
 from engine.jobs.spec import DataInput, DataOutput, JobSpec
 from engine.pipelines.reuse import outputs_exist, step_key
 from engine.runs import control, watch
-from engine.runs.launch import this_host
 from engine.runs.submit import Submitter
 from engine.runtime.distribution import Distribution
 from engine.runtime.files import RunFiles
+from engine.runtime.host import host_properties
 from engine.runtime.launchspec import read_spec
 from engine.runtime.pipelineplan import (
     PIPELINE_PROPERTY,
@@ -293,7 +293,7 @@ class PipelineController:
                 STEP_PROPERTY: step.name,
                 REUSED_FROM: original,
                 "pipeline_step_key": key,
-                "host": this_host(),
+                **host_properties(),
                 **({"component": step.component} if step.component else {}),
             },
         )

@@ -19,10 +19,10 @@ from engine.errors import InvalidSpec, TrainyardError
 from engine.jobs.pipeline import Binding, PipelineSpec, StepSpec, with_component
 from engine.jobs.spec import DataInput, JobSpec
 from engine.names import parse_reference
-from engine.runs import launch
 from engine.runs.submit import Submitter, environment_of
 from engine.runtime import default_python
 from engine.runtime.files import RunFiles
+from engine.runtime.host import host_properties
 from engine.runtime.launchspec import LaunchSpec
 from engine.runtime.pipelineplan import PIPELINE_PROPERTY, PipelinePlan, PlannedInput, PlannedStep
 from engine.snapshots import SnapshotStore
@@ -76,7 +76,7 @@ class PipelineSubmitter:
                 "properties": {
                     **spec.properties,
                     PIPELINE_PROPERTY: {"steps": list(plan.steps)},
-                    "host": launch.this_host(),
+                    **host_properties(),
                     **({"source_file": spec.source_file} if spec.source_file else {}),
                 },
             }

@@ -210,10 +210,18 @@ class RecordIngestor:
         # Scalars as JSON lines (kind "m") are still accepted, e.g. from other writers.
         scalars = scalar_columns(r for r in fresh if r.kind == KIND_SCALAR)
         new_seq = max([last_seq, *(r.seq for r in fresh)])
-        self.store.ingest(self.run_name, source=source, offset=new_offset, last_seq=new_seq,
-                          scalars=scalars, objects=objects, tags=tags, params=params)
+        if not self.store.ingest(self.run_name, source=source, offset=new_offset, last_seq=new_seq,
+                                 scalars=scalars, objects=objects, tags=tags, params=params,
+                                 expect=(offset, last_seq)):
+            return self._lost_race(source)
         self.cursors[source] = (new_offset, new_seq)
         return sum(1 for r in fresh if r.kind != KIND_KEY)
+
+    def _lost_race(self, source: str) -> int:
+        """Another ingestor of this run stored the batch first (two engines of a team workspace):
+        go on from where it got to."""
+        self.cursors[source] = self.store.get_cursor(self.run_name, source)
+        return 0
 
     def _ingest_scalars(self, writer: str) -> int | None:
         """One batch of a .scalars file; None when there was nothing new (or nothing usable yet)."""
@@ -231,7 +239,9 @@ class RecordIngestor:
             columns, _ = split_scalars(block[fresh], self.keys[writer])
         new_seq = max(last_seq, int(block["seq"].max()))
         new_offset = offset + used * block.dtype.itemsize
-        self.store.ingest(self.run_name, source=source, offset=new_offset, last_seq=new_seq, scalars=columns)
+        if not self.store.ingest(self.run_name, source=source, offset=new_offset, last_seq=new_seq, scalars=columns,
+                                 expect=(offset, last_seq)):
+            return self._lost_race(source)
         self.cursors[source] = (new_offset, new_seq)
         return int(fresh.sum())
 

@@ -4,7 +4,6 @@ before its script starts: the code, the interpreter wrappers."""
 from __future__ import annotations
 
 import shlex
-import socket
 import subprocess
 import sys
 import threading
@@ -13,6 +12,7 @@ from pathlib import Path
 from engine.compute.procs import process_start_time
 from engine.errors import LaunchFailed
 from engine.runtime import INJECT_DIR, supervisor_command
+from engine.runtime import host as runtime_host
 from engine.runtime.files import RunFiles
 from engine.runtime.launchspec import LaunchSpec
 from engine.snapshots import SnapshotStore
@@ -63,4 +63,5 @@ def start_supervisor(files: RunFiles) -> tuple[int, float | None]:
 
 
 def this_host() -> str:
-    return socket.gethostname()
+    """This machine's name as runs record it (engine.runtime.host)."""
+    return runtime_host.this_host()

@@ -41,6 +41,7 @@ from engine.runtime.dataplan import (
     OutputPlacement,
 )
 from engine.runtime.files import RunFiles
+from engine.runtime.host import host_properties
 from engine.runtime.launchspec import CODE_DIR, LaunchSpec, Placement, SweepSettings, TrialTemplate, read_spec
 from engine.runtime.sweepresults import RECORDED_BY_SUPERVISORS, sweep_run_properties
 from engine.snapshots import SnapshotLimits, SnapshotManifest, SnapshotStore
@@ -61,6 +62,9 @@ if TYPE_CHECKING:
     from engine.store.protocol import Store
 
 __all__ = ["Submitter", "environment_of"]
+
+# A generated name that another engine took at the same moment is drawn again, this many times.
+_NAME_ATTEMPTS = 5
 
 
 def environment_of(store: Store, spec: JobSpec) -> EnvironmentSpec | None:
@@ -126,7 +130,7 @@ class Submitter:
                 **_snapshot_fields(snapshot),
                 inputs={**spec.inputs, **{n: d.path for n, d in spec.data_inputs.items()}},
                 tags=dict(spec.tags),
-                properties={**spec.properties, "host": launch.this_host(), "interpreter": interpreter,
+                properties={**spec.properties, **host_properties(), "interpreter": interpreter,
                             # the folder the code came from: the studio's Clone & edit opens it
                             **({CODE_DIR: str(code_dir)} if code_dir is not None else {}),
                             **({"distribution": spec.distribution.to_dict()} if spec.distribution else {}),
@@ -231,7 +235,7 @@ class Submitter:
                 tags=dict(trial.tags),
                 properties={**trial.properties, **sweep_run_properties(sweep.primary_metric, sweep.goal,
                                                                        settings.settings_json()),
-                            "host": launch.this_host(),
+                            **host_properties(),
                             **({"source_file": trial.source_file} if trial.source_file else {})},
                 max_run_duration_seconds=sweep.timeout_seconds,
             )
@@ -306,7 +310,7 @@ class Submitter:
                 "git": old.git,
                 "inputs": dict(old.inputs),
                 "tags": dict(old.tags),
-                "properties": {**properties, "host": launch.this_host(), "rerun_of": name,
+                "properties": {**properties, **host_properties(), "rerun_of": name,
                                **({"rerun_from_lock": locked[1]} if locked is not None else {})},
                 "max_run_duration_seconds": old.max_run_duration_seconds,
             }
@@ -333,25 +337,36 @@ class Submitter:
         """Make the run folder, let `prepare` fill it and say what to launch and record, write the
         launch spec, record the run and what it consumes (removing the folder if any of that
         fails), start it."""
-        name = given_name or new_run_name()
-        if given_name is not None:
-            self.check_name_is_free(name)
-        files = RunFiles(self.location.runs_dir / name)
-        try:
-            files.root.mkdir(parents=True, exist_ok=False)
-        except FileExistsError as exc:
-            raise LaunchFailed(f"a run folder for {name!r} already exists at {files.root}",
-                               "pick another --name") from exc
-        try:
-            launch_spec, record = prepare(name, files)
-            launch_spec.write(files.spec)
-            self.store.create_run(name=name, run_dir=str(files.root), **record)
-            if lineage is not None:
-                self.store.record_run_data(lineage(name))
-        except BaseException:
-            shutil.rmtree(files.root, ignore_errors=True)
-            raise
-        return self._start(name, files)
+        for attempt in range(_NAME_ATTEMPTS):
+            name = given_name or new_run_name()
+            if given_name is not None:
+                self.check_name_is_free(name)
+            files = RunFiles(self.location.runs_dir / name)
+            try:
+                # The folder is the claim on the name: creating it is atomic, also on a filesystem
+                # that several machines of a team workspace share.
+                files.root.mkdir(parents=True, exist_ok=False)
+            except FileExistsError as exc:
+                if given_name is None and attempt + 1 < _NAME_ATTEMPTS:
+                    continue  # a generated name another engine just took: draw another
+                raise LaunchFailed(f"a job named {name!r} already exists (its run folder is {files.root})",
+                                   "job names are unique in a workspace: pick another --name, or omit it") from exc
+            try:
+                launch_spec, record = prepare(name, files)
+                launch_spec.write(files.spec)
+                self.store.create_run(name=name, run_dir=str(files.root), **record)
+                if lineage is not None:
+                    self.store.record_run_data(lineage(name))
+            except InvalidState as exc:
+                shutil.rmtree(files.root, ignore_errors=True)
+                if given_name is None and attempt + 1 < _NAME_ATTEMPTS and "already exists" in exc.message:
+                    continue
+                raise
+            except BaseException:
+                shutil.rmtree(files.root, ignore_errors=True)
+                raise
+            return self._start(name, files)
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     def _start(self, name: str, files: RunFiles) -> E.Run:
         """Queue the recorded run and start its supervisor (a start failure fails the run)."""
@@ -362,6 +377,8 @@ class Submitter:
             self.store.set_status(name, "Failed", error=exc.message)
             raise
         self.store.update_run(name, supervisor_pid=pid, supervisor_started=started)
+        # The first sign of life (engine.runs.heartbeat); the supervisor beats from now on.
+        self.store.beat(name)
         return self.store.get_run(name)
 
     def check_name_is_free(self, name: str) -> None:

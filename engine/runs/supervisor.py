@@ -37,7 +37,7 @@ from engine.runs.tbingest import TensorBoardIngestor
 from engine.runtime.files import BUILD_LOG, RunFiles
 from engine.runtime.launchspec import read_spec
 from engine.tracking.inject.trainyard_run.envvars import PREFIX, RUN_IDENTITY
-from engine.workspace import WorkspaceLocation, env_cache_dir
+from engine.workspace import env_cache_dir, models_dir_of_run
 
 if TYPE_CHECKING:
     from engine.environments.build import BuiltEnvironment
@@ -369,9 +369,8 @@ class Supervisor:
         if times is not None:  # nothing was built: the lock is the interpreter's freeze, taken now
             self._safe(lambda: self._record_interpreter_lock(store))
         self.log(f"started: {self.spec.argv}")
-        # The workspace's models folder (a run folder is <workspace>/.trainyard/runs/NAME): where
-        # models the script registers (MLflow's registered_model_name=) are copied.
-        models_dir = WorkspaceLocation(self.files.root.parent.parent.parent).models_dir
+        # Where models the script registers (MLflow's registered_model_name=) are copied.
+        models_dir = models_dir_of_run(self.files.root)
         ingestor = RecordIngestor(store, self.run_name, self.files, warn=self.log, models_dir=models_dir)
         mirror = FolderMirror(self.files.wd / "logs", self.files.logs)
         system = self._system_metrics(store)

@@ -65,14 +65,12 @@ class TensorBoardIngestor:
                     self.warn(chunk.error)
                 if chunk.offset == offset:
                     break
-                self.store.ingest(
-                    self.run_name,
-                    source=source,
-                    offset=chunk.offset,
-                    last_seq=count + chunk.events,
-                    scalars=chunk.scalars,
-                    objects=self._images(chunk.images),
-                )
+                if not self.store.ingest(self.run_name, source=source, offset=chunk.offset,
+                                         last_seq=count + chunk.events, scalars=chunk.scalars,
+                                         objects=self._images(chunk.images), expect=(offset, count)):
+                    # another ingestor of the run stored it first: go on from its cursor
+                    self.cursors[source] = self.store.get_cursor(self.run_name, source)
+                    continue
                 self.cursors[source] = (chunk.offset, count + chunk.events)
                 total += sum(len(col[0]) for col in chunk.scalars.values())
         return total

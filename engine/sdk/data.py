@@ -37,7 +37,7 @@ class Datastore:
         self.workspace = workspace
         self.name = name
         self.datastore_type = "AzureBlob" if name != "workspacefilestore" else "AzureFile"
-        self.folder = Path(workspace.engine.location.storage) / "datastores" / name
+        self.folder = Path(workspace.engine.location.datastores_dir) / name
 
     @staticmethod
     def get(workspace: Any, datastore_name: str) -> Datastore:

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from numpy.typing import ArrayLike
-from sqlalchemy import Connection, and_, insert, or_, select, update
+from sqlalchemy import Connection, CursorResult, and_, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
 
 from engine import entities as E
 from engine.errors import NotFound
@@ -22,6 +23,10 @@ CHUNK_MERGE_BELOW = 4096
 
 _STEP = np.dtype("<i8")
 _F64 = np.dtype("<f8")
+
+
+class _CursorMoved(Exception):
+    """Another ingestor advanced the cursor a batch was read from."""
 
 
 class Metrics(SqlBase):
@@ -73,10 +78,45 @@ class Metrics(SqlBase):
         objects: Sequence[E.MetricObject] = (),
         tags: dict[str, Any] | None = None,
         params: dict[str, Any] | None = None,
-    ) -> None:
-        """Store one batch from one source and advance its cursor, atomically."""
+        expect: tuple[int, int] | None = None,
+    ) -> bool:
+        """Store one batch from one source and advance its cursor, atomically.
+
+        With `expect` (the cursor the batch was read from) the batch is stored only if the cursor
+        is still there: False, and nothing stored, when another ingestor of the same run (another
+        engine in a team workspace) got there first; the caller re-reads the cursor."""
+        try:
+            self._ingest(run_name, source, offset, last_seq, scalars, objects, tags, params, expect)
+        except (_CursorMoved, IntegrityError) as exc:
+            if expect is None or (isinstance(exc, IntegrityError) and not self._cursor_exists(run_name, source)):
+                raise
+            return False  # (IntegrityError: the other ingestor created this source's cursor first)
+        return True
+
+    def _cursor_exists(self, run_name: str, source: str) -> bool:
+        with self._session() as s:
+            return s.get(IngestCursorRow, (run_name, source)) is not None
+
+    def _ingest(self, run_name: str, source: str, offset: int, last_seq: int,
+                scalars: Mapping[str, tuple[ArrayLike, ArrayLike, ArrayLike]] | None,
+                objects: Sequence[E.MetricObject], tags: dict[str, Any] | None,
+                params: dict[str, Any] | None, expect: tuple[int, int] | None) -> None:
         with self._session() as s, s.begin():
             conn = s.connection()
+            if expect is not None:
+                # Compare-and-set first: it takes the row's lock (PostgreSQL) or the write lock
+                # (SQLite), so a second ingestor waits here and then finds the cursor moved.
+                moved = cast("CursorResult[Any]", conn.execute(
+                    update(IngestCursorRow)
+                    .where(IngestCursorRow.run_name == run_name, IngestCursorRow.source == source,
+                           IngestCursorRow.offset == expect[0], IngestCursorRow.last_seq == expect[1])
+                    .values(offset=offset, last_seq=last_seq)
+                )).rowcount
+                if not moved:
+                    if expect != (0, 0) or s.get(IngestCursorRow, (run_name, source)) is not None:
+                        raise _CursorMoved  # rolls the transaction back: nothing of the batch is kept
+                    s.add(IngestCursorRow(run_name=run_name, source=source, offset=offset, last_seq=last_seq))
+                    s.flush()  # a concurrent first batch fails here (IntegrityError), not after the data
             for key, (steps, values, stamps) in (scalars or {}).items():
                 self._ingest_scalar(conn, run_name, key, steps, values, stamps)
             if objects:
@@ -113,12 +153,13 @@ class Metrics(SqlBase):
                 if params:
                     row.params = {**(row.params or {}), **params}
                 row.updated_at = time.time()
-            cur = s.get(IngestCursorRow, (run_name, source))
-            if cur is None:
-                s.add(IngestCursorRow(run_name=run_name, source=source, offset=offset, last_seq=last_seq))
-            else:
-                cur.offset = offset
-                cur.last_seq = last_seq
+            if expect is None:
+                cur = s.get(IngestCursorRow, (run_name, source))
+                if cur is None:
+                    s.add(IngestCursorRow(run_name=run_name, source=source, offset=offset, last_seq=last_seq))
+                else:
+                    cur.offset = offset
+                    cur.last_seq = last_seq
 
     def _ingest_scalar(self, conn: Connection, run_name: str, key: str, steps: ArrayLike, values: ArrayLike,
                        stamps: ArrayLike) -> None:

@@ -35,10 +35,16 @@ class Registry(SqlBase):
 
     # ----------------------------------------------------------------- snapshots
     def add_snapshot(self, info: E.SnapshotInfo) -> None:
-        with self._session() as s, s.begin():
-            if s.get(SnapshotRow, info.id) is None:
-                s.add(SnapshotRow(id=info.id, source=info.source, file_count=info.file_count,
-                                  total_bytes=info.total_bytes, git=info.git, created_at=info.created_at))
+        try:
+            with self._session() as s, s.begin():
+                if s.get(SnapshotRow, info.id) is None:
+                    s.add(SnapshotRow(id=info.id, source=info.source, file_count=info.file_count,
+                                      total_bytes=info.total_bytes, git=info.git, created_at=info.created_at))
+        except IntegrityError:
+            # The same code snapshotted by another engine at the same moment: it is recorded.
+            with self._session() as s:
+                if s.get(SnapshotRow, info.id) is None:
+                    raise
 
     # ----------------------------------------------------------------- models
     def add_model(self, *, name: str, path_for_version: Any, version: int | None = None, **fields: Any) -> E.Model:
