@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from engine.runs.heartbeat import Heartbeat
+from engine.runs.heartbeat import Heartbeat, beats_in
 from engine.runs.supervisor import Supervisor
 from engine.runtime import SUPERVISOR_FLAG
 from engine.runtime.files import RunFiles
@@ -25,7 +25,8 @@ def main(argv: list[str]) -> int:
     run_dir = Path(argv[1])
     spec = read_spec(RunFiles(run_dir).spec)
     # Engines of other machines see this process alive by its beats (engine.runs.heartbeat).
-    Heartbeat(spec.store_url, spec.run_name).start()
+    if beats_in(spec.store_url):
+        Heartbeat(spec.store_url, spec.run_name).start()
     # Deferred: a run's supervisor starts its script before any heavy import (SQLAlchemy comes
     # with the controllers' submit path).
     if spec.kind == "sweep":

@@ -11,7 +11,7 @@ from engine import entities as E
 from engine.compute.procs import is_same_process_alive
 from engine.compute.ssh import RUN_STATE, run_lock_held
 from engine.errors import InvalidState
-from engine.runs.heartbeat import ENV_HEARTBEAT_TIMEOUT, beat_timeout
+from engine.runs.heartbeat import ENV_HEARTBEAT_TIMEOUT, beat_timeout, beats_in
 from engine.runs.launch import start_supervisor
 from engine.runtime.files import RunFiles
 from engine.runtime.host import host_properties, runs_here
@@ -133,7 +133,8 @@ def _reattach(store: Store, run: E.Run) -> bool:
     # This machine owns it now (the run was another machine's whose supervisor stopped beating).
     store.update_run(run.name, supervisor_pid=pid, supervisor_started=started,
                      properties={**store.get_run(run.name).properties, **host_properties()})
-    store.beat(run.name)
+    if beats_in(store.url):
+        store.beat(run.name)
     return True
 
 

@@ -19,7 +19,8 @@ from engine.errors import NotFound
 if TYPE_CHECKING:
     from engine.store.sql import SqlStore
 
-__all__ = ["ENV_HEARTBEAT_SECONDS", "ENV_HEARTBEAT_TIMEOUT", "Heartbeat", "beat_interval", "beat_timeout"]
+__all__ = ["ENV_HEARTBEAT_SECONDS", "ENV_HEARTBEAT_TIMEOUT", "Heartbeat", "beat_interval", "beat_timeout",
+           "beats_in"]
 
 ENV_HEARTBEAT_SECONDS = "TRAINYARD_HEARTBEAT_SECONDS"
 ENV_HEARTBEAT_TIMEOUT = "TRAINYARD_HEARTBEAT_TIMEOUT"
@@ -34,6 +35,12 @@ def _seconds(var: str, default: float) -> float:
     except ValueError:
         return default
     return value if value > 0 else default
+
+
+def beats_in(store_url: str) -> bool:
+    """Whether supervisors beat in the store at `store_url`: a database server's, which machines
+    share. A SQLite file is one machine's (a team workspace refuses it), where pids suffice."""
+    return not store_url.startswith("sqlite")
 
 
 def beat_interval() -> float:

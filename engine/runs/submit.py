@@ -31,6 +31,7 @@ from engine.errors import InvalidSpec, InvalidState, LaunchFailed, NotFound, Tra
 from engine.jobs.command import render_command
 from engine.jobs.spec import JobSpec, SweepSpec
 from engine.runs import launch
+from engine.runs.heartbeat import beats_in
 from engine.runs.names import new_run_name
 from engine.runtime import INJECT_DIR, default_python
 from engine.runtime.dataplan import (
@@ -377,8 +378,8 @@ class Submitter:
             self.store.set_status(name, "Failed", error=exc.message)
             raise
         self.store.update_run(name, supervisor_pid=pid, supervisor_started=started)
-        # The first sign of life (engine.runs.heartbeat); the supervisor beats from now on.
-        self.store.beat(name)
+        if beats_in(self.store.url):  # the first sign of life; the supervisor beats from now on
+            self.store.beat(name)
         return self.store.get_run(name)
 
     def check_name_is_free(self, name: str) -> None:
