@@ -417,11 +417,12 @@ class Supervisor:
         store = self._store()
         limit = int(self.spec.placement.max_concurrent_runs or 0)
         target = self.spec.placement.compute_target or self.spec.placement.compute
+        here = self.spec.placement.compute != "ssh"  # a local/Docker target is each machine's own
         said = False
         next_cancel_check = 0.0
         while self.cancel_reason is None:
-            holding, awaiting = self._safe(lambda: store.runs_holding_or_awaiting(target, self.run_name)) \
-                or (limit, 0)
+            holding, awaiting = self._safe(lambda: store.runs_holding_or_awaiting(
+                target, self.run_name, this_machine=here)) or (limit, 0)
             if holding + awaiting < limit:
                 if said:
                     self._driver_note(f"a slot on {target} is free: starting")

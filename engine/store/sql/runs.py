@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from engine import entities as E
 from engine.errors import InvalidState, NotFound
+from engine.runtime.host import runs_here
 from engine.runtime.sweepresults import is_sweep
 from engine.store.lite import run_entity
 from engine.store.models import ExperimentRow, IngestCursorRow, RunRow, RunStatusEventRow
@@ -130,10 +131,11 @@ class Runs(SqlBase):
                 q = q.limit(limit)
             return [run_entity(row, exp) for row, exp in s.execute(q).all()]
 
-    def runs_holding_or_awaiting(self, compute: str, name: str) -> tuple[int, int]:
+    def runs_holding_or_awaiting(self, compute: str, name: str, *, this_machine: bool = False) -> tuple[int, int]:
         """For run `name` waiting to start on compute target `compute`: (runs of the target that
         have started and not ended, queued runs of the target submitted before it). Sweep runs
-        are not counted: their trials are."""
+        are not counted: their trials are. With `this_machine`, only the runs this machine owns
+        count (a local or Docker target of a team workspace is each machine's own)."""
         with self._session() as s:
             me = s.get(RunRow, name)
             if me is None:
@@ -144,7 +146,7 @@ class Runs(SqlBase):
             ).all()
         holding = awaiting = 0
         for other, status, created, props in rows:
-            if is_sweep(props or {}):
+            if is_sweep(props or {}) or (this_machine and not runs_here(props or {})):
                 continue
             if status in ("NotStarted", "Queued"):
                 awaiting += (created, other) < (me.created_at, name)

@@ -373,3 +373,28 @@ def _ingest_all(ingestor: RecordIngestor, start: threading.Barrier, errors: list
             pass
     except BaseException as exc:  # noqa: BLE001 - the test reports it
         errors.append(exc)
+
+
+def test_a_local_target_s_limit_counts_each_machine_s_own_runs(team: Team) -> None:
+    """`max_concurrent_runs` of a local target limits each machine: A's running job holds A's
+    only slot, not B's (B's machine is idle), and A's next job waits for A's slot."""
+    (team.project / "box.yml").write_text("name: box\ntype: local\nmax_concurrent_runs: 1\n")
+    made = team.a("compute", "create", "-f", str(team.project / "box.yml"))
+    assert made.returncode == 0, made.stderr
+    job = team.project / "hold-box.yml"
+    job.write_text(
+        f"command: python hold.py {team.tmp / 'release-box'} {team.tmp / 'pid-box'}\n"
+        "code: .\nexperiment_name: team\ncompute: box\n"
+    )
+    first = json.loads(team.a("job", "create", "-f", str(job), "-o", "json").stdout)["name"]
+    wait_for(lambda: status_of(team.b, first) == "Running", "A's first job holds A's slot")
+    on_b = team.b.submit(JobSpec(experiment_name="team", code_dir=team.project, script="quick.py", compute="box"))
+    assert team.b.wait(on_b.name, timeout=WAIT).status == "Completed"
+    quick = team.project / "quick-box.yml"
+    quick.write_text("command: python quick.py\ncode: .\nexperiment_name: team\ncompute: box\n")
+    second = json.loads(team.a("job", "create", "-f", str(quick), "-o", "json").stdout)["name"]
+    time.sleep(3)
+    assert status_of(team.b, second) == "Queued"
+    assert status_of(team.b, first) == "Running"
+    team.release("box")
+    assert team.b.wait(second, timeout=WAIT).status == "Completed"
