@@ -18,8 +18,14 @@ PG = "postgresql+psycopg://team@db.example:5432/trainyard"
 
 def _trainyard(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k not in ("TRAINYARD_WORKSPACE", "TRAINYARD_STORE_URL")}
-    return subprocess.run([sys.executable, "-m", "engine.cli.main", *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=120, env={**env, "PYTHONPATH": str(ROOT)})
+    return subprocess.run(
+        [sys.executable, "-m", "engine.cli.main", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**env, "PYTHONPATH": str(ROOT)},
+    )
 
 
 def test_a_team_workspace_keeps_runs_snapshots_models_and_data_in_the_shared_folder(tmp_path: Path) -> None:
@@ -40,8 +46,15 @@ def test_a_team_workspace_keeps_runs_snapshots_models_and_data_in_the_shared_fol
 
 
 def test_init_refuses_a_missing_shared_folder_and_writes_nothing(tmp_path: Path) -> None:
-    res = _trainyard("init", str(tmp_path / "me"), "--store-url", PG, "--shared-dir", str(tmp_path / "not-mounted"),
-                     cwd=tmp_path)
+    res = _trainyard(
+        "init",
+        str(tmp_path / "me"),
+        "--store-url",
+        PG,
+        "--shared-dir",
+        str(tmp_path / "not-mounted"),
+        cwd=tmp_path,
+    )
     assert res.returncode != 0
     assert "not-mounted" in res.stderr and "does not exist" in res.stderr and "shared_dir" in res.stderr
     assert "Traceback" not in res.stderr
@@ -64,7 +77,9 @@ def test_a_hand_edited_relative_shared_dir_is_named_with_its_file(tmp_path: Path
     (storage / "config.json").write_text(json.dumps({"version": 1, "store_url": PG, "shared_dir": "share/x"}))
     res = _trainyard("-w", str(tmp_path / "me"), "job", "list", cwd=tmp_path)
     assert res.returncode != 0
-    assert str(storage / "config.json") in res.stderr and "`shared_dir` must be an absolute path" in res.stderr
+    assert (
+        str(storage / "config.json") in res.stderr and "`shared_dir` must be an absolute path" in res.stderr
+    )
     assert "Traceback" not in res.stderr
 
 

@@ -23,13 +23,23 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _cli(env: dict[str, str], *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "engine.cli.main", *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=180, env={**os.environ, "PYTHONPATH": str(ROOT), **env})
+    return subprocess.run(
+        [sys.executable, "-m", "engine.cli.main", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **env},
+    )
 
 
 def test_the_studio_on_b_shows_a_run_of_machine_a_live(
-        qtbot: Any, tmp_path: Path, fresh_postgres_url: str, monkeypatch: pytest.MonkeyPatch,
-        make_project: Callable[[Path], Path]) -> None:
+    qtbot: Any,
+    tmp_path: Path,
+    fresh_postgres_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    make_project: Callable[[Path], Path],
+) -> None:
     from studio import tasks
     from studio.mainwindow import MainWindow
 
@@ -40,11 +50,21 @@ def test_the_studio_on_b_shows_a_run_of_machine_a_live(
     env_a = {"TRAINYARD_HOST_ID": "machine-a", "TRAINYARD_WORKSPACE": str(tmp_path / "alice")}
     monkeypatch.setenv("TRAINYARD_HOST_ID", "machine-b")
     for folder in ("alice", "bob"):
-        made = _cli(env_a, "init", str(tmp_path / folder), "--store-url", fresh_postgres_url,
-                    "--shared-dir", str(shared), cwd=tmp_path)
+        made = _cli(
+            env_a,
+            "init",
+            str(tmp_path / folder),
+            "--store-url",
+            fresh_postgres_url,
+            "--shared-dir",
+            str(shared),
+            cwd=tmp_path,
+        )
         assert made.returncode == 0, made.stderr
     job = project / "job.yml"
-    job.write_text(f"command: python train.py --hold {release}\ncode: .\nexperiment_name: team\ncompute: local\n")
+    job.write_text(
+        f"command: python train.py --hold {release}\ncode: .\nexperiment_name: team\ncompute: local\n"
+    )
 
     engine_b = Engine.open(tmp_path / "bob")
     window = MainWindow(engine_b, restore=False, poll_ms=100)
@@ -58,13 +78,16 @@ def test_the_studio_on_b_shows_a_run_of_machine_a_live(
         assert created.returncode == 0, created.stderr
         name = json.loads(created.stdout)["name"]
 
-        qtbot.waitUntil(lambda: (r := window.runs_model.get(name)) is not None and r.status == "Running",
-                        timeout=60_000)
+        qtbot.waitUntil(
+            lambda: (r := window.runs_model.get(name)) is not None and r.status == "Running", timeout=60_000
+        )
         assert window.runs_model.get(name).properties["host"] == "machine-a"
         detail = window.show_run(name)
         detail.show_tab("metrics")
-        qtbot.waitUntil(lambda: "loss" in detail.metrics.plots and detail.metrics.plots["loss"].point_count() > 0,
-                        timeout=30_000)
+        qtbot.waitUntil(
+            lambda: "loss" in detail.metrics.plots and detail.metrics.plots["loss"].point_count() > 0,
+            timeout=30_000,
+        )
         before = detail.metrics.plots["loss"].point_count()
         qtbot.waitUntil(lambda: detail.metrics.plots["loss"].point_count() > before + 10, timeout=30_000)
         detail.show_tab("logs")

@@ -388,7 +388,9 @@ def test_a_local_target_s_limit_counts_each_machine_s_own_runs(team: Team) -> No
     )
     first = json.loads(team.a("job", "create", "-f", str(job), "-o", "json").stdout)["name"]
     wait_for(lambda: status_of(team.b, first) == "Running", "A's first job holds A's slot")
-    on_b = team.b.submit(JobSpec(experiment_name="team", code_dir=team.project, script="quick.py", compute="box"))
+    on_b = team.b.submit(
+        JobSpec(experiment_name="team", code_dir=team.project, script="quick.py", compute="box")
+    )
     assert team.b.wait(on_b.name, timeout=WAIT).status == "Completed"
     quick = team.project / "quick-box.yml"
     quick.write_text("command: python quick.py\ncode: .\nexperiment_name: team\ncompute: box\n")
