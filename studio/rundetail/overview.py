@@ -83,7 +83,7 @@ RICH = {"status", "parent", "environment", "next", "sweep_of", "sweep_best", "da
         "data_outputs"}  # with colour or links
 WRAPPED = {"error", "description"}  # prose: wrapped, never cut
 # Properties Trainyard records for itself that have their own rows (or mean nothing to a user).
-HIDDEN_PROPERTIES = {"host", "interpreter", "source_file", "environment_hash", CODE_DIR}
+HIDDEN_PROPERTIES = {"host", "machine", "interpreter", "source_file", "environment_hash", CODE_DIR}
 # What a sweep run records of itself: shown in the Sweep section instead.
 SWEEP_PROPERTIES = set(sweepresults.SWEEP_PROPERTY_KEYS)
 # A running sweep's trials are read again at most this often (seconds).

@@ -83,6 +83,9 @@ def test_the_studio_on_b_shows_a_run_of_machine_a_live(
         )
         assert window.runs_model.get(name).properties["host"] == "machine-a"
         detail = window.show_run(name)
+        # Where it runs: machine A's `local`, not this one's (the machine id stays out of the way).
+        qtbot.waitUntil(lambda: detail.overview.values["compute"].text() == "local on machine-a", timeout=10_000)
+        assert "machine-a" not in detail.overview.values["properties"].text()
         detail.show_tab("metrics")
         qtbot.waitUntil(
             lambda: "loss" in detail.metrics.plots and detail.metrics.plots["loss"].point_count() > 0,
