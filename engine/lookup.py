@@ -74,7 +74,7 @@ def _may_need_reconcile(reader: LiteReader) -> bool:
 
     for _name, pid, started, created, props in active:
         if not runs_here(props):
-            return True  # another machine's run: only the Engine judges it (by its heartbeat)
+            continue  # another machine's: a SQLite store is one machine's, with no heartbeats to judge it by
         if pid is None:
             if time.time() - created > QUEUED_GRACE_SECONDS:
                 return True
