@@ -83,10 +83,10 @@ def rank_environment(dist: Distribution, rank: int, port: int) -> dict[str, str]
     }
 
 
-def tf_config(dist: Distribution, index: int, ports: Sequence[int]) -> str:
-    """Process `index`'s TF_CONFIG: the cluster (workers, then parameter servers, one port each)
-    and its own task, as Azure ML writes it."""
-    addresses = [f"{LOCALHOST}:{p}" for p in ports]
+def tf_config(dist: Distribution, index: int, ports: Sequence[int], hosts: Sequence[str] | None = None) -> str:
+    """Process `index`'s TF_CONFIG: the cluster (workers, then parameter servers, one port each,
+    on this machine or on `hosts[i]`) and its own task, as Azure ML writes it."""
+    addresses = [f"{hosts[i] if hosts else LOCALHOST}:{p}" for i, p in enumerate(ports)]
     cluster: dict[str, list[str]] = {"worker": addresses[: dist.worker_count]}
     if dist.parameter_server_count:
         cluster["ps"] = addresses[dist.worker_count :]

@@ -529,10 +529,10 @@ def _check_ssh_job(target: E.ComputeTarget, spec: JobSpec, env_spec: Environment
     dist = spec.distribution
     if dist is not None:  # one node per host of the target (engine.compute.ssh.group)
         hosts = target.config.get("hosts") or [target.config.get("host")]
-        if dist.kind != "pytorch":
+        if dist.kind not in ("pytorch", "tensorflow"):
             raise LaunchFailed(f"{where}: `distribution: {dist.kind}` over SSH is not available in this version "
-                               "of Trainyard (`distribution: pytorch` is)",
-                               "use `type: pytorch`, or `compute: local` for an MPI or TensorFlow job")
+                               "of Trainyard (`distribution: pytorch` and `tensorflow` are)",
+                               "use `type: pytorch`, or `compute: local` for an MPI job")
         if dist.instance_count > len(hosts):
             raise LaunchFailed(f"{where} with {len(hosts)} host(s); the job asks for `instance_count: "
                                f"{dist.instance_count}` nodes",

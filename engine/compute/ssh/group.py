@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from engine.compute.distributed import LOCALHOST, rank_environment
+from engine.compute.distributed import LOCALHOST, node_environment, rank_environment, tf_config
 from engine.compute.ssh.blobs import UploadResult
 from engine.compute.ssh.connection import SshTarget
 from engine.compute.ssh.run import SshRun
@@ -26,7 +26,11 @@ from engine.runtime.distribution import Distribution
 from engine.runtime.files import RunFiles
 from engine.runtime.launchspec import LaunchSpec
 
-_FREE_PORT = "import socket; s = socket.socket(); s.bind(('', 0)); print(s.getsockname()[1])"
+# N ports free on a host at once (held together, so that they differ)
+_FREE_PORTS = (
+    "import socket, sys; ss = [socket.socket() for _ in range(int(sys.argv[1]))]; "
+    "[s.bind(('', 0)) for s in ss]; print(' '.join(str(s.getsockname()[1]) for s in ss))"
+)
 
 
 class SshGroup:
@@ -80,25 +84,55 @@ class SshGroup:
             sent[0].base,
         )
 
-    def start(self) -> None:
-        master = self.runs[0]
-        out, err, _code = master.link.exec(f'{master.interpreter or "python3"} -c "{_FREE_PORT}"')
+    def _free_ports(self, run: SshRun, count: int) -> list[int]:
+        out, err, _code = run.link.exec(f'{run.interpreter or "python3"} -c "{_FREE_PORTS}" {count}')
         try:
-            port = int(out.strip().splitlines()[-1])
+            ports = [int(p) for p in out.strip().splitlines()[-1].split()]
         except (ValueError, IndexError):
+            ports = []
+        if len(ports) != count:
             raise LaunchFailed(
-                f"could not find a free port on {master.target.address} for the run's "
+                f"could not find a free port on {run.target.address} for the run's "
                 f"rendezvous: {err.strip() or out.strip()}"
-            ) from None
-        addr = master.target.hostname
+            )
+        return ports
+
+    def _environments(self) -> list[dict[str, str]]:
+        """Each process's variables: pytorch's ranks around node 0's host and a port free there;
+        tensorflow's TF_CONFIG with each process at its own host and a port free there."""
+        addr = self.runs[0].target.hostname
+        if self.dist.kind == "tensorflow":
+            ports: list[int] = [0] * len(self.runs)
+            by_host: dict[str, list[int]] = {}
+            for i, run in enumerate(self.runs):
+                by_host.setdefault(run.target.hostname, []).append(i)  # one network per host name
+            for indices in by_host.values():
+                for i, port in zip(
+                    indices, self._free_ports(self.runs[indices[0]], len(indices)), strict=True
+                ):
+                    ports[i] = port
+            hosts = [run.target.hostname for run in self.runs]
+            node = {k: v.replace(LOCALHOST, addr) for k, v in node_environment(self.dist, ports[0]).items()}
+            self.log(
+                f"ssh: distributed tensorflow run of {len(self.runs)} process(es) at "
+                f"{', '.join(f'{h}:{p}' for h, p in zip(hosts, ports, strict=True))}"
+            )
+            return [
+                {**node, "TF_CONFIG": tf_config(self.dist, i, ports, hosts)} for i in range(len(self.runs))
+            ]
+        port = self._free_ports(self.runs[0], 1)[0]
         self.log(
             f"ssh: distributed run of {len(self.runs)} process(es); MASTER_ADDR={addr} MASTER_PORT={port}"
         )
+        return [
+            {k: v.replace(LOCALHOST, addr) for k, v in rank_environment(self.dist, rank, port).items()}
+            for rank in range(len(self.runs))
+        ]
+
+    def start(self) -> None:
+        envs = self._environments()
         try:
-            for rank, run in enumerate(self.runs):
-                env = {
-                    k: v.replace(LOCALHOST, addr) for k, v in rank_environment(self.dist, rank, port).items()
-                }
+            for run, env in zip(self.runs, envs, strict=True):
                 run.start(env)
         except BaseException:
             for run in self.runs:
@@ -158,17 +192,19 @@ def make_ssh_group(
     settings = dict(spec.placement.ssh or {})
     name = str(spec.placement.compute_target or settings.get("host"))
     hosts = list(settings.get("hosts") or [settings.get("host")])
-    if dist.kind != "pytorch" or dist.instance_count > len(hosts):
+    if dist.kind not in ("pytorch", "tensorflow") or dist.instance_count > len(hosts):
         raise LaunchFailed(
             f"compute target {name!r} cannot run this distributed job: it has {len(hosts)} host(s), "
             f"the job asks for {dist.instance_count} {dist.kind} node(s)",
             "list the nodes in the compute YAML (`hosts: [a, b]`) or lower "
-            "`resources.instance_count`; over SSH, `distribution: pytorch` is available",
+            "`resources.instance_count`; over SSH, `distribution: pytorch` and `tensorflow` are available",
         )
     runs = []
     per = dist.process_count_per_instance
     for rank in range(dist.world_size):
-        target = SshTarget.from_config(name, {**settings, "host": hosts[rank // per]})
+        # pytorch: P processes per node, in order; tensorflow: its tasks round the nodes
+        node = rank % dist.instance_count if dist.kind == "tensorflow" else rank // per
+        target = SshTarget.from_config(name, {**settings, "host": hosts[node]})
         runs.append(
             SshRun(
                 target, files, spec, log, note, rank=rank, driver_log=files.system_logs / dist.log_name(rank)

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from engine.compute.rankexec import expand_argv
 from engine.compute.ssh.blobs import BlobSender, HostRecords, Tree, UploadResult
 from engine.compute.ssh.connection import IO_TIMEOUT, Link, SshTarget, absolute_on_host
 from engine.compute.ssh.container import HostImages, container_name, docker_run_argv
@@ -145,7 +146,10 @@ class SshRun:
 
     def _builder(self) -> RemoteEnvBuilder:
         return RemoteEnvBuilder(
-            self.link.client, self.cache_root, self.interpreter or "python3", self.target.address,
+            self.link.client,
+            self.cache_root,
+            self.interpreter or "python3",
+            self.target.address,
             self.blob_sender(),
         )
 
@@ -165,7 +169,9 @@ class SshRun:
         wrapper = f'#!/bin/sh\nexec {shlex.quote(self.interpreter or "python3")} "$@"\n'.encode()
         for name in ("python", "python3"):
             tree.add_bytes(f"bin/{name}", wrapper, executable=True)
-        result = sender.send(tree, self.remote, key=key, mkdirs=("wd", "tracking", "bin", *output_folders(self.spec.data)))
+        result = sender.send(
+            tree, self.remote, key=key, mkdirs=("wd", "tracking", "bin", *output_folders(self.spec.data))
+        )
         self.log(
             f"ssh: uploaded {result.files} files to {self.remote}: {result.blobs_sent} new blob(s), "
             f"{result.bytes_sent} bytes sent"
@@ -176,17 +182,26 @@ class SshRun:
         """Each input (not `direct`) into REMOTE/inputs/NAME through the host's blob store, as
         copies (a script writing into its input never touches the cache); `ro_mount` ones made
         read-only. Returns the code's upload plus the inputs'."""
-        inputs = [i for i in (self.spec.data.inputs if self.spec.data is not None else ()) if i.rel is not None]
+        inputs = [
+            i for i in (self.spec.data.inputs if self.spec.data is not None else ()) if i.rel is not None
+        ]
         total = code
         for inp in inputs:
             dest = inp.rel or ""
             sent = self.send_path(Path(inp.source), dest)
-            self.note(f"input {inp.name}: {sent.files} file(s), {sent.blob_bytes / 1e6:.1f} MB new to this host, "
-                      f"{sent.bytes_sent} bytes sent")
+            self.note(
+                f"input {inp.name}: {sent.files} file(s), {sent.blob_bytes / 1e6:.1f} MB new to this host, "
+                f"{sent.bytes_sent} bytes sent"
+            )
             if inp.mode == "ro_mount":
                 self.link.exec(read_only_command(f"{self.remote}/{dest}"))
-            total = UploadResult(total.bytes_sent + sent.bytes_sent, total.blobs_sent + sent.blobs_sent,
-                                 total.blob_bytes + sent.blob_bytes, total.files + sent.files, total.base)
+            total = UploadResult(
+                total.bytes_sent + sent.bytes_sent,
+                total.blobs_sent + sent.blobs_sent,
+                total.blob_bytes + sent.blob_bytes,
+                total.files + sent.files,
+                total.base,
+            )
         return total
 
     def send_path(self, local: Path, dest: str, link: bool = False) -> UploadResult:
@@ -216,13 +231,17 @@ class SshRun:
         env = {k: v.replace(REMOTE_RUN_ROOT, rem) for k, v in self.spec.env.items()}
         env.update({ENV_TRACKING_DIR: f"{rem}/tracking", ENV_RUN_DIR: rem, "PYTHONUNBUFFERED": "1"})
         env.update(extra_env or {})
+        if self.spec.script and any("$" in a for a in argv[2:]):
+            argv = self._expand(argv, env)
         if self.docker:  # the command is `docker run` on the host; the variables go to the container
             argv = self._docker_argv(argv, {k: str(v) for k, v in env.items() if _ENV_NAME.match(k)})
             exports = ["true"]
         else:
             exports = [f"export {k}={shlex.quote(str(v))}" for k, v in env.items() if _ENV_NAME.match(k)]
             exports.append(f'export PYTHONPATH={shlex.quote(rem + "/inject")}"${{PYTHONPATH:+:$PYTHONPATH}}"')
-            path = shlex.quote(rem + "/bin") + (f":{shlex.quote(self.env_prefix + '/bin')}" if self.env_prefix else "")
+            path = shlex.quote(rem + "/bin") + (
+                f":{shlex.quote(self.env_prefix + '/bin')}" if self.env_prefix else ""
+            )
             if self.env_prefix:
                 exports.append(f"export CONDA_PREFIX={shlex.quote(self.env_prefix)}")
             exports.append(f'export PATH={path}:"$PATH"')
@@ -264,6 +283,17 @@ class SshRun:
         }
         write_atomic(str(self.files.root / RUN_STATE), json.dumps(state).encode())
 
+    def _expand(self, argv: list[str], env: Mapping[str, str]) -> list[str]:
+        """A script's `$VAR`/`${VAR}` arguments with this process's variables, as on this machine
+        (engine.compute.rankexec.expand): those Trainyard sets (RANK, ...) over the host's own
+        (a container's are those Trainyard sets)."""
+        values: dict[str, str] = {}
+        if not self.docker:
+            out, _err, _code = self.link.exec("env -0")
+            values = dict(e.split("=", 1) for e in out.split("\0") if "=" in e)
+        values.update({k: str(v) for k, v in env.items()})
+        return expand_argv(argv, values, 2)
+
     def _docker_argv(self, argv: list[str], env: dict[str, str]) -> list[str]:
         image = self.image or self.spec.placement.default_image
         if not image:
@@ -274,11 +304,21 @@ class SshRun:
         env["PYTHONPATH"] = f"{self.remote}/inject"
         placement = self.spec.placement
         full = docker_run_argv(
-            image=image, argv=argv, name=self.container, run_name=self.spec.run_name, remote=self.remote, env=env,
-            network=placement.docker_network, gpus=placement.gpus, user=self.user_ids, shm_size=placement.shm_size,
+            image=image,
+            argv=argv,
+            name=self.container,
+            run_name=self.spec.run_name,
+            remote=self.remote,
+            env=env,
+            network=placement.docker_network,
+            gpus=placement.gpus,
+            user=self.user_ids,
+            shm_size=placement.shm_size,
         )
         opts = full[full.index("--network") : full.index(image)]
-        shown = " ".join(o for i, o in enumerate(opts) if o != "-e" and (i == 0 or opts[i - 1] != "-e"))  # no values
+        shown = " ".join(
+            o for i, o in enumerate(opts) if o != "-e" and (i == 0 or opts[i - 1] != "-e")
+        )  # no values
         self.note(f"starting container {self.container} from {image} on {self.target.address} ({shown})")
         return full
 
@@ -389,12 +429,19 @@ class SshRun:
             )
             leftovers = 1 if out and "ended" in out[0] else 0
         if self.docker:  # a container left running (its `docker run` was killed)
-            out = with_connection(lambda: exec_(f"docker rm -f {self.container} >/dev/null 2>&1 && echo ended"))
+            out = with_connection(
+                lambda: exec_(f"docker rm -f {self.container} >/dev/null 2>&1 && echo ended")
+            )
             leftovers = max(leftovers, 1 if out and "ended" in out[0] else 0)
         # None: unreachable; False: tar failed
-        if not with_connection(lambda: download_named_outputs(self.link.client, self.remote, self.files.root,
-                                                              self.spec.data, self.log)
-                               and self.puller.download_outputs(self.link.client)):
+        if not with_connection(
+            lambda: (
+                download_named_outputs(
+                    self.link.client, self.remote, self.files.root, self.spec.data, self.log
+                )
+                and self.puller.download_outputs(self.link.client)
+            )
+        ):
             self.log(
                 f"ssh: could not download the outputs from {self.target.address}:{self.remote}; left there"
             )

@@ -5,6 +5,7 @@ one node per host, a real 2-node gloo all-reduce with the torch of Trainyard's o
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 import uuid
@@ -90,4 +91,89 @@ def test_more_nodes_than_hosts_is_refused_at_submit(eng: Engine, project, target
     with pytest.raises(LaunchFailed, match="with 1 host\\(s\\); the job asks for `instance_count: 2`"):
         eng.submit(JobSpec(experiment_name="exp", code_dir=code, script="f.py", compute="far",
                            distribution=make_distribution("pytorch", 1, 2)))
+    assert eng.list_runs() == []
+
+
+ARGS = "import sys\nprint('argv', sys.argv[1:], flush=True)\n"
+
+
+def test_a_scripts_dollar_arguments_are_expanded_per_process_on_its_host(eng: Engine, project, target) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import pwd
+
+    target(hosts=["127.0.0.1", "127.0.0.1"])
+    code = project({"args.py": ARGS})
+    args = ("--rank", "$RANK", "--node=${NODE_RANK}", "$HOME", "$NO_SUCH_VARIABLE", "plain")
+    run = eng.submit(JobSpec(experiment_name="exp", code_dir=code, script="args.py", arguments=args,
+                             compute="far", distribution=make_distribution("pytorch", 1, 2)))
+    final = eng.wait(run.name, timeout=120)
+    files = RunFiles(Path(final.run_dir))
+    assert final.status == "Completed", final.error
+    # $HOME is the host's (the sshd session's), not this test's (a temporary folder).
+    home = pwd.getpwuid(os.getuid()).pw_dir
+    assert os.environ["HOME"] != home
+    for rank in (0, 1):
+        text = (files.system_logs / f"70_driver_log_{rank}.txt").read_text()
+        want = ["--rank", str(rank), f"--node={rank}", home, "$NO_SUCH_VARIABLE", "plain"]
+        assert f"argv {want!r}" in text, text
+
+
+# Each TensorFlow task listens at its own address of TF_CONFIG and greets every other task there:
+# the cluster spec is only right if every address is reachable and each port its own task's.
+TF_TASK = """
+import json, os, socket, time
+cfg = json.loads(os.environ["TF_CONFIG"])
+me = cfg["task"]["type"] + ":" + str(cfg["task"]["index"])
+tasks = {f"{kind}:{i}": addr for kind, addrs in cfg["cluster"].items() for i, addr in enumerate(addrs)}
+host, port = tasks[me].rsplit(":", 1)
+server = socket.create_server((host, int(port)))
+server.settimeout(60)
+heard = []
+for other, addr in sorted(tasks.items()):
+    if other == me:
+        continue
+    h, p = addr.rsplit(":", 1)
+    deadline = time.time() + 60
+    while True:
+        try:
+            with socket.create_connection((h, int(p)), timeout=5) as c:
+                c.sendall(me.encode())
+            break
+        except OSError:
+            if time.time() > deadline:
+                raise
+            time.sleep(0.1)
+for _ in range(len(tasks) - 1):
+    conn, _addr = server.accept()
+    heard.append(conn.recv(64).decode())
+    conn.close()
+print("task", me, "at", tasks[me], "heard", sorted(heard), flush=True)
+"""
+
+
+def test_a_tensorflow_run_gets_a_cluster_of_its_hosts_and_free_ports(eng: Engine, project, target) -> None:  # type: ignore[no-untyped-def]
+    target(hosts=["127.0.0.1", "127.0.0.1"])
+    code = project({"tf_task.py": TF_TASK})
+    dist = make_distribution("tensorflow", None, 2, worker_count=2, parameter_server_count=1)
+    run = eng.submit(JobSpec(experiment_name="exp", code_dir=code, script="tf_task.py", compute="far",
+                             distribution=dist))
+    final = eng.wait(run.name, timeout=180)
+    files = RunFiles(Path(final.run_dir))
+    logs = {i: files.system_logs / dist.log_name(i) for i in range(3)}
+    texts = {i: p.read_text() if p.exists() else "" for i, p in logs.items()}
+    assert final.status == "Completed", (final.error, texts)
+    everyone = ["ps:0", "worker:0", "worker:1"]
+    for i, me in enumerate(["worker:0", "worker:1", "ps:0"]):
+        others = [t for t in everyone if t != me]
+        assert re.search(rf"task {me} at 127\.0\.0\.1:\d+ heard {re.escape(repr(others))}", texts[i]), texts[i]
+    ports = {re.search(r"at 127\.0\.0\.1:(\d+)", t).group(1) for t in texts.values()}  # type: ignore[union-attr]
+    assert len(ports) == 3  # one port of its own per task
+
+
+def test_an_mpi_job_over_ssh_is_refused_at_submit(eng: Engine, project, target) -> None:  # type: ignore[no-untyped-def]
+    target(hosts=["127.0.0.1", "127.0.0.1"])
+    code = project({"f.py": "print(1)\n"})
+    with pytest.raises(LaunchFailed, match="`distribution: mpi` over SSH is not available"):
+        eng.submit(JobSpec(experiment_name="exp", code_dir=code, script="f.py", compute="far",
+                           distribution=make_distribution("mpi", 1, 2)))
     assert eng.list_runs() == []
