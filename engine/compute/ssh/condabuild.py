@@ -44,10 +44,16 @@ def rattler_package() -> tuple[Path, str]:
             "reinstall Trainyard (py-rattler is one of its dependencies)",
         )
     folder = Path(next(iter(found.submodule_search_locations)))
-    dist = importlib.metadata.distribution("py-rattler")
-    record = dist.read_text("RECORD") or dist.version
+    try:
+        dist = importlib.metadata.distribution("py-rattler")
+        version, record = dist.version, dist.read_text("RECORD") or dist.version
+    except importlib.metadata.PackageNotFoundError:  # a bundle without the metadata: its files say
+        version = "bundled"
+        record = "\n".join(
+            f"{p.relative_to(folder)} {p.stat().st_size}" for p in sorted(folder.rglob("*")) if p.is_file()
+        )
     ident = hashlib.sha256(record.encode()).hexdigest()[:12]
-    return folder, f"py-rattler-{dist.version}-{ident}"
+    return folder, f"py-rattler-{version}-{ident}"
 
 
 def conda_build_command(builder: RemoteEnvBuilder, spec: EnvironmentSpec, env: str, log: BuildLog) -> str:
