@@ -230,3 +230,28 @@ def test_canceling_a_run_stops_its_container_on_the_host(
     final = eng.wait(run.name, timeout=60)
     assert final.status == "Canceled"
     assert _containers(docker_client, run.name) == []  # stopped and removed on the host
+
+
+def test_a_failing_image_build_on_the_host_fails_the_run_with_the_builds_words(
+    eng: Engine, docker_client: Any, tmp_path: Path
+) -> None:
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "Dockerfile").write_text(f"FROM {BASE}\nRUN echo about to fail && exit 7\n")
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "t.py").write_text("print('never here')\n")
+    env = EnvironmentSpec(name="broken", build_context=str(context))
+    run = eng.wait(
+        eng.submit(
+            JobSpec(experiment_name="exp", code_dir=code, script="t.py", compute="box", environment_spec=env)
+        ).name,
+        timeout=180,
+    )
+    assert run.status == "Failed"
+    assert [e.status for e in run.status_history][-2:] == ["Preparing", "Failed"]
+    assert run.error is not None
+    assert "the image build failed on" in run.error and "(docker exited with code" in run.error
+    assert "about to fail" in run.error  # the build's own last lines
+    assert "about to fail" in RunFiles(Path(run.run_dir)).build_log.read_text()  # streamed while it built
+    assert not docker_client.images.list(name=image_tag(env))  # nothing tagged
