@@ -22,7 +22,8 @@ from studio.mainwindow import MainWindow
 # The browser pages (the rest are tabs of one run's detail).
 BROWSER_PAGES = ("experiments", "runs", "environments", "compute", "models", "data")
 SCREENSHOT_PAGES = (*BROWSER_PAGES, "run", "compare", "compare-fields", "compare-environment", "submit",
-                    "run-overview", "run-metrics", "run-logs", "run-outputs", "run-snapshot", "run-children")
+                    "run-overview", "run-metrics", "run-logs", "run-outputs", "run-snapshot", "run-children",
+                    "run-pipeline")
 SCREENSHOT_SIZE = (1280, 800)
 READY_TIMEOUT_S = 20.0
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from typing import Any
 
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (
@@ -40,6 +41,7 @@ from studio.pipelines.layout import Box, Layout, Point
 from studio.style import fmt_duration, status_color, status_label
 
 MARGIN = 24.0
+MIN_SCALE = 0.55  # smaller than this the text is unreadable: scroll instead
 REUSED = "reused"
 REUSED_COLOR = "#7c5cc4"
 
@@ -244,6 +246,21 @@ class PipelineGraph(QGraphicsView):
             scene.addItem(item)
             self.items[node.name] = item
         scene.setSceneRect(QRectF(0, 0, layout.width + 2 * MARGIN, layout.height + 2 * MARGIN))
+        self.fit()
+
+    def fit(self) -> None:
+        """Show the whole graph: scaled down (never up, never below MIN_SCALE) to the view's size."""
+        rect = self.scene().sceneRect()
+        view = self.viewport().size()
+        if rect.isEmpty() or view.isEmpty():
+            return
+        scale = max(MIN_SCALE, min(1.0, view.width() / rect.width(), view.height() / rect.height()))
+        self.resetTransform()
+        self.scale(scale, scale)
+
+    def resizeEvent(self, event: Any) -> None:
+        super().resizeEvent(event)
+        self.fit()
 
     def set_states(self, model: GraphModel) -> None:
         """The same steps and edges in new states: repaint the boxes only."""

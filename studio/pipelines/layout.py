@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 from studio.pipelines.graphmodel import DataEdge, GraphModel
 
-BOX_W = 210.0
+BOX_W = 190.0
 BOX_H = 70.0
-LAYER_GAP = 110.0  # between columns: room for an edge's label
+LAYER_GAP = 96.0  # between columns: room for an edge's label
 ROW_GAP = 28.0  # between boxes of one column
 PART_GAP = 40.0  # between independent parts
 

@@ -141,6 +141,8 @@ class RunDetail(QWidget):
         only learns which metrics exist; their charts are filled by the next)."""
         if not self._ready or not set(self.metrics.plots) <= self._filled_plots:
             return False
+        if self.pipeline is not None and self.pipeline.model is None:
+            return False  # a pipeline's graph is read after the run
         # Charts are made once the tab is laid out: until then the Metrics tab is not ready either.
         return self.tabs.currentWidget() is not self.metrics or not self._has_scalars or bool(self.metrics.plots)
 
