@@ -18,6 +18,9 @@ docs/pipelines.md describes it. The SDK v1 classes (`azureml.core`, `azureml.pip
 same engine under the names Azure ML's SDK v1 scripts import (`trainyard python script.py`).
 """
 
+from trainyard import _home  # noqa: F401 - first: puts the engine on sys.path (an installed wheel)
+
+# isort: split
 from engine.sdk.v2 import CommandComponent, Input, Output, PipelineJob, Step, command, pipeline, submit
 from engine.sdk.workspace import Workspace
 
