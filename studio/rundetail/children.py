@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine import entities as E
+from engine.runtime.pipelineplan import REUSED_FROM
 from studio.rundetail.sweepchart import SweepChart
 from studio.rundetail.trials import (
     Children,
@@ -227,14 +228,17 @@ class ChildrenTab(QWidget):
 
     def _item(self, row: ChildRow) -> QTreeWidgetItem:
         run = row.run
+        reused = run.properties.get(REUSED_FROM)  # a pipeline step that reused an earlier run's outputs
         item = SortableItem([
             run.display_name if run.display_name == run.name else f"{run.display_name}  ({run.name})",
-            status_label(run.status),
+            status_label(run.status) + (" (reused)" if reused else ""),
             row.metric,
             fmt_duration(run_duration(run.start_time, run.end_time)),
             fmt_time(run.created_at),
         ])
         self._common(item, run)
+        if reused:
+            item.setToolTip(1, f"Reused from {reused}: its outputs, not run again")
         return item
 
     def _sweep_item(self, row: ChildRow, sweep: SweepInfo) -> QTreeWidgetItem:

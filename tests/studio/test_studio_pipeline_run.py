@@ -126,6 +126,11 @@ def test_a_resubmitted_pipeline_shows_its_steps_reused(
     first_train = engine.pipeline_graph(first.name).step("train").run_name
     assert f"Reused from {first_train}" in item.toolTip()
     assert "3 reused" in detail.pipeline.summary.text()
+    # the Child runs tab lists the steps' runs, each marked reused
+    detail.show_tab("children")
+    qtbot.waitUntil(lambda: detail.child_runs.count() == 3, timeout=TIMEOUT_MS)
+    table = detail.child_runs.table
+    assert [table.topLevelItem(i).text(1) for i in range(3)] == ["Completed (reused)"] * 3
 
 
 def test_the_submit_dialog_previews_a_pipeline_file_as_its_graph(
