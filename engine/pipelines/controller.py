@@ -22,14 +22,15 @@ import shutil
 import signal
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
+from engine import entities as E
 from engine.data.content import digest_of
 from engine.entities import TERMINAL_STATUSES, USER_CANCEL, EnvironmentSpec
 from engine.errors import InvalidState
-from engine.jobs.spec import DataInput, DataOutput, JobSpec
+from engine.jobs.spec import DataInput, DataOutput, JobSpec, SweepSpec
 from engine.pipelines.reuse import outputs_exist, step_key
 from engine.runs import control, watch
 from engine.runs.submit import Submitter
@@ -44,6 +45,7 @@ from engine.runtime.pipelineplan import (
     PipelinePlan,
     PlannedStep,
 )
+from engine.runtime.sweepresults import SweepResult, is_sweep
 from engine.snapshots import SnapshotStore
 from engine.store import Store, open_store
 from engine.workspace import resolve_workspace
@@ -242,7 +244,7 @@ class PipelineController:
         )
         try:
             assert self.submitter is not None
-            self.submitter.submit(job)
+            self.submitter.submit(job if step.sweep is None else _sweep_of(step.sweep, job))
         except Exception as exc:  # noqa: BLE001 - a step that cannot start is a failed step
             state.status, state.error = "Failed", f"could not start: {exc}"
             self.say(f"step {step.name} could not start: {exc}")
@@ -319,7 +321,7 @@ class PipelineController:
                 continue
             step = self.plan.steps[name]
             if run.status == "Completed":
-                state.outputs = self._outputs_of(step, Path(run.run_dir))
+                state.outputs = self._outputs_of(step, self._output_run_dir(run))
                 if step.is_deterministic:
                     store.add_cached_step(
                         str(run.properties.get("pipeline_step_key")), run.name, state.outputs
@@ -331,6 +333,15 @@ class PipelineController:
                     f"step {name} {run.status.lower()} ({run.name})" + (f": {run.error}" if run.error else "")
                 )
             self._step_ended(name)
+
+    def _output_run_dir(self, run: E.Run) -> Path:
+        """Where a completed step's outputs are: its run's folder, or for a sweep step, its best trial's."""
+        if is_sweep(run.properties):
+            best = SweepResult.from_properties(run.properties).best_child_run_id
+            if best:
+                self.say(f"step {run.properties.get(STEP_PROPERTY)}: the outputs of the best trial, {best}")
+                return Path(self._store().get_run(best).run_dir)
+        return Path(run.run_dir)
 
     def _outputs_of(self, step: PlannedStep, run_dir: Path) -> dict[str, dict[str, Any]]:
         outputs = {}
@@ -412,3 +423,25 @@ class PipelineController:
                     os.symlink(produced["path"], dest, target_is_directory=Path(produced["path"]).is_dir())
                 except OSError as exc:
                     self.say(f"could not publish pipeline output {target}: {exc}")
+
+
+def _sweep_of(settings: dict[str, Any], trial: JobSpec) -> SweepSpec:
+    """A sweep step as a sweep job: its search (the plan's) over `trial`, this step's command run
+    with its inputs; the sweep run takes the trial's name and parent."""
+    from engine.specs.early_termination import parse_policy
+    from engine.specs.search_space import parse_search_space
+
+    return SweepSpec(
+        trial=replace(trial, name=None),
+        search_space=parse_search_space(settings["search_space"]),
+        primary_metric=str(settings["primary_metric"]),
+        goal=str(settings.get("goal") or "minimize"),
+        sampling_algorithm=str(settings.get("sampling_algorithm") or "random"),
+        seed=settings.get("seed"),
+        max_total_trials=int(settings["max_total_trials"]),
+        max_concurrent_trials=int(settings["max_concurrent_trials"]),
+        timeout_seconds=settings.get("timeout_seconds"),
+        trial_timeout_seconds=settings.get("trial_timeout_seconds"),
+        early_termination=parse_policy(settings.get("early_termination")),
+        name=trial.name,
+    )

@@ -30,6 +30,7 @@ def step_key(step: PlannedStep, input_hashes: dict[str, str]) -> str:
         },
         "outputs": {n: [o.get("type"), o.get("path")] for n, o in step.outputs.items()},
         "distribution": step.distribution,
+        "sweep": step.sweep,
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +17,7 @@ from engine.compute.targets import resolve_compute
 from engine.data.resolve import resolve_inputs
 from engine.errors import InvalidSpec, TrainyardError
 from engine.jobs.pipeline import Binding, PipelineSpec, StepSpec, with_component
-from engine.jobs.spec import DataInput, JobSpec
+from engine.jobs.spec import DataInput, JobSpec, SweepSpec
 from engine.names import parse_reference
 from engine.runs.submit import Submitter, environment_of
 from engine.runtime import default_python
@@ -168,14 +168,6 @@ class PipelineSubmitter:
             comp = self.store.get_component(ref.name, ref.version)
             step = with_component(step, comp, spec.source_file)
             snapshot_id = comp.snapshot_id
-        if step.kind == "sweep":
-            raise InvalidSpec(
-                "sweep steps are read but not run by this version of Trainyard yet",
-                "run the sweep as its own job (`type: sweep`)",
-                file=spec.source_file,
-                line=step.line,
-                field=f"jobs.{step.name}.type",
-            )
         compute = step.compute or spec.settings.default_compute or "local"
         inputs: dict[str, PlannedInput] = {}
         literal_inputs: dict[str, Any] = {}
@@ -227,12 +219,20 @@ class PipelineSubmitter:
             distribution=step.distribution,
             instance_type=step.instance_type,
         )
+        checked: JobSpec | SweepSpec = job
+        if step.sweep is not None:  # the sweep's trial is this step's command, with its inputs
+            checked = replace(step.sweep, trial=job, name=None)
         if snapshot_id is not None and job.code_dir is None:
             with tempfile.TemporaryDirectory(prefix="trainyard-component-") as tmp:
                 self.snapshots.materialize(snapshot_id, Path(tmp) / "code")
-                runs.validate(replace(job, code_dir=Path(tmp) / "code"))
+                code = Path(tmp) / "code"
+                runs.validate(
+                    replace(checked, trial=replace(job, code_dir=code))
+                    if isinstance(checked, SweepSpec)
+                    else replace(job, code_dir=code)
+                )
         else:
-            runs.validate(job)
+            runs.validate(checked)
         for r in resolve_inputs(
             self.store,
             self.location.data_dir,
@@ -281,6 +281,7 @@ class PipelineSubmitter:
             distribution=step.distribution.to_dict() if step.distribution is not None else None,
             timeout_seconds=step.timeout_seconds,
             is_deterministic=step.is_deterministic,
+            sweep=sweep_settings(step.sweep) if step.sweep is not None else None,
             component=(
                 f"{used.name}:{used.version}" if used is not None and used.snapshot_id else step.component
             ),
@@ -290,3 +291,27 @@ class PipelineSubmitter:
 def _bare(exc: InvalidSpec) -> str:
     prefix = f"{exc.file}:{exc.line}: " if exc.file and exc.line else f"{exc.file}: " if exc.file else ""
     return exc.message.removeprefix(prefix)
+
+
+def sweep_settings(sweep: SweepSpec) -> dict[str, Any]:
+    """A sweep step's search as the plan keeps it (the sweep job's YAML spelling)."""
+    policy = None
+    if sweep.early_termination is not None:
+        policy = {
+            k: v
+            for k, v in asdict(sweep.early_termination).items()
+            if v is not None
+            and not (k == "exclude_finished_jobs" and sweep.early_termination.type != "truncation_selection")
+        }
+    return {
+        "search_space": {n: {"type": p.kind, **p.args} for n, p in sweep.search_space.items()},
+        "sampling_algorithm": sweep.sampling_algorithm,
+        "seed": sweep.seed,
+        "primary_metric": sweep.primary_metric,
+        "goal": sweep.goal,
+        "max_total_trials": sweep.max_total_trials,
+        "max_concurrent_trials": sweep.max_concurrent_trials,
+        "timeout_seconds": sweep.timeout_seconds,
+        "trial_timeout_seconds": sweep.trial_timeout_seconds,
+        "early_termination": policy,
+    }

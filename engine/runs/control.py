@@ -15,6 +15,7 @@ from engine.runs.heartbeat import ENV_HEARTBEAT_TIMEOUT, beat_timeout, beats_in
 from engine.runs.launch import start_supervisor
 from engine.runtime.files import RunFiles
 from engine.runtime.host import host_properties, runs_here
+from engine.runtime.pipelineplan import PIPELINE_PROPERTY
 from engine.runtime.sweepresults import is_sweep, stopped_early_properties
 
 if TYPE_CHECKING:
@@ -70,15 +71,17 @@ def reconcile(store: Store, only: str | None = None) -> list[str]:
             reason = _orphaned_elsewhere(store, run, ages.get(run.name))
         if reason is None:
             continue
-        sweep = is_sweep(run.properties)
-        if sweep:
-            reason = reason.replace("the run's supervisor", "the sweep's controller")
+        controlled = (
+            "sweep" if is_sweep(run.properties) else "pipeline" if PIPELINE_PROPERTY in run.properties else None
+        )
+        if controlled:
+            reason = reason.replace("the run's supervisor", f"the {controlled}'s controller")
         # The cancel flag too: should the supervisor only have lost touch (another machine cut off
         # from the database), it ends the script as soon as it reads the store again.
         if store.set_status(run.name, "Failed", error=reason, cancel_requested=True):
             failed.append(run.name)
-            if sweep:
-                _cancel_orphaned_trials(store, run.name)
+            if controlled:
+                _cancel_orphaned_children(store, run.name, controlled)
     return failed
 
 
@@ -138,11 +141,12 @@ def _reattach(store: Store, run: E.Run) -> bool:
     return True
 
 
-def _cancel_orphaned_trials(store: Store, sweep: str) -> None:
-    """A sweep whose controller died can no longer judge or count its trials: stop them."""
-    for trial in store.list_children(sweep):
-        if not trial.is_terminal:
+def _cancel_orphaned_children(store: Store, parent: str, kind: str) -> None:
+    """A sweep whose controller died can no longer judge or count its trials, a pipeline's can no
+    longer pass their outputs on: stop them."""
+    for child in store.list_children(parent):
+        if not child.is_terminal:
             try:
-                cancel(store, trial.name, f"its sweep {sweep} failed: the sweep's controller died")
+                cancel(store, child.name, f"its {kind} {parent} failed: the {kind}'s controller died")
             except InvalidState:
                 pass  # it ended meanwhile

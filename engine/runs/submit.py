@@ -239,6 +239,7 @@ class Submitter:
                             **host_properties(),
                             **({"source_file": trial.source_file} if trial.source_file else {})},
                 max_run_duration_seconds=sweep.timeout_seconds,
+                parent_name=trial.parent_run,  # a pipeline's sweep step
             )
             return launch_spec, record
 
