@@ -43,9 +43,10 @@ from engine.errors import NotFound
 from studio.browsers.parentrows import ParentRows
 from studio.browsers.runviews import fill_views_menu
 from studio.browsers.welcome import WelcomePanel
+from studio.dialogs.editrun import EditRunDialog, save_run
 from studio.dialogs.register_model import RegisterModelDialog
 from studio.errors import show_error
-from studio.models.runs import COL_STARTED, COL_TAGS, COL_TYPE, COLUMNS, RUN_ROLE, RunTableModel
+from studio.models.runs import COL_NAME, COL_STARTED, COL_TAGS, COL_TYPE, COLUMNS, RUN_ROLE, RunTableModel
 from studio.style import STATUS_COLORS
 from studio.tasks import BackgroundOp
 from studio.tensorboards import TensorBoards
@@ -131,6 +132,10 @@ class RunBrowser(Page):
             lambda pos: self.columns_menu.popup(header.mapToGlobal(pos)))
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
         self.parent_rows = ParentRows(self.table, model)  # sweeps and pipelines fold their children
+        # F2 edits a run's display name or tags in place (a double click opens the run).
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.EditKeyPressed)
+        model.editRequested.connect(self.save_edit)
+        model.editRejected.connect(lambda exc: show_error(self, exc))
         self.query_error = QLabel()
         self.query_error.setWordWrap(True)
         self.query_error.setStyleSheet(f"color: {STATUS_COLORS['Failed']}")
@@ -167,6 +172,8 @@ class RunBrowser(Page):
              lambda: [self.rerun(n) for n in self.selected_names()]),
             ("clone", "Clone && edit…", "Open the Submit dialog filled from the selected run, change it, submit",
              lambda: self.cloneRequested.emit(self.selected_names()[0])),
+            ("edit", "Edit…", ("Change the selected run's display name, description and tags "
+             "(F2 edits a name or the tags in place)"), lambda: self.edit_run(self.selected_names()[0])),
             ("cancel", "Cancel", "Stop the selected runs that are still going",
              lambda: [self.cancel_run(n) for n in self._cancelable()]),
             ("archive", "Archive", "Hide the selected runs from this list (nothing is deleted)",
@@ -224,6 +231,7 @@ class RunBrowser(Page):
         b = self.run_actions
         b["rerun"].setEnabled(bool(names))
         b["clone"].setEnabled(one)
+        b["edit"].setEnabled(one)
         b["register"].setEnabled(one)
         b["cancel"].setEnabled(bool(self._cancelable()))
         b["archive"].setEnabled(bool(names))
@@ -367,6 +375,12 @@ class RunBrowser(Page):
         menu.addAction("Re-run", lambda: self.rerun(run.name))
         menu.addAction("Clone && edit…", lambda: self.cloneRequested.emit(run.name))
         menu.addSeparator()
+        row = self.model.row_of(run.name)
+        if row is not None:
+            menu.addAction("Rename", lambda: self.table.edit(self.model.index(row, COL_NAME)))
+            menu.addAction("Edit tags", lambda: self.table.edit(self.model.index(row, COL_TAGS)))
+        menu.addAction("Edit name, description and tags…", lambda: self.edit_run(run.name))
+        menu.addSeparator()
         menu.addAction("Open run folder", lambda: open_folder(self, run.run_dir))
         menu.addAction("Download outputs…", lambda: self._choose_download(run))
         menu.addAction("Register model…", lambda: self._choose_model(run))
@@ -410,6 +424,23 @@ class RunBrowser(Page):
 
         return (BackgroundOp(self, lambda: self.engine.rerun(name), serial=True)
                 .success(done).with_progress(f"Re-running {name}…").run())
+
+    def edit_run(self, name: str) -> None:
+        """The display name, description and tags of run `name`, in a dialog."""
+        run = self.model.get(name)
+        if run is None:
+            return
+        dialog = EditRunDialog(run, self)
+        if dialog.exec() == QDialog.DialogCode.Accepted and dialog.changes():
+            self.save_edit(name, dialog.changes())
+
+    def save_edit(self, name: str, changes: dict[str, Any]) -> BackgroundOp:
+        def saved(run: E.Run) -> None:
+            self.model.upsert([run])
+            self.bridge.poke()
+            self._say(f"Saved {', '.join(k.replace('_', ' ') for k in changes)} of {name}")
+
+        return save_run(self, self.engine, name, saved, **changes)
 
     def set_archived(self, names: list[str], archived: bool = True) -> BackgroundOp:
         def work() -> list[E.Run]:

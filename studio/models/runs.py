@@ -36,27 +36,37 @@ from PySide6.QtWidgets import QApplication
 
 from engine import entities as E
 from engine.errors import TrainyardError
+from studio.models.runcells import (
+    COL_COMPUTE,
+    COL_DURATION,
+    COL_EXPERIMENT,
+    COL_NAME,
+    COL_STARTED,
+    COL_STATUS,
+    COL_TAGS,
+    COL_TYPE,
+    COLUMNS,
+    DEPTH_ROLE,
+    EXPAND_ROLE,
+    RUN_ROLE,
+    SORTS,
+    cell_tooltip,
+    fmt_value,
+    parse_tags,
+    tags_text,
+)
 from studio.models.runfetch import BLOCK, Fetch, RunQuery, fetch, run_type
+from studio.models.runparents import ParentRowsMixin
 from studio.models.runtree import ChildRows
 from studio.style import (
     fmt_duration,
-    fmt_number,
     fmt_time,
-    fmt_time_full,
     run_duration,
     run_status_label,
     status_icon,
 )
 from studio.tasks import BackgroundOp
 
-COLUMNS = ("Name", "Status", "Type", "Experiment", "Compute", "Started", "Duration", "Tags")
-COL_NAME, COL_STATUS, COL_TYPE, COL_EXPERIMENT, COL_COMPUTE, COL_STARTED, COL_DURATION, COL_TAGS = range(len(COLUMNS))
-# Columns the store sorts by, besides the metric columns.
-SORTS = {COL_NAME: "name", COL_STATUS: "status", COL_EXPERIMENT: "experiment", COL_COMPUTE: "compute",
-         COL_STARTED: "start", COL_DURATION: "duration", COL_TAGS: "tags"}
-RUN_ROLE = Qt.ItemDataRole.UserRole + 2
-DEPTH_ROLE = Qt.ItemDataRole.UserRole + 3  # 1 for a child row shown under its parent
-EXPAND_ROLE = Qt.ItemDataRole.UserRole + 4  # None: no children; else whether they are shown
 MAX_BLOCKS = 64  # blocks kept (16k rows); the least recently painted go first
 MAX_WANTED = 8  # blocks waiting to be fetched: only the most recently painted matter
 REFRESH_BLOCKS = 4  # blocks reloaded when rows may have moved (the most recently painted)
@@ -66,11 +76,7 @@ LOADING = "…"
 _Index = QModelIndex | QPersistentModelIndex
 
 
-def fmt_value(value: float | None) -> str:
-    return fmt_number(value) if value is not None else ""
-
-
-class RunTableModel(QAbstractTableModel):
+class RunTableModel(ParentRowsMixin, QAbstractTableModel):
     """Runs of the workspace, read page by page from the store.
 
     Signals: activeCountChanged(int) — runs not yet ended; countsChanged(shown, total) — rows of
@@ -82,6 +88,10 @@ class RunTableModel(QAbstractTableModel):
     countsChanged = Signal(int, int)
     queryApplied = Signal()
     queryError = Signal(str)  # why the store refused the query (a search that does not parse); '' once one works
+    # An inline edit of a Name or Tags cell: (run, {"display_name" | "tags": value}) for the page to
+    # save; the row shows the change once the store has it. editRejected: why the text cannot be saved.
+    editRequested = Signal(str, dict)
+    editRejected = Signal(object)
 
     def __init__(self, parent: QObject | None = None, engine: Any = None) -> None:
         super().__init__(parent)
@@ -468,6 +478,8 @@ class RunTableModel(QAbstractTableModel):
             run = block[row % BLOCK]
         if role == Qt.ItemDataRole.DisplayRole:
             return self._display(run, col)
+        if role == Qt.ItemDataRole.EditRole and col in (COL_NAME, COL_TAGS):
+            return run.display_name or run.name if col == COL_NAME else tags_text(run.tags, inline=True)
         if role == RUN_ROLE:
             return run
         if role == DEPTH_ROLE:
@@ -478,94 +490,38 @@ class RunTableModel(QAbstractTableModel):
             kind = "trial" if run_type(run) == "sweep" else "step" if run_type(run) == "pipeline" else "child run"
             n = self._child_counts.get(run.name) or len(self._tree.children.get(run.name, []))
             verb = "hide" if self.expanded(run.name) else "show"
-            return f"{self._tooltip(run, col)}\n{n} {kind}{'' if n == 1 else 's'}: click the arrow (or press → / ←) to {verb} them"
+            return f"{cell_tooltip(run, col)}\n{n} {kind}{'' if n == 1 else 's'}: click the arrow (or press → / ←) to {verb} them"
         if role == Qt.ItemDataRole.DecorationRole and col == COL_STATUS:
             return status_icon(run.status)
         if role == Qt.ItemDataRole.TextAlignmentRole and col >= len(COLUMNS):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.ToolTipRole:
-            return self._tooltip(run, col)
+            return cell_tooltip(run, col)
         if role == Qt.ItemDataRole.ForegroundRole and run.name in self._archived:
             return QApplication.palette().color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text)
         return None
 
-    # ---------------------------------------------------------------- parents and their children
-    @property
-    def grouped(self) -> bool:
-        """Child runs are listed under their parents (no search is applied)."""
-        return self._query.grouped
+    def flags(self, index: _Index) -> Qt.ItemFlag:
+        flags = super().flags(index)
+        if index.isValid() and index.column() in (COL_NAME, COL_TAGS) and self.loaded_run(index.row()):
+            flags |= Qt.ItemFlag.ItemIsEditable  # F2 in the table; double click opens the run
+        return flags
 
-    def has_children(self, name: str) -> bool:
-        return bool(self._child_counts.get(name)) or bool(self._tree.children.get(name))
-
-    def expanded(self, name: str) -> bool:
-        return name in self._tree.children
-
-    def children_shown(self, name: str) -> list[E.Run]:
-        return list(self._tree.children.get(name, []))
-
-    def is_busy_expanding(self) -> bool:
-        return bool(self._expanding)
-
-    def expand(self, name: str) -> None:
-        """Show the children of top-level run `name` below it (read in the background)."""
-        if name in self._tree.children or name in self._expanding or name not in self._row_of:
-            return
-        self._expanding.add(name)
-        engine = self._engine
-
-        def done(kids: list[E.Run]) -> None:
-            self._expanding.discard(name)
-            top = self._row_of.get(name)
-            if top is None or not kids or name in self._tree.children:
-                return
-            kids = [self._known.get(k.name, k) for k in kids]
-            drow = self._tree.display_row(top)
-            self.beginInsertRows(QModelIndex(), drow + 1, drow + len(kids))
-            self._tree.children[name] = kids
-            self._tree.invalidate()
-            self._shown += len(kids)
-            self.endInsertRows()
-            self.dataChanged.emit(self.index(drow, COL_NAME), self.index(drow, COL_NAME))
-
-        def failed(_exc: BaseException) -> None:
-            self._expanding.discard(name)  # (a run removed meanwhile): nothing to show
-
-        BackgroundOp(self, lambda: engine.children(name)).success(done).failure(failed).run()
-
-    def collapse(self, name: str) -> None:
-        kids = self._tree.children.get(name)
-        top = self._row_of.get(name)
-        if kids is None or top is None:
-            self._tree.children.pop(name, None)
-            return
-        drow = self._tree.display_row(top)
-        self.beginRemoveRows(QModelIndex(), drow + 1, drow + len(kids))
-        del self._tree.children[name]
-        self._tree.invalidate()
-        self._shown -= len(kids)
-        self.endRemoveRows()
-        self.dataChanged.emit(self.index(drow, COL_NAME), self.index(drow, COL_NAME))
-
-    def _upsert_child(self, run: E.Run) -> None:
-        """A child of an expanded parent changed, or is new (a sweep's next trial)."""
-        assert run.parent_name is not None
-        kids = self._tree.children[run.parent_name]
-        top = self._row_of.get(run.parent_name)
-        at = next((i for i, k in enumerate(kids) if k.name == run.name), None)
-        if top is None:
-            return
-        start = self._tree.display_row(top) + 1
-        if at is not None:
-            kids[at] = run
-            self.dataChanged.emit(self.index(start + at, 0), self.index(start + at, self.columnCount() - 1))
-            return
-        self.beginInsertRows(QModelIndex(), start + len(kids), start + len(kids))
-        kids.append(run)
-        self._tree.invalidate()
-        self._shown += 1
-        self._child_counts[run.parent_name] = max(self._child_counts.get(run.parent_name, 0), len(kids))
-        self.endInsertRows()
+    def setData(self, index: _Index, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:
+        run = self.loaded_run(index.row()) if index.isValid() else None
+        if run is None or role != Qt.ItemDataRole.EditRole:
+            return False
+        if index.column() == COL_NAME and str(value).strip() != (run.display_name or run.name):
+            self.editRequested.emit(run.name, {"display_name": str(value).strip() or run.name})
+        elif index.column() == COL_TAGS:
+            try:
+                tags = parse_tags(str(value), inline=True)
+            except TrainyardError as exc:
+                self.editRejected.emit(exc)
+                return False
+            if tags != {k: str(v) for k, v in run.tags.items()}:
+                self.editRequested.emit(run.name, {"tags": tags})
+        return False  # nothing changes here until the store has it (upsert)
 
     def _display(self, run: E.Run, col: int) -> str:
         if col == COL_NAME:
@@ -586,15 +542,3 @@ class RunTableModel(QAbstractTableModel):
         if col == COL_TAGS:
             return ", ".join(f"{k}={v}" for k, v in run.tags.items())
         return fmt_value(self.latest_value(run.name, self._metric_keys[col - len(COLUMNS)]))
-
-    @staticmethod
-    def _tooltip(run: E.Run, col: int) -> str | None:
-        if col == COL_NAME:
-            return run.name if run.display_name == run.name else f"{run.display_name}\n{run.name}"
-        if col == COL_STATUS and run.error:
-            return run.error
-        if col == COL_STARTED:
-            return fmt_time_full(run.start_time or run.created_at)
-        if col == COL_TAGS and run.tags:
-            return "\n".join(f"{k} = {v}" for k, v in run.tags.items())
-        return None

@@ -282,8 +282,9 @@ def test_context_menu_actions_act_on_the_run(qtbot, window, engine, submit, wait
         return {a.text(): a for a in menus.pop().actions() if not a.isSeparator()}
 
     actions = menu_on(name)
-    assert list(actions) == ["Open", "Compare 1 runs", "Cancel", "Re-run", "Clone && edit…", "Open run folder",
-                             "Download outputs…", "Register model…", "Open in TensorBoard", "Archive"]
+    assert list(actions) == ["Open", "Compare 1 runs", "Cancel", "Re-run", "Clone && edit…", "Rename", "Edit tags",
+                             "Edit name, description and tags…", "Open run folder", "Download outputs…",
+                             "Register model…", "Open in TensorBoard", "Archive"]
     assert not actions["Cancel"].isEnabled() and not actions["Compare 1 runs"].isEnabled()
     assert page.selected_names() == [name]  # the menu acts on the row clicked
 
