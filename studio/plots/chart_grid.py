@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from studio.format import fmt_value
 from studio.plots.controls import PlotOptions
+from studio.plots.export import add_export_actions
 from studio.plots.metric_plot import MetricPlot
 from studio.style import heading
 
@@ -46,6 +47,7 @@ class ChartSlot(QWidget):
 
     def build(self, options: PlotOptions) -> MetricPlot:
         self.plot = MetricPlot(self.key, options=options)
+        add_export_actions(self.plot)  # right-click: PNG of the chart, CSV of its points
         self._lay.addWidget(self.plot)
         return self.plot
 
