@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from engine import entities as E
 from engine.entities import EnvironmentSpec
-from engine.jobs.pipeline import ComponentSpec
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
+
+    from engine.jobs.pipeline import ComponentSpec  # annotations only: `job list` does not load it
 
 
 class RunStore(Protocol):
