@@ -59,6 +59,7 @@ SEARCH_HELP = ("Words find runs by name, status, experiment, compute or tag.\n"
                "  attributes.status IN ('Failed', 'Canceled')   attributes.type = 'sweep'\n"
                "metrics. compare the latest value; =, !=, <, <=, >, >=, LIKE, ILIKE; AND between clauses.")
 SETTINGS_KEY = "runsTable/metricColumns"
+PARAMS_KEY = "runsTable/paramColumns"
 FILTER_DELAY_MS = 200  # typing "alpha" runs one store query, not five
 COLUMN_SAMPLES = ["wonderful_river_abcd1234x", "Stopped early  ", "pipeline ", "experiment-name", "compute",
                   "Yesterday 00:00:00", "10m 00s", "key=value, key=value"]
@@ -106,8 +107,8 @@ class RunBrowser(Page):
         self.archived_box.toggled.connect(lambda on: self.model.set_query(include_archived=on))
         self.controls.addWidget(self.archived_box)
         self.controls.addStretch(1)
-        self.columns_button = QPushButton("Metric columns")
-        self.columns_button.setToolTip("Show the latest value of chosen metrics as columns")
+        self.columns_button = QPushButton("Columns")
+        self.columns_button.setToolTip("Show the latest value of chosen metrics, and chosen parameters, as columns")
         self.columns_menu = QMenu(self)
         self.columns_menu.aboutToShow.connect(self._fill_columns_menu)
         self.columns_button.setMenu(self.columns_menu)
@@ -154,6 +155,8 @@ class RunBrowser(Page):
         model.countsChanged.connect(self._update_counts)
         saved = settings().value(SETTINGS_KEY, [])
         model.set_metric_columns([str(k) for k in (saved if isinstance(saved, list) else [saved]) if k])
+        saved = settings().value(PARAMS_KEY, [])
+        model.set_param_columns([str(k) for k in (saved if isinstance(saved, list) else [saved]) if k])
         model.set_engine(engine)
         self._load_metric_keys()
         self._update_counts(model.rowCount(), model.total_count)
@@ -261,7 +264,7 @@ class RunBrowser(Page):
         self.count_label.setText(f"{total:,} {noun}" if shown == total else f"{shown:,} of {total:,} {noun}")
 
     def _sort_indicator_changed(self, column: int, _order: Qt.SortOrder) -> None:
-        if column in (COL_TAGS, COL_TYPE):  # the store cannot sort by these
+        if column in (COL_TAGS, COL_TYPE) or self.model.is_param_column(column):  # the store cannot sort by these
             header = self.table.horizontalHeader()
             header.blockSignals(True)
             header.setSortIndicator(self.model.sort_column(), Qt.SortOrder.DescendingOrder
@@ -271,7 +274,7 @@ class RunBrowser(Page):
     def _layout_columns(self) -> None:
         fm = QFontMetrics(self.table.font())
         header = self.table.horizontalHeader()
-        for col in range(len(COLUMNS), self.model.columnCount()):
+        for col in range(len(COLUMNS), self.model.columnCount()):  # metric and parameter columns
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
             key = self.model.headerData(col, Qt.Orientation.Horizontal)
             self.table.setColumnWidth(col, max(fm.horizontalAdvance(METRIC_SAMPLE), fm.horizontalAdvance(key)) + 28)
@@ -289,6 +292,7 @@ class RunBrowser(Page):
         self.columns_menu.clear()
         shown = self.model.metric_columns()
         keys = sorted(set(self._metric_keys) | set(shown))
+        self.columns_menu.addSection("Metrics (latest value)")
         if not keys:
             note = self.columns_menu.addAction("No metrics logged yet")
             note.setEnabled(False)
@@ -297,6 +301,14 @@ class RunBrowser(Page):
             action.setCheckable(True)
             action.setChecked(key in shown)
             action.toggled.connect(lambda on, k=key: self.show_metric_column(k, on))
+        params = self.model.param_columns()
+        self.columns_menu.addSection("Parameters")
+        for key in sorted(set(self.model.param_keys_loaded()) | set(params)) or ["(none in the runs listed)"]:
+            action = self.columns_menu.addAction(key)
+            action.setCheckable(key in params or key in self.model.param_keys_loaded())
+            action.setEnabled(action.isCheckable())
+            action.setChecked(key in params)
+            action.toggled.connect(lambda on, k=key: self.show_param_column(k, on))
         self._load_metric_keys()  # new keys appear the next time the menu opens
 
     def show_metric_column(self, key: str, shown: bool = True) -> None:
@@ -304,6 +316,12 @@ class RunBrowser(Page):
         keys = [k for k in self.model.metric_columns() if k != key] + ([key] if shown else [])
         self.model.set_metric_columns(keys)
         settings().setValue(SETTINGS_KEY, keys)
+
+    def show_param_column(self, key: str, shown: bool = True) -> None:
+        """Add (or remove) a column with each run's value of parameter `key`; remembered."""
+        keys = [k for k in self.model.param_columns() if k != key] + ([key] if shown else [])
+        self.model.set_param_columns(keys)
+        settings().setValue(PARAMS_KEY, keys)
 
     # ---------------------------------------------------------------- selection
     def run_at(self, row: int) -> E.Run | None:

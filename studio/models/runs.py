@@ -98,6 +98,7 @@ class RunTableModel(ParentRowsMixin, QAbstractTableModel):
         self._engine: Any = None
         self._query = RunQuery()
         self._metric_keys: list[str] = []
+        self._param_keys: list[str] = []  # parameter columns, after the metric columns (from Run.params)
         self._count = 0
         self._total = 0
         self._total_of: bool | None = None  # the include_archived setting `_total` was counted with
@@ -169,6 +170,25 @@ class RunTableModel(ParentRowsMixin, QAbstractTableModel):
 
     def metric_columns(self) -> list[str]:
         return list(self._metric_keys)
+
+    def param_columns(self) -> list[str]:
+        return list(self._param_keys)
+
+    def set_param_columns(self, keys: list[str]) -> None:
+        """Show these parameters (as each run logged them) as extra columns, after the metrics."""
+        keys = list(dict.fromkeys(keys))
+        if keys != self._param_keys:
+            self.beginResetModel()
+            self._param_keys = keys
+            self.endResetModel()
+
+    def param_keys_loaded(self) -> list[str]:
+        """The parameter names of the runs loaded so far (no store query: they come with the rows)."""
+        return sorted({k for rows in self._blocks.values() for r in rows for k in r.params}
+                      | {k for kids in self._tree.children.values() for r in kids for k in r.params})
+
+    def is_param_column(self, column: int) -> bool:
+        return column >= len(COLUMNS) + len(self._metric_keys)
 
     def set_metric_columns(self, keys: list[str]) -> None:
         """Show the latest value of these metric keys as extra columns."""
@@ -441,14 +461,17 @@ class RunTableModel(ParentRowsMixin, QAbstractTableModel):
         return 0 if parent.isValid() else self._shown
 
     def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(COLUMNS) + len(self._metric_keys)
+        return 0 if parent.isValid() else len(COLUMNS) + len(self._metric_keys) + len(self._param_keys)
 
     def headerData(self, section: int, orientation: Qt.Orientation,
                    role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if orientation != Qt.Orientation.Horizontal:
             return None
+        extra = [*self._metric_keys, *self._param_keys]
         if role == Qt.ItemDataRole.DisplayRole:
-            return COLUMNS[section] if section < len(COLUMNS) else self._metric_keys[section - len(COLUMNS)]
+            return COLUMNS[section] if section < len(COLUMNS) else extra[section - len(COLUMNS)]
+        if role == Qt.ItemDataRole.ToolTipRole and self.is_param_column(section):
+            return f"The parameter {extra[section - len(COLUMNS)]!r} (sorting by it is not supported)"
         if role == Qt.ItemDataRole.ToolTipRole and section >= len(COLUMNS):
             return f"Latest value of the metric {self._metric_keys[section - len(COLUMNS)]!r}"
         if role == Qt.ItemDataRole.TextAlignmentRole and section >= len(COLUMNS):
@@ -541,4 +564,7 @@ class RunTableModel(ParentRowsMixin, QAbstractTableModel):
             return fmt_duration(run_duration(run.start_time, run.end_time))
         if col == COL_TAGS:
             return ", ".join(f"{k}={v}" for k, v in run.tags.items())
+        if self.is_param_column(col):
+            value = run.params.get(self._param_keys[col - len(COLUMNS) - len(self._metric_keys)])
+            return fmt_value(value) if isinstance(value, int | float) else "" if value is None else str(value)
         return fmt_value(self.latest_value(run.name, self._metric_keys[col - len(COLUMNS)]))

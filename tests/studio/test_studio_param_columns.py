@@ -1,0 +1,82 @@
+"""Parameter columns in the Runs table: chosen from the parameters the listed runs logged, each
+run's value shown (numbers in the studio's format, text as logged, blank where a run has none),
+remembered for the next start; the store cannot sort by them, so a header click leaves the order."""
+
+from __future__ import annotations
+
+import textwrap
+
+from PySide6.QtCore import Qt
+
+from engine.jobs.spec import JobSpec
+from studio.models.runs import COLUMNS
+
+SCRIPT = textwrap.dedent("""
+    import sys
+    from azureml.core import Run
+    run = Run.get_context()
+    if sys.argv[1] != "none":
+        run.log_params({"lr": float(sys.argv[1]), "optimizer": sys.argv[2]})
+    run.log("loss", 0.5)
+""")
+
+
+def test_parameter_columns_show_each_runs_value_and_are_remembered(qtbot, engine, window, tmp_path):
+    code = tmp_path / "p"
+    code.mkdir()
+    (code / "fit.py").write_text(SCRIPT)
+    names = {}
+    for lr, opt in (("0.0003", "adam"), ("0.1", "sgd"), ("none", "-")):
+        run = engine.submit(
+            JobSpec(experiment_name="params", code_dir=code, script="fit.py", arguments=(lr, opt))
+        )
+        names[lr] = run.name
+        assert engine.wait(run.name, timeout=60).status == "Completed"
+    page = window.runs_page
+    window.show_page("runs")
+    page.model.refresh()
+    qtbot.waitUntil(
+        lambda: page.model.is_ready() and set(page.model.param_keys_loaded()) == {"lr", "optimizer"},
+        timeout=20_000,
+    )
+
+    page._fill_columns_menu()  # what opening the Columns menu lists (it also re-reads the metric keys)
+    qtbot.waitUntil(lambda: "loss" in page._metric_keys, timeout=20_000)
+    page._fill_columns_menu()
+    listed = [a.text() for a in page.columns_menu.actions() if a.isCheckable()]
+    assert listed == ["loss", "lr", "optimizer"]
+    next(a for a in page.columns_menu.actions() if a.text() == "optimizer").trigger()
+    page.show_param_column("lr")
+    lr_col, opt_col = len(COLUMNS) + 1, len(COLUMNS)
+    assert [page.model.headerData(c, Qt.Orientation.Horizontal) for c in (opt_col, lr_col)] == [
+        "optimizer",
+        "lr",
+    ]
+
+    def cells() -> dict[str, tuple[str, str]]:
+        m = page.model
+        return {
+            m.loaded_run(r).name: (m.index(r, lr_col).data(), m.index(r, opt_col).data())
+            for r in range(m.rowCount())
+            if m.loaded_run(r) is not None
+        }
+
+    qtbot.waitUntil(lambda: len(cells()) == 3, timeout=20_000)
+    assert cells() == {
+        names["0.0003"]: ("3e-4", "adam"),
+        names["0.1"]: ("0.1", "sgd"),
+        names["none"]: ("", ""),
+    }
+
+    # A header click on a parameter column does not reorder (the store cannot sort by it).
+    order = [page.model.loaded_run(r).name for r in range(3)]
+    page.table.horizontalHeader().sectionClicked.emit(lr_col)
+    page.table.sortByColumn(lr_col, Qt.SortOrder.AscendingOrder)
+    qtbot.wait(300)
+    qtbot.waitUntil(page.model.is_ready, timeout=20_000)
+    assert [page.model.loaded_run(r).name for r in range(3)] == order
+
+    # Remembered: a new window shows the same parameter columns.
+    from studio.browsers.runs import PARAMS_KEY, settings
+
+    assert settings().value(PARAMS_KEY) == ["optimizer", "lr"]
