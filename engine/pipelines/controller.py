@@ -110,6 +110,43 @@ class PipelineController:
             self.say(f"the pipeline failed: {exc}")
             self._cancel_running("the pipeline run failed")
             status, error = "Failed", f"the pipeline controller failed: {exc}"
+        self._finish(store, status, error)
+        store.close()
+        return 0
+
+    def finish_if_all_reused(self, store: Store) -> bool:
+        """In the process that submits the pipeline: when every step can be reused, record them and
+        complete the pipeline run now (True); else change nothing (False) and a controller runs it."""
+        if self.plan.force_rerun:
+            return False
+        found: dict[str, tuple[str, str, dict[str, dict[str, Any]]]] = {}
+        self.store = store
+        try:
+            for name, step in self.plan.steps.items():  # in an order where producers come first
+                _literals, _data, hashes = self._inputs(step)
+                key = step_key(step, hashes)
+                cached = store.find_cached_step(key) if step.is_deterministic else None
+                if cached is None or not outputs_exist(cached[1]):
+                    return False
+                found[name] = (key, cached[0], cached[1])
+                self.steps[name].outputs = dict(cached[1])
+            store.set_status(self.run_name, "Running")
+            self.say(f"pipeline {self.run_name}: {len(self.plan.steps)} steps, every one reused")
+            for name, (key, original, outputs) in found.items():
+                self._reuse(self.plan.steps[name], key, original, outputs)
+            self._finish(store, "Completed", None)
+            return True
+        finally:
+            for state in self.steps.values():
+                if state.run_name is None:
+                    state.outputs = {}
+            self.store = None
+            if self._log_file is not None:
+                self._log_file.close()
+                self._log_file = None
+
+    def _finish(self, store: Store, status: str, error: str | None) -> None:
+        """Publish the pipeline's outputs, record what was skipped and reused, end the run."""
         self._publish_outputs()
         run = store.get_run(self.run_name)
         info = dict(run.properties.get(PIPELINE_PROPERTY) or {})
@@ -129,8 +166,6 @@ class PipelineController:
         else:
             store.set_status(self.run_name, status)
         self.say(f"pipeline {status.lower()}" + (f": {error}" if error else ""))
-        store.close()
-        return 0
 
     def _on_sigterm(self, _signum: int, _frame: object) -> None:
         self.cancel_reason = self.cancel_reason or USER_CANCEL

@@ -19,6 +19,7 @@ from engine.errors import InvalidSpec, TrainyardError
 from engine.jobs.pipeline import Binding, PipelineSpec, StepSpec, with_component
 from engine.jobs.spec import DataInput, JobSpec, SweepSpec
 from engine.names import parse_reference
+from engine.pipelines.controller import PipelineController
 from engine.runs.submit import Submitter, environment_of
 from engine.runtime import default_python
 from engine.runtime.files import RunFiles
@@ -82,7 +83,15 @@ class PipelineSubmitter:
             }
             return launch_spec, record
 
-        return runs.launch_run(spec.name, prepare, lambda name: [r.lineage(name) for r in resolved])
+        def all_reused(name: str, files: RunFiles) -> E.Run | None:
+            # Every step reusable: record it here, without waiting for a controller process to start.
+            if PipelineController(files.root).finish_if_all_reused(self.store):
+                return self.store.get_run(name)
+            return None
+
+        return runs.launch_run(
+            spec.name, prepare, lambda name: [r.lineage(name) for r in resolved], all_reused
+        )
 
     def validate(self, spec: PipelineSpec) -> None:
         """Every check `submit` makes, recording nothing (snapshots are content-addressed and shared)."""

@@ -335,10 +335,12 @@ class Submitter:
     # ------------------------------------------------------------------ the one way a run is made
     def launch_run(self, given_name: str | None,
                 prepare: Callable[[str, RunFiles], tuple[LaunchSpec, dict[str, Any]]],
-                lineage: Callable[[str], list[E.RunData]] | None = None) -> E.Run:
+                lineage: Callable[[str], list[E.RunData]] | None = None,
+                instead_of_start: Callable[[str, RunFiles], E.Run | None] | None = None) -> E.Run:
         """Make the run folder, let `prepare` fill it and say what to launch and record, write the
         launch spec, record the run and what it consumes (removing the folder if any of that
-        fails), start it."""
+        fails), start it. `instead_of_start` may finish the recorded run itself (a pipeline whose
+        every step is reused): when it returns the run, nothing is started."""
         for attempt in range(_NAME_ATTEMPTS):
             name = given_name or new_run_name()
             if given_name is not None:
@@ -367,7 +369,8 @@ class Submitter:
             except BaseException:
                 shutil.rmtree(files.root, ignore_errors=True)
                 raise
-            return self._start(name, files)
+            finished = instead_of_start(name, files) if instead_of_start is not None else None
+            return finished if finished is not None else self._start(name, files)
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     def _start(self, name: str, files: RunFiles) -> E.Run:
