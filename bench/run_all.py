@@ -15,7 +15,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-ORDER = ["cli", "log", "store", "snapshot", "submit", "envbuild", "studio_start", "studio_table", "studio_plot", "gpu", "ssh_upload",
+ORDER = ["cli", "log", "store", "snapshot", "submit", "stream", "envbuild", "studio_start", "studio_table", "studio_plot", "gpu", "ssh_upload",
          "inrun", "mlflow_client"]
 TITLES = {
     "cli": "CLI answer time (target: job list / job show ≤ 150 ms on 1,000 runs)",
