@@ -206,7 +206,7 @@ class SnapshotInfo:
 
 # Compute targets: the built-in names (never stored) and the kinds a registered target can be.
 BUILTIN_COMPUTE = ("local", "docker")
-COMPUTE_TYPES = ("local", "docker", "ssh")
+COMPUTE_TYPES = ("local", "docker", "ssh", "slurm")
 
 
 @dataclass(frozen=True)

@@ -30,9 +30,10 @@ TY_QT_PKGS=(
 # throwaway one), an X server for real-window screenshots, and Docker + debootstrap (the Docker
 # tests start dockerd and build their base image: tests/infra/docker_setup.sh), and OpenSSH's sshd
 # (SSH compute tests start a throwaway one: tests/engine/runs/sshd.py), and git (snapshots record a
-# repository's commit and branch: tests/engine/snapshots/test_snapshot_git.py). docker.io only
+# repository's commit and branch: tests/engine/snapshots/test_snapshot_git.py), and Slurm with munge
+# (the Slurm tests start a one-node cluster: tests/infra/slurm_setup.sh). docker.io only
 # when no dockerd is installed: it conflicts with Docker's own docker-ce packages.
-TY_TEST_PKGS=(postgresql xvfb xauth debootstrap dbus-daemon desktop-file-utils openmpi-bin openssh-server git)
+TY_TEST_PKGS=(postgresql xvfb xauth debootstrap dbus-daemon desktop-file-utils openmpi-bin openssh-server git slurm-wlm munge)
 command -v dockerd >/dev/null 2>&1 || [ -x /usr/sbin/dockerd ] || [ -x /usr/bin/dockerd ] || TY_TEST_PKGS+=(docker.io)
 
 ty_log() { printf '[bootstrap] %s\n' "$*" >&2; }

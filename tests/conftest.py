@@ -154,3 +154,27 @@ def fresh_postgres_url(postgres_url: str) -> Iterator[str]:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     finally:
         admin.dispose()
+
+
+SLURM_SETUP = Path(__file__).resolve().parent / "infra" / "slurm_setup.sh"
+SLURM_DIR = "/tmp/trainyard-slurm"
+
+
+@pytest.fixture(scope="session")
+def slurm() -> dict[str, str]:
+    """A real one-node Slurm cluster (munged, slurmctld, slurmd), started once per session by
+    tests/infra/slurm_setup.sh (~2 s; reused when already running). SLURM_CONF is exported to this
+    process, and so to every run supervisor it starts. When Slurm cannot start, the test FAILS
+    with why. Returns {"SLURM_CONF": ..., "SLURM_PARTITION": "debug"}."""
+    try:
+        res = subprocess.run(["bash", str(SLURM_SETUP)], check=False, env={**os.environ, "DIR": SLURM_DIR},
+                             capture_output=True, text=True, timeout=600)
+    except subprocess.TimeoutExpired:
+        pytest.fail("tests/infra/slurm_setup.sh did not finish within 600 s", pytrace=False)
+    if res.returncode != 0:
+        pytest.fail(f"Slurm could not start: tests/infra/slurm_setup.sh failed ({res.returncode}):\n"
+                    f"{res.stderr[-4000:]}", pytrace=False)
+    settings = dict(line.removeprefix("export ").split("=", 1) for line in res.stdout.splitlines()
+                    if line.startswith("export "))
+    os.environ.update(settings)  # the engine's run supervisors inherit it
+    return settings

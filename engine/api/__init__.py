@@ -328,6 +328,10 @@ class Engine:
         """The GPUs of `target`'s machine, which run holds each, and the runs waiting for them."""
         return self.compute.gpu_report(target, inventory)
 
+    def slurm_overview(self, target: E.ComputeTarget) -> Any:
+        """A Slurm target's partitions, nodes (idle/mixed/allocated), GPUs and the user's queue."""
+        return self.compute.slurm_overview(target)
+
     # ------------------------------------------------------------------ models, data, experiments
     def register_model(self, name: str, path: str | os.PathLike[str], *, run_name: str | None = None,
                        description: str = "", tags: dict[str, Any] | None = None) -> E.Model:

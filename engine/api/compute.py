@@ -109,6 +109,13 @@ class ComputeManager:
             inventory, {i: h.run for i, h in state.leases.items()}, tuple(h.run for h, _c in state.queue)
         )
 
+    def slurm_overview(self, target: E.ComputeTarget) -> Any:
+        """A Slurm target's partitions, nodes, GPUs and the user's queue, asked now
+        (engine.compute.slurm.ClusterOverview; an unreachable cluster is one saying why)."""
+        from engine.compute.slurm.cluster import cluster_overview  # paramiko for SSH login nodes
+
+        return cluster_overview(target)
+
     # ------------------------------------------------------------------ adding SSH hosts
     def ssh_config_hosts(self) -> list[str]:
         """The host aliases of ~/.ssh/config, to pick an SSH target's host from."""

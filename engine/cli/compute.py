@@ -131,6 +131,9 @@ def compute_show(ctx: click.Context, name: str, workspace: str | None, output_fo
     eng = open_engine(ctx, workspace)
     target = eng.get_compute_target(name)
     doc = compute_document(target)
+    if target.type == "slurm":  # Slurm hands out the nodes and GPUs: show what sinfo/squeue say
+        _show_slurm(eng, target, doc, output_format)
+        return
     report = eng.gpu_report(target)  # this machine's GPUs, or the SSH host's (asked over SSH)
     gpus = [{"index": g.index, "name": g.name, "memory_total_mib": g.memory_total_mib,
              "memory_used_mib": g.memory_used_mib, "utilization_percent": g.utilization_percent,
@@ -159,3 +162,26 @@ def compute_delete(ctx: click.Context, name: str, workspace: str | None, output_
     eng = open_engine(ctx, workspace)
     target = eng.delete_compute_target(name.removeprefix("azureml:"))
     show(output_format, {**compute_document(target), "deleted": True}, f"Deleted compute target {target.name}")
+
+
+def _show_slurm(eng: Any, target: Any, doc: dict[str, Any], output_format: str) -> None:
+    view = eng.slurm_overview(target)
+    cluster = {"partitions": view.partitions, "nodes": view.nodes, "node_states": view.node_counts(),
+               "queue": view.queue, "error": view.error}
+
+    def human() -> None:
+        print_fields(doc, 21, blank=(None, ""))
+        if view.error:
+            click.echo(f"{'cluster:':21} {view.error}")
+            return
+        counts = ", ".join(f"{n} {state}" for state, n in sorted(view.node_counts().items()))
+        click.echo(f"{'nodes:':21} {counts or 'none'}")
+        click.echo("partitions:")
+        print_table(view.partitions, ["partition", "avail", "timelimit", "nodes", "state", "gres"])
+        click.echo("nodes:")
+        print_table(view.nodes, ["name", "partition", "state", "cpus", "gres"])
+        click.echo("your queue:" if view.queue else "your queue: empty")
+        if view.queue:
+            print_table(view.queue, ["job_id", "name", "state", "reason", "partition", "time", "nodes"])
+
+    show(output_format, {**doc, "cluster": cluster}, human)

@@ -201,6 +201,12 @@ def _print_job(name: str, run: E.Run, doc: dict[str, Any]) -> None:
     click.echo(f"{'duration:':17} {human_duration(run.duration)}")
     if run.parent_name:
         click.echo(f"{'parent:':17} {run.parent_name}")
+    slurm_job = run.properties.get("slurm_job_id")
+    if slurm_job:  # a Slurm target's job: its id and, while it waits, why (engine.runs.slurmstart)
+        state = run.properties.get("slurm_state")
+        click.echo(f"{'slurm job:':17} {slurm_job}" + (f" ({state})" if state and not run.is_terminal else ""))
+        if run.status == "Queued" and run.properties.get("slurm_reason"):
+            click.echo(f"{'waiting because:':17} {run.properties['slurm_reason']}")
     sweep = SweepRecord.from_properties(run.properties)
     if sweep is not None:
         result = sweep.result

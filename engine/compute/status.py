@@ -4,7 +4,8 @@
 Docker daemon answers a ping (asked with a short timeout: the caller may be a page refreshing);
 SSH targets are ready when their SSH server accepts a TCP connection (a 2 s probe: logging in is
 left to the run, which reports a key or host-key problem in words), `docker: true` ones too
-(their runs ask the host's docker).
+(their runs ask the host's docker). Slurm targets are ready when
+`sinfo` answers (`local: true`) or their login node's SSH server does.
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ def target_state(target: ComputeTarget, docker: ComputeState | None = None) -> C
         return docker if docker is not None else docker_state()
     if target.type == "ssh":
         return ssh_state(target)
+    if target.type == "slurm":
+        return slurm_state(target)
     return ComputeState(UNAVAILABLE, f"unknown compute type {target.type!r} (made by a newer Trainyard?)")
 
 
@@ -70,3 +73,23 @@ def ssh_state(target: ComputeTarget) -> ComputeState:
         return ComputeState(UNAVAILABLE, f"cannot reach the SSH server at {ssh.hostname}:{ssh.port}: "
                                          f"{exc.strerror or exc}")
     return ComputeState(READY, f"the SSH server at {ssh.address} answers; jobs run there with python3")
+
+
+def slurm_state(target: ComputeTarget) -> ComputeState:
+    """A Slurm target is ready when `sinfo` answers on this machine (`local: true`), or when the
+    login node's SSH server accepts a connection."""
+    if not target.config.get("local"):
+        state = ssh_state(target)
+        return ComputeState(state.state, state.detail.replace("jobs run there with python3", "jobs go to its Slurm"))
+    import subprocess
+
+    try:
+        res = subprocess.run(["sinfo", "-h", "-o", "%P %a %D %t"], capture_output=True, text=True, timeout=5,
+                             check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return ComputeState(UNAVAILABLE, f"Slurm's sinfo does not answer on this machine: {exc}")
+    if res.returncode != 0:
+        lines = (res.stderr.strip() or f"exit code {res.returncode}").splitlines()
+        return ComputeState(UNAVAILABLE, f"sinfo failed: {lines[-1]}")
+    parts = sorted({ln.split()[0] for ln in res.stdout.splitlines() if ln.strip()})
+    return ComputeState(READY, f"Slurm answers: partition(s) {', '.join(parts) or 'none'}")

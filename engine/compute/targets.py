@@ -8,7 +8,7 @@ registered with ``trainyard compute create``). ``resolve_compute(store, name)`` 
 Compute YAML (``trainyard compute create -f compute.yml``)::
 
     name: gpu-box              # referenced as `compute: gpu-box` or `compute: azureml:gpu-box`
-    type: docker               # local | docker | ssh
+    type: docker               # local | docker | ssh | slurm
     description: the box under the desk
     network: host              # docker: host (default) | none | bridge | a network's name
     gpus: all                  # docker: a number, "all", or "device=0,1"
@@ -20,7 +20,9 @@ Compute YAML (``trainyard compute create -f compute.yml``)::
 
 ``type: local`` and ``type: docker`` targets alias names used in existing job files (e.g.
 ``cpu-cluster``) to this machine. Jobs on ``type: ssh`` targets run as processes on that host,
-driven from here by the run's supervisor (engine.compute.ssh).
+driven from here by the run's supervisor (engine.compute.ssh). Jobs on ``type: slurm`` targets are
+Slurm jobs (`sbatch` on the login node: this machine with ``local: true``, else over SSH with the
+SSH keys above); its keys are in engine.compute.slurm.target and docs/slurm.md.
 
 This module stays light (no pydantic): job submission and run supervisors import it. The YAML
 is read by engine.specs.compute.
@@ -72,12 +74,17 @@ SSH_SETTINGS = ("host", "port", "user", "key_file", "known_hosts", "work_dir", "
                 "hosts", "docker")
 
 
+# engine.compute.slurm.SlurmTarget's settings
+SLURM_SETTINGS = ("local", "partition", "account", "qos", "time_limit", "gpu_request", "sbatch", "work_dir",
+                  "keep_remote_files")
+
+
 def run_settings(target: ComputeTarget, gpus: int | str | None = None) -> dict[str, Any]:
     """The spec.json keys of a run on `target`: `compute` (local | docker | ssh), `compute_target`
     and its `max_concurrent_runs`, `docker_network`, `gpus` (the job's request wins over the
     target's), `default_image`, and for SSH targets `ssh` (the connection settings, `docker: true`
     when jobs run in containers of the host's daemon)."""
-    if target.type not in ("local", "docker", "ssh"):
+    if target.type not in COMPUTE_TYPES:
         raise LaunchFailed(f"compute target {target.name!r} has the unknown type {target.type!r}",
                            "it was made by a newer Trainyard: upgrade, or recreate the target")
     config = target.config
@@ -91,6 +98,15 @@ def run_settings(target: ComputeTarget, gpus: int | str | None = None) -> dict[s
     }
     if target.type == "ssh":  # how the supervisor connects (engine.compute.ssh.SshTarget)
         settings["ssh"] = {k: config[k] for k in SSH_SETTINGS if config.get(k) not in (None, False)}
+    if target.type == "slurm":  # Slurm hands out the GPUs: the request goes into the batch script
+        settings["gpus"] = None
+        slurm = {k: config[k] for k in SLURM_SETTINGS if config.get(k) is not None}
+        if gpus is not None:
+            slurm["gpus"] = gpus
+        if not config.get("local"):
+            slurm["ssh"] = {k: config[k] for k in SSH_SETTINGS
+                            if config.get(k) not in (None, False) and k not in ("work_dir", "docker", "hosts")}
+        settings["slurm"] = slurm
     return settings
 
 

@@ -93,14 +93,14 @@ class Submitter:
         if isinstance(spec, SweepSpec):
             return self._submit_sweep(spec, on_warning)
         target, placement, env_spec, interpreter, code_dir, _argv_checked = self._check_job(spec)
-        on_ssh = placement.compute == "ssh"
+        on_ssh = placement.compute in ("ssh", "slurm")
         where = _where(placement, env_spec)
         resolved = resolve_inputs(self.store, self.location.data_dir, spec.data_inputs, source=spec.source_file,
                                   progress=on_progress)
         snapshot = self.take_snapshot(code_dir, on_warning)
 
         def prepare(name: str, files: RunFiles) -> tuple[LaunchSpec, dict[str, Any]]:
-            if not on_ssh:  # an SSH run's wrappers are made on the remote
+            if not on_ssh:  # an SSH (or Slurm) run's wrappers are made on the remote
                 launch.link_interpreter(files, interpreter)
             run_data = _run_data(spec, resolved, where, files.root, self.location)
             argv = _argv(spec, code_dir, interpreter, run_data)
@@ -174,6 +174,13 @@ class Submitter:
             _check_ssh_job(target, spec, env_spec)
             # The interpreter is on the remote: `python3` there unless the job names one.
             interpreter = ssh_interpreter = user_interpreter or "python3"
+        elif settings["compute"] == "slurm":
+            _check_slurm_job(target, spec, env_spec)
+            if target.config.get("local"):  # the login node is this machine: as a local run's
+                interpreter = _check_interpreter(user_interpreter or default_python(), spec.source_file)
+            else:
+                interpreter = user_interpreter or "python3"
+            ssh_interpreter = interpreter
         else:
             interpreter = _check_interpreter(user_interpreter or default_python(), spec.source_file)
         placement = Placement(**settings, ssh_interpreter=ssh_interpreter, shm_size=spec.shm_size)
@@ -455,7 +462,7 @@ class _RunData:
 
 def _where(placement: Placement, env_spec: EnvironmentSpec | None) -> str:
     """Where the script runs: "ssh", "container" or "local"."""
-    if placement.compute == "ssh":
+    if placement.compute in ("ssh", "slurm"):  # the run folder is elsewhere (REMOTE_RUN_ROOT)
         return "ssh"
     return "container" if placement.compute == "docker" or (env_spec is not None and env_spec.needs_docker) else "local"
 
@@ -558,6 +565,20 @@ def _check_ssh_docker_job(where: str, target: E.ComputeTarget, spec: JobSpec,
         raise LaunchFailed(f"{where} that runs jobs in Docker (`docker: true`); the job {what}",
                            "give the job a Docker environment (`image:` or `build:`), or the compute target an "
                            "`image:` (e.g. python:3.11-slim) that pip/conda packages are installed on")
+
+
+def _check_slurm_job(target: E.ComputeTarget, spec: JobSpec, env_spec: EnvironmentSpec | None) -> None:
+    """What a Slurm target cannot run in this version: Docker environments, TensorFlow's
+    parameter-server layout."""
+    where = f"compute target {target.name!r} is a Slurm cluster"
+    if env_spec is not None and env_spec.needs_docker:
+        raise LaunchFailed(f"{where}: the job's Docker environment {env_spec.reference!r} cannot run there in "
+                           "this version of Trainyard",
+                           "give the job a pip or conda environment (built on the login node), or a "
+                           "user-managed interpreter on the shared filesystem")
+    if spec.distribution is not None and spec.distribution.kind == "tensorflow":
+        raise LaunchFailed(f"{where}: `distribution: tensorflow` is not available on Slurm in this version",
+                           "use `type: pytorch` or `type: mpi` (srun starts the ranks)")
 
 
 def _check_command_script(command: str, code_dir: Path | None, source: str | None) -> None:

@@ -75,11 +75,11 @@ class Supervisor:
         for d in (self.files.tracking, self.files.system_logs, self.files.logs):
             d.mkdir(parents=True, exist_ok=True)
         if self.spec.data is not None:  # download copies, mount points, empty output folders
-            prepare_run_data(self.spec.data, self.files.root, inputs=self.spec.placement.compute != "ssh")
+            prepare_run_data(self.spec.data, self.files.root, inputs=self.spec.placement.compute not in ("ssh", "slurm"))
 
     def needs_preparation(self) -> bool:
         """True when an environment must be built (or a container used) before the script starts."""
-        if self.spec.placement.compute in ("docker", "ssh"):
+        if self.spec.placement.compute in ("docker", "ssh", "slurm"):
             return True
         env = EnvironmentSpec.from_dict(self.spec.environment) if self.spec.environment else None
         return env is not None and not env.user_managed and bool(
@@ -122,6 +122,12 @@ class Supervisor:
         self._materialize()
         if self.spec.placement.compute == "ssh":
             self._start_ssh()
+            return
+        if self.spec.placement.compute == "slurm":  # a Slurm job (engine.runs.slurmstart)
+            from engine.runs.slurmstart import start_slurm
+
+            self.proc = start_slurm(self.spec, self.files, store, self.log, self._driver_note,
+                                    lambda: self.cancel_reason is not None)
             return
         on_docker = self.spec.placement.compute == "docker"
         # On a docker target with a default image, pip/conda environments are built on top of it.
@@ -378,7 +384,8 @@ class Supervisor:
                                           images=self.files.tracking)
         max_duration = self.spec.max_run_duration_seconds
         started = times[2] if times is not None else time.time()
-        deadline = started + float(max_duration) if max_duration else None
+        # Slurm enforces a job's time limit itself (--time): the job ends as TIMEOUT.
+        deadline = started + float(max_duration) if max_duration and self.spec.placement.compute != "slurm" else None
         next_cancel_check = 0.0
         proc = self.proc
         assert proc is not None
@@ -498,6 +505,9 @@ class Supervisor:
             self._safe(lambda: tensorboard.poll(force=True))
         self._safe(self._collect_outputs)
         fields: dict[str, Any] = {"exit_code": code}
+        cancelled_by = getattr(proc, "cancelled_by", None)  # a Slurm job scancel'ed outside Trainyard
+        if self.cancel_reason is None and cancelled_by:
+            self.cancel_reason = str(cancelled_by)
         script_failed = ingestor.requested_status is not None and ingestor.requested_status[0] == "Failed"
         completed = self.cancel_reason is None and not proc.failure and code == 0 and not script_failed
         problems = self._safe(lambda: self._register_outputs(completed)) if self.spec.data is not None else None

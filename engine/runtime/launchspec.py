@@ -122,7 +122,7 @@ class _Reader:
 class Placement:
     """Where a run goes (engine.compute.targets.run_settings makes it from the compute target)."""
 
-    compute: str = "local"  # the target's type: local | docker | ssh
+    compute: str = "local"  # the target's type: local | docker | ssh | slurm
     compute_target: str | None = None
     max_concurrent_runs: int | None = None
     docker_network: str = "host"
@@ -131,6 +131,7 @@ class Placement:
     ssh: dict[str, Any] | None = None  # ssh: the connection settings (engine.compute.ssh.SshTarget)
     ssh_interpreter: str | None = None  # ssh: the interpreter on the remote
     shm_size: str | None = None  # a container's /dev/shm (Docker's size form); None: Azure's 2g
+    slurm: dict[str, Any] | None = None  # slurm: the target's settings (engine.compute.slurm.SlurmTarget)
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -144,6 +145,8 @@ class Placement:
             data["ssh_interpreter"] = self.ssh_interpreter
         if self.shm_size is not None:
             data["shm_size"] = self.shm_size
+        if self.slurm is not None:
+            data["slurm"] = self.slurm
         return data
 
     @classmethod
@@ -152,7 +155,8 @@ class Placement:
                    max_concurrent_runs=r.opt_int("max_concurrent_runs"),
                    docker_network=r.string("docker_network", "host") if r.has("docker_network") else "host",
                    gpus=r.gpus("gpus"), default_image=r.opt_str("default_image"), ssh=r.opt_object("ssh"),
-                   ssh_interpreter=r.opt_str("ssh_interpreter"), shm_size=r.opt_str("shm_size"))
+                   ssh_interpreter=r.opt_str("ssh_interpreter"), shm_size=r.opt_str("shm_size"),
+                   slurm=r.opt_object("slurm"))
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,12 @@ NETWORK_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
 DOCKER_KEYS = ("network", "gpus", "image")
 SSH_KEYS = ("host", "port", "user", "key_file", "known_hosts", "work_dir", "cache_dir", "keep_remote_files",
             "docker", "hosts")
+SSH_ONLY_KEYS = ("docker", "hosts", "cache_dir")  # the rest of SSH_KEYS also say how to reach a Slurm login node
+SLURM_KEYS = ("local", "partition", "account", "qos", "time_limit", "gpu_request", "sbatch")
+GPU_REQUESTS = ("gpus-per-node", "gres")
+# Slurm's --time forms: M, M:S, H:M:S, D-H, D-H:M, D-H:M:S, and UNLIMITED
+TIME_RE = re.compile(r"^(\d+(:\d{1,2}){0,2}|\d+-\d+(:\d{1,2}){0,2}|UNLIMITED|unlimited|infinite)$")
+SLURM_WORD_RE = re.compile(r"^[A-Za-z0-9_.,:+-]+$")
 # Azure ML compute types people copy from their cloud YAMLs: say what to write instead.
 _CLOUD_TYPES = ("amlcompute", "computeinstance", "kubernetes", "virtualmachine", "synapsespark")
 
@@ -106,6 +112,13 @@ def compute_from_mapping(data: Mapping[str, Any], *, source: str | None = None,
         raise err from None
 
     _check_name(spec.name, where)
+    if spec.type != "slurm":
+        for key in SLURM_KEYS:
+            if getattr(spec, key) is not None:
+                raise where.error(f"`{key}:` is only for `type: slurm` targets (this one is `type: {spec.type}`)",
+                                  f"remove `{key}:`, or make it `type: slurm`", key, key=True)
+    if spec.type == "slurm":
+        return _slurm_target(spec, where)
     if spec.type != "ssh":
         for key in SSH_KEYS:
             if getattr(spec, key) is not None:
@@ -177,6 +190,82 @@ def compute_from_mapping(data: Mapping[str, Any], *, source: str | None = None,
                               "leave it out for no limit", "max_concurrent_runs")
         config["max_concurrent_runs"] = spec.max_concurrent_runs
     return ComputeTarget(spec.name, spec.type, config, spec.description or "")
+
+
+def _slurm_target(spec: ComputeYamlSchema, where: Where) -> ComputeTarget:
+    """A `type: slurm` target: the login node (`local: true`, or SSH's keys), and how jobs are
+    submitted (engine.compute.slurm.target)."""
+    for key in (*SSH_ONLY_KEYS, *DOCKER_KEYS):
+        if getattr(spec, key) is not None:
+            raise where.error(f"`{key}:` is not a setting of `type: slurm` targets",
+                              f"remove `{key}:` (Slurm places jobs; GPUs come from the job's `resources.gpus`)",
+                              key, key=True)
+    config: dict[str, Any] = {}
+    if spec.local and spec.host is not None:
+        raise where.error("a Slurm target has either `local: true` (Trainyard runs on the login node) or "
+                          "`host:` (the login node over SSH), not both", "remove one of them", "host")
+    if spec.local:
+        config["local"] = True
+        for key in ("port", "user", "key_file", "known_hosts"):
+            if getattr(spec, key) is not None:
+                raise where.error(f"`{key}:` is for reaching the login node over SSH; this target has "
+                                  "`local: true`", f"remove `{key}:`, or replace `local: true` with `host:`",
+                                  key, key=True)
+    else:
+        if not (spec.host or "").strip():
+            needs = ("a Slurm target needs its login node: `local: true` (Trainyard runs there) or `host:`",
+                     "add `local: true`, or `host: login.cluster.example` (an ~/.ssh/config alias works)")
+            raise where.error(*needs, "host") if spec.host is not None else where.error_at_start(*needs)
+        port = 22 if spec.port is None else spec.port
+        if not 0 < port < 65536:
+            raise where.error(f"`port:` {port} is not a TCP port", "use 1-65535 (SSH's is 22)", "port")
+        config.update(host=(spec.host or "").strip(), port=port)
+        for key in ("user", "key_file", "known_hosts"):
+            if getattr(spec, key) is not None:
+                config[key] = getattr(spec, key)
+    for key in ("partition", "account", "qos"):
+        value = getattr(spec, key)
+        if value is not None:
+            if not SLURM_WORD_RE.match(value.strip()):
+                raise where.error(f"`{key}:` {value!r} is not a Slurm {key} name",
+                                  f"e.g. {key}: {'gpu' if key == 'partition' else 'normal'}", key)
+            config[key] = value.strip()
+    if spec.time_limit is not None:
+        limit = str(spec.time_limit).strip()
+        if isinstance(spec.time_limit, bool) or not TIME_RE.match(limit):
+            raise where.error(f"`time_limit:` {spec.time_limit!r} is not a Slurm time limit",
+                              'e.g. time_limit: "2:00:00" (H:MM:SS), "1-00:00:00" (D-HH:MM:SS) or 30 (minutes)',
+                              "time_limit")
+        config["time_limit"] = limit
+    if spec.gpu_request is not None:
+        if spec.gpu_request not in GPU_REQUESTS:
+            raise where.error(f"`gpu_request:` {spec.gpu_request!r} is not a way to ask Slurm for GPUs",
+                              "gpus-per-node (--gpus-per-node=N, the default) or gres (--gres=gpu:N)",
+                              "gpu_request")
+        config["gpu_request"] = spec.gpu_request
+    if spec.sbatch is not None:
+        lines = []
+        for i, raw in enumerate(spec.sbatch):
+            line = raw.strip().removeprefix("#SBATCH").strip()
+            if not line.startswith("-") or "\n" in line:
+                raise where.error(f"`sbatch:` item {i + 1} {raw!r} is not an sbatch option",
+                                  'e.g. sbatch: ["--constraint=a100", "--mem=32G"]', "sbatch")
+            lines.append(line)
+        config["sbatch"] = lines
+    if spec.work_dir is not None:
+        if not spec.work_dir.strip() or "\n" in spec.work_dir:
+            raise where.error(f"`work_dir:` {spec.work_dir!r} is not a folder",
+                              "a folder on the cluster's shared filesystem, e.g. /shared/$USER/trainyard",
+                              "work_dir")
+        config["work_dir"] = spec.work_dir.strip()
+    if spec.keep_remote_files:
+        config["keep_remote_files"] = True
+    if spec.max_concurrent_runs is not None:
+        if spec.max_concurrent_runs < 1:
+            raise where.error(f"`max_concurrent_runs:` must be 1 or more, not {spec.max_concurrent_runs}",
+                              "leave it out for no limit", "max_concurrent_runs")
+        config["max_concurrent_runs"] = spec.max_concurrent_runs
+    return ComputeTarget(spec.name, "slurm", config, spec.description or "")
 
 
 def _check_name(name: str, where: Where) -> None:

@@ -188,7 +188,7 @@ class ComputeYamlSchema(SchemaKey):
     """`trainyard compute create -f compute.yml`."""
 
     name: StrictStr
-    type: Literal["local", "docker", "ssh"]
+    type: Literal["local", "docker", "ssh", "slurm"]
     description: StrictStr | None = None
     network: StrictStr | None = None
     gpus: StrictInt | StrictStr | None = None
@@ -204,6 +204,14 @@ class ComputeYamlSchema(SchemaKey):
     keep_remote_files: StrictBool | None = None
     docker: StrictBool | None = None
     max_concurrent_runs: StrictInt | None = None
+    # slurm (engine.compute.slurm.target)
+    local: StrictBool | None = None
+    partition: StrictStr | None = None
+    account: StrictStr | None = None
+    qos: StrictStr | None = None
+    time_limit: StrictStr | StrictInt | None = None
+    gpu_request: StrictStr | None = None
+    sbatch: list[StrictStr] | None = None
 
 
 COMPUTE_KEYS = tuple(f.alias or n for n, f in ComputeYamlSchema.model_fields.items())

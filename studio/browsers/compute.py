@@ -23,6 +23,7 @@ from studio.models.compute import (
     ComputeTableModel,
     JobTableModel,
     load_compute,
+    slurm_summary,
 )
 from studio.models.rows import ROW_ROLE, SORT_ROLE
 from studio.models.runs import RunTableModel
@@ -35,10 +36,14 @@ TYPE_HELP = {
     "local": "jobs run as processes on this machine (or in local Docker when their environment is an image)",
     "docker": "jobs always run in containers of the local Docker daemon",
     "ssh": "jobs run on another machine over SSH",
+    "slurm": "jobs are submitted to a Slurm cluster (sbatch on its login node)",
 }
 CONFIG_LABELS = (("network", "Network"), ("gpus", "GPUs requested"), ("image", "Default image"),
                  ("max_concurrent_runs", "Max concurrent runs"), ("host", "Host"), ("port", "Port"),
-                 ("user", "User"), ("key_file", "Key file"), ("docker", "Docker on host"))
+                 ("user", "User"), ("key_file", "Key file"), ("docker", "Docker on host"),
+                 ("local", "This machine is the login node"), ("partition", "Partition"), ("account", "Account"),
+                 ("qos", "QOS"), ("time_limit", "Time limit"), ("gpu_request", "GPU request"),
+                 ("work_dir", "Work folder"), ("sbatch", "Extra #SBATCH lines"))
 
 
 class ComputeBrowser(RefreshedPage):
@@ -59,7 +64,7 @@ class ComputeBrowser(RefreshedPage):
         self.dialog: ComputeDialog | None = None
         self._pending_select: str | None = None  # a just-saved target to show
         self.add_button = QPushButton("Add compute…")
-        self.add_button.setToolTip("A local alias, the local Docker daemon, or an SSH host (e.g. a GPU box)")
+        self.add_button.setToolTip("A local alias, the local Docker daemon, an SSH host (e.g. a GPU box) or a Slurm cluster")
         self.add_button.clicked.connect(lambda: self.open_dialog())  # noqa: PLW0108 - not clicked(checked) as target
         self.controls.addWidget(self.add_button)
         self.table = make_table(self.proxy, ["gpu-box-under", "local (built in)", "not available in this version",
@@ -146,6 +151,27 @@ class ComputeBrowser(RefreshedPage):
         report = self._inventory.reports.get(t.name) if self._inventory is not None else None
         used = "; ".join(f"GPU {i}: {run}" for i, run in sorted(report.used_by.items())) if report else ""
         waiting = ", ".join(report.waiting) if report else ""
+        if t.type == "slurm":
+            cluster = self._inventory.clusters.get(t.name) if self._inventory is not None else None
+            self.detail.set_fields([
+                ("Type", TYPE_LABELS["slurm"] + ("" if t.description else f": {TYPE_HELP['slurm']}")),
+                ("State", f"{row.state.state}" + (f": {row.state.detail}" if row.state.detail else "")),
+                ("Created", fmt_time_full(t.created_at)),
+                *config,
+                *(slurm_summary(cluster) if cluster is not None else [("Cluster", "not asked: Slurm did not answer")]),
+            ])
+        else:
+            self._show_fields(row, config, gpus, used, waiting)
+        self.edit_button.setEnabled(not t.builtin)
+        self.delete_button.setEnabled(not t.builtin)
+        self.jobs_model.set_rows(row.jobs)
+        self.jobs_title.setText(f"Running jobs ({len(row.jobs)})")
+        self.jobs_table.setVisible(bool(row.jobs))
+        self.jobs_none.setVisible(not row.jobs)
+
+    def _show_fields(self, row: ComputeRow, config: list[tuple[str, str]], gpus: str, used: str,
+                     waiting: str) -> None:
+        t = row.target
         self.detail.set_fields([
             ("Type", TYPE_LABELS.get(t.type, t.type) + (" (built in)" if t.builtin else "")
              + ("" if t.description else f": {TYPE_HELP.get(t.type, '')}")),
@@ -156,12 +182,6 @@ class ComputeBrowser(RefreshedPage):
             *([("GPUs in use", used)] if used else []),
             *([("Waiting for GPUs", waiting)] if waiting else []),
         ])
-        self.edit_button.setEnabled(not t.builtin)
-        self.delete_button.setEnabled(not t.builtin)
-        self.jobs_model.set_rows(row.jobs)
-        self.jobs_title.setText(f"Running jobs ({len(row.jobs)})")
-        self.jobs_table.setVisible(bool(row.jobs))
-        self.jobs_none.setVisible(not row.jobs)
 
     # ------------------------------------------------------------------ add, edit, delete
     def open_dialog(self, target: E.ComputeTarget | None = None) -> ComputeDialog:
@@ -219,6 +239,8 @@ class ComputeBrowser(RefreshedPage):
 
 
 def _value(v: Any) -> str:
+    if isinstance(v, list):  # a Slurm target's extra #SBATCH lines
+        return "\n".join(map(str, v))
     if isinstance(v, bool):
         return "yes" if v else "no"
     if v == -1:

@@ -16,6 +16,7 @@ from typing import Any
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -26,6 +27,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QPlainTextEdit,
     QPushButton,
     QSpinBox,
     QTextBrowser,
@@ -43,7 +45,9 @@ TYPES = (
     ("local", "Local alias: jobs run as processes on this machine"),
     ("docker", "Docker: jobs run in containers of the local Docker daemon"),
     ("ssh", "SSH host: jobs run on another machine over SSH"),
+    ("slurm", "Slurm cluster: jobs are submitted with sbatch on its login node"),
 )
+GPU_REQUESTS = (("gpus-per-node", "--gpus-per-node=N"), ("gres", "--gres=gpu:N"))
 DEFAULT_WORK_DIR = "~/.trainyard/runs"
 
 
@@ -93,6 +97,37 @@ class ComputeDialog(QDialog):
         dform.addRow("GPUs", self.gpus_edit)
         dform.addRow("Default image", self.image_edit)
         lay.addWidget(self.docker_box)
+
+        # ---- Slurm (the login node: this machine, or the SSH host below)
+        self.slurm_box = QGroupBox("Slurm cluster")
+        lform = QFormLayout(self.slurm_box)
+        self.slurm_local = QCheckBox("Trainyard runs on the cluster's login node (else: reach it over SSH below)")
+        self.slurm_local.toggled.connect(self._type_changed)
+        self.partition_edit = QLineEdit()
+        self.partition_edit.setPlaceholderText("default: the cluster's default partition")
+        self.account_edit = QLineEdit()
+        self.account_edit.setPlaceholderText("optional (--account)")
+        self.qos_edit = QLineEdit()
+        self.qos_edit.setPlaceholderText("optional (--qos)")
+        self.time_limit_edit = QLineEdit()
+        self.time_limit_edit.setPlaceholderText('--time of jobs without a limit, e.g. 4:00:00 or 1-00:00:00')
+        self.slurm_work_dir_edit = QLineEdit()
+        self.slurm_work_dir_edit.setPlaceholderText("a folder on the shared filesystem, e.g. /shared/me/trainyard")
+        self.gpu_request_combo = QComboBox()
+        for key, label in GPU_REQUESTS:
+            self.gpu_request_combo.addItem(label, key)
+        self.sbatch_edit = QPlainTextEdit()
+        self.sbatch_edit.setPlaceholderText("extra #SBATCH options, one per line, e.g. --constraint=a100")
+        self.sbatch_edit.setFixedHeight(64)
+        lform.addRow(self.slurm_local)
+        lform.addRow("Partition", self.partition_edit)
+        lform.addRow("Account", self.account_edit)
+        lform.addRow("QOS", self.qos_edit)
+        lform.addRow("Time limit", self.time_limit_edit)
+        lform.addRow("Work folder", self.slurm_work_dir_edit)
+        lform.addRow("GPUs as", self.gpu_request_combo)
+        lform.addRow("#SBATCH lines", self.sbatch_edit)
+        lay.addWidget(self.slurm_box)
 
         # ---- SSH
         self.ssh_box = QGroupBox("SSH host")
@@ -211,17 +246,27 @@ class ComputeDialog(QDialog):
         self.key_edit.setText(str(c.get("key_file") or ""))
         self.known_hosts_edit.setText(str(c.get("known_hosts") or ""))
         self.work_dir_edit.setText(str(c.get("work_dir") or ""))
+        if t.type == "slurm":
+            self.slurm_local.setChecked(bool(c.get("local")))
+            self.work_dir_edit.clear()
+            self.slurm_work_dir_edit.setText(str(c.get("work_dir") or ""))
+            for key, edit in (("partition", self.partition_edit), ("account", self.account_edit),
+                              ("qos", self.qos_edit), ("time_limit", self.time_limit_edit)):
+                edit.setText(str(c.get(key) or ""))
+            self.gpu_request_combo.setCurrentIndex(self.gpu_request_combo.findData(c.get("gpu_request") or
+                                                                                   "gpus-per-node"))
+            self.sbatch_edit.setPlainText("\n".join(c.get("sbatch") or []))
 
     def _type_changed(self) -> None:
         self.docker_box.setVisible(self.kind() == "docker")
-        self.ssh_box.setVisible(self.kind() == "ssh")
+        self.slurm_box.setVisible(self.kind() == "slurm")
+        self.ssh_box.setVisible(self.kind() == "ssh" or (self.kind() == "slurm" and not self.slurm_local.isChecked()))
         self._validate()
         self.adjustSize()
 
     def _validate(self) -> None:
-        ok = bool(self.name_edit.text().strip()) and (
-            self.kind() != "ssh" or bool(self.host_combo.currentText().strip())
-        )
+        needs_host = self.kind() == "ssh" or (self.kind() == "slurm" and not self.slurm_local.isChecked())
+        ok = bool(self.name_edit.text().strip()) and (not needs_host or bool(self.host_combo.currentText().strip()))
         self.save_button.setEnabled(ok)
         self.test_button.setEnabled(bool(self.host_combo.currentText().strip()))
 
@@ -258,7 +303,25 @@ class ComputeDialog(QDialog):
                 data["image"] = self.image_edit.text().strip()
         if self.kind() == "ssh":
             data.update(self.ssh_settings())
+        if self.kind() == "slurm":
+            data.update(self.slurm_settings())
         return data
+
+    def slurm_settings(self) -> dict[str, Any]:
+        """A Slurm target's keys: the login node (local, or the SSH host's fields), then how jobs go."""
+        settings: dict[str, Any] = {"local": True} if self.slurm_local.isChecked() else {
+            k: v for k, v in self.ssh_settings().items() if k != "work_dir"}
+        for key, edit in (("partition", self.partition_edit), ("account", self.account_edit),
+                          ("qos", self.qos_edit), ("time_limit", self.time_limit_edit),
+                          ("work_dir", self.slurm_work_dir_edit)):
+            if edit.text().strip():
+                settings[key] = edit.text().strip()
+        if self.gpu_request_combo.currentData() != "gpus-per-node":
+            settings["gpu_request"] = self.gpu_request_combo.currentData()
+        lines = [ln.strip() for ln in self.sbatch_edit.toPlainText().splitlines() if ln.strip()]
+        if lines:
+            settings["sbatch"] = lines
+        return settings
 
     def ssh_settings(self) -> dict[str, Any]:
         settings: dict[str, Any] = {"host": self.host_combo.currentText().strip()}

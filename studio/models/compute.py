@@ -12,7 +12,7 @@ from engine.compute.gpus import GpuInventory
 from studio.models.rows import RowTableModel
 from studio.style import fmt_duration, fmt_time, run_duration, status_icon, status_label
 
-TYPE_LABELS = {"local": "local", "docker": "Docker", "ssh": "SSH"}
+TYPE_LABELS = {"local": "local", "docker": "Docker", "ssh": "SSH", "slurm": "Slurm"}
 STATE_LOOK = {S.READY: "Completed", S.UNAVAILABLE: "Failed", S.NOT_IN_THIS_VERSION: "NotStarted"}
 
 
@@ -31,11 +31,16 @@ class ComputeInventory:
     gpus: GpuInventory  # this machine's
     # name -> the GPU report (engine.api.compute.GpuReport) of the machine the target's runs use
     reports: dict[str, Any] = field(default_factory=dict)
+    # name -> a Slurm target's cluster (engine.compute.slurm.ClusterOverview: sinfo, squeue)
+    clusters: dict[str, Any] = field(default_factory=dict)
 
     def gpus_of(self, target: E.ComputeTarget) -> GpuInventory:
         report = self.reports.get(target.name)
         if report is not None:
             return report.inventory  # type: ignore[no-any-return]
+        if target.type == "slurm":  # Slurm hands out the GPUs: what its nodes offer (gres)
+            cluster = self.clusters.get(target.name)
+            return GpuInventory((), slurm_gpus(cluster) if cluster is not None else "not asked: Slurm did not answer")
         if target.type == "ssh":
             return GpuInventory((), "not asked: the host is not reachable")
         return self.gpus
@@ -63,16 +68,44 @@ def load_compute(engine: Any) -> ComputeInventory:
     answer (asked over SSH), with the run holding each: call off the GUI thread."""
     targets = engine.list_compute_targets()
     states = engine.compute_states(targets)
-    reports = {t.name: _report(engine, t) for t in targets if t.type != "ssh" or states[t.name].ready}
+    reports = {t.name: _report(engine, t) for t in targets
+               if t.type == "local" or t.type == "docker" or (t.type == "ssh" and states[t.name].ready)}
     local = next(
         (
             r.inventory
             for t, r in ((t, reports.get(t.name)) for t in targets)
-            if t.type != "ssh" and r is not None
+            if t.type in ("local", "docker") and r is not None
         ),
         None,
     )
-    return ComputeInventory(targets, states, local if local is not None else engine.local_gpus(), reports)
+    clusters = {t.name: engine.slurm_overview(t) for t in targets if t.type == "slurm" and states[t.name].ready}
+    return ComputeInventory(targets, states, local if local is not None else engine.local_gpus(), reports, clusters)
+
+
+def slurm_gpus(cluster: Any) -> str:
+    """A Slurm cluster's GPUs as its nodes declare them (gres), e.g. "gpu:4 on 2 node(s)"."""
+    if cluster.error:
+        return f"unknown: {cluster.error}"
+    gres: dict[str, set[str]] = {}
+    for node in cluster.nodes:
+        for item in (node.get("gres") or "").split(","):
+            if item.startswith("gpu"):
+                gres.setdefault(item, set()).add(node["name"])
+    return "; ".join(f"{g} on {len(n)} node(s)" for g, n in sorted(gres.items())) or "none (no node has gpu gres)"
+
+
+def slurm_summary(cluster: Any) -> list[tuple[str, str]]:
+    """The Compute page's lines for a Slurm cluster: partitions, nodes by state, GPUs, your queue."""
+    if cluster.error:
+        return [("Cluster", cluster.error)]
+    parts = ", ".join(f"{p['partition']} ({p['avail']}, {p['nodes']} {p['state']}, limit {p['timelimit']})"
+                      for p in cluster.partitions)
+    nodes = ", ".join(f"{n} {state}" for state, n in sorted(cluster.node_counts().items()))
+    queue = "\n".join(f"{j['job_id']} {j['name']} {j['state']}" + (f" ({j['reason']})" if j['state'] == "PENDING"
+                                                                    else f" {j['time']}")
+                       for j in cluster.queue)
+    return [("Partitions", parts or "none"), ("Nodes", nodes or "none"), ("GPUs (gres)", slurm_gpus(cluster)),
+            ("Your queue", queue or "empty")]
 
 
 def gpu_text(target: E.ComputeTarget, gpus: GpuInventory) -> str:
@@ -86,6 +119,8 @@ def gpu_text(target: E.ComputeTarget, gpus: GpuInventory) -> str:
             return "none requested"
         req = "all" if requested in (-1, "all") else str(requested)
         return f"{req} requested" if gpus.gpus else f"{req} (none here)"
+    if target.type == "slurm":
+        return gpus.note
     if not gpus.gpus and gpus.note.startswith(("not asked", "could not ask")):
         return "unknown (host not reached)"
     return found  # an SSH host's own

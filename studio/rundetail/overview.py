@@ -115,6 +115,8 @@ def field_values(run: E.Run) -> dict[str, str]:
     status = run_status_label(run)
     if run.cancel_requested and not run.is_terminal:
         status += " (cancel requested)"
+    elif run.status == "Queued" and run.properties.get("slurm_reason"):  # why Slurm keeps it waiting
+        status += f" in Slurm: {run.properties['slurm_reason']}"
     hidden = HIDDEN_PROPERTIES | (SWEEP_PROPERTIES if is_sweep(run) else set())
     props = {k: v for k, v in run.properties.items() if k not in hidden}
     return {

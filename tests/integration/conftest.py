@@ -6,6 +6,8 @@ scikit-learn, PyTorch, Lightning, transformers, XGBoost, LightGBM, TensorBoard; 
 ``docker_client``: a real Docker daemon and the base image ``trainyard-test-base:latest``, made
 ready once per session by tests/infra/docker_setup.sh (it installs and starts dockerd when needed,
 and builds the base image with debootstrap when it is missing: ~80 s once per machine).
+
+``slurm`` (tests/conftest.py): a real one-node Slurm cluster.
 """
 
 from __future__ import annotations

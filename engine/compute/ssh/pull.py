@@ -95,6 +95,10 @@ class Puller:
         for rel, size in self._walk("wd/logs") if self.logs else []:
             self._pull_grown(rel, self.files.root / rel, size, rewritable=True)
 
+    def pull_file(self, rel: str, local: Path) -> None:
+        """Append what grew of one more remote file (REMOTE/rel) to `local`, by offset."""
+        self._pull_grown(rel, local)
+
     def _listdir(self, path: str) -> list[Any]:
         try:
             return list(self.sftp.listdir_attr(path))

@@ -1,0 +1,328 @@
+"""Jobs on a `type: slurm` compute target, against a real Slurm (slurmctld + slurmd + munged on
+this machine, started by the `slurm` fixture), through the real `trainyard` CLI: each run is one
+`sbatch` of the script Trainyard writes, its status is what squeue/scontrol say, cancel is scancel,
+Slurm enforces the time limit, srun starts a distributed run's ranks, a sweep's trials are Slurm
+jobs of their own."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+TIMEOUT = 240  # a cold, loaded 2-core machine
+
+
+def cli(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "engine.cli.main", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=dict(os.environ),
+    )
+
+
+def ok(*args: str, cwd: Path | None = None, timeout: float = 300) -> str:
+    res = cli(*args, cwd=cwd, timeout=timeout)
+    assert res.returncode == 0, (args, res.stdout, res.stderr)
+    return res.stdout
+
+
+def show(name: str) -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads(ok("job", "show", "-n", name, "-o", "json"))
+    return doc
+
+
+def wait_for(what: str, check: Callable[[], Any], timeout: float = TIMEOUT) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def slurm_job_state(job_id: str) -> str:
+    out = subprocess.run(
+        ["scontrol", "-o", "show", "job", job_id], capture_output=True, text=True, check=False
+    ).stdout
+    fields = dict(w.split("=", 1) for w in out.split() if "=" in w)
+    return fields.get("JobState", "")
+
+
+@pytest.fixture
+def ws(tmp_path: Path, slurm: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A workspace with a Slurm target `cluster` (this machine is the login node) and `cluster-x`
+    (the same, each job taking the whole node: --exclusive)."""
+    ws = tmp_path / "ws"
+    monkeypatch.setenv("TRAINYARD_WORKSPACE", str(ws))
+    monkeypatch.setenv("TRAINYARD_CANCEL_GRACE", "2")
+    monkeypatch.setenv("TRAINYARD_SLURM_POLL_SECONDS", "0.5")
+    ok("init", str(ws))
+    for name, extra in (("cluster", ""), ("cluster-x", 'sbatch: ["--exclusive"]\n')):
+        spec = tmp_path / f"{name}.yml"
+        spec.write_text(
+            f"name: {name}\ntype: slurm\nlocal: true\npartition: {slurm['SLURM_PARTITION']}\n"
+            f'time_limit: "10"\n{extra}'
+        )
+        ok("compute", "create", "-f", str(spec))
+    yield ws
+    for run in json.loads(ok("job", "list", "-o", "json")):
+        if run["status"] not in ("Completed", "Failed", "Canceled"):
+            cli("job", "cancel", "-n", run["name"])
+
+
+def project(tmp_path: Path, files: dict[str, str]) -> Path:
+    root = tmp_path / "proj"
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(textwrap.dedent(text))
+    return root
+
+
+def submit(job: Path, *sets: str) -> str:
+    args = ["job", "create", "-f", str(job), "-o", "json"]
+    for s in sets:
+        args += ["--set", s]
+    return str(json.loads(ok(*args))["name"])
+
+
+TRAIN = """\
+import os, sys, time
+print("first line", flush=True)
+from azureml.core import Run
+run = Run.get_context()
+for i in range(3):
+    run.log("loss", 1.0 / (i + 1))
+gate = sys.argv[1] if len(sys.argv) > 1 else ""
+while gate and not os.path.exists(gate):
+    time.sleep(0.2)
+os.makedirs("outputs", exist_ok=True)
+open("outputs/model.txt", "w").write("weights")
+print("job", os.environ["SLURM_JOB_ID"], "done", flush=True)
+"""
+
+
+def test_job_runs_as_one_sbatch_with_metrics_streamed_and_outputs_back(ws: Path, tmp_path: Path) -> None:
+    gate = tmp_path / "gate"
+    proj = project(
+        tmp_path,
+        {
+            "train.py": TRAIN,
+            "job.yml": f"""\
+        command: python train.py {gate}
+        code: .
+        compute: azureml:cluster
+        """,
+        },
+    )
+    name = submit(proj / "job.yml")
+    # The metrics arrive while the Slurm job still runs (it waits for the gate).
+    running = wait_for(
+        "the loss while the job runs",
+        lambda: (d := show(name))["metrics"].get("loss") == 1 / 3 and d["status"] == "Running" and d,
+    )
+    job_id = running["properties"]["slurm_job_id"]
+    assert slurm_job_state(job_id) == "RUNNING"
+    gate.touch()
+    assert cli("job", "stream", "-n", name, timeout=TIMEOUT).returncode == 0
+    doc = show(name)
+    assert doc["status"] == "Completed", doc["error"]
+    assert slurm_job_state(job_id) == "COMPLETED"
+    run_dir = Path(doc["run_dir"])
+    script = (run_dir / "azureml-logs" / "slurm_job.sh").read_text()
+    assert "#SBATCH --partition=debug" in script and "#SBATCH --time=10" in script
+    log = (run_dir / "azureml-logs" / "70_driver_log.txt").read_text()
+    assert "first line" in log and f"job {job_id} done" in log
+    history = json.loads(ok("job", "metrics", "-n", name, "--metric", "loss", "-o", "json"))
+    assert [round(p["value"], 3) for p in history] == [1.0, 0.5, 0.333]
+    assert (run_dir / "outputs" / "model.txt").read_text() == "weights"
+    statuses = [s["status"] for s in doc["status_history"]]
+    assert statuses.index("Queued") < statuses.index("Running") < statuses.index("Completed")
+
+
+def test_job_waits_pending_while_another_holds_the_node_and_says_why(ws: Path, tmp_path: Path) -> None:
+    gate = tmp_path / "gate"
+    proj = project(
+        tmp_path,
+        {
+            "train.py": TRAIN,
+            "job.yml": f"""\
+        command: python train.py {gate}
+        code: .
+        compute: azureml:cluster-x
+        """,
+        },
+    )
+    holder = submit(proj / "job.yml")
+    wait_for("the first job to run", lambda: show(holder)["status"] == "Running")
+    waiting = submit(proj / "job.yml")
+    doc = wait_for(
+        "the second job to wait in Slurm's queue",
+        lambda: (
+            (d := show(waiting))["properties"].get("slurm_state") == "PENDING"
+            and "Resources" in (d["properties"].get("slurm_reason") or "")
+            and d
+        ),
+    )
+    assert doc["status"] == "Queued"
+    assert slurm_job_state(doc["properties"]["slurm_job_id"]) == "PENDING"
+    human = ok("job", "show", "-n", waiting)
+    assert "waiting because:  Resources (waiting for resources" in human
+    log = (Path(doc["run_dir"]) / "azureml-logs" / "70_driver_log.txt").read_text()
+    assert "is PENDING: Resources" in log
+    # The compute page's data: the partition, the node taken, the user's queue with the reason.
+    cluster = json.loads(ok("compute", "show", "-n", "cluster-x", "-o", "json"))["cluster"]
+    assert cluster["error"] is None and [p["partition"] for p in cluster["partitions"]] == ["debug*"]
+    assert set(cluster["node_states"]) <= {"allocated", "mixed"}
+    queue = {j["job_id"]: j for j in cluster["queue"]}
+    assert queue[doc["properties"]["slurm_job_id"]]["state"] == "PENDING"
+    assert queue[doc["properties"]["slurm_job_id"]]["reason"] == "Resources"
+    gate.touch()  # the first job ends: the second gets the node
+    for name in (holder, waiting):
+        assert cli("job", "stream", "-n", name, timeout=TIMEOUT).returncode == 0
+        assert show(name)["status"] == "Completed"
+
+
+def test_cancel_is_scancel_of_the_job(ws: Path, tmp_path: Path) -> None:
+    proj = project(
+        tmp_path,
+        {
+            "train.py": TRAIN,
+            "job.yml": f"""\
+        command: python train.py {tmp_path / "never"}
+        code: .
+        compute: azureml:cluster
+        """,
+        },
+    )
+    name = submit(proj / "job.yml")
+    doc = wait_for("the job to run", lambda: (d := show(name))["status"] == "Running" and d)
+    job_id = doc["properties"]["slurm_job_id"]
+    ok("job", "cancel", "-n", name)
+    done = wait_for(
+        "the run to end", lambda: (d := show(name))["status"] in ("Canceled", "Failed", "Completed") and d
+    )
+    assert done["status"] == "Canceled", done["error"]
+    assert slurm_job_state(job_id) == "CANCELLED"
+    assert subprocess.run(["pgrep", "-f", str(tmp_path / "never")], check=False).returncode == 1
+
+
+def test_time_limit_ends_the_job_as_timeout(ws: Path, tmp_path: Path) -> None:
+    proj = project(
+        tmp_path,
+        {
+            "train.py": TRAIN,
+            "job.yml": f"""\
+        command: python train.py {tmp_path / "never"}
+        code: .
+        compute: azureml:cluster
+        limits:
+          timeout: 20
+        """,
+        },
+    )
+    name = submit(proj / "job.yml")
+    doc = wait_for("the job to run", lambda: (d := show(name))["status"] == "Running" and d)
+    script = (Path(doc["run_dir"]) / "azureml-logs" / "slurm_job.sh").read_text()
+    assert "#SBATCH --time=0:00:20" in script  # the job's limit wins over the target's default
+    # Slurm rounds it up to a minute and checks limits every ~30 s.
+    done = wait_for(
+        "Slurm to end the job",
+        lambda: (d := show(name))["status"] in ("Failed", "Completed", "Canceled") and d,
+        300,
+    )
+    assert done["status"] == "Failed"
+    assert "TIMEOUT" in done["error"] and "time limit" in done["error"], done["error"]
+    assert slurm_job_state(done["properties"]["slurm_job_id"]) == "TIMEOUT"
+
+
+DDP = """\
+import os
+import torch
+import torch.distributed as dist
+dist.init_process_group("gloo")
+rank, world = dist.get_rank(), dist.get_world_size()
+t = torch.tensor([float(rank + 1)])
+dist.all_reduce(t)
+print(f"rank {rank}/{world} slurm task {os.environ['SLURM_PROCID']} master {os.environ['MASTER_ADDR']}"
+      f" sum {t.item()}", flush=True)
+if rank == 0:
+    from azureml.core import Run
+    Run.get_context().log("sum", t.item())
+dist.destroy_process_group()
+"""
+
+
+def test_two_task_ddp_through_srun(ws: Path, tmp_path: Path) -> None:
+    proj = project(
+        tmp_path,
+        {
+            "ddp.py": DDP,
+            "job.yml": f"""\
+        command: python ddp.py
+        code: .
+        compute: azureml:cluster
+        environment:
+          python: {{interpreter_path: {sys.executable}}}
+        distribution:
+          type: pytorch
+          process_count_per_instance: 2
+        resources:
+          instance_count: 1
+        """,
+        },
+    )
+    name = submit(proj / "job.yml")
+    assert cli("job", "stream", "-n", name, timeout=TIMEOUT).returncode == 0, show(name)["error"]
+    doc = show(name)
+    assert doc["status"] == "Completed" and doc["metrics"]["sum"] == 3.0
+    logs = Path(doc["run_dir"]) / "azureml-logs"
+    script = (logs / "slurm_job.sh").read_text()
+    assert "#SBATCH --ntasks-per-node=2" in script and "srun " in script
+    for rank in (0, 1):
+        text = (logs / f"70_driver_log_{rank}.txt").read_text()
+        assert f"rank {rank}/2 slurm task {rank} master " in text and "sum 3.0" in text, text
+
+
+def test_sweep_trials_are_slurm_jobs(ws: Path, tmp_path: Path) -> None:
+    proj = project(
+        tmp_path,
+        {
+            "score.py": """\
+        import sys
+        from azureml.core import Run
+        Run.get_context().log("score", float(sys.argv[1]))
+        """,
+            "sweep.yml": """\
+        type: sweep
+        trial:
+          command: python score.py ${{search_space.x}}
+          code: .
+          compute: azureml:cluster
+        search_space:
+          x: {type: choice, values: [1, 2]}
+        sampling_algorithm: grid
+        objective: {goal: maximize, primary_metric: score}
+        limits: {max_total_trials: 2, max_concurrent_trials: 2}
+        """,
+        },
+    )
+    name = submit(proj / "sweep.yml")
+    assert cli("job", "stream", "-n", name, timeout=TIMEOUT).returncode == 0
+    trials = json.loads(ok("job", "list", "--parent-job-name", name, "-o", "json"))
+    assert sorted(t["status"] for t in trials) == ["Completed", "Completed"]
+    job_ids = {show(t["name"])["properties"]["slurm_job_id"] for t in trials}
+    assert len(job_ids) == 2 and all(slurm_job_state(j) == "COMPLETED" for j in job_ids)
+    assert "best trial:" in ok("job", "show", "-n", name)
