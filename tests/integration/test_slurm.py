@@ -326,3 +326,53 @@ def test_sweep_trials_are_slurm_jobs(ws: Path, tmp_path: Path) -> None:
     job_ids = {show(t["name"])["properties"]["slurm_job_id"] for t in trials}
     assert len(job_ids) == 2 and all(slurm_job_state(j) == "COMPLETED" for j in job_ids)
     assert "best trial:" in ok("job", "show", "-n", name)
+
+
+def test_login_node_over_ssh(
+    ws: Path, tmp_path: Path, slurm: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The login node reached over SSH (a real sshd on loopback whose sessions see the cluster's
+    SLURM_CONF, as a login node's do): the code goes through the SSH content store into work_dir,
+    sbatch/squeue run there, the log and metrics come back by offset, the outputs too."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engine" / "runs"))
+    from sshd import start_sshd
+
+    home = tmp_path / "home"  # the supervisor reads ~/.ssh: give it an empty one
+    (home / ".ssh").mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    server = start_sshd(tmp_path / "sshd", extra_config=f"SetEnv SLURM_CONF={slurm['SLURM_CONF']}\n")
+    try:
+        shared = tmp_path / "shared"
+        spec = tmp_path / "login.yml"
+        spec.write_text(
+            f"name: login\ntype: slurm\nhost: 127.0.0.1\nport: {server.port}\nuser: {server.user}\n"
+            f"key_file: {server.key}\nknown_hosts: {server.known_hosts}\npartition: debug\n"
+            f"work_dir: {shared}\n"
+        )
+        ok("compute", "create", "-f", str(spec))
+        gate = tmp_path / "gate"
+        gate.touch()
+        proj = project(
+            tmp_path,
+            {
+                "train.py": TRAIN,
+                "job.yml": f"""\
+            command: python3 train.py {gate}
+            code: .
+            compute: azureml:login
+            """,
+            },
+        )
+        name = submit(proj / "job.yml")
+        assert cli("job", "stream", "-n", name, timeout=TIMEOUT).returncode == 0, show(name)["error"]
+        doc = show(name)
+        assert doc["status"] == "Completed" and doc["metrics"]["loss"] == 1 / 3
+        assert doc["properties"]["remote_dir"] == f"{shared}/{name}"
+        assert slurm_job_state(doc["properties"]["slurm_job_id"]) == "COMPLETED"
+        run_dir = Path(doc["run_dir"])
+        assert f"--chdir={shared}/{name}/wd" in (run_dir / "azureml-logs" / "slurm_job.sh").read_text()
+        assert "first line" in (run_dir / "azureml-logs" / "70_driver_log.txt").read_text()
+        assert (run_dir / "outputs" / "model.txt").read_text() == "weights"
+        assert not (shared / name).exists()  # removed once the outputs came back
+    finally:
+        server.stop()
