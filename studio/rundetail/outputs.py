@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 from engine import entities as E
 from studio.errors import one_line, show_error
 from studio.rundetail.filelist import TOPS, FilePreview, RunFile, list_run_files, read_preview
+from studio.rundetail.tablepreview import TABLE_SUFFIXES, TablePreview, parse_table, pretty_json
 from studio.style import fmt_size, fmt_time, mono_font, muted, plural
 from studio.tasks import BackgroundOp
 from studio.widgets import EmptyState
@@ -137,6 +138,7 @@ class OutputsTab(QWidget):
         self.text_view.setFont(mono_font())
         self.text_view.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
         self.image_view = ImagePreview()
+        self.table_view = TablePreview()  # CSV / TSV files
         self.no_preview = EmptyState("No preview", "")
         preview_box = QWidget()
         pv = QVBoxLayout(preview_box)
@@ -145,7 +147,7 @@ class OutputsTab(QWidget):
         self.preview_title = muted(QLabel())
         self.preview_title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         pv.addWidget(self.preview_title)
-        for w in (self.preview_hint, self.text_view, self.image_view, self.no_preview):
+        for w in (self.preview_hint, self.text_view, self.image_view, self.table_view, self.no_preview):
             self.preview.addWidget(w)
         pv.addWidget(self.preview, 1)
 
@@ -366,7 +368,16 @@ class OutputsTab(QWidget):
         if rel != self._preview_for:
             return
         title = f"{rel}  ·  {fmt_size(preview.size)}"
-        if preview.kind == "text":
+        suffix = PurePosixPath(rel).suffix.lower()
+        if preview.kind == "text" and suffix in TABLE_SUFFIXES:
+            header, rows = parse_table(preview.text, TABLE_SUFFIXES[suffix], truncated=preview.truncated)
+            more = preview.truncated or preview.text.count("\n") > len(rows) + 1
+            self.preview_title.setText(f"{title}  ·  {'first ' if more else ''}{plural(len(rows), 'row')} shown")
+            self.table_view.set_table(header, rows)
+            self.preview.setCurrentWidget(self.table_view)
+        elif preview.kind == "text":
+            if suffix == ".json" and not preview.truncated and (pretty := pretty_json(preview.text)) is not None:
+                preview = FilePreview(preview.kind, preview.size, pretty, preview.truncated)
             if preview.truncated:
                 title += f"  ·  first {fmt_size(len(preview.text.encode()))} shown"
             self.preview_title.setText(title)
