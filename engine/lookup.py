@@ -50,6 +50,13 @@ class Lookup:
     def latest_metrics(self, name: str) -> dict[str, Any]:
         return {m.key: m.last_value for m in self._reader.metric_summaries(name)}
 
+    def pipeline_graph(self, name: str) -> E.PipelineGraph:
+        # Deferred: reading a launch spec costs ~40 ms of imports that `job list` and the `job show`
+        # of any other run must not pay (the budget above).
+        from engine.pipelines.graph import pipeline_graph
+
+        return pipeline_graph(self._reader, name)
+
 
 def open_lookup(path: str | os.PathLike[str] | None = None) -> Lookup | None:
     """A Lookup of the workspace at `path` (resolved as Engine.open does), or None (see above)."""

@@ -28,6 +28,7 @@ from engine.cli.web import open_in_studio
 from engine.environments.lock import read_lock
 from engine.errors import InvalidSpec, NotFound
 from engine.runtime.files import RunFiles
+from engine.runtime.pipelineplan import PIPELINE_PROPERTY
 from engine.runtime.sweepresults import SweepRecord
 
 SHOWN_FIELDS = ("name", "display_name", "experiment_name", "status", "compute", "environment", "command",
@@ -187,6 +188,10 @@ def job_show(ctx: click.Context, name: str, web: bool, workspace: str | None, ou
     lock = read_lock(RunFiles(Path(run.run_dir)).environment_lock)
     doc["environment_lock"] = lock.to_dict() if lock is not None else None
     doc["data"] = run_data_document(eng.run_data(name))
+    if PIPELINE_PROPERTY in run.properties:
+        graph = eng.pipeline_graph(name)
+        doc["steps"] = [{"name": s.name, "job": s.run_name, "status": s.status, "reused_from": s.reused_from,
+                         "error": s.error} for s in graph.steps]
     if web:
         open_in_studio(run.name, eng.location.folder, eng.location.storage / "studio-web.log")
     show(output_format, doc, lambda: _print_job(name, run, doc))
@@ -207,6 +212,11 @@ def _print_job(name: str, run: E.Run, doc: dict[str, Any]) -> None:
         click.echo(f"{'slurm job:':17} {slurm_job}" + (f" ({state})" if state and not run.is_terminal else ""))
         if run.status == "Queued" and run.properties.get("slurm_reason"):
             click.echo(f"{'waiting because:':17} {run.properties['slurm_reason']}")
+    if doc.get("steps"):
+        click.echo("steps:")
+        for s in doc["steps"]:
+            why = f" (reused from {s['reused_from']})" if s["reused_from"] else f" ({s['error']})" if s["error"] else ""
+            click.echo(f"  {s['name']}: {s['status']}, {s['job'] or 'no job'}{why}")
     sweep = SweepRecord.from_properties(run.properties)
     if sweep is not None:
         result = sweep.result

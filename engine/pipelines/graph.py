@@ -4,7 +4,7 @@ its child runs (one per started step) and what its controller recorded about ste
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from engine import entities as E
 from engine.errors import InvalidState
@@ -12,13 +12,17 @@ from engine.runtime.files import RunFiles
 from engine.runtime.launchspec import read_spec
 from engine.runtime.pipelineplan import PIPELINE_PROPERTY, REUSED_FROM, STEP_PROPERTY
 
-if TYPE_CHECKING:
-    from engine.store.protocol import Store
-
-__all__ = ["pipeline_graph"]
+__all__ = ["RunReader", "pipeline_graph"]
 
 
-def pipeline_graph(store: Store, run_name: str) -> E.PipelineGraph:
+class RunReader(Protocol):
+    """What the graph reads: the store, or engine.store.lite's reader (`job show`)."""
+
+    def get_run(self, name: str) -> E.Run: ...
+    def list_children(self, name: str) -> list[E.Run]: ...
+
+
+def pipeline_graph(store: RunReader, run_name: str) -> E.PipelineGraph:
     run = store.get_run(run_name)  # NotFound names close matches
     try:
         plan = read_spec(RunFiles(Path(run.run_dir)).spec).pipeline

@@ -5,6 +5,7 @@ CLI that submitted it; a dead controller is found and its steps stopped."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -158,3 +159,17 @@ def test_a_dead_controller_is_detected_and_its_steps_stopped(eng: Engine, tmp_pa
     assert final.status == "Failed" and "the pipeline's controller" in (final.error or "")
     step = eng.wait(f"{run.name}_a", timeout=60)
     assert step.status == "Canceled" and "controller died" in (step.error or "")
+
+
+def test_job_show_of_a_pipeline_lists_its_steps(eng: Engine, tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    run = eng.submit_pipeline(load_pipeline_file(pipeline(tmp_path / "p")))
+    eng.wait(run.name, timeout=180)
+    shown = cli("job", "show", "-n", run.name, "-o", "json")
+    steps = {s["name"]: s for s in json.loads(shown.stdout)["steps"]}
+    assert steps["bad"]["status"] == "Failed" and steps["bad"]["job"] == f"{run.name}_bad"
+    assert steps["after_bad"]["job"] is None and "step bad failed" in steps["after_bad"]["error"]
+    human = cli("job", "show", "-n", run.name).stdout
+    assert (
+        f"  a: Completed, {run.name}_a" in human
+        and "  after_bad: Canceled, no job (not run: step bad failed)" in human
+    )
