@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from engine import entities as E
 from engine.compute.procs import is_same_process_alive
+from engine.compute.slurm import RUN_STATE as SLURM_RUN_STATE
 from engine.compute.ssh import RUN_STATE, run_lock_held
 from engine.errors import InvalidState
 from engine.runs.heartbeat import ENV_HEARTBEAT_TIMEOUT, beat_timeout, beats_in
@@ -124,11 +125,12 @@ def _orphaned_elsewhere(store: Store, run: E.Run, age: float | None) -> str | No
 
 
 def _reattach(store: Store, run: E.Run) -> bool:
-    """An SSH run whose script was started on its host goes on there when its supervisor dies
+    """An SSH run whose script was started on its host (a Slurm run whose job was submitted) goes
+    on there when its supervisor dies
     (this machine rebooted, the supervisor was killed): start a new supervisor, which takes the
     run over (engine.runs.supervisor, reattach). False for any other run."""
     files = RunFiles(Path(run.run_dir))
-    if not (files.root / RUN_STATE).exists():
+    if not ((files.root / RUN_STATE).exists() or (files.root / SLURM_RUN_STATE).exists()):
         return False
     if run_lock_held(files):  # a supervisor (a reattached one) owns it already
         return True

@@ -13,7 +13,7 @@ from engine.compute.targets import run_environment
 from engine.runtime.files import RunFiles
 from engine.runtime.launchspec import LaunchSpec
 
-__all__ = ["record_slurm_state", "start_slurm"]
+__all__ = ["reattach_slurm", "record_slurm_state", "start_slurm"]
 
 
 def record_slurm_state(
@@ -85,4 +85,15 @@ def start_slurm(
     except BaseException:
         run.close()
         raise
+    return run
+
+
+def reattach_slurm(spec: LaunchSpec, files: RunFiles, store: Any, log: Callable[[str], None],
+                   note: Callable[[str], None]) -> SlurmRun:
+    """A new supervisor for a run whose Slurm job was submitted by one that died: the job goes on
+    in Slurm; this one follows it from where the other left off."""
+    run = make_slurm_run(files, spec, log, note,
+                         on_state=lambda st, job: record_slurm_state(store, spec.run_name, st, job, note))
+    run.reattach()
+    note(f"reattached to Slurm job {run.job_id} (the run's supervisor was restarted)")
     return run

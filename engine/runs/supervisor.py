@@ -353,15 +353,26 @@ class Supervisor:
         self.proc = run
         return True
 
+    def _reattach_slurm(self) -> bool:
+        """A Slurm run whose job was submitted by a supervisor that died: follow that job."""
+        from engine.compute.slurm import RUN_STATE
+        from engine.runs.slurmstart import reattach_slurm
+
+        if not (self.files.root / RUN_STATE).exists():
+            return False
+        self.proc = reattach_slurm(self.spec, self.files, self._store(), self.log, self._driver_note)
+        return True
+
     def _run(self) -> int:
-        if self.spec.placement.compute == "ssh":
+        if self.spec.placement.compute in ("ssh", "slurm"):
             from engine.compute.ssh import hold_run_lock  # the slow path's backend (see prepare_and_start)
 
             self._lock = hold_run_lock(self.files)
             if self._lock is None:  # another supervisor owns the run (two reattached it at once)
                 return 0
         times: tuple[float, float, float] | None = None
-        if not (self.spec.placement.compute == "ssh" and self._reattach_ssh()):
+        if not (self.spec.placement.compute == "ssh" and self._reattach_ssh()) and not (
+                self.spec.placement.compute == "slurm" and self._reattach_slurm()):
             ended, times = self._start_run()
             if ended is not None:
                 return ended

@@ -376,3 +376,60 @@ def test_login_node_over_ssh(
         assert not (shared / name).exists()  # removed once the outputs came back
     finally:
         server.stop()
+
+
+def test_a_killed_supervisor_is_replaced_and_follows_the_slurm_job(ws: Path, tmp_path: Path) -> None:
+    """kill -9 the run's supervisor while its Slurm job runs; opening the workspace again (what
+    starting Trainyard does) starts a new one that follows the same job: no metric lost or doubled."""
+    import signal
+
+    from engine.api import Engine
+
+    gate = tmp_path / "gate"
+    proj = project(
+        tmp_path,
+        {
+            "train.py": TRAIN,
+            "job.yml": f"""\
+        command: python train.py {gate}
+        code: .
+        compute: azureml:cluster
+        """,
+        },
+    )
+    name = submit(proj / "job.yml")
+    running = wait_for(
+        "the loss while the job runs",
+        lambda: (d := show(name))["metrics"].get("loss") == 1 / 3 and d["status"] == "Running" and d,
+    )
+    job_id = running["properties"]["slurm_job_id"]
+    eng = Engine.open(ws)
+    try:
+        first = eng.get_run(name).supervisor_pid
+        assert first is not None
+        os.kill(first, signal.SIGKILL)
+        wait_for(
+            "the supervisor to die",
+            lambda: (
+                subprocess.run(["kill", "-0", str(first)], capture_output=True, check=False).returncode != 0
+                or None
+            ),
+        )
+    finally:
+        eng.close()
+    assert slurm_job_state(job_id) == "RUNNING"  # Slurm's job goes on without it
+    again = Engine.open(ws)  # reconcile starts a new supervisor
+    try:
+        wait_for("a new supervisor", lambda: again.get_run(name).supervisor_pid not in (None, first))
+    finally:
+        again.close()
+    gate.touch()
+    assert cli("job", "stream", "-n", name, timeout=TIMEOUT).returncode == 0, show(name)["error"]
+    doc = show(name)
+    assert doc["status"] == "Completed" and slurm_job_state(job_id) == "COMPLETED"
+    history = json.loads(ok("job", "metrics", "-n", name, "--metric", "loss", "-o", "json"))
+    assert [round(p["value"], 3) for p in history] == [1.0, 0.5, 0.333]
+    log = (Path(doc["run_dir"]) / "azureml-logs" / "70_driver_log.txt").read_text()
+    assert log.count("first line") == 1 and f"job {job_id} done" in log
+    assert f"reattached to Slurm job {job_id}" in log
+    assert (Path(doc["run_dir"]) / "outputs" / "model.txt").read_text() == "weights"

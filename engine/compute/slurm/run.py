@@ -136,6 +136,16 @@ class SlurmRun:
         self.log(f"slurm: submitted job {job_id} ({rem})")
         return job_id
 
+    def reattach(self) -> None:
+        """Take over the job a supervisor before this one submitted (it died): its id from
+        slurm-run.json, the pulls going on from the offsets it reached."""
+        state = json.loads((self.files.root / RUN_STATE).read_text())
+        self.job_id = str(state["job_id"])
+        self.side.connect()
+        if self.side.puller is not None:
+            self.side.puller.load()
+        self.log(f"slurm: reattached to job {self.job_id} ({self.remote})")
+
     # ---------------------------------------------------------------- supervise
     def _pull(self) -> None:
         puller = self.side.puller
