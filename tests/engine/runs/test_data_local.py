@@ -342,7 +342,7 @@ inputs:
         "print('epochs', given['epochs'])\n"
         "print('rows', open(given['data'] + '/train.csv').read().splitlines())\n",
     )
-    name, log = run_job(eng, job)
+    _name, log = run_job(eng, job)
     assert "same path True" in log
     assert "epochs 3" in log
     assert "rows ['a,b', '1,2']" in log
