@@ -33,11 +33,12 @@ from engine.errors import InvalidSpec, TrainyardError
 from engine.runs.gpuassign import GpuAssigner, apply_assignment, script_pids
 from engine.runs.launch import INJECT_DIR, link_interpreter, materialize_code
 from engine.runs.logmirror import FolderMirror
+from engine.runs.runlocks import keep_build_lock, last_meaningful_line, record_interpreter_lock
 from engine.runs.tbingest import TensorBoardIngestor
 from engine.runtime.files import BUILD_LOG, RunFiles
 from engine.runtime.launchspec import read_spec
 from engine.tracking.inject.trainyard_run.envvars import PREFIX, RUN_IDENTITY
-from engine.workspace import env_cache_dir, models_dir_of_run
+from engine.workspace import models_dir_of_run
 
 if TYPE_CHECKING:
     from engine.environments.build import BuiltEnvironment
@@ -157,7 +158,7 @@ class Supervisor:
         if built is not None:  # record what really runs the script
             props = dict(store.get_run(self.run_name).properties)
             props.update({"environment_hash": built.spec_hash, "environment_cached": built.cached})
-            lock_id = self._safe(lambda: self._keep_lock(built))
+            lock_id = self._safe(lambda: keep_build_lock(built, self.files))
             if lock_id:
                 props["environment_lock"] = lock_id
             if built.image:
@@ -184,30 +185,6 @@ class Supervisor:
                     argv[0] = interpreter
             self._start_local(argv)
         store.set_status(self.run_name, "Running")
-
-    def _keep_lock(self, built: BuiltEnvironment) -> str | None:
-        """Copy the build's lock into the run folder (it outlives a pruned build); its id."""
-        from engine.environments.lock import read_lock, write_lock
-
-        lock = read_lock(Path(built.lock)) if built.lock else None
-        if lock is None:
-            return None
-        write_lock(self.files.environment_lock, lock)
-        return lock.id
-
-    def _record_interpreter_lock(self, store: SqlStore) -> None:
-        """A user-managed interpreter (or Trainyard's own): `pip freeze` of it at run start."""
-        from engine.environments.build.venv import uv_bin
-        from engine.environments.lock import interpreter_lock, write_lock
-
-        interpreter = store.get_run(self.run_name).properties.get("interpreter")
-        if not interpreter or not os.path.exists(interpreter):
-            return
-        lock = interpreter_lock(interpreter, uv_bin(), env_cache_dir() / "interpreter-locks")
-        write_lock(self.files.environment_lock, lock)
-        props = dict(store.get_run(self.run_name).properties)
-        props["environment_lock"] = lock.id
-        store.update_run(self.run_name, properties=props)
 
     def _start_ssh(self) -> None:
         """Connect to the SSH target (a connection, login or host-key failure fails the run while
@@ -384,7 +361,7 @@ class Supervisor:
                 store.set_status(self.run_name, status, at=at)
         self._safe(lambda: self._record_gpus(store))
         if times is not None:  # nothing was built: the lock is the interpreter's freeze, taken now
-            self._safe(lambda: self._record_interpreter_lock(store))
+            self._safe(lambda: record_interpreter_lock(store, self.run_name, self.files))
         self.log(f"started: {self.spec.argv}")
         # Where models the script registers (MLflow's registered_model_name=) are copied.
         models_dir = models_dir_of_run(self.files.root)
@@ -587,7 +564,7 @@ class Supervisor:
         if code < 0:
             name = signal.Signals(-code).name
             return f"{who} was killed by signal {-code} ({name})"
-        last = _last_meaningful_line(log)
+        last = last_meaningful_line(log)
         msg = f"{who} exited with code {code}"
         return f"{msg}: {last}" if last else msg
 
@@ -610,15 +587,3 @@ class Supervisor:
             self.log("poll error:\n" + traceback.format_exc())
             return None
 
-
-def _last_meaningful_line(path: Path, tail_bytes: int = 8192) -> str | None:
-    try:
-        with open(path, "rb") as f:
-            f.seek(0, os.SEEK_END)
-            size = f.tell()
-            f.seek(max(0, size - tail_bytes))
-            text = f.read().decode("utf-8", "replace")
-    except OSError:
-        return None
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    return lines[-1][:500] if lines else None
