@@ -24,6 +24,12 @@ DOC_TITLES = {
     "gpus-and-ssh.md": "GPUs and SSH hosts",
     "distributed.md": "Distributed runs",
     "mlflow-tensorboard-system.md": "MLflow, TensorBoard and system metrics",
+    "data.md": "Data inputs, outputs and assets",
+    "pipelines.md": "Pipelines: job files and components",
+    "pipelines-sdk.md": "Pipelines from Python, and their graph",
+    "slurm.md": "Slurm clusters",
+    "team-workspace.md": "A team workspace",
+    "packaging.md": "Installing Trainyard",
     "studio.md": "The studio",
     "architecture.md": "Architecture",
 }
