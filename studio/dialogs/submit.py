@@ -44,6 +44,7 @@ from engine.projects import (
 from engine.specs.pipeline import load_any_job
 from studio.dialogs.duration import DurationEdit
 from studio.dialogs.envvars import EnvVarsEditor
+from studio.dialogs.jobinputs import JobInputsEditor, declared_data
 from studio.dialogs.keys import no_default_buttons
 from studio.dialogs.pipelinepreview import PipelinePreview, describe_pipeline, is_pipeline_spec
 from studio.errors import one_line, show_error
@@ -70,6 +71,8 @@ class SubmitDialog(QDialog):
         self.folder = Path(folder).resolve()
         self.warnings: list[str] = []
         self.scan: ProjectScan | None = None
+        self._registered: tuple[list[Any], list[Any]] = ([], [])  # data assets, models: input choices
+        self.inputs_editor = JobInputsEditor()  # replaced by each job file's (see _job_changed)
         # A dropped job YAML opens on the job page with that file picked.
         self._job_file = script if script and script.endswith((".yml", ".yaml")) else None
         self._preferred = None if self._job_file else script
@@ -241,15 +244,15 @@ class SubmitDialog(QDialog):
     def _load(self) -> None:
         engine, folder = self.engine, self.folder
 
-        def fetch() -> tuple[ProjectScan, list[Any], list[Any], list[Any]]:
+        def fetch() -> tuple[ProjectScan, list[Any], list[Any], list[Any], tuple[list[Any], list[Any]]]:
             return (scan_project(folder), engine.list_experiments(), engine.list_compute_targets(),
-                    engine.list_all_environments())
+                    engine.list_all_environments(), (engine.list_data_assets(), engine.list_models()))
 
         BackgroundOp(self, fetch).success(self._loaded).failure(self._load_failed).run()
         self._preview(folder)
 
-    def _loaded(self, found: tuple[ProjectScan, list[Any], list[Any], list[Any]]) -> None:
-        scan, experiments, targets, environments = found
+    def _loaded(self, found: tuple[ProjectScan, list[Any], list[Any], list[Any], tuple[list[Any], list[Any]]]) -> None:
+        scan, experiments, targets, environments, self._registered = found
         self.scan = scan
         self._fill_experiments([e.name for e in experiments])
         self._fill_compute(targets)
@@ -446,12 +449,17 @@ class SubmitDialog(QDialog):
         self.pipeline_preview.setVisible(pipeline)
         if pipeline:
             self.pipeline_preview.show_spec(job.spec)
+        self.inputs_editor = JobInputsEditor()  # the job file's data inputs and outputs
+        self.inputs_editor.changed.connect(self._validate)
         if job is not None and job.spec is not None:
             for label, value in (describe_pipeline(job.spec) if pipeline else describe_job(job.spec)):
                 field = QLabel(value)
                 field.setWordWrap(True)
                 field.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
                 form.addRow(self._label(label), field)
+            if not pipeline and any(declared_data(job.spec)):  # data inputs or outputs
+                self.inputs_editor.set_job(*declared_data(job.spec), *self._registered)
+                form.addRow(self._label("Data"), self.inputs_editor)
         if self.job_radio.isChecked():
             self._mode_changed(True)
 
@@ -502,7 +510,7 @@ class SubmitDialog(QDialog):
             job = self.selected_job()
             if job is None:
                 return "Pick the job file to submit."
-            return job.error or ""
+            return job.error or self.inputs_editor.problem()
         if not self.script_combo.currentText().strip():
             if self._scanning:
                 return ""
@@ -557,7 +565,8 @@ class SubmitDialog(QDialog):
         """Reads every widget now (GUI thread); the returned function makes the spec anywhere."""
         if self.job_radio.isChecked():
             path = self.folder / str(self.job_combo.currentData())
-            return lambda: load_any_job(path)
+            overrides = self.inputs_editor.overrides() or None  # as `job create -f FILE --set ...`
+            return lambda: load_any_job(path, overrides)
         kind, value = self.environment_choice()
         folder, script = self.folder, self.script_combo.currentText()
         experiment, arguments = self.experiment_combo.currentText(), self.arguments()
@@ -572,9 +581,8 @@ class SubmitDialog(QDialog):
     def _set_submitting(self, on: bool) -> None:
         self._submitting = on
         self.submit_button.setText("Submitting…" if on else "Submit")
-        self.script_page.setEnabled(not on)
-        self.job_page.setEnabled(not on)
-        self.mode_row.setEnabled(not on)
+        for part in (self.script_page, self.job_page, self.mode_row):
+            part.setEnabled(not on)
         self._validate()
 
     def _submitted(self, run: E.Run) -> None:
@@ -587,7 +595,6 @@ class SubmitDialog(QDialog):
         show_error(self, exc)
 
 
-def _choice(kind: str, value: str | None = None) -> str:
-    """Combo item data of an environment choice (a string: Qt compares it by value)."""
-    return f"{kind}:{value or ''}"
+def _choice(kind: str, value: str | None = None) -> str:  # an environment choice's item data
+    return f"{kind}:{value or ''}"  # a string: Qt compares it by value
 
