@@ -26,6 +26,7 @@ NAV_ICONS = {
     "compute": "compute",
     "models": "models",
     "data": "data",
+    "components": "components",
 }
 APP_ICON_SIZES = (16, 24, 32, 48, 64, 128, 256)
 

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 from engine import entities as E
 from studio import notify, theme
 from studio.bridge import Bridge
+from studio.browsers.components import ComponentBrowser
 from studio.browsers.compute import ComputeBrowser
 from studio.browsers.data import DataBrowser
 from studio.browsers.environments import EnvironmentBrowser
@@ -50,9 +51,9 @@ from studio.models.runs import RunTableModel
 from studio.style import heading, muted
 from studio.tasks import BackgroundOp
 
-PAGES = ("experiments", "runs", "environments", "compute", "models", "data")
+PAGES = ("experiments", "runs", "environments", "compute", "models", "data", "components")
 NAV_LABELS = {"experiments": "Experiments", "runs": "Runs", "environments": "Environments", "compute": "Compute",
-              "models": "Models", "data": "Data"}
+              "models": "Models", "data": "Data", "components": "Components"}
 SETTINGS = ("Trainyard", "Trainyard")
 
 if TYPE_CHECKING:  # these pull in pyqtgraph: imported on first use, not at start-up
@@ -138,9 +139,10 @@ class MainWindow(QMainWindow):
         self.compute_page = ComputeBrowser(engine, self.bridge, self.runs_model)
         self.models_page = ModelBrowser(engine, self.bridge)
         self.data_page = DataBrowser(engine)
+        self.components_page = ComponentBrowser(engine)
         self.pages = {"experiments": self.experiments_page, "runs": self.runs_page,
                       "environments": self.environments_page, "compute": self.compute_page,
-                      "models": self.models_page, "data": self.data_page}
+                      "models": self.models_page, "data": self.data_page, "components": self.components_page}
         for key in PAGES:
             self.stack.addWidget(self.pages[key])
         self.runs_page.openRun.connect(self.show_run)

@@ -30,7 +30,7 @@ def _column(proxy, col: int) -> list[str]:
 
 
 def test_navigation_order_and_shortcuts(qtbot, window):
-    assert [NAV_LABELS[k] for k in PAGES] == ["Experiments", "Runs", "Environments", "Compute", "Models", "Data"]
+    assert [NAV_LABELS[k] for k in PAGES] == ["Experiments", "Runs", "Environments", "Compute", "Models", "Data", "Components"]
     assert [window.nav.item(i).text() for i in range(window.nav.count())] == [NAV_LABELS[k] for k in PAGES]
     view_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&View")
     shortcuts = {a.text(): a.shortcut() for a in view_menu.actions()}

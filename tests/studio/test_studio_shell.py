@@ -84,7 +84,7 @@ def themed(qapp: QApplication, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]
 
 
 def test_every_navigation_icon_loads_and_draws(qapp: QApplication) -> None:
-    assert set(icons.NAV_ICONS) == {"experiments", "runs", "environments", "compute", "models", "data"}
+    assert set(icons.NAV_ICONS) == {"experiments", "runs", "environments", "compute", "models", "data", "components"}
     for name in [*icons.NAV_ICONS.values(), *icons.icon_names()]:
         ic = icons.icon(name)
         assert not ic.isNull(), name
