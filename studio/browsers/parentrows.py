@@ -9,14 +9,33 @@ from typing import Any
 
 from PySide6.QtCore import QEvent, QModelIndex, QObject, QPointF, Qt
 from PySide6.QtGui import QPainter, QPalette, QPolygonF
-from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleOptionViewItem, QTableView
+from PySide6.QtWidgets import (
+    QApplication,
+    QLineEdit,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QTableView,
+    QWidget,
+)
 
-from studio.models.runs import COL_NAME, DEPTH_ROLE, EXPAND_ROLE, RUN_ROLE, RunTableModel
+from studio.models.runs import COL_NAME, COL_TAGS, DEPTH_ROLE, EXPAND_ROLE, RUN_ROLE, RunTableModel
 
 ARROW = 16  # the width of one level of the tree (the arrow's column)
 
 
-class NameDelegate(QStyledItemDelegate):
+class KeepTypingDelegate(QStyledItemDelegate):
+    """An inline editor keeps what the user typed: Qt refills every open editor from the model
+    when its row changes (each status tick, each store report), which would otherwise wipe a
+    half-typed name or tag list, and Enter would then save the old text."""
+
+    def setEditorData(self, editor: QWidget, index: Any) -> None:
+        if isinstance(editor, QLineEdit) and editor.isModified():
+            return
+        super().setEditorData(editor, index)
+
+
+class NameDelegate(KeepTypingDelegate):
     """Paints the arrow of a parent row and indents child rows (only while grouped)."""
 
     def __init__(self, model: RunTableModel, parent: QObject | None = None) -> None:
@@ -74,6 +93,8 @@ class ParentRows(QObject):
         self.model = model
         self.delegate = NameDelegate(model, table)
         table.setItemDelegateForColumn(COL_NAME, self.delegate)
+        self.tags_delegate = KeepTypingDelegate(table)
+        table.setItemDelegateForColumn(COL_TAGS, self.tags_delegate)
         self._viewport = table.viewport()
         self._viewport.installEventFilter(self)
         table.installEventFilter(self)

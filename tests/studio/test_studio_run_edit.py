@@ -98,3 +98,24 @@ def test_rename_and_tag_inline_then_describe_in_the_dialog(qtbot, engine, window
         lambda: page.model.index(page.model.row_of(name), COL_NAME).data() == name, timeout=LOAD_MS
     )
     assert dialog.result() != QDialog.DialogCode.Accepted  # (it was driven, not accepted)
+
+
+def test_a_row_refreshed_while_typing_keeps_the_typed_text(qtbot, engine, window, submit):
+    """The store reports the run again (a status tick, another window's edit) while the user is
+    typing in its Tags cell: what they typed is what Enter saves."""
+    name = submit("--points", "3")
+    engine.wait(name, timeout=60)
+    page = window.runs_page
+    window.show_page("runs")
+    qtbot.waitUntil(lambda: page.model.row_of(name) is not None, timeout=LOAD_MS)
+    ix = page.model.index(page.model.row_of(name), COL_TAGS)
+    page.table.setCurrentIndex(ix)
+    page.table.setFocus()
+    qtbot.keyClick(page.table, Qt.Key.Key_F2)
+    editor = QApplication.focusWidget()
+    assert isinstance(editor, QLineEdit), editor
+    qtbot.keyClicks(editor, "stage=typed")
+    page.model.upsert([engine.get_run(name)])  # the row is reported again, unchanged
+    assert editor.text() == "stage=typed"
+    qtbot.keyClick(editor, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: engine.get_run(name).tags == {"stage": "typed"}, timeout=LOAD_MS)
