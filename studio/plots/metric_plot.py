@@ -21,7 +21,7 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 from studio.plots.colors import SERIES_COLORS, series_color
 from studio.plots.controls import PlotOptions
 from studio.plots.pyramid import PyramidCurve
-from studio.plots.series import Series
+from studio.plots.series import Series, StepAxis
 from studio.style import fmt_duration, fmt_number, fmt_value, plural
 
 CURVE_COLOR = SERIES_COLORS[0]
@@ -96,6 +96,7 @@ class MetricPlot(pg.PlotWidget):
         self.series: dict[str, Series] = {}
         self._curves: dict[str, _Curves] = {}
         self._single_point_range = False
+        self._step_axis: StepAxis | None = None
         item = self.getPlotItem()
         item.setDownsampling(auto=True, mode="peak")
         item.setClipToView(True)
@@ -174,19 +175,34 @@ class MetricPlot(pg.PlotWidget):
         """Show exactly these points (the whole history of the run's metric)."""
         self.set_series(DEFAULT_SERIES, steps, values, timestamps, label=self.key)
 
+    @property
+    def step_axis(self) -> StepAxis | None:
+        return self._step_axis
+
+    def set_step_axis(self, axis: StepAxis | None) -> None:
+        """The other metric the "metric" x mode plots against (PlotOptions.x_metric's points)."""
+        self._step_axis = axis
+        for s in self.series.values():
+            s.axis = axis
+        if self.options.x_mode == "metric":
+            for sid in self.series:
+                self._refresh(sid, title=False)
+            self.getPlotItem().getViewBox().enableAutoRange()
+
     # ------------------------------------------------------------------ options
     def set_options(self, options: PlotOptions) -> None:
         old, self.options = self.options, options
         if options.smoothing != old.smoothing:
             for s in self.series.values():
                 s.set_smoothing(options.smoothing)
-        if options.x_mode != old.x_mode:
+        if options.x_mode != old.x_mode or options.x_metric != old.x_metric:
             self._set_bottom_axis(options.x_mode)
+            self._style_axes()
         if options.log_y != old.log_y:
             self.getPlotItem().setLogMode(y=options.log_y)
         for sid in self.series:
             self._refresh(sid, title=False)
-        if options.x_mode != old.x_mode or options.log_y != old.log_y:
+        if (options.x_mode, options.x_metric, options.log_y) != (old.x_mode, old.x_metric, old.log_y):
             self.getPlotItem().getViewBox().enableAutoRange()
         self._hide_hover()
         self._update_title()
@@ -257,6 +273,8 @@ class MetricPlot(pg.PlotWidget):
             return f"{_dt.datetime.fromtimestamp(p.x):%Y-%m-%d %H:%M:%S} · step {p.step}"
         if mode == "relative" and self.series[p.series_id].has_stamps:
             return f"{fmt_duration(p.x)} after the first point · step {fmt_number(p.step)}"
+        if mode == "metric" and self.options.x_metric:
+            return f"{self.options.x_metric} {fmt_value(p.x)} · step {fmt_number(p.step)}"
         return f"step {p.step}"
 
     def _mouse_moved(self, pos: QPointF) -> None:
@@ -283,6 +301,7 @@ class MetricPlot(pg.PlotWidget):
             s = self.series[series_id] = Series(series_id, label or series_id or self.key,
                                                 color or series_color(len(self.series)))
             s.set_smoothing(self.options.smoothing)
+            s.axis = self._step_axis
             self._curves[series_id] = _Curves(self._new_curve(z=1))
             self._style(series_id)
             self._restyle_if_width_changed(len(self.series) - 1)
@@ -326,7 +345,13 @@ class MetricPlot(pg.PlotWidget):
     def _refresh(self, series_id: str, *, title: bool = True) -> None:
         s, c = self.series[series_id], self._curves[series_id]
         mode = self.options.x_mode
-        x = s.x(mode)
+        x, y, raw_y = s.x(mode), s.shown, s.values.view
+        if mode == "metric" and s.axis is not None:
+            # Against another metric: the points in the order of its values (a line from left to
+            # right, as clip-to-view needs), those before its first value left out.
+            order = np.argsort(x, kind="stable")
+            order = order[np.isfinite(x[order])]
+            x, y, raw_y = x[order], y[order], raw_y[order]
         smoothing = s.smoothing > 0
         symbols = len(s) < SYMBOLS_BELOW and not smoothing
         if symbols != c.symbols:
@@ -338,14 +363,14 @@ class MetricPlot(pg.PlotWidget):
                 c.main.setSymbolPen(None)
             else:
                 c.main.setSymbol(None)
-        c.main.setData(x, s.shown)
+        c.main.setData(x, y)
         if smoothing:
             if c.raw is None:
                 c.raw = self._new_curve(z=0)
                 faint = QColor(s.color)
                 faint.setAlpha(RAW_ALPHA)
                 c.raw.setPen(pg.mkPen(faint, width=1))
-            c.raw.setData(x, s.values.view)
+            c.raw.setData(x, raw_y)
         elif c.raw is not None:
             self.getPlotItem().removeItem(c.raw)
             c.raw = None
@@ -362,7 +387,7 @@ class MetricPlot(pg.PlotWidget):
         if lone and all(len(sr) == 1 for sr in lone) and not self.options.log_y:
             xs = np.array([float(sr.x(self.options.x_mode)[0]) for sr in lone])
             ys = np.array([float(sr.values.view[0]) for sr in lone])
-            if np.isfinite(ys).all():
+            if np.isfinite(ys).all() and np.isfinite(xs).all():
                 y_lo, y_hi = float(ys.min()), float(ys.max())
                 pad = (y_hi - y_lo) * 0.15 or abs(y_hi) * 0.1 or 1.0
                 x_pad = (float(xs.max()) - float(xs.min())) * 0.1 or 1.0
@@ -392,7 +417,8 @@ class MetricPlot(pg.PlotWidget):
             axis.setStyle(maxTickLevel=0)
             axis.setPen(pg.mkPen(QColor(self._muted_color)))
             axis.setTextPen(pg.mkPen(QColor(self._text_color)))
-        item.setLabel("bottom", AXIS_LABELS[self.options.x_mode], color=self._muted_color)
+        label = self.options.x_metric if self.options.x_mode == "metric" else AXIS_LABELS[self.options.x_mode]
+        item.setLabel("bottom", label, color=self._muted_color)
 
     def _apply_palette(self) -> None:
         """Colours from the widget palette, so the plot follows the light or dark theme."""

@@ -10,7 +10,29 @@ import numpy as np
 
 from studio.plots.smoothing import Ema
 
-X_MODES = ("step", "wall", "relative")
+X_MODES = ("step", "wall", "relative", "metric")
+
+
+class StepAxis:
+    """Another metric as the x axis (val_loss against epoch): a point's x is that metric's value
+    at the point's step, or at the nearest step before it (a metric logged less often holds its
+    value); NaN before its first point."""
+
+    def __init__(self, key: str, steps: np.ndarray, values: np.ndarray) -> None:
+        order = np.argsort(np.asarray(steps), kind="stable")
+        self.key = key
+        self.steps = np.asarray(steps, dtype=np.int64)[order]
+        self.values = np.asarray(values, dtype=np.float64)[order]
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def at(self, steps: np.ndarray) -> np.ndarray:
+        i = np.searchsorted(self.steps, steps, side="right") - 1
+        out = np.full(len(steps), np.nan)
+        ok = i >= 0
+        out[ok] = self.values[i[ok]]
+        return out
 
 
 class Growable:
@@ -52,6 +74,7 @@ class Series:
         self.smoothed = Growable(np.float64)
         self.has_stamps = True
         self.sorted = {"step": True, "time": True}  # whether x only grows (binary search works)
+        self.axis: StepAxis | None = None  # the x of the "metric" mode
         self._ema = Ema(0.0)
 
     def __len__(self) -> int:
@@ -93,6 +116,8 @@ class Series:
         return self._ema.weight
 
     def x(self, mode: str) -> np.ndarray:
+        if mode == "metric" and self.axis is not None:
+            return self.axis.at(self.steps.view)
         if mode == "wall" and self.has_stamps:
             return self.stamps.view
         if mode == "relative" and self.has_stamps:
@@ -110,6 +135,9 @@ class Series:
         n = len(xs)
         if n == 0:
             return None
+        if mode == "metric" and self.axis is not None:
+            gaps = np.abs(xs - x)
+            return None if np.isnan(gaps).all() else int(np.nanargmin(gaps))
         if not self.sorted["step" if mode == "step" or not self.has_stamps else "time"]:
             return int(np.nanargmin(np.abs(xs - x)))
         i = int(np.searchsorted(xs, x))

@@ -123,6 +123,24 @@ def test_x_axis_modes_and_log_scale(plot):
     assert not isinstance(plot.getPlotItem().getAxis("bottom"), pg.DateAxisItem)
 
 
+def test_a_metric_against_another_metric(plot):
+    """val_loss against epoch: each point's x is epoch's value at the same step (held from the
+    step before where epoch was logged less often); points before epoch's first are left out."""
+    from studio.plots.series import StepAxis
+
+    plot.set_history(np.array([0, 1, 2, 3, 4]), np.array([0.9, 0.7, 0.5, 0.4, 0.35]))
+    plot.set_options(PlotOptions(x_mode="metric", x_metric="epoch"))
+    plot.set_step_axis(StepAxis("epoch", np.array([1, 3]), np.array([10.0, 30.0])))
+    assert plot.curve.xData.tolist() == [10.0, 10.0, 30.0, 30.0]
+    assert plot.curve.yData.tolist() == [0.7, 0.5, 0.4, 0.35]
+    assert plot.getPlotItem().getAxis("bottom").labelText == "epoch"
+    assert plot.hover_at(29.0)[0].step in (3, 4)
+    assert plot.hover_text().splitlines()[0].startswith("epoch 30 · step ")
+    plot.set_options(PlotOptions(x_mode="step"))
+    assert plot.curve.xData.tolist() == [0, 1, 2, 3, 4]
+    assert plot.getPlotItem().getAxis("bottom").labelText == "step"
+
+
 def test_hover_reads_out_the_nearest_logged_point(qtbot, plot):
     plot.set_history(np.arange(0, 1000, 10), np.arange(100) * 0.5)
     points = plot.hover_at(433.0)
@@ -272,6 +290,41 @@ def test_a_logged_value_reaches_the_open_chart_quickly(qtbot, window, engine, su
     qtbot.waitUntil(lambda: plot.point_count() >= target, timeout=10_000)
     hold.write_text("")
     wait_status(window, name, "Completed")
+
+
+def test_pick_a_metric_as_the_x_axis_of_every_chart(qtbot, window, engine, make_project, tmp_path):
+    """The X axis menu lists the run's metrics; picking epoch plots every chart against it, the
+    epoch points read even though epoch's own chart was never built."""
+    folder = make_project(tmp_path / "epochs")
+    (folder / "epochs.py").write_text(textwrap.dedent("""
+        from azureml.core import Run
+        run = Run.get_context()
+        for e in range(6):
+            run.log("epoch", 2 * e)  # epochs numbered 0, 2, 4, ...: x is the value, not the step
+            run.log("val_loss", 1.0 / (e + 1))
+    """))
+    run = engine.submit(JobSpec(experiment_name="epochs", code_dir=folder, script="epochs.py"))
+    assert engine.wait(run.name, timeout=60).status == "Completed"
+    detail = window.show_run(run.name)
+    detail.show_tab("metrics")
+    tab = detail.metrics
+    tab.filter.setText("val_loss")  # epoch's own chart is filtered away and never built
+    qtbot.waitUntil(lambda: "val_loss" in tab.plots and tab.plots["val_loss"].point_count() == 6, timeout=10_000)
+    assert "epoch" not in tab.plots
+    combo = tab.controls.x_mode
+    items = [combo.itemText(i) for i in range(combo.count())]
+    assert items[:3] == ["Step", "Wall time", "Relative time"] and "epoch" in items and "val_loss" in items
+    combo.setCurrentIndex(items.index("epoch"))
+    assert tab.options().x_mode == "metric" and tab.options().x_metric == "epoch"
+    plot = tab.plots["val_loss"]
+    qtbot.waitUntil(lambda: plot.curve.xData is not None and plot.curve.xData.tolist() == [0, 2, 4, 6, 8, 10],
+                    timeout=10_000)
+    assert np.allclose(plot.curve.yData, [1.0 / (e + 1) for e in range(6)])
+    assert plot.getPlotItem().getAxis("bottom").labelText == "epoch"
+    if os.environ.get("TRAINYARD_SHOTS"):
+        window.grab().save(os.path.join(os.environ["TRAINYARD_SHOTS"], "metrics-against-epoch.png"))
+    combo.setCurrentIndex(0)
+    assert plot.curve.xData.tolist() == [0, 1, 2, 3, 4, 5]
 
 
 def test_system_metrics_have_their_own_section(qtbot, window, engine, make_project, tmp_path):
