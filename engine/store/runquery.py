@@ -14,12 +14,14 @@ from sqlalchemy.orm import aliased
 
 from engine import entities as E
 from engine.store.models import ExperimentRow, MetricSummaryRow, RunRow
-from engine.store.runsearch import looks_like_search, parse, where_search
+from engine.store.runsearch import as_number, json_text, looks_like_search, parse, where_search
 
 # What a runs table can be sorted by (the store sorts; a view never holds every row).
 RUN_SORTS = ("start", "name", "status", "experiment", "compute", "duration", "created", "tags")
 # ... and "metric:KEY": the latest value of a scalar metric (runs without it come last).
 METRIC_SORT = "metric:"
+# ... and "param:KEY": a parameter's value, numbers numerically before text (runs without it last).
+PARAM_SORT = "param:"
 
 
 def where_runs(q: Select[Any], text: str, include_archived: bool, dialect: str = "sqlite", *,
@@ -75,8 +77,18 @@ def sort_key(sort: str) -> Any:
     raise ValueError(f"unknown run sort {sort!r}; use one of {', '.join(RUN_SORTS)}")
 
 
-def order_runs(q: Select[Any], sort: str, descending: bool) -> Select[Any]:
+def order_runs(q: Select[Any], sort: str, descending: bool, dialect: str = "sqlite") -> Select[Any]:
     """Sort by `sort`, then by submission time and name so that pages never overlap or skip."""
+    def way(c: Any) -> Any:
+        return c.desc() if descending else c.asc()
+
+    if sort.startswith(PARAM_SORT) and len(sort) > len(PARAM_SORT):
+        # Parameters are logged as text ('0.01', 'adam'): those that read as numbers sort as
+        # numbers (1e-3 < 0.01 < 0.1), then the others by their text; runs without it come last.
+        text = json_text(RunRow.params, sort[len(PARAM_SORT):], dialect)
+        number = as_number(text, dialect)
+        return q.order_by(text.is_(None).asc(), number.is_(None).asc(), way(number), way(func.lower(text)),
+                          way(RunRow.created_at), way(RunRow.name))
     if sort.startswith(METRIC_SORT) and len(sort) > len(METRIC_SORT):
         summary = aliased(MetricSummaryRow)
         q = q.outerjoin(summary, and_(summary.run_name == RunRow.name,

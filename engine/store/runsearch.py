@@ -249,14 +249,14 @@ def _compare(column: Any, op: str, value: Any) -> ColumnElement[bool]:
     raise ValueError(op)
 
 
-def _json_text(column: Any, key: str, dialect: str) -> Any:
+def json_text(column: Any, key: str, dialect: str) -> Any:
     """A key of a JSON column as text ('0.01', 'dev'), NULL when absent."""
     if dialect == "postgresql":
         return column.op("->>", return_type=String)(key)
     return cast(func.json_extract(column, f'$."{key}"'), String)
 
 
-def _as_number(text: Any, dialect: str) -> Any:
+def as_number(text: Any, dialect: str) -> Any:
     """The text as a float where it is a number, else NULL (which matches no comparison)."""
     if dialect == "postgresql":
         number = r"^\s*[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?\s*$"
@@ -278,12 +278,12 @@ def _condition(c: Clause, dialect: str) -> ColumnElement[bool]:
             )
         )
     if c.kind == "param":
-        text = _json_text(RunRow.params, c.key, dialect)
+        text = json_text(RunRow.params, c.key, dialect)
         if isinstance(c.value, float):
-            return _compare(_as_number(text, dialect), c.op, c.value)
+            return _compare(as_number(text, dialect), c.op, c.value)
         return and_(text.is_not(None), _compare(text, c.op, c.value))
     if c.kind == "tag":
-        text = _json_text(RunRow.tags, c.key, dialect)
+        text = json_text(RunRow.tags, c.key, dialect)
         return and_(text.is_not(None), _compare(text, c.op, c.value))
     if c.key in NUMBER_ATTRIBUTES:
         column = getattr(RunRow, NUMBER_ATTRIBUTES[c.key])
@@ -298,10 +298,10 @@ def _condition(c: Clause, dialect: str) -> ColumnElement[bool]:
 def run_type(dialect: str) -> Any:
     """The Type column: 'sweep' or 'pipeline' (the run_type property), 'trial' (a child run with
     a primary metric: a sweep's), 'step' (another child run), else 'command'."""
-    kind = _json_text(RunRow.properties, RUN_TYPE, dialect)
+    kind = json_text(RunRow.properties, RUN_TYPE, dialect)
     child = RunRow.parent_name.is_not(None)
     return case(
-        (and_(child, _json_text(RunRow.properties, PRIMARY_METRIC, dialect).is_not(None)), "trial"),
+        (and_(child, json_text(RunRow.properties, PRIMARY_METRIC, dialect).is_not(None)), "trial"),
         (child, "step"),
         (kind.in_(("sweep", "pipeline")), kind),
         else_="command",

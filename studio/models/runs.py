@@ -162,10 +162,15 @@ class RunTableModel(ParentRowsMixin, QAbstractTableModel):
             self.set_query(sort=SORTS[column], descending=descending)
         elif len(COLUMNS) <= column < len(COLUMNS) + len(self._metric_keys):
             self.set_query(sort=f"metric:{self._metric_keys[column - len(COLUMNS)]}", descending=descending)
+        elif 0 <= column - len(COLUMNS) - len(self._metric_keys) < len(self._param_keys):
+            key = self._param_keys[column - len(COLUMNS) - len(self._metric_keys)]
+            self.set_query(sort=f"param:{key}", descending=descending)
 
     def sort_column(self) -> int:
         if self._query.sort.startswith("metric:") and self._query.sort[7:] in self._metric_keys:
             return len(COLUMNS) + self._metric_keys.index(self._query.sort[7:])
+        if self._query.sort.startswith("param:") and self._query.sort[6:] in self._param_keys:
+            return len(COLUMNS) + len(self._metric_keys) + self._param_keys.index(self._query.sort[6:])
         return next((c for c, s in SORTS.items() if s == self._query.sort), COL_STARTED)
 
     def metric_columns(self) -> list[str]:

@@ -143,6 +143,20 @@ def test_sort_by_a_metrics_latest_value_puts_runs_without_it_last(store: SqlStor
     assert _names(store.query_runs(sort="metric:acc", offset=1, limit=2)) == best_first[1:3]
 
 
+def test_sort_by_a_parameter_numbers_as_numbers_then_text_runs_without_it_last(store: SqlStore) -> None:
+    _seed(store)
+    store.ingest("calm_river_1", source="a", offset=1, last_seq=1, params={"lr": "0.01"})
+    store.ingest("brave_otter_2", source="a", offset=1, last_seq=1, params={"lr": "1e-3"})
+    store.ingest("quiet_heron_5", source="a", offset=1, last_seq=1, params={"lr": "0.1"})
+    store.ingest("Apple_pie_3", source="a", offset=1, last_seq=1, params={"lr": "auto"})
+    up = _names(store.query_runs(sort="param:lr", descending=False))
+    # 1e-3 < 0.01 < 0.1 (as numbers: as text '1e-3' would come last), then the text, then no lr.
+    assert up == ["brave_otter_2", "calm_river_1", "quiet_heron_5", "Apple_pie_3", "zesty_lemon_4"]
+    down = _names(store.query_runs(sort="param:lr", descending=True))
+    assert down == ["quiet_heron_5", "calm_river_1", "brave_otter_2", "Apple_pie_3", "zesty_lemon_4"]
+    assert _names(store.query_runs(sort="param:lr", offset=1, limit=2)) == down[1:3]
+
+
 def test_tags_filter_and_sort_runs_without_tags_last(store: SqlStore) -> None:
     _seed(store)
     store.update_run("calm_river_1", tags={"team": "vision", "stage": "prod"})

@@ -264,7 +264,7 @@ class Runs(SqlBase):
             # and all) of 100,000 runs is several times slower.
             q = order_runs(where_runs(select(RunRow.name).join(ExperimentRow, joined), text, include_archived,
                                       self.engine.dialect.name, top_level=top_level),
-                           sort, descending)
+                           sort, descending, self.engine.dialect.name)
             names = list(s.scalars(q.offset(max(0, offset)).limit(max(0, limit))))
             if not names:
                 return []
