@@ -312,7 +312,7 @@ class MainWindow(QMainWindow):
 
     def show_experiment_runs(self, experiment: str) -> None:
         self.show_page("runs")
-        self.runs_page.filter_edit.setText(experiment)
+        self.runs_page.show_experiment(experiment)
 
     def show_asset(self, kind: str, name: str, version: int) -> None:
         """The Data page (or the Models page) with one asset version selected."""

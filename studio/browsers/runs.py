@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from PySide6.QtCore import (
     QItemSelection,
@@ -153,10 +154,8 @@ class RunBrowser(Page):
         model.modelReset.connect(self._layout_columns)
         model.queryApplied.connect(self._restore_selection)
         model.countsChanged.connect(self._update_counts)
-        saved = settings().value(SETTINGS_KEY, [])
-        model.set_metric_columns([str(k) for k in (saved if isinstance(saved, list) else [saved]) if k])
-        saved = settings().value(PARAMS_KEY, [])
-        model.set_param_columns([str(k) for k in (saved if isinstance(saved, list) else [saved]) if k])
+        self.experiment: str | None = None  # shown by show_experiment: its own remembered columns
+        self._load_columns()
         model.set_engine(engine)
         self._load_metric_keys()
         self._update_counts(model.rowCount(), model.total_count)
@@ -241,10 +240,31 @@ class RunBrowser(Page):
         all_archived = bool(names) and all(self.model.is_archived(n) for n in names)
         b["archive"].setText("Unarchive" if all_archived else "Archive")
 
+    def show_experiment(self, experiment: str) -> None:
+        """The runs of one experiment, with the metric and parameter columns last chosen for it
+        (the first time, those chosen for all runs). Changing the filter leaves the experiment."""
+        self.experiment = experiment
+        self._load_columns()
+        self.filter_edit.setText(experiment)
+        self._apply_filter()
+
+    def _columns_key(self, key: str) -> str:
+        """Where the columns are remembered: per experiment while one is shown, else for all runs."""
+        if self.experiment is None:
+            return key
+        return f"runsTable/experiments/{quote(self.experiment, safe='')}/{key.rsplit('/', 1)[1]}"
+
+    def _load_columns(self) -> None:
+        for key, show in ((SETTINGS_KEY, self.model.set_metric_columns), (PARAMS_KEY, self.model.set_param_columns)):
+            saved = settings().value(self._columns_key(key))
+            if saved is None:
+                saved = settings().value(key, [])
+            show([str(k) for k in (saved if isinstance(saved, list) else [saved]) if k])
+
     def apply_view(self, query: str, columns: list[str]) -> None:
         """Show a saved view: its query and its metric columns."""
         self.model.set_metric_columns(columns)
-        settings().setValue(SETTINGS_KEY, columns)
+        settings().setValue(self._columns_key(SETTINGS_KEY), columns)
         self.filter_edit.setText(query)
         self._apply_filter()
 
@@ -255,6 +275,9 @@ class RunBrowser(Page):
     # ---------------------------------------------------------------- filter, counts, columns
     def _apply_filter(self) -> None:
         self._filter_timer.stop()
+        if self.experiment is not None and self.filter_edit.text().strip() != self.experiment:
+            self.experiment = None  # the filter moved away from the experiment: the general columns
+            self._load_columns()
         self.model.set_query(text=self.filter_edit.text())
         self.table.scrollToTop()
 
@@ -315,13 +338,13 @@ class RunBrowser(Page):
         """Add (or remove) a column with the latest value of metric `key`; remembered."""
         keys = [k for k in self.model.metric_columns() if k != key] + ([key] if shown else [])
         self.model.set_metric_columns(keys)
-        settings().setValue(SETTINGS_KEY, keys)
+        settings().setValue(self._columns_key(SETTINGS_KEY), keys)
 
     def show_param_column(self, key: str, shown: bool = True) -> None:
         """Add (or remove) a column with each run's value of parameter `key`; remembered."""
         keys = [k for k in self.model.param_columns() if k != key] + ([key] if shown else [])
         self.model.set_param_columns(keys)
-        settings().setValue(PARAMS_KEY, keys)
+        settings().setValue(self._columns_key(PARAMS_KEY), keys)
 
     # ---------------------------------------------------------------- selection
     def run_at(self, row: int) -> E.Run | None:

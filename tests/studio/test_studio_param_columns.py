@@ -85,3 +85,40 @@ def test_parameter_columns_show_each_runs_value_and_are_remembered(qtbot, engine
     from studio.browsers.runs import PARAMS_KEY, settings
 
     assert settings().value(PARAMS_KEY) == ["optimizer", "lr"]
+
+
+def test_columns_are_remembered_per_experiment(qtbot, engine, window, tmp_path):
+    """Columns chosen while an experiment's runs are shown (opened from the Experiments page) are
+    that experiment's: another experiment keeps its own, and all runs keep the general ones."""
+    code = tmp_path / "p"
+    code.mkdir()
+    (code / "fit.py").write_text(SCRIPT)
+    for experiment in ("vision", "speech"):
+        run = engine.submit(JobSpec(experiment_name=experiment, code_dir=code, script="fit.py",
+                                    arguments=("0.1", "sgd")))
+        assert engine.wait(run.name, timeout=60).status == "Completed"
+    page = window.runs_page
+
+    def headers() -> list[str]:
+        return [page.model.headerData(c, Qt.Orientation.Horizontal) for c in range(len(COLUMNS), page.model.columnCount())]
+
+    window.show_experiment_runs("vision")
+    assert page.experiment == "vision" and page.filter_edit.text() == "vision"
+    page.show_metric_column("loss")
+    page.show_param_column("lr")
+    assert headers() == ["loss", "lr"]
+
+    window.show_experiment_runs("speech")
+    assert headers() == []  # nothing chosen for speech (nor for all runs) yet
+    page.show_param_column("optimizer")
+    assert headers() == ["optimizer"]
+
+    window.show_experiment_runs("vision")
+    assert headers() == ["loss", "lr"]
+    qtbot.waitUntil(lambda: page.model.is_ready() and page.model.rowCount() == 1, timeout=20_000)
+
+    page.filter_edit.clear()  # all runs: the general columns (none chosen)
+    qtbot.waitUntil(lambda: page.experiment is None, timeout=20_000)
+    assert headers() == []
+    window.show_experiment_runs("speech")
+    assert headers() == ["optimizer"]
