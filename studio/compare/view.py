@@ -39,6 +39,7 @@ from studio.plots.chart_grid import ChartGrid
 from studio.plots.colors import series_color
 from studio.plots.controls import PlotControls, PlotOptions
 from studio.plots.metric_plot import MetricPlot
+from studio.plots.xmetric import XMetricPoints
 from studio.style import STATUS_COLORS, color_icon, heading, muted, plural, status_label
 from studio.tasks import BackgroundOp
 from studio.widgets import EmptyState, Page, scroll_area
@@ -110,6 +111,7 @@ class CompareView(Page):
         charts_lay = QVBoxLayout(charts)
         charts_lay.setContentsMargins(0, 8, 0, 0)
         self.controls = PlotControls()
+        self._x = XMetricPoints()  # the x metric's points per run, when it is not a chart here
         self.controls.optionsChanged.connect(self._options_changed)
         bar = QHBoxLayout()
         bar.addStretch(1)
@@ -217,6 +219,9 @@ class CompareView(Page):
         state = self._state
         state.counts = {name: {key: plot.point_count(name) for key, plot in self.grid.plots.items()}
                         for name in self.run_names}
+        if self._x.key and self._x.key not in self.grid.plots:  # the x metric, read for the axis alone
+            for name in self.run_names:
+                state.counts[name][self._x.key] = self._x.count(name)
         self._requested = set(self.grid.plots)
         engine = self.engine
         (BackgroundOp(self, lambda: fetch_compare(engine, state))
@@ -232,6 +237,8 @@ class CompareView(Page):
         for (name, key), new in update.points.items():
             plot = self.grid.plots.get(key)
             if plot is None:
+                if key == self._x.key:
+                    self._x.add(name, new.start, new.history)
                 continue
             h = new.history
             if new.start == 0:
@@ -239,6 +246,7 @@ class CompareView(Page):
                                 color=self.colors[name])
             elif new.start == plot.point_count(name):
                 plot.append_series(name, h.steps, h.values, h.timestamps)
+        self._update_x_axes()
         if update.runs:
             self._update_runs()
             self._fill_fields()
@@ -305,6 +313,7 @@ class CompareView(Page):
 
     def _fill_metric_list(self) -> None:
         union, shared = self._scalar_keys()
+        self.controls.set_metric_keys(union)  # any of them as the x axis
         chosen = set(self._chosen if self._chosen is not None else self._default_choice())
         self.metric_list.blockSignals(True)
         self.metric_list.clear()
@@ -343,6 +352,20 @@ class CompareView(Page):
 
     def _options_changed(self, options: PlotOptions) -> None:
         self.grid.set_options(options)
+        x_key = options.x_metric if options.x_mode == "metric" else ""
+        if x_key != self._x.key:
+            self._x.reset(x_key)
+            self._update_x_axes()
+            self._resume()  # read the x metric's points
+
+    def _update_x_axes(self) -> None:
+        """Each run's series is plotted against that run's own x metric points."""
+        x_plot = self.grid.plots.get(self._x.key)
+        for name in self.run_names:
+            axis = self._x.axis(name, x_plot.series.get(name) if x_plot is not None else None)
+            for plot in self.grid.plots.values():
+                if plot.step_axis(name) is not axis:
+                    plot.set_step_axis(axis, name)
 
     # ---------------------------------------------------------------- differences
     def _fill_fields(self) -> None:

@@ -26,6 +26,7 @@ from studio.style import fmt_duration, fmt_number, fmt_value, plural
 
 CURVE_COLOR = SERIES_COLORS[0]
 DEFAULT_SERIES = ""  # the one series of a single run's chart (set_history)
+ALL_SERIES = "\0all"  # set_step_axis: the axis of every series
 # Below this many points each one is also drawn as a dot (a single value has no line to draw).
 SYMBOLS_BELOW = 120
 # Hover read-out lists at most this many series (the ones nearest the cursor).
@@ -96,7 +97,7 @@ class MetricPlot(pg.PlotWidget):
         self.series: dict[str, Series] = {}
         self._curves: dict[str, _Curves] = {}
         self._single_point_range = False
-        self._step_axis: StepAxis | None = None
+        self._step_axes: dict[str, StepAxis | None] = {}  # per series; ALL_SERIES: the default
         item = self.getPlotItem()
         item.setDownsampling(auto=True, mode="peak")
         item.setClipToView(True)
@@ -175,17 +176,21 @@ class MetricPlot(pg.PlotWidget):
         """Show exactly these points (the whole history of the run's metric)."""
         self.set_series(DEFAULT_SERIES, steps, values, timestamps, label=self.key)
 
-    @property
-    def step_axis(self) -> StepAxis | None:
-        return self._step_axis
+    def step_axis(self, series_id: str = ALL_SERIES) -> StepAxis | None:
+        return self._step_axes.get(series_id, self._step_axes.get(ALL_SERIES))
 
-    def set_step_axis(self, axis: StepAxis | None) -> None:
-        """The other metric the "metric" x mode plots against (PlotOptions.x_metric's points)."""
-        self._step_axis = axis
-        for s in self.series.values():
-            s.axis = axis
-        if self.options.x_mode == "metric":
-            for sid in self.series:
+    def set_step_axis(self, axis: StepAxis | None, series_id: str = ALL_SERIES) -> None:
+        """The other metric the "metric" x mode plots against (PlotOptions.x_metric's points):
+        for every series, or for one (each run of a comparison has its own)."""
+        if series_id == ALL_SERIES:
+            self._step_axes = {ALL_SERIES: axis}
+        else:
+            self._step_axes[series_id] = axis
+        changed = [sid for sid in self.series if series_id in (ALL_SERIES, sid)]
+        for sid in changed:
+            self.series[sid].axis = axis
+        if self.options.x_mode == "metric" and changed:
+            for sid in changed:
                 self._refresh(sid, title=False)
             self.getPlotItem().getViewBox().enableAutoRange()
 
@@ -301,7 +306,7 @@ class MetricPlot(pg.PlotWidget):
             s = self.series[series_id] = Series(series_id, label or series_id or self.key,
                                                 color or series_color(len(self.series)))
             s.set_smoothing(self.options.smoothing)
-            s.axis = self._step_axis
+            s.axis = self.step_axis(series_id)
             self._curves[series_id] = _Curves(self._new_curve(z=1))
             self._style(series_id)
             self._restyle_if_width_changed(len(self.series) - 1)

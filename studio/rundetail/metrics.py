@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -25,7 +24,7 @@ from engine import entities as E
 from studio.plots.chart_grid import ChartGrid
 from studio.plots.controls import PlotControls, PlotOptions
 from studio.plots.metric_plot import DEFAULT_SERIES, MetricPlot
-from studio.plots.series import StepAxis
+from studio.plots.xmetric import XMetricPoints
 from studio.rundetail.fetch import DetailUpdate
 from studio.rundetail.gallery import ImageGallery, logged_images
 from studio.rundetail.objects import ObjectTables
@@ -46,9 +45,7 @@ class MetricsTab(QWidget):
         self.summaries: dict[str, E.MetricSummary] = {}
         self._object_counts: dict[str, int] = {}
         self._run_dir: Path | None = None
-        # The x metric's points when it has no chart of its own loaded (see _x_history).
-        self._x_points: tuple[np.ndarray, np.ndarray] = (np.empty(0, np.int64), np.empty(0))
-        self._x_axis: StepAxis | None = None
+        self._x = XMetricPoints()  # the x metric's points, when it has no chart of its own
 
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 10, 0, 0)
@@ -116,9 +113,9 @@ class MetricsTab(QWidget):
 
     def point_counts(self) -> dict[str, int]:
         counts = {key: plot.point_count() for key, plot in self.plots.items()}
-        x_key = self.options().x_metric if self.options().x_mode == "metric" else ""
+        x_key = self._x_key()
         if x_key and x_key not in counts:
-            counts[x_key] = len(self._x_points[1])
+            counts[x_key] = self._x.count(DEFAULT_SERIES)
         return counts
 
     def object_counts(self) -> dict[str, int]:
@@ -144,12 +141,11 @@ class MetricsTab(QWidget):
         self.controls.set_metric_keys([s.key for s in update.summaries
                                        if s.kind == "scalar" and s.count > 1 and not s.key.startswith(SYSTEM_PREFIX)])
         plots = self.plots
-        x_key = self.options().x_metric if self.options().x_mode == "metric" else ""
         for key, new in update.points.items():
             plot = plots.get(key)
             if plot is None:
-                if key == x_key:
-                    self._add_x_points(new.start, new.history)
+                if key == self._x.key:
+                    self._x.add(DEFAULT_SERIES, new.start, new.history)
                 continue
             h = new.history
             if new.start == 0:
@@ -173,43 +169,22 @@ class MetricsTab(QWidget):
     def set_options(self, options: PlotOptions) -> None:
         self.grid.set_options(options)
         self.system_grid.set_options(options)
-        if options.x_mode == "metric":
-            self._x_points = (np.empty(0, np.int64), np.empty(0))
-            self._x_axis = None
+        if self._x_key() != self._x.key:
+            self._x.reset(self._x_key())
             self._update_x_axis()
             self.needsData.emit()  # the x metric's points, if its chart has not loaded them
 
     # ---------------------------------------------------------------- another metric as x
-    def _add_x_points(self, start: int, history: E.MetricHistory) -> None:
-        steps, values = self._x_points
-        if start == 0:
-            steps, values = np.empty(0, np.int64), np.empty(0)
-        elif start != len(values):
-            return  # read while the choice changed; the next fetch starts from the count
-        self._x_points = (np.concatenate([steps, np.asarray(history.steps, np.int64)]),
-                          np.concatenate([values, np.asarray(history.values, np.float64)]))
-
-    def _x_history(self, key: str) -> tuple[np.ndarray, np.ndarray]:
-        """The x metric's points: from its own chart when that holds them, else read for the axis."""
-        plot = self.plots.get(key)
-        series = plot.series.get(DEFAULT_SERIES) if plot is not None else None
-        if series is not None and len(series):
-            return series.steps.view, series.values.view
-        return self._x_points
+    def _x_key(self) -> str:
+        options = self.options()
+        return options.x_metric if options.x_mode == "metric" else ""
 
     def _update_x_axis(self) -> None:
         """Hand every chart the x metric's points when they changed (or a chart is new)."""
-        options = self.options()
-        axis = self._x_axis
-        if options.x_mode == "metric" and options.x_metric:
-            steps, values = self._x_history(options.x_metric)
-            if axis is None or axis.key != options.x_metric or len(axis) != len(values):
-                axis = StepAxis(options.x_metric, steps.copy(), values.copy()) if len(values) else None
-        else:
-            axis = None
-        changed, self._x_axis = axis is not self._x_axis, axis
+        plot = self.plots.get(self._x.key)
+        axis = self._x.axis(DEFAULT_SERIES, plot.series.get(DEFAULT_SERIES) if plot is not None else None)
         for plot in self.plots.values():
-            if changed or plot.step_axis is not axis:
+            if plot.step_axis() is not axis:
                 plot.set_step_axis(axis)
 
     # ---------------------------------------------------------------- layout

@@ -135,3 +135,41 @@ def test_no_runs_shows_what_to_do(qtbot, window):
     view.show()
     assert view.stack.currentIndex() == 1
     assert "select two or more runs" in view.stack.currentWidget().text.text()
+
+
+def test_runs_compared_against_another_metric_each_use_their_own(qtbot, engine, compare, make_project, tmp_path):
+    """X axis ▸ epoch: every run's curve is drawn against that run's own epoch values (here one
+    run counts epochs by 1, the other by 5), read even though epoch is not a chart here."""
+    import textwrap
+
+    from engine.jobs.spec import JobSpec
+
+    folder = make_project(tmp_path / "epochs")
+    (folder / "epochs.py").write_text(textwrap.dedent("""
+        import sys
+        from azureml.core import Run
+        run = Run.get_context()
+        every = int(sys.argv[1])
+        for e in range(4):
+            run.log("epoch", e * every)
+            run.log("val_loss", 1.0 / (e + every))
+    """))
+    names = {}
+    for every in (1, 5):
+        run = engine.submit(JobSpec(experiment_name="epochs", code_dir=folder, script="epochs.py",
+                                    arguments=(str(every),)))
+        names[every] = run.name
+        assert engine.wait(run.name, timeout=60).status == "Completed"
+    view = compare([names[1], names[5]])
+    view.choose_metrics(["val_loss"])
+    qtbot.waitUntil(lambda: list(view.plots) == ["val_loss"]
+                    and all(view.plots["val_loss"].point_count(n) == 4 for n in names.values()), timeout=10_000)
+    combo = view.controls.x_mode
+    items = [combo.itemText(i) for i in range(combo.count())]
+    combo.setCurrentIndex(items.index("epoch"))
+    plot = view.plots["val_loss"]
+    qtbot.waitUntil(lambda: plot.curve_of(names[5]).xData.tolist() == [0, 5, 10, 15]
+                    and plot.curve_of(names[1]).xData.tolist() == [0, 1, 2, 3], timeout=10_000)
+    assert np.allclose(plot.curve_of(names[5]).yData, [1 / 5, 1 / 6, 1 / 7, 1 / 8])
+    assert plot.getPlotItem().getAxis("bottom").labelText == "epoch"
+    assert "epoch" not in view.plots
