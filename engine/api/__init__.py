@@ -16,7 +16,7 @@ from typing import Any
 
 from engine import entities as E
 from engine.api.compute import ComputeManager, GpuReport
-from engine.api.environments import EnvironmentsManager
+from engine.api.environments import EnvironmentsManager, HostPruned
 from engine.api.pipelines import PipelinesManager
 from engine.api.registry import RegistryManager
 from engine.api.rundiff import RunDiff
@@ -288,7 +288,7 @@ class Engine:
     def prune_environments(self) -> tuple[list[dict[str, Any]], set[str]]:
         return self.environments.prune()
 
-    def prune_environments_on(self, compute: str) -> tuple[str, list[str], set[str]]:
+    def prune_environments_on(self, compute: str) -> HostPruned:
         """Remove the environments built on an SSH target's host that no active run uses."""
         return self.environments.prune_on(compute)
 

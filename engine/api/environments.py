@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from engine.compute.ssh.envbuild import prune_host
+from engine.compute.ssh.container import HostImages
+from engine.compute.ssh.envbuild import host_builder
 from engine.entities import EnvironmentSpec
 from engine.environments.build import (
     BuildEvent,
@@ -32,6 +33,16 @@ if TYPE_CHECKING:
 
 __all__ = ["EnvironmentsManager"]
 
+
+
+@dataclass(frozen=True)
+class HostPruned:
+    """What `trainyard environment prune --compute NAME` removed from an SSH target's host."""
+
+    host: str  # user@address
+    removed: list[str]  # environment hashes removed from the host's cache
+    images: list[str]  # environment images removed from its daemon (`docker: true` targets)
+    in_use: set[str]  # hashes kept: active runs use them
 
 class EnvironmentsManager:
     """Environments of one open workspace."""
@@ -133,13 +144,16 @@ class EnvironmentsManager:
         keep = self.in_use()
         return prune_unused(self.location.envs_dir, keep), keep
 
-    def prune_on(self, compute: str) -> tuple[str, list[str], set[str]]:
-        """Remove the environments built on SSH target `compute` (its host's cache) that no active
-        run uses. Returns (the host's address, the hashes removed, the hashes kept)."""
+    def prune_on(self, compute: str) -> HostPruned:
+        """Remove the environments built on SSH target `compute` (its host's cache), and on a
+        `docker: true` target the environment images on the host's daemon, that no active run
+        uses."""
         target = self.store.get_compute_target(compute)
         if target.type != "ssh":
             raise InvalidState(f"compute target {compute!r} is `type: {target.type}`: its environments are "
                                "built on this machine", "run `trainyard environment prune` without --compute")
         keep = self.in_use()
-        address, removed = prune_host(target.name, dict(target.config), keep)
-        return address, removed, keep
+        with host_builder(target.name, dict(target.config)) as builder:
+            removed = builder.prune(keep)
+            images = HostImages(builder).prune(keep) if target.config.get("docker") else []
+            return HostPruned(builder.where, removed, images, keep)

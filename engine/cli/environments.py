@@ -136,10 +136,14 @@ def environment_prune(ctx: click.Context, compute: str | None, workspace: str | 
     the next job that needs one builds it again."""
     eng = open_engine(ctx, workspace)
     if compute is not None:
-        address, gone, kept = eng.prune_environments_on(compute)
-        show(output_format, {"compute": compute, "host": address, "removed": gone, "in_use": sorted(kept)},
-             lambda: click.echo(f"Removed {len(gone)} environment(s) from {address}"
-                                + "".join(f"\n  {h[:12]}" for h in gone)))
+        pruned = eng.prune_environments_on(compute)
+        show(output_format, {"compute": compute, "host": pruned.host, "removed": pruned.removed,
+                             "images": pruned.images, "in_use": sorted(pruned.in_use)},
+             lambda: click.echo(f"Removed {len(pruned.removed)} environment(s)"
+                                + (f" and {len(pruned.images)} image(s)" if pruned.images else "")
+                                + f" from {pruned.host}"
+                                + "".join(f"\n  {h[:12]}" for h in pruned.removed)
+                                + "".join(f"\n  {t}" for t in pruned.images)))
         return
     removed, in_use = eng.prune_environments()
     show(output_format, {"removed": removed, "in_use": sorted(in_use)}, lambda: _print_pruned(removed, in_use))

@@ -8,8 +8,10 @@ the daemon, which has no GPU runtime here and says so."""
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import shutil
+import subprocess
 import sys
 import textwrap
 import time
@@ -18,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from docker import errors as docker_errors
 
 from engine.api import Engine
 from engine.entities import EnvironmentSpec
@@ -187,6 +190,14 @@ def test_a_pip_environment_is_built_as_an_image_by_the_hosts_daemon_once(
         assert second.properties["environment_cached"] is True
         assert f"image {tag} is already on" in files.build_log.read_text()
         assert "six 1.16.0" in files.driver_log.read_text()
+
+        # `trainyard environment prune --compute box` removes it from the host's daemon too.
+        out = subprocess.run([sys.executable, "-m", "engine.cli.main", "environment", "prune", "--compute", "box",
+                              "-o", "json"], capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr
+        assert tag in json.loads(out.stdout)["images"]
+        with pytest.raises(docker_errors.ImageNotFound):
+            docker_client.images.get(tag)
     finally:
         with contextlib.suppress(Exception):
             docker_client.images.remove(tag, force=True)

@@ -158,6 +158,26 @@ class HostImages:
             hint="build or load it there (docker load / docker import) first, or check its name",
         )
 
+    def prune(self, keep: set[str]) -> list[str]:
+        """Remove the environment images (``trainyard-env:*``) on the host's daemon but those of
+        the spec hashes in `keep` (active runs'); an image a container still uses stays (docker
+        refuses). Returns the tags removed."""
+        from engine.environments.build import docker as dk  # PyYAML and the Dockerfile rules
+
+        out, err, code = self.b.run(f"docker images {dk.IMAGE_REPO} --format '{{{{.Tag}}}}'")
+        if code != 0:
+            raise EnvBuildFailed(
+                f"listing the images on {self.where} failed: {(err or out).strip() or f'exit code {code}'}",
+                "check that docker answers there for the SSH user (the docker group)",
+            )
+        kept = {h[:16] for h in keep}
+        removed = []
+        for tag in sorted(set(out.split()) - kept - {"<none>"}):
+            ref = f"{dk.IMAGE_REPO}:{tag}"
+            if self.b.run(f"docker rmi {shlex.quote(ref)}")[2] == 0:
+                removed.append(ref)
+        return removed
+
     # ---------------------------------------------------------------- helpers
     def _has(self, ref: str) -> bool:
         return (

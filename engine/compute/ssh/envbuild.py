@@ -12,9 +12,11 @@ EnvBuildFailed with uv's own last lines (no network, disk full, no such package)
 from __future__ import annotations
 
 import collections
+import contextlib
 import hashlib
 import platform
 import shlex
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -205,20 +207,17 @@ class RemoteEnvBuilder:
         return code, list(tail)
 
 
-def prune_host(name: str, config: dict[str, Any], keep: set[str]) -> tuple[str, list[str]]:
-    """`trainyard environment prune --compute NAME` for an SSH target: (its address, the
-    environment hashes removed from its cache)."""
+@contextlib.contextmanager
+def host_builder(name: str, config: dict[str, Any]) -> Iterator[RemoteEnvBuilder]:
+    """A builder connected to SSH target `name`'s host, on its cache folder (closed after)."""
     target = SshTarget.from_config(name, config)
     client = target.connect()
     try:
         _stdin, stdout, _stderr = client.exec_command('printf %s "$HOME"', timeout=IO_TIMEOUT)
         home = stdout.read().decode().rstrip("/")
-        builder = RemoteEnvBuilder(
-            client, absolute_on_host(target.cache_dir, home), "python3", target.address
-        )
-        return target.address, builder.prune(keep)
+        yield RemoteEnvBuilder(client, absolute_on_host(target.cache_dir, home), "python3", target.address)
     finally:
         client.close()
 
 
-__all__ = ["RemoteEnvBuilder", "prune_host"]
+__all__ = ["RemoteEnvBuilder", "host_builder"]
