@@ -23,6 +23,7 @@ from studio.mainwindow import MainWindow
 BROWSER_PAGES = ("experiments", "runs", "environments", "compute", "models", "data")
 SCREENSHOT_PAGES = (*BROWSER_PAGES, "run", "compare", "compare-fields", "compare-environment", "submit",
                     "run-overview", "run-metrics", "run-logs", "run-outputs", "run-snapshot", "run-children",
+                    "run-sweep",
                     "run-pipeline")
 SCREENSHOT_SIZE = (1280, 800)
 READY_TIMEOUT_S = 20.0

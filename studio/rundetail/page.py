@@ -25,6 +25,8 @@ from studio.rundetail.outputs import OutputsTab
 from studio.rundetail.overview import OverviewTab
 from studio.rundetail.pipelinetab import PipelineTab, is_pipeline
 from studio.rundetail.snapshot import SnapshotTab
+from studio.rundetail.sweeptab import SweepTab
+from studio.rundetail.trials import is_sweep
 from studio.style import STATUS_COLORS, fmt_duration, fmt_time, heading, muted, run_duration, run_status_label
 from studio.tasks import BackgroundOp
 
@@ -35,7 +37,7 @@ REFRESH_MS = 500
 # (the script flushes every 0.1 s, the supervisor ingests every 0.1 s, this reads every 0.05 s:
 # an incremental read of the points since the last one, off the GUI thread).
 LIVE_METRICS_MS = 50
-TABS = ("overview", "metrics", "logs", "outputs", "snapshot", "children", "pipeline")
+TABS = ("overview", "metrics", "logs", "outputs", "snapshot", "children", "pipeline", "sweep")
 
 
 class RunDetail(QWidget):
@@ -62,6 +64,8 @@ class RunDetail(QWidget):
         self._quiet_terminal_passes = 0
         self._last_error = ""
         self.pipeline: PipelineTab | None = None  # a pipeline run's graph, the first tab
+        self.sweep: SweepTab | None = None  # a sweep run's trials analysed, after Child runs
+        self._wanted_tab: str | None = None
 
         lay = QVBoxLayout(self)
         lay.setContentsMargins(20, 12, 20, 12)
@@ -143,6 +147,8 @@ class RunDetail(QWidget):
             return False
         if self.pipeline is not None and self.pipeline.model is None:
             return False  # a pipeline's graph is read after the run
+        if self.sweep is not None and self.tabs.currentWidget() is self.sweep and self.sweep.analysis is None:
+            return False  # a sweep's analysis is read after the run
         # Charts are made once the tab is laid out: until then the Metrics tab is not ready either.
         return self.tabs.currentWidget() is not self.metrics or not self._has_scalars or bool(self.metrics.plots)
 
@@ -151,8 +157,9 @@ class RunDetail(QWidget):
 
     def show_tab(self, name: str) -> None:
         tabs = dict(zip(TABS, (self.overview, self.metrics, self.logs, self.outputs, self.snapshot,
-                               self.child_runs, self.pipeline), strict=True))
+                               self.child_runs, self.pipeline, self.sweep), strict=True))
         widget = tabs[name]
+        self._wanted_tab = name if widget is None else None  # a sweep's tab: shown once it is known to be one
         if widget is not None:
             self.tabs.setCurrentWidget(widget)
 
@@ -242,6 +249,12 @@ class RunDetail(QWidget):
             self._add_pipeline_tab()
         if self.pipeline is not None:
             self.pipeline.set_run(run)
+        if self.sweep is None and is_sweep(run):
+            self.sweep = SweepTab(self.engine, self.bridge, self.name)
+            self.sweep.openRun.connect(self.openRun)
+            self.tabs.addTab(self.sweep, "Sweep analysis")
+            if self._wanted_tab == "sweep":
+                self.tabs.setCurrentWidget(self.sweep)
         self.metrics.set_finished(run.is_terminal)
         self._pick_interval()
         if run.is_terminal:
