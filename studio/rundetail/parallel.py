@@ -188,6 +188,10 @@ class ParallelChart(pg.PlotWidget):
         return best
 
     @property
+    def hovered(self) -> str | None:
+        return self._hovered
+
+    @property
     def selected(self) -> str | None:
         return self._selected
 

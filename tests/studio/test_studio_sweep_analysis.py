@@ -13,12 +13,14 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtWidgets import QToolTip
 
 # The grid sweep of the Child runs tests (2 completed trials, 2 stopped early) and its workspace.
 from test_studio_sweeps import sweep, workspace  # noqa: F401  (fixtures)
 
 from engine.api import Engine
 from engine.specs.jobs import load_job
+from studio.style import fmt_value
 
 # val_loss depends on lr only: a bowl at lr = 10^-2.5. batch and optimizer change nothing.
 TRIAL = textwrap.dedent("""
@@ -113,7 +115,8 @@ def test_hovering_and_clicking_a_line_names_its_trial(qtbot: Any, window: Any, r
     vb = chart.getPlotItem().getViewBox()
     at = chart.mapFromScene(vb.mapViewToScene(QPointF(x, y)))
     qtbot.mouseMove(chart.viewport(), QPoint(at.x(), at.y()))
-    qtbot.waitUntil(lambda: chart._hovered == best.name, timeout=LOAD_MS)
+    qtbot.waitUntil(lambda: chart.hovered == best.name, timeout=LOAD_MS)
+    assert QToolTip.text().startswith(f"{best.name}  (best)\nval_loss {fmt_value(best.value)}")
     qtbot.mouseClick(chart.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(at.x(), at.y()))
     qtbot.waitUntil(lambda: chart.selected == best.name, timeout=LOAD_MS)
     assert best.name in tab.picked.text() and "best" in tab.picked.text()
@@ -137,3 +140,32 @@ def test_a_sweep_with_too_few_completed_trials_says_so_instead_of_ranking(
     assert tab.no_importance.title.text() == "Too few completed trials"
     assert "at least 4 completed trials (2 so far)" in tab.no_importance.text.text()
     assert [a.categories for a in tab.parallel.axes[:2]] == [("1e-5", "0.5"), ("sgd", "adam")]
+
+
+def test_the_tab_fills_in_as_trials_complete(qtbot: Any, window: Any, engine: Engine, tmp_path: Path) -> None:
+    """Opened while every trial is still running (held by a gate file): empty states that say what
+    comes; once the trials complete, their lines and the importance appear without reopening."""
+    gate = tmp_path / "release"
+    (tmp_path / "src").mkdir()
+    held = TRIAL.replace("run = Run.get_context()", textwrap.dedent(f"""
+        import os, time
+        while not os.path.exists({str(gate)!r}):
+            time.sleep(0.02)
+        run = Run.get_context()"""))
+    (tmp_path / "src" / "train.py").write_text(held)
+    (tmp_path / "sweep.yml").write_text(SWEEP.replace("max_total_trials: 10", "max_total_trials: 5")
+                                        .replace("importance", "live-importance"))
+    run = engine.submit(load_job(tmp_path / "sweep.yml"))
+    try:
+        qtbot.waitUntil(lambda: len(engine.children(run.name)) == 5, timeout=60_000)
+        tab = _open(qtbot, window, run.name, 0)
+        assert tab.lines_stack.currentWidget() is tab.no_lines
+        assert "Trials appear here as they complete" in tab.no_lines.text.text()
+        assert "(0 so far)" in tab.no_importance.text.text()
+    finally:
+        gate.touch()
+    assert engine.wait(run.name, timeout=120).status == "Completed"
+    qtbot.waitUntil(lambda: len(tab.parallel.lines) == 5, timeout=LOAD_MS)
+    qtbot.waitUntil(lambda: tab.importance_stack.currentWidget() is tab.importance, timeout=LOAD_MS)
+    assert tab.lines_stack.currentWidget() is tab.parallel
+    assert sorted(name for name, _ in tab.importance.bars()) == ["batch", "lr", "optimizer"]
