@@ -433,3 +433,52 @@ def test_a_killed_supervisor_is_replaced_and_follows_the_slurm_job(ws: Path, tmp
     assert log.count("first line") == 1 and f"job {job_id} done" in log
     assert f"reattached to Slurm job {job_id}" in log
     assert (Path(doc["run_dir"]) / "outputs" / "model.txt").read_text() == "weights"
+
+
+def test_pipeline_steps_are_slurm_jobs_passing_data(ws: Path, tmp_path: Path) -> None:
+    """A pipeline whose default compute is the cluster: each step is a Slurm job of its own, the
+    second reading the folder the first wrote (its output, collected from the cluster's work dir)."""
+    proj = project(
+        tmp_path,
+        {
+            "prep.py": """\
+        import os, sys
+        os.makedirs(sys.argv[1], exist_ok=True)
+        open(os.path.join(sys.argv[1], "rows.csv"), "w").write("x\\n1\\n2\\n3\\n")
+        print("prep in job", os.environ["SLURM_JOB_ID"], flush=True)
+        """,
+            "count.py": """\
+        import os, sys
+        from azureml.core import Run
+        rows = open(os.path.join(sys.argv[1], "rows.csv")).read().split()[1:]
+        Run.get_context().log("rows", len(rows))
+        print("count in job", os.environ["SLURM_JOB_ID"], flush=True)
+        """,
+            "pipeline.yml": """\
+        type: pipeline
+        settings: {default_compute: azureml:cluster}
+        jobs:
+          prep:
+            type: command
+            code: .
+            command: python prep.py ${{outputs.table}}
+            outputs: {table: {type: uri_folder}}
+          count:
+            type: command
+            code: .
+            command: python count.py ${{inputs.table}}
+            inputs: {table: "${{parent.jobs.prep.outputs.table}}"}
+        """,
+        },
+    )
+    name = submit(proj / "pipeline.yml")
+    assert cli("job", "stream", "-n", name, timeout=TIMEOUT).returncode == 0
+    assert show(name)["status"] == "Completed"
+    steps = {s["display_name"]: s for s in json.loads(ok("job", "list", "--parent-job-name", name, "-o", "json"))}
+    assert sorted(steps) == ["count", "prep"] and all(s["status"] == "Completed" for s in steps.values())
+    job_ids = {step: show(s["name"])["properties"]["slurm_job_id"] for step, s in steps.items()}
+    assert len(set(job_ids.values())) == 2 and all(slurm_job_state(j) == "COMPLETED" for j in job_ids.values())
+    count = steps["count"]["name"]
+    points = json.loads(ok("job", "metrics", "-n", count, "--metric", "rows", "-o", "json"))
+    assert [p["value"] for p in points] == [3]  # the rows prep wrote, read by the next Slurm job
+    assert f"count in job {job_ids['count']}" in ok("job", "stream", "-n", count)
