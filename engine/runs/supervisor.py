@@ -32,6 +32,7 @@ from engine.entities import USER_CANCEL, EnvironmentSpec
 from engine.errors import InvalidSpec, TrainyardError
 from engine.runs.gpuassign import GpuAssigner, apply_assignment, script_pids
 from engine.runs.launch import INJECT_DIR, link_interpreter, materialize_code
+from engine.runs.lineclock import LineClock
 from engine.runs.logmirror import FolderMirror
 from engine.runs.runlocks import keep_build_lock, last_meaningful_line, record_interpreter_lock
 from engine.runs.tbingest import TensorBoardIngestor
@@ -64,6 +65,7 @@ class Supervisor:
         self.proc: RunHandle | None = None
         self.store: SqlStore | None = None
         self.gpus: GpuAssigner | None = None
+        self.clock = LineClock(self.files.driver_log, self.files.driver_log_times)  # per-line times
         self._lock: Any = None  # an SSH run's ownership lock (engine.compute.ssh.hold_run_lock)
         self._log = open(self.files.supervisor_log, "a", buffering=1)  # noqa: SIM115
 
@@ -381,6 +383,7 @@ class Supervisor:
         if gpus is not None and gpus.assigned:  # the script keeps its GPUs should we die
             self._safe(lambda: gpus.keep_with(script_pids(proc)))
         while proc.poll() is None:
+            self._safe(self.clock.poll)
             self._safe(ingestor.poll)
             self._safe(mirror.sync)
             if system is not None:
@@ -489,6 +492,7 @@ class Supervisor:
         while self._safe(ingestor.poll):
             pass
         self._safe(mirror.sync)
+        self._safe(self.clock.poll)  # the script's last lines
         if tensorboard is not None:
             self._safe(lambda: tensorboard.poll(force=True))
         self._safe(self._collect_outputs)

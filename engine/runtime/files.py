@@ -8,6 +8,7 @@
     logs/                       live copy of the script's ./logs
     outputs/                    the script's ./outputs, collected at Finalizing
     supervisor.log              the supervisor's own diagnostics
+    driver_log.times            when the driver log grew, as the supervisor saw it (engine.runs.lineclock)
     environment.lock.json       the exact packages the run's environment had (engine.environments.lock)
 """
 
@@ -43,6 +44,10 @@ class RunFiles:
     @property
     def driver_log(self) -> Path:
         return self.system_logs / DRIVER_LOG
+
+    @property
+    def driver_log_times(self) -> Path:
+        return self.root / "driver_log.times"
 
     @property
     def build_log(self) -> Path:

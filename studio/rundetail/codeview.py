@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QRect, QSize, Qt
@@ -39,6 +40,9 @@ class CodeView(QPlainTextEdit):
                                      | Qt.TextInteractionFlag.TextSelectableByKeyboard)
         self._gutter = _Gutter(self)
         self.line_numbers = True
+        # A text before each line number (the Logs tab's times): (line, lines shown) -> text.
+        self.gutter_text: Callable[[int, int], str] | None = None
+        self.gutter_text_sample = ""
         self.blockCountChanged.connect(lambda _n: self._update_margins())
         self.updateRequest.connect(self._scroll_gutter)
         self._update_margins()
@@ -48,11 +52,21 @@ class CodeView(QPlainTextEdit):
         self._gutter.setVisible(on)
         self._update_margins()
 
+    def set_gutter_text(self, text: Callable[[int, int], str] | None, sample: str = "") -> None:
+        """Show `text(line, lines shown)` before each line number (None: numbers only)."""
+        self.gutter_text, self.gutter_text_sample = text, sample
+        self._update_margins()
+        self._gutter.update()
+
+    def refresh_gutter(self) -> None:
+        self._gutter.update()
+
     def gutter_width(self) -> int:
         if not self.line_numbers:
             return 0
         digits = max(3, len(str(self.blockCount())))
-        return 14 + self.fontMetrics().horizontalAdvance("9") * digits
+        extra = self.fontMetrics().horizontalAdvance(self.gutter_text_sample) + 12 if self.gutter_text else 0
+        return 14 + self.fontMetrics().horizontalAdvance("9") * digits + extra
 
     def _update_margins(self) -> None:
         self.setViewportMargins(self.gutter_width(), 0, 0, 0)
@@ -79,9 +93,12 @@ class CodeView(QPlainTextEdit):
         bottom = top + round(self.blockBoundingRect(block).height())
         width = self._gutter.width() - 6
         height = self.fontMetrics().height()
+        count = self.blockCount()
         while block.isValid() and top <= rect.bottom():
             if block.isVisible() and bottom >= rect.top():
                 painter.drawText(0, top, width, height, Qt.AlignmentFlag.AlignRight, str(number + 1))
+                if self.gutter_text is not None:
+                    painter.drawText(6, top, width, height, Qt.AlignmentFlag.AlignLeft, self.gutter_text(number, count))
             block = block.next()
             top = bottom
             bottom = top + round(self.blockBoundingRect(block).height())

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import (
@@ -37,15 +37,29 @@ from PySide6.QtWidgets import (
 )
 
 from engine import entities as E
+from engine.runs.lineclock import LineTimes
+from engine.runtime.files import RunFiles
 from studio.rundetail.codeview import CodeView
 from studio.rundetail.loglook import LogHighlighter, first_error_block, is_error_line
 from studio.rundetail.logtail import DRIVER_LOG_REL, LogSource, LogTail, find_log_sources
+from studio.rundetail.logtimes import ShownLineTimes
 from studio.style import muted
 from studio.tasks import BackgroundOp
 
 log = logging.getLogger(__name__)
 
 MAX_LINES = 200_000
+TIME_SAMPLE = "00:00:00.0"
+
+
+class LineNotes(NamedTuple):
+    """What one read learnt of the lines' times: the new lines' byte offsets, the clock's new
+    entries, and whether the log has a clock at all."""
+
+    offsets: list[int | None]
+    ends: list[int]
+    stamps: list[float]
+    timed: bool
 POLL_MS = 500
 # Search results are recounted at most this often while new text streams in.
 RECOUNT_MS = 1000
@@ -64,6 +78,8 @@ class LogsTab(QWidget):
         self.run: E.Run | None = None
         self._sources: list[LogSource] = []
         self._tail: LogTail | None = None
+        self._clock: LineTimes | None = None  # the driver log's times file (read off the GUI thread)
+        self.line_times = ShownLineTimes()
         self._busy = False
         self._quiet_passes = 0
         self._auto_scrolling = False
@@ -106,6 +122,12 @@ class LogsTab(QWidget):
         self.error_button.clicked.connect(self.jump_to_first_error)
         self.error_button.hide()
         bar.addWidget(self.error_button)
+        self.times = QCheckBox("Times")
+        self.times.setToolTip("When each line was written: the time the run's supervisor first saw it "
+                              "(within 0.1 s; for SSH and Slurm runs, when it arrived here)")
+        self.times.toggled.connect(self._times_toggled)
+        self.times.hide()
+        bar.addWidget(self.times)
         self.follow = QCheckBox("Follow")
         self.follow.setChecked(True)
         self.follow.setToolTip("Keep the newest output in view")
@@ -215,20 +237,33 @@ class LogsTab(QWidget):
         root = Path(self.run.run_dir)
         if self._tail is None or self._tail.path != root / rel:
             self._tail = LogTail(root / rel)
-        tail = self._tail
+            self._clock = LineTimes(RunFiles(root).driver_log_times) if rel == DRIVER_LOG_REL else None
+        tail, clock = self._tail, self._clock
         self._busy = True
 
-        def read() -> tuple[list[LogSource], str, bool]:
-            return find_log_sources(root), tail.read(), tail.behind
+        def read() -> tuple[list[LogSource], str, bool, LineNotes]:
+            text = tail.read()
+            notes = LineNotes(list(tail.line_offsets), [], [], False)
+            if clock is not None:
+                known = len(clock.ends)
+                clock.refresh()
+                notes = LineNotes(notes.offsets, clock.ends[known:], clock.stamps[known:], clock.exists())
+            return find_log_sources(root), text, tail.behind, notes
 
         BackgroundOp(self, read).success(lambda r: self._read_done(tail, *r)).failure(self._read_failed).run()
 
-    def _read_done(self, tail: LogTail, sources: list[LogSource], text: str, behind: bool) -> None:
+    def _read_done(self, tail: LogTail, sources: list[LogSource], text: str, behind: bool,
+                   notes: LineNotes) -> None:
         self._busy = False
         self._set_sources(sources)
         if tail is not self._tail:
             return  # the user picked another log meanwhile
+        self.times.setVisible(notes.timed)
+        self.line_times.extend(notes.offsets, notes.ends, notes.stamps)
         self._append(text)
+        self.line_times.keep_last(self.edit.blockCount())
+        if notes.ends and self.times.isChecked():
+            self.edit.refresh_gutter()  # lines whose time was not known yet
         if self.run is not None and self.run.is_terminal and not text:
             self._quiet_passes += 1
             if self._quiet_passes >= 2:
@@ -276,6 +311,7 @@ class LogsTab(QWidget):
         self.path_label.setText(src or "")
         if src:
             self.edit.clear()
+            self.line_times.clear()
             self.error_button.hide()
             self._tail = None
             self._quiet_passes = 0
@@ -285,6 +321,13 @@ class LogsTab(QWidget):
             self._ensure_polling()
             if self._timer.isActive():
                 self._poll()
+
+    def _times_toggled(self, on: bool) -> None:
+        self.edit.set_gutter_text(self.line_times.label if on else None, TIME_SAMPLE)
+
+    def line_time(self, line: int) -> str:
+        """The time shown before document line `line` (0-based), '' when none is known."""
+        return self.line_times.label(line, self.edit.blockCount())
 
     def jump_to_first_error(self) -> int:
         """Scroll to the first traceback or error line and select it; its line number (0-based), or -1."""

@@ -15,22 +15,28 @@ READ_MAX = 4 * 1024 * 1024
 
 
 class LogTail:
-    """`read()` returns the text appended since the previous call ('' when nothing is new)."""
+    """`read()` returns the text appended since the previous call ('' when nothing is new), and
+    sets `line_offsets`: the byte offset in the file of each line the text begins (None for the
+    notice of bytes not shown), one per text block a viewer gets by appending the texts to a
+    document that starts with one empty line."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.offset = 0
         self._started = False
         self.behind = False
+        self.line_offsets: list[int | None] = []
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
 
     def read(self) -> str:
+        self.line_offsets = []
         try:
             size = self.path.stat().st_size
         except OSError:
             return ""
         prefix = ""
-        if not self._started:
+        first = not self._started
+        if first:
             self._started = True
             if size > FIRST_READ_MAX:
                 self.offset = size - FIRST_READ_MAX
@@ -40,7 +46,12 @@ class LogTail:
             self.offset = 0
             self._decoder.reset()
         if size == self.offset:
+            if prefix:
+                self.line_offsets = [None, None]
+            elif first:
+                self.line_offsets = [0]
             return prefix
+        start = self.offset - len(self._decoder.getstate()[0])  # the first character's byte
         with open(self.path, "rb") as f:
             f.seek(self.offset)
             data = f.read(min(size - self.offset, READ_MAX))
@@ -50,8 +61,28 @@ class LogTail:
         if prefix:
             # Drop the partial first line we started in the middle of.
             cut = text.find("\n")
-            text = text[cut + 1:] if cut >= 0 else text
+            if cut >= 0:
+                start += len(text[:cut + 1].encode("utf-8", "replace"))
+                text = text[cut + 1:]
+            self.line_offsets = [None, start]
+        elif first:
+            self.line_offsets = [start]
+        self.line_offsets += _line_starts(text, start)
         return prefix + text
+
+
+def _line_starts(text: str, start: int) -> list[int | None]:
+    """The byte offsets of the lines that begin after each newline of `text` (which begins at
+    byte `start`)."""
+    if text.isascii():  # a byte per character
+        return [start + m.end() for m in re.finditer("\n", text)]
+    starts: list[int | None] = []
+    pos, at = start, 0
+    while (nl := text.find("\n", at)) >= 0:
+        pos += len(text[at:nl + 1].encode("utf-8", "replace"))
+        starts.append(pos)
+        at = nl + 1
+    return starts
 
 
 @dataclass(frozen=True)

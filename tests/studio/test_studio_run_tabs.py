@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from datetime import datetime
 from pathlib import Path
 
 from PySide6.QtCore import Qt
@@ -289,3 +290,32 @@ def test_a_distributed_runs_rank_logs_are_listed_after_rank_zero(tmp_path):
     sources = find_log_sources(tmp_path)
     assert [s.label for s in sources] == ["Driver log (stdout and stderr)", "Driver log, rank 0", "Driver log, rank 1",
                                            "Driver log, worker 2"]
+
+
+def test_logs_tab_shows_when_each_line_was_written(qtbot, window, engine, tmp_path, wait_status):
+    folder = tmp_path / "talk"
+    folder.mkdir()
+    (folder / "talk.py").write_text("import time\nprint('first', flush=True)\ntime.sleep(1.2)\n"
+                                    "print('second', flush=True)\n")
+    name = _run(engine, folder, "talk.py")
+    wait_status(window, name, "Completed")
+    detail = window.show_run(name)
+    detail.show_tab("logs")
+    logs = detail.logs
+    qtbot.waitUntil(lambda: "second" in logs.text() and logs.times.isVisibleTo(logs), timeout=15_000)
+    lines = logs.text().split("\n")
+    first, second = lines.index("first"), lines.index("second")
+    narrow = logs.edit.gutter_width()
+    logs.times.setChecked(True)
+    assert logs.edit.gutter_width() > narrow  # the times take their own room before the numbers
+    from engine.runs.lineclock import LineTimes
+    from engine.runtime.files import RunFiles
+
+    files = RunFiles(Path(engine.get_run(name).run_dir))
+    log, times = files.driver_log.read_bytes(), LineTimes.read(files.driver_log_times)
+    expected = [datetime.fromtimestamp(times.at(log.index(w))).strftime("%H:%M:%S.%f")[:-5]
+                for w in (b"first", b"second")]
+    qtbot.waitUntil(lambda: [logs.line_time(first), logs.line_time(second)] == expected, timeout=10_000)
+    assert expected[0] < expected[1] or expected[1].startswith("00")  # (midnight)
+    logs.times.setChecked(False)
+    assert logs.edit.gutter_width() == narrow
