@@ -21,6 +21,7 @@ from engine.cli.output import (
     print_table,
     run_data_document,
     run_document,
+    run_settings_document,
     show,
     wants_document,
 )
@@ -64,7 +65,8 @@ def _submit(eng: Any, spec: Any) -> E.Run:
 
 
 SET_HELP = ("override any field of the file, e.g. compute=local, compute.target=local, inputs.lr=0.1, "
-            "inputs.data.path=./data, environment=azureml:NAME@latest")
+            "inputs.data.path=./data, environment=azureml:NAME@latest; in a pipeline file also "
+            "settings.default_compute=local, jobs.STEP.compute=local, jobs.STEP.inputs.x=1")
 
 
 @job.command("create")
@@ -188,6 +190,7 @@ def job_show(ctx: click.Context, name: str, web: bool, workspace: str | None, ou
     lock = read_lock(RunFiles(Path(run.run_dir)).environment_lock)
     doc["environment_lock"] = lock.to_dict() if lock is not None else None
     doc["data"] = run_data_document(eng.run_data(name))
+    doc.update(run_settings_document(RunFiles(Path(run.run_dir)).spec))
     if PIPELINE_PROPERTY in run.properties:
         graph = eng.pipeline_graph(name)
         doc["steps"] = [{"name": s.name, "job": s.run_name, "status": s.status, "reused_from": s.reused_from,

@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
 
 from engine import entities as E
 from engine.cli.options import QUERY_KEY
-from engine.errors import InvalidSpec
+from engine.errors import InvalidSpec, TrainyardError
 from engine.links import run_link, workspace_of_run_dir
+from engine.runtime.launchspec import read_spec
 from engine.runtime.sweepresults import SweepRecord
 
 
@@ -44,6 +46,25 @@ def run_document(run: E.Run, metrics: dict[str, Any] | None = None) -> dict[str,
         "parent_job_name": run.parent_name,
         "run_dir": run.run_dir,
         "portal_url": run_link(run.name, workspace_of_run_dir(run.run_dir)),
+    }
+
+
+def run_settings_document(spec_path: Path) -> dict[str, Any]:
+    """How a job's run was asked to run, from its spec.json (`job show`'s `resources`,
+    `distribution` and `limits`; a pipeline step's are its component's with the step's own over
+    them); empty for a sweep's or pipeline's run, or a run folder without one."""
+    try:
+        spec = read_spec(spec_path)
+    except (OSError, TrainyardError):
+        return {}
+    if spec.kind != "job":
+        return {}
+    dist = spec.distribution
+    return {
+        "resources": {"instance_count": dist.instance_count if dist is not None else 1,
+                      "shm_size": spec.placement.shm_size, "gpus": spec.placement.gpus},
+        "distribution": dist.to_dict() if dist is not None else None,
+        "limits": {"timeout": spec.max_run_duration_seconds},
     }
 
 

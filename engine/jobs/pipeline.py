@@ -126,6 +126,11 @@ class ComponentSpec:
     source_file: str | None = None
     snapshot_id: str | None = None
     created_at: float | None = None
+    # the component's `resources:` and `distribution:`; a step's own values override them
+    gpus: int | str | None = None
+    shm_size: str | None = None
+    instance_type: str | None = None
+    distribution: Distribution | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """What the store keeps of a registered component (engine.store: components)."""
@@ -148,6 +153,10 @@ class ComponentSpec:
             "source_file": self.source_file,
             "snapshot_id": self.snapshot_id,
             "created_at": self.created_at,
+            "gpus": self.gpus,
+            "shm_size": self.shm_size,
+            "instance_type": self.instance_type,
+            "distribution": self.distribution.to_dict() if self.distribution is not None else None,
         }
 
     @classmethod
@@ -170,6 +179,10 @@ class ComponentSpec:
             source_file=d.get("source_file"),
             snapshot_id=d.get("snapshot_id"),
             created_at=d.get("created_at"),
+            gpus=d.get("gpus"),
+            shm_size=d.get("shm_size"),
+            instance_type=d.get("instance_type"),
+            distribution=Distribution.from_dict(d["distribution"]) if d.get("distribution") else None,
         )
 
 
@@ -332,4 +345,8 @@ def with_component(step: StepSpec, comp: ComponentSpec, source: str | None = Non
         environment_variables={**comp.environment_variables, **step.environment_variables},
         is_deterministic=step.is_deterministic and comp.is_deterministic,
         description=step.description or comp.description,
+        gpus=step.gpus if step.gpus is not None else comp.gpus,
+        shm_size=step.shm_size or comp.shm_size,
+        instance_type=step.instance_type or comp.instance_type,
+        distribution=step.distribution or comp.distribution,
     )

@@ -128,7 +128,9 @@ class PipelineSubmitter:
                     field=exc.field,
                 ) from None
             except TrainyardError as exc:
-                raise type(exc)(f"step {name!r}: {exc.message}", exc.hint) from None
+                # a command job's `--set compute=...` is `--set jobs.STEP.compute=...` in a pipeline
+                hint = exc.hint.replace("`--set compute=", f"`--set jobs.{name}.compute=") if exc.hint else None
+                raise type(exc)(f"step {name!r}: {exc.message}", hint) from None
         return PipelinePlan(
             steps=steps,
             edges=spec.edges(),

@@ -116,4 +116,8 @@ def load_component(
         environment_variables=spec.environment_variables,
         is_deterministic=comp.is_deterministic is not False,
         source_file=str(path),
+        gpus=spec.gpus,
+        shm_size=spec.shm_size,
+        instance_type=spec.instance_type,
+        distribution=spec.distribution,
     )

@@ -33,7 +33,9 @@ from engine.specs.component import load_component, load_component_file
 from engine.specs.explain import explain
 from engine.specs.jobs import load_job, load_sweep, resolve_input, to_job_spec
 from engine.specs.pipelineschema import CommandStepSchema, PipelineJobSchema, SweepStepSchema
+from engine.specs.pipelineset import apply_pipeline_overrides
 from engine.specs.schema import CommandJobSchema, InputSpec, OutputSpec
+from engine.specs.uris import local_path
 from engine.specs.yamlfile import Lines, line_of, load_yaml_with_lines
 
 # re-exported: the SDK builders and the studio import the pipeline's types from here
@@ -175,10 +177,11 @@ def _step(name: str, data: dict[str, Any], path: Path, lines: Lines) -> StepSpec
         raise explain(exc, sub, path, root=CommandStepSchema) from None
     component: ComponentSpec | None = None
     ref: str | None = None
+    comp_data: dict[str, Any] = {}  # the component's mapping as written: its resources, distribution
     if isinstance(step.component, str):
         ref = step.component
         if not ref.startswith("azureml:"):
-            comp_path = (path.parent / ref).resolve()
+            comp_path = (path.parent / local_path(ref)).resolve()  # `file:./c.yml` as az ml takes it
             if not comp_path.is_file():
                 raise InvalidSpec(
                     f"the component file {comp_path} does not exist",
@@ -188,8 +191,10 @@ def _step(name: str, data: dict[str, Any], path: Path, lines: Lines) -> StepSpec
                     field="component",
                 )
             component = load_component_file(comp_path)
+            comp_data = load_yaml_with_lines(comp_path)[0]
     elif step.component is not None:
         component = load_component(data["component"], path, {**sub}, ("component",))
+        comp_data = data["component"]
     if component is None and ref is None and step.command is None:
         raise InvalidSpec(
             "the step has neither `command:` nor `component:`",
@@ -216,8 +221,9 @@ def _step(name: str, data: dict[str, Any], path: Path, lines: Lines) -> StepSpec
         "environment": step.environment,
         "environment_variables": step.environment_variables,
         "compute": step.compute,
-        "resources": step.resources,
-        "distribution": step.distribution,
+        # the step's resources override the component's key by key, its distribution as a whole (az ml)
+        "resources": {**(comp_data.get("resources") or {}), **(data.get("resources") or {})} or None,
+        "distribution": data.get("distribution") or comp_data.get("distribution"),
         "limits": step.limits,
         "experiment_name": "pipeline",
     }
@@ -564,16 +570,12 @@ def _check_bindings(p: PipelineSpec, lines: Lines) -> None:
 def load_any_job(
     path: str | Path, overrides: list[str] | None = None, on_note: Callable[[str], None] | None = None
 ) -> PipelineSpec | JobSpec | SweepSpec:
-    """A job file of any type: a PipelineSpec for `type: pipeline`, else what engine.specs.jobs.load_job
-    reads (a command or sweep job)."""
+    """A job file of any type: a PipelineSpec for `type: pipeline` (`overrides` applied by
+    engine.specs.pipelineset), else what engine.specs.jobs.load_job reads (a command or sweep job)."""
     path = Path(path)
     data, lines = load_yaml_with_lines(path)
     if isinstance(data, dict) and data.get("type") == "pipeline":
         if overrides:
-            raise InvalidSpec(
-                "--set is not available for pipeline jobs yet",
-                "edit the pipeline file (`-n NAME` still names the pipeline run)",
-                file=str(path),
-            )
+            apply_pipeline_overrides(data, overrides, str(path))
         return load_pipeline(data, path.parent, str(path), lines=lines)
     return load_job(path, overrides, on_note)
