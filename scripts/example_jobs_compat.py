@@ -6,10 +6,14 @@
 Job files are the YAML files under cli/jobs whose `$schema` names a job schema (commandJob,
 sweepJob, pipelineJob, autoMLJob, sparkJob), or, in the 2021 preview checkouts that had no
 `$schema` on every file, that have a top-level `command:` or `type: sweep_job`. Each is read
-with `engine.specs.jobs.load_job` (what `trainyard job create -f` and `job validate` read) and
-counted as loaded, refused (a Trainyard error: a message naming the file and what to do), or
-crashed (any other exception: a bug). `--engine-root` measures another checkout of Trainyard
-(e.g. main before a change). Prints a table by job kind, and with -v each refusal's message.
+as `trainyard job create -f` and `job validate` read it (`engine.specs.pipeline.load_any_job`:
+command, sweep and pipeline jobs; `engine.specs.jobs.load_job` in checkouts of Trainyard from
+before pipelines) and counted as loaded, refused (a Trainyard error: a message naming the file
+and what to do), or crashed (any other exception: a bug). A pipeline that loads may still name a
+registered component (`azureml:NAME@latest`) that `trainyard component create` must register
+before it runs: those are counted apart, as "loaded, needs components". `--engine-root` measures
+another checkout of Trainyard (e.g. main before a change). Prints a table by job kind, and with
+-v each refusal's message.
 """
 
 from __future__ import annotations
@@ -42,10 +46,23 @@ def job_files(checkout: Path) -> list[tuple[Path, str]]:
     return found
 
 
+def _registered_components(spec: object) -> list[str]:
+    """The `azureml:` components a loaded pipeline's steps name (resolved when it is submitted)."""
+    steps = getattr(spec, "steps", None) or {}
+    return [
+        s.component
+        for s in steps.values()
+        if isinstance(s.component, str) and s.component.startswith("azureml:") and s.component_spec is None
+    ]
+
+
 def _reason(message: str) -> str:
     """A refusal in a few words, for the summary."""
     for words, reason in (
-        ("is not supported by this version", "a job type other than command or sweep"),
+        ("which this version of Trainyard does not run", "a pipeline step of a type other than command or sweep"),
+        ("component type", "a component of a type other than command"),
+        ("type mltable", "an mltable input or output"),
+        ("is not supported by this version", "a job type Trainyard does not run"),
         ("which this machine does not reach", "its input data is in cloud storage"),
         ("an output is collected into the run's folder", "an output's path is a datastore"),
         ("does not exist", "a file or folder it names is not there"),
@@ -69,7 +86,11 @@ def main() -> int:
     args = parser.parse_args()
     sys.path.insert(0, str(args.engine_root.resolve()))
     from engine.errors import TrainyardError
-    from engine.specs.jobs import load_job
+
+    try:
+        from engine.specs.pipeline import load_any_job as load
+    except ImportError:  # a checkout from before pipelines
+        from engine.specs.jobs import load_job as load
 
     files = job_files(args.checkout)
     if not files:
@@ -83,8 +104,10 @@ def main() -> int:
         noise = io.StringIO()  # notes the loader prints are not part of the table
         try:
             with redirect_stdout(noise), redirect_stderr(noise):
-                load_job(path)
+                spec = load(path)
             counts[kind]["loaded"] += 1
+            if _registered_components(spec):
+                counts[kind]["needs components"] += 1
         except TrainyardError as exc:
             counts[kind]["refused"] += 1
             reasons[_reason(exc.message)] += 1
@@ -93,15 +116,17 @@ def main() -> int:
             counts[kind]["crashed"] += 1
             details.append(f"CRASHED  {rel}:\n{traceback.format_exc()}")
     width = max(len(k) for k in counts) + 2
-    print(f"{'job kind':{width}}{'files':>6}{'loaded':>8}{'refused':>9}{'crashed':>9}")
+    print(f"{'job kind':{width}}{'files':>6}{'loaded':>8}{'refused':>9}{'crashed':>9}   loaded, needs components")
     total: collections.Counter[str] = collections.Counter()
+
+    def row(name: str, c: collections.Counter[str]) -> str:
+        files = c["loaded"] + c["refused"] + c["crashed"]
+        return f"{name:{width}}{files:>6}{c['loaded']:>8}{c['refused']:>9}{c['crashed']:>9}{c['needs components']:>9}"
+
     for kind in sorted(counts):
-        c = counts[kind]
-        total.update(c)
-        print(f"{kind:{width}}{sum(c.values()):>6}{c['loaded']:>8}{c['refused']:>9}{c['crashed']:>9}")
-    print(
-        f"{'all':{width}}{sum(total.values()):>6}{total['loaded']:>8}{total['refused']:>9}{total['crashed']:>9}"
-    )
+        total.update(counts[kind])
+        print(row(kind, counts[kind]))
+    print(row("all", total))
     print("\nrefused because" + "".join(f"\n  {n:4}  {why}" for why, n in reasons.most_common()))
     if args.verbose:
         print("\n".join(details))
