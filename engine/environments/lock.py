@@ -5,8 +5,10 @@ records what it built this time. Every build writes one next to its cache marker
 (``<cache>/<hash>/environment.lock.json``); every run that used the build gets a copy in its run
 folder (``environment.lock.json``), so the run keeps it after the build is pruned.
 
-- venv (uv): the installed distributions (``uv pip freeze``); no hashes (uv does not report
-  them for an installed env), the version pins are what a re-run reproduces.
+- venv (uv): the installed distributions (read from the env's ``*.dist-info``), each with the
+  sha256 of the artifacts the index has for its version (engine.environments.hashes); the lock's
+  text is a requirements file with ``--hash`` lines, and a re-run installs it with
+  ``--require-hashes``, so an artifact that changed on the index is refused.
 - conda (rattler or a conda executable): every conda package's URL, version, build and sha256
   read from ``conda-meta/*.json``, as an ``@EXPLICIT`` list (the ``conda list --explicit``
   format), plus the pip packages installed on top.
@@ -45,7 +47,8 @@ def normalize(name: str) -> str:
 @dataclass(frozen=True)
 class LockedPackage:
     """One resolved package. ``manager``: pip or conda; ``source``: a URL (conda) or a pip
-    requirement line that is not a plain pin (a local path, a VCS URL); ``sha256`` when known."""
+    requirement line that is not a plain pin (a local path, a VCS URL); ``sha256`` when known
+    (conda); ``hashes``: pip, the sha256 of each artifact the index had for this version."""
 
     name: str
     version: str
@@ -53,9 +56,10 @@ class LockedPackage:
     build: str = ""
     source: str = ""
     sha256: str = ""
+    hashes: tuple[str, ...] = ()
 
-    def to_dict(self) -> dict[str, str]:
-        return {
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
             "name": self.name,
             "version": self.version,
             "manager": self.manager,
@@ -63,6 +67,14 @@ class LockedPackage:
             "source": self.source,
             "sha256": self.sha256,
         }
+        if self.hashes:
+            out["hashes"] = list(self.hashes)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LockedPackage:
+        fields = {k: str(v) for k, v in data.items() if k in cls.__dataclass_fields__ and k != "hashes"}
+        return cls(**fields, hashes=tuple(str(h) for h in data.get("hashes") or ()))
 
     @property
     def pin(self) -> str:
@@ -70,7 +82,9 @@ class LockedPackage:
         if self.manager == "conda":
             build = f", build='{self.build}'" if self.build else ""
             return f"{self.name}[version='=={self.version}'{build}]"
-        return self.source or f"{self.name}=={self.version}"
+        if self.source:
+            return self.source
+        return " ".join([f"{self.name}=={self.version}", *(f"--hash=sha256:{h}" for h in self.hashes)])
 
 
 @dataclass(frozen=True)
@@ -88,7 +102,10 @@ class Lock:
         payload = json.dumps(
             [
                 self.image_id,
-                sorted((p.manager, normalize(p.name), p.version, p.build, p.sha256) for p in self.packages),
+                sorted(
+                    (p.manager, normalize(p.name), p.version, p.build, p.sha256, *p.hashes)
+                    for p in self.packages
+                ),
             ]
         )
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
@@ -106,10 +123,7 @@ class Lock:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Lock:
-        pkgs = tuple(
-            LockedPackage(**{k: str(v) for k, v in p.items() if k in LockedPackage.__dataclass_fields__})
-            for p in data.get("packages") or []
-        )
+        pkgs = tuple(LockedPackage.from_dict(p) for p in data.get("packages") or [] if isinstance(p, dict))
         extra = {
             k: v
             for k, v in data.items()
@@ -212,6 +226,21 @@ def python_lock(
     return Lock(
         kind, tuple(sorted(parse_freeze(text), key=lambda p: normalize(p.name))), spec_hash, text=text
     )
+
+
+def with_hashes(lock: Lock, hashes: dict[str, tuple[str, ...]]) -> Lock:
+    """``lock`` with each pip pin's artifact hashes (``hashes``: normalised name -> sha256s); its
+    text becomes a requirements file with ``--hash`` lines (what ``--require-hashes`` installs)."""
+    if not hashes:
+        return lock
+    pkgs = tuple(
+        replace(p, hashes=hashes.get(normalize(p.name), ())) if p.manager == "pip" and not p.source else p
+        for p in lock.packages
+    )
+    text = "".join(
+        " \\\n    ".join(p.pin.split(" ")) + "\n" if p.hashes else f"{p.pin}\n" for p in pkgs if p.manager == "pip"
+    )
+    return replace(lock, packages=pkgs, text=text)
 
 
 def interpreter_lock(python: str | Path, uv: str | None, cache_dir: Path) -> Lock:

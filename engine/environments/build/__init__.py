@@ -28,7 +28,7 @@ from typing import Any
 from engine.entities import EnvironmentSpec
 from engine.environments.build import cache as _cache
 from engine.environments.build.log import BuildEvent, BuildLog
-from engine.environments.lock import LOCK_FILE, conda_lock, docker_lock, python_lock, write_lock
+from engine.environments.lock import LOCK_FILE, conda_lock, docker_lock, python_lock, with_hashes, write_lock
 from engine.errors import EnvBuildFailed, InvalidSpec
 from engine.runtime import default_python
 from engine.tracking.inject.trainyard_run.envvars import ENV_CONDA_EXE
@@ -126,16 +126,26 @@ def _hit(entry: _cache.CacheEntry, log: BuildLog, locked: bool = False) -> Built
     lock_path = entry.dir / LOCK_FILE
     if not lock_path.exists() and interpreter:  # a build from before locks: take its lock once
         with contextlib.suppress(OSError):
-            _write_python_lock(marker.get("kind", ""), entry.dir, Path(interpreter), entry.spec_hash)
+            _write_python_lock(marker.get("kind", ""), entry.dir, Path(interpreter), entry.spec_hash,
+                               _marker_spec(marker))
     log.line(f"Using cached environment {entry.spec_hash}")
     log.done(f"environment ready (cached): {marker.get('prefix') or marker.get('image')}")
     return BuiltEnvironment(entry.spec_hash, marker.get("kind", ""), interpreter, marker.get("image"),
                             marker.get("prefix"), cached=True, lock=str(lock_path) if lock_path.exists() else None)
 
 
-def _write_python_lock(kind: str, folder: Path, python: Path | None, h: str) -> None:
-    """Record what the build in ``folder`` (a venv or conda env at ``folder/env``) resolved to."""
-    from engine.environments.build.venv import uv_bin
+def _marker_spec(marker: dict[str, Any]) -> EnvironmentSpec | None:
+    try:
+        return EnvironmentSpec.from_dict(marker["spec"])
+    except Exception:  # noqa: BLE001 - a marker from an older Trainyard: a lock without hashes
+        return None
+
+
+def _write_python_lock(kind: str, folder: Path, python: Path | None, h: str,
+                       spec: EnvironmentSpec | None = None) -> None:
+    """Record what the build in ``folder`` (a venv or conda env at ``folder/env``) resolved to; a
+    venv's pins get the sha256 of their artifacts on the spec's indexes (engine.environments.hashes)."""
+    from engine.environments.build.venv import source_dir, uv_bin
 
     try:
         uv: str | None = uv_bin()
@@ -145,6 +155,15 @@ def _write_python_lock(kind: str, folder: Path, python: Path | None, h: str) -> 
         lock = conda_lock(folder / "env", python, uv, h)
     elif python is not None:
         lock = python_lock(kind, python, uv, h, prefix=folder / "env")
+        if kind == "venv" and uv is not None and spec is not None:
+            from engine.environments.hashes import artifact_hashes, index_options
+
+            pins = [(p.name, p.version) for p in lock.packages if p.version and not p.source]
+            root = folder.parent
+            hashes = artifact_hashes(pins, index_options(spec.pip_requirements or ()), root,
+                                     folder / "hashes", cwd=source_dir(spec.pip_source, root))
+            shutil.rmtree(folder / "hashes", ignore_errors=True)
+            lock = with_hashes(lock, hashes)
     else:
         return
     write_lock(folder / LOCK_FILE, lock)
@@ -171,7 +190,7 @@ def _build(spec: EnvironmentSpec, entry: _cache.CacheEntry, log: BuildLog) -> Bu
             raise EnvBuildFailed(f"unknown environment kind {kind!r}")
         interpreter = str(entry.dir / python.relative_to(build_dir)) if python is not None else None
         log.line("recording the environment's lock (the exact packages installed)")
-        _write_python_lock(kind, build_dir, python, entry.spec_hash)
+        _write_python_lock(kind, build_dir, python, entry.spec_hash, spec)
         marker = {"kind": kind, "interpreter": interpreter, "image": None, "prefix": str(entry.prefix),
                   "spec": spec.to_dict(), "spec_hash": entry.spec_hash}
         _cache.write_marker(build_dir, marker)

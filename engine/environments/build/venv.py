@@ -13,7 +13,7 @@ import os
 import re
 import subprocess
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from engine.entities import EnvironmentSpec
@@ -130,6 +130,7 @@ _NOT_FOUND = [
     re.compile(r"(?P<name>[A-Za-z0-9][A-Za-z0-9._\-]*) was not found in the provided package locations"),
 ]
 _NO_VERSION = re.compile(r"there (?:is|are) no versions? of (?P<name>[^\s,]+)")
+_HASH_MISMATCH = re.compile(r"Hash mismatch for `(?P<name>[^`]+)`")
 
 
 def pip_failure(result: ToolResult, requirements: Sequence[str], what: str) -> EnvBuildFailed:
@@ -146,7 +147,14 @@ def pip_failure(result: ToolResult, requirements: Sequence[str], what: str) -> E
             break
     else:
         m = _NO_VERSION.search(text)
-        if m:
+        mismatch = _HASH_MISMATCH.search(text)
+        if mismatch:
+            name = mismatch.group("name").split("==")[0]
+            headline = (f"the artifact of '{mismatch.group('name')}' on the package index is not the one "
+                        f"{what} locked: its sha256 differs, so it was refused (--require-hashes)")
+            hint = ("the index now serves different content under the same version; re-run from the spec "
+                    "(--from-spec) if the new artifact is trusted")
+        elif m:
             name = m.group("name").rstrip(".,")
             headline = f"pip requirement '{name}' of {what} matches no version in the package registry"
             hint = f"check the version pin of '{name}' in the pip requirements"
@@ -180,12 +188,25 @@ def pip_install(
     req_file = workdir / "requirements.txt"
     req_file.write_text("\n".join(requirements) + "\n")
     cmd = [uv_bin(), "pip", "install", "--python", str(python)]
+    config = pip_config()
+    if hashed(requirements):
+        # A lock's pins: every artifact must match its recorded sha256. The machine's constraint
+        # files go (--require-hashes wants every constraint pinned too): the locked set was
+        # resolved under them already.
+        cmd.append("--require-hashes")
+        config = replace(config, constraints=())
     if prefix is not None:
         cmd += ["--prefix", str(prefix)]
-    cmd += [*pip_config().uv_args(), "-r", str(req_file)]
+    cmd += [*config.uv_args(), "-r", str(req_file)]
     result = run_tool(cmd, log, env=uv_env(cache_root), cwd=cwd or cache_root)
     if not result.ok:
         raise pip_failure(result, requirements, what)
+
+
+def hashed(requirements: Sequence[str]) -> bool:
+    """True when every requirement (not an option line) carries a ``--hash``: a venv lock's pins."""
+    reqs = [r for r in requirements if r.strip() and not r.startswith("-")]
+    return bool(reqs) and all("--hash=" in r for r in reqs)
 
 
 def source_dir(source: str | None, fallback: Path) -> Path:

@@ -5,6 +5,7 @@ one; a lock whose package left the index is refused with the package named."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import subprocess
@@ -67,7 +68,8 @@ def test_freeze_lines_and_package_diff() -> None:
 
 def test_a_venv_lock_rebuilds_the_first_set_after_a_newer_version_appears(tmp_path: Path) -> None:
     index = tmp_path / "index"
-    make_wheel(index, "tinypkg", "1.0")
+    wheel = make_wheel(index, "tinypkg", "1.0")
+    sha = hashlib.sha256(wheel.read_bytes()).hexdigest()
     cache = tmp_path / "envs"
     spec = tiny_spec(index)
 
@@ -76,7 +78,8 @@ def test_a_venv_lock_rebuilds_the_first_set_after_a_newer_version_appears(tmp_pa
     lock1 = read_lock(Path(first.lock))
     assert lock1 is not None and lock1.kind == "venv"
     assert ("tinypkg", "1.0") in [(p.name, p.version) for p in lock1.packages]
-    assert "tinypkg==1.0" in lock1.text
+    assert "tinypkg==1.0" in lock1.text and f"--hash=sha256:{sha}" in lock1.text
+    assert lock1.by_name()["tinypkg"].hashes == (sha,)  # the sha256 of the wheel it installed
     # A cache hit gives the same lock without building.
     again = ensure_built(spec, cache, BuildLog(None))
     assert again.cached and again.lock == first.lock
@@ -90,7 +93,7 @@ def test_a_venv_lock_rebuilds_the_first_set_after_a_newer_version_appears(tmp_pa
     assert [c.describe() for c in diff_packages(lock1.packages, lock2.packages)] == ["~ tinypkg 1.0 -> 1.1"]
 
     pinned = plan_rebuild(spec, lock1, cache, "run-1")
-    assert "tinypkg==1.0" in (pinned.pip_requirements or ())
+    assert f"tinypkg==1.0 --hash=sha256:{sha}" in (pinned.pip_requirements or ())
     rebuilt = ensure_built(pinned, cache, BuildLog(None))
     assert rebuilt.interpreter is not None and version_in(rebuilt.interpreter, "tinypkg") == "1.0"
     assert read_lock(Path(rebuilt.lock or "")).id == lock1.id  # type: ignore[union-attr]

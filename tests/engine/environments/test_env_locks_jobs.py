@@ -6,6 +6,7 @@ registers the locked environment."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -55,7 +56,7 @@ def test_rerun_from_the_lock_gets_the_first_set_and_diff_names_the_change(
 ) -> None:
     ws = tmp_path / "ws"
     index = tmp_path / "index"
-    make_wheel(index, "tinypkg", "1.0")
+    sha = hashlib.sha256(make_wheel(index, "tinypkg", "1.0").read_bytes()).hexdigest()
     eng.register_environment(
         EnvironmentSpec(name="tiny", pip_requirements=("--no-index", f"--find-links {index}", "tinypkg"))
     )
@@ -86,7 +87,8 @@ def test_rerun_from_the_lock_gets_the_first_set_and_diff_names_the_change(
     )
     assert shown["properties"]["environment_lock"] == lock1["id"]
     printed = trainyard(ws, "environment", "lock", "-n", "tiny")
-    assert printed.returncode == 0 and "tinypkg==1.0" in printed.stdout.splitlines()
+    assert printed.returncode == 0  # a requirements file: what --require-hashes installs
+    assert printed.stdout.splitlines() == ["tinypkg==1.0 \\", f"    --hash=sha256:{sha}"]
 
     make_wheel(index, "tinypkg", "1.1")  # a newer version appears; a fresh build of the spec gets it
     eng.prune_environments()
@@ -110,7 +112,8 @@ def test_rerun_from_the_lock_gets_the_first_set_and_diff_names_the_change(
     assert same["environment"]["packages"] == [] and same["environment"]["lock_b"] == lock1["id"]
 
     registered = as_json(trainyard(ws, "environment", "create", "--from-run", run1, "-o", "json"))
-    assert registered["name"] == "tiny-locked" and "tinypkg==1.0" in registered["pip_requirements"]
+    assert registered["name"] == "tiny-locked"
+    assert f"tinypkg==1.0 --hash=sha256:{sha}" in registered["pip_requirements"]
 
     # 1.0 leaves the index: the re-run is refused before anything is recorded, and says why.
     (index / "tinypkg-1.0-py3-none-any.whl").unlink()
