@@ -1,6 +1,7 @@
 """What an environment lock costs: on a warm build (uv's wheel cache warm, a venv of a few real
 packages from this machine's pip config) and on a cache hit. Measured in the same run: the warm
-build itself (the peer), the lock it takes (`uv pip freeze` + write), a cache hit of
+build itself (the peer), the lock it takes (dist-info scan + write), the sha256 lookup of the
+pins (`uv pip compile --generate-hashes --no-deps`, engine.environments.hashes), a cache hit of
 `ensure_built`, and what a run adds on a hit (read the build's lock, copy it into the run folder).
 Prints a table. Targets (issue 17): < 5 % of a warm build, < 20 ms on a cache hit.
 
@@ -22,6 +23,7 @@ sys.path.insert(0, str(ROOT))
 from engine.entities import EnvironmentSpec
 from engine.environments.build import BuildLog, ensure_built, prune
 from engine.environments.build.venv import uv_bin
+from engine.environments.hashes import artifact_hashes
 from engine.environments.lock import python_lock, read_lock, write_lock
 
 
@@ -38,7 +40,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         cache = Path(tmp) / "envs"
         ensure_built(spec, cache, BuildLog(None))  # warm uv's cache
-        builds, locks, hits, run_copies = [], [], [], []
+        builds, locks, hashing, hits, run_copies = [], [], [], [], []
         for i in range(args.repeat):
             prune(cache, keep={"uv-cache"})
             t0 = time.perf_counter()
@@ -51,6 +53,10 @@ def main() -> None:
             )
             write_lock(Path(tmp) / f"lock-{i}.json", lock)
             locks.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            artifact_hashes([(p.name, p.version) for p in lock.packages], [], cache, Path(tmp) / f"h-{i}",
+                            cached_first=True)
+            hashing.append(time.perf_counter() - t0)
             t0 = time.perf_counter()
             hit = ensure_built(spec, cache, BuildLog(None))
             hits.append(time.perf_counter() - t0)
@@ -66,6 +72,8 @@ def main() -> None:
     print(
         f"{'  of which the lock: dist-info scan + write':58} {ms(locks)}   {share:.1f} % of the build (target < 5 %)"
     )
+    hshare = statistics.median(hashing) / statistics.median(builds) * 100
+    print(f"{'  of which the pins sha256: uv pip compile --generate-hashes':58} {ms(hashing)}   {hshare:.1f} % of the build")
     print(f"{'cache hit: ensure_built (the lock file is only checked)':58} {ms(hits)}")
     print(
         f"{'cache hit: a run reads the lock and copies it to its folder':58} {ms(run_copies)}   (target < 20 ms)"

@@ -25,7 +25,7 @@ __all__ = ["check_conda_lock", "missing_conda_packages"]
 def _repodata(subdir_url: str) -> dict[str, Any] | str:
     """The subdir's repodata, or why it could not be read."""
     try:
-        with urllib.request.urlopen(f"{subdir_url}/repodata.json", timeout=60) as resp:  # noqa: S310 - channel URLs
+        with urllib.request.urlopen(f"{subdir_url}/repodata.json", timeout=60) as resp:
             data = json.loads(resp.read())
     except (OSError, ValueError) as exc:
         return f"its channel's {subdir_url}/repodata.json cannot be read ({exc})"
@@ -88,8 +88,9 @@ def check_conda_lock(spec: EnvironmentSpec, lock: Lock, run: str) -> None:
     gone = missing_conda_packages(lock)
     if not gone:
         return
-    lines = [f"job {run!r} cannot be re-run from its environment lock {lock.id}: "
-             f"{len(gone)} conda package(s) can no longer be had", *(f"  {g}" for g in gone)]
+    headline = (f"job {run!r} cannot be re-run from its environment lock {lock.id}: "
+                f"{len(gone)} conda package(s) can no longer be had")
+    lines = [headline, *(f"  {g}" for g in gone)]
     now = _solve_now(spec)
     if isinstance(now, str):
         lines.append(now)

@@ -65,7 +65,7 @@ def _local_folders(options: Sequence[str], cwd: Path) -> list[Path]:
     for where in [*wheres, *pip_config().find_links]:
         if "://" in where and not where.startswith("file://"):
             continue
-        path = Path(where[len("file://"):] if where.startswith("file://") else where).expanduser()
+        path = Path(where.removeprefix("file://")).expanduser()
         path = path if path.is_absolute() else cwd / path
         if path.is_dir() and path not in folders:
             folders.append(path)
@@ -91,24 +91,41 @@ def _local_hashes(folders: Sequence[Path], name: str, version: str) -> tuple[str
     return tuple(sorted(found))
 
 
-def artifact_hashes(pins: Sequence[tuple[str, str]], options: Sequence[str], cache_root: Path,
-                    workdir: Path, cwd: Path | None = None) -> dict[str, tuple[str, ...]]:
-    """{normalised name: the sha256 of each artifact the index has for that pinned version} for
-    ``pins`` ((name, version) pairs), looked up on the indexes ``options`` name. Packages the
-    index gives no hash for (and no local file has) are left out."""
-    if not pins:
-        return {}
-    cwd = cwd or cache_root
+def _compile(pins: Sequence[tuple[str, str]], options: Sequence[str], cache_root: Path, workdir: Path,
+             cwd: Path, offline: bool) -> dict[str, tuple[str, ...]]:
     workdir.mkdir(parents=True, exist_ok=True)
     req_file = workdir / "pins.in"
     req_file.write_text("\n".join([*options, *(f"{n}=={v}" for n, v in pins)]) + "\n")
     out_file = workdir / "pins.hashed.txt"
+    out_file.unlink(missing_ok=True)
     cmd = [uv_bin(), "pip", "compile", "--python", default_python(), "--generate-hashes", "--no-deps",
-           "--no-header", "--no-annotate", *pip_config().uv_args(), "-o", str(out_file), str(req_file)]
+           "--no-header", "--no-annotate", *(["--offline"] if offline else []), *pip_config().uv_args(),
+           "-o", str(out_file), str(req_file)]
     result = run_tool(cmd, BuildLog(None), env=uv_env(cache_root), cwd=cwd)
-    hashes = parse_hashed(out_file.read_text()) if result.ok and out_file.exists() else {}
+    return parse_hashed(out_file.read_text()) if result.ok and out_file.exists() else {}
+
+
+def artifact_hashes(pins: Sequence[tuple[str, str]], options: Sequence[str], cache_root: Path,
+                    workdir: Path, cwd: Path | None = None, *, cached_first: bool = False
+                    ) -> dict[str, tuple[str, ...]]:
+    """{normalised name: the sha256 of each artifact the index has for that pinned version} for
+    ``pins`` ((name, version) pairs), looked up on the indexes ``options`` name. Packages the
+    index gives no hash for (and no local file has) are left out.
+
+    ``cached_first`` (right after a build): the index pages uv just fetched for the install are
+    read from its cache (``--offline``: ~30 ms instead of ~110 ms for a revalidation), and only
+    what they lack is asked of the index. A re-run's check asks the index as it is now."""
+    if not pins:
+        return {}
+    cwd = cwd or cache_root
+    # The same order on a build and on a re-run's check, so that both find the same hashes: the
+    # index first, then local find-links files for what it gave none.
+    hashes = _compile(pins, options, cache_root, workdir, cwd, offline=cached_first)
+    if cached_first and len(hashes) < len(pins):  # pages not in uv's cache: ask the index
+        hashes.update(_compile([(n, v) for n, v in pins if _key(n) not in hashes], options, cache_root,
+                               workdir, cwd, offline=False))
     folders = _local_folders(options, cwd)
-    for name, version in pins:
+    for name, version in pins:  # uv gives no hash for a local find-links file: hash it here
         if _key(name) not in hashes and folders:
             local = _local_hashes(folders, name, version)
             if local:

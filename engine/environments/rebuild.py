@@ -10,7 +10,8 @@ against where its packages come from:
   ``--require-hashes`` too).
 - conda: each locked package's file must still be in its channel's ``repodata.json`` with the
   recorded sha256 (conda-forge removes and re-labels packages; a local channel may be rebuilt).
-- docker: the locked image id must still be in the Docker daemon (an image id cannot be pulled).
+- docker: the locked image id must still be in this machine's Docker daemon (an image id cannot
+  be pulled) when the run goes to it.
 
 When the lock cannot be satisfied the re-run is refused, naming the package (or image), with
 what a build from the spec would install instead, so the user decides.
@@ -34,8 +35,11 @@ _HINT = ("re-run it from its spec instead (`trainyard job create --rerun RUN --f
          "missing package back where it came from")
 
 
-def plan_rebuild(spec: EnvironmentSpec, lock: Lock, cache_root: Path, run: str) -> EnvironmentSpec:
-    """The spec that rebuilds ``lock`` exactly; InvalidState when its packages cannot be had."""
+def plan_rebuild(spec: EnvironmentSpec, lock: Lock, cache_root: Path, run: str, *,
+                 local_docker: bool = True) -> EnvironmentSpec:
+    """The spec that rebuilds ``lock`` exactly; InvalidState when its packages cannot be had.
+    ``local_docker``: the run goes to this machine's Docker daemon (an SSH host's daemon has its
+    own images, which this machine cannot see: its build says when the image is gone)."""
     pinned = locked_spec(spec, lock)
     if lock.kind == "conda" and spec.conda is not None:
         from engine.environments.conda_check import check_conda_lock
@@ -43,7 +47,8 @@ def plan_rebuild(spec: EnvironmentSpec, lock: Lock, cache_root: Path, run: str) 
         check_conda_lock(spec, lock, run)
         return pinned
     if lock.kind == "docker":
-        _check_docker_lock(spec, lock, run)
+        if local_docker:
+            _check_docker_lock(spec, lock, run)
         return pinned
     if lock.kind != "venv" or not pinned.pip_requirements:
         return pinned

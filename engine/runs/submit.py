@@ -287,7 +287,8 @@ class Submitter:
             raise InvalidState(f"job {name!r} cannot be re-run: its code snapshot {spec.snapshot_id} is gone",
                                "submit its project again instead")
 
-        locked = self._locked_environment(name, spec.environment, old_files) if from_lock else None
+        on_this_daemon = spec.placement.compute in ("local", "docker")
+        locked = self._locked_environment(name, spec.environment, old_files, on_this_daemon) if from_lock else None
 
         def prepare(new: str, files: RunFiles) -> tuple[LaunchSpec, dict[str, Any]]:
             if old_files.bin.is_dir():  # `python` wrappers naming the run's interpreter
@@ -329,15 +330,15 @@ class Submitter:
         return self.launch_run(None, prepare, lambda new: [replace(r, run_name=new, created_at=time.time())
                                                          for r in old_inputs])
 
-    def _locked_environment(self, name: str, environment: dict[str, Any] | None,
-                            old_files: RunFiles) -> tuple[EnvironmentSpec, str] | None:
+    def _locked_environment(self, name: str, environment: dict[str, Any] | None, old_files: RunFiles,
+                            local_docker: bool) -> tuple[EnvironmentSpec, str] | None:
         """(the spec that rebuilds run `name`'s lock, the lock's id); None when the run had no
         built environment or no lock (a user-managed interpreter is used as it is)."""
         lock = read_lock(old_files.environment_lock)
         if environment is None or lock is None or lock.kind not in ("venv", "conda", "docker"):
             return None
         spec = EnvironmentSpec.from_dict(environment)
-        return plan_rebuild(spec, lock, self.location.envs_dir, name), lock.id
+        return plan_rebuild(spec, lock, self.location.envs_dir, name, local_docker=local_docker), lock.id
 
     # ------------------------------------------------------------------ the one way a run is made
     def launch_run(self, given_name: str | None,

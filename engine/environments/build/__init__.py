@@ -161,7 +161,7 @@ def _write_python_lock(kind: str, folder: Path, python: Path | None, h: str,
             pins = [(p.name, p.version) for p in lock.packages if p.version and not p.source]
             root = folder.parent
             hashes = artifact_hashes(pins, index_options(spec.pip_requirements or ()), root,
-                                     folder / "hashes", cwd=source_dir(spec.pip_source, root))
+                                     folder / "hashes", cwd=source_dir(spec.pip_source, root), cached_first=True)
             shutil.rmtree(folder / "hashes", ignore_errors=True)
             lock = with_hashes(lock, hashes)
     else:
