@@ -44,7 +44,7 @@ from engine.workspace import models_dir_of_run
 if TYPE_CHECKING:
     from engine.environments.build import BuiltEnvironment
     from engine.runs.ingest import RecordIngestor
-    from engine.runs.sysmetrics import SystemMetrics
+    from engine.runs.sysmetrics import PulledSystemMetrics, SystemMetrics
     from engine.store.sql import SqlStore
 
 T = TypeVar("T")
@@ -402,9 +402,9 @@ class Supervisor:
                 self._end_tree()
                 break
             time.sleep(POLL_SECONDS)
-        return self.finish(ingestor, mirror, tensorboard)
+        return self.finish(ingestor, mirror, tensorboard, system)
 
-    def _system_metrics(self, store: SqlStore) -> SystemMetrics | None:
+    def _system_metrics(self, store: SqlStore) -> SystemMetrics | PulledSystemMetrics | None:
         from engine.runs.sysmetrics import for_run  # psutil
 
         return self._safe(lambda: for_run(store, self.run_name, self.proc, self.spec.env))
@@ -478,8 +478,8 @@ class Supervisor:
         self.log(f"ending the run: {self.cancel_reason}")
         self.proc.terminate(self.spec.cancel_grace_seconds)
 
-    def finish(self, ingestor: RecordIngestor, mirror: FolderMirror,
-               tensorboard: TensorBoardIngestor | None = None) -> int:
+    def finish(self, ingestor: RecordIngestor, mirror: FolderMirror, tensorboard: TensorBoardIngestor | None = None,
+               system: SystemMetrics | PulledSystemMetrics | None = None) -> int:
         proc, store = self.proc, self._store()
         assert proc is not None
         code = proc.wait()
@@ -493,6 +493,8 @@ class Supervisor:
             pass
         self._safe(mirror.sync)
         self._safe(self.clock.poll)  # the script's last lines
+        if system is not None:  # the last samples pulled from an SSH host
+            self._safe(lambda: system.poll(final=True))
         if tensorboard is not None:
             self._safe(lambda: tensorboard.poll(force=True))
         self._safe(self._collect_outputs)

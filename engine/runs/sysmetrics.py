@@ -13,47 +13,45 @@ named ``system/...`` (so ``trainyard job metrics``, the Metrics tab and Compare 
 The interval is ``TRAINYARD_SYSTEM_METRICS_INTERVAL`` seconds (the job's environment variables,
 else the supervisor's; default 5; 0 turns sampling off). The points are stored under the cursor
 ``system``, whose offset counts the samples, so a restarted supervisor goes on at the next step.
+
+A script on an SSH target is sampled on its host, from /proc, by a small sampler started beside
+it (engine.compute.sysmon); its lines come back with the run's other files, by byte offset, and
+PulledSystemMetrics stores them (the cursor's offset is then a byte offset).
 """
 
 from __future__ import annotations
 
-import math
-import os
 import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import psutil
 
 from engine.compute.gpus import GpuInventory, local_gpus
-from engine.tracking.inject.trainyard_run.envvars import ENV_SYSTEM_METRICS_INTERVAL
+from engine.compute.sysmon import (
+    DEFAULT_INTERVAL,
+    PREFIX,
+    gpu_metrics,
+    parse_remote_line,
+    sampling_interval,
+    visible_gpus,
+)
 
-__all__ = ["DEFAULT_INTERVAL", "PREFIX", "SOURCE", "SystemMetrics", "SystemSampler", "for_run", "sampling_interval"]
+__all__ = [
+    "DEFAULT_INTERVAL",
+    "PREFIX",
+    "SOURCE",
+    "PulledSystemMetrics",
+    "SystemMetrics",
+    "SystemSampler",
+    "for_run",
+    "sampling_interval",
+    "visible_gpus",
+]
 
-DEFAULT_INTERVAL = 5.0
-PREFIX = "system/"
 SOURCE = "system"  # the store cursor of the samples
 MIB = 1024 * 1024
-
-
-def sampling_interval(job_env: Mapping[str, str], own_env: Mapping[str, str] = os.environ) -> float:
-    """Seconds between samples (0: off). A value that is not a number falls back to the default."""
-    text = job_env.get(ENV_SYSTEM_METRICS_INTERVAL) or own_env.get(ENV_SYSTEM_METRICS_INTERVAL)
-    if not text:
-        return DEFAULT_INTERVAL
-    try:
-        value = float(text)
-    except ValueError:
-        return DEFAULT_INTERVAL
-    return 0.0 if math.isnan(value) or value <= 0 else max(value, 0.5)
-
-
-def visible_gpus(job_env: Mapping[str, str]) -> set[int] | None:
-    """The GPU indices a run sees (``CUDA_VISIBLE_DEVICES`` as numbers), None for all of them."""
-    text = job_env.get("CUDA_VISIBLE_DEVICES")
-    if text is None:
-        return None
-    return {int(p) for p in text.split(",") if p.strip().isdigit()}
 
 
 class SystemSampler:
@@ -140,18 +138,7 @@ class SystemSampler:
         if not inventory.gpus:
             self._has_gpus = False  # no nvidia-smi or no driver: do not ask every few seconds
             return {}
-        out: dict[str, float] = {}
-        for gpu in inventory.gpus:
-            if self.gpus is not None and gpu.index not in self.gpus:
-                continue
-            key = f"{PREFIX}gpu{gpu.index}/"
-            if gpu.utilization_percent is not None:
-                out[key + "utilization_percent"] = float(gpu.utilization_percent)
-            if gpu.memory_used_mib is not None:
-                out[key + "memory_used_mib"] = float(gpu.memory_used_mib)
-                if gpu.memory_total_mib:
-                    out[key + "memory_percent"] = 100.0 * gpu.memory_used_mib / gpu.memory_total_mib
-        return out
+        return gpu_metrics(inventory.gpus, self.gpus)
 
 
 class SystemMetrics:
@@ -168,9 +155,10 @@ class SystemMetrics:
             sampler.sample()  # primes the CPU counters; the first stored sample covers an interval
             self.next_at = time.monotonic() + interval
 
-    def poll(self) -> int:
-        """Sample when one is due; returns the number of metrics stored."""
-        if self.interval <= 0 or time.monotonic() < self.next_at:
+    def poll(self, final: bool = False) -> int:
+        """Sample when one is due; returns the number of metrics stored. `final`: the script has
+        ended (nothing more to sample)."""
+        if final or self.interval <= 0 or time.monotonic() < self.next_at:
             return 0
         self.next_at = time.monotonic() + self.interval
         values = self.sampler.sample()
@@ -184,10 +172,57 @@ class SystemMetrics:
         return len(values)
 
 
-def for_run(store: Any, run_name: str, handle: Any, job_env: Mapping[str, str]) -> SystemMetrics | None:
-    """The sampler of a run whose script is a process of this machine: a local process (its
-    ``pid``) or a container of this machine's Docker daemon (its ``host_pid()``); None where the
-    script runs elsewhere (SSH hosts: not yet) or sampling is off."""
+class PulledSystemMetrics:
+    """Stores the samples a sampler on another host wrote (engine.compute.sysmon), from the local
+    copy the run's puller appends to by byte offset. The cursor ``system`` holds the byte offset
+    of the lines stored, in the same transaction as their points: a restart neither loses nor
+    stores a sample twice. The steps are the sampler's own."""
+
+    def __init__(self, store: Any, run_name: str, path: Path) -> None:
+        self.store = store
+        self.run_name = run_name
+        self.path = path
+        self.offset, self.seq = store.get_cursor(run_name, SOURCE)
+
+    def poll(self, final: bool = False) -> int:
+        """Store the whole lines that arrived; returns the number of points stored."""
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.offset)
+                data = f.read()
+        except FileNotFoundError:
+            return 0
+        end = data.rfind(b"\n") + 1
+        if end == 0:
+            return 0
+        scalars: dict[str, tuple[list[int], list[float], list[float]]] = {}
+        for line in data[:end].splitlines():
+            parsed = parse_remote_line(line)
+            if parsed is None:
+                continue
+            step, at, values = parsed
+            self.seq = max(self.seq, step + 1)
+            for key, value in values.items():
+                steps, vals, times = scalars.setdefault(key, ([], [], []))
+                steps.append(step)
+                vals.append(value)
+                times.append(at)
+        offset = self.offset + end
+        self.store.ingest(self.run_name, source=SOURCE, offset=offset, last_seq=self.seq, scalars=scalars)
+        self.offset = offset
+        return sum(len(v[0]) for v in scalars.values())
+
+
+def for_run(
+    store: Any, run_name: str, handle: Any, job_env: Mapping[str, str]
+) -> SystemMetrics | PulledSystemMetrics | None:
+    """The sampler of a run: its script's process tree where it is a process of this machine (a
+    local process, its ``pid``, or a container of this machine's Docker daemon, its
+    ``host_pid()``); the samples pulled from the host where the script runs on an SSH target
+    (its handle's ``system_metrics_file``). None where sampling is off or not done."""
+    if hasattr(handle, "system_metrics_file"):  # the script runs elsewhere: its pid is not ours
+        path = handle.system_metrics_file
+        return PulledSystemMetrics(store, run_name, path) if path is not None else None
     pid = getattr(handle, "pid", None)
     host_pid = getattr(handle, "host_pid", None)
     if not isinstance(pid, int) and callable(host_pid):

@@ -60,6 +60,10 @@ class SshGroup:
     def pid(self) -> int | None:
         return self.runs[0].pid
 
+    # Its processes are not sampled (yet); the attribute tells engine.runs.sysmetrics that the
+    # pid above is not a process of this machine.
+    system_metrics_file = None
+
     @property
     def failure(self) -> str | None:
         return next((r.failure for r in self.runs if r.failure), None)

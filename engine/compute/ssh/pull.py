@@ -43,6 +43,7 @@ class Puller:
         self.state = files.root / state  # the offsets, kept for a supervisor that reattaches
         self.driver_log = driver_log or files.driver_log  # where the remote driver.log goes
         self.logs = logs  # pull wd/logs (one process of a distributed run does)
+        self.also: dict[str, Path] = {}  # more remote files (REMOTE/rel -> local) to pull by offset
 
     def load(self) -> None:
         """The offsets a supervisor before this one reached (reattaching after it died). An append
@@ -83,6 +84,8 @@ class Puller:
         """Append what grew on the remote to the run folder: record files first, then the files
         their records name (complete before their record is written), then the logs."""
         self._pull_grown("driver.log", self.driver_log)
+        for rel, local in self.also.items():
+            self._pull_grown(rel, local)
         entries = self._listdir(f"{self.remote}/tracking")
         for attr in entries:
             if stat.S_ISREG(attr.st_mode or 0):

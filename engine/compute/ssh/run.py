@@ -20,6 +20,7 @@ from engine.compute.ssh.container import HostImages, container_name, docker_run_
 from engine.compute.ssh.data import download_named_outputs, output_folders, read_only_command
 from engine.compute.ssh.envbuild import RemoteEnvBuilder
 from engine.compute.ssh.pull import STATE, Puller
+from engine.compute.sysmon import REMOTE_FILE, remote_sampler_command, sampling_interval
 from engine.entities import EnvironmentSpec
 from engine.environments.build import BuildLog
 from engine.errors import LaunchFailed
@@ -82,6 +83,9 @@ class SshRun:
         self.container = container_name(spec.run_name, rank)
         self.user_ids: str | None = None  # uid:gid of the SSH user on the host
         self._sender: BlobSender | None = None
+        # The local copy of what the system-metrics sampler on the host writes; None: not sampled
+        # (sampling off, a container's script, a process of a distributed run).
+        self.system_metrics_file: Path | None = None
         self._code: int | None = None
         self._next_pull = 0.0
 
@@ -246,12 +250,17 @@ class SshRun:
                 exports.append(f"export CONDA_PREFIX={shlex.quote(self.env_prefix)}")
             exports.append(f'export PATH={path}:"$PATH"')
         log, tmp, done = (shlex.quote(f"{rem}/{n}") for n in ("driver.log", "exit.tmp", "exit_code"))
+        interval = sampling_interval(env) if not self.docker and self.rank is None else 0.0
+        # The sampler watches this shell's tree; it is ended (and waited for) before exit_code is
+        # written, so the pull that finds exit_code brings its last line too.
+        sysmon, stop = (remote_sampler_command(self.interpreter or "python3", rem, interval),
+                        'kill "$sysmon" 2>/dev/null; wait "$sysmon"; ') if interval else ("true", "")
         # The trap keeps this shell alive through a TERM to the group, so it still records the
         # script's exit status (143) rather than leaving no exit_code at all.
         pgid_file = shlex.quote(f"{rem}/pgid")
         inner = (
             f"echo $$ > {pgid_file}; trap : TERM INT HUP; {'; '.join(exports)}; "
-            f"{shlex.join(argv)} > {log} 2>&1; echo $? > {tmp} && mv {tmp} {done}"
+            f"{sysmon}; {shlex.join(argv)} > {log} 2>&1; echo $? > {tmp}; {stop}mv {tmp} {done}"
         )
         # `cd ... || exit` on its own: `cd && setsid ... &` would background a subshell that waits
         # for the job with this channel open, and $! would not be the group's leader.
@@ -272,6 +281,8 @@ class SshRun:
             self._end_unconfirmed_start(pgid_file)
             raise
         self.log(f"ssh: started on {self.target.address} in {rem} (process group {self.pgid})")
+        if interval:
+            self._pull_system_metrics()
         if self.rank is not None:  # a distributed run's processes are not reattached (yet)
             return
         # What a supervisor started after this one dies needs to take the run over (reattach()).
@@ -280,8 +291,13 @@ class SshRun:
             "pgid": self.pgid,
             "cache_root": self.cache_root,
             "interpreter": self.interpreter,
+            "system_metrics": bool(interval),
         }
         write_atomic(str(self.files.root / RUN_STATE), json.dumps(state).encode())
+
+    def _pull_system_metrics(self) -> None:
+        self.system_metrics_file = self.files.root / REMOTE_FILE
+        self.puller.also[REMOTE_FILE] = self.system_metrics_file
 
     def _expand(self, argv: list[str], env: Mapping[str, str]) -> list[str]:
         """A script's `$VAR`/`${VAR}` arguments with this process's variables, as on this machine
@@ -328,6 +344,8 @@ class SshRun:
         state = json.loads((self.files.root / RUN_STATE).read_text())
         self.remote, self.pgid = str(state["remote"]), int(state["pgid"])
         self.cache_root, self.interpreter = str(state.get("cache_root") or ""), state.get("interpreter")
+        if state.get("system_metrics"):
+            self._pull_system_metrics()
         self.puller.load()
         try:
             self.link.open()

@@ -1,0 +1,95 @@
+"""What local and remote system-metrics sampling share: the interval, the GPUs a run sees, and
+GPU metric names; and, for a script on another host (SSH), the sampler started there beside it
+(engine/tracking/inject/trainyard_run/sysmon.py, uploaded with the in-run client) and the reading
+of the JSON lines it appends (see engine.runs.sysmetrics for the metric names)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shlex
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from engine.compute.gpus import QUERY, Gpu, parse_nvidia_smi
+from engine.tracking.inject.trainyard_run.envvars import ENV_SYSTEM_METRICS_INTERVAL
+
+DEFAULT_INTERVAL = 5.0
+PREFIX = "system/"
+REMOTE_FILE = "system-metrics.jsonl"  # in the remote run folder, pulled to the local one by offset
+SAMPLER = "inject/trainyard_run/sysmon.py"  # where the upload puts the sampler, under REMOTE
+
+
+def sampling_interval(job_env: Mapping[str, str], own_env: Mapping[str, str] = os.environ) -> float:
+    """Seconds between samples (0: off). A value that is not a number falls back to the default."""
+    text = job_env.get(ENV_SYSTEM_METRICS_INTERVAL) or own_env.get(ENV_SYSTEM_METRICS_INTERVAL)
+    if not text:
+        return DEFAULT_INTERVAL
+    try:
+        value = float(text)
+    except ValueError:
+        return DEFAULT_INTERVAL
+    return 0.0 if math.isnan(value) or value <= 0 else max(value, 0.5)
+
+
+def visible_gpus(job_env: Mapping[str, str | None]) -> set[int] | None:
+    """The GPU indices a run sees (``CUDA_VISIBLE_DEVICES`` as numbers), None for all of them."""
+    text = job_env.get("CUDA_VISIBLE_DEVICES")
+    if text is None:
+        return None
+    return {int(p) for p in text.split(",") if p.strip().isdigit()}
+
+
+def gpu_metrics(gpus: Iterable[Gpu], visible: set[int] | None) -> dict[str, float]:
+    """system/gpu<i>/... of the GPUs in `visible` (None: all) that report them."""
+    out: dict[str, float] = {}
+    for gpu in gpus:
+        if visible is not None and gpu.index not in visible:
+            continue
+        key = f"{PREFIX}gpu{gpu.index}/"
+        if gpu.utilization_percent is not None:
+            out[key + "utilization_percent"] = float(gpu.utilization_percent)
+        if gpu.memory_used_mib is not None:
+            out[key + "memory_used_mib"] = float(gpu.memory_used_mib)
+            if gpu.memory_total_mib:
+                out[key + "memory_percent"] = 100.0 * gpu.memory_used_mib / gpu.memory_total_mib
+    return out
+
+
+def remote_sampler_command(python: str, remote: str, interval: float) -> str:
+    """The shell command (for the run's own `sh`, whose $$ is the script's parent) that starts the
+    sampler in the background; its pid is then in $sysmon."""
+    argv = [python, "-I", f"{remote}/{SAMPLER}", "$$", repr(interval), f"{remote}/{REMOTE_FILE}", *QUERY]
+    quoted = " ".join("$$" if a == "$$" else shlex.quote(a) for a in argv)
+    log = shlex.quote(f"{remote}/system-metrics.log")
+    return f"{quoted} < /dev/null > /dev/null 2> {log} & sysmon=$!"
+
+
+def parse_remote_line(line: bytes) -> tuple[int, float, dict[str, float]] | None:
+    """(step, time, metrics named system/...) of one line the remote sampler wrote; None when it
+    does not read as one."""
+    try:
+        record: Any = json.loads(line)
+        step, at = int(record["step"]), float(record["time"])
+        values = {PREFIX + str(k): float(v) for k, v in dict(record.get("values") or {}).items()}
+    except (ValueError, TypeError, KeyError):
+        return None
+    smi = record.get("nvidia_smi")
+    if isinstance(smi, str):
+        cvd = record.get("cuda_visible_devices")
+        values.update(gpu_metrics(parse_nvidia_smi(smi), visible_gpus({"CUDA_VISIBLE_DEVICES": cvd})))
+    return step, at, values
+
+
+__all__ = [
+    "DEFAULT_INTERVAL",
+    "PREFIX",
+    "REMOTE_FILE",
+    "SAMPLER",
+    "gpu_metrics",
+    "parse_remote_line",
+    "remote_sampler_command",
+    "sampling_interval",
+    "visible_gpus",
+]
