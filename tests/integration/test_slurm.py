@@ -482,3 +482,42 @@ def test_pipeline_steps_are_slurm_jobs_passing_data(ws: Path, tmp_path: Path) ->
     points = json.loads(ok("job", "metrics", "-n", count, "--metric", "rows", "-o", "json"))
     assert [p["value"] for p in points] == [3]  # the rows prep wrote, read by the next Slurm job
     assert f"count in job {job_ids['count']}" in ok("job", "stream", "-n", count)
+
+
+BUSY = """\
+import subprocess, sys, time
+child = subprocess.Popen([sys.executable, "-c", "import time\\nend = time.time() + 3\\nwhile time.time() < end: pass"])
+x = bytearray(80 * 1024 * 1024)
+end = time.time() + 4
+while time.time() < end:
+    pass
+child.wait()
+"""
+
+
+def test_system_metrics_are_sampled_in_the_job_and_come_back(ws: Path, tmp_path: Path) -> None:
+    """The batch script starts the stdlib sampler beside the script (on the node, from /proc);
+    its lines come back with the driver log and are stored once each, at the sampler's steps."""
+    proj = project(
+        tmp_path,
+        {
+            "busy.py": BUSY,
+            "job.yml": """\
+        command: python busy.py
+        code: .
+        compute: azureml:cluster
+        environment_variables:
+          TRAINYARD_SYSTEM_METRICS_INTERVAL: "0.5"
+        """,
+        },
+    )
+    name = submit(proj / "job.yml")
+    assert cli("job", "stream", "-n", name, timeout=TIMEOUT).returncode == 0
+    doc = show(name)
+    assert doc["status"] == "Completed", doc["error"]
+    pulled = (Path(doc["run_dir"]) / "system-metrics.jsonl").read_bytes().splitlines()
+    cpu = json.loads(ok("job", "metrics", "-n", name, "--metric", "system/cpu_percent", "-o", "json"))
+    assert [p["step"] for p in cpu] == list(range(len(pulled))) and len(pulled) >= 4
+    assert max(p["value"] for p in cpu) > 5
+    rss = json.loads(ok("job", "metrics", "-n", name, "--metric", "system/memory_rss_mib", "-o", "json"))
+    assert max(p["value"] for p in rss) > 80

@@ -11,11 +11,13 @@ import os
 import signal
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from engine.compute.slurm.script import RANKS_DIR, batch_script
 from engine.compute.slurm.stage import make_side
 from engine.compute.slurm.status import JobState, failure_message, job_state
 from engine.compute.slurm.target import SlurmTarget, slurm_time
+from engine.compute.sysmon import REMOTE_FILE, remote_sampler_command, sampling_interval
 from engine.entities import EnvironmentSpec
 from engine.environments.build import BuildLog
 from engine.errors import LaunchFailed
@@ -66,6 +68,9 @@ class SlurmRun:
         self.job_id: str | None = None
         self.state = JobState("")
         self._code: int | None = None
+        # The local copy of what the job's system-metrics sampler writes (engine.compute.sysmon);
+        # None: not sampled (sampling off, a distributed run).
+        self.system_metrics_file: Path | None = None
         self._cancelling = False
         self._next_pull = 0.0
         self._next_state = 0.0
@@ -111,6 +116,7 @@ class SlurmRun:
             argv[0] = self.side.interpreter
         env = {k: v.replace(REMOTE_RUN_ROOT, rem) for k, v in self.spec.env.items()}
         env.update({ENV_TRACKING_DIR: f"{rem}/tracking", ENV_RUN_DIR: rem, "PYTHONUNBUFFERED": "1"})
+        interval = sampling_interval(env) if self.spec.distribution is None else 0.0
         text = batch_script(
             self.target,
             self.spec.run_name,
@@ -119,6 +125,7 @@ class SlurmRun:
             env,
             self.spec.max_run_duration_seconds,
             self.spec.distribution,
+            remote_sampler_command(self._interpreter(), rem, interval) if interval else "",
         )
         self.files.system_logs.mkdir(parents=True, exist_ok=True)
         (self.files.system_logs / JOB_SCRIPT).write_text(text)
@@ -132,7 +139,10 @@ class SlurmRun:
                 f"is {self.files.system_logs / JOB_SCRIPT}",
             )
         self.job_id = job_id
-        write_atomic(str(self.files.root / RUN_STATE), json.dumps({"job_id": job_id, "remote": rem}).encode())
+        if interval:
+            self._pull_system_metrics()
+        state = {"job_id": job_id, "remote": rem, "system_metrics": bool(interval)}
+        write_atomic(str(self.files.root / RUN_STATE), json.dumps(state).encode())
         self.log(f"slurm: submitted job {job_id} ({rem})")
         return job_id
 
@@ -142,9 +152,16 @@ class SlurmRun:
         state = json.loads((self.files.root / RUN_STATE).read_text())
         self.job_id = str(state["job_id"])
         self.side.connect()
+        if state.get("system_metrics"):
+            self._pull_system_metrics()
         if self.side.puller is not None:
             self.side.puller.load()
         self.log(f"slurm: reattached to job {self.job_id} ({self.remote})")
+
+    def _pull_system_metrics(self) -> None:
+        if self.side.puller is not None:
+            self.system_metrics_file = self.files.root / REMOTE_FILE
+            self.side.puller.also[REMOTE_FILE] = self.system_metrics_file
 
     # ---------------------------------------------------------------- supervise
     def _pull(self) -> None:

@@ -55,8 +55,11 @@ def batch_script(
     env: Mapping[str, str],
     max_seconds: float | None = None,
     dist: Distribution | None = None,
+    sampler: str = "",
 ) -> str:
-    """The whole batch script of a run whose files are in `remote` (wd/, inject/, bin/, tracking/)."""
+    """The whole batch script of a run whose files are in `remote` (wd/, inject/, bin/, tracking/).
+    `sampler`: the command that starts its system-metrics sampler (engine.compute.sysmon), if any;
+    it is ended, and waited for, before the exit status is written."""
     q = shlex.quote
     lines = ["#!/bin/bash"]
     lines += [f"#SBATCH {opt}" for opt in sbatch_options(target, run_name, remote, max_seconds, dist)]
@@ -86,5 +89,10 @@ def batch_script(
         )
         command = f"srun --kill-on-bad-exit=1 --export=ALL /bin/sh -c {q(rank)} rank {command}"
     done, tmp = q(f"{remote}/exit_code"), q(f"{remote}/exit.tmp")
-    lines += [command, "code=$?", f"echo $code > {tmp} && mv {tmp} {done}", "exit $code", ""]
+    if sampler:
+        lines.append(sampler)
+    lines += [command, "code=$?"]
+    if sampler:
+        lines.append('kill "$sysmon" 2>/dev/null; wait "$sysmon"')
+    lines += [f"echo $code > {tmp} && mv {tmp} {done}", "exit $code", ""]
     return "\n".join(lines)
