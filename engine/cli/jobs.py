@@ -200,6 +200,27 @@ def job_show(ctx: click.Context, name: str, web: bool, workspace: str | None, ou
     show(output_format, doc, lambda: _print_job(name, run, doc))
 
 
+def _resources_line(doc: dict[str, Any]) -> str:
+    """What the job asked for beyond one plain process (`-o json` has every field): e.g.
+    `2 instances × 2 processes (pytorch), shm 2g, 1 GPU, timeout 30 s`."""
+    res, dist, limits = doc.get("resources") or {}, doc.get("distribution"), doc.get("limits") or {}
+    bits = []
+    if dist:
+        per = dist.get("process_count_per_instance") or 1
+        bits.append(f"{dist['instance_count']} instance{'s' if dist['instance_count'] != 1 else ''}"
+                    + (f" × {per} processes" if per > 1 else "") + f" ({dist['kind']})")
+    elif (res.get("instance_count") or 1) > 1:
+        bits.append(f"{res['instance_count']} instances")
+    if res.get("shm_size"):
+        bits.append(f"shm {res['shm_size']}")
+    gpus = res.get("gpus")
+    if gpus is not None:
+        bits.append(f"{gpus} GPU{'s' if gpus != 1 else ''}" if isinstance(gpus, int) else f"GPUs {gpus}")
+    if limits.get("timeout"):
+        bits.append(f"timeout {human_duration(float(limits['timeout']))}")
+    return ", ".join(bits)
+
+
 def _print_job(name: str, run: E.Run, doc: dict[str, Any]) -> None:
     print_fields(doc, 17, SHOWN_FIELDS)
     lock = doc.get("environment_lock")
@@ -207,6 +228,9 @@ def _print_job(name: str, run: E.Run, doc: dict[str, Any]) -> None:
         click.echo(f"{'environment lock:':17} {lock['id']} ({lock['kind']}, {len(lock['packages'])} packages; "
                    f"`-o json` lists them)")
     click.echo(f"{'duration:':17} {human_duration(run.duration)}")
+    asked = _resources_line(doc)
+    if asked:
+        click.echo(f"{'resources:':17} {asked}")
     if run.parent_name:
         click.echo(f"{'parent:':17} {run.parent_name}")
     slurm_job = run.properties.get("slurm_job_id")
