@@ -252,6 +252,7 @@ def main() -> int:
         "run-live-metrics.png": ["--page", "run-metrics", "--run", live],
         "sweep-trials.png": ["--page", "run-children", "--run", sweep],
         "sweep-overview.png": ["--page", "run-overview", "--run", sweep],
+        "sweep-analysis.png": ["--page", "run-sweep", "--run", sweep],
     }
     try:
         for theme, folder in (("light", out), ("dark", out / "dark")):
