@@ -75,11 +75,15 @@ def docker_run_argv(
     gpus: int | str | None,
     user: str | None,
     shm_size: str | None,
+    read_only: tuple[str, ...] = (),
 ) -> list[str]:
-    """The ``docker run`` command line on the host for the run's script."""
+    """The ``docker run`` command line on the host for the run's script; `read_only`: folders in
+    the run folder bound read-only over its read-write bind (the ro_mount inputs)."""
     env = dict(env)
     args = ["docker", "run", "--rm", "--name", name, "--label", f"trainyard.run={run_name}"]
     args += ["--network", network or "host", "-v", f"{remote}:{remote}", "-w", f"{remote}/wd"]
+    for path in read_only:
+        args += ["-v", f"{path}:{path}:ro"]
     if user and user != "0:0":  # the run folder is the SSH user's: write it as that user
         args += ["--user", user]
         env.setdefault("HOME", "/tmp")

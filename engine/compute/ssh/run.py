@@ -17,7 +17,14 @@ from engine.compute.rankexec import expand_argv
 from engine.compute.ssh.blobs import BlobSender, HostRecords, Tree, UploadResult
 from engine.compute.ssh.connection import IO_TIMEOUT, Link, SshTarget, absolute_on_host
 from engine.compute.ssh.container import HostImages, container_name, docker_run_argv
-from engine.compute.ssh.data import download_named_outputs, output_folders, read_only_command
+from engine.compute.ssh.data import (
+    download_named_outputs,
+    namespace_probe,
+    output_folders,
+    permission_bits_note,
+    read_only_command,
+    read_only_wrapper,
+)
 from engine.compute.ssh.envbuild import RemoteEnvBuilder
 from engine.compute.ssh.pull import STATE, Puller
 from engine.compute.sysmon import REMOTE_FILE, remote_sampler_command, sampling_interval
@@ -240,7 +247,8 @@ class SshRun:
         if self.docker:  # the command is `docker run` on the host; the variables go to the container
             argv = self._docker_argv(argv, {k: str(v) for k, v in env.items() if _ENV_NAME.match(k)})
             exports = ["true"]
-        else:
+        else:  # ro_mount inputs in a private mount namespace
+            argv = self._read_only_argv(argv)
             exports = [f"export {k}={shlex.quote(str(v))}" for k, v in env.items() if _ENV_NAME.match(k)]
             exports.append(f'export PYTHONPATH={shlex.quote(rem + "/inject")}"${{PYTHONPATH:+:$PYTHONPATH}}"')
             path = shlex.quote(rem + "/bin") + (
@@ -295,6 +303,30 @@ class SshRun:
         }
         write_atomic(str(self.files.root / RUN_STATE), json.dumps(state).encode())
 
+    def _read_only_paths(self) -> list[str]:
+        """The folders on the host to make read-only: each ro_mount input's (a file's folder)."""
+        inputs = self.spec.data.read_only_inputs if self.spec.data is not None else []
+        return [f"{self.remote}/{i.rel.rsplit('/', 1)[0] if i.is_file else i.rel}" for i in inputs if i.rel]
+
+    def _read_only_argv(self, argv: list[str]) -> list[str]:
+        """`argv` in a private mount namespace in which each ro_mount input (a file input: its
+        folder, inputs/NAME) is mounted read-only; as it was, with a driver-log line per input,
+        where the host refuses the namespace (namespace_probe finds out there). A container gets Docker's
+        read-only binds instead (_docker_argv)."""
+        data = self.spec.data
+        if data is None or not data.read_only_inputs:
+            return argv
+        out, err, _code = self.link.exec(namespace_probe(self.remote))
+        found = next((ln[3:] for ln in out.splitlines() if ln.startswith("ns ")), f"none {err.strip()}")
+        if found in ("root", "user"):
+            paths = self._read_only_paths()
+            self.log(f"ssh: read-only mounts ({found} namespace): {', '.join(paths)}")
+            return read_only_wrapper(found, paths, argv)
+        why = found.removeprefix("none").strip()
+        for inp in data.read_only_inputs:
+            self.note(permission_bits_note(inp.name, self.target.address, why))
+        return argv
+
     def _pull_system_metrics(self) -> None:
         self.system_metrics_file = self.files.root / REMOTE_FILE
         self.puller.also[REMOTE_FILE] = self.system_metrics_file
@@ -330,6 +362,7 @@ class SshRun:
             gpus=placement.gpus,
             user=self.user_ids,
             shm_size=placement.shm_size,
+            read_only=tuple(self._read_only_paths()),  # Docker's read-only binds
         )
         opts = full[full.index("--network") : full.index(image)]
         shown = " ".join(
