@@ -217,6 +217,9 @@ class StepSpec:
     shm_size: str | None = None
     instance_type: str | None = None
     distribution: Distribution | None = None
+    # the step's own `resources.instance_count` when its registered component, looked up at submit,
+    # may give the distribution (az ml merges the step over the component)
+    instance_count: int | None = None
     timeout_seconds: float | None = None
     is_deterministic: bool = True
     sweep: SweepSpec | None = None
@@ -333,6 +336,21 @@ def with_component(step: StepSpec, comp: ComponentSpec, source: str | None = Non
         if isinstance(value, Binding) and value.type is None:
             value = replace(value, type=decl.type)
         inputs[name] = value
+    distribution = step.distribution or comp.distribution
+    if step.instance_count is not None and step.instance_count < 1:
+        raise error(f"`resources.instance_count` must be 1 or more, not {step.instance_count}", "e.g. 2",
+                    "resources.instance_count")
+    if step.instance_count is not None and distribution is None and step.instance_count != 1:
+        raise error(
+            f"`resources.instance_count: {step.instance_count}` needs a `distribution:`, and neither "
+            f"the step nor its component {comp.name}:{comp.version} has one",
+            "add `distribution: {type: pytorch, process_count_per_instance: 1}` to the step (or mpi)",
+            "resources.instance_count",
+        )
+    if distribution is not None:
+        # resources merge key by key: the step's instance_count, else the component's
+        count = step.instance_count or (comp.distribution.instance_count if comp.distribution else 1)
+        distribution = replace(distribution, instance_count=count)
     return replace(
         step,
         component_spec=comp,
@@ -348,5 +366,5 @@ def with_component(step: StepSpec, comp: ComponentSpec, source: str | None = Non
         gpus=step.gpus if step.gpus is not None else comp.gpus,
         shm_size=step.shm_size or comp.shm_size,
         instance_type=step.instance_type or comp.instance_type,
-        distribution=step.distribution or comp.distribution,
+        distribution=distribution,
     )

@@ -213,6 +213,13 @@ def _step(name: str, data: dict[str, Any], path: Path, lines: Lines) -> StepSpec
         )
     bindings, plain_inputs = _split_inputs(step.inputs, sub, path)
     outputs, to_parent = _split_outputs(step.outputs)
+    resources = {**(comp_data.get("resources") or {}), **(data.get("resources") or {})}
+    own_count: int | None = None
+    if component is None and ref is not None:
+        # a registered component's distribution is known at submit (engine.jobs.pipeline.with_component)
+        own_count = (data.get("resources") or {}).get("instance_count")
+        if not data.get("distribution"):
+            resources.pop("instance_count", None)
     job_dict: dict[str, Any] = {
         "command": step.command or (component.command if component else "true"),
         "code": step.code,
@@ -222,7 +229,7 @@ def _step(name: str, data: dict[str, Any], path: Path, lines: Lines) -> StepSpec
         "environment_variables": step.environment_variables,
         "compute": step.compute,
         # the step's resources override the component's key by key, its distribution as a whole (az ml)
-        "resources": {**(comp_data.get("resources") or {}), **(data.get("resources") or {})} or None,
+        "resources": resources or None,
         "distribution": data.get("distribution") or comp_data.get("distribution"),
         "limits": step.limits,
         "experiment_name": "pipeline",
@@ -297,6 +304,7 @@ def _step(name: str, data: dict[str, Any], path: Path, lines: Lines) -> StepSpec
         shm_size=spec.shm_size,
         instance_type=spec.instance_type,
         distribution=spec.distribution,
+        instance_count=own_count,
         timeout_seconds=spec.max_run_duration_seconds,
         is_deterministic=deterministic,
         line=line,
