@@ -1,7 +1,8 @@
 """Step reuse, as Azure ML does it but exact: a step's key hashes what determines its outputs (its
 code snapshot, its environment's build hash, its command, its parameters, the content hashes of its
-inputs, its outputs' declarations and environment variables). A completed step recorded under the
-same key, whose outputs are still there, stands in for the step."""
+inputs, its outputs' declarations and environment variables, its distribution and the resources its
+processes see: shm_size, gpus). A completed step recorded under the same key, whose outputs are
+still there, stands in for the step."""
 
 from __future__ import annotations
 
@@ -32,6 +33,11 @@ def step_key(step: PlannedStep, input_hashes: dict[str, str]) -> str:
         "distribution": step.distribution,
         "sweep": step.sweep,
     }
+    # what the step's processes see of the machine (/dev/shm's size, the GPUs they are given); left
+    # out when unset so that keys recorded before these counted still match
+    seen = {k: v for k, v in (("shm_size", step.shm_size), ("gpus", step.gpus)) if v is not None}
+    if seen:
+        payload["resources"] = seen
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
