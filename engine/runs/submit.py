@@ -222,7 +222,8 @@ class Submitter:
                 max_run_duration_seconds=sweep.trial_timeout_seconds, source_file=trial.source_file,
                 data_inputs={n: d.to_dict() for n, d in trial.data_inputs.items()},
                 outputs={n: o.to_dict() for n, o in trial.outputs.items()},
-                shm_size=trial.shm_size),
+                shm_size=trial.shm_size,
+                distribution=trial.distribution.to_dict() if trial.distribution else None),
         )
 
         def prepare(name: str, _files: RunFiles) -> tuple[LaunchSpec, dict[str, Any]]:

@@ -178,6 +178,7 @@ class TrialTemplate:
     data_inputs: dict[str, Any] = field(default_factory=dict)  # name -> DataInput.to_dict()
     outputs: dict[str, Any] = field(default_factory=dict)  # name -> DataOutput.to_dict()
     shm_size: str | None = None  # each trial's container /dev/shm (`resources.shm_size`)
+    distribution: dict[str, Any] | None = None  # each trial's processes (Distribution.to_dict())
 
     def to_json(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -191,7 +192,8 @@ class TrialTemplate:
                    interpreter_path=r.opt_str("interpreter_path"), gpus=r.gpus("gpus"),
                    max_run_duration_seconds=r.opt_number("max_run_duration_seconds"),
                    source_file=r.opt_str("source_file"), data_inputs=r.opt_object("data_inputs") or {},
-                   outputs=r.opt_object("outputs") or {}, shm_size=r.opt_str("shm_size"))
+                   outputs=r.opt_object("outputs") or {}, shm_size=r.opt_str("shm_size"),
+                   distribution=r.opt_object("distribution"))
 
 
 @dataclass(frozen=True)

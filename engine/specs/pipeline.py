@@ -454,6 +454,8 @@ def _sweep_step(name: str, data: dict[str, Any], path: Path, sub: Lines, line: i
             trial["code"] = str(comp.code_dir)
         if comp.environment is not None:
             trial["environment"] = comp.environment
+        comp_data = load_yaml_with_lines(comp_path)[0]  # its resources and distribution, as written
+        trial.update({k: comp_data[k] for k in ("resources", "distribution") if comp_data.get(k)})
         defaults = {
             n: d.default
             for n, d in comp.inputs.items()
@@ -485,6 +487,9 @@ def _sweep_step(name: str, data: dict[str, Any], path: Path, sub: Lines, line: i
         environment_spec=t.environment_spec,
         environment_variables=dict(t.environment_variables),
         gpus=t.gpus,
+        shm_size=t.shm_size,
+        instance_type=t.instance_type,
+        distribution=t.distribution,
         is_deterministic=step.is_deterministic is not False,
         sweep=sweep,
         line=line,

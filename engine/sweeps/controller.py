@@ -31,6 +31,7 @@ from engine.jobs.spec import DataInput, DataOutput, JobSpec
 from engine.runs import control, watch
 from engine.runs.launch import materialize_code
 from engine.runs.submit import Submitter
+from engine.runtime.distribution import Distribution
 from engine.runtime.files import RunFiles
 from engine.runtime.launchspec import SweepSettings, read_spec
 from engine.runtime.sweepresults import SweepResult, early_termination_reason, trial_properties
@@ -199,6 +200,7 @@ class SweepController:
             environment_spec=EnvironmentSpec.from_dict(t.environment_spec) if t.environment_spec else None,
             gpus=t.gpus,
             shm_size=t.shm_size,
+            distribution=Distribution.from_dict(t.distribution) if t.distribution else None,
             parent_run=self.run_name,
             search_space=params,
             properties=trial_properties(self.metric, self.goal),

@@ -101,3 +101,56 @@ def test_a_step_changed_only_in_shm_size_is_not_reused(tmp_path: Path, cli) -> N
     assert reused is None  # a larger /dev/shm: the step runs again
     assert _json(cli("job", "show", "-n", f"{changed}_look", "-o", "json"))["resources"]["shm_size"] == "2g"
     assert submit("--set", "jobs.look.resources.shm_size=2g")[1] == f"{changed}_look"
+
+
+TRIAL_COMPONENT = """\
+name: trial
+inputs:
+  x: {type: number, default: 1}
+code: ./src
+command: python trial.py ${{inputs.x}}
+resources: {shm_size: 3g, instance_count: 2}
+distribution: {type: pytorch, process_count_per_instance: 1}
+"""
+
+TRIAL = """\
+import os, sys
+from azureml.core import Run
+print("rank", os.environ["RANK"], "of", os.environ["WORLD_SIZE"], flush=True)
+if os.environ["RANK"] == "0":
+    Run.get_context().log("loss", float(sys.argv[1]))
+"""
+
+SWEEP_PIPELINE = """\
+type: pipeline
+settings: {default_compute: local}
+jobs:
+  search:
+    type: sweep
+    trial: ./trial.yml
+    inputs: {x: 1}
+    sampling_algorithm: grid
+    search_space:
+      x: {type: choice, values: [1, 2]}
+    objective: {goal: minimize, primary_metric: loss}
+    limits: {max_total_trials: 2, max_concurrent_trials: 1}
+"""
+
+
+def test_a_sweep_step_s_trial_component_s_resources_reach_every_trial(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    root = tmp_path / "proj"
+    (root / "src").mkdir(parents=True)
+    (root / "src" / "trial.py").write_text(TRIAL)
+    (root / "trial.yml").write_text(TRIAL_COMPONENT)
+    (root / "pipeline.yml").write_text(SWEEP_PIPELINE)
+    run = _json(cli("job", "create", "-f", str(root / "pipeline.yml"), "--stream", "-o", "json", timeout=300))
+    assert run["status"] == "Completed"
+    sweep = _json(cli("job", "show", "-n", f"{run['name']}_search", "-o", "json"))
+    trials = [t for t in _json(cli("job", "list", "-o", "json")) if t.get("parent_job_name") == sweep["name"]]
+    assert len(trials) == 2, trials
+    for listed in trials:
+        trial = _json(cli("job", "show", "-n", listed["name"], "-o", "json"))
+        assert trial["resources"]["shm_size"] == "3g"
+        assert trial["distribution"] == {"kind": "pytorch", "process_count_per_instance": 1, "instance_count": 2}
+        logs = _logs(trial["run_dir"])
+        assert "rank 0 of 2" in logs and "rank 1 of 2" in logs, logs
