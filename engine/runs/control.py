@@ -152,3 +152,13 @@ def _cancel_orphaned_children(store: Store, parent: str, kind: str) -> None:
                 cancel(store, child.name, f"its {kind} {parent} failed: the {kind}'s controller died")
             except InvalidState:
                 pass  # it ended meanwhile
+
+
+def requested_cancel(store: Store, name: str) -> str | None:
+    """Why run `name` is to be canceled (the canceller's reason, else "canceled by the user"),
+    or None: read with the request itself, so a later failed read cannot lose the reason."""
+    run = store.get_run(name)
+    if not run.cancel_requested:
+        return None
+    reason = run.properties.get("cancel_reason")
+    return reason if isinstance(reason, str) and reason else E.USER_CANCEL

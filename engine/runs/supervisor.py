@@ -30,6 +30,7 @@ from engine.compute.mounts import prepare_run_data, read_only_argv
 from engine.compute.procs import become_subreaper
 from engine.entities import USER_CANCEL, EnvironmentSpec
 from engine.errors import InvalidSpec, TrainyardError
+from engine.runs.control import requested_cancel
 from engine.runs.gpuassign import GpuAssigner, apply_assignment, script_pids
 from engine.runs.launch import INJECT_DIR, link_interpreter, materialize_code
 from engine.runs.lineclock import LineClock
@@ -392,8 +393,7 @@ class Supervisor:
             now = time.monotonic()
             if now >= next_cancel_check:
                 next_cancel_check = now + CANCEL_CHECK_SECONDS
-                if self._safe(lambda: store.get_run(self.run_name).cancel_requested):
-                    self.cancel_reason = self.cancel_reason or USER_CANCEL
+                self.cancel_reason = self.cancel_reason or self._safe(lambda: requested_cancel(store, self.run_name))
             if deadline is not None and time.time() >= deadline and self.cancel_reason is None:
                 self.cancel_reason = (
                     f"the run exceeded its maximum duration (max_run_duration_seconds={max_duration})"
@@ -432,8 +432,7 @@ class Supervisor:
             now = time.monotonic()
             if now >= next_cancel_check:
                 next_cancel_check = now + CANCEL_CHECK_SECONDS
-                if self._safe(lambda: store.get_run(self.run_name).cancel_requested):
-                    self.cancel_reason = USER_CANCEL
+                self.cancel_reason = self._safe(lambda: requested_cancel(store, self.run_name))
             time.sleep(QUEUE_POLL_SECONDS)
         return False
 
@@ -446,8 +445,8 @@ class Supervisor:
 
         def cancelled() -> bool:  # asked only while the run waits
             store = self._store()
-            if self.cancel_reason is None and self._safe(lambda: store.get_run(self.run_name).cancel_requested):
-                self.cancel_reason = USER_CANCEL
+            if self.cancel_reason is None:
+                self.cancel_reason = self._safe(lambda: requested_cancel(store, self.run_name))
             return self.cancel_reason is not None
 
         assigned = self.gpus.wait(cancelled)
@@ -532,10 +531,10 @@ class Supervisor:
     def _cancel_message(self) -> str:
         """Why the run was canceled: the canceller's reason (a sweep's early termination), if any."""
         assert self.cancel_reason is not None
-        if self.cancel_reason == USER_CANCEL:
+        if self.cancel_reason == USER_CANCEL:  # e.g. SIGTERM: the request may still say why
             store = self._store()
-            reason = self._safe(lambda: store.get_run(self.run_name).properties.get("cancel_reason"))
-            if isinstance(reason, str) and reason:
+            reason = self._safe(lambda: requested_cancel(store, self.run_name))
+            if reason:
                 return reason
         return self.cancel_reason
 
