@@ -39,8 +39,10 @@ def test_killing_the_terminal_of_the_cli_that_submitted_a_sweep_does_not_stop_it
         """)
     master, slave = pty.openpty()
     # `setsid -c`: a new session whose controlling terminal is stdin, the pty (what a terminal gives a shell).
-    cli = subprocess.Popen(["setsid", "-c", sys.executable, "-m", "engine.cli.main", "job", "create", "-f", str(path),
-                            "--stream"], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+    # `env --default-signal=HUP`: a terminal's shell starts it with SIGHUP at its default, even
+    # when the tests themselves run with it ignored (under nohup).
+    cli = subprocess.Popen(["env", "--default-signal=HUP", "setsid", "-c", sys.executable, "-m", "engine.cli.main",
+                            "job", "create", "-f", str(path), "--stream"], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
                            stdin=slave, stdout=slave, stderr=slave)
     os.close(slave)
     try:
