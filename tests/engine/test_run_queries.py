@@ -247,3 +247,27 @@ def test_top_level_leaves_children_out_and_child_counts_counts_them(store: SqlSt
     assert store.child_counts([]) == {}
     store.update_run("step_a", archived=True)
     assert store.child_counts(top, include_archived=False) == {"calm_river_1": 3}
+
+
+def test_an_experiment_another_process_creates_meanwhile_is_the_one_used(store: SqlStore) -> None:
+    """Two submits of a new experiment at once (two machines of a team workspace): the one whose
+    insert loses the race uses the experiment the other created, and says nothing."""
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+
+    other = SqlStore(store.url)
+    raced: list[int] = []
+
+    def meanwhile(session: Session, _ctx: object, _instances: object) -> None:
+        if not raced:  # between this submit's read (no such experiment) and its insert
+            raced.append(0)  # (the other store's own flush comes here too)
+            raced[0] = other.get_or_create_experiment("team-new").id
+
+    event.listen(Session, "before_flush", meanwhile)
+    try:
+        got = store.get_or_create_experiment("team-new")
+    finally:
+        event.remove(Session, "before_flush", meanwhile)
+        other.close()
+    assert raced == [got.id]
+    assert [e.name for e in store.list_experiments()] == ["team-new"]

@@ -29,17 +29,18 @@ class Runs(SqlBase):
 
     # ----------------------------------------------------------------- experiments
     def get_or_create_experiment(self, name: str) -> E.Experiment:
+        try:
+            return self._get_or_create_experiment(name)
+        except IntegrityError:  # another process created it between our read and our insert
+            return self._get_or_create_experiment(name)  # (a new transaction: it reads theirs)
+
+    def _get_or_create_experiment(self, name: str) -> E.Experiment:
         with self._session() as s, s.begin():
             row = s.scalar(select(ExperimentRow).where(ExperimentRow.name == name))
             if row is None:
                 row = ExperimentRow(name=name, created_at=time.time())
                 s.add(row)
-                try:
-                    s.flush()
-                except IntegrityError:  # created concurrently: use that one
-                    s.rollback()
-                    row = s.scalar(select(ExperimentRow).where(ExperimentRow.name == name))
-            assert row is not None
+                s.flush()
             return E.Experiment(id=row.id, name=row.name, created_at=row.created_at)
 
     def list_experiments(self) -> list[E.Experiment]:
