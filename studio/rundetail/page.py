@@ -38,6 +38,10 @@ REFRESH_MS = 500
 # an incremental read of the points since the last one, off the GUI thread).
 LIVE_METRICS_MS = 50
 TABS = ("overview", "metrics", "logs", "outputs", "snapshot", "children", "pipeline", "sweep")
+# The tabs built after the page is shown, one per turn of the event loop (or at once when used):
+# building them all with the page kept the GUI thread busy for over 100 ms on a loaded machine.
+LATER_TABS = (("metrics", "Metrics"), ("logs", "Logs"), ("outputs", "Outputs + logs"), ("snapshot", "Snapshot"),
+              ("children", "Child runs"))
 
 
 class RunDetail(QWidget):
@@ -108,25 +112,18 @@ class RunDetail(QWidget):
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.overview = OverviewTab(engine)
-        self.metrics = MetricsTab()
-        self.logs = LogsTab(engine, name)
-        self.outputs = OutputsTab(engine, bridge, name)
-        self.snapshot = SnapshotTab(engine, name)
-        self.child_runs = ChildrenTab(engine, bridge, name)
         self.tabs.addTab(self.overview, "Overview")
-        self.tabs.addTab(self.metrics, "Metrics")
-        self.metrics.needsData.connect(self._resume)
-        self.tabs.currentChanged.connect(lambda _i: self._pick_interval())
-        self.tabs.addTab(self.logs, "Logs")
-        self.tabs.addTab(self.outputs, "Outputs + logs")
-        self.tabs.addTab(self.snapshot, "Snapshot")
-        self.tabs.addTab(self.child_runs, "Child runs")
+        self._built: dict[str, QWidget] = {}
+        self._placeholders: dict[str, QWidget] = {}
+        for key, label in LATER_TABS:
+            self._placeholders[key] = QWidget()
+            self.tabs.addTab(self._placeholders[key], label)
+        self.tabs.currentChanged.connect(self._tab_changed)
         self.overview.openRun.connect(self.openRun)
         self.overview.openAsset.connect(self.openAsset)
         self.overview.showLog.connect(self.show_log)
-        self.child_runs.openRun.connect(self.openRun)
-        self.child_runs.countChanged.connect(self._children_counted)
         lay.addWidget(self.tabs, 1)
+        QTimer.singleShot(0, self, self._build_next_tab)
 
         self._timer = QTimer(self)
         self._timer.setInterval(REFRESH_MS)
@@ -138,6 +135,75 @@ class RunDetail(QWidget):
         bridge.runsChanged.connect(self._on_runs_changed)
         self.refresh()
         self._timer.start()
+
+    # ---------------------------------------------------------------- tabs built later
+    @property
+    def metrics(self) -> MetricsTab:
+        return self._tab("metrics")  # type: ignore[return-value]
+
+    @property
+    def logs(self) -> LogsTab:
+        return self._tab("logs")  # type: ignore[return-value]
+
+    @property
+    def outputs(self) -> OutputsTab:
+        return self._tab("outputs")  # type: ignore[return-value]
+
+    @property
+    def snapshot(self) -> SnapshotTab:
+        return self._tab("snapshot")  # type: ignore[return-value]
+
+    @property
+    def child_runs(self) -> ChildrenTab:
+        return self._tab("children")  # type: ignore[return-value]
+
+    def _make_tab(self, key: str) -> QWidget:
+        engine, bridge, name = self.engine, self.bridge, self.name
+        if key == "metrics":
+            metrics = MetricsTab()
+            metrics.needsData.connect(self._resume)
+            return metrics
+        if key == "logs":
+            return LogsTab(engine, name)
+        if key == "outputs":
+            return OutputsTab(engine, bridge, name)
+        if key == "snapshot":
+            return SnapshotTab(engine, name)
+        children = ChildrenTab(engine, bridge, name)
+        children.openRun.connect(self.openRun)
+        children.countChanged.connect(self._children_counted)
+        return children
+
+    def _tab(self, key: str) -> QWidget:
+        """Tab `key`, built now (in place of its placeholder) if it was not yet."""
+        widget = self._built.get(key)
+        if widget is None:
+            widget = self._built[key] = self._make_tab(key)
+            placeholder = self._placeholders.pop(key)
+            index = self.tabs.indexOf(placeholder)
+            current = self.tabs.currentIndex() == index
+            self.tabs.blockSignals(True)  # the same tab stays chosen: nothing to announce
+            self.tabs.insertTab(index, widget, self.tabs.tabText(index))
+            self.tabs.removeTab(index + 1)
+            if current:
+                self.tabs.setCurrentIndex(index)
+            self.tabs.blockSignals(False)
+            placeholder.deleteLater()
+            if self.run is not None and key in ("logs", "outputs", "snapshot"):
+                widget.set_run(self.run)  # type: ignore[attr-defined]
+        return widget
+
+    def _build_next_tab(self) -> None:
+        key = next((k for k, _label in LATER_TABS if k not in self._built), None)
+        if key is not None:
+            self._tab(key)
+            QTimer.singleShot(0, self, self._build_next_tab)
+
+    def _tab_changed(self, index: int) -> None:
+        for key, placeholder in list(self._placeholders.items()):
+            if self.tabs.indexOf(placeholder) == index:
+                self._tab(key)
+        self._pick_interval()
 
     # ---------------------------------------------------------------- public
     def is_ready(self) -> bool:
@@ -169,9 +235,10 @@ class RunDetail(QWidget):
         self._busy = True
         state = self._state
         # What the charts and tables already hold: the fetch reads only what comes after.
-        state.metric_counts = self.metrics.point_counts()
+        metrics = self._built.get("metrics")
+        state.metric_counts = metrics.point_counts() if isinstance(metrics, MetricsTab) else {}
         self._requested_plots = set(state.metric_counts)
-        state.object_counts = self.metrics.object_counts()
+        state.object_counts = metrics.object_counts() if isinstance(metrics, MetricsTab) else {}
         engine = self.engine
         BackgroundOp(self, lambda: fetch(engine, state)).success(self._apply).failure(self._failed).run()
 
@@ -187,8 +254,10 @@ class RunDetail(QWidget):
     def stop(self) -> None:
         self._timer.stop()
         self._clock.stop()
-        self.logs.stop()
-        self.outputs.stop()
+        for key in ("logs", "outputs"):
+            tab = self._built.get(key)
+            if tab is not None:
+                tab.stop()  # type: ignore[attr-defined]
         if self.pipeline is not None:
             self.pipeline.stop()
 
@@ -271,7 +340,8 @@ class RunDetail(QWidget):
             self.loaded.emit()
 
     def _pick_interval(self) -> None:
-        live = self.run is not None and not self.run.is_terminal and self.tabs.currentWidget() is self.metrics
+        live = (self.run is not None and not self.run.is_terminal
+                and self.tabs.currentWidget() is self._built.get("metrics"))
         self._timer.setInterval(LIVE_METRICS_MS if live else REFRESH_MS)
 
     def _update_header(self) -> None:
