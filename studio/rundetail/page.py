@@ -114,10 +114,10 @@ class RunDetail(QWidget):
         self.overview = OverviewTab(engine)
         self.tabs.addTab(self.overview, "Overview")
         self._built: dict[str, QWidget] = {}
-        self._placeholders: dict[str, QWidget] = {}
+        self._unbuilt: dict[str, QWidget] = {}
         for key, label in LATER_TABS:
-            self._placeholders[key] = QWidget()
-            self.tabs.addTab(self._placeholders[key], label)
+            self._unbuilt[key] = QWidget()
+            self.tabs.addTab(self._unbuilt[key], label)
         self.tabs.currentChanged.connect(self._tab_changed)
         self.overview.openRun.connect(self.openRun)
         self.overview.openAsset.connect(self.openAsset)
@@ -175,12 +175,12 @@ class RunDetail(QWidget):
         return children
 
     def _tab(self, key: str) -> QWidget:
-        """Tab `key`, built now (in place of its placeholder) if it was not yet."""
+        """Tab `key`, built now (in place of the empty widget that held its place) if it was not yet."""
         widget = self._built.get(key)
         if widget is None:
             widget = self._built[key] = self._make_tab(key)
-            placeholder = self._placeholders.pop(key)
-            index = self.tabs.indexOf(placeholder)
+            stand_in = self._unbuilt.pop(key)
+            index = self.tabs.indexOf(stand_in)
             current = self.tabs.currentIndex() == index
             self.tabs.blockSignals(True)  # the same tab stays chosen: nothing to announce
             self.tabs.insertTab(index, widget, self.tabs.tabText(index))
@@ -188,7 +188,7 @@ class RunDetail(QWidget):
             if current:
                 self.tabs.setCurrentIndex(index)
             self.tabs.blockSignals(False)
-            placeholder.deleteLater()
+            stand_in.deleteLater()
             if self.run is not None and key in ("logs", "outputs", "snapshot"):
                 widget.set_run(self.run)  # type: ignore[attr-defined]
         return widget
@@ -200,8 +200,8 @@ class RunDetail(QWidget):
             QTimer.singleShot(0, self, self._build_next_tab)
 
     def _tab_changed(self, index: int) -> None:
-        for key, placeholder in list(self._placeholders.items()):
-            if self.tabs.indexOf(placeholder) == index:
+        for key, empty in list(self._unbuilt.items()):
+            if self.tabs.indexOf(empty) == index:
                 self._tab(key)
         self._pick_interval()
 
