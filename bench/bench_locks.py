@@ -1,7 +1,7 @@
 """What an environment lock costs: on a warm build (uv's wheel cache warm, a venv of a few real
 packages from this machine's pip config) and on a cache hit. Measured in the same run: the warm
 build itself (the peer), the lock it takes (dist-info scan + write), the sha256 lookup of the
-pins (`uv pip compile --generate-hashes --no-deps`, engine.environments.hashes), a cache hit of
+pins (`uv pip compile --generate-hashes --no-deps`, engine.environments.build.hashes), a cache hit of
 `ensure_built`, and what a run adds on a hit (read the build's lock, copy it into the run folder).
 Prints a table. Targets (issue 17): < 5 % of a warm build, < 20 ms on a cache hit.
 
@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 from engine.entities import EnvironmentSpec
 from engine.environments.build import BuildLog, ensure_built, prune
 from engine.environments.build.venv import uv_bin
-from engine.environments.hashes import artifact_hashes
+from engine.environments.build.hashes import artifact_hashes
 from engine.environments.lock import python_lock, read_lock, write_lock
 
 

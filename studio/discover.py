@@ -11,6 +11,7 @@ from PySide6.QtCore import QUrl
 from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QMenu, QScrollArea, QVBoxLayout, QWidget
 
+from studio.navigation import NAV_LABELS, PAGES
 from studio.palette import CommandPalette, Entry
 
 DOCS_DIR = Path(__file__).resolve().parents[1] / "docs"
@@ -118,8 +119,6 @@ def shortcut_sheet(window: Any) -> QDialog:
 
 def palette_entries(window: Any) -> list[Entry]:
     """Every page, every known run (and its tabs), every menu action."""
-    from studio.mainwindow import NAV_LABELS, PAGES
-
     entries = [Entry(NAV_LABELS[k], "page", lambda k=k: window.show_page(k)) for k in PAGES]
     for bar_action in window.menuBar().actions():
         sub = bar_action.menu()

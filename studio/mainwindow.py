@@ -48,12 +48,10 @@ from studio.errors import one_line
 from studio.heap import freeze_startup_heap, thaw_heap
 from studio.icons import NAV_ICONS, icon
 from studio.models.runs import RunTableModel
+from studio.navigation import NAV_LABELS, PAGES
 from studio.style import heading, muted
 from studio.tasks import BackgroundOp
 
-PAGES = ("experiments", "runs", "environments", "compute", "models", "data", "components")
-NAV_LABELS = {"experiments": "Experiments", "runs": "Runs", "environments": "Environments", "compute": "Compute",
-              "models": "Models", "data": "Data", "components": "Components"}
 SETTINGS = ("Trainyard", "Trainyard")
 
 if TYPE_CHECKING:  # these pull in pyqtgraph: imported on first use, not at start-up

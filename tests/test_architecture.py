@@ -4,8 +4,10 @@ cannot be imported at all."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,6 +38,31 @@ def test_import_linter_contract_holds() -> None:
     assert "The engine never imports Qt or the studio KEPT" in res.stdout
     # The layers of docs/architecture.md (pyproject.toml): nothing imports upward, lazily or not.
     assert "The engine is layered: nothing imports upward KEPT" in res.stdout
+    assert "No import cycles among the modules of a package KEPT" in res.stdout
+
+
+def test_the_cycle_contract_catches_a_cycle_hidden_behind_type_checking(tmp_path: Path) -> None:
+    """The contract of pyproject.toml, run on a package whose two modules import each other (one
+    of them only for type checking, the way cycles hide): it is broken and names the import."""
+    pkg = tmp_path / "cyclic"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "target.py").write_text("from cyclic.route import open_route\n")
+    (pkg / "route.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from cyclic.target import Target\n"
+    )
+    contracts = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
+    (contract,) = [c for c in contracts if c["type"] == "acyclic_siblings"]
+    (tmp_path / ".importlinter").write_text(
+        "[importlinter]\nroot_package = cyclic\n\n[importlinter:contract:cycles]\n"
+        f"name = {contract['name']}\ntype = acyclic_siblings\nancestors = cyclic\n"
+    )
+    lint = Path(sys.executable).with_name("lint-imports")
+    res = subprocess.run([str(lint)], cwd=tmp_path, capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(tmp_path)})
+    assert res.returncode != 0, res.stdout
+    assert f"{contract['name']} BROKEN" in res.stdout
+    assert "No cycles are allowed in cyclic" in res.stdout
 
 
 def test_every_engine_module_imports_without_qt() -> None:

@@ -6,7 +6,7 @@ records what it built this time. Every build writes one next to its cache marker
 folder (``environment.lock.json``), so the run keeps it after the build is pruned.
 
 - venv (uv): the installed distributions (read from the env's ``*.dist-info``), each with the
-  sha256 of the artifacts the index has for its version (engine.environments.hashes); the lock's
+  sha256 of the artifacts the index has for its version (engine.environments.build.hashes); the lock's
   text is a requirements file with ``--hash`` lines, and a re-run installs it with
   ``--require-hashes``, so an artifact that changed on the index is refused.
 - conda (rattler or a conda executable): every conda package's URL, version, build and sha256

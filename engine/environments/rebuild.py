@@ -90,7 +90,7 @@ def _changed_artifacts(lock: Lock, requirements: tuple[str, ...], cache_root: Pa
                        cwd: Path) -> list[str]:
     """'NAME VERSION (sha256 X recorded, Y now)' for each locked pin none of whose recorded
     artifacts the index still has."""
-    from engine.environments.hashes import artifact_hashes, index_options
+    from engine.environments.build.hashes import artifact_hashes, index_options
 
     hashed = [p for p in lock.packages if p.manager == "pip" and p.hashes and not p.source]
     if not hashed:

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from engine.runtime.sweepresults import is_sweep
 from engine.sdk.hyperdrive import HyperDriveConfig
 from engine.sdk.hyperdriverun import HyperDriveRun
-from engine.sdk.pipeline import Pipeline, submit_pipeline
 from engine.sdk.run import Run
 from engine.sdk.runconfig import ScriptRunConfig
 from engine.sdk.submission import submit_config
+
+
+@runtime_checkable
+class SubmitsItself(Protocol):
+    """A configuration that knows how to start itself in an experiment (engine.sdk.pipeline.Pipeline)."""
+
+    def submit_to(self, experiment: Experiment, tags: dict[str, Any] | None) -> Run: ...
 
 
 class Experiment:
@@ -19,13 +25,13 @@ class Experiment:
         self.name = name
 
     def submit(
-        self, config: ScriptRunConfig | HyperDriveConfig | Pipeline, tags: dict[str, Any] | None = None,
+        self, config: ScriptRunConfig | HyperDriveConfig | SubmitsItself, tags: dict[str, Any] | None = None,
         **_ignored: Any,
     ) -> Run:
         """Start `config`: a ScriptRunConfig as a run, a HyperDriveConfig as a sweep (a HyperDriveRun),
         a Pipeline as a pipeline whose steps are child runs (a PipelineRun)."""
-        if isinstance(config, Pipeline):
-            return submit_pipeline(self, config, tags)
+        if isinstance(config, SubmitsItself):
+            return config.submit_to(self, tags)
         run = submit_config(self.workspace.engine, self.name, config, tags)
         return HyperDriveRun(self, run.name) if isinstance(config, HyperDriveConfig) else Run(self, run.name)
 

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import InvalidSpec
+from engine.sdk.experiment import Experiment
+from engine.sdk.pipelinerun import PipelineRun
 from engine.sdk.steps import PipelineStep
 
 
@@ -96,20 +98,16 @@ class Pipeline:
         load_pipeline(self.to_dict("validate"), Path.cwd(), source=None)
         return []
 
-    def submit(self, experiment_name: str, **_ignored: Any) -> Any:
-        from engine.sdk.experiment import Experiment
+    def submit(self, experiment_name: str, **_ignored: Any) -> PipelineRun:
+        return self.submit_to(Experiment(self.workspace, experiment_name), None)
 
-        return Experiment(self.workspace, experiment_name).submit(self)
+    def submit_to(self, experiment: Experiment, tags: dict[str, Any] | None) -> PipelineRun:
+        """`Experiment.submit(pipeline)`: start it and return its PipelineRun."""
+        from engine.specs.pipeline import load_pipeline  # pydantic: only when submitting
 
-
-def submit_pipeline(experiment: Any, pipeline: Pipeline, tags: dict[str, Any] | None) -> Any:
-    """`Experiment.submit(pipeline)`: start it and return its PipelineRun."""
-    from engine.sdk.pipelinerun import PipelineRun
-    from engine.specs.pipeline import load_pipeline
-
-    data = pipeline.to_dict(experiment.name)
-    if tags:
-        data["tags"] = dict(tags)
-    spec = load_pipeline(data, Path.cwd(), source=None)
-    run = experiment.workspace.engine.submit_pipeline(spec)
-    return PipelineRun(experiment, run.name)
+        data = self.to_dict(experiment.name)
+        if tags:
+            data["tags"] = dict(tags)
+        spec = load_pipeline(data, Path.cwd(), source=None)
+        run = experiment.workspace.engine.submit_pipeline(spec)
+        return PipelineRun(experiment, run.name)

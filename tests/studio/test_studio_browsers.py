@@ -19,8 +19,8 @@ from engine.compute.targets import create_compute_target
 from engine.entities import EnvironmentSpec
 from engine.environments.resolve import register_environment
 from engine.specs.compute import compute_from_mapping
-from studio.mainwindow import NAV_LABELS, PAGES
 from studio.models.rows import ROW_ROLE
+from studio.navigation import NAV_LABELS, PAGES
 
 LOAD_MS = 15_000
 

@@ -21,16 +21,40 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from engine.errors import LaunchFailed
 
-if TYPE_CHECKING:
-    from engine.compute.ssh.connection import SshTarget
-
-__all__ = ["SecretNeeded", "new_client", "open_route", "parse_hop", "route_of"]
+__all__ = ["RoutedTarget", "SecretNeeded", "new_client", "open_route", "parse_hop", "route_of"]
 
 _HOP = re.compile(r"^(?:ssh://)?(?:(?P<user>[^@\s]+)@)?(?P<host>\[[^\]]+\]|[^:\s]+)(?::(?P<port>\d+))?$")
+
+
+class RoutedTarget(Protocol):
+    """What a route needs of a target (engine.compute.ssh.connection.SshTarget is one): where it
+    is, how it is reached, and how to make and connect another target of its kind (a jump host)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def host(self) -> str: ...
+    @property
+    def hostname(self) -> str: ...
+    @property
+    def port(self) -> int: ...
+    @property
+    def known_hosts(self) -> str | None: ...
+    @property
+    def proxy_jump(self) -> str | None: ...
+    @property
+    def proxy_command(self) -> str | None: ...
+    @property
+    def address(self) -> str: ...
+
+    @classmethod
+    def from_config(cls, name: str, config: dict[str, Any]) -> RoutedTarget: ...
+    def through(self, jump: str) -> RoutedTarget: ...
+    def connect(self, timeout: float) -> Any: ...
 
 
 class SecretNeeded(LaunchFailed):
@@ -89,7 +113,7 @@ def new_client() -> Any:
     return _client_class()()
 
 
-def open_route(target: SshTarget, timeout: float) -> tuple[Any, list[Any]]:
+def open_route(target: RoutedTarget, timeout: float) -> tuple[Any, list[Any]]:
     """(sock, jump clients) for paramiko's `connect(sock=...)`; (None, []) for a direct connection."""
     if target.proxy_jump:
         *before, last = [h.strip() for h in target.proxy_jump.split(",") if h.strip()]

@@ -21,14 +21,25 @@ import shlex
 import urllib.parse
 import urllib.request
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from engine.entities import EnvironmentSpec
 from engine.environments.build import BuildLog
 from engine.errors import EnvBuildFailed, LaunchFailed
 
-if TYPE_CHECKING:
-    from engine.compute.ssh.envbuild import RemoteEnvBuilder
+
+class HostBuilder(Protocol):
+    """What a conda build needs of the host's builder (engine.compute.ssh.envbuild.RemoteEnvBuilder)."""
+
+    sender: Any  # a BlobSender to the host, or None
+    root: str  # the cache folder, absolute on the host
+    python: str  # the host's python3
+    where: str  # the host, for messages
+
+    def ensure_uv(self, log: BuildLog) -> str: ...
+    def put(self, path: str, data: bytes) -> None: ...
+    def put_once(self, path: str, data: bytes) -> None: ...
+    def run(self, command: str, timeout: float = ...) -> tuple[str, str, int]: ...
 
 HOST_SCRIPT = Path(__file__).with_name("condahost.py")
 HOST_SCRIPT_NAME = "condahost-" + hashlib.sha256(HOST_SCRIPT.read_bytes()).hexdigest()[:12] + ".py"
@@ -56,7 +67,7 @@ def rattler_package() -> tuple[Path, str]:
     return folder, f"py-rattler-{version}-{ident}"
 
 
-def conda_build_command(builder: RemoteEnvBuilder, spec: EnvironmentSpec, env: str, log: BuildLog) -> str:
+def conda_build_command(builder: HostBuilder, spec: EnvironmentSpec, env: str, log: BuildLog) -> str:
     """Make the host ready to build `spec` into `env` (the solver, the request, the local
     channels sent) and return the shell command that builds it there."""
     from engine.environments.build.conda import resolve_channels, split_dependencies  # PyYAML with it
@@ -96,7 +107,7 @@ def conda_build_command(builder: RemoteEnvBuilder, spec: EnvironmentSpec, env: s
     return build
 
 
-def _ensure_solver(builder: RemoteEnvBuilder, log: BuildLog) -> str:
+def _ensure_solver(builder: HostBuilder, log: BuildLog) -> str:
     """py-rattler on the host (sent once); returns the folder to put on PYTHONPATH there."""
     folder, name = rattler_package()
     dest = f"{builder.root}/tools/{name}"
@@ -120,7 +131,7 @@ def _ensure_solver(builder: RemoteEnvBuilder, log: BuildLog) -> str:
     return dest
 
 
-def _channel_on_host(builder: RemoteEnvBuilder, channel: str, log: BuildLog) -> str:
+def _channel_on_host(builder: HostBuilder, channel: str, log: BuildLog) -> str:
     """A channel as the host reaches it: a folder here is sent there; anything else as it is."""
     if not channel.startswith("file://"):
         return channel
@@ -144,4 +155,4 @@ def _channel_on_host(builder: RemoteEnvBuilder, channel: str, log: BuildLog) -> 
     return "file://" + urllib.parse.quote(dest)
 
 
-__all__ = ["HOST_SCRIPT_NAME", "conda_build_command", "rattler_package"]
+__all__ = ["HOST_SCRIPT_NAME", "HostBuilder", "conda_build_command", "rattler_package"]

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from engine.compute.ssh.condabuild import conda_build_command
 from engine.compute.ssh.connection import IO_TIMEOUT, SshTarget, absolute_on_host
 from engine.entities import EnvironmentSpec
 from engine.environments.build import BuildLog, spec_hash
@@ -67,9 +68,6 @@ class RemoteEnvBuilder:
             return self._python_of(env), h, True
         log.step(f"Building {spec.kind} environment '{spec.reference}' ({h[:12]}) on {self.where}")
         if spec.kind == "conda":
-            # The solver (py-rattler) comes with Trainyard; only loaded for a conda build.
-            from engine.compute.ssh.condabuild import conda_build_command
-
             build, tool = conda_build_command(self, spec, env, log), "the conda build"
         else:
             uv = self.ensure_uv(log)

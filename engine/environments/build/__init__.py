@@ -144,7 +144,7 @@ def _marker_spec(marker: dict[str, Any]) -> EnvironmentSpec | None:
 def _write_python_lock(kind: str, folder: Path, python: Path | None, h: str,
                        spec: EnvironmentSpec | None = None) -> None:
     """Record what the build in ``folder`` (a venv or conda env at ``folder/env``) resolved to; a
-    venv's pins get the sha256 of their artifacts on the spec's indexes (engine.environments.hashes)."""
+    venv's pins get the sha256 of their artifacts on the spec's indexes (engine.environments.build.hashes)."""
     from engine.environments.build.venv import source_dir, uv_bin
 
     try:
@@ -156,7 +156,7 @@ def _write_python_lock(kind: str, folder: Path, python: Path | None, h: str,
     elif python is not None:
         lock = python_lock(kind, python, uv, h, prefix=folder / "env")
         if kind == "venv" and uv is not None and spec is not None:
-            from engine.environments.hashes import artifact_hashes, index_options
+            from engine.environments.build.hashes import artifact_hashes, index_options
 
             pins = [(p.name, p.version) for p in lock.packages if p.version and not p.source]
             root = folder.parent

@@ -7,7 +7,6 @@ checked and run by the same code (engine.specs.pipeline)."""
 
 from engine.sdk.v2.component import CommandComponent, Step, command
 from engine.sdk.v2.dataio import Input, Output
-from engine.sdk.v2.pipeline import PipelineJob, pipeline
-from engine.sdk.v2.submit import submit
+from engine.sdk.v2.pipeline import PipelineJob, pipeline, submit
 
 __all__ = ["CommandComponent", "Input", "Output", "PipelineJob", "Step", "command", "pipeline", "submit"]
