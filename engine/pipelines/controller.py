@@ -19,25 +19,23 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import time
 import traceback
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from engine import entities as E
 from engine.data.content import digest_of
-from engine.entities import TERMINAL_STATUSES, USER_CANCEL, EnvironmentSpec
+from engine.entities import TERMINAL_STATUSES, EnvironmentSpec
 from engine.errors import InvalidState
 from engine.jobs.spec import DataInput, DataOutput, JobSpec, SweepSpec
 from engine.pipelines.reuse import outputs_exist, step_key
 from engine.runs import control, watch
-from engine.runs.submit import Submitter
+from engine.runs.parentcontroller import ParentController
 from engine.runtime.distribution import Distribution
 from engine.runtime.files import RunFiles
 from engine.runtime.host import host_properties
-from engine.runtime.launchspec import read_spec
 from engine.runtime.pipelineplan import (
     PIPELINE_PROPERTY,
     REUSED_FROM,
@@ -47,8 +45,7 @@ from engine.runtime.pipelineplan import (
 )
 from engine.runtime.sweepresults import SweepResult, is_sweep
 from engine.snapshots import SnapshotStore
-from engine.store import Store, open_store
-from engine.workspace import resolve_workspace
+from engine.store import Store
 
 POLL_SECONDS = 0.2
 STEP_END_WAIT_SECONDS = 60.0
@@ -64,44 +61,18 @@ class StepRun:
     outputs: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> {"path", "hash"}
 
 
-class PipelineController:
+class PipelineController(ParentController):
     def __init__(self, run_dir: Path) -> None:
-        self.files = RunFiles(run_dir)
-        self.spec = read_spec(self.files.spec)
+        super().__init__(run_dir)
         if self.spec.pipeline is None:
             raise InvalidState(f"{self.files.spec} is not a pipeline's launch spec")
         self.plan: PipelinePlan = self.spec.pipeline
-        self.run_name = self.spec.run_name
         self.steps = {n: StepRun(n) for n in self.plan.steps}
-        self.cancel_reason: str | None = None
-        self.store: Store | None = None
-        self.submitter: Submitter | None = None
-        self._log_file: IO[str] | None = None
         self._skipped: dict[str, str] = {}
-
-    # ------------------------------------------------------------------ logging
-    def say(self, msg: str) -> None:
-        """One line in the pipeline run's driver log (what `job stream` and the Logs tab show)."""
-        if self._log_file is None:
-            self.files.system_logs.mkdir(parents=True, exist_ok=True)
-            self._log_file = open(self.files.driver_log, "a", buffering=1)  # noqa: SIM115
-        self._log_file.write(f"[{time.strftime('%H:%M:%S')}] {msg}\n")
-
-    def _diagnose(self, msg: str) -> None:
-        with open(self.files.supervisor_log, "a") as f:
-            f.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {msg}\n")
-
-    def _store(self) -> Store:
-        assert self.store is not None, "run() opens the store"
-        return self.store
 
     # ------------------------------------------------------------------ main
     def run(self) -> int:
-        signal.signal(signal.SIGTERM, self._on_sigterm)
-        signal.signal(signal.SIGINT, self._on_sigterm)
-        location = resolve_workspace(self.spec.workspace).ensure()
-        store = self.store = open_store(location.store_url)
-        self.submitter = Submitter(store, location, SnapshotStore(location.snapshots_dir))
+        store = self._open()
         try:
             store.set_status(self.run_name, "Running")
             status, error = self._loop()
@@ -141,9 +112,7 @@ class PipelineController:
                 if state.run_name is None:
                     state.outputs = {}
             self.store = None
-            if self._log_file is not None:
-                self._log_file.close()
-                self._log_file = None
+            self._close_log()
 
     def _finish(self, store: Store, status: str, error: str | None) -> None:
         """Publish the pipeline's outputs, record what was skipped and reused, end the run."""
@@ -167,19 +136,11 @@ class PipelineController:
             store.set_status(self.run_name, status)
         self.say(f"pipeline {status.lower()}" + (f": {error}" if error else ""))
 
-    def _on_sigterm(self, _signum: int, _frame: object) -> None:
-        self.cancel_reason = self.cancel_reason or USER_CANCEL
-
     def _loop(self) -> tuple[str, str | None]:
-        store = self._store()
         self.say(f"pipeline {self.run_name}: {len(self.plan.steps)} steps ({', '.join(self.plan.steps)})")
-        next_cancel_check = 0.0
         while True:
             now = time.monotonic()
-            if now >= next_cancel_check:
-                next_cancel_check = now + 1.0
-                if store.get_run(self.run_name).cancel_requested:
-                    self.cancel_reason = self.cancel_reason or USER_CANCEL
+            self._check_cancel_request(now)
             if self.cancel_reason is not None:
                 self.say(f"canceling: {self.cancel_reason}")
                 self._cancel_running(f"the pipeline was canceled: {self.cancel_reason}")

@@ -18,30 +18,25 @@ It submits, cancels and watches trials through the runs layer (engine.runs.submi
 from __future__ import annotations
 
 import math
-import signal
 import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from engine.entities import TERMINAL_STATUSES, USER_CANCEL, EnvironmentSpec
+from engine.entities import TERMINAL_STATUSES, EnvironmentSpec
 from engine.errors import InvalidState
 from engine.jobs.spec import DataInput, DataOutput, JobSpec
 from engine.runs import control, watch
 from engine.runs.launch import materialize_code
-from engine.runs.submit import Submitter
+from engine.runs.parentcontroller import ParentController
 from engine.runtime.distribution import Distribution
-from engine.runtime.files import RunFiles
-from engine.runtime.launchspec import SweepSettings, read_spec
+from engine.runtime.launchspec import SweepSettings
 from engine.runtime.sweepresults import SweepResult, early_termination_reason, trial_properties
-from engine.snapshots import SnapshotStore
 from engine.specs.early_termination import parse_policy
 from engine.specs.search_space import parse_search_space
-from engine.store import Store, open_store
 from engine.sweeps.space import Sampler, make_sampler
 from engine.sweeps.termination import trials_to_stop
-from engine.workspace import resolve_workspace
 
 POLL_SECONDS = 0.5
 # How long cancelled trials get to end before the sweep run records its own end anyway.
@@ -58,44 +53,22 @@ class Trial:
     stopped_by_policy: bool = False
 
 
-class SweepController:
+class SweepController(ParentController):
     def __init__(self, run_dir: Path) -> None:
-        self.files = RunFiles(run_dir)
-        self.spec = read_spec(self.files.spec)
+        super().__init__(run_dir)
         if self.spec.sweep is None:
             raise InvalidState(f"{self.files.spec} is not a sweep's launch spec")
         self.sweep: SweepSettings = self.spec.sweep
-        self.run_name = self.spec.run_name
         self.metric = self.sweep.primary_metric
         self.goal = self.sweep.goal
-        self.cancel_reason: str | None = None
         self.trials: dict[str, Trial] = {}
         self.histories: dict[str, list[float]] = {}
         self.best: Trial | None = None
         self._finished = 0
-        self.store: Store | None = None
-        self.submitter: Submitter | None = None
-        self._log_file: IO[str] | None = None
-
-    # ------------------------------------------------------------------ logging
-    def say(self, msg: str) -> None:
-        """One line in the sweep run's driver log (what `job stream` and the Logs tab show)."""
-        if self._log_file is None:
-            self.files.system_logs.mkdir(parents=True, exist_ok=True)
-            self._log_file = open(self.files.driver_log, "a", buffering=1)  # noqa: SIM115
-        self._log_file.write(f"[{time.strftime('%H:%M:%S')}] {msg}\n")
-
-    def _diagnose(self, msg: str) -> None:
-        with open(self.files.supervisor_log, "a") as f:
-            f.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {msg}\n")
 
     # ------------------------------------------------------------------ main
     def run(self) -> int:
-        signal.signal(signal.SIGTERM, self._on_sigterm)
-        signal.signal(signal.SIGINT, self._on_sigterm)
-        location = resolve_workspace(self.spec.workspace).ensure()
-        store = self.store = open_store(location.store_url)
-        self.submitter = Submitter(store, location, SnapshotStore(location.snapshots_dir))
+        store = self._open()
         try:
             self._materialize()
             store.set_status(self.run_name, "Running")
@@ -115,11 +88,7 @@ class SweepController:
     def _materialize(self) -> None:
         materialize_code(self.spec, self.files.wd)
 
-    def _on_sigterm(self, _signum: int, _frame: object) -> None:
-        self.cancel_reason = self.cancel_reason or USER_CANCEL
-
     def _loop(self) -> tuple[str, str | None]:
-        store = self._store()
         space = parse_search_space(self.sweep.search_space)
         sampler = make_sampler(self.sweep.sampling_algorithm, space, goal=self.goal, seed=self.sweep.seed)
         policy = parse_policy(self.sweep.early_termination)
@@ -131,13 +100,9 @@ class SweepController:
                  f"{', '.join(space)}; {self.goal} {self.metric}; up to {max_total} trials, "
                  f"{max_concurrent} at a time" + (f", {policy.type} early termination" if policy else ""))
         exhausted = False
-        next_cancel_check = 0.0
         while True:
             now = time.monotonic()
-            if now >= next_cancel_check:
-                next_cancel_check = now + 1.0
-                if store.get_run(self.run_name).cancel_requested:
-                    self.cancel_reason = self.cancel_reason or USER_CANCEL
+            self._check_cancel_request(now)
             if self.cancel_reason is not None:
                 self.say(f"canceling: {self.cancel_reason}")
                 self._cancel_running("the sweep was canceled")
@@ -175,10 +140,6 @@ class SweepController:
         return "Completed", None
 
     # ------------------------------------------------------------------ trials
-    def _store(self) -> Store:
-        assert self.store is not None, "run() opens the store"
-        return self.store
-
     def _trial_spec(self, name: str, params: dict[str, Any]) -> JobSpec:
         t = self.sweep.trial
         return JobSpec(
