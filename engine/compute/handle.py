@@ -11,9 +11,14 @@ uses this protocol (poll until it ends, terminate on cancel, wait, clean up):
 
 from __future__ import annotations
 
+import signal
+import time
+from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
-__all__ = ["RunHandle"]
+__all__ = ["RunHandle", "shell_exit_code", "wait_by_polling"]
+
+POLL_SECONDS = 0.05
 
 
 @runtime_checkable
@@ -43,3 +48,24 @@ class RunHandle(Protocol):
     def recorded_exit_code(self, code: int) -> int:
         """The exit code as a run records it: -N when signal N ended the script."""
         ...
+
+
+def wait_by_polling(poll: Callable[[], int | None], timeout: float | None, still_going: str) -> int:
+    """`RunHandle.wait` for a handle that can only poll (a remote process, a Slurm job): the exit
+    code once `poll()` gives one; TimeoutError(`still_going`) after `timeout` seconds."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while (code := poll()) is None:
+        if deadline is not None and time.monotonic() >= deadline:
+            raise TimeoutError(still_going)
+        time.sleep(POLL_SECONDS)
+    return code
+
+
+def shell_exit_code(code: int) -> int:
+    """A shell's exit status as a local run reports it: 128+N ("killed by signal N") becomes -N."""
+    if code > 128:
+        try:
+            return -int(signal.Signals(code - 128))
+        except ValueError:
+            pass
+    return code

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+from engine.compute.handle import shell_exit_code, wait_by_polling
 from engine.compute.slurm.script import RANKS_DIR, batch_script
 from engine.compute.slurm.stage import make_side
 from engine.compute.slurm.status import JobState, failure_message, job_state
@@ -180,12 +180,7 @@ class SlurmRun:
             code = int((text or "").strip())
         except ValueError:
             return None
-        if code > 128:  # the shell's "killed by signal N", as a local run reports it
-            try:
-                return -int(signal.Signals(code - 128))
-            except ValueError:
-                pass
-        return code
+        return shell_exit_code(code)
 
     def _observe(self, st: JobState) -> None:
         if (st.state, st.reason) != (self.state.state, self.state.reason) and not st.final and st.state:
@@ -245,12 +240,7 @@ class SlurmRun:
         return self._code
 
     def wait(self, timeout: float | None = None) -> int:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while (code := self.poll()) is None:
-            if deadline is not None and time.monotonic() >= deadline:
-                raise TimeoutError(f"Slurm job {self.job_id} is still going")
-            time.sleep(0.05)
-        return code
+        return wait_by_polling(self.poll, timeout, f"Slurm job {self.job_id} is still going")
 
     def terminate(self, grace: float) -> int:
         """`scancel` the whole job (Slurm sends TERM, then KILL after its KillWait); wait until

@@ -12,10 +12,10 @@ Metrics and logs of every process come back; ./logs comes from rank 0; ./outputs
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 from engine.compute.distributed import LOCALHOST, node_environment, rank_environment, tf_config
+from engine.compute.handle import wait_by_polling
 from engine.compute.ssh.blobs import UploadResult
 from engine.compute.ssh.connection import SshTarget
 from engine.compute.ssh.run import SshRun
@@ -163,12 +163,7 @@ class SshGroup:
         return self._code
 
     def wait(self, timeout: float | None = None) -> int:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while (code := self.poll()) is None:
-            if deadline is not None and time.monotonic() >= deadline:
-                raise TimeoutError(f"the distributed run on {self.target.address} is still going")
-            time.sleep(0.05)
-        return code
+        return wait_by_polling(self.poll, timeout, f"the distributed run on {self.target.address} is still going")
 
     def terminate(self, grace: float) -> int:
         codes = [run.terminate(grace) for run in self.runs]

@@ -7,12 +7,12 @@ import fcntl
 import json
 import re
 import shlex
-import signal
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from engine.compute.handle import shell_exit_code, wait_by_polling
 from engine.compute.rankexec import expand_argv
 from engine.compute.ssh.blobs import BlobSender, HostRecords, Tree, UploadResult
 from engine.compute.ssh.connection import IO_TIMEOUT, Link, SshTarget, absolute_on_host
@@ -425,12 +425,7 @@ class SshRun:
         return self._code
 
     def wait(self, timeout: float | None = None) -> int:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while (code := self.poll()) is None:
-            if deadline is not None and time.monotonic() >= deadline:
-                raise TimeoutError(f"the run on {self.target.address} is still going")
-            time.sleep(0.05)
-        return code
+        return wait_by_polling(self.poll, timeout, f"the run on {self.target.address} is still going")
 
     def terminate(self, grace: float) -> int:
         """TERM the remote process group, KILL it after `grace` s; returns the exit code."""
@@ -524,12 +519,7 @@ class SshRun:
         except FileNotFoundError:
             return None
         code = int(text)
-        if code > 128:  # the shell's "killed by signal N", as a local run reports it
-            try:
-                return -int(signal.Signals(code - 128))
-            except ValueError:
-                pass
-        return code
+        return shell_exit_code(code)
 
 
 def hold_run_lock(files: RunFiles) -> Any:
