@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 import shiboken6
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
+from PySide6.QtCore import QEvent, QObject, QRunnable, QThreadPool, Signal, Slot
 from PySide6.QtWidgets import QMainWindow, QWidget
 
 from studio import errors
@@ -150,3 +150,46 @@ class BackgroundOp:
         else:
             widget = self._parent if isinstance(self._parent, QWidget) else None
             errors.show_error(widget, exc)  # looked up now: the presenter can be swapped (tests)
+
+
+class Reloader(QObject):
+    """Keeps what a widget shows fresh without loading it twice at once or while no one looks.
+
+    `load()` runs in the background and `loaded(result)` (or `failed(exc)`) on the GUI thread. A
+    `refresh()` asked for while a load runs is done when it ends; `changed()` (the data changed)
+    reloads now if the widget is shown, else when it is next shown."""
+
+    def __init__(self, widget: QWidget, load: Callable[[], Any], loaded: Callable[[Any], None],
+                 failed: Callable[[BaseException], None]) -> None:
+        super().__init__(widget)
+        self._widget, self._load, self._loaded, self._failed = widget, load, loaded, failed
+        self.busy = False
+        self.stale = True
+        widget.installEventFilter(self)
+
+    def refresh(self) -> None:
+        if self.busy:
+            self.stale = True
+            return
+        self.busy, self.stale = True, False
+        BackgroundOp(self._widget, self._load).success(self._done).failure(self._fail).run()
+
+    def changed(self) -> None:
+        self.stale = True
+        if self._widget.isVisible():
+            self.refresh()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self._widget and event.type() == QEvent.Type.Show and self.stale:
+            self.refresh()
+        return False
+
+    def _done(self, result: Any) -> None:
+        self.busy = False
+        self._loaded(result)
+        if self.stale and self._widget.isVisible():
+            self.refresh()
+
+    def _fail(self, exc: BaseException) -> None:
+        self.busy = False
+        self._failed(exc)

@@ -51,7 +51,7 @@ from studio.style import (
     status_icon,
     status_label,
 )
-from studio.tasks import BackgroundOp
+from studio.tasks import Reloader
 from studio.widgets import EmptyState
 
 log = logging.getLogger(__name__)
@@ -77,8 +77,8 @@ class ChildrenTab(QWidget):
         self.rows: list[ChildRow] | None = None
         self.sweep: SweepInfo | None = None
         self._columns: tuple[str, ...] = COLUMNS
-        self._busy = False
-        self._stale = True
+        engine, name = self.engine, self.name
+        self.reloader = Reloader(self, lambda: load_children(engine, name), self._loaded, self._failed)
 
         lay = QVBoxLayout(self)
         lay.setContentsMargins(12, 10, 12, 12)
@@ -138,36 +138,19 @@ class ChildrenTab(QWidget):
         return len(self.rows or [])
 
     def refresh(self) -> None:
-        if self._busy:
-            self._stale = True
-            return
-        self._busy = True
-        self._stale = False
-        engine, name = self.engine, self.name
-        (BackgroundOp(self, lambda: load_children(engine, name))
-         .success(self._loaded)
-         .failure(self._failed)
-         .run())
+        self.reloader.refresh()
 
     # ---------------------------------------------------------------- updates
-    def showEvent(self, event: Any) -> None:
-        super().showEvent(event)
-        if self._stale:
-            self.refresh()
-
     def _runs_changed(self, runs: list[E.Run]) -> None:
         known = {r.run.name for r in self.rows or []}
         # A sweep run records its best trial when it ends: that changes the marked row.
         if any(r.parent_name == self.name or r.name in known or (self.sweep is not None and r.name == self.name)
                for r in runs):
-            self._stale = True
-            if self.isVisible():
-                self.refresh()
-            elif self.rows is not None and any(r.parent_name == self.name and r.name not in known for r in runs):
+            self.reloader.changed()
+            if not self.isVisible() and self.rows is not None and any(r.parent_name == self.name and r.name not in known for r in runs):
                 self.refresh()  # a new child: keep the tab's count right while it is hidden
 
     def _failed(self, exc: BaseException) -> None:
-        self._busy = False
         log.warning("listing the child runs of %s failed: %s", self.name, exc)
 
     def _set_columns(self, columns: tuple[str, ...]) -> None:
@@ -183,7 +166,6 @@ class ChildrenTab(QWidget):
         self.table.sortByColumn(len(columns) - 1, Qt.SortOrder.AscendingOrder)  # Created: oldest first
 
     def _loaded(self, children: Children) -> None:
-        self._busy = False
         rows, sweep = children.rows, children.sweep
         before = self.count() if self.rows is not None else None
         self.rows, self.sweep = rows, sweep
@@ -223,8 +205,6 @@ class ChildrenTab(QWidget):
             self.summary.setText(text)
         if before != len(rows):
             self.countChanged.emit(len(rows))
-        if self._stale and self.isVisible():
-            self.refresh()
 
     def _item(self, row: ChildRow) -> QTreeWidgetItem:
         run = row.run

@@ -24,7 +24,7 @@ from studio.rundetail.parallel import BEST_COLOR, WORST_COLOR, ParallelChart, co
 from studio.rundetail.sweepchart import LOG_KINDS
 from studio.rundetail.trials import Children, load_children
 from studio.style import fmt_value, heading, muted, plural
-from studio.tasks import BackgroundOp
+from studio.tasks import Reloader
 from studio.widgets import EmptyState
 
 log = logging.getLogger(__name__)
@@ -62,8 +62,8 @@ class SweepTab(QWidget):
         self.engine = engine
         self.name = name
         self.analysis: SweepAnalysis | None = None
-        self._busy = False
-        self._stale = True
+        engine = self.engine
+        self.reloader = Reloader(self, lambda: load_analysis(engine, name, self.analysis), self._loaded, self._failed)
 
         lay = QVBoxLayout(self)
         lay.setContentsMargins(12, 10, 12, 12)
@@ -118,35 +118,17 @@ class SweepTab(QWidget):
         self.picked.setText(" · ".join(bits) + ("  ★ best" if name == info.best else ""))
 
     def refresh(self) -> None:
-        if self._busy:
-            self._stale = True
-            return
-        self._busy = True
-        self._stale = False
-        engine, name, previous = self.engine, self.name, self.analysis
-        (BackgroundOp(self, lambda: load_analysis(engine, name, previous))
-         .success(self._loaded)
-         .failure(self._failed)
-         .run())
+        self.reloader.refresh()
 
     # ---------------------------------------------------------------- updates
-    def showEvent(self, event: Any) -> None:
-        super().showEvent(event)
-        if self._stale:
-            self.refresh()
-
     def _runs_changed(self, runs: list[E.Run]) -> None:
         if any(r.parent_name == self.name or r.name == self.name for r in runs):
-            self._stale = True
-            if self.isVisible():
-                self.refresh()
+            self.reloader.changed()
 
     def _failed(self, exc: BaseException) -> None:
-        self._busy = False
         log.warning("analysing the trials of sweep %s failed: %s", self.name, exc)
 
     def _loaded(self, analysis: SweepAnalysis) -> None:
-        self._busy = False
         self.analysis = analysis
         info, rows = analysis.children.sweep, analysis.children.rows
         if info is None:
@@ -165,8 +147,6 @@ class SweepTab(QWidget):
         if self.parallel.selected:
             self.select(self.parallel.selected)
         self._show_importance(analysis.importance, len(lines), metric)
-        if self._stale and self.isVisible():
-            self.refresh()
 
     def _show_importance(self, importance: Importance | None, done: int, metric: str) -> None:
         if importance is None:
