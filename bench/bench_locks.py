@@ -22,8 +22,8 @@ sys.path.insert(0, str(ROOT))
 
 from engine.entities import EnvironmentSpec
 from engine.environments.build import BuildLog, ensure_built, prune
-from engine.environments.build.venv import uv_bin
 from engine.environments.build.hashes import artifact_hashes
+from engine.environments.build.venv import uv_bin
 from engine.environments.lock import python_lock, read_lock, write_lock
 
 
