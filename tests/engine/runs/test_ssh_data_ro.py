@@ -1,11 +1,16 @@
 """`ro_mount` inputs on an SSH host are read-only for real: real runs on the throwaway sshd on
 127.0.0.1 (tests/engine/runs/sshd.py), whose sessions run as root here, so a write that fails
-proves the mount, not permission bits. A host that refuses a mount namespace runs the script
-with permission bits only and says so in the driver log."""
+proves the mount, not permission bits; and a login as an ordinary user, whose wrapper needs a user
+namespace. A host that refuses a mount namespace runs the script with permission bits only and
+says so in the driver log."""
 
 from __future__ import annotations
 
 import os
+import pwd
+import shutil
+import subprocess
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -81,6 +86,69 @@ def test_a_root_script_cannot_change_its_ro_mount_input_on_an_ssh_host(
         assert sorted(p.name for p in uploaded.iterdir()) == ["train.csv"]
         assert (uploaded / "train.csv").read_text() == "a,b\n1,2\n"
     assert not (work / name / "wd" / "linked.csv").exists()
+    assert (tmp_path / "proj" / "data" / "train.csv").read_text() == "a,b\n1,2\n"
+
+
+HOST_USER = "trainyard-ssh"  # the ordinary user the test logs in as (made when the tests run as root)
+
+
+@pytest.fixture
+def ordinary_login(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Sshd, str, Path]]:
+    """(an sshd, a user that is not root, a folder of that user's): the tests' own user when it is
+    not root; as root, a system user made for this (left in place for the next run)."""
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    if os.geteuid() == 0:
+        try:
+            pwd.getpwnam(HOST_USER)
+        except KeyError:
+            subprocess.run(["useradd", "--create-home", "--shell", "/bin/sh", HOST_USER], check=True)
+        # No password (`*`), but not locked: sshd refuses even a key login to a locked account.
+        subprocess.run(["usermod", "-p", "*", HOST_USER], check=True)
+        user = HOST_USER
+        # sshd reads authorized_keys as the user logging in, who cannot reach the test's folder.
+        server = start_sshd(tmp_path / "sshd", extra_config=(
+            f"Match User {HOST_USER}\n    AuthorizedKeysFile %h/.ssh/authorized_keys\n"))
+        entry = pwd.getpwnam(user)
+        dot_ssh = Path(entry.pw_dir) / ".ssh"
+        subprocess.run(["install", "-d", "-m", "700", "-o", str(entry.pw_uid), str(dot_ssh)], check=True)
+        subprocess.run(["install", "-m", "600", "-o", str(entry.pw_uid), str(server.dir / "authorized_keys"),
+                        str(dot_ssh / "authorized_keys")], check=True)
+    else:
+        server = start_sshd(tmp_path / "sshd")
+        user = server.user
+    entry = pwd.getpwnam(user)
+    folder = Path(entry.pw_dir) / f"trainyard-test-{uuid.uuid4().hex[:8]}"
+    subprocess.run(["install", "-d", "-o", str(entry.pw_uid), "-g", str(entry.pw_gid), str(folder)], check=True)
+    yield server, user, folder
+    server.stop()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_an_ordinary_users_script_cannot_change_its_ro_mount_input_either(
+    eng: Engine, ordinary_login: tuple[Sshd, str, Path], tmp_path: Path
+) -> None:
+    """Not root on the host: the wrapper maps the user to root in a user namespace of its own to
+    mount the inputs read-only. The writes fail with EROFS (not EACCES: the mount, not permission
+    bits), the link out with EXDEV, and the remount is refused."""
+    s, user, folder = ordinary_login
+    eng.store.add_compute_target("far", "ssh", {
+        "host": s.host, "port": s.port, "user": user, "key_file": str(s.key), "known_hosts": str(s.known_hosts),
+        "work_dir": str(folder / "runs"), "cache_dir": str(folder / "cache"), "docker": False,
+        "keep_remote_files": True})
+    job = _project(tmp_path)
+    name, log = _run(eng, job)
+    remote = folder / "runs" / name
+    assert remote.stat().st_uid == pwd.getpwnam(user).pw_uid != 0  # the run really ran as that user
+    for what, errno in (("append", 30), ("create", 30), ("chmod", 30), ("unlink", 30),
+                        ("link", 18), ("link-inside", 30)):
+        assert f"{what} FAILED {errno}" in log, (what, log)
+    assert "remount FAILED" in log and "SUCCEEDED" not in log, log
+    assert "permission bits only" not in log
+    uploaded = remote / "inputs" / "data"
+    assert sorted(p.name for p in uploaded.iterdir()) == ["train.csv"]
+    assert (uploaded / "train.csv").read_text() == "a,b\n1,2\n"
     assert (tmp_path / "proj" / "data" / "train.csv").read_text() == "a,b\n1,2\n"
 
 
