@@ -4,6 +4,9 @@ Slurm is in tests/integration/test_slurm.py)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from engine.compute.slurm.script import batch_script
@@ -78,6 +81,53 @@ def test_batch_script_distributed_and_gres() -> None:
     assert "#SBATCH --nodes=2" in text and "#SBATCH --ntasks-per-node=4" in text
     assert 'scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1' in text
     assert "srun --kill-on-bad-exit=1" in text and "70_driver_log_$SLURM_PROCID.txt" in text
+
+
+TRY_WRITE = """
+import sys
+try:
+    open(sys.argv[1] + "/rows.csv", "a").write("evil")
+    print("write SUCCEEDED")
+except OSError as e:
+    print("write FAILED", e.errno)
+"""
+
+
+def _run_batch_script(tmp_path: Path, env: dict[str, str]) -> tuple[str, Path]:
+    """The batch script of a run with a ro_mount input, run by bash as the node would (no Slurm
+    needed for one process): (its output, the input's folder)."""
+    remote = tmp_path / "remote"
+    data = remote / "inputs" / "data"
+    data.mkdir(parents=True)
+    (data / "rows.csv").write_text("x\n1\n")
+    text = batch_script(target(), "r", str(remote), [sys.executable, "-c", TRY_WRITE, str(data)], {},
+                        read_only={"data": str(data)})
+    res = subprocess.run(["bash", "-c", text], capture_output=True, text=True, env=env, timeout=60)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert (remote / "exit_code").read_text().strip() == "0"
+    return res.stdout, data
+
+
+def test_batch_script_mounts_ro_inputs_read_only_on_the_node(tmp_path: Path) -> None:
+    """The node allows a mount namespace (as root here, or a user namespace): a write fails with
+    EROFS even for root, and the input is unchanged."""
+    out, data = _run_batch_script(tmp_path, dict(os.environ))
+    assert "write FAILED 30" in out, out
+    assert "permission bits only" not in out
+    assert (data / "rows.csv").read_text() == "x\n1\n"
+
+
+def test_batch_script_says_when_the_node_refuses_namespaces(tmp_path: Path) -> None:
+    fake = tmp_path / "fakebin"
+    fake.mkdir()
+    (fake / "unshare").write_text("#!/bin/sh\necho 'unshare: unshare failed: Operation not permitted' >&2\nexit 1\n")
+    (fake / "unshare").chmod(0o755)
+    out, _data = _run_batch_script(tmp_path, {**os.environ, "PATH": f"{fake}:{os.environ['PATH']}"})
+    host = os.uname().nodename
+    line = next(ln for ln in out.splitlines() if "permission bits only" in ln)
+    assert line.startswith(f"[trainyard] input data: read-only by permission bits only on the Slurm node {host}, ")
+    assert "(unshare: unshare failed: Operation not permitted" in line
+    assert "write " in out  # the script still ran
 
 
 def test_slurm_time() -> None:

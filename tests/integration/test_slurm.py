@@ -521,3 +521,45 @@ def test_system_metrics_are_sampled_in_the_job_and_come_back(ws: Path, tmp_path:
     assert max(p["value"] for p in cpu) > 5
     rss = json.loads(ok("job", "metrics", "-n", name, "--metric", "system/memory_rss_mib", "-o", "json"))
     assert max(p["value"] for p in rss) > 80
+
+
+def test_ro_mount_input_is_read_only_in_the_slurm_job(ws: Path, tmp_path: Path) -> None:
+    """A job's `ro_mount` folder input on the cluster: the batch script mounts it read-only in a
+    namespace of its own on the node, so the script (root here, as the job's user) cannot change
+    it, by writing or by a hard link; the user's folder is unchanged."""
+    proj = project(
+        tmp_path,
+        {
+            "data/rows.csv": "x\n1\n",
+            "try.py": """\
+        import os, sys
+        d = sys.argv[1]
+        def attempt(what, fn):
+            try:
+                fn()
+                print(what, "SUCCEEDED", flush=True)
+            except OSError as e:
+                print(what, "FAILED", e.errno, flush=True)
+        attempt("append", lambda: open(os.path.join(d, "rows.csv"), "a").write("evil"))
+        attempt("create", lambda: open(os.path.join(d, "new.csv"), "w").write("x"))
+        attempt("link", lambda: os.link(os.path.join(d, "rows.csv"), "linked.csv"))
+        print("uid", os.geteuid(), flush=True)
+        """,
+            "job.yml": """\
+        command: python try.py ${{inputs.data}}
+        code: .
+        compute: azureml:cluster
+        inputs:
+          data: {type: uri_folder, path: ./data}
+        """,
+        },
+    )
+    name = submit(proj / "job.yml")
+    assert cli("job", "stream", "-n", name, timeout=TIMEOUT).returncode == 0
+    assert show(name)["status"] == "Completed"
+    log = ok("job", "stream", "-n", name)
+    assert "append FAILED 30" in log and "create FAILED 30" in log and "link FAILED 18" in log, log
+    assert "SUCCEEDED" not in log and "permission bits only" not in log, log
+    assert (proj / "data" / "rows.csv").read_text() == "x\n1\n"
+    script = (Path(show(name)["run_dir"]) / "azureml-logs" / "slurm_job.sh").read_text()
+    assert "mount -o remount,ro,bind" in script

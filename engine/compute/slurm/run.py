@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from engine.compute.handle import shell_exit_code, wait_by_polling
+from engine.compute.hostmounts import read_only_paths
 from engine.compute.slurm.script import RANKS_DIR, batch_script
 from engine.compute.slurm.stage import make_side
 from engine.compute.slurm.status import JobState, failure_message, job_state
@@ -126,6 +127,7 @@ class SlurmRun:
             self.spec.max_run_duration_seconds,
             self.spec.distribution,
             remote_sampler_command(self._interpreter(), rem, interval) if interval else "",
+            read_only_paths(self.spec.data, rem),
         )
         self.files.system_logs.mkdir(parents=True, exist_ok=True)
         (self.files.system_logs / JOB_SCRIPT).write_text(text)

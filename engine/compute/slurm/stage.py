@@ -57,6 +57,11 @@ def _copy(src: Path, dest: Path) -> None:
         shutil.copy2(src, dest)
 
 
+def _read_only_files(path: Path) -> None:
+    for f in [path] if path.is_file() else (p for p in path.rglob("*") if p.is_file() and not p.is_symlink()):
+        f.chmod(f.stat().st_mode & ~0o222)
+
+
 class LocalSide:
     """The run's files on this machine (the login node), in a folder the compute nodes see."""
 
@@ -105,6 +110,10 @@ class LocalSide:
         for inp in plan.inputs if plan is not None else ():
             if inp.rel is not None:
                 _copy(Path(inp.source), rem / inp.rel)
+        # Read-only by permission bits too: all a node that refuses mount namespaces gives them.
+        for inp in plan.read_only_inputs if plan is not None else ():
+            if inp.rel is not None:
+                _read_only_files(rem / inp.rel)
         for out in plan.outputs if plan is not None else ():
             (rem / out.rel).parent.mkdir(parents=True, exist_ok=True)
             if not out.is_file:

@@ -13,17 +13,20 @@ from pathlib import Path
 from typing import Any
 
 from engine.compute.handle import shell_exit_code, wait_by_polling
+from engine.compute.hostmounts import (
+    namespace_probe,
+    permission_bits_note,
+    read_only_paths,
+    read_only_wrapper,
+)
 from engine.compute.rankexec import expand_argv
 from engine.compute.ssh.blobs import BlobSender, HostRecords, Tree, UploadResult
 from engine.compute.ssh.connection import IO_TIMEOUT, Link, SshTarget, absolute_on_host
 from engine.compute.ssh.container import HostImages, container_name, docker_run_argv
 from engine.compute.ssh.data import (
     download_named_outputs,
-    namespace_probe,
     output_folders,
-    permission_bits_note,
     read_only_command,
-    read_only_wrapper,
 )
 from engine.compute.ssh.envbuild import RemoteEnvBuilder
 from engine.compute.ssh.pull import STATE, Puller
@@ -303,11 +306,6 @@ class SshRun:
         }
         write_atomic(str(self.files.root / RUN_STATE), json.dumps(state).encode())
 
-    def _read_only_paths(self) -> list[str]:
-        """The folders on the host to make read-only: each ro_mount input's (a file's folder)."""
-        inputs = self.spec.data.read_only_inputs if self.spec.data is not None else []
-        return [f"{self.remote}/{i.rel.rsplit('/', 1)[0] if i.is_file else i.rel}" for i in inputs if i.rel]
-
     def _read_only_argv(self, argv: list[str]) -> list[str]:
         """`argv` in a private mount namespace in which each ro_mount input (a file input: its
         folder, inputs/NAME) is mounted read-only; as it was, with a driver-log line per input,
@@ -319,7 +317,7 @@ class SshRun:
         out, err, _code = self.link.exec(namespace_probe(self.remote))
         found = next((ln[3:] for ln in out.splitlines() if ln.startswith("ns ")), f"none {err.strip()}")
         if found in ("root", "user"):
-            paths = self._read_only_paths()
+            paths = list(read_only_paths(data, self.remote).values())
             self.log(f"ssh: read-only mounts ({found} namespace): {', '.join(paths)}")
             return read_only_wrapper(found, paths, argv)
         why = found.removeprefix("none").strip()
@@ -362,7 +360,7 @@ class SshRun:
             gpus=placement.gpus,
             user=self.user_ids,
             shm_size=placement.shm_size,
-            read_only=tuple(self._read_only_paths()),  # Docker's read-only binds
+            read_only=tuple(read_only_paths(self.spec.data, self.remote).values()),  # Docker's read-only binds
         )
         opts = full[full.index("--network") : full.index(image)]
         shown = " ".join(

@@ -20,8 +20,8 @@ from test_data_local import TRY_WRITES, write_job
 from test_ssh_compute import sshd, target  # noqa: F401 - fixtures
 
 from engine.api import Engine
+from engine.compute.hostmounts import permission_bits_note, read_only_wrapper
 from engine.compute.ssh.container import docker_run_argv
-from engine.compute.ssh.data import permission_bits_note, read_only_wrapper
 from engine.specs.jobs import load_job
 
 # The script also tries to undo the mount (root could, had it kept CAP_SYS_ADMIN).
