@@ -286,12 +286,7 @@ class HyperDriveConfig:
 
     def to_sweep(self, trial: Any) -> SweepSpec:
         """This sweep over `trial` (the run_config's JobSpec, script and arguments)."""
-        if trial.distribution is not None:
-            raise InvalidSpec(
-                "HyperDrive trials with a distributed_job_config are not provided by Trainyard",
-                "sweep a single-process ScriptRunConfig",
-                field="run_config",
-            )
+        # A distributed run_config sweeps as it runs alone: every trial keeps its distribution.
         flags, raw = _flags(self.hyperparameter_sampling.parameter_space)
         space = _space(raw, self.hyperparameter_sampling.algorithm)
         words = ["python", trial.script, *trial.arguments]

@@ -456,6 +456,10 @@ def _sweep_step(name: str, data: dict[str, Any], path: Path, sub: Lines, line: i
             trial["environment"] = comp.environment
         comp_data = load_yaml_with_lines(comp_path)[0]  # its resources and distribution, as written
         trial.update({k: comp_data[k] for k in ("resources", "distribution") if comp_data.get(k)})
+        if data.get("resources"):
+            # as for a command step, the step's resources override the component's key by key
+            trial["resources"] = {**(trial.get("resources") or {}), **data["resources"]}
+            del sweep_data["resources"]
         defaults = {
             n: d.default
             for n, d in comp.inputs.items()

@@ -81,6 +81,7 @@ class SweepStepSchema(Strict):
     inputs: dict[StrictStr, Scalar | InputSpec] = Field(default_factory=dict)
     outputs: dict[StrictStr, StrictStr | OutputSpec | None] = Field(default_factory=dict)
     compute: StrictStr | None = None
+    resources: Resources | None = None  # every trial's; over a trial component's, key by key
     sampling_algorithm: Literal["random", "grid", "bayesian"] | SamplingAlgorithm = "random"
     search_space: dict[StrictStr, Any]
     objective: Objective

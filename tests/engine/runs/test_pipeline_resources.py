@@ -134,10 +134,11 @@ jobs:
       x: {type: choice, values: [1, 2]}
     objective: {goal: minimize, primary_metric: loss}
     limits: {max_total_trials: 2, max_concurrent_trials: 1}
+    resources: {shm_size: 1g}
 """
 
 
-def test_a_sweep_step_s_trial_component_s_resources_reach_every_trial(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+def test_a_sweep_step_s_resources_over_its_trial_component_s_reach_every_trial(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
     root = tmp_path / "proj"
     (root / "src").mkdir(parents=True)
     (root / "src" / "trial.py").write_text(TRIAL)
@@ -150,7 +151,8 @@ def test_a_sweep_step_s_trial_component_s_resources_reach_every_trial(tmp_path: 
     assert len(trials) == 2, trials
     for listed in trials:
         trial = _json(cli("job", "show", "-n", listed["name"], "-o", "json"))
-        assert trial["resources"]["shm_size"] == "3g"
+        # the step's shm_size over the component's; the component's instance_count stays
+        assert trial["resources"]["shm_size"] == "1g"
         assert trial["distribution"] == {"kind": "pytorch", "process_count_per_instance": 1, "instance_count": 2}
         logs = _logs(trial["run_dir"])
         assert "rank 0 of 2" in logs and "rank 1 of 2" in logs, logs

@@ -19,7 +19,6 @@ from engine.sdk import (
     HyperDriveConfig,
     MedianStoppingPolicy,
     PrimaryMetricGoal,
-    PyTorchConfiguration,
     RandomParameterSampling,
     ScriptRunConfig,
     TruncationSelectionPolicy,
@@ -184,13 +183,30 @@ def test_bad_hyperdrive_configs_name_the_argument(
     assert info.value.field == field and needle in str(info.value)
 
 
-def test_distributed_trials_are_refused(tmp_path: Path) -> None:
-    config = HyperDriveConfig(
-        run_config=_src(tmp_path, distributed_job_config=PyTorchConfiguration(node_count=2)),
-        hyperparameter_sampling=RandomParameterSampling({"--lr": uniform(0, 1)}),
-        primary_metric_name="m",
-        primary_metric_goal="MAXIMIZE",
-        max_total_runs=2,
-    )
-    with pytest.raises(InvalidSpec, match="distributed_job_config"):
-        _sweep(config)
+def test_hyperdrive_trials_can_be_distributed(tmp_path: Path, ws_dir: Path, no_gpus: None) -> None:
+    """A run_config with a distributed_job_config sweeps as it runs alone: every trial is a
+    2-process PyTorch job (real gloo DDP), and the trial that trained longer is the best."""
+    (tmp_path / "ddp-project").mkdir()
+    shutil.copy(SCRIPTS / "ddp_train.py", tmp_path / "ddp-project")
+    shutil.copy(SCRIPTS / "control_hyperdrive_ddp.py", tmp_path)
+    res = trainyard("python", "control_hyperdrive_ddp.py", cwd=tmp_path, timeout=400)
+    assert res.returncode == 0, res.stdout + res.stderr
+    lines = {
+        line.split(" ", 1)[0]: line.split(" ", 1)[1]
+        for line in res.stdout.splitlines()
+        if line.startswith(("BEST ", "RANKED ", "STATUS "))
+    }
+    assert lines["STATUS"] == "Completed", res.stdout
+    ranked = json.loads(lines["RANKED"])
+    assert [json.loads(r["hyperparameters"]) for r in ranked] == [{"--num-epochs": 25}, {"--num-epochs": 1}]
+    assert json.loads(lines["BEST"])["id"] == ranked[0]["run_id"]
+    for trial in ranked:
+        shown = json.loads(trainyard("job", "show", "-n", trial["run_id"], "-o", "json").stdout)
+        assert shown["status"] == "Completed"
+        assert shown["distribution"]["process_count_per_instance"] * shown["distribution"].get(
+            "instance_count", 1
+        ) == 2, shown["distribution"]
+        logs = "".join(
+            p.read_text() for p in sorted(Path(shown["run_dir"], "azureml-logs").glob("70_driver_log*"))
+        )
+        assert "rank 0 of 2 joining tcp://" in logs and "rank 1 of 2 joining tcp://" in logs, logs
