@@ -57,10 +57,17 @@ def gpu_metrics(gpus: Iterable[Gpu], visible: set[int] | None) -> dict[str, floa
     return out
 
 
-def remote_sampler_command(python: str, remote: str, interval: float) -> str:
+def remote_sampler_command(
+    python: str, remote: str, interval: float, container: str | None = None, gpus_seen: str | None = None
+) -> str:
     """The shell command (for the run's own `sh`, whose $$ is the script's parent) that starts the
-    sampler in the background; its pid is then in $sysmon."""
-    argv = [python, "-I", f"{remote}/{SAMPLER}", "$$", repr(interval), f"{remote}/{REMOTE_FILE}", *QUERY]
+    sampler in the background; its pid is then in $sysmon. `container`: the script runs in that
+    Docker container (sampled too); `gpus_seen`: the host GPUs it sees (CSV), where the shell's
+    CUDA_VISIBLE_DEVICES does not say (a container's device request)."""
+    options = [f"--container={container}"] if container else []
+    if gpus_seen is not None:
+        options.append(f"--visible-gpus={gpus_seen}")
+    argv = [python, "-I", f"{remote}/{SAMPLER}", *options, "$$", repr(interval), f"{remote}/{REMOTE_FILE}", *QUERY]
     quoted = " ".join("$$" if a == "$$" else shlex.quote(a) for a in argv)
     log = shlex.quote(f"{remote}/system-metrics.log")
     return f"{quoted} < /dev/null > /dev/null 2> {log} & sysmon=$!"

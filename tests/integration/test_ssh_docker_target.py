@@ -222,6 +222,36 @@ def test_the_gpus_a_run_got_on_the_host_are_requested_from_its_daemon(
     assert _containers(docker_client, run.name) == []
 
 
+# Burns a core and holds 150 MiB (touched) for a few seconds, in the container.
+BUSY = """
+import time
+x = bytearray(150 * 1024 * 1024)
+end = time.time() + 4
+while time.time() < end:
+    pass
+"""
+
+
+def test_system_metrics_of_a_container_run_are_sampled_on_the_host(
+    eng: Engine, tmp_path: Path
+) -> None:
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "busy.py").write_text(BUSY)
+    run = eng.submit(JobSpec(experiment_name="exp", code_dir=code, script="busy.py", compute="box",
+                             environment_variables={"TRAINYARD_SYSTEM_METRICS_INTERVAL": "0.5"}))
+    final = eng.wait(run.name, timeout=120)
+    assert final.status == "Completed", final.error
+    pulled = (Path(final.run_dir) / "system-metrics.jsonl").read_bytes().splitlines()
+    cpu = eng.metric_history(run.name, "system/cpu_percent")
+    assert len(cpu.values) == len(pulled) >= 4
+    # The container's processes, not only the docker CLI waiting for them in the run's shell.
+    assert cpu.values.max() > 20
+    assert eng.metric_history(run.name, "system/memory_rss_mib").values.max() > 140
+    # The host's nvidia-smi (recorded) lists GPUs, but the container was given none.
+    assert not [m for m in eng.latest_metrics(run.name) if m.startswith("system/gpu")]
+
+
 def test_canceling_a_run_stops_its_container_on_the_host(
     eng: Engine, docker_client: Any, tmp_path: Path
 ) -> None:

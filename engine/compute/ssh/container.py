@@ -63,6 +63,17 @@ def gpu_args(gpus: int | str | None, env: dict[str, str]) -> list[str]:
     return ["--gpus", f'"device={ids}"']  # the CLI reads the value as CSV: quote the list
 
 
+def visible_in_container(gpus: int | str | None) -> str | None:
+    """The host GPU indices (CSV) a container started with gpu_args(gpus) sees: none without a
+    request, the first N for a count (as the NVIDIA runtime picks them); None: every one."""
+    text = "" if gpus is None else str(gpus).strip().strip('"').removeprefix("device=")
+    if text.lower() in ("all", "-1"):
+        return None
+    if text.isdigit():
+        return ",".join(str(i) for i in range(int(text)))
+    return text
+
+
 def docker_run_argv(
     *,
     image: str,

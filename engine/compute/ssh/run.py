@@ -22,7 +22,7 @@ from engine.compute.hostmounts import (
 from engine.compute.rankexec import expand_argv
 from engine.compute.ssh.blobs import BlobSender, HostRecords, Tree, UploadResult
 from engine.compute.ssh.connection import IO_TIMEOUT, Link, SshTarget, absolute_on_host
-from engine.compute.ssh.container import HostImages, container_name, docker_run_argv
+from engine.compute.ssh.container import HostImages, container_name, docker_run_argv, visible_in_container
 from engine.compute.ssh.data import (
     download_named_outputs,
     output_folders,
@@ -261,11 +261,16 @@ class SshRun:
                 exports.append(f"export CONDA_PREFIX={shlex.quote(self.env_prefix)}")
             exports.append(f'export PATH={path}:"$PATH"')
         log, tmp, done = (shlex.quote(f"{rem}/{n}") for n in ("driver.log", "exit.tmp", "exit_code"))
-        interval = sampling_interval(env) if not self.docker and self.rank is None else 0.0
-        # The sampler watches this shell's tree; it is ended (and waited for) before exit_code is
-        # written, so the pull that finds exit_code brings its last line too.
-        sysmon, stop = (remote_sampler_command(self.interpreter or "python3", rem, interval),
-                        'kill "$sysmon" 2>/dev/null; wait "$sysmon"; ') if interval else ("true", "")
+        interval = sampling_interval(env) if self.rank is None else 0.0
+        # The sampler watches this shell's tree (and, for `docker run`, the container's, which is
+        # not its child); it is ended (and waited for) before exit_code is written, so the pull
+        # that finds exit_code brings its last line too.
+        sampler = remote_sampler_command(
+            self.interpreter or "python3", rem, interval,
+            container=self.container if self.docker else None,
+            gpus_seen=visible_in_container(self.spec.placement.gpus) if self.docker else None,
+        )
+        sysmon, stop = (sampler, 'kill "$sysmon" 2>/dev/null; wait "$sysmon"; ') if interval else ("true", "")
         # The trap keeps this shell alive through a TERM to the group, so it still records the
         # script's exit status (143) rather than leaving no exit_code at all.
         pgid_file = shlex.quote(f"{rem}/pgid")

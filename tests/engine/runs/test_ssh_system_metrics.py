@@ -18,6 +18,7 @@ import test_ssh_compute
 from test_local_runs import wait_status
 
 from engine.api import Engine
+from engine.compute.ssh.container import visible_in_container
 from engine.compute.sysmon import parse_remote_line
 from engine.jobs.spec import JobSpec
 from engine.runs.files import RunFiles
@@ -169,6 +170,30 @@ def test_the_host_sampler_reads_the_script_tree_from_proc(tmp_path: Path) -> Non
     assert got["disk_write_mib"] == 2 + 1
     assert got["network_recv_mib"] == 2.0 and got["network_sent_mib"] == 4.0  # lo and eth0
     assert sysmon.parse_stat((proc / "101" / "stat").read_text())[0] == 100
+
+
+def test_the_host_sampler_also_reads_a_container_tree_that_is_not_the_root_s_child(tmp_path: Path) -> None:
+    """`docker run` in the run's shell starts nothing of the script's: the container's first
+    process is the child of the daemon's shim. Given as another root, its tree counts too."""
+    sysmon = _sampler()
+    proc = tmp_path / "proc"
+    _proc(proc, 100, 1, 10, 1024, (0, 0), "sh")  # the run's shell
+    _proc(proc, 101, 100, 10, 30 * 1024, (0, 0), "docker")  # the docker CLI, waiting
+    _proc(proc, 190, 1, 10, 2048, (0, 0), "containerd-shim")  # not of either tree
+    _proc(proc, 200, 190, 10, 100 * 1024, (0, 0), "python3")  # the container's script
+    _proc(proc, 201, 200, 10, 50 * 1024, (0, 0), "worker")
+    sampler = sysmon.ProcSampler(100, proc=str(proc), hz=100.0)
+    assert sampler.sample(now=1.0)["memory_rss_mib"] == 1 + 30
+    sampler.more_roots.append(200)
+    assert sampler.sample(now=2.0)["memory_rss_mib"] == 1 + 30 + 100 + 50
+
+
+def test_the_gpus_a_container_sees_are_its_device_request() -> None:
+    assert visible_in_container(None) == ""  # no request: a container sees no GPU
+    assert visible_in_container("0") == ""
+    assert visible_in_container(2) == "0,1"
+    assert visible_in_container('"device=1,3"') == "1,3"
+    assert visible_in_container("all") is None
 
 
 def test_a_host_sample_line_with_recorded_nvidia_smi_output_gives_the_run_gpus() -> None:

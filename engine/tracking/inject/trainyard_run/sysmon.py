@@ -59,6 +59,7 @@ class ProcSampler:
 
     def __init__(self, root: int, proc: str = "/proc", exclude: "int | None" = None, hz: "float | None" = None) -> None:
         self.root = root
+        self.more_roots = []  # type: list[int]  # trees that are not the root's children: a container's
         self.proc = proc
         self.exclude = exclude  # this sampler's own process (and what it starts: nvidia-smi)
         self.hz = hz or float(os.sysconf("SC_CLK_TCK"))
@@ -94,7 +95,7 @@ class ProcSampler:
         for pid, (ppid, _t, _s) in stats.items():
             children.setdefault(ppid, []).append(pid)
         found = {}  # type: dict[int, tuple[int, int, int]]
-        todo = [self.root] if self.root in stats else []
+        todo = [pid for pid in (self.root, *self.more_roots) if pid in stats]
         while todo:
             pid = todo.pop()
             if pid == self.exclude:
@@ -155,7 +156,36 @@ def nvidia_smi(args: "list[str]") -> "str | None":
     return res.stdout if res.returncode == 0 else None
 
 
+def container_pid(name: str) -> "int | None":
+    """The host pid of container `name`'s first process; None until it runs (or with no docker)."""
+    try:
+        res = subprocess.run(
+            ["docker", "inspect", "-f", "{{.State.Pid}}", name],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            universal_newlines=True,  # noqa: UP021
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    text = res.stdout.strip()
+    return int(text) if res.returncode == 0 and text.isdigit() and int(text) > 0 else None
+
+
 def main(argv: "list[str]") -> int:
+    """sysmon.py [--container=NAME] [--visible-gpus=CSV] ROOT_PID INTERVAL OUT [NVIDIA_SMI_ARGS...]
+
+    --container: the run is `docker run` in ROOT_PID's tree; its processes are the container's,
+    whose first process is not ROOT_PID's descendant: sample that tree too. --visible-gpus: the
+    host GPUs the run sees (a container's are its device request, not this CUDA_VISIBLE_DEVICES)."""
+    container, visible = None, os.environ.get("CUDA_VISIBLE_DEVICES")
+    while argv and argv[0].startswith(("--container=", "--visible-gpus=")):
+        key, _, value = argv.pop(0).partition("=")
+        if key == "--container":
+            container = value
+        else:
+            visible = value
     root, interval, out, smi_args = int(argv[0]), float(argv[1]), argv[2], argv[3:]
     sampler = ProcSampler(root, exclude=os.getpid())
     sampler.sample()
@@ -164,6 +194,10 @@ def main(argv: "list[str]") -> int:
         time.sleep(interval)
         if not sampler.alive():
             return 0
+        if container is not None and not sampler.more_roots:
+            pid = container_pid(container)
+            if pid is not None:
+                sampler.more_roots.append(pid)
         record = {"step": step, "time": time.time(), "values": sampler.sample()}  # type: dict[str, object]
         if smi_args:
             smi = nvidia_smi(smi_args)
@@ -171,7 +205,7 @@ def main(argv: "list[str]") -> int:
                 smi_args = []  # no GPUs here: do not ask every few seconds
             else:
                 record["nvidia_smi"] = smi
-                record["cuda_visible_devices"] = os.environ.get("CUDA_VISIBLE_DEVICES")
+                record["cuda_visible_devices"] = visible
         fd = os.open(out, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             os.write(fd, (json.dumps(record) + "\n").encode())
