@@ -34,10 +34,15 @@ os.environ["TRAINYARD_SYSTEM_METRICS_INTERVAL"] = "0"
 
 
 @pytest.fixture(autouse=True)
-def _own_env_cache(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+def _own_env_cache(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Each test gets its own environment build cache (the per-user cache is shared by every
-    workspace): no test sees another's builds, nor the user's."""
-    monkeypatch.setenv("TRAINYARD_ENV_CACHE", str(tmp_path_factory.mktemp("envcache")))
+    workspace): no test sees another's builds, nor the user's. It goes when the test ends: a
+    build with PyTorch is gigabytes (uv's cache and the venv), and the whole suite's would fill
+    the disk before the suite ends (as it once did on CI)."""
+    cache = tmp_path_factory.mktemp("envcache")
+    monkeypatch.setenv("TRAINYARD_ENV_CACHE", str(cache))
+    yield
+    shutil.rmtree(cache, ignore_errors=True)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

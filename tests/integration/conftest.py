@@ -13,6 +13,7 @@ and builds the base image with debootstrap when it is missing: ~80 s once per ma
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,7 +39,7 @@ def docker_client() -> Iterator[Any]:
     client.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def mlflow_ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from realenv import MlflowWorkspace
 
@@ -47,3 +48,4 @@ def mlflow_ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         yield ws
     finally:
         ws.engine.close()
+        shutil.rmtree(ws.root, ignore_errors=True)  # gigabytes (the environment), unused from here

@@ -1,9 +1,10 @@
 """One workspace with one real run environment (built by Trainyard with uv) that the real-MLflow
 tests share: MLflow, scikit-learn, PyTorch (the CPU wheel on this machine's disk), Lightning,
-transformers, XGBoost, LightGBM and TensorBoard. Built once per test session."""
+transformers, XGBoost, LightGBM and TensorBoard. Built once per test module."""
 
 from __future__ import annotations
 
+import os
 import textwrap
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from engine.api import Engine
 from engine.entities import EnvironmentSpec, Run
 from engine.jobs.spec import JobSpec
 from engine.runs.files import RunFiles
+from engine.workspace import ENV_ENV_CACHE
 
 REAL_ENV = EnvironmentSpec(
     name="mlflow-real",
@@ -36,6 +38,9 @@ class MlflowWorkspace:
         self.root = root
         self.engine = Engine.open(root / "ws")
         self.count = 0
+        # Its own build cache, not the test's (tests/conftest.py gives each test one and removes
+        # it after): built once, the environment is reused by every test of the module.
+        self.env_cache = root / "envcache"
 
     def run(
         self,
@@ -50,16 +55,24 @@ class MlflowWorkspace:
         folder = self.root / f"code{self.count}"
         folder.mkdir()
         (folder / "train.py").write_text(textwrap.dedent(code))
-        run = self.engine.submit(
-            JobSpec(
-                experiment_name=experiment,
-                code_dir=folder,
-                script="train.py",
-                environment_spec=env,
-                environment_variables=job_env or {},
+        saved = os.environ.get(ENV_ENV_CACHE)
+        os.environ[ENV_ENV_CACHE] = str(self.env_cache)  # the supervisor started by submit inherits it
+        try:
+            run = self.engine.submit(
+                JobSpec(
+                    experiment_name=experiment,
+                    code_dir=folder,
+                    script="train.py",
+                    environment_spec=env,
+                    environment_variables=job_env or {},
+                )
             )
-        )
-        final = self.engine.wait(run.name, timeout=BUILD_AND_RUN_TIMEOUT)
+            final = self.engine.wait(run.name, timeout=BUILD_AND_RUN_TIMEOUT)
+        finally:
+            if saved is None:
+                os.environ.pop(ENV_ENV_CACHE, None)
+            else:
+                os.environ[ENV_ENV_CACHE] = saved
         files = RunFiles(Path(final.run_dir))
         log = files.driver_log.read_text() if files.driver_log.exists() else ""
         return final, log
