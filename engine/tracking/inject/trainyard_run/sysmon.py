@@ -136,19 +136,16 @@ class ProcSampler:
         return out
 
 
-def nvidia_smi(args: "list[str]") -> "str | None":
-    """nvidia-smi's output, None where there is none to ask (no tool, no driver, no answer)."""
-    exe = shutil.which("nvidia-smi") if args else None
-    if exe is None:
-        return None
+def _output(argv: "list[str]", timeout: float) -> "str | None":
+    """What `argv` printed, None when it could not run or failed."""
     try:
         # universal_newlines, not text=: the host's Python may be 3.6
         res = subprocess.run(
-            [exe, *args],
+            argv,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             universal_newlines=True,  # noqa: UP021
-            timeout=5,
+            timeout=timeout,
             check=False,
         )
     except (OSError, subprocess.SubprocessError):
@@ -156,21 +153,16 @@ def nvidia_smi(args: "list[str]") -> "str | None":
     return res.stdout if res.returncode == 0 else None
 
 
+def nvidia_smi(args: "list[str]") -> "str | None":
+    """nvidia-smi's output, None where there is none to ask (no tool, no driver, no answer)."""
+    exe = shutil.which("nvidia-smi") if args else None
+    return None if exe is None else _output([exe, *args], 5)
+
+
 def container_pid(name: str) -> "int | None":
     """The host pid of container `name`'s first process; None until it runs (or with no docker)."""
-    try:
-        res = subprocess.run(
-            ["docker", "inspect", "-f", "{{.State.Pid}}", name],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            universal_newlines=True,  # noqa: UP021
-            timeout=10,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    text = res.stdout.strip()
-    return int(text) if res.returncode == 0 and text.isdigit() and int(text) > 0 else None
+    text = (_output(["docker", "inspect", "-f", "{{.State.Pid}}", name], 10) or "").strip()
+    return int(text) if text.isdigit() and int(text) > 0 else None
 
 
 def main(argv: "list[str]") -> int:
