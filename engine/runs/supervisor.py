@@ -45,7 +45,7 @@ from engine.workspace import models_dir_of_run
 if TYPE_CHECKING:
     from engine.environments.build import BuiltEnvironment
     from engine.runs.ingest import RecordIngestor
-    from engine.runs.sysmetrics import PulledSystemMetrics, SystemMetrics
+    from engine.runs.sysmetrics import PulledNodes, PulledSystemMetrics, SystemMetrics
     from engine.store.sql import SqlStore
 
 T = TypeVar("T")
@@ -404,7 +404,7 @@ class Supervisor:
             time.sleep(POLL_SECONDS)
         return self.finish(ingestor, mirror, tensorboard, system)
 
-    def _system_metrics(self, store: SqlStore) -> SystemMetrics | PulledSystemMetrics | None:
+    def _system_metrics(self, store: SqlStore) -> SystemMetrics | PulledSystemMetrics | PulledNodes | None:
         from engine.runs.sysmetrics import for_run  # psutil
 
         return self._safe(lambda: for_run(store, self.run_name, self.proc, self.spec.env))
@@ -478,7 +478,7 @@ class Supervisor:
         self.proc.terminate(self.spec.cancel_grace_seconds)
 
     def finish(self, ingestor: RecordIngestor, mirror: FolderMirror, tensorboard: TensorBoardIngestor | None = None,
-               system: SystemMetrics | PulledSystemMetrics | None = None) -> int:
+               system: SystemMetrics | PulledSystemMetrics | PulledNodes | None = None) -> int:
         proc, store = self.proc, self._store()
         assert proc is not None
         code = proc.wait()

@@ -16,7 +16,8 @@ else the supervisor's; default 5; 0 turns sampling off). The points are stored u
 
 A script on an SSH target is sampled on its host, from /proc, by a small sampler started beside
 it (engine.compute.sysmon); its lines come back with the run's other files, by byte offset, and
-PulledSystemMetrics stores them (the cursor's offset is then a byte offset).
+PulledSystemMetrics stores them (the cursor's offset is then a byte offset). A distributed run
+over several hosts is sampled per node, as ``system/node<k>/...`` (PulledNodes).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ __all__ = [
     "DEFAULT_INTERVAL",
     "PREFIX",
     "SOURCE",
+    "PulledNodes",
     "PulledSystemMetrics",
     "SystemMetrics",
     "SystemSampler",
@@ -174,15 +176,18 @@ class SystemMetrics:
 
 class PulledSystemMetrics:
     """Stores the samples a sampler on another host wrote (engine.compute.sysmon), from the local
-    copy the run's puller appends to by byte offset. The cursor ``system`` holds the byte offset
-    of the lines stored, in the same transaction as their points: a restart neither loses nor
-    stores a sample twice. The steps are the sampler's own."""
+    copy the run's puller appends to by byte offset. The cursor ``system`` (``system/node<k>``
+    for node k of a distributed run) holds the byte offset of the lines stored, in the same
+    transaction as their points: a restart neither loses nor stores a sample twice. The steps
+    are the sampler's own."""
 
-    def __init__(self, store: Any, run_name: str, path: Path) -> None:
+    def __init__(self, store: Any, run_name: str, path: Path, node: int | None = None) -> None:
         self.store = store
         self.run_name = run_name
         self.path = path
-        self.offset, self.seq = store.get_cursor(run_name, SOURCE)
+        self.node = node
+        self.source = SOURCE if node is None else f"{SOURCE}/node{node}"
+        self.offset, self.seq = store.get_cursor(run_name, self.source)
 
     def poll(self, final: bool = False) -> int:
         """Store the whole lines that arrived; returns the number of points stored."""
@@ -197,7 +202,7 @@ class PulledSystemMetrics:
             return 0
         scalars: dict[str, tuple[list[int], list[float], list[float]]] = {}
         for line in data[:end].splitlines():
-            parsed = parse_remote_line(line)
+            parsed = parse_remote_line(line, self.node)
             if parsed is None:
                 continue
             step, at, values = parsed
@@ -208,18 +213,33 @@ class PulledSystemMetrics:
                 vals.append(value)
                 times.append(at)
         offset = self.offset + end
-        self.store.ingest(self.run_name, source=SOURCE, offset=offset, last_seq=self.seq, scalars=scalars)
+        self.store.ingest(self.run_name, source=self.source, offset=offset, last_seq=self.seq, scalars=scalars)
         self.offset = offset
         return sum(len(v[0]) for v in scalars.values())
 
 
+class PulledNodes:
+    """The samples of each node of a distributed run on other hosts, one sampler per node."""
+
+    def __init__(self, nodes: list[PulledSystemMetrics]) -> None:
+        self.nodes = nodes
+
+    def poll(self, final: bool = False) -> int:
+        return sum(node.poll(final) for node in self.nodes)
+
+
 def for_run(
     store: Any, run_name: str, handle: Any, job_env: Mapping[str, str]
-) -> SystemMetrics | PulledSystemMetrics | None:
+) -> SystemMetrics | PulledSystemMetrics | PulledNodes | None:
     """The sampler of a run: its script's process tree where it is a process of this machine (a
     local process, its ``pid``, or a container of this machine's Docker daemon, its
     ``host_pid()``); the samples pulled from the host where the script runs on an SSH target
-    (its handle's ``system_metrics_file``). None where sampling is off or not done."""
+    (its handle's ``system_metrics_file``), or from each node's host of a distributed run there
+    (``system_metrics_nodes``: node, None for a one-node run, -> file). None where sampling is
+    off or not done."""
+    nodes = getattr(handle, "system_metrics_nodes", None)
+    if nodes:
+        return PulledNodes([PulledSystemMetrics(store, run_name, path, node) for node, path in nodes.items()])
     if hasattr(handle, "system_metrics_file"):  # the script runs elsewhere: its pid is not ours
         path = handle.system_metrics_file
         return PulledSystemMetrics(store, run_name, path) if path is not None else None

@@ -523,6 +523,51 @@ def test_system_metrics_are_sampled_in_the_job_and_come_back(ws: Path, tmp_path:
     assert max(p["value"] for p in rss) > 80
 
 
+BUSY_TASK = """\
+import time
+x = bytearray(60 * 1024 * 1024)
+end = time.time() + 4
+while time.time() < end:
+    pass
+"""
+
+
+def test_a_distributed_job_s_node_is_sampled_with_all_its_tasks(ws: Path, tmp_path: Path) -> None:
+    """srun's tasks are slurmstepd's children, not the batch script's: task 0 of the node samples
+    its own tree and the node's other tasks' (from the pids they write as they start)."""
+    proj = project(
+        tmp_path,
+        {
+            "busy.py": BUSY_TASK,
+            "job.yml": f"""\
+        command: python busy.py
+        code: .
+        compute: azureml:cluster
+        environment:
+          python: {{interpreter_path: {sys.executable}}}
+        environment_variables:
+          TRAINYARD_SYSTEM_METRICS_INTERVAL: "0.5"
+        distribution:
+          type: pytorch
+          process_count_per_instance: 2
+        resources:
+          instance_count: 1
+        """,
+        },
+    )
+    name = submit(proj / "job.yml")
+    assert cli("job", "stream", "-n", name, timeout=TIMEOUT).returncode == 0
+    doc = show(name)
+    assert doc["status"] == "Completed", doc["error"]
+    pulled = (Path(doc["run_dir"]) / "system-metrics-node0.jsonl").read_bytes().splitlines()
+    # One node: named as a one-process run's samples are.
+    rss = json.loads(ok("job", "metrics", "-n", name, "--metric", "system/memory_rss_mib", "-o", "json"))
+    assert [p["step"] for p in rss] == list(range(len(pulled))) and len(pulled) >= 3
+    assert max(p["value"] for p in rss) > 2 * 60  # both tasks
+    cpu = json.loads(ok("job", "metrics", "-n", name, "--metric", "system/cpu_percent", "-o", "json"))
+    assert max(p["value"] for p in cpu) > 5
+
+
 def test_ro_mount_input_is_read_only_in_the_slurm_job(ws: Path, tmp_path: Path) -> None:
     """A job's `ro_mount` folder input on the cluster: the batch script mounts it read-only in a
     namespace of its own on the node, so the script (root here, as the job's user) cannot change

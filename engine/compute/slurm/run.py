@@ -18,7 +18,13 @@ from engine.compute.slurm.script import RANKS_DIR, batch_script
 from engine.compute.slurm.stage import make_side
 from engine.compute.slurm.status import JobState, failure_message, job_state
 from engine.compute.slurm.target import SlurmTarget, slurm_time
-from engine.compute.sysmon import REMOTE_FILE, remote_sampler_command, sampling_interval
+from engine.compute.sysmon import (
+    REMOTE_FILE,
+    remote_sampler_command,
+    sampling_interval,
+    slurm_node_file,
+    slurm_node_sampler_command,
+)
 from engine.entities import EnvironmentSpec
 from engine.environments.build import BuildLog
 from engine.errors import LaunchFailed
@@ -72,6 +78,8 @@ class SlurmRun:
         # The local copy of what the job's system-metrics sampler writes (engine.compute.sysmon);
         # None: not sampled (sampling off, a distributed run).
         self.system_metrics_file: Path | None = None
+        # A distributed job's: node (None for a one-node job) -> the local copy of its sampler's file.
+        self.system_metrics_nodes: dict[int | None, Path] = {}
         self._cancelling = False
         self._next_pull = 0.0
         self._next_state = 0.0
@@ -117,7 +125,13 @@ class SlurmRun:
             argv[0] = self.side.interpreter
         env = {k: v.replace(REMOTE_RUN_ROOT, rem) for k, v in self.spec.env.items()}
         env.update({ENV_TRACKING_DIR: f"{rem}/tracking", ENV_RUN_DIR: rem, "PYTHONUNBUFFERED": "1"})
-        interval = sampling_interval(env) if self.spec.distribution is None else 0.0
+        interval = sampling_interval(env)
+        dist = self.spec.distribution
+        node_sampler = (
+            slurm_node_sampler_command(self._interpreter(), rem, f"{rem}/{RANKS_DIR}", interval)
+            if dist is not None and interval
+            else ""
+        )
         text = batch_script(
             self.target,
             self.spec.run_name,
@@ -126,8 +140,9 @@ class SlurmRun:
             env,
             self.spec.max_run_duration_seconds,
             self.spec.distribution,
-            remote_sampler_command(self._interpreter(), rem, interval) if interval else "",
+            remote_sampler_command(self._interpreter(), rem, interval) if interval and dist is None else "",
             read_only_paths(self.spec.data, rem),
+            node_sampler,
         )
         self.files.system_logs.mkdir(parents=True, exist_ok=True)
         (self.files.system_logs / JOB_SCRIPT).write_text(text)
@@ -161,9 +176,18 @@ class SlurmRun:
         self.log(f"slurm: reattached to job {self.job_id} ({self.remote})")
 
     def _pull_system_metrics(self) -> None:
-        if self.side.puller is not None:
+        puller = self.side.puller
+        if puller is None:
+            return
+        dist = self.spec.distribution
+        if dist is None:
             self.system_metrics_file = self.files.root / REMOTE_FILE
-            self.side.puller.also[REMOTE_FILE] = self.system_metrics_file
+            puller.also[REMOTE_FILE] = self.system_metrics_file
+            return
+        for node in range(dist.instance_count):  # each node's sampler, named by node where several
+            local = self.files.root / slurm_node_file(node)
+            puller.also[f"{RANKS_DIR}/{slurm_node_file(node)}"] = local
+            self.system_metrics_nodes[node if dist.instance_count > 1 else None] = local
 
     # ---------------------------------------------------------------- supervise
     def _pull(self) -> None:

@@ -62,10 +62,12 @@ def batch_script(
     dist: Distribution | None = None,
     sampler: str = "",
     read_only: Mapping[str, str] | None = None,
+    node_sampler: str = "",
 ) -> str:
     """The whole batch script of a run whose files are in `remote` (wd/, inject/, bin/, tracking/).
     `sampler`: the command that starts its system-metrics sampler (engine.compute.sysmon), if any;
-    it is ended, and waited for, before the exit status is written. `read_only`: the ro_mount
+    it is ended, and waited for, before the exit status is written. `node_sampler`: a
+    distributed job's instead, run by each task before it starts the script (one per node). `read_only`: the ro_mount
     inputs, name -> the folder to mount read-only (absolute on the cluster)."""
     q = shlex.quote
     lines = ["#!/bin/bash"]
@@ -95,7 +97,8 @@ def batch_script(
         rank = (
             "export RANK=$SLURM_PROCID LOCAL_RANK=$SLURM_LOCALID NODE_RANK=$SLURM_NODEID "
             "GROUP_RANK=$SLURM_NODEID AZ_BATCHAI_TASK_INDEX=$SLURM_PROCID; "
-            f'exec "$@" > {q(ranks)}/70_driver_log_$SLURM_PROCID.txt 2>&1'
+            + (f"{node_sampler}; " if node_sampler else "")
+            + f'exec "$@" > {q(ranks)}/70_driver_log_$SLURM_PROCID.txt 2>&1'
         )
         return f"srun --kill-on-bad-exit=1 --export=ALL /bin/sh -c {q(rank)} rank {shlex.join(words)}"
 

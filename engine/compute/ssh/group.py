@@ -13,6 +13,7 @@ Metrics and logs of every process come back; ./logs comes from rank 0; ./outputs
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from engine.compute.distributed import LOCALHOST, node_environment, rank_environment, tf_config
 from engine.compute.handle import wait_by_polling
@@ -36,9 +37,12 @@ _FREE_PORTS = (
 class SshGroup:
     """The run handle of a distributed run over SSH (an engine.compute.handle.RunHandle)."""
 
-    def __init__(self, runs: list[SshRun], dist: Distribution, log: Callable[[str], None]) -> None:
+    def __init__(
+        self, runs: list[SshRun], dist: Distribution, log: Callable[[str], None], nodes: list[int] | None = None
+    ) -> None:
         self.runs = runs
         self.dist = dist
+        self.nodes = nodes if nodes is not None else [0] * len(runs)  # the node of each process
         self.log = log
         self.failed_rank: int | None = None
         self._code: int | None = None
@@ -60,9 +64,19 @@ class SshGroup:
     def pid(self) -> int | None:
         return self.runs[0].pid
 
-    # Its processes are not sampled (yet); the attribute tells engine.runs.sysmetrics that the
-    # pid above is not a process of this machine.
+    # The attribute tells engine.runs.sysmetrics that the pid above is not a process of this
+    # machine; each node's host is sampled by its first process (system_metrics_nodes).
     system_metrics_file = None
+
+    @property
+    def system_metrics_nodes(self) -> dict[int | None, Path]:
+        """Node (None for a one-node run) -> the local copy of its host sampler's samples."""
+        several = len(set(self.nodes)) > 1
+        return {
+            (run.sampled_node if several else None): run.system_metrics_file
+            for run in self.runs
+            if run.sampled_node is not None and run.system_metrics_file is not None
+        }
 
     @property
     def failure(self) -> str | None:
@@ -133,8 +147,18 @@ class SshGroup:
             for rank in range(len(self.runs))
         ]
 
+    def _sample_each_node(self) -> None:
+        """The first process of each node samples the node: its own tree, and the others' from
+        the pid files they write as they start (their shells are not its children)."""
+        for node in dict.fromkeys(self.nodes):
+            ranks = [r for r, n in enumerate(self.nodes) if n == node]
+            first = self.runs[ranks[0]]
+            first.sampled_node = node
+            first.node_pid_files = [f"{self.runs[r].remote}/pgid" for r in ranks[1:]]
+
     def start(self) -> None:
         envs = self._environments()
+        self._sample_each_node()
         try:
             for run, env in zip(self.runs, envs, strict=True):
                 run.start(env)
@@ -198,18 +222,19 @@ def make_ssh_group(
             "list the nodes in the compute YAML (`hosts: [a, b]`) or lower "
             "`resources.instance_count`; over SSH, `distribution: pytorch` and `tensorflow` are available",
         )
-    runs = []
+    runs, nodes = [], []
     per = dist.process_count_per_instance
     for rank in range(dist.world_size):
         # pytorch: P processes per node, in order; tensorflow: its tasks round the nodes
         node = rank % dist.instance_count if dist.kind == "tensorflow" else rank // per
+        nodes.append(node)
         target = SshTarget.from_config(name, {**settings, "host": hosts[node]})
         runs.append(
             SshRun(
                 target, files, spec, log, note, rank=rank, driver_log=files.system_logs / dist.log_name(rank)
             )
         )
-    return SshGroup(runs, dist, log)
+    return SshGroup(runs, dist, log, nodes)
 
 
 __all__ = ["SshGroup", "make_ssh_group"]

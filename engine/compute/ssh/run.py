@@ -94,8 +94,12 @@ class SshRun:
         self.user_ids: str | None = None  # uid:gid of the SSH user on the host
         self._sender: BlobSender | None = None
         # The local copy of what the system-metrics sampler on the host writes; None: not sampled
-        # (sampling off, a container's script, a process of a distributed run).
+        # (sampling off, a process of a distributed run other than its node's first).
         self.system_metrics_file: Path | None = None
+        # A distributed run's: this process samples its node (its own tree and those whose pid
+        # files are `node_pid_files`, the node's other processes); None: it does not.
+        self.sampled_node: int | None = None
+        self.node_pid_files: list[str] = []
         self._code: int | None = None
         self._next_pull = 0.0
 
@@ -261,7 +265,7 @@ class SshRun:
                 exports.append(f"export CONDA_PREFIX={shlex.quote(self.env_prefix)}")
             exports.append(f'export PATH={path}:"$PATH"')
         log, tmp, done = (shlex.quote(f"{rem}/{n}") for n in ("driver.log", "exit.tmp", "exit_code"))
-        interval = sampling_interval(env) if self.rank is None else 0.0
+        interval = sampling_interval(env) if self.rank is None or self.sampled_node is not None else 0.0
         # The sampler watches this shell's tree (and, for `docker run`, the container's, which is
         # not its child); it is ended (and waited for) before exit_code is written, so the pull
         # that finds exit_code brings its last line too.
@@ -269,6 +273,7 @@ class SshRun:
             self.interpreter or "python3", rem, interval,
             container=self.container if self.docker else None,
             gpus_seen=visible_in_container(self.spec.placement.gpus) if self.docker else None,
+            roots_from=self.node_pid_files,
         )
         sysmon, stop = (sampler, 'kill "$sysmon" 2>/dev/null; wait "$sysmon"; ') if interval else ("true", "")
         # The trap keeps this shell alive through a TERM to the group, so it still records the
@@ -331,7 +336,8 @@ class SshRun:
         return argv
 
     def _pull_system_metrics(self) -> None:
-        self.system_metrics_file = self.files.root / REMOTE_FILE
+        name = REMOTE_FILE if self.sampled_node is None else f"system-metrics-node{self.sampled_node}.jsonl"
+        self.system_metrics_file = self.files.root / name
         self.puller.also[REMOTE_FILE] = self.system_metrics_file
 
     def _expand(self, argv: list[str], env: Mapping[str, str]) -> list[str]:

@@ -65,6 +65,36 @@ def test_a_two_node_gloo_all_reduce_runs_one_node_per_host(eng: Engine, project,
         assert eng.metric_history(run.name, f"sum_{rank}").values.tolist() == [3.0]
 
 
+# Each process burns a core and holds 60 MiB (touched, so resident) for a few seconds.
+BUSY = """
+import time
+x = bytearray(60 * 1024 * 1024)
+end = time.time() + 4
+while time.time() < end:
+    pass
+"""
+
+
+def test_each_node_s_host_is_sampled_with_all_its_processes(eng: Engine, project, target) -> None:  # type: ignore[no-untyped-def]
+    """Two nodes of two processes: the first process of each node samples its host, its own tree
+    and its node's other process (not its child); the samples are named by node."""
+    target(hosts=["127.0.0.1", "127.0.0.1"])
+    code = project({"busy.py": BUSY})
+    run = eng.submit(JobSpec(experiment_name="exp", code_dir=code, script="busy.py", compute="far",
+                             environment_variables={"TRAINYARD_SYSTEM_METRICS_INTERVAL": "0.5"},
+                             distribution=make_distribution("pytorch", 2, 2)))
+    final = eng.wait(run.name, timeout=180)
+    assert final.status == "Completed", final.error
+    root = RunFiles(Path(final.run_dir)).root
+    for node in (0, 1):
+        pulled = (root / f"system-metrics-node{node}.jsonl").read_bytes().splitlines()
+        rss = eng.metric_history(run.name, f"system/node{node}/memory_rss_mib")
+        assert rss.steps.tolist() == list(range(len(pulled))) and len(pulled) >= 3
+        assert rss.values.max() > 2 * 60  # both processes of the node
+        assert eng.metric_history(run.name, f"system/node{node}/cpu_percent").values.max() > 5
+    assert len(eng.metric_history(run.name, "system/cpu_percent").values) == 0  # by node only
+
+
 def _marked(marker: str) -> list[psutil.Process]:
     return [p for p in psutil.process_iter(["cmdline"]) if marker in " ".join(p.info["cmdline"] or [])]
 

@@ -207,3 +207,24 @@ def test_a_host_sample_line_with_recorded_nvidia_smi_output_gives_the_run_gpus()
     assert values["system/gpu0/utilization_percent"] == 35.0
     assert not any(k.startswith("system/gpu1/") for k in values)  # not a GPU the run sees
     assert parse_remote_line(b'{"step": 4, "ti') is None
+    # Node 1 of a distributed run over several hosts: its host's samples, GPUs too, by node.
+    parsed = parse_remote_line(line, node=1)
+    assert parsed is not None
+    assert parsed[2]["system/node1/cpu_percent"] == 12.5
+    assert parsed[2]["system/node1/gpu0/utilization_percent"] == 35.0
+
+
+def test_the_host_sampler_finds_the_node_s_other_processes_from_their_pid_files(tmp_path: Path) -> None:
+    """A distributed run's other processes on the node are started by their own shells: each
+    writes its pid to a file as it starts; the node's sampler adds a tree once its file holds one."""
+    sysmon = _sampler()
+    seen: set[str] = set()
+    assert sysmon.pids_from([str(tmp_path / "r*" / "pgid")], seen) == []
+    (tmp_path / "r1").mkdir()
+    (tmp_path / "r1" / "pgid").write_text("")  # being written: read again next time
+    assert sysmon.pids_from([str(tmp_path / "r*" / "pgid")], seen) == []
+    (tmp_path / "r1" / "pgid").write_text("4242\n")
+    (tmp_path / "r2").mkdir()
+    (tmp_path / "r2" / "pgid").write_text("4343\n")
+    assert sysmon.pids_from([str(tmp_path / "r*" / "pgid")], seen) == [4242, 4343]
+    assert sysmon.pids_from([str(tmp_path / "r*" / "pgid")], seen) == []  # each once

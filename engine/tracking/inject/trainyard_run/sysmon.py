@@ -10,6 +10,7 @@ it is still being written. It stops when ROOT_PID has ended. Standard library on
 /proc (Linux), since the host may have no psutil.
 """
 
+import glob
 import json
 import os
 import shutil
@@ -80,7 +81,8 @@ class ProcSampler:
             return None
 
     def alive(self) -> bool:
-        return os.path.exists(os.path.join(self.proc, str(self.root)))
+        """Whether any of the trees is still there (the processes of a node end at about once)."""
+        return any(os.path.exists(os.path.join(self.proc, str(p))) for p in (self.root, *self.more_roots))
 
     def tree(self) -> "dict[int, tuple[int, int, int]]":
         """pid -> its stat fields, for the root and its descendants."""
@@ -165,17 +167,43 @@ def container_pid(name: str) -> "int | None":
     return int(text) if text.isdigit() and int(text) > 0 else None
 
 
+def pids_from(patterns: "list[str]", seen: "set[str]") -> "list[int]":
+    """The pids written in the files matching `patterns` (glob) that are not in `seen` yet (added
+    to it); a file still empty (being written) is read again next time."""
+    found = []  # type: list[int]
+    for pattern in patterns:
+        for path in sorted(glob.glob(pattern)):
+            if path in seen:
+                continue
+            try:
+                with open(path) as f:
+                    text = f.read().strip()
+            except OSError:
+                continue
+            if text.isdigit():
+                seen.add(path)
+                found.append(int(text))
+    return found
+
+
 def main(argv: "list[str]") -> int:
-    """sysmon.py [--container=NAME] [--visible-gpus=CSV] ROOT_PID INTERVAL OUT [NVIDIA_SMI_ARGS...]
+    """sysmon.py [--container=NAME] [--visible-gpus=CSV] [--roots-from=GLOB]... ROOT_PID INTERVAL
+    OUT [NVIDIA_SMI_ARGS...]
 
     --container: the run is `docker run` in ROOT_PID's tree; its processes are the container's,
     whose first process is not ROOT_PID's descendant: sample that tree too. --visible-gpus: the
-    host GPUs the run sees (a container's are its device request, not this CUDA_VISIBLE_DEVICES)."""
+    host GPUs the run sees (a container's are its device request, not this CUDA_VISIBLE_DEVICES).
+    --roots-from: files (a glob) each holding the pid of another tree to sample, written when
+    that process starts: the other processes of a distributed run's node, which are not children
+    of ROOT_PID either."""
     container, visible = None, os.environ.get("CUDA_VISIBLE_DEVICES")
-    while argv and argv[0].startswith(("--container=", "--visible-gpus=")):
+    roots_from, roots_seen = [], set()  # type: list[str], set[str]
+    while argv and argv[0].startswith(("--container=", "--visible-gpus=", "--roots-from=")):
         key, _, value = argv.pop(0).partition("=")
         if key == "--container":
             container = value
+        elif key == "--roots-from":
+            roots_from.append(value)
         else:
             visible = value
     root, interval, out, smi_args = int(argv[0]), float(argv[1]), argv[2], argv[3:]
@@ -186,10 +214,12 @@ def main(argv: "list[str]") -> int:
         time.sleep(interval)
         if not sampler.alive():
             return 0
-        if container is not None and not sampler.more_roots:
+        if container is not None:
             pid = container_pid(container)
             if pid is not None:
                 sampler.more_roots.append(pid)
+                container = None
+        sampler.more_roots.extend(p for p in pids_from(roots_from, roots_seen) if p != root)
         record = {"step": step, "time": time.time(), "values": sampler.sample()}  # type: dict[str, object]
         if smi_args:
             smi = nvidia_smi(smi_args)
