@@ -526,8 +526,8 @@ def _check_interpreter(path: str, source: str | None) -> str:
 
 
 def _check_ssh_job(target: E.ComputeTarget, spec: JobSpec, env_spec: EnvironmentSpec | None) -> None:
-    """What an SSH target cannot run in this version: Docker environments, distributed
-    jobs other than pytorch, more nodes than it has hosts."""
+    """What an SSH target cannot run in this version: Docker environments other than on a
+    `docker: true` target, more nodes than it has hosts."""
     where = f"compute target {target.name!r} ({target.config.get('host', '?')}) is an SSH target"
     if target.config.get("docker"):  # jobs run in containers of the host's daemon (ssh/container.py)
         _check_ssh_docker_job(where, target, spec, env_spec)
@@ -542,10 +542,6 @@ def _check_ssh_job(target: E.ComputeTarget, spec: JobSpec, env_spec: Environment
     dist = spec.distribution
     if dist is not None:  # one node per host of the target (engine.compute.ssh.group)
         hosts = target.config.get("hosts") or [target.config.get("host")]
-        if dist.kind not in ("pytorch", "tensorflow"):
-            raise LaunchFailed(f"{where}: `distribution: {dist.kind}` over SSH is not available in this version "
-                               "of Trainyard (`distribution: pytorch` and `tensorflow` are)",
-                               "use `type: pytorch`, or `compute: local` for an MPI job")
         if dist.instance_count > len(hosts):
             raise LaunchFailed(f"{where} with {len(hosts)} host(s); the job asks for `instance_count: "
                                f"{dist.instance_count}` nodes",

@@ -192,17 +192,12 @@ class Supervisor:
     def _start_ssh(self) -> None:
         """Connect to the SSH target (a connection, login or host-key failure fails the run while
         Preparing, with that message), upload the code, start the script detached there."""
-        from engine.compute.ssh import make_ssh_run  # the slow path's backend (see prepare_and_start)
+        # the slow path's backend (see prepare_and_start)
+        from engine.compute.ssh.group import make_ssh_handle
         from engine.compute.targets import run_environment
 
         store = self._store()
-        run: Any
-        if self.spec.distribution is not None:  # one SshRun per process, node n on hosts[n]
-            from engine.compute.ssh.group import make_ssh_group
-
-            run = make_ssh_group(self.files, self.spec, self.log, self._driver_note)
-        else:
-            run = make_ssh_run(self.files, self.spec, self.log, self._driver_note)
+        run: Any = make_ssh_handle(self.files, self.spec, self.log, self._driver_note)
         try:
             run.connect()
             env_spec = run_environment(self.spec)
@@ -322,11 +317,12 @@ class Supervisor:
         """A supervisor started for an SSH run whose script already runs on the host (its first
         supervisor died; engine.runs.control.reconcile started this one): take it over. The
         host's offsets and the store's cursors make the logs and metrics go on where they were."""
-        from engine.compute.ssh import RUN_STATE, make_ssh_run
+        from engine.compute.ssh import RUN_STATE
+        from engine.compute.ssh.group import make_ssh_handle
 
-        if not (self.files.root / RUN_STATE).exists():
+        if not (self.files.root / RUN_STATE).exists():  # (a distributed run's processes write none)
             return False
-        run = make_ssh_run(self.files, self.spec, self.log, self._driver_note)
+        run: Any = make_ssh_handle(self.files, self.spec, self.log, self._driver_note)
         self._driver_note(f"reattached (the run's supervisor was restarted): the script goes on at "
                           f"{run.target.hostname}")
         run.reattach()

@@ -19,7 +19,8 @@ from engine.compute.distributed import LOCALHOST, node_environment, rank_environ
 from engine.compute.handle import wait_by_polling
 from engine.compute.ssh.blobs import UploadResult
 from engine.compute.ssh.connection import SshTarget
-from engine.compute.ssh.run import SshRun
+from engine.compute.ssh.mpi import SshMpiRun, make_ssh_mpi_run
+from engine.compute.ssh.run import SshRun, make_ssh_run
 from engine.entities import EnvironmentSpec
 from engine.environments.build import BuildLog
 from engine.errors import LaunchFailed
@@ -220,7 +221,7 @@ def make_ssh_group(
             f"compute target {name!r} cannot run this distributed job: it has {len(hosts)} host(s), "
             f"the job asks for {dist.instance_count} {dist.kind} node(s)",
             "list the nodes in the compute YAML (`hosts: [a, b]`) or lower "
-            "`resources.instance_count`; over SSH, `distribution: pytorch` and `tensorflow` are available",
+            "`resources.instance_count`",
         )
     runs, nodes = [], []
     per = dist.process_count_per_instance
@@ -237,4 +238,17 @@ def make_ssh_group(
     return SshGroup(runs, dist, log, nodes)
 
 
-__all__ = ["SshGroup", "make_ssh_group"]
+def make_ssh_handle(
+    files: RunFiles, spec: LaunchSpec, log: Callable[[str], None], note: Callable[[str], None]
+) -> SshRun | SshGroup | SshMpiRun:
+    """The handle of run `spec` on its SSH target: one script, mpirun's ranks, or one SshRun per
+    process of a pytorch/tensorflow run."""
+    dist = spec.distribution
+    if dist is None:
+        return make_ssh_run(files, spec, log, note)
+    if dist.kind == "mpi":
+        return make_ssh_mpi_run(files, spec, log, note)
+    return make_ssh_group(files, spec, log, note)
+
+
+__all__ = ["SshGroup", "make_ssh_group", "make_ssh_handle"]

@@ -249,8 +249,7 @@ class SshRun:
         env = {k: v.replace(REMOTE_RUN_ROOT, rem) for k, v in self.spec.env.items()}
         env.update({ENV_TRACKING_DIR: f"{rem}/tracking", ENV_RUN_DIR: rem, "PYTHONUNBUFFERED": "1"})
         env.update(extra_env or {})
-        if self.spec.script and any("$" in a for a in argv[2:]):
-            argv = self._expand(argv, env)
+        argv = self._command_argv(argv, env)
         if self.docker:  # the command is `docker run` on the host; the variables go to the container
             argv = self._docker_argv(argv, {k: str(v) for k, v in env.items() if _ENV_NAME.match(k)})
             exports = ["true"]
@@ -315,6 +314,13 @@ class SshRun:
             "system_metrics": bool(interval),
         }
         write_atomic(str(self.files.root / RUN_STATE), json.dumps(state).encode())
+
+    def _command_argv(self, argv: list[str], env: Mapping[str, str]) -> list[str]:
+        """What the run's shell starts: the script, its `$VAR` arguments expanded as on this
+        machine (an MPI run's is mpirun: engine.compute.ssh.mpi)."""
+        if self.spec.script and any("$" in a for a in argv[2:]):
+            return self._expand(argv, env)
+        return argv
 
     def _read_only_argv(self, argv: list[str]) -> list[str]:
         """`argv` in a private mount namespace in which each ro_mount input (a file input: its

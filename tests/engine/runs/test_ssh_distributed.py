@@ -200,10 +200,39 @@ def test_a_tensorflow_run_gets_a_cluster_of_its_hosts_and_free_ports(eng: Engine
     assert len(ports) == 3  # one port of its own per task
 
 
-def test_an_mpi_job_over_ssh_is_refused_at_submit(eng: Engine, project, target) -> None:  # type: ignore[no-untyped-def]
-    target(hosts=["127.0.0.1", "127.0.0.1"])
-    code = project({"f.py": "print(1)\n"})
-    with pytest.raises(LaunchFailed, match="`distribution: mpi` over SSH is not available"):
-        eng.submit(JobSpec(experiment_name="exp", code_dir=code, script="f.py", compute="far",
-                           distribution=make_distribution("mpi", 1, 2)))
-    assert eng.list_runs() == []
+MPI_ALLREDUCE = """
+import os, sys, torch, torch.distributed as dist
+from azureml.core import Run
+rank, size = int(os.environ["OMPI_COMM_WORLD_RANK"]), int(os.environ["OMPI_COMM_WORLD_SIZE"])
+dist.init_process_group("gloo", rank=rank, world_size=size)
+t = torch.tensor([float(rank + 1)])
+dist.all_reduce(t)
+print("rank", rank, "of", size, "arg", sys.argv[1], "master", os.environ["MASTER_ADDR"],
+      "nodes", os.environ["AZUREML_NODE_COUNT"], "sum", t.item(), flush=True)
+Run.get_context().log(f"sum_{rank}", t.item())
+dist.destroy_process_group()
+"""
+
+
+def test_an_mpi_job_runs_its_ranks_through_mpirun_on_node_0_s_host(eng: Engine, project, target, sshd) -> None:  # type: ignore[no-untyped-def]
+    """Two nodes on two host names of this machine: mpirun on node 0's host starts both ranks
+    (through the rank launcher: own log, own `$VAR` arguments) with the folder and interpreter
+    that were given to each host at the same path."""
+    work = target(hosts=["127.0.0.1", "localhost"])
+    known = sshd.known_hosts.read_text()  # the second name's key: the same sshd's
+    sshd.known_hosts.write_text(known + known.replace("[127.0.0.1]", "[localhost]"))
+    code = project({"ar.py": MPI_ALLREDUCE})
+    dist = make_distribution("mpi", 1, 2)
+    run = eng.submit(JobSpec(experiment_name="exp", code_dir=code, script="ar.py",
+                             arguments=("r$OMPI_COMM_WORLD_RANK",), compute="far",
+                             interpreter_path=sys.executable, distribution=dist))
+    final = eng.wait(run.name, timeout=180)
+    files = RunFiles(Path(final.run_dir))
+    logs = {r: files.system_logs / dist.log_name(r) for r in (0, 1)}
+    texts = {r: p.read_text() if p.exists() else "" for r, p in logs.items()}
+    assert final.status == "Completed", (final.error, texts)
+    for rank in (0, 1):
+        assert f"rank {rank} of 2 arg r{rank} master 127.0.0.1 nodes 2 sum 3.0" in texts[rank], texts[rank]
+        assert eng.metric_history(run.name, f"sum_{rank}").values.tolist() == [3.0]
+    assert "(mpi) started by mpirun on root@127.0.0.1" in files.driver_log.read_text()
+    assert not any(work.iterdir())  # the run's folder on the hosts is gone

@@ -16,6 +16,7 @@ from test_local_runs import wait_status
 from engine.api import Engine
 from engine.jobs.spec import JobSpec
 from engine.runs.files import RunFiles
+from engine.runtime.distribution import make_distribution
 
 # The SSH fixtures (a throwaway sshd, a target registered on it), shared with test_ssh_compute.
 sshd = test_ssh_compute.sshd
@@ -81,5 +82,52 @@ def test_a_killed_supervisor_is_replaced_and_nothing_is_lost_or_doubled(eng: Eng
         assert log.count("done") == 1
         assert "reattached (the run's supervisor was restarted)" in log
         assert not (work / run.name).exists()  # cleaned up by the new supervisor
+    finally:
+        again.close()
+
+
+RANK_COUNT = """
+import os, sys, time
+from azureml.core import Run
+run = Run.get_context()
+rank = os.environ["OMPI_COMM_WORLD_RANK"]
+for i in range(int(sys.argv[1])):
+    run.log(f"x_{rank}", float(i))
+    print("line", i, flush=True)
+    time.sleep(0.03)
+"""
+
+
+def test_an_mpi_run_outlives_its_supervisor_too(eng: Engine, project, target, sshd, ws_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    """mpirun is the script on node 0's host: a new supervisor takes it over, and each rank's
+    metrics and driver log go on from where they were, the other host's folder removed at the end."""
+    work = target(hosts=["127.0.0.1", "localhost"])
+    known = sshd.known_hosts.read_text()  # the second name's key: the same sshd's
+    sshd.known_hosts.write_text(known + known.replace("[127.0.0.1]", "[localhost]"))
+    code = project({"count.py": RANK_COUNT})
+    dist = make_distribution("mpi", 1, 2)
+    run = eng.submit(JobSpec(experiment_name="exp", code_dir=code, script="count.py", arguments=(str(N),),
+                             compute="far", distribution=dist))
+    wait_status(eng, run.name, {"Running"}, timeout=60)
+    deadline = time.monotonic() + 60
+    while eng.metric_history(run.name, "x_1").values.size < 30:  # both ranks well under way
+        assert time.monotonic() < deadline, "no metrics arrived"
+        time.sleep(0.05)
+    first = eng.get_run(run.name).supervisor_pid
+    assert first is not None
+    os.kill(first, signal.SIGKILL)
+    assert _gone(first)
+
+    again = Engine.open(ws_dir)  # Trainyard starts again: reconcile reattaches
+    try:
+        final = again.wait(run.name, timeout=120)
+        assert final.status == "Completed", final.error
+        files = RunFiles(Path(final.run_dir))
+        assert "reattached (the run's supervisor was restarted)" in files.driver_log.read_text()
+        for rank in (0, 1):
+            assert again.metric_history(run.name, f"x_{rank}").values.tolist() == [float(i) for i in range(N)]
+            log = (files.system_logs / dist.log_name(rank)).read_text()
+            assert [ln for ln in log.splitlines() if ln.startswith("line ")] == [f"line {i}" for i in range(N)]
+        assert not (work / run.name).exists()
     finally:
         again.close()
