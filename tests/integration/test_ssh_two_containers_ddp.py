@@ -151,6 +151,7 @@ def test_a_two_node_gloo_all_reduce_across_two_ssh_containers(
             compute="pair",
             interpreter_path=str(Path(sys.prefix) / "bin" / "python"),
             distribution=make_distribution("pytorch", 1, 2),
+            environment_variables={"TRAINYARD_SYSTEM_METRICS_INTERVAL": "0.5"},
         )
     )
     final = eng.wait(run.name, timeout=300)
@@ -165,6 +166,8 @@ def test_a_two_node_gloo_all_reduce_across_two_ssh_containers(
             in texts[rank]
         )
         assert eng.metric_history(run.name, f"sum_{rank}").values.tolist() == [3.0]
+        # Each node's host sampled on its own (its own /proc, in its container): torch is resident.
+        assert eng.metric_history(run.name, f"system/node{rank}/memory_rss_mib").values.max() > 50
     for c in nodes["containers"]:  # each rank's folder was made in its container, and removed after
         rc, listing = c.exec_run(["ls", "-A", "/tmp/trainyard-runs"])
         assert rc == 0 and listing.decode().split() == [], listing
