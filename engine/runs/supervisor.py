@@ -320,7 +320,7 @@ class Supervisor:
         from engine.compute.ssh import RUN_STATE
         from engine.compute.ssh.group import make_ssh_handle
 
-        if not (self.files.root / RUN_STATE).exists():  # (a distributed run's processes write none)
+        if not (self.files.root / RUN_STATE).exists():
             return False
         run: Any = make_ssh_handle(self.files, self.spec, self.log, self._driver_note)
         self._driver_note(f"reattached (the run's supervisor was restarted): the script goes on at "

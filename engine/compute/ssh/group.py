@@ -12,6 +12,7 @@ Metrics and logs of every process come back; ./logs comes from rank 0; ./outputs
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,13 +21,14 @@ from engine.compute.handle import wait_by_polling
 from engine.compute.ssh.blobs import UploadResult
 from engine.compute.ssh.connection import SshTarget
 from engine.compute.ssh.mpi import SshMpiRun, make_ssh_mpi_run
-from engine.compute.ssh.run import SshRun, make_ssh_run
+from engine.compute.ssh.run import RUN_STATE, SshRun, make_ssh_run
 from engine.entities import EnvironmentSpec
 from engine.environments.build import BuildLog
 from engine.errors import LaunchFailed
 from engine.runtime.distribution import Distribution
 from engine.runtime.files import RunFiles
 from engine.runtime.launchspec import LaunchSpec
+from engine.snapshots.blobs import write_atomic
 
 # N ports free on a host at once (held together, so that they differ)
 _FREE_PORTS = (
@@ -168,6 +170,15 @@ class SshGroup:
                 if run.pgid is not None:
                     run.terminate(0)
             raise
+        # Every process started (each recorded its own state): a supervisor started after this
+        # one dies takes them all over (reattach()).
+        state = {"processes": len(self.runs)}
+        write_atomic(str(self.runs[0].files.root / RUN_STATE), json.dumps(state).encode())
+
+    def reattach(self) -> None:
+        """Take over the processes a supervisor before this one started (it died)."""
+        for run in self.runs:
+            run.reattach()
 
     # ---------------------------------------------------------------- supervise
     def poll(self) -> int | None:

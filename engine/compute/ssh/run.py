@@ -75,6 +75,8 @@ class SshRun:
         self.link = Link(target, log, note)
         self.rank = rank  # a process of a distributed run (engine.compute.ssh.group), or None
         state = STATE if rank is None else f"ssh-pull-r{rank}.json"
+        # Where start() records what reattach() needs (a distributed run's group: RUN_STATE too).
+        self.state_file = RUN_STATE if rank is None else f"ssh-run-r{rank}.json"
         self.puller = Puller(
             files,
             lambda: self.remote,
@@ -303,8 +305,6 @@ class SshRun:
         self.log(f"ssh: started on {self.target.address} in {rem} (process group {self.pgid})")
         if interval:
             self._pull_system_metrics()
-        if self.rank is not None:  # a distributed run's processes are not reattached (yet)
-            return
         # What a supervisor started after this one dies needs to take the run over (reattach()).
         state = {
             "remote": rem,
@@ -312,8 +312,9 @@ class SshRun:
             "cache_root": self.cache_root,
             "interpreter": self.interpreter,
             "system_metrics": bool(interval),
+            "sampled_node": self.sampled_node,
         }
-        write_atomic(str(self.files.root / RUN_STATE), json.dumps(state).encode())
+        write_atomic(str(self.files.root / self.state_file), json.dumps(state).encode())
 
     def _command_argv(self, argv: list[str], env: Mapping[str, str]) -> list[str]:
         """What the run's shell starts: the script, its `$VAR` arguments expanded as on this
@@ -389,8 +390,9 @@ class SshRun:
     def reattach(self) -> None:
         """Take over the run a supervisor before this one started (it died): connect, and go on
         pulling from the offsets it reached (LaunchFailed when the host cannot be reached)."""
-        state = json.loads((self.files.root / RUN_STATE).read_text())
+        state = json.loads((self.files.root / self.state_file).read_text())
         self.remote, self.pgid = str(state["remote"]), int(state["pgid"])
+        self.sampled_node = state.get("sampled_node")
         self.cache_root, self.interpreter = str(state.get("cache_root") or ""), state.get("interpreter")
         if state.get("system_metrics"):
             self._pull_system_metrics()

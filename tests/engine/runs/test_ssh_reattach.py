@@ -131,3 +131,44 @@ def test_an_mpi_run_outlives_its_supervisor_too(eng: Engine, project, target, ss
         assert not (work / run.name).exists()
     finally:
         again.close()
+
+
+TORCH_RANK_COUNT = RANK_COUNT.replace('os.environ["OMPI_COMM_WORLD_RANK"]', 'os.environ["RANK"]')
+
+
+def test_a_distributed_run_outlives_its_supervisor_every_process_taken_over(eng: Engine, project, target,  # type: ignore[no-untyped-def]
+                                                                             ws_dir: Path) -> None:
+    """A pytorch run over two hosts (each process its own detached group and folder): a new
+    supervisor takes every process over; each one's metrics and driver log go on where they were,
+    and each node's system samples too."""
+    work = target(hosts=["127.0.0.1", "127.0.0.1"])
+    code = project({"count.py": TORCH_RANK_COUNT})
+    dist = make_distribution("pytorch", 1, 2)
+    run = eng.submit(JobSpec(experiment_name="exp", code_dir=code, script="count.py", arguments=(str(N),),
+                             compute="far", distribution=dist,
+                             environment_variables={"TRAINYARD_SYSTEM_METRICS_INTERVAL": "0.5"}))
+    wait_status(eng, run.name, {"Running"}, timeout=60)
+    deadline = time.monotonic() + 60
+    while eng.metric_history(run.name, "x_1").values.size < 30:  # both processes well under way
+        assert time.monotonic() < deadline, "no metrics arrived"
+        time.sleep(0.05)
+    first = eng.get_run(run.name).supervisor_pid
+    assert first is not None
+    os.kill(first, signal.SIGKILL)
+    assert _gone(first)
+
+    again = Engine.open(ws_dir)  # Trainyard starts again: reconcile reattaches
+    try:
+        final = again.wait(run.name, timeout=120)
+        assert final.status == "Completed", final.error
+        files = RunFiles(Path(final.run_dir))
+        for rank in (0, 1):
+            assert again.metric_history(run.name, f"x_{rank}").values.tolist() == [float(i) for i in range(N)]
+            log = (files.system_logs / dist.log_name(rank)).read_text()
+            assert [ln for ln in log.splitlines() if ln.startswith("line ")] == [f"line {i}" for i in range(N)]
+            pulled = (files.root / f"system-metrics-node{rank}.jsonl").read_bytes().splitlines()
+            cpu = again.metric_history(run.name, f"system/node{rank}/cpu_percent")
+            assert cpu.steps.tolist() == list(range(len(pulled))) and len(pulled) >= 10  # each once
+        assert not any(work.iterdir())  # every process's folder removed by the new supervisor
+    finally:
+        again.close()
