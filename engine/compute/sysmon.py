@@ -67,16 +67,16 @@ def remote_sampler_command(
     python: str,
     remote: str,
     interval: float,
-    container: str | None = None,
+    containers: Sequence[str] = (),
     gpus_seen: str | None = None,
     roots_from: Sequence[str] = (),
 ) -> str:
     """The shell command (for the run's own `sh`, whose $$ is the script's parent) that starts the
-    sampler in the background; its pid is then in $sysmon. `container`: the script runs in that
-    Docker container (sampled too); `gpus_seen`: the host GPUs it sees (CSV), where the shell's
+    sampler in the background; its pid is then in $sysmon. `containers`: the script runs in the
+    first of these Docker containers (the others: the node's other processes), sampled too; `gpus_seen`: the host GPUs it sees (CSV), where the shell's
     CUDA_VISIBLE_DEVICES does not say (a container's device request); `roots_from`: files (globs)
     with the pids of more trees to sample, once they are written (the node's other processes)."""
-    options = [f"--container={container}"] if container else []
+    options = [f"--container={name}" for name in containers]
     if gpus_seen is not None:
         options.append(f"--visible-gpus={gpus_seen}")
     options += [f"--roots-from={pattern}" for pattern in roots_from]

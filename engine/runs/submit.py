@@ -529,6 +529,14 @@ def _check_ssh_job(target: E.ComputeTarget, spec: JobSpec, env_spec: Environment
     """What an SSH target cannot run in this version: Docker environments other than on a
     `docker: true` target, more nodes than it has hosts."""
     where = f"compute target {target.name!r} ({target.config.get('host', '?')}) is an SSH target"
+    dist = spec.distribution
+    if dist is not None:  # one node per host of the target (engine.compute.ssh.group)
+        hosts = target.config.get("hosts") or [target.config.get("host")]
+        if dist.instance_count > len(hosts):
+            raise LaunchFailed(f"{where} with {len(hosts)} host(s); the job asks for `instance_count: "
+                               f"{dist.instance_count}` nodes",
+                               "list one host per node in the compute YAML (`hosts: [a, b]`, node 0 first), "
+                               "or lower `resources.instance_count`")
     if target.config.get("docker"):  # jobs run in containers of the host's daemon (ssh/container.py)
         _check_ssh_docker_job(where, target, spec, env_spec)
         return
@@ -539,24 +547,17 @@ def _check_ssh_job(target: E.ComputeTarget, spec: JobSpec, env_spec: Environment
             "install the packages on that host and give the job an environment with "
             "`python: {user_managed_dependencies: true, interpreter_path: /path/to/python}`, give it a "
             "pip-requirements environment, or use `compute: local` / `compute: docker` to build it here")
-    dist = spec.distribution
-    if dist is not None:  # one node per host of the target (engine.compute.ssh.group)
-        hosts = target.config.get("hosts") or [target.config.get("host")]
-        if dist.instance_count > len(hosts):
-            raise LaunchFailed(f"{where} with {len(hosts)} host(s); the job asks for `instance_count: "
-                               f"{dist.instance_count}` nodes",
-                               "list one host per node in the compute YAML (`hosts: [a, b]`, node 0 first), "
-                               "or lower `resources.instance_count`")
 
 
 def _check_ssh_docker_job(where: str, target: E.ComputeTarget, spec: JobSpec,
                           env_spec: EnvironmentSpec | None) -> None:
     """An SSH target with `docker: true` needs an image: the job's Docker environment, or the
     target's `image:` (for a job without one, or pip/conda packages to build on it)."""
-    if spec.distribution is not None:
-        raise LaunchFailed(f"{where} with `docker: true`: distributed jobs in containers over SSH are not "
-                           "available in this version of Trainyard",
-                           "use an SSH target without `docker: true` (one host per node), or run one process")
+    if spec.distribution is not None and spec.distribution.kind == "mpi":
+        raise LaunchFailed(f"{where} with `docker: true`: `distribution: mpi` in containers over SSH is not "
+                           "available in this version of Trainyard (pytorch and tensorflow are: a container "
+                           "per process)",
+                           "use `type: pytorch`, or an SSH target without `docker: true` for mpirun")
     if (env_spec is None or not env_spec.needs_docker) and not target.config.get("image"):
         what = "has no environment" if env_spec is None or env_spec.kind == "user" else (
             f"has the {env_spec.kind} environment {env_spec.reference!r} and nothing to build it on")

@@ -28,6 +28,7 @@ from engine.environments.build.docker import image_tag
 from engine.errors import InvalidState
 from engine.jobs.spec import JobSpec
 from engine.runs.files import RunFiles
+from engine.runtime.distribution import make_distribution
 from engine.specs.jobs import load_job
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -296,3 +297,58 @@ def test_a_failing_image_build_on_the_host_fails_the_run_with_the_builds_words(
     assert "about to fail" in run.error  # the build's own last lines
     assert "about to fail" in RunFiles(Path(run.run_dir)).build_log.read_text()  # streamed while it built
     assert not docker_client.images.list(name=image_tag(env))  # nothing tagged
+
+
+# Rank 0 listens on MASTER_PORT, rank 1 says hello there; both hold 100 MiB and keep busy a while.
+RENDEZVOUS = """
+import os, socket, time
+rank, port = int(os.environ["RANK"]), int(os.environ["MASTER_PORT"])
+x = bytearray(100 * 1024 * 1024)
+if rank == 0:
+    server = socket.socket()
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    server.bind(("", port))
+    server.listen(1)
+    conn, _ = server.accept()
+    print("rank 0 heard:", conn.recv(64).decode(), flush=True)
+else:
+    deadline = time.time() + 60
+    while True:
+        try:
+            conn = socket.create_connection((os.environ["MASTER_ADDR"], port), timeout=5)
+            break
+        except OSError:
+            if time.time() > deadline:
+                raise
+            time.sleep(0.1)
+    conn.sendall(f"hello from rank {rank} in {socket.gethostname()}".encode())
+    print("rank 1 said hello", flush=True)
+conn.close()
+end = time.time() + 3
+while time.time() < end:
+    pass
+"""
+
+
+def test_a_distributed_run_is_a_container_per_process_sampled_together(
+    eng: Engine, docker_client: Any, tmp_path: Path
+) -> None:
+    """Two processes of one node, each in its own container on the host's daemon (host network):
+    they find each other at MASTER_ADDR:MASTER_PORT; the node's sampler counts both containers."""
+    config = dict(eng.store.get_compute_target("box").config)
+    eng.store.add_compute_target("box2", "ssh", {**config, "hosts": [config["host"]]})
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "rv.py").write_text(RENDEZVOUS)
+    dist = make_distribution("pytorch", 2, 1)
+    run = eng.submit(JobSpec(experiment_name="exp", code_dir=code, script="rv.py", compute="box2",
+                             distribution=dist,
+                             environment_variables={"TRAINYARD_SYSTEM_METRICS_INTERVAL": "0.5"}))
+    final = eng.wait(run.name, timeout=180)
+    files = RunFiles(Path(final.run_dir))
+    texts = {r: (files.system_logs / dist.log_name(r)).read_text() for r in (0, 1)}
+    assert final.status == "Completed", (final.error, texts)
+    assert "rank 0 heard: hello from rank 1" in texts[0] and "rank 1 said hello" in texts[1]
+    # Both containers' processes (not the docker CLIs waiting for them), one node: plain names.
+    assert eng.metric_history(run.name, "system/memory_rss_mib").values.max() > 2 * 95
+    assert _containers(docker_client, run.name) == []  # --rm: none left

@@ -158,6 +158,7 @@ class SshGroup:
             first = self.runs[ranks[0]]
             first.sampled_node = node
             first.node_pid_files = [f"{self.runs[r].remote}/pgid" for r in ranks[1:]]
+            first.node_containers = [self.runs[r].container for r in ranks[1:]]  # `docker: true`
 
     def start(self) -> None:
         envs = self._environments()

@@ -102,6 +102,7 @@ class SshRun:
         # files are `node_pid_files`, the node's other processes); None: it does not.
         self.sampled_node: int | None = None
         self.node_pid_files: list[str] = []
+        self.node_containers: list[str] = []  # on a `docker: true` target, their containers
         self._code: int | None = None
         self._next_pull = 0.0
 
@@ -272,7 +273,7 @@ class SshRun:
         # that finds exit_code brings its last line too.
         sampler = remote_sampler_command(
             self.interpreter or "python3", rem, interval,
-            container=self.container if self.docker else None,
+            containers=[self.container, *self.node_containers] if self.docker else (),
             gpus_seen=visible_in_container(self.spec.placement.gpus) if self.docker else None,
             roots_from=self.node_pid_files,
         )

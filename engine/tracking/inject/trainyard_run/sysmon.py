@@ -187,21 +187,22 @@ def pids_from(patterns: "list[str]", seen: "set[str]") -> "list[int]":
 
 
 def main(argv: "list[str]") -> int:
-    """sysmon.py [--container=NAME] [--visible-gpus=CSV] [--roots-from=GLOB]... ROOT_PID INTERVAL
+    """sysmon.py [--container=NAME]... [--visible-gpus=CSV] [--roots-from=GLOB]... ROOT_PID INTERVAL
     OUT [NVIDIA_SMI_ARGS...]
 
-    --container: the run is `docker run` in ROOT_PID's tree; its processes are the container's,
-    whose first process is not ROOT_PID's descendant: sample that tree too. --visible-gpus: the
+    --container (repeatable): the run is `docker run` in ROOT_PID's tree; its processes are the
+    container's, whose first process is not ROOT_PID's descendant: sample that tree too (and
+    the node's other containers', for a distributed run). --visible-gpus: the
     host GPUs the run sees (a container's are its device request, not this CUDA_VISIBLE_DEVICES).
     --roots-from: files (a glob) each holding the pid of another tree to sample, written when
     that process starts: the other processes of a distributed run's node, which are not children
     of ROOT_PID either."""
-    container, visible = None, os.environ.get("CUDA_VISIBLE_DEVICES")
+    containers, visible = [], os.environ.get("CUDA_VISIBLE_DEVICES")  # type: list[str], str | None
     roots_from, roots_seen = [], set()  # type: list[str], set[str]
     while argv and argv[0].startswith(("--container=", "--visible-gpus=", "--roots-from=")):
         key, _, value = argv.pop(0).partition("=")
         if key == "--container":
-            container = value
+            containers.append(value)
         elif key == "--roots-from":
             roots_from.append(value)
         else:
@@ -214,11 +215,11 @@ def main(argv: "list[str]") -> int:
         time.sleep(interval)
         if not sampler.alive():
             return 0
-        if container is not None:
-            pid = container_pid(container)
+        for name in list(containers):  # each once it runs
+            pid = container_pid(name)
             if pid is not None:
                 sampler.more_roots.append(pid)
-                container = None
+                containers.remove(name)
         sampler.more_roots.extend(p for p in pids_from(roots_from, roots_seen) if p != root)
         record = {"step": step, "time": time.time(), "values": sampler.sample()}  # type: dict[str, object]
         if smi_args:
