@@ -155,7 +155,8 @@ class SshMpiRun(SshRun):
         slots: dict[str, int] = {}
         for host in self.node_hosts:  # a host given twice is one host with more slots
             slots[host] = slots.get(host, 0) + self.dist.process_count_per_instance
-        names = [*(k for k in env if k.isidentifier() and k.isascii()), "PYTHONPATH", "PATH", *(["CONDA_PREFIX"] if self.env_prefix else [])]
+        names = [k for k in env if k.isidentifier() and k.isascii()]
+        names += ["PYTHONPATH", "PATH", *(["CONDA_PREFIX"] if self.env_prefix else [])]  # set by start()
         passed = [w for name in dict.fromkeys(names) for w in ("-x", name)]
         root = ["--allow-run-as-root"] if (self.user_ids or "").startswith("0:") else []
         rem = self.remote
