@@ -112,6 +112,17 @@ class UploadResult:
     files: int
     base: str | None  # the manifest the change list was made against
 
+    def plus(self, other: UploadResult, count_files: bool = True) -> UploadResult:
+        """This upload and `other` together (its files too unless `count_files` is False: the
+        same files sent to another host); the base stays this one's."""
+        return UploadResult(
+            self.bytes_sent + other.bytes_sent,
+            self.blobs_sent + other.blobs_sent,
+            self.blob_bytes + other.blob_bytes,
+            self.files + (other.files if count_files else 0),
+            self.base,
+        )
+
 
 class HostRecords:
     """What this machine sent to one host's cache (so that a resubmit can send only changes):

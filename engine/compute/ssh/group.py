@@ -12,6 +12,7 @@ Metrics and logs of every process come back; ./logs comes from rank 0; ./outputs
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -29,12 +30,6 @@ from engine.runtime.distribution import Distribution
 from engine.runtime.files import RunFiles
 from engine.runtime.launchspec import LaunchSpec
 from engine.snapshots.blobs import write_atomic
-
-# N ports free on a host at once (held together, so that they differ)
-_FREE_PORTS = (
-    "import socket, sys; ss = [socket.socket() for _ in range(int(sys.argv[1]))]; "
-    "[s.bind(('', 0)) for s in ss]; print(' '.join(str(s.getsockname()[1]) for s in ss))"
-)
 
 
 class SshGroup:
@@ -97,26 +92,7 @@ class SshGroup:
 
     def upload(self) -> UploadResult:
         sent = [run.upload() for run in self.runs]
-        return UploadResult(
-            sum(s.bytes_sent for s in sent),
-            sum(s.blobs_sent for s in sent),
-            sum(s.blob_bytes for s in sent),
-            sent[0].files,
-            sent[0].base,
-        )
-
-    def _free_ports(self, run: SshRun, count: int) -> list[int]:
-        out, err, _code = run.link.exec(f'{run.interpreter or "python3"} -c "{_FREE_PORTS}" {count}')
-        try:
-            ports = [int(p) for p in out.strip().splitlines()[-1].split()]
-        except (ValueError, IndexError):
-            ports = []
-        if len(ports) != count:
-            raise LaunchFailed(
-                f"could not find a free port on {run.target.address} for the run's "
-                f"rendezvous: {err.strip() or out.strip()}"
-            )
-        return ports
+        return functools.reduce(lambda total, more: total.plus(more, count_files=False), sent)
 
     def _environments(self) -> list[dict[str, str]]:
         """Each process's variables: pytorch's ranks around node 0's host and a port free there;
@@ -129,7 +105,7 @@ class SshGroup:
                 by_host.setdefault(run.target.hostname, []).append(i)  # one network per host name
             for indices in by_host.values():
                 for i, port in zip(
-                    indices, self._free_ports(self.runs[indices[0]], len(indices)), strict=True
+                    indices, self.runs[indices[0]].free_ports(len(indices)), strict=True
                 ):
                     ports[i] = port
             hosts = [run.target.hostname for run in self.runs]
@@ -141,7 +117,7 @@ class SshGroup:
             return [
                 {**node, "TF_CONFIG": tf_config(self.dist, i, ports, hosts)} for i in range(len(self.runs))
             ]
-        port = self._free_ports(self.runs[0], 1)[0]
+        port = self.runs[0].free_ports(1)[0]
         self.log(
             f"ssh: distributed run of {len(self.runs)} process(es); MASTER_ADDR={addr} MASTER_PORT={port}"
         )

@@ -33,7 +33,6 @@ from engine.runtime.launchspec import LaunchSpec
 RANKS_DIR = "ranks"  # in the remote run folder: each rank's driver log
 RANKEXEC = "bin/trainyard_rankexec.py"
 NODE0_MARK = "node0.token"  # a token node 0 writes into its folder: a host that reads it shares it
-_FREE_PORT = "import socket; s = socket.socket(); s.bind(('', 0)); print(s.getsockname()[1])"
 
 
 class SshMpiRun(SshRun):
@@ -101,44 +100,23 @@ class SshMpiRun(SshRun):
         as it is."""
         total = self._upload_to(self)
         token = uuid.uuid4().hex
-        mark = shlex.quote(f"{self.remote}/{NODE0_MARK}")
-        self.link.exec(f"echo {token} > {mark}")
+        self.link.exec(f"echo {token} > {shlex.quote(f'{self.remote}/{NODE0_MARK}')}")
         for peer in self.peers:
-            out, _err, _code = peer.link.exec(f"cat {mark} 2>/dev/null")
-            if out.strip() == token:
+            if _read_mark(peer, self.remote) == token:
                 self.shared.add(peer.target.address)
                 self.log(f"ssh: {peer.target.address} sees node 0's folder {self.remote}: nothing to send there")
                 continue
-            sent = self._upload_to(peer)
-            total = UploadResult(
-                total.bytes_sent + sent.bytes_sent,
-                total.blobs_sent + sent.blobs_sent,
-                total.blob_bytes + sent.blob_bytes,
-                total.files,
-                total.base,
-            )
+            total = total.plus(self._upload_to(peer), count_files=False)
         return total
 
     def _upload_to(self, run: SshRun) -> UploadResult:
         sent = SshRun.upload(run)
         launcher = run.send_path(Path(rankexec.__file__), RANKEXEC)
         run.link.exec(f"mkdir -p {shlex.quote(f'{run.remote}/{RANKS_DIR}')}")
-        return UploadResult(
-            sent.bytes_sent + launcher.bytes_sent,
-            sent.blobs_sent + launcher.blobs_sent,
-            sent.blob_bytes + launcher.blob_bytes,
-            sent.files,
-            sent.base,
-        )
+        return sent.plus(launcher, count_files=False)
 
     def start(self, extra_env: Mapping[str, str] | None = None) -> None:
-        out, err, _code = self.link.exec(f'{self.interpreter or "python3"} -c "{_FREE_PORT}"')
-        port = out.strip().splitlines()[-1] if out.strip() else ""
-        if not port.isdigit():
-            raise LaunchFailed(
-                f"could not find a free port on {self.target.address} for the run's rendezvous: "
-                f"{err.strip() or out.strip()}"
-            )
+        port = str(self.free_ports(1)[0])
         master = self.node_hosts[0]
         env = {k: v.replace(LOCALHOST, master) for k, v in node_environment(self.dist, int(port)).items()}
         env.update({"MASTER_ADDR": master, "MASTER_PORT": port, **(extra_env or {})})

@@ -46,6 +46,11 @@ PULL_INTERVAL = 0.2
 RUN_STATE = "ssh-run.json"  # in the run folder once the script started on the host
 RUN_LOCK = "ssh-supervisor.lock"
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# N ports free on a host at once (held together, so that they differ): a distributed run's rendezvous
+_FREE_PORTS = (
+    "import socket, sys; ss = [socket.socket() for _ in range(int(sys.argv[1]))]; "
+    "[s.bind(('', 0)) for s in ss]; print(' '.join(str(s.getsockname()[1]) for s in ss))"
+)
 
 
 class SshRun:
@@ -216,14 +221,22 @@ class SshRun:
             )
             if inp.mode == "ro_mount":
                 self.link.exec(read_only_command(f"{self.remote}/{dest}"))
-            total = UploadResult(
-                total.bytes_sent + sent.bytes_sent,
-                total.blobs_sent + sent.blobs_sent,
-                total.blob_bytes + sent.blob_bytes,
-                total.files + sent.files,
-                total.base,
-            )
+            total = total.plus(sent)
         return total
+
+    def free_ports(self, count: int) -> list[int]:
+        """`count` ports free on the host at once (held together, so that they differ)."""
+        out, err, _code = self.link.exec(f'{self.interpreter or "python3"} -c "{_FREE_PORTS}" {count}')
+        try:
+            ports = [int(p) for p in out.strip().splitlines()[-1].split()]
+        except (ValueError, IndexError):
+            ports = []
+        if len(ports) != count:
+            raise LaunchFailed(
+                f"could not find a free port on {self.target.address} for the run's "
+                f"rendezvous: {err.strip() or out.strip()}"
+            )
+        return ports
 
     def send_path(self, local: Path, dest: str, link: bool = False) -> UploadResult:
         """Make `dest` on the host (relative to REMOTE, or absolute) hold the file or folder `local`,

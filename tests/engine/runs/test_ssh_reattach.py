@@ -48,21 +48,27 @@ def _gone(pid: int, timeout: float = 30) -> bool:
     return False
 
 
+def _kill_supervisor_under_way(eng: Engine, run_name: str, metric: str) -> int:
+    """Once the run is Running and `metric` has 30 points, kill -9 its supervisor; its pid."""
+    wait_status(eng, run_name, {"Running"}, timeout=60)
+    deadline = time.monotonic() + 60
+    while eng.metric_history(run_name, metric).values.size < 30:
+        assert time.monotonic() < deadline, "no metrics arrived"
+        time.sleep(0.05)
+    first = eng.get_run(run_name).supervisor_pid
+    assert first is not None
+    os.kill(first, signal.SIGKILL)
+    assert _gone(first)
+    return first
+
+
 def test_a_killed_supervisor_is_replaced_and_nothing_is_lost_or_doubled(eng: Engine, project, target,  # type: ignore[no-untyped-def]
                                                                          ws_dir: Path) -> None:
     work = target()
     code = project({"count.py": COUNT})
     run = eng.submit(JobSpec(experiment_name="exp", code_dir=code, script="count.py", arguments=(str(N),),
                              compute="far"))
-    wait_status(eng, run.name, {"Running"}, timeout=60)
-    deadline = time.monotonic() + 60
-    while eng.metric_history(run.name, "x").values.size < 30:  # it is well under way
-        assert time.monotonic() < deadline, "no metrics arrived"
-        time.sleep(0.05)
-    first = eng.get_run(run.name).supervisor_pid
-    assert first is not None
-    os.kill(first, signal.SIGKILL)
-    assert _gone(first)
+    first = _kill_supervisor_under_way(eng, run.name, "x")
     remote_log = work / run.name / "driver.log"
     size = remote_log.stat().st_size
     time.sleep(1.5)
@@ -108,15 +114,7 @@ def test_an_mpi_run_outlives_its_supervisor_too(eng: Engine, project, target, ss
     dist = make_distribution("mpi", 1, 2)
     run = eng.submit(JobSpec(experiment_name="exp", code_dir=code, script="count.py", arguments=(str(N),),
                              compute="far", distribution=dist))
-    wait_status(eng, run.name, {"Running"}, timeout=60)
-    deadline = time.monotonic() + 60
-    while eng.metric_history(run.name, "x_1").values.size < 30:  # both ranks well under way
-        assert time.monotonic() < deadline, "no metrics arrived"
-        time.sleep(0.05)
-    first = eng.get_run(run.name).supervisor_pid
-    assert first is not None
-    os.kill(first, signal.SIGKILL)
-    assert _gone(first)
+    _kill_supervisor_under_way(eng, run.name, "x_1")  # both ranks well under way
 
     again = Engine.open(ws_dir)  # Trainyard starts again: reconcile reattaches
     try:
@@ -147,15 +145,7 @@ def test_a_distributed_run_outlives_its_supervisor_every_process_taken_over(eng:
     run = eng.submit(JobSpec(experiment_name="exp", code_dir=code, script="count.py", arguments=(str(N),),
                              compute="far", distribution=dist,
                              environment_variables={"TRAINYARD_SYSTEM_METRICS_INTERVAL": "0.5"}))
-    wait_status(eng, run.name, {"Running"}, timeout=60)
-    deadline = time.monotonic() + 60
-    while eng.metric_history(run.name, "x_1").values.size < 30:  # both processes well under way
-        assert time.monotonic() < deadline, "no metrics arrived"
-        time.sleep(0.05)
-    first = eng.get_run(run.name).supervisor_pid
-    assert first is not None
-    os.kill(first, signal.SIGKILL)
-    assert _gone(first)
+    _kill_supervisor_under_way(eng, run.name, "x_1")  # both processes well under way
 
     again = Engine.open(ws_dir)  # Trainyard starts again: reconcile reattaches
     try:
