@@ -1,6 +1,6 @@
 """Started by Python in every process of a run (this folder is first on the run's PYTHONPATH).
 
-It does two small things, standard library only, and nothing else (on Python 3.6 and newer; it
+It does three small things, standard library only, and nothing else (on Python 3.6 and newer; it
 is written so that Python 2.7 parses it too, and does nothing there):
 
 1. Runs the environment's own ``sitecustomize`` (the next one on ``sys.path``), which this module
@@ -15,6 +15,13 @@ is written so that Python 2.7 parses it too, and does nothing there):
    for MLflow before using it (``importlib.util.find_spec("mlflow")``: transformers' Trainer,
    Lightning's MLFlowLogger...) must not see it: the finder answers imports only, never a probe
    through ``importlib.util.find_spec``. Those libraries then act as without MLflow.
+3. Lets PyTorch's gloo worker threads finish before the interpreter shuts down. A gloo worker
+   takes the GIL to drop the last collective it ran; if the main thread has begun finalizing by
+   then, Python ends the worker mid-destructor and the C++ runtime aborts the whole process
+   ("terminate called without an active exception", SIGABRT) after the script did all its work:
+   about one distributed run in a hundred on a loaded machine failed so. Destroying the process
+   group does not stop those threads while a DistributedDataParallel model still holds the group,
+   so at exit, only where they exist, the main thread gives up the GIL for a moment.
 """
 
 import os
@@ -70,10 +77,42 @@ def _run_next_sitecustomize():  # type: () -> None
         exec(code, {"__name__": __name__, "__file__": spec.origin, "__builtins__": __builtins__})
 
 
-# Older interpreters get neither (the client says at import that it needs Python 3.6+).
+_GLOO_WORKER = "pt_gloo_runloop"  # the name torch gives each gloo worker thread
+_GLOO_GRACE_S = 0.1
+
+
+def _gloo_workers_running():  # type: () -> bool
+    if "torch.distributed" not in sys.modules:
+        return False
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:  # not Linux: no way to tell
+        return False
+    for task in tasks:
+        try:
+            with open("/proc/self/task/%s/comm" % task) as comm:
+                if comm.read().startswith(_GLOO_WORKER):
+                    return True
+        except OSError:  # the thread ended meanwhile
+            continue
+    return False
+
+
+def _let_gloo_workers_finish():  # type: () -> None
+    if _gloo_workers_running():
+        import time
+
+        time.sleep(_GLOO_GRACE_S)  # gives up the GIL: the workers drop their last work
+
+
+# Older interpreters get none of this (the client says at import that it needs Python 3.6+).
 if sys.version_info >= (3, 6):
     if not any(getattr(f, "__name__", "") == "StandinFinder" for f in sys.meta_path):
         sys.meta_path.append(StandinFinder)  # type: ignore[arg-type]
+    import atexit
+
+    # Registered first, so it runs last: after the run's own exit hooks (the metrics flush).
+    atexit.register(_let_gloo_workers_finish)
     try:
         _run_next_sitecustomize()
     except Exception as _exc:  # noqa: BLE001 - the environment's own hook failing must not stop the run
