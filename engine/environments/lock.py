@@ -222,9 +222,14 @@ def python_lock(
     """The lock of ``python``'s environment: read from ``prefix``'s site-packages when given (a
     build Trainyard made), else asked of uv/pip (a user-managed interpreter)."""
     scanned = scan_freeze(prefix) if prefix is not None else None
-    text = scanned if scanned is not None else freeze(python, uv)
+    return freeze_lock(kind, scanned if scanned is not None else freeze(python, uv), spec_hash)
+
+
+def freeze_lock(kind: str, text: str, spec_hash: str = "", **extra: Any) -> Lock:
+    """The lock that freeze lines `text` describe (taken here, or on an SSH host)."""
     return Lock(
-        kind, tuple(sorted(parse_freeze(text), key=lambda p: normalize(p.name))), spec_hash, text=text
+        kind, tuple(sorted(parse_freeze(text), key=lambda p: normalize(p.name))), spec_hash, text=text,
+        extra=dict(extra),
     )
 
 

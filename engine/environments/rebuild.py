@@ -36,10 +36,12 @@ _HINT = ("re-run it from its spec instead (`trainyard job create --rerun RUN --f
 
 
 def plan_rebuild(spec: EnvironmentSpec, lock: Lock, cache_root: Path, run: str, *,
-                 local_docker: bool = True) -> EnvironmentSpec:
+                 local_docker: bool = True, built_here: bool = True) -> EnvironmentSpec:
     """The spec that rebuilds ``lock`` exactly; InvalidState when its packages cannot be had.
     ``local_docker``: the run goes to this machine's Docker daemon (an SSH host's daemon has its
-    own images, which this machine cannot see: its build says when the image is gone)."""
+    own images, which this machine cannot see: its build says when the image is gone).
+    ``built_here``: False for a venv built on an SSH host, whose package index may be one this
+    machine cannot reach: the host's build of the pins says when one is gone."""
     pinned = locked_spec(spec, lock)
     if lock.kind == "conda" and spec.conda is not None:
         from engine.environments.conda_check import check_conda_lock
@@ -50,7 +52,7 @@ def plan_rebuild(spec: EnvironmentSpec, lock: Lock, cache_root: Path, run: str, 
         if local_docker:
             _check_docker_lock(spec, lock, run)
         return pinned
-    if lock.kind != "venv" or not pinned.pip_requirements:
+    if lock.kind != "venv" or not pinned.pip_requirements or not built_here:
         return pinned
     cache_root = Path(cache_root)
     cache_root.mkdir(parents=True, exist_ok=True)

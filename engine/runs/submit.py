@@ -289,7 +289,9 @@ class Submitter:
                                "submit its project again instead")
 
         on_this_daemon = spec.placement.compute in ("local", "docker")
-        locked = self._locked_environment(name, spec.environment, old_files, on_this_daemon) if from_lock else None
+        locked = (self._locked_environment(name, spec.environment, old_files, on_this_daemon,
+                                           built_here=spec.placement.compute != "ssh")
+                  if from_lock else None)
 
         def prepare(new: str, files: RunFiles) -> tuple[LaunchSpec, dict[str, Any]]:
             if old_files.bin.is_dir():  # `python` wrappers naming the run's interpreter
@@ -332,14 +334,15 @@ class Submitter:
                                                          for r in old_inputs])
 
     def _locked_environment(self, name: str, environment: dict[str, Any] | None, old_files: RunFiles,
-                            local_docker: bool) -> tuple[EnvironmentSpec, str] | None:
+                            local_docker: bool, *, built_here: bool) -> tuple[EnvironmentSpec, str] | None:
         """(the spec that rebuilds run `name`'s lock, the lock's id); None when the run had no
         built environment or no lock (a user-managed interpreter is used as it is)."""
         lock = read_lock(old_files.environment_lock)
         if environment is None or lock is None or lock.kind not in ("venv", "conda", "docker"):
             return None
         spec = EnvironmentSpec.from_dict(environment)
-        return plan_rebuild(spec, lock, self.location.envs_dir, name, local_docker=local_docker), lock.id
+        return (plan_rebuild(spec, lock, self.location.envs_dir, name, local_docker=local_docker,
+                             built_here=built_here), lock.id)
 
     # ------------------------------------------------------------------ the one way a run is made
     def launch_run(self, given_name: str | None,

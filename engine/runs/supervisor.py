@@ -208,6 +208,11 @@ class Supervisor:
                 self._driver_note(f"connected to {run.target.address}; preparing the environment there")
                 env_hash, cached = run.build_environment(env_spec, BuildLog(self.files.build_log))
                 env_props = {"environment_hash": env_hash, "environment_cached": cached}
+                if run.env_lock is not None:  # what the host's build holds, as a local build's lock
+                    from engine.environments.lock import write_lock
+
+                    write_lock(self.files.environment_lock, run.env_lock)
+                    env_props["environment_lock"] = run.env_lock.id
             self._driver_note(f"connected to {run.target.address}; uploading the code to {run.remote}")
             sent = run.upload()
             if self.cancel_reason is not None:

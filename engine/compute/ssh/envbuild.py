@@ -28,6 +28,7 @@ from engine.environments.build.venv import uv_bin
 from engine.errors import EnvBuildFailed
 
 READY = ".trainyard-ready"
+FREEZE = ".freeze.txt"  # beside the env folder: `<hash>.freeze.txt`
 BUILD_TIMEOUT = 3600.0  # no output for this long: the build is taken as hung
 TAIL = 25
 
@@ -75,7 +76,8 @@ class RemoteEnvBuilder:
             self.put(f"{env}.requirements.txt", requirements.encode())
             build = (
                 f"{q(uv)} venv --python {q(self.python)} {q(env)} && "
-                f"{q(uv)} pip install --python {q(interpreter)} -r {q(env + '.requirements.txt')}"
+                f"{q(uv)} pip install --python {q(interpreter)} -r {q(env + '.requirements.txt')} && "
+                f"{self._freeze_command(uv, interpreter, env)}"
             )
             tool = "uv"
         code, tail = self._build_locked(env, build, log)
@@ -91,6 +93,24 @@ class RemoteEnvBuilder:
         log.progress(1.0, "done")
         log.done(f"environment ready: {env} on {self.where}")
         return self._python_of(env), h, False
+
+    @staticmethod
+    def _freeze_command(uv: str, interpreter: str, env: str) -> str:
+        """What the venv holds, written beside it once built: a run's lock then costs a `cat`."""
+        q = shlex.quote
+        return f"{q(uv)} pip freeze --python {q(interpreter)} > {q(env + FREEZE)}"
+
+    def freeze(self, spec: EnvironmentSpec, log: BuildLog) -> str | None:
+        """The freeze lines of `spec`'s venv on the host (None: a conda environment, whose lock
+        is not taken on SSH hosts yet). A venv built before Trainyard kept freezes is frozen now."""
+        if spec.kind != "venv":
+            return None
+        env = f"{self.root}/envs/{spec_hash(spec)}"
+        out, _err, code = self.run(f"cat {shlex.quote(env + FREEZE)}")
+        if code != 0:
+            self.run(self._freeze_command(self.ensure_uv(log), f"{env}/bin/python", env))
+            out, _err, code = self.run(f"cat {shlex.quote(env + FREEZE)}")
+        return out if code == 0 else None
 
     def _python_of(self, env: str) -> str:
         """The environment's python; a conda environment without one runs the host's python3."""
@@ -128,7 +148,7 @@ class RemoteEnvBuilder:
         keep_args = " ".join(q(h) for h in sorted(keep))
         script = (
             f'cd {q(envs)} 2>/dev/null || exit 0; for d in */; do h=${{d%/}}; [ -d "$h" ] || continue; case " {keep_args} " in '
-            f'*" $h "*) continue;; esac; rm -rf -- "$h" "$h.requirements.txt" "$h.lock" "$h.conda-request.json" && echo "$h"; done'
+            f'*" $h "*) continue;; esac; rm -rf -- "$h" "$h.requirements.txt" "$h.freeze.txt" "$h.lock" "$h.conda-request.json" && echo "$h"; done'
         )
         if not keep:
             script += f"; rm -rf -- {q(self.root + '/uv-cache')} {q(self.root + '/conda-pkgs')}"

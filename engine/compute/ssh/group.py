@@ -25,6 +25,7 @@ from engine.compute.ssh.mpi import SshMpiRun, make_ssh_mpi_run
 from engine.compute.ssh.run import RUN_STATE, SshRun, make_ssh_run
 from engine.entities import EnvironmentSpec
 from engine.environments.build import BuildLog
+from engine.environments.lock import Lock, diff_packages
 from engine.errors import LaunchFailed
 from engine.runtime.distribution import Distribution
 from engine.runtime.files import RunFiles
@@ -88,7 +89,17 @@ class SshGroup:
     def build_environment(self, env: EnvironmentSpec, log: BuildLog) -> tuple[str, bool]:
         """The environment on every node's host (cached there after the first process)."""
         results = [run.build_environment(env, log) for run in self.runs]
+        first = self.runs[0].env_lock
+        for run in self.runs[1:]:  # hosts with other package indexes can resolve the spec otherwise
+            if first is not None and run.env_lock is not None and run.env_lock.id != first.id:
+                changes = diff_packages(list(first.packages), list(run.env_lock.packages))
+                log.line(f"note: the environment on {run.target.address} differs from {self.target.address}'s "
+                         f"(the run records the latter's): {', '.join(c.describe() for c in changes)}")
         return results[0][0], all(cached for _h, cached in results)
+
+    @property
+    def env_lock(self) -> Lock | None:
+        return self.runs[0].env_lock
 
     def upload(self) -> UploadResult:
         sent = [run.upload() for run in self.runs]

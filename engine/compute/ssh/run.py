@@ -33,6 +33,7 @@ from engine.compute.ssh.pull import STATE, Puller
 from engine.compute.sysmon import REMOTE_FILE, remote_sampler_command, sampling_interval
 from engine.entities import EnvironmentSpec
 from engine.environments.build import BuildLog
+from engine.environments.lock import Lock, freeze_lock
 from engine.errors import LaunchFailed
 from engine.runtime import INJECT_DIR
 from engine.runtime.dataplan import REMOTE_RUN_ROOT
@@ -92,6 +93,7 @@ class SshRun:
             state=state,
         )
         self.env_interpreter: str | None = None  # the python of an environment built on the host
+        self.env_lock: Lock | None = None  # what that environment holds (a venv's freeze there)
         self.cache_root = ""  # the host's cache (blobs, environments), absolute, once connected
         self.env_prefix: str | None = None  # a conda environment built on the host
         # `docker: true`: the script runs in a container of the host's daemon (ssh/container.py)
@@ -164,8 +166,12 @@ class SshRun:
         if self.docker:  # an image of the host's daemon
             self.image, env_hash, cached = HostImages(self._builder()).ensure(env, log)
             return env_hash, cached
-        interpreter, env_hash, cached = self._builder().ensure(env, log)
+        builder = self._builder()
+        interpreter, env_hash, cached = builder.ensure(env, log)
         self.interpreter = self.env_interpreter = interpreter
+        frozen = builder.freeze(env, log)
+        if frozen is not None:
+            self.env_lock = freeze_lock("venv", frozen, env_hash, host=self.target.address)
         if env.kind == "conda":  # its programs first on PATH, as conda's activate does
             self.env_prefix = f"{self.cache_root}/envs/{env_hash}"
         return env_hash, cached

@@ -5,15 +5,22 @@ cached by the spec's hash, and uv's output is the run's build log."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import test_ssh_compute
 
 from engine.api import Engine
-from engine.entities import EnvironmentSpec
+from engine.entities import EnvironmentSpec, Run
 from engine.environments.build import spec_hash
 from engine.jobs.spec import JobSpec
 from engine.runs.files import RunFiles
+
+# Tiny wheels for a local index that gains a newer version (shared with the local lock tests).
+_WHEELS = str(Path(__file__).resolve().parents[1] / "environments")
+if _WHEELS not in sys.path:
+    sys.path.insert(0, _WHEELS)
+from wheels import make_wheel
 
 # The SSH fixtures (a throwaway sshd, a target registered on it), shared with test_ssh_compute.
 sshd = test_ssh_compute.sshd
@@ -76,3 +83,46 @@ def test_a_host_that_cannot_reach_its_index_fails_with_uvs_words(eng: Engine, pr
     assert "127.0.0.1:9" in run.error  # uv's own message names the index it could not reach
     assert not (cache / "envs" / spec_hash(env)).exists()  # nothing half-built is kept
     assert "127.0.0.1:9" in RunFiles(Path(run.run_dir)).build_log.read_text()
+
+
+def test_a_host_built_venv_is_locked_and_a_rerun_rebuilds_the_lock_there(  # type: ignore[no-untyped-def]
+    eng: Engine, project, target, cli, tmp_path: Path
+) -> None:
+    """The host's build records what it installed (its freeze there); after the index gains a newer
+    version a fresh build on the host gets it and `job diff` names it; a re-run on the host from the
+    first run's lock installs the first version again."""
+    target()
+    index = tmp_path / "index"
+    make_wheel(index, "tinypkg", "1.0")
+    env = EnvironmentSpec(name="tiny", pip_requirements=("--no-index", f"--find-links {index}", "tinypkg"))
+    code = project({"show.py": "import tinypkg\nprint('tinypkg', tinypkg.__version__, flush=True)\n"})
+
+    def ran(name: str) -> Run:
+        run = eng.wait(name, timeout=300)
+        files = RunFiles(Path(run.run_dir))
+        assert run.status == "Completed", (run.error, files.build_log.read_text()[-3000:])
+        return run
+
+    def submit() -> Run:
+        return ran(eng.submit(JobSpec(experiment_name="exp", code_dir=code, script="show.py", compute="far",
+                                      environment_spec=env)).name)
+
+    first = submit()
+    lock = eng.run_lock(first.name)
+    assert lock is not None and lock.kind == "venv" and lock.by_name()["tinypkg"].version == "1.0"
+    assert first.properties["environment_lock"] == lock.id
+    shown = json.loads(cli("job", "show", "-n", first.name, "-o", "json").stdout)
+    assert shown["environment_lock"]["id"] == lock.id
+
+    make_wheel(index, "tinypkg", "1.1")  # newer; the host's cached build still has 1.0
+    assert cli("environment", "prune", "--compute", "far").returncode == 0
+    second = submit()
+    assert "tinypkg 1.1" in RunFiles(Path(second.run_dir)).driver_log.read_text()
+    diff = cli("job", "diff", first.name, second.name)
+    assert diff.returncode == 0 and "~ tinypkg 1.0 -> 1.1" in diff.stdout, diff.stdout + diff.stderr
+
+    again = ran(eng.rerun(first.name).name)
+    assert "tinypkg 1.0" in RunFiles(Path(again.run_dir)).driver_log.read_text()  # the lock, not 1.1
+    assert again.properties["rerun_from_lock"] == lock.id
+    relock = eng.run_lock(again.name)
+    assert relock is not None and relock.by_name()["tinypkg"].version == "1.0"
