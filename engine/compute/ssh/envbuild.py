@@ -29,6 +29,7 @@ from engine.errors import EnvBuildFailed
 
 READY = ".trainyard-ready"
 FREEZE = ".freeze.txt"  # beside the env folder: `<hash>.freeze.txt`
+_FREEZE_MARK = "--- trainyard freeze ---"
 BUILD_TIMEOUT = 3600.0  # no output for this long: the build is taken as hung
 TAIL = 25
 
@@ -50,6 +51,7 @@ class RemoteEnvBuilder:
         self.root = cache_root  # absolute on the host
         self.python = python  # the host's python3, the venv's base
         self.where = where
+        self._kept_freezes: dict[str, str] = {}  # env folder -> its freeze, read when found cached
 
     def ensure(self, spec: EnvironmentSpec, log: BuildLog) -> tuple[str, str, bool]:
         """(interpreter on the host, spec hash, cached) of `spec`, built there when missing."""
@@ -63,10 +65,18 @@ class RemoteEnvBuilder:
         env = f"{self.root}/envs/{h}"
         interpreter = f"{env}/bin/python"
         q = shlex.quote
-        if self.run(f"test -f {q(env + '/' + READY)} && echo ready")[0].strip() == "ready":
+        # One round trip for a cached start: ready?, its python, and the freeze kept beside it.
+        found = self.run(
+            f"if [ -f {q(env + '/' + READY)} ]; then echo ready; [ -x {q(interpreter)} ] && echo python; "
+            f"echo '{_FREEZE_MARK}'; cat {q(env + FREEZE)} 2>/dev/null; fi"
+        )[0]
+        head, _mark, kept_text = found.partition(_FREEZE_MARK + "\n")
+        if head.startswith("ready"):
             log.line(f"Using cached environment {h} on {self.where}")
             log.done(f"environment ready (cached): {env}")
-            return self._python_of(env), h, True
+            if kept_text.strip():
+                self._kept_freezes[env] = kept_text
+            return (interpreter if "python" in head.split() else self.python), h, True
         log.step(f"Building {spec.kind} environment '{spec.reference}' ({h[:12]}) on {self.where}")
         if spec.kind == "conda":
             build, tool = conda_build_command(self, spec, env, log), "the conda build"
@@ -80,7 +90,10 @@ class RemoteEnvBuilder:
                 f"{self._freeze_command(uv, interpreter, env)}"
             )
             tool = "uv"
-        code, tail = self._build_locked(env, build, log)
+        kept: list[str] = []
+        code, tail = self._build_locked(env, build, log, kept if spec.kind == "venv" else None)
+        if code == 0 and kept:
+            self._kept_freezes[env] = "\n".join(kept) + "\n"
         if code != 0:
             lines = "\n".join(tail)
             raise EnvBuildFailed(
@@ -96,21 +109,27 @@ class RemoteEnvBuilder:
 
     @staticmethod
     def _freeze_command(uv: str, interpreter: str, env: str) -> str:
-        """What the venv holds, written beside it once built: a run's lock then costs a `cat`."""
+        """What the venv holds, written beside it once built (a cached start reads it with its
+        readiness check), and printed after a mark line (the build's own stream keeps it)."""
         q = shlex.quote
-        return f"{q(uv)} pip freeze --python {q(interpreter)} > {q(env + FREEZE)}"
+        return (f"{q(uv)} pip freeze --python {q(interpreter)} > {q(env + FREEZE)} && "
+                f"echo '{_FREEZE_MARK}' && cat {q(env + FREEZE)}")
 
     def freeze(self, spec: EnvironmentSpec, log: BuildLog) -> str | None:
-        """The freeze lines of `spec`'s venv on the host (None: a conda environment, whose lock
-        is not taken on SSH hosts yet). A venv built before Trainyard kept freezes is frozen now."""
+        """The freeze lines of `spec`'s venv on the host, once `ensure` made it ready (None: a conda
+        environment, whose lock is not taken on SSH hosts yet)."""
         if spec.kind != "venv":
             return None
         env = f"{self.root}/envs/{spec_hash(spec)}"
-        out, _err, code = self.run(f"cat {shlex.quote(env + FREEZE)}")
-        if code != 0:
-            self.run(self._freeze_command(self.ensure_uv(log), f"{env}/bin/python", env))
-            out, _err, code = self.run(f"cat {shlex.quote(env + FREEZE)}")
-        return out if code == 0 else None
+        if env in self._kept_freezes:  # kept from its build, or read with the cached start's check
+            return self._kept_freezes[env]
+        # Built before Trainyard kept freezes (or by another run meanwhile): freeze it now.
+        out, _err, code = self.run(self._freeze_command(self.ensure_uv(log), f"{env}/bin/python", env))
+        _head, mark, text = out.partition(_FREEZE_MARK + "\n")
+        if code != 0 or not mark:
+            return None
+        self._kept_freezes[env] = text
+        return text
 
     def _python_of(self, env: str) -> str:
         """The environment's python; a conda environment without one runs the host's python3."""
@@ -118,7 +137,8 @@ class RemoteEnvBuilder:
         found = self.run(f"test -x {shlex.quote(python)} && echo yes")[0].strip() == "yes"
         return python if found else self.python
 
-    def _build_locked(self, env: str, build: str, log: BuildLog) -> tuple[int, list[str]]:
+    def _build_locked(self, env: str, build: str, log: BuildLog,
+                      kept: list[str] | None = None) -> tuple[int, list[str]]:
         """Run the shell command `build` that makes `env`, once across runs (flock), marking it
         ready last and removing it when it fails; its output streams into `log`."""
         q = shlex.quote
@@ -138,7 +158,7 @@ class RemoteEnvBuilder:
             f"if command -v flock >/dev/null 2>&1; then exec flock {q(env + '.lock')} sh -c {q(wrapped)}; "
             f"else exec sh -c {q(wrapped)}; fi"
         )
-        return self.stream(command, log)
+        return self.stream(command, log, kept)
 
     def prune(self, keep: set[str]) -> list[str]:
         """Remove the host's built environments but those in `keep` (spec hashes active runs use),
@@ -207,18 +227,25 @@ class RemoteEnvBuilder:
         err = stderr.read().decode("utf-8", "replace")
         return out, err, stdout.channel.recv_exit_status()
 
-    def stream(self, command: str, log: BuildLog) -> tuple[int, list[str]]:
-        """Run `command` with its output (stdout and stderr together) into `log` as it comes."""
+    def stream(self, command: str, log: BuildLog, kept: list[str] | None = None) -> tuple[int, list[str]]:
+        """Run `command` with its output (stdout and stderr together) into `log` as it comes;
+        the lines after a `_FREEZE_MARK` line go to `kept` instead (the build's freeze)."""
         chan = self.client.get_transport().open_session(timeout=IO_TIMEOUT)
         tail: collections.deque[str] = collections.deque(maxlen=TAIL)
+        keeping = False
         try:
             chan.settimeout(BUILD_TIMEOUT)
             chan.set_combine_stderr(True)
             chan.exec_command(command)
             for raw in chan.makefile("rb"):
                 line = raw.decode("utf-8", "replace").rstrip("\n")
-                tail.append(line)
-                log.line(line)
+                if keeping and kept is not None:
+                    kept.append(line)
+                elif kept is not None and line == _FREEZE_MARK:
+                    keeping = True
+                else:
+                    tail.append(line)
+                    log.line(line)
             code = chan.recv_exit_status()
         finally:
             chan.close()

@@ -113,6 +113,10 @@ def test_a_host_built_venv_is_locked_and_a_rerun_rebuilds_the_lock_there(  # typ
     assert first.properties["environment_lock"] == lock.id
     shown = json.loads(cli("job", "show", "-n", first.name, "-o", "json").stdout)
     assert shown["environment_lock"]["id"] == lock.id
+    assert "trainyard freeze" not in RunFiles(Path(first.run_dir)).build_log.read_text()  # kept apart
+    cached = submit()  # the lock comes back with the cached start's readiness check
+    assert cached.properties["environment_cached"] is True
+    assert cached.properties["environment_lock"] == lock.id
 
     make_wheel(index, "tinypkg", "1.1")  # newer; the host's cached build still has 1.0
     assert cli("environment", "prune", "--compute", "far").returncode == 0

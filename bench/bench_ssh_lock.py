@@ -1,0 +1,95 @@
+"""What the lock of a venv built on an SSH host costs (issue 17's targets: < 5 % of a warm build,
+< 20 ms on a cached start), against a throwaway sshd on 127.0.0.1 (tests/engine/runs/sshd.py).
+
+Measured in the same run, medians of --repeat:
+- a warm build on the host (uv's cache there warm), its freeze included: the peer;
+- of which the freeze (`uv pip freeze` on the host, written beside the venv; timed there: it runs
+  inside the build's command, and its lines come back on the build's own stream);
+- a cached start: `RemoteEnvBuilder.ensure` finding the venv ready (the peer of the next row);
+- what the lock adds to that start: the kept freeze comes back in the same command as the
+  readiness check; `RemoteEnvBuilder.freeze` then reads it from memory.
+
+    python bench/bench_ssh_lock.py [--repeat 5] [--packages six,packaging]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "engine" / "runs")]
+
+from sshd import start_sshd
+
+from engine.compute.ssh import SshTarget
+from engine.compute.ssh.blobs import BlobSender, HostRecords
+from engine.compute.ssh.envbuild import FREEZE, RemoteEnvBuilder
+from engine.entities import EnvironmentSpec
+from engine.environments.build import BuildLog, spec_hash
+
+
+def ms(xs: list[float]) -> float:
+    return statistics.median(xs) * 1000
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--packages", default="six,packaging")
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="bench-ssh-lock-"))
+    sshd = start_sshd(tmp / "sshd")
+    try:
+        target = SshTarget.from_config("bench", {
+            "host": sshd.host, "port": sshd.port, "user": sshd.user,
+            "key_file": str(sshd.key), "known_hosts": str(sshd.known_hosts),
+        })
+        client = target.connect()
+        cache = tmp / "host-cache"
+        sender = BlobSender(client, str(cache), sys.executable, HostRecords(tmp / "records", "bench"), target.address)
+        python = shutil.which("python3") or sys.executable
+        builder = RemoteEnvBuilder(client, str(cache), python, target.address, sender)
+        spec = EnvironmentSpec(name="bench-ssh-lock", pip_requirements=tuple(args.packages.split(",")))
+        env = f"{cache}/envs/{spec_hash(spec)}"
+        log = BuildLog(None)
+        builder.ensure(spec, log)  # uv sent, uv's cache on the host warm
+        uv = builder.ensure_uv(log)
+        builds, freezes, hits, reads = [], [], [], []
+        for _ in range(args.repeat):
+            builder.run(f"rm -rf {shlex.quote(env)} {shlex.quote(env + FREEZE)}")
+            t0 = time.perf_counter()
+            builder.ensure(spec, log)
+            builds.append(time.perf_counter() - t0)
+            # The freeze runs inside the build's command: timed on the host, without a round trip.
+            timer = (f"import subprocess, time; t = time.perf_counter(); subprocess.run([{uv!r}, 'pip', 'freeze', "
+                     f"'--python', {env + '/bin/python'!r}], stdout=subprocess.DEVNULL); print(time.perf_counter() - t)")
+            freezes.append(float(builder.run(f"{shlex.quote(python)} -c {shlex.quote(timer)}")[0]))
+            t0 = time.perf_counter()
+            builder.ensure(spec, log)
+            hits.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            frozen = builder.freeze(spec, log)
+            reads.append(time.perf_counter() - t0)
+            assert frozen and "six==" in frozen, frozen
+        client.close()
+    finally:
+        sshd.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+    b, f, h, r = ms(builds), ms(freezes), ms(hits), ms(reads)
+    print(f"SSH host (sshd on 127.0.0.1), venv of {args.packages}, uv's cache there warm; median of {args.repeat}\n")
+    print("| what | ms |\n|---|---|")
+    print(f"| warm venv build on the host, its freeze included (the peer) | {b:.1f} |")
+    print(f"| of which the freeze: `uv pip freeze` there (timed on the host), kept beside the venv | {f:.1f} ({f / b:.1%} of the build; target < 5 %) |")
+    print(f"| cached start: `ensure` finds the venv ready (the peer) | {h:.1f} |")
+    print(f"| what the lock adds to a cached start: the kept freeze comes back with the readiness check | {r:.1f} (target < 20 ms) |")
+
+
+if __name__ == "__main__":
+    main()
