@@ -7,7 +7,7 @@ Measured in the same run, medians of --repeat:
   inside the build's command, and its lines come back on the build's own stream);
 - a cached start: `RemoteEnvBuilder.ensure` finding the venv ready (the peer of the next row);
 - what the lock adds to that start: the kept freeze comes back in the same command as the
-  readiness check; `RemoteEnvBuilder.freeze` then reads it from memory.
+  readiness check; `RemoteEnvBuilder.lock` then reads it from memory.
 
     python bench/bench_ssh_lock.py [--repeat 5] [--packages six,packaging]
 """
@@ -75,9 +75,9 @@ def main() -> None:
             builder.ensure(spec, log)
             hits.append(time.perf_counter() - t0)
             t0 = time.perf_counter()
-            frozen = builder.freeze(spec, log)
+            lock = builder.lock(spec, log)
             reads.append(time.perf_counter() - t0)
-            assert frozen and "six==" in frozen, frozen
+            assert lock is not None and "six" in lock.by_name(), lock
         client.close()
     finally:
         sshd.stop()

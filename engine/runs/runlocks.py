@@ -13,18 +13,24 @@ from engine.workspace import env_cache_dir
 
 if TYPE_CHECKING:
     from engine.environments.build import BuiltEnvironment
+    from engine.environments.lock import Lock
     from engine.store.sql import SqlStore
 
-__all__ = ["keep_build_lock", "last_meaningful_line", "record_interpreter_lock"]
+__all__ = ["keep_build_lock", "keep_lock", "last_meaningful_line", "record_interpreter_lock"]
 
 
 def keep_build_lock(built: BuiltEnvironment, files: RunFiles) -> str | None:
     """Copy the build's lock into the run folder; its id (None: the build has no lock)."""
-    from engine.environments.lock import read_lock, write_lock
+    from engine.environments.lock import read_lock
 
     lock = read_lock(Path(built.lock)) if built.lock else None
-    if lock is None:
-        return None
+    return keep_lock(lock, files) if lock is not None else None
+
+
+def keep_lock(lock: Lock, files: RunFiles) -> str:
+    """Copy `lock` into the run folder (it outlives a pruned build); its id."""
+    from engine.environments.lock import write_lock
+
     write_lock(files.environment_lock, lock)
     return lock.id
 
@@ -32,15 +38,14 @@ def keep_build_lock(built: BuiltEnvironment, files: RunFiles) -> str | None:
 def record_interpreter_lock(store: SqlStore, run_name: str, files: RunFiles) -> None:
     """A user-managed interpreter (or Trainyard's own): its packages at run start, as the lock."""
     from engine.environments.build.venv import uv_bin
-    from engine.environments.lock import interpreter_lock, write_lock
+    from engine.environments.lock import interpreter_lock
 
     interpreter = store.get_run(run_name).properties.get("interpreter")
     if not interpreter or not os.path.exists(interpreter):
         return
     lock = interpreter_lock(interpreter, uv_bin(), env_cache_dir() / "interpreter-locks")
-    write_lock(files.environment_lock, lock)
     props = dict(store.get_run(run_name).properties)
-    props["environment_lock"] = lock.id
+    props["environment_lock"] = keep_lock(lock, files)
     store.update_run(run_name, properties=props)
 
 

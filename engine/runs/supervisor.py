@@ -35,7 +35,7 @@ from engine.runs.gpuassign import GpuAssigner, apply_assignment, script_pids
 from engine.runs.launch import INJECT_DIR, link_interpreter, materialize_code
 from engine.runs.lineclock import LineClock
 from engine.runs.logmirror import FolderMirror
-from engine.runs.runlocks import keep_build_lock, last_meaningful_line, record_interpreter_lock
+from engine.runs.runlocks import keep_build_lock, keep_lock, last_meaningful_line, record_interpreter_lock
 from engine.runs.tbingest import TensorBoardIngestor
 from engine.runtime.files import BUILD_LOG, RunFiles
 from engine.runtime.launchspec import read_spec
@@ -209,10 +209,7 @@ class Supervisor:
                 env_hash, cached = run.build_environment(env_spec, BuildLog(self.files.build_log))
                 env_props = {"environment_hash": env_hash, "environment_cached": cached}
                 if run.env_lock is not None:  # what the host's build holds, as a local build's lock
-                    from engine.environments.lock import write_lock
-
-                    write_lock(self.files.environment_lock, run.env_lock)
-                    env_props["environment_lock"] = run.env_lock.id
+                    env_props["environment_lock"] = keep_lock(run.env_lock, self.files)
             self._driver_note(f"connected to {run.target.address}; uploading the code to {run.remote}")
             sent = run.upload()
             if self.cancel_reason is not None:

@@ -25,6 +25,7 @@ from engine.compute.ssh.connection import IO_TIMEOUT, SshTarget, absolute_on_hos
 from engine.entities import EnvironmentSpec
 from engine.environments.build import BuildLog, spec_hash
 from engine.environments.build.venv import uv_bin
+from engine.environments.lock import Lock, freeze_lock
 from engine.errors import EnvBuildFailed
 
 READY = ".trainyard-ready"
@@ -115,21 +116,21 @@ class RemoteEnvBuilder:
         return (f"{q(uv)} pip freeze --python {q(interpreter)} > {q(env + FREEZE)} && "
                 f"echo '{_FREEZE_MARK}' && cat {q(env + FREEZE)}")
 
-    def freeze(self, spec: EnvironmentSpec, log: BuildLog) -> str | None:
-        """The freeze lines of `spec`'s venv on the host, once `ensure` made it ready (None: a conda
-        environment, whose lock is not taken on SSH hosts yet)."""
+    def lock(self, spec: EnvironmentSpec, log: BuildLog) -> Lock | None:
+        """What `spec`'s venv on the host holds (its freeze there), once `ensure` made it ready
+        (None: a conda environment, whose lock is not taken on SSH hosts yet)."""
         if spec.kind != "venv":
             return None
-        env = f"{self.root}/envs/{spec_hash(spec)}"
-        if env in self._kept_freezes:  # kept from its build, or read with the cached start's check
-            return self._kept_freezes[env]
-        # Built before Trainyard kept freezes (or by another run meanwhile): freeze it now.
-        out, _err, code = self.run(self._freeze_command(self.ensure_uv(log), f"{env}/bin/python", env))
-        _head, mark, text = out.partition(_FREEZE_MARK + "\n")
-        if code != 0 or not mark:
-            return None
-        self._kept_freezes[env] = text
-        return text
+        h = spec_hash(spec)
+        env = f"{self.root}/envs/{h}"
+        text = self._kept_freezes.get(env)  # kept from its build, or read with the cached start's check
+        if text is None:  # built before Trainyard kept freezes (or by another run meanwhile)
+            out, _err, code = self.run(self._freeze_command(self.ensure_uv(log), f"{env}/bin/python", env))
+            _head, mark, text = out.partition(_FREEZE_MARK + "\n")
+            if code != 0 or not mark:
+                return None
+            self._kept_freezes[env] = text
+        return freeze_lock("venv", text, h, host=self.where)
 
     def _python_of(self, env: str) -> str:
         """The environment's python; a conda environment without one runs the host's python3."""

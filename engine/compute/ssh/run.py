@@ -33,7 +33,7 @@ from engine.compute.ssh.pull import STATE, Puller
 from engine.compute.sysmon import REMOTE_FILE, remote_sampler_command, sampling_interval
 from engine.entities import EnvironmentSpec
 from engine.environments.build import BuildLog
-from engine.environments.lock import Lock, freeze_lock
+from engine.environments.lock import Lock
 from engine.errors import LaunchFailed
 from engine.runtime import INJECT_DIR
 from engine.runtime.dataplan import REMOTE_RUN_ROOT
@@ -169,9 +169,7 @@ class SshRun:
         builder = self._builder()
         interpreter, env_hash, cached = builder.ensure(env, log)
         self.interpreter = self.env_interpreter = interpreter
-        frozen = builder.freeze(env, log)
-        if frozen is not None:
-            self.env_lock = freeze_lock("venv", frozen, env_hash, host=self.target.address)
+        self.env_lock = builder.lock(env, log)
         if env.kind == "conda":  # its programs first on PATH, as conda's activate does
             self.env_prefix = f"{self.cache_root}/envs/{env_hash}"
         return env_hash, cached
