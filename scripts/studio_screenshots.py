@@ -23,8 +23,10 @@ sys.path.insert(0, str(ROOT))
 
 TRAIN = textwrap.dedent('''
     """Train a small classifier (simulated) and log its curves."""
-    import argparse, math, os, random, time
+    import argparse, logging, math, os, random, time
     from azureml.core import Run
+
+    log = logging.getLogger("train")  # logging's default handler writes to stderr
 
     def main():
         p = argparse.ArgumentParser()
@@ -33,7 +35,9 @@ TRAIN = textwrap.dedent('''
         p.add_argument("--steps-per-epoch", type=int, default=250)
         p.add_argument("--hold", default=None, help="keep running until this file exists")
         a = p.parse_args()
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
         run = Run.get_context()
+        log.info("data: digits-v2, %d steps per epoch", a.steps_per_epoch)
         run.set_tags({"model": "mlp", "data": "digits-v2"})
         run.log_params({"epochs": a.epochs, "lr": a.lr, "steps_per_epoch": a.steps_per_epoch})
         run.log("learning_rate", a.lr)
@@ -48,6 +52,8 @@ TRAIN = textwrap.dedent('''
             run.log("val_accuracy", acc)
             run.log("val_loss", 2.0 * math.exp(-(epoch + 1) / 3.0) + 0.15)
             print(f"epoch {epoch + 1:2d}/{a.epochs}  loss {loss:.4f}  val_accuracy {acc:.4f}", flush=True)
+            if (epoch + 1) % 4 == 0:
+                log.info("checkpoint written after epoch %d", epoch + 1)
             time.sleep(0.3 if a.hold else 0.15)  # an epoch takes a moment, as in real training
         if a.hold:
             print("waiting for more data…", flush=True)

@@ -36,6 +36,9 @@ STATUS_COLORS = {
     "Canceled": "#7e808a",
 }
 STATUS_LABELS = {"NotStarted": "Not started"}
+# The Logs tab's colour for what a run wrote to stderr: apart from the error red and warning amber
+# (those lines keep theirs), and as readable as the status colours on both themes.
+STDERR_COLOR = "#8f63d9"
 
 
 def status_color(status: str) -> QColor:

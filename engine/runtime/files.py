@@ -5,6 +5,7 @@
     tracking/                   record files written by the in-run client (+ files/)
     azureml-logs/70_driver_log.txt   stdout+stderr of the script (Azure's name, users know it)
     azureml-logs/20_image_build_log.txt   the environment build (or image pull) before the script
+    azureml-logs/.70_driver_log.txt.stderr   which bytes of the log came from stderr (engine.runtime.stderrmarks)
     logs/                       live copy of the script's ./logs
     outputs/                    the script's ./outputs, collected at Finalizing
     supervisor.log              the supervisor's own diagnostics

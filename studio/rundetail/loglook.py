@@ -1,16 +1,20 @@
 """How a log reads: Python tracebacks and error lines in the error colour, warnings in amber,
-and where the first error is (the Logs tab's "Jump to first error").
+lines written to stderr in their own colour, and where the first error is (the Logs tab's
+"Jump to first error").
 
-The driver log holds stdout and stderr merged, as the script's process wrote them (the engine
-starts it with stderr=STDOUT), so what marks a line is its text, not its stream."""
+The driver log holds stdout and stderr merged, in the order the script wrote them; which lines
+came from stderr is known from the log's marks (engine.runtime.stderrmarks), which the tab
+passes in as `is_stderr(line number)`. Errors and warnings are told by their text, on either
+stream."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from PySide6.QtGui import QColor, QFont, QSyntaxHighlighter, QTextCharFormat, QTextDocument
 
-from studio.style import STATUS_COLORS
+from studio.style import STATUS_COLORS, STDERR_COLOR
 
 TRACEBACK_START = "Traceback (most recent call last):"
 # Lines that name an error: Python's "XyzError: ...", loggers' ERROR/CRITICAL, "FAILED", "fatal:".
@@ -27,10 +31,14 @@ def is_error_line(text: str) -> bool:
 
 class LogHighlighter(QSyntaxHighlighter):
     """A traceback (its header, frames and the exception line) tinted in the error colour with the
-    exception line bold; other error lines in the error colour; warnings in amber."""
+    exception line bold; other error lines in the error colour; warnings in amber; other lines
+    the script wrote to stderr in the stderr colour."""
 
     def __init__(self, document: QTextDocument) -> None:
         super().__init__(document)
+        self.is_stderr: Callable[[int], bool] | None = None  # by line number, when the log has marks
+        self.stderr = QTextCharFormat()
+        self.stderr.setForeground(QColor(STDERR_COLOR))
         error = QColor(STATUS_COLORS["Failed"])
         tint = QColor(error)
         tint.setAlpha(30)  # a light wash that works on light and dark bases
@@ -61,6 +69,8 @@ class LogHighlighter(QSyntaxHighlighter):
                 self.setFormat(0, len(text), self.error)
             elif WARNING_LINE.search(text):
                 self.setFormat(0, len(text), self.warning)
+            elif self.is_stderr is not None and self.is_stderr(self.currentBlock().blockNumber()):
+                self.setFormat(0, len(text), self.stderr)
 
 
 def first_error_block(document: QTextDocument) -> int:

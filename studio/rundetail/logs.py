@@ -39,11 +39,12 @@ from PySide6.QtWidgets import (
 from engine import entities as E
 from engine.runs.lineclock import LineTimes
 from engine.runtime.files import RunFiles
+from engine.runtime.stderrmarks import StderrMarks, is_driver_log
 from studio.rundetail.codeview import CodeView
 from studio.rundetail.loglook import LogHighlighter, first_error_block, is_error_line
 from studio.rundetail.logtail import DRIVER_LOG_REL, LogSource, LogTail, find_log_sources
 from studio.rundetail.logtimes import ShownLineTimes
-from studio.style import muted
+from studio.style import STDERR_COLOR, muted
 from studio.tasks import BackgroundOp
 
 log = logging.getLogger(__name__)
@@ -53,13 +54,17 @@ TIME_SAMPLE = "00:00:00.0"
 
 
 class LineNotes(NamedTuple):
-    """What one read learnt of the lines' times: the new lines' byte offsets, the clock's new
-    entries, and whether the log has a clock at all."""
+    """What one read learnt of the lines: the new lines' byte offsets, the clock's new entries,
+    whether the log has a clock at all, the new stderr marks, whether it has marks, and how
+    many bytes the tab had shown before (marks before that are of lines already shown)."""
 
     offsets: list[int | None]
     ends: list[int]
     stamps: list[float]
     timed: bool
+    stderr: list[tuple[int, int]]
+    marked: bool
+    shown: int
 POLL_MS = 500
 # Search results are recounted at most this often while new text streams in.
 RECOUNT_MS = 1000
@@ -79,6 +84,8 @@ class LogsTab(QWidget):
         self._sources: list[LogSource] = []
         self._tail: LogTail | None = None
         self._clock: LineTimes | None = None  # the driver log's times file (read off the GUI thread)
+        self._marks_reader: StderrMarks | None = None  # the log's stderr marks (read off the GUI thread)
+        self.stderr_marks: StderrMarks | None = None  # the same, what the GUI thread has of them
         self.line_times = ShownLineTimes()
         self._busy = False
         self._quiet_passes = 0
@@ -122,6 +129,12 @@ class LogsTab(QWidget):
         self.error_button.clicked.connect(self.jump_to_first_error)
         self.error_button.hide()
         bar.addWidget(self.error_button)
+        self.stderr_legend = QLabel(f'<span style="color:{STDERR_COLOR}">■</span> stderr')
+        self.stderr_legend.setToolTip(
+            "Lines in this colour were written to stderr (by the script's Python processes: tracebacks, "
+            "warnings, logging, progress bars); the others to stdout. Errors and warnings keep their colours.")
+        self.stderr_legend.hide()
+        bar.addWidget(self.stderr_legend)
         self.times = QCheckBox("Times")
         self.times.setToolTip("When each line was written: the time the run's supervisor first saw it "
                               "(within 0.1 s; for SSH and Slurm runs, when it arrived here)")
@@ -136,7 +149,8 @@ class LogsTab(QWidget):
         lay.addLayout(bar)
 
         self.edit = CodeView()  # line numbers in a gutter
-        self.highlighter = LogHighlighter(self.edit.document())  # tracebacks, errors, warnings
+        self.highlighter = LogHighlighter(self.edit.document())  # tracebacks, errors, warnings, stderr
+        self.highlighter.is_stderr = self.is_stderr_line
         self.edit.setMaximumBlockCount(MAX_LINES)
         self.edit.setPlaceholderText("Nothing has been written to this log yet.")
         self.edit.verticalScrollBar().valueChanged.connect(self._scrolled)
@@ -238,16 +252,26 @@ class LogsTab(QWidget):
         if self._tail is None or self._tail.path != root / rel:
             self._tail = LogTail(root / rel)
             self._clock = LineTimes(RunFiles(root).driver_log_times) if rel == DRIVER_LOG_REL else None
-        tail, clock = self._tail, self._clock
+            marked = is_driver_log(Path(rel).name)
+            self._marks_reader = StderrMarks(root / rel) if marked else None
+            self.stderr_marks = StderrMarks(root / rel) if marked else None
+        tail, clock, marks = self._tail, self._clock, self._marks_reader
         self._busy = True
 
         def read() -> tuple[list[LogSource], str, bool, LineNotes]:
+            shown = tail.offset
             text = tail.read()
-            notes = LineNotes(list(tail.line_offsets), [], [], False)
+            ends: list[int] = []
+            stamps: list[float] = []
+            timed = False
             if clock is not None:
                 known = len(clock.ends)
                 clock.refresh()
-                notes = LineNotes(notes.offsets, clock.ends[known:], clock.stamps[known:], clock.exists())
+                ends, stamps, timed = clock.ends[known:], clock.stamps[known:], clock.exists()
+            # After the text: the marks of every byte just read are written by then.
+            stderr = marks.refresh() if marks is not None else []
+            marked = marks is not None and marks.exists()
+            notes = LineNotes(list(tail.line_offsets), ends, stamps, timed, stderr, marked, shown)
             return find_log_sources(root), text, tail.behind, notes
 
         BackgroundOp(self, read).success(lambda r: self._read_done(tail, *r)).failure(self._read_failed).run()
@@ -259,6 +283,8 @@ class LogsTab(QWidget):
         if tail is not self._tail:
             return  # the user picked another log meanwhile
         self.times.setVisible(notes.timed)
+        self.stderr_legend.setVisible(notes.marked)
+        self._add_stderr_marks(notes.stderr, notes.shown)  # before the new lines are counted
         self.line_times.extend(notes.offsets, notes.ends, notes.stamps)
         self._append(text)
         self.line_times.keep_last(self.edit.blockCount())
@@ -270,6 +296,26 @@ class LogsTab(QWidget):
                 self._timer.stop()
         if behind and self._timer.isActive():
             QTimer.singleShot(0, self, self._poll)
+
+    def _add_stderr_marks(self, ranges: list[tuple[int, int]], shown: int) -> None:
+        """New marks before the lines they mark are appended; marks that came late (a forked
+        worker's, an SSH copy's) recolour the lines already shown."""
+        if self.stderr_marks is None or not ranges:
+            return
+        for start, end in ranges:
+            self.stderr_marks.add(start, end)
+        count = self.edit.blockCount()
+        for start, end in ranges:
+            if start < shown:
+                for number in self.line_times.blocks_between(start, end, count):
+                    self.highlighter.rehighlightBlock(self.edit.document().findBlockByNumber(number))
+
+    def is_stderr_line(self, number: int) -> bool:
+        """Whether document line `number` (0-based) was written to stderr, as far as marked."""
+        if self.stderr_marks is None:
+            return False
+        offset = self.line_times.offset_of(number, self.edit.blockCount())
+        return offset is not None and self.stderr_marks.covers(offset)
 
     def _read_failed(self, exc: BaseException) -> None:
         self._busy = False
@@ -313,6 +359,7 @@ class LogsTab(QWidget):
             self.edit.clear()
             self.line_times.clear()
             self.error_button.hide()
+            self.stderr_legend.hide()
             self._tail = None
             self._quiet_passes = 0
             self._busy = False  # a read in flight for the old file is ignored when it lands

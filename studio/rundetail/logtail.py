@@ -113,7 +113,8 @@ def find_log_sources(root: Path) -> list[LogSource]:
         if base.is_dir():
             for dirpath, dirs, names in os.walk(base):
                 dirs.sort()
-                rels += [str(Path(dirpath, n).relative_to(root)) for n in sorted(names)]
+                # dotfiles are Trainyard's notes on a log (its stderr marks), not logs
+                rels += [str(Path(dirpath, n).relative_to(root)) for n in sorted(names) if not n.startswith(".")]
     if (root / SUPERVISOR_LOG_REL).is_file():
         rels.append(SUPERVISOR_LOG_REL)
     seen: set[str] = set()

@@ -38,12 +38,26 @@ class ShownLineTimes:
         if len(self._offsets) > 2 * lines:
             del self._offsets[: len(self._offsets) - lines]
 
-    def time_of(self, block: int, block_count: int) -> float | None:
-        """When document line `block` (of `block_count` still shown) was written, if noted."""
+    def offset_of(self, block: int, block_count: int) -> int | None:
+        """The byte offset in the log of document line `block` (of `block_count` still shown)."""
         index = len(self._offsets) - block_count + block
         if not 0 <= index < len(self._offsets) or self._offsets[index] == NOT_SHOWN:
             return None
-        i = bisect.bisect_right(self._ends, self._offsets[index])
+        return self._offsets[index]
+
+    def blocks_between(self, start: int, end: int, block_count: int) -> range:
+        """The document lines that begin at a byte offset in [start, end)."""
+        first = len(self._offsets) - block_count
+        lo = bisect.bisect_left(self._offsets, start, lo=max(first, 0))  # offsets rise (NOT_SHOWN only leads)
+        hi = bisect.bisect_left(self._offsets, end, lo=lo)
+        return range(lo - first, hi - first)
+
+    def time_of(self, block: int, block_count: int) -> float | None:
+        """When document line `block` (of `block_count` still shown) was written, if noted."""
+        offset = self.offset_of(block, block_count)
+        if offset is None:
+            return None
+        i = bisect.bisect_right(self._ends, offset)
         return self._stamps[i] if i < len(self._stamps) else None
 
     def label(self, block: int, block_count: int) -> str:

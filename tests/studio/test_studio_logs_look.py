@@ -4,11 +4,14 @@ first error, and Follow only while the run can still write."""
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 from PySide6.QtGui import QColor
 
 from engine.jobs.spec import JobSpec
-from studio.style import STATUS_COLORS
+from engine.runtime.files import RunFiles
+from engine.runtime.stderrmarks import marks_path
+from studio.style import STATUS_COLORS, STDERR_COLOR
 
 BROKEN = textwrap.dedent("""
     import logging
@@ -55,3 +58,65 @@ def test_a_traceback_is_highlighted_and_the_first_error_is_one_click_away(qtbot,
     assert _formats(tab, 0)[1] == []  # ordinary output is left alone
     warning = next(i for i, line in enumerate(lines) if "learning rate is high" in line)
     assert _formats(tab, warning)[1][0][0] == QColor(STATUS_COLORS["Queued"])
+
+
+STREAMS = textwrap.dedent("""
+    import logging, sys
+    for i in range(3):
+        print(f"out {i}", flush=True)
+        print(f"err {i}", file=sys.stderr)
+    logging.warning("careful")
+    print("out done")
+""")
+
+
+def test_what_the_script_wrote_to_stderr_has_its_own_colour(qtbot, window, engine, project):
+    (project / "streams.py").write_text(STREAMS)
+    run = engine.submit(JobSpec(experiment_name="logs", code_dir=project, script="streams.py"))
+    assert engine.wait(run.name, timeout=60).status == "Completed"
+    detail = window.show_run(run.name)
+    detail.show_tab("logs")
+    tab = detail.logs
+    qtbot.waitUntil(lambda: "out done" in tab.text(), timeout=10_000)
+    assert tab.stderr_legend.isVisibleTo(tab)
+    violet = QColor(STDERR_COLOR)
+    lines = tab.text().splitlines()
+    for name in ("out", "err"):
+        for i in range(3):
+            number = lines.index(f"{name} {i}")
+            formats = _formats(tab, number)[1]
+            assert bool(formats and formats[0][0] == violet) == (name == "err"), (name, i, formats)
+    careful = next(i for i, line in enumerate(lines) if "careful" in line)
+    assert _formats(tab, careful)[1][0][0] == QColor(STATUS_COLORS["Queued"])  # a warning keeps amber
+    assert all(not rel.rsplit("/", 1)[-1].startswith(".") for rel in tab.sources())  # the marks file is no log
+
+
+LATE = textwrap.dedent("""
+    import os, time
+    print("shown first", flush=True)
+    while not os.path.exists("go"):
+        time.sleep(0.05)
+    print("after", flush=True)
+""")
+
+
+def test_marks_that_arrive_after_their_lines_recolour_them(qtbot, window, engine, project):
+    """An SSH host's marks can be copied after the lines they mark: the lines shown get the colour."""
+    (project / "late.py").write_text(LATE)
+    run = engine.submit(JobSpec(experiment_name="logs", code_dir=project, script="late.py"))
+    detail = window.show_run(run.name)
+    detail.show_tab("logs")
+    tab = detail.logs
+    qtbot.waitUntil(lambda: "shown first" in tab.text(), timeout=30_000)
+    number = tab.text().splitlines().index("shown first")
+    assert _formats(tab, number)[1] == []
+    files = RunFiles(Path(engine.get_run(run.name).run_dir))
+    data = files.driver_log.read_bytes()
+    start = data.index(b"shown first")
+    with open(marks_path(files.driver_log), "a") as marks:
+        marks.write(f"{start} {start + len('shown first')}\n")
+    (files.wd / "go").touch()
+    qtbot.waitUntil(lambda: "after" in tab.text(), timeout=30_000)
+    qtbot.waitUntil(lambda: bool(_formats(tab, number)[1]), timeout=10_000)
+    assert _formats(tab, number)[1][0][0] == QColor(STDERR_COLOR)
+    assert engine.wait(run.name, timeout=60).status == "Completed"

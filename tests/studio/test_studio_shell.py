@@ -24,7 +24,7 @@ from PySide6.QtWidgets import QApplication, QListWidget, QListWidgetItem
 
 from engine import entities as E
 from studio import icons, notify, theme
-from studio.style import STATUS_COLORS
+from studio.style import STATUS_COLORS, STDERR_COLOR
 
 REPO = Path(__file__).resolve().parents[2]
 SERVER = Path(__file__).with_name("notification_server.py")
@@ -215,7 +215,7 @@ def test_status_colours_are_readable_on_light_and_dark(themed: Any, qapp: QAppli
         pal = qapp.palette()
         for role in (QPalette.ColorRole.Window, QPalette.ColorRole.Base):
             background = pal.color(role)
-            for status, color in STATUS_COLORS.items():
+            for status, color in {**STATUS_COLORS, "stderr (Logs tab)": STDERR_COLOR}.items():
                 ratio = contrast(QColor(color), background)
                 assert ratio >= 3.0, f"{status} {color} on {name} {role.name}: {ratio:.2f}"
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from engine.compute.ssh.connection import IO_TIMEOUT
 from engine.runtime.files import RunFiles
+from engine.runtime.stderrmarks import is_driver_log, marks_path, parse_marks, translate
 from engine.snapshots.blobs import write_atomic
 
 CHUNK = 8 << 20
@@ -40,6 +41,9 @@ class Puller:
         self.log = log
         self.offsets: dict[str, int] = {}  # remote rel path -> bytes pulled
         self.fetched: set[str] = set()  # whole files (tracking/files/*) already pulled
+        # Where each pulled piece of a driver log landed here ([remote, local, length]), to put the
+        # log's stderr marks at the copy's offsets (the copy may hold lines of Trainyard's own).
+        self.segments: dict[str, list[list[int]]] = {}
         self.state = files.root / state  # the offsets, kept for a supervisor that reattaches
         self.driver_log = driver_log or files.driver_log  # where the remote driver.log goes
         self.logs = logs  # pull wd/logs (one process of a distributed run does)
@@ -55,6 +59,7 @@ class Puller:
             return
         self.offsets = {str(k): int(v) for k, v in data.get("offsets", {}).items()}
         self.fetched = set(data.get("fetched", []))
+        self.segments = {str(k): [list(map(int, p)) for p in v] for k, v in data.get("segments", {}).items()}
         pending = data.get("pending")
         if pending:
             rel, local, remote_from, local_from, n = pending
@@ -62,6 +67,7 @@ class Puller:
             size = path.stat().st_size if path.exists() else 0
             if size >= local_from + n:
                 self.offsets[rel] = remote_from + n
+                self._note_segment(rel, remote_from, local_from, n)
             else:
                 if size > local_from:
                     os.truncate(path, local_from)
@@ -69,7 +75,8 @@ class Puller:
         self._save(None)
 
     def _save(self, pending: list[Any] | None) -> None:
-        data = {"offsets": self.offsets, "fetched": sorted(self.fetched), "pending": pending}
+        data = {"offsets": self.offsets, "fetched": sorted(self.fetched), "pending": pending,
+                "segments": self.segments}
         write_atomic(str(self.state), json.dumps(data).encode())
 
     @property
@@ -146,11 +153,57 @@ class Puller:
                 if not data:
                     break
                 with open(local, "ab") as out:
-                    self._save([rel, str(local), offset, out.tell(), len(data)])
+                    at = out.tell()
+                    self._save([rel, str(local), offset, at, len(data)])
                     out.write(data)
+                self._note_segment(rel, offset, at, len(data))
                 offset += len(data)
                 self.offsets[rel] = offset
                 self._save(None)
+        if self._is_marked(rel):
+            self._pull_marks(rel, local)
+
+    def _is_marked(self, rel: str) -> bool:
+        return is_driver_log(rel.rsplit("/", 1)[-1])
+
+    def _note_segment(self, rel: str, remote: int, local: int, length: int) -> None:
+        if not self._is_marked(rel):
+            return
+        pieces = self.segments.setdefault(rel, [])
+        if pieces and pieces[-1][0] + pieces[-1][2] == remote and pieces[-1][1] + pieces[-1][2] == local:
+            pieces[-1][2] += length  # the usual case: straight on from the last piece
+        else:
+            pieces.append([remote, local, length])
+
+    def _pull_marks(self, rel: str, local: Path) -> None:
+        """The stderr marks of driver log `rel` (engine.runtime.stderrmarks), at the copy's offsets.
+        Only marks of bytes already copied are taken; a mark taken twice (a supervisor that died
+        between the two writes) merges with itself, so nothing here needs the pending protocol."""
+        head, _, name = rel.rpartition("/")
+        mrel = f"{head}/.{name}.stderr" if head else f".{name}.stderr"
+        start = self.offsets.get(mrel, 0)
+        try:
+            with self.sftp.open(f"{self.remote}/{mrel}", "rb") as f:
+                f.seek(start)
+                data = f.read(CHUNK)
+        except FileNotFoundError:
+            return
+        copied = self.offsets.get(rel, 0)
+        taken: list[tuple[int, int]] = []
+        used = 0
+        for line in data[:data.rfind(b"\n") + 1].split(b"\n")[:-1]:  # whole lines only
+            got, _ = parse_marks(line + b"\n")
+            if got and got[0][1] > copied:
+                break  # its bytes are not here yet: next pull
+            taken += got
+            used += len(line) + 1
+        if not taken:
+            return
+        moved = translate(taken, self.segments.get(rel, []))
+        with open(marks_path(local), "ab") as out:
+            out.write(b"".join(b"%d %d\n" % r for r in moved))
+        self.offsets[mrel] = start + used
+        self._save(None)
 
     def _pull_whole_files(self, rel: str) -> None:
         for child, _size in self._walk(rel):

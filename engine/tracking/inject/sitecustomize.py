@@ -22,6 +22,11 @@ is written so that Python 2.7 parses it too, and does nothing there):
    about one distributed run in a hundred on a loaded machine failed so. Destroying the process
    group does not stop those threads while a DistributedDataParallel model still holds the group,
    so at exit, only where they exist, the main thread gives up the GIL for a moment.
+4. Notes which bytes of the driver log the process wrote to ``sys.stderr`` (the Logs tab shows
+   them in their own colour): where file descriptor 2 is a driver log in the run folder, each
+   write through ``sys.stderr`` appends its byte range to ``.<log>.stderr`` beside the log
+   (engine.runtime.stderrmarks). The bytes themselves go to the log as before, on the same
+   descriptor, so stdout and stderr keep the order they were written in.
 """
 
 import os
@@ -105,6 +110,77 @@ def _let_gloo_workers_finish():  # type: () -> None
         time.sleep(_GLOO_GRACE_S)  # gives up the GIL: the workers drop their last work
 
 
+def _is_driver_log(name):  # type: (str) -> bool
+    # the same test as engine.runtime.stderrmarks.is_driver_log
+    return name == "driver.log" or (name.startswith("70_driver_log") and name.endswith(".txt"))
+
+
+def _stderr_writer_class():  # type: () -> type
+    import io
+
+    class MarkedStderr(io.RawIOBase):
+        """File descriptor 2, noting the byte range each write landed on."""
+
+        def __init__(self, marks, reader):  # type: (int, int) -> None
+            super().__init__()
+            self._marks = marks
+            self._reader = reader  # the log opened for reading: fd 2 is write-only
+
+        def writable(self):  # type: () -> bool
+            return True
+
+        def fileno(self):  # type: () -> int
+            return 2
+
+        def isatty(self):  # type: () -> bool
+            return False
+
+        def write(self, data):  # type: (object) -> int
+            chunk = bytes(data)  # type: ignore[call-overload]
+            n = os.write(2, chunk)
+            if n:
+                try:
+                    end = os.lseek(2, 0, os.SEEK_CUR)  # appended: the offset is now the write's end
+                    # Another process (or thread) writing to the log in between would move the
+                    # offset: mark only bytes that are ours.
+                    if os.pread(self._reader, n, end - n) == chunk[:n]:
+                        os.write(self._marks, ("%d %d\n" % (end - n, end)).encode("ascii"))
+                except OSError:
+                    pass
+            return n
+
+    return MarkedStderr
+
+
+def _mark_stderr():  # type: () -> None
+    run_dir = os.environ.get("TRAINYARD_RUN_DIR")
+    if not run_dir or not sys.platform.startswith("linux"):
+        return
+    import stat
+
+    try:
+        if not stat.S_ISREG(os.fstat(2).st_mode):
+            return  # a terminal or a pipe (a Docker run): nothing to mark
+        log = os.readlink("/proc/self/fd/2")
+    except OSError:
+        return
+    folder, name = os.path.split(log)
+    if not _is_driver_log(name) or not log.startswith(os.path.realpath(run_dir) + os.sep):
+        return  # the script sent its stderr somewhere of its own
+    old = sys.stderr
+    if old is None or getattr(old, "fileno", lambda: -1)() != 2:
+        return
+    flags = os.O_CLOEXEC  # a program started from here marks for itself (its own sitecustomize)
+    marks = os.open(os.path.join(folder, "." + name + ".stderr"), os.O_WRONLY | os.O_APPEND | os.O_CREAT | flags, 0o644)
+    reader = os.open(log, os.O_RDONLY | flags)
+    import io
+
+    old.flush()
+    sys.stderr = io.TextIOWrapper(_stderr_writer_class()(marks, reader),
+                                  encoding=old.encoding, errors=old.errors,
+                                  line_buffering=True, write_through=True)
+
+
 # Older interpreters get none of this (the client says at import that it needs Python 3.6+).
 if sys.version_info >= (3, 6):
     if not any(getattr(f, "__name__", "") == "StandinFinder" for f in sys.meta_path):
@@ -113,6 +189,10 @@ if sys.version_info >= (3, 6):
 
     # Registered first, so it runs last: after the run's own exit hooks (the metrics flush).
     atexit.register(_let_gloo_workers_finish)
+    try:
+        _mark_stderr()
+    except Exception:  # noqa: BLE001, S110 - marking is a nicety: the run goes on unmarked
+        pass
     try:
         _run_next_sitecustomize()
     except Exception as _exc:  # noqa: BLE001 - the environment's own hook failing must not stop the run
