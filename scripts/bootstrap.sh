@@ -31,9 +31,10 @@ TY_QT_PKGS=(
 # tests start dockerd and build their base image: tests/infra/docker_setup.sh), and OpenSSH's sshd
 # (SSH compute tests start a throwaway one: tests/engine/runs/sshd.py), and git (snapshots record a
 # repository's commit and branch: tests/engine/snapshots/test_snapshot_git.py), and Slurm with munge
-# (the Slurm tests start a one-node cluster: tests/infra/slurm_setup.sh). docker.io only
+# (the Slurm tests start a one-node cluster: tests/infra/slurm_setup.sh; libpmix-dev has the
+# libpmix.so that Slurm's PMIx plugin loads for srun-started MPI ranks). docker.io only
 # when no dockerd is installed: it conflicts with Docker's own docker-ce packages.
-TY_TEST_PKGS=(postgresql xvfb xauth debootstrap dbus-daemon desktop-file-utils openmpi-bin openssh-server git slurm-wlm munge)
+TY_TEST_PKGS=(postgresql xvfb xauth debootstrap dbus-daemon desktop-file-utils openmpi-bin openssh-server git slurm-wlm munge libpmix-dev)
 command -v dockerd >/dev/null 2>&1 || [ -x /usr/sbin/dockerd ] || [ -x /usr/bin/dockerd ] || TY_TEST_PKGS+=(docker.io)
 
 ty_log() { printf '[bootstrap] %s\n' "$*" >&2; }

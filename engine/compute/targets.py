@@ -76,7 +76,7 @@ SSH_SETTINGS = ("host", "port", "user", "key_file", "known_hosts", "work_dir", "
 
 # engine.compute.slurm.SlurmTarget's settings
 SLURM_SETTINGS = ("local", "partition", "account", "qos", "time_limit", "gpu_request", "sbatch", "work_dir",
-                  "keep_remote_files")
+                  "keep_remote_files", "mpi")
 
 
 def run_settings(target: ComputeTarget, gpus: int | str | None = None) -> dict[str, Any]:

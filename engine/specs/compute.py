@@ -25,7 +25,7 @@ DOCKER_KEYS = ("network", "gpus", "image")
 SSH_KEYS = ("host", "port", "user", "key_file", "known_hosts", "work_dir", "cache_dir", "keep_remote_files",
             "docker", "hosts")
 SSH_ONLY_KEYS = ("docker", "hosts", "cache_dir")  # the rest of SSH_KEYS also say how to reach a Slurm login node
-SLURM_KEYS = ("local", "partition", "account", "qos", "time_limit", "gpu_request", "sbatch")
+SLURM_KEYS = ("local", "partition", "account", "qos", "time_limit", "gpu_request", "sbatch", "mpi")
 GPU_REQUESTS = ("gpus-per-node", "gres")
 # Slurm's --time forms: M, M:S, H:M:S, D-H, D-H:M, D-H:M:S, and UNLIMITED
 TIME_RE = re.compile(r"^(\d+(:\d{1,2}){0,2}|\d+-\d+(:\d{1,2}){0,2}|UNLIMITED|unlimited|infinite)$")
@@ -243,6 +243,12 @@ def _slurm_target(spec: ComputeYamlSchema, where: Where) -> ComputeTarget:
                               "gpus-per-node (--gpus-per-node=N, the default) or gres (--gres=gpu:N)",
                               "gpu_request")
         config["gpu_request"] = spec.gpu_request
+    if spec.mpi is not None:
+        if not SLURM_WORD_RE.match(spec.mpi.strip()):
+            raise where.error(f"`mpi:` {spec.mpi!r} is not one of srun's MPI plugins",
+                              "pmix (the default), pmi2, none, or default (the cluster's MpiDefault); "
+                              "`srun --mpi=list` on the login node lists them", "mpi")
+        config["mpi"] = spec.mpi.strip()
     if spec.sbatch is not None:
         lines = []
         for i, raw in enumerate(spec.sbatch):

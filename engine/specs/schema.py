@@ -212,6 +212,7 @@ class ComputeYamlSchema(SchemaKey):
     time_limit: StrictStr | StrictInt | None = None
     gpu_request: StrictStr | None = None
     sbatch: list[StrictStr] | None = None
+    mpi: StrictStr | None = None
 
 
 COMPUTE_KEYS = tuple(f.alias or n for n, f in ComputeYamlSchema.model_fields.items())

@@ -9,10 +9,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from engine.compute.slurm.script import batch_script
 from engine.compute.slurm.status import failure_message, job_state, overview
 from engine.compute.slurm.target import CommandResult, Login, SlurmTarget, slurm_time
 from engine.compute.targets import run_settings
+from engine.errors import InvalidSpec
 from engine.runtime.distribution import Distribution
 from engine.specs.compute import load_compute_yaml
 
@@ -81,6 +84,23 @@ def test_batch_script_distributed_and_gres() -> None:
     assert "#SBATCH --nodes=2" in text and "#SBATCH --ntasks-per-node=4" in text
     assert 'scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1' in text
     assert "srun --kill-on-bad-exit=1" in text and "70_driver_log_$SLURM_PROCID.txt" in text
+    assert "--mpi=" not in text  # torch's ranks meet through MASTER_ADDR, not PMI
+
+
+def test_an_mpi_job_asks_srun_for_pmix_unless_the_target_says_otherwise(tmp_path: Path) -> None:
+    def script(**kw: object) -> str:
+        return batch_script(target(**kw), "r", "/s/r", ["python", "x.py"], {}, None, Distribution("mpi", 2, 1))
+
+    assert "srun --kill-on-bad-exit=1 --export=ALL --mpi=pmix /bin/sh" in script()
+    assert "--mpi=pmi2 " in script(mpi="pmi2")
+    assert "--mpi" not in script(mpi="default")  # the cluster's MpiDefault
+    path = tmp_path / "c.yml"
+    path.write_text("name: hpc\ntype: slurm\nlocal: true\nmpi: pmi2\n")
+    assert run_settings(load_compute_yaml(path))["slurm"]["mpi"] == "pmi2"
+    path.write_text("name: hpc\ntype: slurm\nlocal: true\nmpi: pm ix\n")
+    with pytest.raises(InvalidSpec, match=r"`mpi:` 'pm ix' is not one of srun's MPI plugins") as err:
+        load_compute_yaml(path)
+    assert err.value.line == 4 and err.value.field == "mpi" and "pmix" in (err.value.hint or "")
 
 
 TRY_WRITE = """

@@ -8,10 +8,12 @@
 set -euo pipefail
 DIR=${DIR:-/tmp/trainyard-slurm}
 say() { echo "slurm_setup: $*" >&2; }
-if ! command -v slurmctld >/dev/null 2>&1; then
-  say "installing slurm-wlm and munge"
+# libpmix-dev: the libpmix.so Slurm's PMIx plugin loads (srun --mpi=pmix for MPI jobs); slurmd
+# must start after it is there.
+if ! command -v slurmctld >/dev/null 2>&1 || ! dpkg-query -W -f='${Status}' libpmix-dev 2>/dev/null | grep -q "ok installed"; then
+  say "installing slurm-wlm, munge and libpmix-dev"
   apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends slurm-wlm munge >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends slurm-wlm munge libpmix-dev >&2
 fi
 [ "$(id -u)" = 0 ] || { say "needs root (slurmd runs jobs as their users)"; exit 1; }
 mkdir -p "$DIR"/{state,spool,log} /run/munge

@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 
+from engine.runtime.stderrmarks import StderrMarks
+
 TIMEOUT = 240  # a cold, loaded 2-core machine
 
 
@@ -294,6 +296,59 @@ def test_two_task_ddp_through_srun(ws: Path, tmp_path: Path) -> None:
     for rank in (0, 1):
         text = (logs / f"70_driver_log_{rank}.txt").read_text()
         assert f"rank {rank}/2 slurm task {rank} master " in text and "sum 3.0" in text, text
+
+
+MPI = """\
+import ctypes, sys
+# OpenMPI's C library through ctypes (no mpi4py, no compiler): a real MPI_Init and MPI_Allreduce,
+# which work only when srun's PMI server wires the ranks together.
+mpi = ctypes.CDLL("libmpi.so.40", mode=ctypes.RTLD_GLOBAL)
+def handle(name):  # MPI_COMM_WORLD, MPI_INT, MPI_SUM are addresses of OpenMPI's globals
+    return ctypes.c_void_p(ctypes.addressof(ctypes.c_char.in_dll(mpi, name)))
+assert mpi.MPI_Init(None, None) == 0
+world = handle("ompi_mpi_comm_world")
+rank, size, total = ctypes.c_int(), ctypes.c_int(), ctypes.c_int()
+mpi.MPI_Comm_rank(world, ctypes.byref(rank))
+mpi.MPI_Comm_size(world, ctypes.byref(size))
+mine = ctypes.c_int(rank.value + 1)
+mpi.MPI_Allreduce(ctypes.byref(mine), ctypes.byref(total), 1, handle("ompi_mpi_int"), handle("ompi_mpi_op_sum"), world)
+print(f"mpi rank {rank.value} of {size.value}: allreduce sum {total.value}", flush=True)
+print(f"rank {rank.value} to stderr", file=sys.stderr)
+mpi.MPI_Finalize()
+"""
+
+
+def test_an_mpi_job_s_ranks_are_wired_by_srun_s_pmix(ws: Path, tmp_path: Path) -> None:
+    proj = project(
+        tmp_path,
+        {
+            "allreduce.py": MPI,
+            "job.yml": f"""\
+        command: python allreduce.py
+        code: .
+        compute: azureml:cluster
+        environment:
+          python: {{interpreter_path: {sys.executable}}}
+        distribution:
+          type: mpi
+          process_count_per_instance: 2
+        """,
+        },
+    )
+    name = submit(proj / "job.yml")
+    assert cli("job", "stream", "-n", name, timeout=TIMEOUT).returncode == 0, show(name)["error"]
+    doc = show(name)
+    assert doc["status"] == "Completed", doc["error"]
+    logs = Path(doc["run_dir"]) / "azureml-logs"
+    assert "srun --kill-on-bad-exit=1 --export=ALL --mpi=pmix " in (logs / "slurm_job.sh").read_text()
+    for rank in (0, 1):  # one world of two (singletons would each say "of 1: allreduce sum 1")
+        text = (logs / f"70_driver_log_{rank}.txt").read_text()
+        assert f"mpi rank {rank} of 2: allreduce sum 3" in text, text
+        # each rank's stderr is marked on the cluster and the marks come back with its log
+        marks = StderrMarks(logs / f"70_driver_log_{rank}.txt")
+        marks.refresh()
+        assert marks.covers(text.encode().index(f"rank {rank} to stderr".encode()))
+        assert not marks.covers(text.encode().index(b"mpi rank"))
 
 
 def test_sweep_trials_are_slurm_jobs(ws: Path, tmp_path: Path) -> None:

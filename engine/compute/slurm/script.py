@@ -100,7 +100,10 @@ def batch_script(
             + (f"{node_sampler}; " if node_sampler else "")
             + f'exec "$@" > {q(ranks)}/70_driver_log_$SLURM_PROCID.txt 2>&1'
         )
-        return f"srun --kill-on-bad-exit=1 --export=ALL /bin/sh -c {q(rank)} rank {shlex.join(words)}"
+        # An MPI job's ranks find each other through srun's PMI server (PMIx: what OpenMPI 4+,
+        # MPICH and Intel MPI use when srun starts them); pytorch's through MASTER_ADDR.
+        mpi = f"--mpi={target.mpi} " if dist.kind == "mpi" and target.mpi != "default" else ""
+        return f"srun --kill-on-bad-exit=1 --export=ALL {mpi}/bin/sh -c {q(rank)} rank {shlex.join(words)}"
 
     command = launch(argv) if not read_only else _read_only_case(remote, read_only, argv, launch)
     done, tmp = q(f"{remote}/exit_code"), q(f"{remote}/exit.tmp")

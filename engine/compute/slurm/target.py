@@ -14,6 +14,8 @@ Compute YAML::
     work_dir: /shared/trainyard/runs   # on the cluster's shared filesystem
     gpu_request: gpus-per-node # or gres: how `resources.gpus` is asked for (--gres=gpu:N)
     sbatch: ["--constraint=a100", "--mail-type=END"]   # extra #SBATCH lines
+    mpi: pmix                  # srun --mpi= for `distribution: mpi` jobs (pmi2, none; default: the
+                               # cluster's MpiDefault)
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ class SlurmTarget:
     work_dir: str | None = None
     gpu_request: str = "gpus-per-node"
     sbatch: tuple[str, ...] = ()
+    mpi: str = "pmix"  # how srun wires up an MPI job's ranks; "default": the cluster's MpiDefault
     gpus: int | None = None  # the job's resources.gpus (per node)
     keep_remote_files: bool = False
 
@@ -69,6 +72,7 @@ class SlurmTarget:
             work_dir=settings.get("work_dir"),
             gpu_request=str(settings.get("gpu_request") or "gpus-per-node"),
             sbatch=tuple(settings.get("sbatch") or ()),
+            mpi=str(settings.get("mpi") or "pmix"),
             gpus=int(gpus) if isinstance(gpus, int) or (isinstance(gpus, str) and gpus.isdigit()) else None,
             keep_remote_files=bool(settings.get("keep_remote_files")),
         )
