@@ -116,6 +116,8 @@ def test_runs_get_disjoint_gpus_and_wait_for_taken_ones_in_submission_order(
     gd = _visible(eng, d)
     assert len(gc) == 3 and len(gd) == 1 and gc.isdisjoint(gd)
     assert "3 GPUs free on this machine: starting" in _log(eng, c)
+    # The scripts print their GPUs as they start; the supervisors record the start just after.
+    _until(lambda: None not in (eng.get_run(c).start_time, eng.get_run(d).start_time), "c and d to be Running")
     assert eng.get_run(c).start_time <= eng.get_run(d).start_time
     for r in release.values():
         r.touch()
