@@ -336,6 +336,29 @@ def explicit_text(conda: Sequence[LockedPackage], pip: Sequence[LockedPackage]) 
     return "\n".join(lines) + "\n"
 
 
+def explicit_lock(text: str, spec_hash: str = "", **extra: Any) -> Lock:
+    """The conda lock an ``@EXPLICIT`` list describes (an SSH host's, engine.compute.ssh.condahost):
+    a package per URL (``NAME-VERSION-BUILD.conda`` or ``.tar.bz2``, its ``#`` digest), and the
+    ``# pip NAME==VERSION`` lines of what pip installed that conda did not."""
+    conda: list[LockedPackage] = []
+    pip_lines = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line.startswith("# pip "):
+            pip_lines.append(line.removeprefix("# pip "))
+        elif line and not line.startswith(("#", "@")):
+            url, _, digest = line.partition("#")
+            stem = url.rsplit("/", 1)[-1].removesuffix(".conda").removesuffix(".tar.bz2")
+            parts = stem.rsplit("-", 2)
+            if len(parts) == 3:
+                conda.append(LockedPackage(parts[0], parts[1], "conda", parts[2], url, digest))
+    names = {normalize(p.name) for p in conda}
+    pip = [p for p in parse_freeze("\n".join(pip_lines)) if normalize(p.name) not in names]
+    conda.sort(key=lambda p: p.name)
+    return Lock("conda", tuple(conda + sorted(pip, key=lambda p: normalize(p.name))), spec_hash,
+                text=explicit_text(conda, pip), extra=dict(extra))
+
+
 def conda_lock(prefix: Path, python: Path | None, uv: str | None, spec_hash: str = "") -> Lock:
     conda = conda_packages(prefix)
     names = {normalize(p.name) for p in conda}

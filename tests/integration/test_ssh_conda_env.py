@@ -17,8 +17,9 @@ import test_ssh_container_remote as ctr
 from test_ssh_container_remote import WORK_DIR, Remote
 
 from engine.api import Engine
-from engine.entities import EnvironmentSpec
+from engine.entities import EnvironmentSpec, Run
 from engine.environments.build import spec_hash
+from engine.environments.lock import diff_packages
 from engine.jobs.spec import JobSpec
 from engine.runs.files import RunFiles
 
@@ -164,6 +165,59 @@ def test_a_conda_environment_is_solved_and_built_on_the_host_and_cached(
     build = files.build_log.read_text()
     assert f"Using cached environment {h}" in build and "sending the conda solver" not in build
     assert "mymodule 1.0 six 1.16.0" in files.driver_log.read_text()
+
+
+def _ran(eng: Engine, name: str) -> Run:
+    run = eng.wait(name, timeout=300)
+    files = RunFiles(Path(run.run_dir))
+    assert run.status == "Completed", (run.error, files.build_log.read_text()[-3000:])
+    return run
+
+
+def test_a_host_built_conda_environment_is_locked_and_a_rerun_rebuilds_the_lock_there(
+    eng: Engine,
+    remote: Remote,
+    tmp_path: Path,
+) -> None:
+    _target(eng, remote)
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    channel = _channel(proj / "channel")
+    conda = {"channels": ["./channel"], "dependencies": ["python=3.11", "hello", "pip", {"pip": ["six==1.16.0"]}]}
+    env = EnvironmentSpec(name="ssh-conda-lock", conda=conda, conda_source=str(proj / "environment.yml"))
+    (proj / "show.py").write_text("import six, subprocess\nprint('six', six.__version__)\n"
+                                  "print(subprocess.run(['hello'], capture_output=True, text=True).stdout)\n")
+
+    def submit() -> Run:
+        return _ran(eng, eng.submit(JobSpec(experiment_name="exp", code_dir=proj, script="show.py", compute="ctr",
+                                            environment_spec=env)).name)
+
+    first = submit()
+    lock = eng.run_lock(first.name)
+    assert lock is not None and lock.kind == "conda", lock
+    greet = lock.by_name()["libgreet"]
+    assert (greet.version, greet.manager, len(greet.sha256)) == ("2.0", "conda", 64)
+    assert greet.source.startswith("file://") and f"{greet.source}#{greet.sha256}" in lock.text
+    assert lock.by_name()["six"].manager == "pip" and lock.by_name()["six"].version == "1.16.0"
+    assert first.properties["environment_lock"] == lock.id
+    assert "trainyard freeze" not in RunFiles(Path(first.run_dir)).build_log.read_text()
+    cached = submit()  # the lock comes back with the cached start's readiness check
+    assert cached.properties["environment_cached"] is True and cached.properties["environment_lock"] == lock.id
+
+    # The channel gains libgreet 3.0; a new build on the host takes it, a rerun keeps 2.0.
+    make_package(channel, "libgreet", "3.0",
+                 files={"share/greet/greeting.txt": (b"hello from libgreet 3.0\n", 0o644, False)})
+    index_channel(channel)
+    eng.prune_environments_on("ctr")
+    second = submit()
+    assert "hello from libgreet 3.0" in RunFiles(Path(second.run_dir)).driver_log.read_text()
+    changes = [c.describe() for c in diff_packages(lock.packages, eng.run_lock(second.name).packages)]
+    assert changes == ["~ libgreet 2.0 (0) -> 3.0 (0)"], changes
+    again = _ran(eng, eng.rerun(first.name).name)
+    assert "hello from libgreet 2.0" in RunFiles(Path(again.run_dir)).driver_log.read_text()
+    assert again.properties["rerun_from_lock"] == lock.id
+    relock = eng.run_lock(again.name)
+    assert relock is not None and relock.id == lock.id
 
 
 def test_an_unsolvable_conda_spec_fails_with_the_solvers_words_and_keeps_nothing(

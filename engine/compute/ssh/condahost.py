@@ -6,6 +6,11 @@ the match specs, the channels (URLs as the host reaches them), the prefix to ins
 package cache. Solves, installs, and prints what it does line by line (the run's build log); on a
 failure prints ``ERROR: <kind>: <rattler's message>`` and exits 1 (2: the python is too old).
 Standard library and rattler only: nothing of Trainyard is on the host.
+
+``python3 condahost.py --explicit PREFIX`` prints what an environment holds, as a conda
+``@EXPLICIT`` list (each package's URL and sha256, from ``conda-meta/*.json``), then a
+``# pip NAME==VERSION`` line per Python distribution that conda did not install (the pip:
+section's): the environment's lock (engine.environments.lock.explicit_lock). Standard library only.
 """
 
 import asyncio
@@ -79,5 +84,43 @@ def main(path):
     return 0
 
 
+def explicit(prefix):
+    import glob
+    import os
+
+    lines = ["# This file may be used to create an environment using:",
+             "# $ conda create --name <env> --file <this file>", "@EXPLICIT"]
+    for path in sorted(glob.glob(os.path.join(prefix, "conda-meta", "*.json"))):
+        with open(path) as f:
+            record = json.load(f)
+        digest = record.get("sha256") or record.get("md5") or ""
+        if record.get("url"):
+            lines.append(record["url"] + ("#" + digest if digest else ""))
+    pattern = os.path.join(prefix, "lib", "python*", "site-packages", "*.dist-info")
+    for folder in sorted(glob.glob(pattern)):
+        try:
+            with open(os.path.join(folder, "INSTALLER")) as f:
+                if f.read().strip() == "conda":
+                    continue
+        except OSError:
+            pass
+        name = version = None
+        with open(os.path.join(folder, "METADATA"), encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if not line.strip():
+                    break  # the headers end here
+                key, _, value = line.partition(":")
+                if key == "Name":
+                    name = value.strip()
+                elif key == "Version":
+                    version = value.strip()
+        if name and version:
+            lines.append(f"# pip {name}=={version}")
+    print("\n".join(lines))
+    return 0
+
+
 if __name__ == "__main__":
+    if sys.argv[1] == "--explicit":
+        sys.exit(explicit(sys.argv[2]))
     sys.exit(main(sys.argv[1]))

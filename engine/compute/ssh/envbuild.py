@@ -20,12 +20,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from engine.compute.ssh.condabuild import conda_build_command
+from engine.compute.ssh.condabuild import HOST_SCRIPT, HOST_SCRIPT_NAME, conda_build_command
 from engine.compute.ssh.connection import IO_TIMEOUT, SshTarget, absolute_on_host
 from engine.entities import EnvironmentSpec
 from engine.environments.build import BuildLog, spec_hash
 from engine.environments.build.venv import uv_bin
-from engine.environments.lock import Lock, freeze_lock
+from engine.environments.lock import Lock, explicit_lock, freeze_lock
 from engine.errors import EnvBuildFailed
 
 READY = ".trainyard-ready"
@@ -80,7 +80,8 @@ class RemoteEnvBuilder:
             return (interpreter if "python" in head.split() else self.python), h, True
         log.step(f"Building {spec.kind} environment '{spec.reference}' ({h[:12]}) on {self.where}")
         if spec.kind == "conda":
-            build, tool = conda_build_command(self, spec, env, log), "the conda build"
+            build = f"{conda_build_command(self, spec, env, log)} && {self._explicit_command(env)}"
+            tool = "the conda build"
         else:
             uv = self.ensure_uv(log)
             requirements = "\n".join(spec.pip_requirements or ()) + "\n"
@@ -92,7 +93,7 @@ class RemoteEnvBuilder:
             )
             tool = "uv"
         kept: list[str] = []
-        code, tail = self._build_locked(env, build, log, kept if spec.kind == "venv" else None)
+        code, tail = self._build_locked(env, build, log, kept)
         if code == 0 and kept:
             self._kept_freezes[env] = "\n".join(kept) + "\n"
         if code != 0:
@@ -116,20 +117,33 @@ class RemoteEnvBuilder:
         return (f"{q(uv)} pip freeze --python {q(interpreter)} > {q(env + FREEZE)} && "
                 f"echo '{_FREEZE_MARK}' && cat {q(env + FREEZE)}")
 
+    def _explicit_command(self, env: str) -> str:
+        """A conda environment's lock, the conda `@EXPLICIT` list of what it holds (condahost.py
+        --explicit), kept and printed as a venv's freeze is."""
+        q = shlex.quote
+        script = f"{self.root}/bin/{HOST_SCRIPT_NAME}"
+        return (f"{q(self.python)} {q(script)} --explicit {q(env)} > {q(env + FREEZE)} && "
+                f"echo '{_FREEZE_MARK}' && cat {q(env + FREEZE)}")
+
     def lock(self, spec: EnvironmentSpec, log: BuildLog) -> Lock | None:
-        """What `spec`'s venv on the host holds (its freeze there), once `ensure` made it ready
-        (None: a conda environment, whose lock is not taken on SSH hosts yet)."""
-        if spec.kind != "venv":
-            return None
+        """What `spec`'s environment on the host holds, once `ensure` made it ready: a venv's
+        freeze there, a conda environment's `@EXPLICIT` list (None: neither could be read)."""
         h = spec_hash(spec)
         env = f"{self.root}/envs/{h}"
         text = self._kept_freezes.get(env)  # kept from its build, or read with the cached start's check
-        if text is None:  # built before Trainyard kept freezes (or by another run meanwhile)
-            out, _err, code = self.run(self._freeze_command(self.ensure_uv(log), f"{env}/bin/python", env))
+        if text is None:  # built before Trainyard kept locks (or by another run meanwhile)
+            if spec.kind == "conda":
+                self.put_once(f"{self.root}/bin/{HOST_SCRIPT_NAME}", HOST_SCRIPT.read_bytes())
+                command = self._explicit_command(env)
+            else:
+                command = self._freeze_command(self.ensure_uv(log), f"{env}/bin/python", env)
+            out, _err, code = self.run(command)
             _head, mark, text = out.partition(_FREEZE_MARK + "\n")
             if code != 0 or not mark:
                 return None
             self._kept_freezes[env] = text
+        if spec.kind == "conda":
+            return explicit_lock(text, h, host=self.where)
         return freeze_lock("venv", text, h, host=self.where)
 
     def _python_of(self, env: str) -> str:

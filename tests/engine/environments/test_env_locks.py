@@ -9,12 +9,14 @@ import hashlib
 import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from conda_channel import index_channel, make_package
 from wheels import make_wheel
 
+from engine.compute.ssh import condabuild
 from engine.entities import EnvironmentSpec
 from engine.environments.build import BuildLog, ensure_built, prune
 from engine.environments.lock import (
@@ -22,6 +24,7 @@ from engine.environments.lock import (
     Lock,
     LockedPackage,
     diff_packages,
+    explicit_lock,
     locked_spec,
     parse_freeze,
     read_lock,
@@ -147,6 +150,22 @@ def test_a_conda_lock_is_explicit_and_rebuilds_the_first_set(tmp_path: Path, con
     rebuilt = read_lock(Path(ensure_built(pinned, cache, BuildLog(None)).lock or ""))
     assert rebuilt is not None and rebuilt.id == lock1.id
     assert diff_packages(lock1.packages, rebuilt.packages) == []
+
+
+def test_an_ssh_hosts_explicit_list_is_the_same_lock_a_build_here_records(tmp_path: Path,
+                                                                        conda_channel: Path) -> None:
+    """A conda environment built on an SSH host is locked by condahost.py --explicit there
+    (standard library, the host's python3); read back, it is the lock a build here records."""
+    conda = {"channels": [conda_channel.as_uri()], "dependencies": ["hello"]}
+    built = ensure_built(EnvironmentSpec(name="greet", conda=conda), tmp_path / "envs", BuildLog(None))
+    here = read_lock(Path(built.lock or ""))
+    assert here is not None and {p.name for p in here.packages} >= {"hello", "libgreet"}
+    host_half = Path(condabuild.__file__).with_name("condahost.py")
+    text = subprocess.run([sys.executable, str(host_half), "--explicit", str(built.prefix)], check=True,
+                          capture_output=True, text=True, timeout=60).stdout
+    there = explicit_lock(text, here.spec_hash, host="gpu-box")
+    assert there.id == here.id and there.packages == here.packages
+    assert there.text == here.text and there.extra == {"host": "gpu-box"}
 
 
 def test_lock_files_round_trip(tmp_path: Path) -> None:
