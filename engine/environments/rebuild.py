@@ -40,10 +40,11 @@ def plan_rebuild(spec: EnvironmentSpec, lock: Lock, cache_root: Path, run: str, 
     """The spec that rebuilds ``lock`` exactly; InvalidState when its packages cannot be had.
     ``local_docker``: the run goes to this machine's Docker daemon (an SSH host's daemon has its
     own images, which this machine cannot see: its build says when the image is gone).
-    ``built_here``: False for a venv built on an SSH host, whose package index may be one this
-    machine cannot reach: the host's build of the pins says when one is gone."""
+    ``built_here``: False for an environment built on an SSH host, whose package index or
+    channels (the URLs its lock names are the host's) may be ones this machine cannot reach: the
+    host's build of the pins says when one is gone."""
     pinned = locked_spec(spec, lock)
-    if lock.kind == "conda" and spec.conda is not None:
+    if lock.kind == "conda" and spec.conda is not None and built_here:
         from engine.environments.conda_check import check_conda_lock
 
         check_conda_lock(spec, lock, run)
