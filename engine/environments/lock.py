@@ -352,27 +352,24 @@ def explicit_lock(text: str, spec_hash: str = "", **extra: Any) -> Lock:
             parts = stem.rsplit("-", 2)
             if len(parts) == 3:
                 conda.append(LockedPackage(parts[0], parts[1], "conda", parts[2], url, digest))
-    names = {normalize(p.name) for p in conda}
-    pip = [p for p in parse_freeze("\n".join(pip_lines)) if normalize(p.name) not in names]
     conda.sort(key=lambda p: p.name)
+    return _conda_lock(conda, parse_freeze("\n".join(pip_lines)), spec_hash, **extra)
+
+
+def _conda_lock(conda: list[LockedPackage], pip: list[LockedPackage], spec_hash: str, **extra: Any) -> Lock:
+    """The lock of conda packages `conda` and the pip packages of `pip` that conda did not install."""
+    names = {normalize(p.name) for p in conda}
+    pip = [p for p in pip if normalize(p.name) not in names]
     return Lock("conda", tuple(conda + sorted(pip, key=lambda p: normalize(p.name))), spec_hash,
                 text=explicit_text(conda, pip), extra=dict(extra))
 
 
 def conda_lock(prefix: Path, python: Path | None, uv: str | None, spec_hash: str = "") -> Lock:
-    conda = conda_packages(prefix)
-    names = {normalize(p.name) for p in conda}
     pip: list[LockedPackage] = []
     if python is not None and python.exists():
         text = scan_freeze(prefix)
-        text = text if text is not None else freeze(python, uv)
-        pip = [p for p in parse_freeze(text) if normalize(p.name) not in names]
-    return Lock(
-        "conda",
-        tuple(conda + sorted(pip, key=lambda p: normalize(p.name))),
-        spec_hash,
-        text=explicit_text(conda, pip),
-    )
+        pip = parse_freeze(text if text is not None else freeze(python, uv))
+    return _conda_lock(conda_packages(prefix), pip, spec_hash)
 
 
 def docker_lock(client: Any, image: str, spec_hash: str = "") -> Lock:

@@ -21,7 +21,8 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-__all__ = ["StderrMarks", "is_driver_log", "marks_path", "parse_marks", "translate"]
+__all__ = ["StderrMarks", "is_driver_log", "mark_of", "marks_lines", "marks_name", "marks_path", "parse_marks",
+           "translate"]
 
 MARKS_SUFFIX = ".stderr"
 
@@ -32,25 +33,38 @@ def is_driver_log(name: str) -> bool:
     return name == "driver.log" or (name.startswith("70_driver_log") and name.endswith(".txt"))
 
 
+def marks_name(log_name: str) -> str:
+    """The name of the marks file of the log named `log_name` (beside it)."""
+    return f".{log_name}{MARKS_SUFFIX}"
+
+
 def marks_path(log: Path) -> Path:
-    return log.with_name(f".{log.name}{MARKS_SUFFIX}")
+    return log.with_name(marks_name(log.name))
+
+
+def mark_of(line: bytes) -> tuple[int, int] | None:
+    """One marks line's range (None: not a mark)."""
+    parts = line.split()
+    if len(parts) != 2:
+        return None
+    try:
+        start, end = int(parts[0]), int(parts[1])
+    except ValueError:
+        return None
+    return (start, end) if end > start >= 0 else None
+
+
+def marks_lines(ranges: Iterable[tuple[int, int]]) -> bytes:
+    """`ranges` as a marks file's lines (what the in-run sitecustomize writes)."""
+    return b"".join(b"%d %d\n" % r for r in ranges)
 
 
 def parse_marks(data: bytes) -> tuple[list[tuple[int, int]], int]:
     """The whole lines of `data` as (start, end) ranges, and how many bytes they took (a line
     still being written is left for the next read)."""
     cut = data.rfind(b"\n") + 1
-    ranges = []
-    for line in data[:cut].split(b"\n"):
-        parts = line.split()
-        if len(parts) == 2:
-            try:
-                start, end = int(parts[0]), int(parts[1])
-            except ValueError:
-                continue
-            if end > start >= 0:
-                ranges.append((start, end))
-    return ranges, cut
+    marks = (mark_of(line) for line in data[:cut].split(b"\n"))
+    return [m for m in marks if m is not None], cut
 
 
 def translate(ranges: Iterable[tuple[int, int]], segments: list[list[int]]) -> list[tuple[int, int]]:

@@ -31,13 +31,18 @@ def _formats(tab, number):
     ]
 
 
+def _logs_tab(window, run_name):
+    """The Logs tab of run `run_name`, shown as a user opens it."""
+    detail = window.show_run(run_name)
+    detail.show_tab("logs")
+    return detail.logs
+
+
 def test_a_traceback_is_highlighted_and_the_first_error_is_one_click_away(qtbot, window, engine, project):
     (project / "broken.py").write_text(BROKEN)
     run = engine.submit(JobSpec(experiment_name="logs", code_dir=project, script="broken.py"))
     assert engine.wait(run.name, timeout=60).status == "Failed"
-    detail = window.show_run(run.name)
-    detail.show_tab("logs")
-    tab = detail.logs
+    tab = _logs_tab(window, run.name)
     qtbot.waitUntil(lambda: "KeyError: 'label'" in tab.text(), timeout=10_000)
     qtbot.waitUntil(lambda: not tab.follow.isVisibleTo(tab), timeout=10_000)  # the run has ended
     assert tab.edit.line_numbers and tab.edit.gutter_width() > 0
@@ -74,9 +79,7 @@ def test_what_the_script_wrote_to_stderr_has_its_own_colour(qtbot, window, engin
     (project / "streams.py").write_text(STREAMS)
     run = engine.submit(JobSpec(experiment_name="logs", code_dir=project, script="streams.py"))
     assert engine.wait(run.name, timeout=60).status == "Completed"
-    detail = window.show_run(run.name)
-    detail.show_tab("logs")
-    tab = detail.logs
+    tab = _logs_tab(window, run.name)
     qtbot.waitUntil(lambda: "out done" in tab.text(), timeout=10_000)
     assert tab.stderr_legend.isVisibleTo(tab)
     violet = QColor(STDERR_COLOR)
@@ -104,9 +107,7 @@ def test_marks_that_arrive_after_their_lines_recolour_them(qtbot, window, engine
     """An SSH host's marks can be copied after the lines they mark: the lines shown get the colour."""
     (project / "late.py").write_text(LATE)
     run = engine.submit(JobSpec(experiment_name="logs", code_dir=project, script="late.py"))
-    detail = window.show_run(run.name)
-    detail.show_tab("logs")
-    tab = detail.logs
+    tab = _logs_tab(window, run.name)
     qtbot.waitUntil(lambda: "shown first" in tab.text(), timeout=30_000)
     number = tab.text().splitlines().index("shown first")
     assert _formats(tab, number)[1] == []

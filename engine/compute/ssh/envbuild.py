@@ -110,20 +110,21 @@ class RemoteEnvBuilder:
         return self._python_of(env), h, False
 
     @staticmethod
-    def _freeze_command(uv: str, interpreter: str, env: str) -> str:
-        """What the venv holds, written beside it once built (a cached start reads it with its
-        readiness check), and printed after a mark line (the build's own stream keeps it)."""
+    def _kept(lister: str, env: str) -> str:
+        """`lister`'s output (what the env holds) written beside the env once built (a cached
+        start reads it with its readiness check), and printed after a mark line (the build's own
+        stream keeps it)."""
         q = shlex.quote
-        return (f"{q(uv)} pip freeze --python {q(interpreter)} > {q(env + FREEZE)} && "
-                f"echo '{_FREEZE_MARK}' && cat {q(env + FREEZE)}")
+        return f"{lister} > {q(env + FREEZE)} && echo '{_FREEZE_MARK}' && cat {q(env + FREEZE)}"
+
+    def _freeze_command(self, uv: str, interpreter: str, env: str) -> str:
+        """A venv's lock: uv's freeze of it."""
+        return self._kept(f"{shlex.quote(uv)} pip freeze --python {shlex.quote(interpreter)}", env)
 
     def _explicit_command(self, env: str) -> str:
-        """A conda environment's lock, the conda `@EXPLICIT` list of what it holds (condahost.py
-        --explicit), kept and printed as a venv's freeze is."""
+        """A conda environment's lock: the conda `@EXPLICIT` list of what it holds (condahost.py --explicit)."""
         q = shlex.quote
-        script = f"{self.root}/bin/{HOST_SCRIPT_NAME}"
-        return (f"{q(self.python)} {q(script)} --explicit {q(env)} > {q(env + FREEZE)} && "
-                f"echo '{_FREEZE_MARK}' && cat {q(env + FREEZE)}")
+        return self._kept(f"{q(self.python)} {q(f'{self.root}/bin/{HOST_SCRIPT_NAME}')} --explicit {q(env)}", env)
 
     def lock(self, spec: EnvironmentSpec, log: BuildLog) -> Lock | None:
         """What `spec`'s environment on the host holds, once `ensure` made it ready: a venv's

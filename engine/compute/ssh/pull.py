@@ -15,7 +15,7 @@ from typing import Any
 
 from engine.compute.ssh.connection import IO_TIMEOUT
 from engine.runtime.files import RunFiles
-from engine.runtime.stderrmarks import is_driver_log, marks_path, parse_marks, translate
+from engine.runtime.stderrmarks import is_driver_log, mark_of, marks_lines, marks_name, marks_path, translate
 from engine.snapshots.blobs import write_atomic
 
 CHUNK = 8 << 20
@@ -179,8 +179,8 @@ class Puller:
         """The stderr marks of driver log `rel` (engine.runtime.stderrmarks), at the copy's offsets.
         Only marks of bytes already copied are taken; a mark taken twice (a supervisor that died
         between the two writes) merges with itself, so nothing here needs the pending protocol."""
-        head, _, name = rel.rpartition("/")
-        mrel = f"{head}/.{name}.stderr" if head else f".{name}.stderr"
+        head, slash, name = rel.rpartition("/")
+        mrel = head + slash + marks_name(name)
         start = self.offsets.get(mrel, 0)
         try:
             with self.sftp.open(f"{self.remote}/{mrel}", "rb") as f:
@@ -192,16 +192,16 @@ class Puller:
         taken: list[tuple[int, int]] = []
         used = 0
         for line in data[:data.rfind(b"\n") + 1].split(b"\n")[:-1]:  # whole lines only
-            got, _ = parse_marks(line + b"\n")
-            if got and got[0][1] > copied:
+            mark = mark_of(line)
+            if mark is not None and mark[1] > copied:
                 break  # its bytes are not here yet: next pull
-            taken += got
+            taken += [mark] if mark is not None else []
             used += len(line) + 1
         if not taken:
             return
         moved = translate(taken, self.segments.get(rel, []))
         with open(marks_path(local), "ab") as out:
-            out.write(b"".join(b"%d %d\n" % r for r in moved))
+            out.write(marks_lines(moved))
         self.offsets[mrel] = start + used
         self._save(None)
 
