@@ -23,7 +23,7 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.entities import EnvironmentSpec
 from engine.environments.build import cache as _cache
@@ -32,6 +32,9 @@ from engine.environments.lock import LOCK_FILE, conda_lock, docker_lock, python_
 from engine.errors import EnvBuildFailed, InvalidSpec
 from engine.runtime import default_python
 from engine.tracking.inject.trainyard_run.envvars import ENV_CONDA_EXE
+
+if TYPE_CHECKING:
+    from engine.environments.build.hashes import HashPrefetch
 
 __all__ = ["BuildEvent", "BuildLog", "BuiltEnvironment", "ensure_built", "prune", "spec_hash"]
 
@@ -142,9 +145,10 @@ def _marker_spec(marker: dict[str, Any]) -> EnvironmentSpec | None:
 
 
 def _write_python_lock(kind: str, folder: Path, python: Path | None, h: str,
-                       spec: EnvironmentSpec | None = None) -> None:
+                       spec: EnvironmentSpec | None = None, prefetch: HashPrefetch | None = None) -> None:
     """Record what the build in ``folder`` (a venv or conda env at ``folder/env``) resolved to; a
-    venv's pins get the sha256 of their artifacts on the spec's indexes (engine.environments.build.hashes)."""
+    venv's pins get the sha256 of their artifacts on the spec's indexes (engine.environments.build.hashes:
+    what ``prefetch`` compiled beside the install, the rest looked up now)."""
     from engine.environments.build.venv import source_dir, uv_bin
 
     try:
@@ -161,12 +165,27 @@ def _write_python_lock(kind: str, folder: Path, python: Path | None, h: str,
             pins = [(p.name, p.version) for p in lock.packages if p.version and not p.source]
             root = folder.parent
             hashes = artifact_hashes(pins, index_options(spec.pip_requirements or ()), root,
-                                     folder / "hashes", cwd=source_dir(spec.pip_source, root), cached_first=True)
+                                     folder / "hashes", cwd=source_dir(spec.pip_source, root), cached_first=True,
+                                     known=prefetch.result() if prefetch is not None else None)
             shutil.rmtree(folder / "hashes", ignore_errors=True)
             lock = with_hashes(lock, hashes)
     else:
         return
     write_lock(folder / LOCK_FILE, lock)
+
+
+def _prefetch_hashes(spec: EnvironmentSpec, build_dir: Path, cache_root: Path) -> HashPrefetch | None:
+    """The hash lookup of a venv's pins, started beside its install (None: nothing to look up)."""
+    if spec.kind != "venv" or not spec.pip_requirements:
+        return None
+    from engine.environments.build.hashes import HashPrefetch
+    from engine.environments.build.venv import source_dir
+
+    try:
+        return HashPrefetch(spec.pip_requirements, cache_root, build_dir / "hashes",
+                            source_dir(spec.pip_source, cache_root))
+    except EnvBuildFailed:  # no uv: the build says so
+        return None
 
 
 def _build(spec: EnvironmentSpec, entry: _cache.CacheEntry, log: BuildLog) -> BuiltEnvironment:
@@ -179,8 +198,10 @@ def _build(spec: EnvironmentSpec, entry: _cache.CacheEntry, log: BuildLog) -> Bu
     in_place = kind == "conda" and bool(os.environ.get(ENV_CONDA_EXE, "").strip())
     build_dir = entry.dir if in_place else entry.tmp_dir()
     log.step(f"Building {kind} environment '{spec.reference}' ({entry.spec_hash[:12]})")
+    prefetch: HashPrefetch | None = None
     try:
         build_dir.mkdir(parents=True)
+        prefetch = _prefetch_hashes(spec, build_dir, entry.root)
         python: Path | None
         if kind == "venv":
             python = venv_mod.build_venv(spec, build_dir, entry.root, log)
@@ -190,7 +211,7 @@ def _build(spec: EnvironmentSpec, entry: _cache.CacheEntry, log: BuildLog) -> Bu
             raise EnvBuildFailed(f"unknown environment kind {kind!r}")
         interpreter = str(entry.dir / python.relative_to(build_dir)) if python is not None else None
         log.line("recording the environment's lock (the exact packages installed)")
-        _write_python_lock(kind, build_dir, python, entry.spec_hash, spec)
+        _write_python_lock(kind, build_dir, python, entry.spec_hash, spec, prefetch)
         marker = {"kind": kind, "interpreter": interpreter, "image": None, "prefix": str(entry.prefix),
                   "spec": spec.to_dict(), "spec_hash": entry.spec_hash}
         _cache.write_marker(build_dir, marker)
@@ -203,6 +224,8 @@ def _build(spec: EnvironmentSpec, entry: _cache.CacheEntry, log: BuildLog) -> Bu
                     raise
                 shutil.rmtree(build_dir, ignore_errors=True)
     except BaseException as exc:
+        if prefetch is not None:
+            prefetch.cancel()
         shutil.rmtree(build_dir, ignore_errors=True)
         if isinstance(exc, Exception):
             log.line(f"ERROR: build failed: {getattr(exc, 'message', None) or exc}")
