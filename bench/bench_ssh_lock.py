@@ -2,9 +2,13 @@
 < 20 ms on a cached start), against a throwaway sshd on 127.0.0.1 (tests/engine/runs/sshd.py).
 
 Measured in the same run, medians of --repeat:
-- a warm build on the host (uv's cache there warm), its freeze included: the peer;
-- of which the freeze (`uv pip freeze` on the host, written beside the venv; timed there: it runs
-  inside the build's command, and its lines come back on the build's own stream);
+- a warm build on the host (uv's cache there warm), its lock included: the peer;
+- of which the lock: `uv pip freeze` on the host, then the pins' sha256 looked up there
+  (pinhashes.py: `uv pip compile --generate-hashes --no-deps --offline`), written beside the venv;
+  timed there: it runs inside the build's command, and its lines come back on the build's own
+  stream;
+- the same build with the freeze alone (no sha256s: no compile beside the install, no lookup
+  after it), built in turn with the other: the difference is what the hashes add;
 - a cached start: `RemoteEnvBuilder.ensure` finding the venv ready (the peer of the next row);
 - what the lock adds to that start: the kept freeze comes back in the same command as the
   readiness check; `RemoteEnvBuilder.lock` then reads it from memory.
@@ -15,12 +19,14 @@ Measured in the same run, medians of --repeat:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shlex
 import shutil
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,6 +43,22 @@ from engine.environments.build import BuildLog, spec_hash
 
 def ms(xs: list[float]) -> float:
     return statistics.median(xs) * 1000
+
+
+@contextlib.contextmanager
+def freeze_only() -> Iterator[None]:
+    """Builds whose lock is uv's freeze alone, as before pins had hashes on SSH hosts."""
+    saved = RemoteEnvBuilder.__dict__["_prefetch_command"], RemoteEnvBuilder._freeze_command
+
+    def plain(self: RemoteEnvBuilder, uv: str, interpreter: str, env: str) -> str:
+        return self._kept(f"{shlex.quote(uv)} pip freeze --python {shlex.quote(interpreter)}", env)
+
+    RemoteEnvBuilder._prefetch_command = staticmethod(lambda *a: "")  # type: ignore[assignment]
+    RemoteEnvBuilder._freeze_command = plain  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        RemoteEnvBuilder._prefetch_command, RemoteEnvBuilder._freeze_command = saved  # type: ignore[method-assign]
 
 
 def main() -> None:
@@ -61,15 +83,23 @@ def main() -> None:
         log = BuildLog(None)
         builder.ensure(spec, log)  # uv sent, uv's cache on the host warm
         uv = builder.ensure_uv(log)
-        builds, freezes, hits, reads = [], [], [], []
+        builds, plain_builds, freezes, hits, reads = [], [], [], [], []
         for _ in range(args.repeat):
+            builder.run(f"rm -rf {shlex.quote(env)} {shlex.quote(env + FREEZE)}")
+            with freeze_only():
+                t0 = time.perf_counter()
+                builder.ensure(spec, log)
+                plain_builds.append(time.perf_counter() - t0)
             builder.run(f"rm -rf {shlex.quote(env)} {shlex.quote(env + FREEZE)}")
             t0 = time.perf_counter()
             builder.ensure(spec, log)
             builds.append(time.perf_counter() - t0)
-            # The freeze runs inside the build's command: timed on the host, without a round trip.
-            timer = (f"import subprocess, time; t = time.perf_counter(); subprocess.run([{uv!r}, 'pip', 'freeze', "
-                     f"'--python', {env + '/bin/python'!r}], stdout=subprocess.DEVNULL); print(time.perf_counter() - t)")
+            # The lock's command runs inside the build's (uv's cache exported): timed on the host,
+            # without a round trip.
+            command = (f"export UV_CACHE_DIR={shlex.quote(str(cache) + '/uv-cache')}; "
+                       + builder._freeze_command(uv, env + "/bin/python", env))
+            timer = (f"import subprocess, time; t = time.perf_counter(); subprocess.run(['sh', '-c', {command!r}], "
+                     "stdout=subprocess.DEVNULL); print(time.perf_counter() - t)")
             freezes.append(float(builder.run(f"{shlex.quote(python)} -c {shlex.quote(timer)}")[0]))
             t0 = time.perf_counter()
             builder.ensure(spec, log)
@@ -77,16 +107,18 @@ def main() -> None:
             t0 = time.perf_counter()
             lock = builder.lock(spec, log)
             reads.append(time.perf_counter() - t0)
-            assert lock is not None and "six" in lock.by_name(), lock
+            assert lock is not None and lock.by_name()["six"].hashes, lock
         client.close()
     finally:
         sshd.stop()
         shutil.rmtree(tmp, ignore_errors=True)
-    b, f, h, r = ms(builds), ms(freezes), ms(hits), ms(reads)
+    b, f, h, r, pb = ms(builds), ms(freezes), ms(hits), ms(reads), ms(plain_builds)
     print(f"SSH host (sshd on 127.0.0.1), venv of {args.packages}, uv's cache there warm; median of {args.repeat}\n")
     print("| what | ms |\n|---|---|")
-    print(f"| warm venv build on the host, its freeze included (the peer) | {b:.1f} |")
-    print(f"| of which the freeze: `uv pip freeze` there (timed on the host), kept beside the venv | {f:.1f} ({f / b:.1%} of the build; target < 5 %) |")
+    print(f"| warm venv build on the host, its lock included (the peer) | {b:.1f} |")
+    print(f"| of which the lock: `uv pip freeze` + the pins' sha256 there (timed on the host), kept beside the venv | {f:.1f} ({f / b:.1%} of the build; target < 5 %) |")
+    print(f"| the same build, its lock the freeze alone (no sha256s) | {pb:.1f} |")
+    print(f"| what the sha256s add to the build (compiled beside the install, the rest after it) | {b - pb:.1f} ({(b - pb) / b:.1%}) |")
     print(f"| cached start: `ensure` finds the venv ready (the peer) | {h:.1f} |")
     print(f"| what the lock adds to a cached start: the kept freeze comes back with the readiness check | {r:.1f} (target < 20 ms) |")
 

@@ -7,6 +7,10 @@ builder, the static `uv` binary of the uv wheel installed with it, sent once to
 runs needing it build it once), and marked ready last; a failed build removes the folder. uv's
 output streams into the run's 20_image_build_log.txt line by line, and a failed build raises
 EnvBuildFailed with uv's own last lines (no network, disk full, no such package).
+
+A venv's lock is uv's freeze there, with the sha256 of each pin's artifacts looked up there too
+(engine.environments.build.pinhashes, sent as a script and run with the host's python3: the host's
+indexes and wheel folders are the ones its build used).
 """
 
 from __future__ import annotations
@@ -23,13 +27,16 @@ from typing import Any
 from engine.compute.ssh.condabuild import HOST_SCRIPT, HOST_SCRIPT_NAME, conda_build_command
 from engine.compute.ssh.connection import IO_TIMEOUT, SshTarget, absolute_on_host
 from engine.entities import EnvironmentSpec
-from engine.environments.build import BuildLog, spec_hash
+from engine.environments.build import BuildLog, pinhashes, spec_hash
 from engine.environments.build.venv import uv_bin
-from engine.environments.lock import Lock, explicit_lock, freeze_lock
+from engine.environments.lock import Lock, explicit_lock, freeze_lock, with_hashes
 from engine.errors import EnvBuildFailed
 
+PIN_SCRIPT = Path(pinhashes.__file__)
+PIN_SCRIPT_NAME = "pinhashes-" + hashlib.sha256(PIN_SCRIPT.read_bytes()).hexdigest()[:12] + ".py"
 READY = ".trainyard-ready"
 FREEZE = ".freeze.txt"  # beside the env folder: `<hash>.freeze.txt`
+PREFETCH = ".prefetch.txt"  # beside it: the hashes compiled while the build installed
 _FREEZE_MARK = "--- trainyard freeze ---"
 BUILD_TIMEOUT = 3600.0  # no output for this long: the build is taken as hung
 TAIL = 25
@@ -86,9 +93,11 @@ class RemoteEnvBuilder:
             uv = self.ensure_uv(log)
             requirements = "\n".join(spec.pip_requirements or ()) + "\n"
             self.put(f"{env}.requirements.txt", requirements.encode())
+            self.put_once(self._pin_script, PIN_SCRIPT.read_bytes())
             build = (
                 f"{q(uv)} venv --python {q(self.python)} {q(env)} && "
-                f"{q(uv)} pip install --python {q(interpreter)} -r {q(env + '.requirements.txt')} && "
+                f"{self._prefetch_command(uv, interpreter, env, spec)}"
+                f"{q(uv)} pip install --python {q(interpreter)} -r {q(env + '.requirements.txt')} && wait && "
                 f"{self._freeze_command(uv, interpreter, env)}"
             )
             tool = "uv"
@@ -117,9 +126,34 @@ class RemoteEnvBuilder:
         q = shlex.quote
         return f"{lister} > {q(env + FREEZE)} && echo '{_FREEZE_MARK}' && cat {q(env + FREEZE)}"
 
+    @property
+    def _pin_script(self) -> str:
+        return f"{self.root}/bin/{PIN_SCRIPT_NAME}"
+
+    @staticmethod
+    def _prefetch_command(uv: str, interpreter: str, env: str, spec: EnvironmentSpec) -> str:
+        """The pins' hashes compiled in the background while uv installs them (as a build here does,
+        engine.environments.build.hashes.HashPrefetch), at low priority, for the lock to take;
+        '' where they are left to the lookup after the install."""
+        if not pinhashes.compiles_beside_install(list(spec.pip_requirements or ())):
+            return ""
+        q = shlex.quote
+        compile_ = (f"{q(uv)} pip compile --python {q(interpreter)} --generate-hashes --offline --no-header "
+                    f"--no-annotate -o {q(env + PREFETCH)} {q(env + '.requirements.txt')}")
+        nice = f"if command -v nice >/dev/null 2>&1; then nice -n 19 {compile_}; else {compile_}; fi"
+        # `{ X & }`: X alone goes to the background (a bare `A && X & B` would background A too).
+        return f"rm -f {q(env + PREFETCH)} && {{ {{ {nice}; }} >/dev/null 2>&1 & }} && "
+
     def _freeze_command(self, uv: str, interpreter: str, env: str) -> str:
-        """A venv's lock: uv's freeze of it."""
-        return self._kept(f"{shlex.quote(uv)} pip freeze --python {shlex.quote(interpreter)}", env)
+        """A venv's lock: uv's freeze of it, then its pins' hashes (pinhashes.py there; the freeze
+        alone where that script cannot run)."""
+        q = shlex.quote
+        plain = f"{env}/.trainyard-freeze.txt"
+        hashed = (f"{q(self.python)} -S {q(self._pin_script)} --uv {q(uv)} --python {q(interpreter)} "
+                  f"--requirements {q(env + '.requirements.txt')} --known {q(env + PREFETCH)} {q(plain)} 2>/dev/null")
+        return self._kept(
+            f"{{ {q(uv)} pip freeze --python {q(interpreter)} > {q(plain)} && {{ {hashed} || cat {q(plain)}; }}; }}", env
+        )
 
     def _explicit_command(self, env: str) -> str:
         """A conda environment's lock: the conda `@EXPLICIT` list of what it holds (condahost.py --explicit)."""
@@ -137,6 +171,7 @@ class RemoteEnvBuilder:
                 self.put_once(f"{self.root}/bin/{HOST_SCRIPT_NAME}", HOST_SCRIPT.read_bytes())
                 command = self._explicit_command(env)
             else:
+                self.put_once(self._pin_script, PIN_SCRIPT.read_bytes())
                 command = self._freeze_command(self.ensure_uv(log), f"{env}/bin/python", env)
             out, _err, code = self.run(command)
             _head, mark, text = out.partition(_FREEZE_MARK + "\n")
@@ -145,7 +180,8 @@ class RemoteEnvBuilder:
             self._kept_freezes[env] = text
         if spec.kind == "conda":
             return explicit_lock(text, h, host=self.where)
-        return freeze_lock("venv", text, h, host=self.where)
+        freeze, _mark, hashed = text.partition(pinhashes.HASHES_MARK + "\n")
+        return with_hashes(freeze_lock("venv", freeze, h, host=self.where), pinhashes.parse_hashed(hashed))
 
     def _python_of(self, env: str) -> str:
         """The environment's python; a conda environment without one runs the host's python3."""
@@ -184,7 +220,7 @@ class RemoteEnvBuilder:
         keep_args = " ".join(q(h) for h in sorted(keep))
         script = (
             f'cd {q(envs)} 2>/dev/null || exit 0; for d in */; do h=${{d%/}}; [ -d "$h" ] || continue; case " {keep_args} " in '
-            f'*" $h "*) continue;; esac; rm -rf -- "$h" "$h.requirements.txt" "$h.freeze.txt" "$h.lock" "$h.conda-request.json" && echo "$h"; done'
+            f'*" $h "*) continue;; esac; rm -rf -- "$h" "$h.requirements.txt" "$h.freeze.txt" "$h.prefetch.txt" "$h.lock" "$h.conda-request.json" && echo "$h"; done'
         )
         if not keep:
             script += f"; rm -rf -- {q(self.root + '/uv-cache')} {q(self.root + '/conda-pkgs')}"

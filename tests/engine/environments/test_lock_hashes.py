@@ -6,29 +6,17 @@ index whose wheel is replaced; PyPI's cannot be) is refused before the re-run an
 from __future__ import annotations
 
 import hashlib
-import json
-import urllib.request
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from wheels import make_wheel
+from wheels import make_wheel, pypi_sha256s
 
 from engine.entities import EnvironmentSpec
 from engine.environments.build import BuildLog, ensure_built, prune
 from engine.environments.lock import locked_spec, read_lock
 from engine.environments.rebuild import plan_rebuild
 from engine.errors import EnvBuildFailed, InvalidState
-
-
-def pypi_sha256s(name: str, version: str) -> set[str]:
-    """What PyPI publishes for each file of ``name`` ``version`` (its JSON simple API, not uv)."""
-    req = urllib.request.Request(f"https://pypi.org/simple/{name}/",
-                                 headers={"Accept": "application/vnd.pypi.simple.v1+json"})
-    with urllib.request.urlopen(req, timeout=60) as resp:
-        files = json.loads(resp.read())["files"]
-    return {f["hashes"]["sha256"] for f in files
-            if f["filename"] == f"{name}-{version}.tar.gz" or f["filename"].startswith(f"{name}-{version}-")}
 
 
 def test_a_pypi_venv_lock_has_the_published_hashes_and_reruns_with_require_hashes(tmp_path: Path) -> None:

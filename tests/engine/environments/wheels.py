@@ -1,10 +1,13 @@
 """Tiny real wheels, written by hand for the tests: a local package index (a folder used with
-``--find-links``) that gains a newer version of a package between two builds."""
+``--find-links``) that gains a newer version of a package between two builds. And what PyPI
+publishes for a real package's files, to check a lock's hashes against."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import json
+import urllib.request
 import zipfile
 from pathlib import Path
 
@@ -31,3 +34,13 @@ def make_wheel(folder: Path, name: str, version: str, body: str = "") -> Path:
             zf.writestr(path, data)
         zf.writestr(f"{info}/RECORD", record)
     return out
+
+
+def pypi_sha256s(name: str, version: str) -> set[str]:
+    """What PyPI publishes for each file of ``name`` ``version`` (its JSON simple API, not uv)."""
+    req = urllib.request.Request(f"https://pypi.org/simple/{name}/",
+                                 headers={"Accept": "application/vnd.pypi.simple.v1+json"})
+    with urllib.request.urlopen(req, timeout=60) as resp:
+        files = json.loads(resp.read())["files"]
+    return {f["hashes"]["sha256"] for f in files
+            if f["filename"] == f"{name}-{version}.tar.gz" or f["filename"].startswith(f"{name}-{version}-")}

@@ -4,7 +4,9 @@ cached by the spec's hash, and uv's output is the run's build log."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -20,7 +22,7 @@ from engine.runs.files import RunFiles
 _WHEELS = str(Path(__file__).resolve().parents[1] / "environments")
 if _WHEELS not in sys.path:
     sys.path.insert(0, _WHEELS)
-from wheels import make_wheel
+from wheels import make_wheel, pypi_sha256s
 
 # The SSH fixtures (a throwaway sshd, a target registered on it), shared with test_ssh_compute.
 sshd = test_ssh_compute.sshd
@@ -43,6 +45,8 @@ def test_a_pip_environment_is_built_on_the_host_once_and_used(eng: Engine, proje
     assert first.properties["environment_hash"] == h
     assert first.properties["environment_cached"] is False
     assert f"six 1.16.0 from {cache}/envs/{h}/bin/python" in files.driver_log.read_text()
+    lock = eng.run_lock(first.name)  # what the host installed, with PyPI's sha256s looked up there
+    assert lock is not None and set(lock.by_name()["six"].hashes) == pypi_sha256s("six", "1.16.0")
     build = files.build_log.read_text()
     assert "sending uv" in build and "six==1.16.0" in build  # uv's own lines, streamed here
     assert (cache / "envs" / h / ".trainyard-ready").is_file()
@@ -56,6 +60,16 @@ def test_a_pip_environment_is_built_on_the_host_once_and_used(eng: Engine, proje
     assert f"Using cached environment {h}" in files.build_log.read_text()
     assert "sending uv" not in files.build_log.read_text()
     assert f"six 1.16.0 from {cache}/envs/{h}/bin/python" in files.driver_log.read_text()
+
+    # The venv gone, uv's cache there kept: a warm build, whose hashes were compiled beside the
+    # install, the lock took them from there.
+    shutil.rmtree(cache / "envs" / h)
+    third = eng.wait(eng.submit(JobSpec(experiment_name="exp", code_dir=code, script="show.py", compute="far",
+                                        environment_spec=env)).name, timeout=300)
+    assert third.status == "Completed" and third.properties["environment_cached"] is False, third.error
+    assert "six==1.16.0" in (cache / "envs" / f"{h}.prefetch.txt").read_text()
+    relock = eng.run_lock(third.name)
+    assert relock is not None and relock.id == lock.id
 
     # `trainyard environment prune --compute far` cleans the host's cache.
     out = cli("environment", "prune", "--compute", "far", "-o", "json")
@@ -88,12 +102,13 @@ def test_a_host_that_cannot_reach_its_index_fails_with_uvs_words(eng: Engine, pr
 def test_a_host_built_venv_is_locked_and_a_rerun_rebuilds_the_lock_there(  # type: ignore[no-untyped-def]
     eng: Engine, project, target, cli, tmp_path: Path
 ) -> None:
-    """The host's build records what it installed (its freeze there); after the index gains a newer
-    version a fresh build on the host gets it and `job diff` names it; a re-run on the host from the
-    first run's lock installs the first version again."""
+    """The host's build records what it installed (its freeze there, each pin with the sha256 of its
+    artifact, looked up there); after the index gains a newer version a fresh build on the host
+    gets it and `job diff` names it; a re-run on the host from the first run's lock installs the
+    first version again, with the same sha256."""
     target()
     index = tmp_path / "index"
-    make_wheel(index, "tinypkg", "1.0")
+    wheel = make_wheel(index, "tinypkg", "1.0")
     env = EnvironmentSpec(name="tiny", pip_requirements=("--no-index", f"--find-links {index}", "tinypkg"))
     code = project({"show.py": "import tinypkg\nprint('tinypkg', tinypkg.__version__, flush=True)\n"})
 
@@ -110,9 +125,11 @@ def test_a_host_built_venv_is_locked_and_a_rerun_rebuilds_the_lock_there(  # typ
     first = submit()
     lock = eng.run_lock(first.name)
     assert lock is not None and lock.kind == "venv" and lock.by_name()["tinypkg"].version == "1.0"
+    assert lock.by_name()["tinypkg"].hashes == (hashlib.sha256(wheel.read_bytes()).hexdigest(),)
     assert first.properties["environment_lock"] == lock.id
     shown = json.loads(cli("job", "show", "-n", first.name, "-o", "json").stdout)
     assert shown["environment_lock"]["id"] == lock.id
+    assert f"--hash=sha256:{lock.by_name()['tinypkg'].hashes[0]}" in shown["environment_lock"]["text"]
     assert "trainyard freeze" not in RunFiles(Path(first.run_dir)).build_log.read_text()  # kept apart
     cached = submit()  # the lock comes back with the cached start's readiness check
     assert cached.properties["environment_cached"] is True
@@ -130,3 +147,4 @@ def test_a_host_built_venv_is_locked_and_a_rerun_rebuilds_the_lock_there(  # typ
     assert again.properties["rerun_from_lock"] == lock.id
     relock = eng.run_lock(again.name)
     assert relock is not None and relock.by_name()["tinypkg"].version == "1.0"
+    assert relock.id == lock.id  # the same artifact, by its sha256
