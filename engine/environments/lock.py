@@ -26,6 +26,7 @@ import hashlib
 import json
 import os
 import re
+import shlex
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -35,7 +36,35 @@ from typing import Any
 from engine.entities import EnvironmentSpec
 
 LOCK_FILE = "environment.lock.json"
-_FREEZE_IN_IMAGE = "python -m pip freeze --all 2>/dev/null || python3 -m pip freeze --all 2>/dev/null || true"
+# What an image holds, read in a throwaway container: the freeze lines of the `*.dist-info` (and
+# Debian's `*.egg-info`) folders on its python's sys.path (as scan_freeze reads a prefix here). Not `pip freeze`: pip's own
+# start took 0.24 s of the 0.46 s that freezing in a container cost (the container is the rest).
+_SCAN_SYS_PATH = (
+    "import sys, os, json\n"
+    "seen = set()\n"
+    "for p in sys.path:\n"
+    "    try:\n"
+    "        names = sorted(os.listdir(p or '.'))\n"
+    "    except OSError:\n"
+    "        continue\n"
+    "    for n in names:\n"
+    "        stem = n[:-10] if n.endswith('.dist-info') else n[:-9] if n.endswith('.egg-info') else ''\n"
+    "        name, _, version = stem.partition('-')\n"
+    "        version = version.split('-')[0]\n"
+    "        key = name.lower().replace('_', '-').replace('.', '-')\n"
+    "        if not version or key in seen:\n"
+    "            continue\n"
+    "        seen.add(key)\n"
+    "        try:\n"
+    "            url = json.load(open(os.path.join(p, n, 'direct_url.json'))).get('url') or ''\n"
+    "        except Exception:\n"
+    "            url = ''\n"
+    "        print(name + ' @ ' + url if url else name + '==' + version)\n"
+)
+FREEZE_IN_IMAGE = (
+    f"python -c {shlex.quote(_SCAN_SYS_PATH)} 2>/dev/null || python3 -c {shlex.quote(_SCAN_SYS_PATH)} 2>/dev/null "
+    "|| true"
+)
 _FREEZE_LINE = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)==(?P<version>\S+)$")
 
 
@@ -379,20 +408,26 @@ def docker_lock(client: Any, image: str, spec_hash: str = "") -> Lock:
     text = ""
     try:
         out = client.containers.run(
-            image, [_FREEZE_IN_IMAGE], entrypoint=["sh", "-c"], remove=True, network_mode="none"
+            image, [FREEZE_IN_IMAGE], entrypoint=["sh", "-c"], remove=True, network_mode="none"
         )
         text = out.decode("utf-8", "replace") if isinstance(out, bytes) else str(out)
     except Exception:  # noqa: BLE001 - an image without a shell: the id alone is still the lock
         text = ""
-    digests = list(img.attrs.get("RepoDigests") or [])
-    pkgs = tuple(sorted(parse_freeze(text), key=lambda p: normalize(p.name)))
+    return image_lock(image, img.id, list(img.attrs.get("RepoDigests") or []), text, spec_hash)
+
+
+def image_lock(image: str, image_id: str, repo_digests: list[str], freeze_text: str, spec_hash: str = "",
+               **extra: Any) -> Lock:
+    """The lock of a Docker image: its id and what ``pip freeze`` inside it printed (this machine's
+    daemon, or an SSH host's: engine.compute.ssh.container)."""
+    pkgs = tuple(sorted(parse_freeze(freeze_text), key=lambda p: normalize(p.name)))
     return Lock(
         "docker",
         pkgs,
         spec_hash,
-        image_id=img.id,
-        text=f"# image {image} {img.id}\n{text}",
-        extra={"repo_digests": digests},
+        image_id=image_id,
+        text=f"# image {image} {image_id}\n{freeze_text}",
+        extra={"repo_digests": repo_digests, **extra},
     )
 
 

@@ -173,6 +173,12 @@ def test_a_pip_environment_is_built_as_an_image_by_the_hosts_daemon_once(
         assert "six 1.16.0 from /opt/trainyard/venv/bin/python" in files.driver_log.read_text()
         image = docker_client.images.get(tag)  # built by the host's daemon, labelled with the spec hash
         assert image.labels["trainyard.env.hash"] == first.properties["environment_hash"]
+        lock = eng.run_lock(first.name)  # taken on the host: the image's id and the pip packages inside
+        assert lock is not None and lock.kind == "docker" and lock.image_id == image.id
+        assert lock.by_name()["six"].version == "1.16.0" and "127.0.0.1" in lock.extra["host"]
+        kept = tmp_path / "host-cache" / "envs" / f"{first.properties['environment_hash']}.image-lock.txt"
+        assert kept.read_text().startswith(image.id + " ")  # kept there for cached starts
+        assert first.properties["environment_lock"] == lock.id
 
         second = eng.wait(
             eng.submit(
@@ -191,6 +197,15 @@ def test_a_pip_environment_is_built_as_an_image_by_the_hosts_daemon_once(
         assert second.properties["environment_cached"] is True
         assert f"image {tag} is already on" in files.build_log.read_text()
         assert "six 1.16.0" in files.driver_log.read_text()
+        assert second.properties["environment_lock"] == lock.id  # the lock kept on the host, read back
+
+        # A re-run from the lock runs in that very image (by its id), on the host.
+        again = eng.wait(eng.rerun(first.name).name, timeout=300)
+        assert again.status == "Completed", again.error
+        assert again.properties["rerun_from_lock"] == lock.id
+        assert "six 1.16.0" in RunFiles(Path(again.run_dir)).driver_log.read_text()
+        relock = eng.run_lock(again.name)
+        assert relock is not None and relock.image_id == image.id
 
         # `trainyard environment prune --compute box` removes it from the host's daemon too.
         out = subprocess.run([sys.executable, "-m", "engine.cli.main", "environment", "prune", "--compute", "box",
@@ -199,6 +214,11 @@ def test_a_pip_environment_is_built_as_an_image_by_the_hosts_daemon_once(
         assert tag in json.loads(out.stdout)["images"]
         with pytest.raises(docker_errors.ImageNotFound):
             docker_client.images.get(tag)
+
+        # Gone from the host's daemon, the locked image cannot be had again: the re-run says so.
+        gone = eng.wait(eng.rerun(first.name).name, timeout=300)
+        assert gone.status == "Failed"
+        assert f"image {image.id} is not on" in (gone.error or "") and "could not be pulled" in (gone.error or "")
     finally:
         with contextlib.suppress(Exception):
             docker_client.images.remove(tag, force=True)

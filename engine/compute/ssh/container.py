@@ -8,6 +8,10 @@ connection; nothing here talks to that daemon directly.
   to ``CACHE/contexts/<hash>/`` and built there with ``docker build --network host``; the
   build's output streams into the run's 20_image_build_log.txt. A base image the host lacks is
   pulled there.
+- The image's lock (its id, its repo digests and ``pip freeze`` inside it, as a local Docker
+  environment's) is taken on the host right after the build and kept there beside the envs
+  (``CACHE/envs/<spec hash>.image-lock.txt``); a cached start reads it back in the same command
+  that finds the image, and takes it again when the tag now names another image.
 - The container gets the run's remote folder mounted at the same path (code in REMOTE/wd, inputs
   in REMOTE/inputs, records in REMOTE/tracking, the in-run client in REMOTE/inject), the run's
   environment variables, the target's network, and the run's GPUs as a ``--gpus`` device request.
@@ -18,6 +22,7 @@ connection; nothing here talks to that daemon directly.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import shlex
 import tempfile
@@ -27,10 +32,14 @@ from typing import TYPE_CHECKING
 
 from engine.entities import EnvironmentSpec
 from engine.environments.build import BuildLog
+from engine.environments.lock import FREEZE_IN_IMAGE, Lock, image_lock
 from engine.errors import EnvBuildFailed, InvalidSpec, LaunchFailed
 
 if TYPE_CHECKING:
     from engine.compute.ssh.envbuild import RemoteEnvBuilder
+
+IMAGE_LOCK = ".image-lock.txt"  # beside the host's envs: `<spec hash>.image-lock.txt`
+_LOCK_MARK = "--- trainyard image lock ---"
 
 # Debian-style images have only python3: let `python x.py` in a command work there too.
 PYTHON_SHIM = 'command -v python >/dev/null 2>&1 || python() { python3 "$@"; }; '
@@ -114,6 +123,7 @@ class HostImages:
     def __init__(self, builder: RemoteEnvBuilder) -> None:
         self.b = builder
         self.where = builder.where
+        self._found: tuple[str, str] | None = None  # (image id, kept lock text) read by a cached start
 
     def check(self) -> None:
         """LaunchFailed, with docker's own words, when the host's docker does not answer."""
@@ -131,7 +141,7 @@ class HostImages:
         from engine.environments.build import docker as dk  # PyYAML and the Dockerfile rules
 
         tag, h = dk.image_tag(spec), dk.spec_hash(spec)
-        if self._has(tag):
+        if self._has_with_lock(tag, h):
             log.line(f"image {tag} is already on {self.where}: no build")
             log.done(f"environment {spec.reference} ready: image {tag} (cached on {self.where})")
             return tag, h, True
@@ -159,6 +169,33 @@ class HostImages:
                     self._build(Path(tmp), "Dockerfile", tag, h, log)
         log.done(f"environment {spec.reference} ready: image {tag} on {self.where}")
         return tag, h, False
+
+    def lock(self, spec: EnvironmentSpec, tag: str) -> Lock | None:
+        """What the image `tag` of `spec` holds: its id and the pip packages inside it, kept on the
+        host after its build (taken there now when missing or made for another image)."""
+        from engine.environments.build import docker as dk
+
+        h = dk.spec_hash(spec)
+        kept = f"{self.b.root}/envs/{h}{IMAGE_LOCK}"
+        image_id, text = self._found or ("", "")
+        header, _nl, freeze = text.partition("\n")
+        if not image_id or not header.startswith(image_id + " "):
+            q = shlex.quote
+            inside = (f"docker run --rm --network none --entrypoint sh {q(tag)} -c {q(FREEZE_IN_IMAGE)} "
+                      "2>/dev/null")
+            take = (f"mkdir -p {q(self.b.root + '/envs')} && {{ docker image inspect --format "
+                    f"'{{{{.Id}}}} {{{{json .RepoDigests}}}}' {q(tag)} && {inside}; }} > {q(kept)}.tmp && "
+                    f"mv -f {q(kept)}.tmp {q(kept)} && cat {q(kept)}")
+            out, _err, code = self.b.run(take, timeout=600)
+            if code != 0:
+                return None
+            header, _nl, freeze = out.partition("\n")
+        image_id, _sp, digests = header.partition(" ")
+        try:
+            repo_digests = [str(d) for d in json.loads(digests or "[]") or []]
+        except ValueError:
+            repo_digests = []
+        return image_lock(tag, image_id, repo_digests, freeze, h, host=self.where)
 
     def base(self, image: str, log: BuildLog) -> None:
         """`image` on the host: there already, or pulled there."""
@@ -194,6 +231,19 @@ class HostImages:
         return removed
 
     # ---------------------------------------------------------------- helpers
+    def _has_with_lock(self, tag: str, h: str) -> bool:
+        """`_has(tag)`, and in the same round trip the image's id and the lock kept for it."""
+        q = shlex.quote
+        out = self.b.run(
+            f"docker image inspect --format '{{{{.Id}}}}' {q(tag)} 2>/dev/null && echo '{_LOCK_MARK}' && "
+            f"{{ cat {q(f'{self.b.root}/envs/{h}{IMAGE_LOCK}')} 2>/dev/null; true; }}"
+        )[0]
+        image_id, mark, kept = out.partition(_LOCK_MARK + "\n")
+        if not mark:
+            return False
+        self._found = (image_id.strip(), kept)
+        return True
+
     def _has(self, ref: str) -> bool:
         return (
             self.b.run(f"docker image inspect {shlex.quote(ref)} >/dev/null 2>&1 && echo yes")[0].strip()

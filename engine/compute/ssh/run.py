@@ -93,7 +93,7 @@ class SshRun:
             state=state,
         )
         self.env_interpreter: str | None = None  # the python of an environment built on the host
-        self.env_lock: Lock | None = None  # what that environment holds (a venv's freeze there)
+        self.env_lock: Lock | None = None  # what that environment (or image) holds, taken there
         self.cache_root = ""  # the host's cache (blobs, environments), absolute, once connected
         self.env_prefix: str | None = None  # a conda environment built on the host
         # `docker: true`: the script runs in a container of the host's daemon (ssh/container.py)
@@ -161,12 +161,13 @@ class SshRun:
         return self._sender
 
     def build_environment(self, env: EnvironmentSpec, log: BuildLog) -> tuple[str, bool]:
-        """Build (or find cached) the job's environment on the host; the script then runs with its
-        python. Returns (spec hash, cached)."""
-        if self.docker:  # an image of the host's daemon
-            self.image, env_hash, cached = HostImages(self._builder()).ensure(env, log)
-            return env_hash, cached
+        """Build (or find cached) the job's environment (or image) on the host: (spec hash, cached)."""
         builder = self._builder()
+        if self.docker:  # an image of the host's daemon, locked there
+            images = HostImages(builder)
+            self.image, env_hash, cached = images.ensure(env, log)
+            self.env_lock = images.lock(env, self.image)
+            return env_hash, cached
         interpreter, env_hash, cached = builder.ensure(env, log)
         self.interpreter = self.env_interpreter = interpreter
         self.env_lock = builder.lock(env, log)
