@@ -7,7 +7,10 @@ compile --generate-hashes --no-deps`, what it cost before it overlapped), a cach
 `ensure_built`, and what a run adds on a hit (read the build's lock, copy it into the run folder).
 Prints a table. Targets (issue 17): < 5 % of a warm build, < 20 ms on a cache hit.
 
-    python bench/bench_locks.py [--repeat 5] [--packages six,packaging]
+    python bench/bench_locks.py [--repeat 5] [--packages six,packaging] [--conda]
+
+``--conda``: a conda environment instead (the tests' local channel: python, mymodule) whose pip:
+section holds the packages; its lock is the @EXPLICIT list, the pip lines with their sha256s.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from engine.environments.build import BuildLog, ensure_built, prune
 from engine.environments.build import hashes as hashes_mod
 from engine.environments.build.hashes import artifact_hashes
 from engine.environments.build.venv import uv_bin
-from engine.environments.lock import python_lock, read_lock, write_lock
+from engine.environments.lock import conda_lock, python_lock, read_lock, write_lock
 
 
 def ms(xs: list[float]) -> str:
@@ -53,9 +56,18 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--packages", default="six,packaging")
+    ap.add_argument("--conda", action="store_true")
     args = ap.parse_args()
-    spec = EnvironmentSpec(name="bench-lock", pip_requirements=tuple(args.packages.split(",")))
     with tempfile.TemporaryDirectory() as tmp:
+        spec = EnvironmentSpec(name="bench-lock", pip_requirements=tuple(args.packages.split(",")))
+        if args.conda:
+            sys.path.insert(0, str(ROOT / "tests" / "engine" / "environments"))
+            from conda_channel import build_channel
+
+            channel = build_channel(Path(tmp) / "channel")
+            spec = EnvironmentSpec(name="bench-lock", conda={
+                "channels": [channel.as_uri()],
+                "dependencies": ["python=3.11", "mymodule", {"pip": args.packages.split(",")}]})
         cache = Path(tmp) / "envs"
         ensure_built(spec, cache, BuildLog(None))  # warm uv's cache
         builds, unhashed, locks, hashing, hits, run_copies = [], [], [], [], [], []
@@ -71,13 +83,13 @@ def main() -> None:
             builds.append(time.perf_counter() - t0)
             assert built.interpreter
             t0 = time.perf_counter()
-            lock = python_lock(
-                "venv", built.interpreter, uv_bin(), built.spec_hash, prefix=Path(built.prefix or "")
-            )
+            lock = (conda_lock(Path(built.prefix or ""), Path(built.interpreter), uv_bin(), built.spec_hash)
+                    if args.conda else
+                    python_lock("venv", built.interpreter, uv_bin(), built.spec_hash, prefix=Path(built.prefix or "")))
             write_lock(Path(tmp) / f"lock-{i}.json", lock)
             locks.append(time.perf_counter() - t0)
             t0 = time.perf_counter()
-            artifact_hashes([(p.name, p.version) for p in lock.packages], [], cache, Path(tmp) / f"h-{i}",
+            artifact_hashes([(p.name, p.version) for p in lock.packages if p.manager == "pip"], [], cache, Path(tmp) / f"h-{i}",
                             cached_first=True)
             hashing.append(time.perf_counter() - t0)
             t0 = time.perf_counter()
@@ -91,7 +103,7 @@ def main() -> None:
     share = statistics.median(locks) / statistics.median(builds) * 100
     print(f"packages: {args.packages}  ({len(lock.packages)} locked)   repeat {args.repeat}, medians in ms")
     print(f"{'what':58} {'ms':>8}")
-    print(f"{'warm venv build, lock included (the peer)':58} {ms(builds)}")
+    print(f"{'warm ' + ('conda env (pip: section)' if args.conda else 'venv') + ' build, lock included (the peer)':58} {ms(builds)}")
     print(
         f"{'  of which the lock: dist-info scan + write':58} {ms(locks)}   {share:.1f} % of the build (target < 5 %)"
     )

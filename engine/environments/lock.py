@@ -264,13 +264,17 @@ def freeze_lock(kind: str, text: str, spec_hash: str = "", **extra: Any) -> Lock
 
 def with_hashes(lock: Lock, hashes: dict[str, tuple[str, ...]]) -> Lock:
     """``lock`` with each pip pin's artifact hashes (``hashes``: normalised name -> sha256s); its
-    text becomes a requirements file with ``--hash`` lines (what ``--require-hashes`` installs)."""
+    text becomes a requirements file with ``--hash`` lines (what ``--require-hashes`` installs), or
+    for a conda lock an @EXPLICIT list whose ``# pip`` lines have them."""
     if not hashes:
         return lock
     pkgs = tuple(
         replace(p, hashes=hashes.get(normalize(p.name), ())) if p.manager == "pip" and not p.source else p
         for p in lock.packages
     )
+    if lock.kind == "conda":  # the @EXPLICIT list stays; its `# pip` lines carry the hashes
+        return replace(lock, packages=pkgs, text=explicit_text([p for p in pkgs if p.manager == "conda"],
+                                                               [p for p in pkgs if p.manager == "pip"]))
     text = "".join(
         " \\\n    ".join(p.pin.split(" ")) + "\n" if p.hashes else f"{p.pin}\n" for p in pkgs if p.manager == "pip"
     )
@@ -361,14 +365,14 @@ def explicit_text(conda: Sequence[LockedPackage], pip: Sequence[LockedPackage]) 
         "@EXPLICIT",
     ]
     lines += [f"{p.source}#{p.sha256}" if p.sha256 else p.source for p in conda if p.source]
-    lines += [f"# pip {p.pin}" for p in pip]
+    lines += [f"# pip {p.pin}" for p in pip]  # with its --hash options when it has them
     return "\n".join(lines) + "\n"
 
 
 def explicit_lock(text: str, spec_hash: str = "", **extra: Any) -> Lock:
     """The conda lock an ``@EXPLICIT`` list describes (an SSH host's, engine.compute.ssh.condahost):
     a package per URL (``NAME-VERSION-BUILD.conda`` or ``.tar.bz2``, its ``#`` digest), and the
-    ``# pip NAME==VERSION`` lines of what pip installed that conda did not."""
+    ``# pip NAME==VERSION [--hash=sha256:H ...]`` lines of what pip installed that conda did not."""
     conda: list[LockedPackage] = []
     pip_lines = []
     for raw in text.splitlines():
@@ -382,7 +386,11 @@ def explicit_lock(text: str, spec_hash: str = "", **extra: Any) -> Lock:
             if len(parts) == 3:
                 conda.append(LockedPackage(parts[0], parts[1], "conda", parts[2], url, digest))
     conda.sort(key=lambda p: p.name)
-    return _conda_lock(conda, parse_freeze("\n".join(pip_lines)), spec_hash, **extra)
+    pip = []
+    for line in pip_lines:  # `NAME==VERSION [--hash=sha256:H ...]` or `NAME @ URL`
+        hashes = tuple(re.findall(r"--hash=sha256:([0-9a-f]{64})", line))
+        pip += [replace(p, hashes=hashes) for p in parse_freeze(line.partition(" --hash=")[0])]
+    return _conda_lock(conda, pip, spec_hash, **extra)
 
 
 def _conda_lock(conda: list[LockedPackage], pip: list[LockedPackage], spec_hash: str, **extra: Any) -> Lock:

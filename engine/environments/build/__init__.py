@@ -146,9 +146,10 @@ def _marker_spec(marker: dict[str, Any]) -> EnvironmentSpec | None:
 
 def _write_python_lock(kind: str, folder: Path, python: Path | None, h: str,
                        spec: EnvironmentSpec | None = None, prefetch: HashPrefetch | None = None) -> None:
-    """Record what the build in ``folder`` (a venv or conda env at ``folder/env``) resolved to; a
-    venv's pins get the sha256 of their artifacts on the spec's indexes (engine.environments.build.hashes:
-    what ``prefetch`` compiled beside the install, the rest looked up now)."""
+    """Record what the build in ``folder`` (a venv or conda env at ``folder/env``) resolved to; its
+    pip packages (a venv's, a conda env's pip: section's) get the sha256 of their artifacts on the
+    spec's indexes (engine.environments.build.hashes: what ``prefetch`` compiled beside a venv's
+    install, the rest looked up now)."""
     from engine.environments.build.venv import source_dir, uv_bin
 
     try:
@@ -159,31 +160,43 @@ def _write_python_lock(kind: str, folder: Path, python: Path | None, h: str,
         lock = conda_lock(folder / "env", python, uv, h)
     elif python is not None:
         lock = python_lock(kind, python, uv, h, prefix=folder / "env")
-        if kind == "venv" and uv is not None and spec is not None:
-            from engine.environments.build.hashes import artifact_hashes, index_options
-
-            pins = [(p.name, p.version) for p in lock.packages if p.version and not p.source]
-            root = folder.parent
-            hashes = artifact_hashes(pins, index_options(spec.pip_requirements or ()), root,
-                                     folder / "hashes", cwd=source_dir(spec.pip_source, root), cached_first=True,
-                                     known=prefetch.result() if prefetch is not None else None)
-            shutil.rmtree(folder / "hashes", ignore_errors=True)
-            lock = with_hashes(lock, hashes)
     else:
         return
+    pip_lines, source = _pip_lines(spec) if spec is not None else ((), None)
+    pins = [(p.name, p.version) for p in lock.packages if p.manager == "pip" and p.version and not p.source]
+    if pip_lines and pins and uv is not None:  # the pip packages' artifacts, by sha256
+        from engine.environments.build.hashes import artifact_hashes, index_options
+
+        root = folder.parent
+        hashes = artifact_hashes(pins, index_options(pip_lines), root, folder / "hashes", cwd=source_dir(source, root),
+                                 cached_first=True, known=prefetch.result() if prefetch is not None else None)
+        shutil.rmtree(folder / "hashes", ignore_errors=True)
+        lock = with_hashes(lock, hashes)
     write_lock(folder / LOCK_FILE, lock)
 
 
+def _pip_lines(spec: EnvironmentSpec) -> tuple[tuple[str, ...], str | None]:
+    """(the pip requirement lines a build of ``spec`` installs with uv, the file they came from):
+    a venv's requirements, a conda file's ``pip:`` section."""
+    if spec.kind == "venv":
+        return tuple(spec.pip_requirements or ()), spec.pip_source
+    if spec.kind == "conda" and spec.conda:
+        return tuple(str(line).strip() for d in spec.conda.get("dependencies") or [] if isinstance(d, dict)
+                     for line in d.get("pip") or [] if str(line).strip()), spec.conda_source
+    return (), None
+
+
 def _prefetch_hashes(spec: EnvironmentSpec, build_dir: Path, cache_root: Path) -> HashPrefetch | None:
-    """The hash lookup of a venv's pins, started beside its install (None: nothing to look up)."""
-    if spec.kind != "venv" or not spec.pip_requirements:
+    """The hash lookup of a venv's pins (a conda env's pip: section's), started beside its
+    install (None: nothing to look up)."""
+    lines, source = _pip_lines(spec)
+    if not lines:
         return None
     from engine.environments.build.hashes import HashPrefetch
     from engine.environments.build.venv import source_dir
 
     try:
-        return HashPrefetch(spec.pip_requirements, cache_root, build_dir / "hashes",
-                            source_dir(spec.pip_source, cache_root))
+        return HashPrefetch(lines, cache_root, build_dir / "hashes", source_dir(source, cache_root))
     except EnvBuildFailed:  # no uv: the build says so
         return None
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from conda_channel import index_channel, make_package
-from wheels import make_wheel
+from wheels import make_wheel, pypi_sha256s
 
 from engine.compute.ssh import condabuild
 from engine.entities import EnvironmentSpec
@@ -150,6 +150,27 @@ def test_a_conda_lock_is_explicit_and_rebuilds_the_first_set(tmp_path: Path, con
     rebuilt = read_lock(Path(ensure_built(pinned, cache, BuildLog(None)).lock or ""))
     assert rebuilt is not None and rebuilt.id == lock1.id
     assert diff_packages(lock1.packages, rebuilt.packages) == []
+
+
+def test_a_conda_envs_pip_section_is_locked_with_its_artifacts_sha256(tmp_path: Path, conda_channel: Path) -> None:
+    """The pip: section of a conda file is locked like a venv: each package with the sha256s its
+    index publishes (here six, from PyPI or this machine's indexes), written as `# pip` lines of the
+    @EXPLICIT list; the re-run installs them with --require-hashes and gets the same lock."""
+    conda = {"channels": [conda_channel.as_uri()], "dependencies": ["python=3.11", "mymodule", {"pip": ["six"]}]}
+    spec = EnvironmentSpec(name="greet-pip", conda=conda)
+    cache = tmp_path / "envs"
+    lock = read_lock(Path(ensure_built(spec, cache, BuildLog(None)).lock or ""))
+    assert lock is not None and lock.kind == "conda"
+    six = lock.by_name()["six"]
+    assert six.manager == "pip" and set(six.hashes) == pypi_sha256s("six", six.version)
+    assert f"# pip six=={six.version} --hash=sha256:" in lock.text and "@EXPLICIT" in lock.text
+    assert explicit_lock(lock.text, lock.spec_hash).id == lock.id  # the text alone gives the same lock
+
+    log_file = tmp_path / "rebuild.log"
+    rebuilt = ensure_built(plan_rebuild(spec, lock, cache, "run-1"), cache, BuildLog(log_file))
+    assert not rebuilt.cached and "--require-hashes" in log_file.read_text()
+    again = read_lock(Path(rebuilt.lock or ""))
+    assert again is not None and again.id == lock.id
 
 
 def test_an_ssh_hosts_explicit_list_is_the_same_lock_a_build_here_records(tmp_path: Path,
