@@ -8,8 +8,8 @@ connection; nothing here talks to that daemon directly.
   to ``CACHE/contexts/<hash>/`` and built there with ``docker build --network host``; the
   build's output streams into the run's 20_image_build_log.txt. A base image the host lacks is
   pulled there.
-- The image's lock (its id, its repo digests and ``pip freeze`` inside it, as a local Docker
-  environment's) is taken on the host right after the build and kept there beside the envs
+- The image's lock (its id, its repo digests and the freeze lines of the Python packages inside
+  it, as a local Docker environment's) is taken on the host right after the build and kept there beside the envs
   (``CACHE/envs/<spec hash>.image-lock.txt``); a cached start reads it back in the same command
   that finds the image, and takes it again when the tag now names another image.
 - The container gets the run's remote folder mounted at the same path (code in REMOTE/wd, inputs
@@ -171,8 +171,8 @@ class HostImages:
         return tag, h, False
 
     def lock(self, spec: EnvironmentSpec, tag: str) -> Lock | None:
-        """What the image `tag` of `spec` holds: its id and the pip packages inside it, kept on the
-        host after its build (taken there now when missing or made for another image)."""
+        """What the image `tag` of `spec` holds: its id and the Python packages inside it, kept on
+        the host after its build (taken there now when missing or made for another image)."""
         from engine.environments.build import docker as dk
 
         h = dk.spec_hash(spec)
@@ -181,8 +181,9 @@ class HostImages:
         header, _nl, freeze = text.partition("\n")
         if not image_id or not header.startswith(image_id + " "):
             q = shlex.quote
-            inside = (f"docker run --rm --network none --entrypoint sh {q(tag)} -c {q(FREEZE_IN_IMAGE)} "
-                      "2>/dev/null")
+            # An image without a shell gives no packages: its id alone is still the lock.
+            inside = (f"{{ docker run --rm --network none --entrypoint sh {q(tag)} -c {q(FREEZE_IN_IMAGE)} "
+                      "2>/dev/null || true; }")
             take = (f"mkdir -p {q(self.b.root + '/envs')} && {{ docker image inspect --format "
                     f"'{{{{.Id}}}} {{{{json .RepoDigests}}}}' {q(tag)} && {inside}; }} > {q(kept)}.tmp && "
                     f"mv -f {q(kept)}.tmp {q(kept)} && cat {q(kept)}")

@@ -148,7 +148,7 @@ def _write_python_lock(kind: str, folder: Path, python: Path | None, h: str,
                        spec: EnvironmentSpec | None = None, prefetch: HashPrefetch | None = None) -> None:
     """Record what the build in ``folder`` (a venv or conda env at ``folder/env``) resolved to; its
     pip packages (a venv's, a conda env's pip: section's) get the sha256 of their artifacts on the
-    spec's indexes (engine.environments.build.hashes: what ``prefetch`` compiled beside a venv's
+    spec's indexes (engine.environments.build.hashes: what ``prefetch`` compiled beside the pip
     install, the rest looked up now)."""
     from engine.environments.build.venv import source_dir, uv_bin
 
