@@ -17,22 +17,12 @@ image `trainyard-test-base:latest` must be loaded). Medians of --repeat, all fro
 from __future__ import annotations
 
 import argparse
-import shutil
 import statistics
-import sys
-import tempfile
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "engine" / "runs")]
+from sshhost import host_builder
 
-from sshd import start_sshd
-
-from engine.compute.ssh import SshTarget
-from engine.compute.ssh.blobs import BlobSender, HostRecords
 from engine.compute.ssh.container import HostImages
-from engine.compute.ssh.envbuild import RemoteEnvBuilder
 from engine.entities import EnvironmentSpec
 from engine.environments.build import BuildLog
 
@@ -47,17 +37,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="bench-ssh-image-lock-"))
-    sshd = start_sshd(tmp / "sshd")
-    try:
-        target = SshTarget.from_config("bench", {
-            "host": sshd.host, "port": sshd.port, "user": sshd.user,
-            "key_file": str(sshd.key), "known_hosts": str(sshd.known_hosts),
-        })
-        client = target.connect()
-        cache = tmp / "host-cache"
-        sender = BlobSender(client, str(cache), sys.executable, HostRecords(tmp / "records", "bench"), target.address)
-        builder = RemoteEnvBuilder(client, str(cache), shutil.which("python3") or sys.executable, target.address, sender)
+    with host_builder("bench-ssh-image-lock-") as (builder, _cache):
         log = BuildLog(None)
         builds, locks, hits, reads = [], [], [], []
         for i in range(args.repeat):
@@ -81,10 +61,6 @@ def main() -> None:
             reads.append(time.perf_counter() - t0)
             assert relock is not None and relock.id == lock.id
             builder.run(f"docker rmi -f {tag} >/dev/null 2>&1")
-        client.close()
-    finally:
-        sshd.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
     b, lk, h, r = ms(builds), ms(locks), ms(hits), ms(reads)
     print(f"SSH host (sshd on 127.0.0.1) with this machine's dockerd, pip layer six==1.16.0 on {BASE}; median of {args.repeat}\n")
     print("| what | ms |\n|---|---|")

@@ -21,21 +21,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import shlex
-import shutil
 import statistics
-import sys
-import tempfile
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "engine" / "runs")]
+from sshhost import host_builder
 
-from sshd import start_sshd
-
-from engine.compute.ssh import SshTarget
-from engine.compute.ssh.blobs import BlobSender, HostRecords
 from engine.compute.ssh.envbuild import FREEZE, RemoteEnvBuilder
 from engine.entities import EnvironmentSpec
 from engine.environments.build import BuildLog, spec_hash
@@ -66,18 +57,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--packages", default="six,packaging")
     args = ap.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="bench-ssh-lock-"))
-    sshd = start_sshd(tmp / "sshd")
-    try:
-        target = SshTarget.from_config("bench", {
-            "host": sshd.host, "port": sshd.port, "user": sshd.user,
-            "key_file": str(sshd.key), "known_hosts": str(sshd.known_hosts),
-        })
-        client = target.connect()
-        cache = tmp / "host-cache"
-        sender = BlobSender(client, str(cache), sys.executable, HostRecords(tmp / "records", "bench"), target.address)
-        python = shutil.which("python3") or sys.executable
-        builder = RemoteEnvBuilder(client, str(cache), python, target.address, sender)
+    with host_builder("bench-ssh-lock-") as (builder, cache):
         spec = EnvironmentSpec(name="bench-ssh-lock", pip_requirements=tuple(args.packages.split(",")))
         env = f"{cache}/envs/{spec_hash(spec)}"
         log = BuildLog(None)
@@ -100,7 +80,7 @@ def main() -> None:
                        + builder._freeze_command(uv, env + "/bin/python", env))
             timer = (f"import subprocess, time; t = time.perf_counter(); subprocess.run(['sh', '-c', {command!r}], "
                      "stdout=subprocess.DEVNULL); print(time.perf_counter() - t)")
-            freezes.append(float(builder.run(f"{shlex.quote(python)} -c {shlex.quote(timer)}")[0]))
+            freezes.append(float(builder.run(f"{shlex.quote(builder.python)} -c {shlex.quote(timer)}")[0]))
             t0 = time.perf_counter()
             builder.ensure(spec, log)
             hits.append(time.perf_counter() - t0)
@@ -108,10 +88,6 @@ def main() -> None:
             lock = builder.lock(spec, log)
             reads.append(time.perf_counter() - t0)
             assert lock is not None and lock.by_name()["six"].hashes, lock
-        client.close()
-    finally:
-        sshd.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
     b, f, h, r, pb = ms(builds), ms(freezes), ms(hits), ms(reads), ms(plain_builds)
     print(f"SSH host (sshd on 127.0.0.1), venv of {args.packages}, uv's cache there warm; median of {args.repeat}\n")
     print("| what | ms |\n|---|---|")
