@@ -98,16 +98,22 @@ def _in_container(remote: Remote, *cmd: str) -> tuple[int, str]:
     return code, out.decode(errors="replace")
 
 
+def _project(eng: Engine, remote: Remote, tmp_path: Path) -> tuple[Path, Path]:
+    """The SSH target on the container registered, a project folder with the local channel in it:
+    (the folder, the channel)."""
+    _target(eng, remote)
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    return proj, _channel(proj / "channel")
+
+
 def test_a_conda_environment_is_solved_and_built_on_the_host_and_cached(
     eng: Engine,
     remote: Remote,
     tmp_path: Path,
 ) -> None:
-    _target(eng, remote)
-    proj = tmp_path / "proj"
-    proj.mkdir()
+    proj, _ = _project(eng, remote, tmp_path)
     (proj / "show.py").write_text(SHOW)
-    _channel(proj / "channel")
     conda_file = proj / "environment.yml"
     conda = {
         "channels": ["./channel"],
@@ -179,10 +185,7 @@ def test_a_host_built_conda_environment_is_locked_and_a_rerun_rebuilds_the_lock_
     remote: Remote,
     tmp_path: Path,
 ) -> None:
-    _target(eng, remote)
-    proj = tmp_path / "proj"
-    proj.mkdir()
-    channel = _channel(proj / "channel")
+    proj, channel = _project(eng, remote, tmp_path)
     conda = {"channels": ["./channel"], "dependencies": ["python=3.11", "hello", "pip", {"pip": ["six==1.16.0"]}]}
     env = EnvironmentSpec(name="ssh-conda-lock", conda=conda, conda_source=str(proj / "environment.yml"))
     (proj / "show.py").write_text("import six, subprocess\nprint('six', six.__version__)\n"
@@ -225,11 +228,8 @@ def test_an_unsolvable_conda_spec_fails_with_the_solvers_words_and_keeps_nothing
     remote: Remote,
     tmp_path: Path,
 ) -> None:
-    _target(eng, remote)
-    proj = tmp_path / "proj"
-    proj.mkdir()
+    proj, _ = _project(eng, remote, tmp_path)
     (proj / "show.py").write_text(SHOW)
-    _channel(proj / "channel")
     # hello needs libgreet >=2: with libgreet <2 nothing satisfies both.
     env = EnvironmentSpec(
         name="clash",
