@@ -38,7 +38,7 @@ def cancel(store: Store, name: str, reason: str | None = None, *, stopped_early:
     Another machine's pid is never signalled here: it may be an unrelated process of this one."""
     run = store.request_cancel(name, reason)
     if stopped_early:
-        store.update_run(name, properties=stopped_early_properties(run.properties))
+        store.merge_properties(name, stopped_early_properties({}))
     pid = run.supervisor_pid
     if pid and runs_here(run.properties) and is_same_process_alive(pid, None):
         try:
@@ -136,8 +136,7 @@ def _reattach(store: Store, run: E.Run) -> bool:
         return True
     pid, started = start_supervisor(files)
     # This machine owns it now (the run was another machine's whose supervisor stopped beating).
-    store.update_run(run.name, supervisor_pid=pid, supervisor_started=started,
-                     properties={**store.get_run(run.name).properties, **host_properties()})
+    store.merge_properties(run.name, host_properties(), supervisor_pid=pid, supervisor_started=started)
     if beats_in(store.url):
         store.beat(run.name)
     return True

@@ -44,9 +44,7 @@ def record_interpreter_lock(store: SqlStore, run_name: str, files: RunFiles) -> 
     if not interpreter or not os.path.exists(interpreter):
         return
     lock = interpreter_lock(interpreter, uv_bin(), env_cache_dir() / "interpreter-locks")
-    props = dict(store.get_run(run_name).properties)
-    props["environment_lock"] = keep_lock(lock, files)
-    store.update_run(run_name, properties=props)
+    store.merge_properties(run_name, {"environment_lock": keep_lock(lock, files)})
 
 
 def last_meaningful_line(path: Path, tail_bytes: int = 8192) -> str | None:

@@ -21,19 +21,17 @@ def record_slurm_state(
 ) -> None:
     """Slurm's view of the job as the run's status: PENDING -> Queued (the reason in the driver log
     and the `slurm_reason` property), RUNNING -> Running."""
-    props = dict(store.get_run(run_name).properties)
-    props.update(slurm_job_id=job_id, slurm_state=st.state)
+    props: dict[str, Any] = {"slurm_job_id": job_id, "slurm_state": st.state}
     if st.state == "PENDING":
         reason = explain_reason(st.reason or "None")
         props["slurm_reason"] = reason
-        store.update_run(run_name, properties=props)
+        store.merge_properties(run_name, props)
         store.set_status(run_name, "Queued")
         note(f"Slurm job {job_id} is PENDING: {reason}")
         return
-    props.pop("slurm_reason", None)
     if st.nodes:
         props["slurm_nodes"] = st.nodes
-    store.update_run(run_name, properties=props)
+    store.merge_properties(run_name, props, drop=("slurm_reason",))
     if st.running:
         store.set_status(run_name, "Running")
         note(f"Slurm job {job_id} is {st.state}" + (f" on {st.nodes}" if st.nodes else ""))
@@ -79,7 +77,7 @@ def start_slurm(
             upload_bytes=sent,
             interpreter=run.side.interpreter or spec.placement.ssh_interpreter,
         )
-        store.update_run(spec.run_name, properties={**store.get_run(spec.run_name).properties, **props})
+        store.merge_properties(spec.run_name, props)
         store.set_status(spec.run_name, "Queued")
         note(f"submitted to Slurm as job {job_id} (script: azureml-logs/slurm_job.sh)")
     except BaseException:

@@ -159,22 +159,17 @@ class Supervisor:
         if self.cancel_reason is not None:
             return
         if built is not None:  # record what really runs the script
-            props = dict(store.get_run(self.run_name).properties)
-            props.update({"environment_hash": built.spec_hash, "environment_cached": built.cached})
+            props: dict[str, Any] = {"environment_hash": built.spec_hash, "environment_cached": built.cached}
             lock_id = self._safe(lambda: keep_build_lock(built, self.files))
             if lock_id:
                 props["environment_lock"] = lock_id
             if built.image:
                 props["image"] = built.image
-                props.pop("interpreter", None)
             elif built.interpreter:
                 props["interpreter"] = built.interpreter
-            store.update_run(self.run_name, properties=props)
+            store.merge_properties(self.run_name, props, drop=("interpreter",) if built.image else ())
         if default_image is not None:
-            props = dict(store.get_run(self.run_name).properties)
-            props["image"] = default_image
-            props.pop("interpreter", None)
-            store.update_run(self.run_name, properties=props)
+            store.merge_properties(self.run_name, {"image": default_image}, drop=("interpreter",))
         store.set_status(self.run_name, "Starting")
         if on_docker or (built is not None and built.image):
             image = built.image if built is not None and built.image else default_image
@@ -215,10 +210,9 @@ class Supervisor:
             if self.cancel_reason is not None:
                 run.close()
                 return
-            props = dict(store.get_run(self.run_name).properties)
-            props.update(interpreter=run.interpreter, ssh_host=run.target.address, remote_dir=run.remote,
-                         upload_bytes=sent.bytes_sent, upload_blobs=sent.blobs_sent, **env_props)
-            store.update_run(self.run_name, properties=props)
+            store.merge_properties(self.run_name, dict(
+                interpreter=run.interpreter, ssh_host=run.target.address, remote_dir=run.remote,
+                upload_bytes=sent.bytes_sent, upload_blobs=sent.blobs_sent, **env_props))
             store.set_status(self.run_name, "Starting")
             run.start()
         except BaseException:
@@ -457,11 +451,9 @@ class Supervisor:
     def _record_gpus(self, store: SqlStore) -> None:
         """The GPUs the run got, as its `gpus_assigned` property (after the script started)."""
         if self.gpus is not None and self.gpus.assigned is not None:
-            props = dict(store.get_run(self.run_name).properties)
-            if props.get("gpus_assigned") is not None:
+            if store.get_run(self.run_name).properties.get("gpus_assigned") is not None:
                 return
-            props["gpus_assigned"] = ",".join(map(str, self.gpus.assigned))
-            store.update_run(self.run_name, properties=props)
+            store.merge_properties(self.run_name, {"gpus_assigned": ",".join(map(str, self.gpus.assigned))})
 
     def _driver_note(self, msg: str) -> None:
         """A line of Trainyard's own in the driver log (what `job stream` shows) before the script runs."""
@@ -519,8 +511,7 @@ class Supervisor:
             status = "Failed"
             fields["error"] = self._failure_message(code)
             if code < 0:
-                fields["properties"] = {**store.get_run(self.run_name).properties,
-                                        "signal": signal.Signals(-code).name}
+                self._safe(lambda: store.merge_properties(self.run_name, {"signal": signal.Signals(-code).name}))
         self._safe(lambda: ingestor.end_children(status))
         store.set_status(self.run_name, status, **fields)
         self.log(f"ended: {status} (exit code {code})")

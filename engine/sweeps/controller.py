@@ -258,8 +258,7 @@ class SweepController(ParentController):
         best = self.best
         result = SweepResult(counts, best.name, best.final, dict(best.params)) if best is not None \
             else SweepResult(counts)
-        run = store.get_run(self.run_name)
-        store.update_run(self.run_name, properties={**run.properties, **result.to_properties()})
+        store.merge_properties(self.run_name, result.to_properties())
         if self.best is not None:
             self.say(f"best trial: {self.best.name} ({self.metric} {self.best.final:g}; "
                      + _shown(self.best.params) + ")")

@@ -261,6 +261,34 @@ def test_cancel_request_of_an_ended_run_is_refused(store: SqlStore) -> None:
         store.request_cancel("c")
 
 
+def test_properties_written_at_once_by_two_processes_are_all_kept(store: SqlStore, store_url: str) -> None:
+    """A supervisor records its lock while a canceller records its reason: neither write may lose
+    the other's (CI once saw a step's 'controller died' reason replaced by 'canceled by the user')."""
+    import threading
+
+    _run(store, "busy")
+    others = [SqlStore(store_url) for _ in range(2)]
+    try:
+        def writer(i: int) -> None:
+            for k in range(60):
+                others[i].merge_properties("busy", {f"w{i}_{k}": k})
+
+        threads = [threading.Thread(target=writer, args=(i,)) for i in range(2)]
+        for t in threads:
+            t.start()
+        store.request_cancel("busy", "its pipeline p failed")
+        for t in threads:
+            t.join()
+    finally:
+        for o in others:
+            o.close()
+    props = store.get_run("busy").properties
+    assert props["cancel_reason"] == "its pipeline p failed"
+    assert {f"w{i}_{k}" for i in range(2) for k in range(60)} <= set(props)
+    assert store.merge_properties("busy", {"x": 1}, drop=("cancel_reason",))["x"] == 1
+    assert "cancel_reason" not in store.get_run("busy").properties
+
+
 # --------------------------------------------------------------------------- scalar metrics
 def test_scalars_in_several_batches_come_back_in_order_and_exact(store: SqlStore) -> None:
     _run(store, "m")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, func, select, text, update
@@ -182,6 +182,27 @@ class Runs(SqlBase):
             if res.rowcount == 0:
                 raise NotFound(f"no job named {name!r} in this workspace")
 
+    def merge_properties(self, name: str, changes: Mapping[str, Any], drop: Iterable[str] = (),
+                         **fields: Any) -> dict[str, Any]:
+        """Set `changes` in run `name`'s properties (and remove `drop`), with `fields` in the same
+        write; returns the properties written. Processes write a run's properties at once (its
+        supervisor records its lock while a canceller records its reason), so a read-modify-write
+        would lose one of them: this writes only if nobody wrote the row since it was read
+        (updated_at, bumped by every write), else reads again."""
+        dropped = set(drop)
+        while True:
+            with self._session() as s, s.begin():
+                row = s.execute(select(RunRow.properties, RunRow.updated_at).where(RunRow.name == name)).first()
+                if row is None:
+                    raise NotFound(f"no job named {name!r} in this workspace")
+                props = {k: v for k, v in (row.properties or {}).items() if k not in dropped}
+                props.update(changes)
+                values = {**fields, "properties": props, "updated_at": max(time.time(), row.updated_at + 1e-6)}
+                res = cast("CursorResult[Any]", s.execute(
+                    update(RunRow).where(RunRow.name == name, RunRow.updated_at == row.updated_at).values(**values)))
+                if res.rowcount == 1:
+                    return props
+
     def set_status(self, name: str, status: str, *, at: float | None = None, **fields: Any) -> bool:
         """Move a run to `status`. Returns False (and changes nothing) if it already ended:
         a terminal status is final, so a late writer cannot overwrite Canceled with Failed."""
@@ -215,10 +236,7 @@ class Runs(SqlBase):
             raise InvalidState(
                 f"job {name!r} has already ended ({run.status}); there is nothing to cancel",
             )
-        fields: dict[str, Any] = {"cancel_requested": True}
-        if reason:
-            fields["properties"] = {**run.properties, "cancel_reason": reason}
-        self.update_run(name, **fields)
+        self.merge_properties(name, {"cancel_reason": reason} if reason else {}, cancel_requested=True)
         return self.get_run(name)
 
     def runs_changed_since(self, since: float) -> list[E.Run]:
