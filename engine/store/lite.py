@@ -22,7 +22,7 @@ from engine.errors import NotFound
 
 # engine.store.schema's SCHEMA_STAMP, restated because importing schema loads SQLAlchemy; a test
 # checks that the two agree.
-SCHEMA_STAMP = 6
+SCHEMA_STAMP = 7
 
 _RUN_COLUMNS = (
     "name",

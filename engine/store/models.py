@@ -64,6 +64,8 @@ class RunRow(Base):
     archived: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     # The run that submitted this one (`run.submit_child`, sweeps).
     parent_name: Mapped[str | None] = mapped_column(ForeignKey("runs.name"), index=True)
+    # Counts the runs table's default view (top-level runs not archived) off the index alone.
+    __table_args__ = (Index("ix_runs_top", "parent_name", "archived"),)
 
 
 class RunStatusEventRow(Base):

@@ -10,11 +10,13 @@ import time
 from typing import Any
 
 from sqlalchemy import Float, Select, String, and_, case, cast, func, or_
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import aliased
 
 from engine import entities as E
 from engine.store.models import ExperimentRow, MetricSummaryRow, RunRow
 from engine.store.runsearch import as_number, json_text, looks_like_search, parse, where_search
+from engine.store.textsearch import SEARCH_TABLE, match_phrase
 
 # What a runs table can be sorted by (the store sorts; a view never holds every row).
 RUN_SORTS = ("start", "name", "status", "experiment", "compute", "duration", "created", "tags")
@@ -25,20 +27,28 @@ PARAM_SORT = "param:"
 
 
 def where_runs(q: Select[Any], text: str, include_archived: bool, dialect: str = "sqlite", *,
-               top_level: bool = False) -> Select[Any]:
+               top_level: bool = False, search_index: bool = False, walk: bool = False) -> Select[Any]:
     """Add the filter: a case-insensitive substring of the name, display name, status,
     experiment, compute or tags (one text box, as users expect), or, when the text starts with
     metrics., params., tags. or attributes., a search in MLflow's syntax (engine.store.runsearch;
     InvalidSpec when it does not parse); archived runs hidden by default. `q` must already join
     ExperimentRow. `top_level` leaves out child runs (sweep trials, pipeline steps): a runs table
-    that groups them under their parent."""
+    that groups them under their parent. `search_index`: the SQLite database has the trigram index
+    of those fields (engine.store.textsearch), which holds the runs not archived. `walk` (SQLite):
+    the terms are written so that no index serves them (`+column`), which leaves SQLite one plan:
+    walk the index of the ORDER BY and stop when the page is full."""
+    plus = "+" if walk else ""
     if not include_archived:
-        q = q.where(RunRow.archived.is_(False))
+        q = q.where(sql_text(f"{plus}runs.archived = 0") if walk else RunRow.archived.is_(False))
     if top_level:
-        q = q.where(RunRow.parent_name.is_(None))
+        q = q.where(sql_text(f"{plus}runs.parent_name IS NULL") if walk else RunRow.parent_name.is_(None))
     text = text.strip()
     if looks_like_search(text):
         return where_search(q, parse(text), dialect)
+    phrase = indexed_phrase(text, include_archived, search_index)
+    if phrase is not None:
+        return q.where(sql_text(f"{plus}runs.rowid IN (SELECT rowid FROM {SEARCH_TABLE} "
+                                f"WHERE {SEARCH_TABLE} MATCH :phrase)").bindparams(phrase=phrase))
     if text:
         pattern = "%" + text.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"
         columns = (RunRow.name, RunRow.display_name, RunRow.status, ExperimentRow.name, RunRow.compute, _tags_text())
@@ -49,6 +59,15 @@ def where_runs(q: Select[Any], text: str, include_archived: bool, dialect: str =
         else:
             q = q.where(or_(*(col.ilike(pattern, escape="/") for col in columns)))
     return q
+
+
+def indexed_phrase(text: str, include_archived: bool, search_index: bool) -> str | None:
+    """The trigram index's query for the filter `text`, or None where it cannot answer: no index,
+    archived runs wanted (it leaves them out), text too short or in the search syntax."""
+    text = text.strip()
+    if not search_index or include_archived or not text or looks_like_search(text):
+        return None
+    return match_phrase(text)
 
 
 def _tags_text() -> Any:

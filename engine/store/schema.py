@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 # The newest revision in migrations/versions; checked by a test so it cannot drift.
-HEAD_REVISION = "0006_pipelines"
+HEAD_REVISION = "0007_run_search"
 # The SQLite stamp of the head revision: its number (a newer Trainyard's stamp is larger).
 SCHEMA_STAMP = int(HEAD_REVISION.split("_", 1)[0])
 

@@ -271,3 +271,49 @@ def test_an_experiment_another_process_creates_meanwhile_is_the_one_used(store: 
         other.close()
     assert raced == [got.id]
     assert [e.name for e in store.list_experiments()] == ["team-new"]
+
+
+# ------------------------------------------------------------------ SQLite's trigram index
+@pytest.mark.parametrize("walk_min", [0, 10_000])
+def test_the_trigram_index_answers_as_the_scan_does_and_follows_every_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, walk_min: int
+) -> None:
+    """The filter box on SQLite reads runs_search (engine.store.textsearch); the same questions
+    asked of a plain LIKE scan of the same database give the same runs, in the same order, after
+    runs are added, change status, get tags, are archived and brought back. Both page plans (walk
+    the sort's index, or sort the few matches) are taken, through WALK_MIN_MATCHES."""
+    import engine.store.sql.runs as runs_mod
+
+    monkeypatch.setattr(runs_mod, "WALK_MIN_MATCHES", walk_min)
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    indexed, scanned = SqlStore(url), SqlStore(url)
+    scanned.__dict__["_search_index"] = False  # the LIKE scan the index replaces
+    try:
+        assert indexed._search_index
+        _seed(indexed)
+        for i in range(40):
+            indexed.create_run(name=f"bulk_{i:03d}", experiment_name=f"exp-{i % 4}", run_dir=f"/tmp/b{i}",
+                               compute="gpu-box" if i % 5 == 0 else "local", tags={"seed": str(i % 3)})
+        indexed.set_status("bulk_007", "Failed", at=7.0)
+        indexed.update_run("bulk_011", tags={"owner": "Zoë"}, display_name="Eleventh")
+        indexed.update_run("bulk_012", archived=True)
+        indexed.update_run("calm_river_1", archived=True)
+        indexed.update_run("calm_river_1", archived=False)
+        queries = ["exp-1", "EXP-2", "failed", "gpu-box", '"seed": "2"', "zoë", "eleventh", "bulk_01", "alpha",
+                   "no such run", "100%_", "ex", 'a"b']
+        for text in queries:
+            for sort, descending in (("start", True), ("name", False), ("status", True)):
+                want = _names(scanned.query_runs(text=text, sort=sort, descending=descending, limit=500))
+                got = _names(indexed.query_runs(text=text, sort=sort, descending=descending, limit=500))
+                assert got == want, (text, sort)
+                page = _names(indexed.query_runs(text=text, sort=sort, descending=descending, offset=3, limit=4))
+                assert page == want[3:7], (text, sort)
+            assert indexed.count_runs(text=text, include_archived=False) == scanned.count_runs(
+                text=text, include_archived=False), text
+        assert "bulk_012" not in _names(indexed.query_runs(text="bulk_012"))
+        assert _names(indexed.query_runs(text="bulk_012", include_archived=True)) == ["bulk_012"]
+        assert indexed.count_runs(text="failed", include_archived=False) == 2  # bulk_007 and brave_otter_2
+        assert _names(indexed.query_runs(text="calm_river")) == ["calm_river_1"]  # archived, then back
+    finally:
+        indexed.close()
+        scanned.close()

@@ -19,6 +19,10 @@ from engine.errors import WorkspaceError
 from engine.store.models import Base
 from engine.store.schema import HEAD_REVISION, alembic_config, current_revision, ensure_schema
 from engine.store.sql import SqlStore, make_engine
+from engine.store.textsearch import SEARCH_TABLE, unmodeled
+
+# Compare the database with the models, leaving out what the models do not describe.
+MODELED = {"include_name": lambda name, type_, parent: not unmodeled(name)}
 
 
 @pytest.fixture
@@ -54,10 +58,16 @@ def test_migrations_build_exactly_the_orm_schema(fresh_url: str) -> None:
     try:
         _upgrade_to_head(eng)
         with eng.connect() as conn:
-            diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
+            diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True, **MODELED}),
+                                    Base.metadata)
             tables = set(sa.inspect(conn).get_table_names())
+            indexes = {i["name"] for i in sa.inspect(conn).get_indexes("runs")}
         assert diff == []
-        assert tables == set(Base.metadata.tables) | {"alembic_version"}
+        search = {t for t in tables if unmodeled(t)}
+        assert tables - search == set(Base.metadata.tables) | {"alembic_version"}
+        # The run search: the start index everywhere, the trigram index on SQLite (with FTS5).
+        assert {"ix_runs_top"} <= indexes
+        assert (SEARCH_TABLE in search) == fresh_url.startswith("sqlite")
         assert current_revision(eng) == HEAD_REVISION
     finally:
         eng.dispose()
@@ -68,7 +78,7 @@ def test_the_store_migrates_a_new_database_on_open(fresh_url: str) -> None:
     try:
         assert current_revision(store.engine) == HEAD_REVISION
         with store.engine.connect() as conn:
-            assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+            assert compare_metadata(MigrationContext.configure(conn, opts=MODELED), Base.metadata) == []
         store.get_or_create_experiment("e")  # and it is usable
     finally:
         store.close()
@@ -146,7 +156,7 @@ def test_concurrent_first_opens_migrate_once(fresh_url: str) -> None:
     try:
         assert current_revision(store.engine) == HEAD_REVISION
         with store.engine.connect() as conn:
-            assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+            assert compare_metadata(MigrationContext.configure(conn, opts=MODELED), Base.metadata) == []
             assert conn.execute(sa.text("SELECT count(*) FROM alembic_version")).scalar() == 1
     finally:
         store.close()

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import difflib
+import functools
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, func, select, text, update
+from sqlalchemy import text as sql_text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -17,8 +19,13 @@ from engine.runtime.host import runs_here
 from engine.runtime.sweepresults import is_sweep
 from engine.store.lite import run_entity
 from engine.store.models import ExperimentRow, IngestCursorRow, RunRow, RunStatusEventRow
-from engine.store.runquery import order_runs, where_runs
+from engine.store.runquery import indexed_phrase, order_runs, where_runs
+from engine.store.runsearch import looks_like_search
 from engine.store.sql.base import SqlBase
+from engine.store.textsearch import SEARCH_TABLE, WALK_INDEXES, has_search_index
+
+# Fewer matches than this are sorted, more are read off the sort's index (see _walk_index).
+WALK_MIN_MATCHES = 5000
 
 # The ingest cursor row that holds a run's supervisor heartbeat (see Runs.beat).
 HEARTBEAT_SOURCE = "supervisor:heartbeat"
@@ -158,6 +165,9 @@ class Runs(SqlBase):
     def count_runs(self, *, text: str = "", include_archived: bool = True, top_level: bool = False) -> int:
         """How many runs match `text` (as in `query_runs`); every run by default."""
         with self._session() as s:
+            phrase = indexed_phrase(text, include_archived, self._search_index)
+            if phrase is not None and not top_level:  # the index holds exactly those runs: its count
+                return self._matches(s, phrase)
             q = select(func.count()).select_from(RunRow)
             if text.strip():
                 q = q.join(ExperimentRow, RunRow.experiment_id == ExperimentRow.id)
@@ -282,7 +292,9 @@ class Runs(SqlBase):
             # Sort and page names only, then read those rows: sorting whole rows (JSON columns
             # and all) of 100,000 runs is several times slower.
             q = order_runs(where_runs(select(RunRow.name).join(ExperimentRow, joined), text, include_archived,
-                                      self.engine.dialect.name, top_level=top_level),
+                                      self.engine.dialect.name, top_level=top_level,
+                                      search_index=self._search_index,
+                                      walk=self._walk_index(s, text, sort, include_archived)),
                            sort, descending, self.engine.dialect.name)
             names = list(s.scalars(q.offset(max(0, offset)).limit(max(0, limit))))
             if not names:
@@ -291,6 +303,40 @@ class Runs(SqlBase):
                              .where(RunRow.name.in_(names))).all()
             by_name = {row.name: run_entity(row, exp) for row, exp in rows}
             return [by_name[n] for n in names if n in by_name]
+
+    @functools.cached_property
+    def _search_index(self) -> bool:
+        """Whether the filter has SQLite's trigram index (engine.store.textsearch)."""
+        if self.engine.dialect.name != "sqlite":
+            return False
+        with self.engine.connect() as conn:
+            return has_search_index(conn)
+
+    def _matches(self, s: Session, phrase: str) -> int:
+        """How many runs (not archived) hold `phrase`, by the trigram index. Kept a few seconds for
+        the page read that follows the count, which only plans by it (see _walk_index)."""
+        n = int(s.scalar(sql_text(f"SELECT count(*) FROM {SEARCH_TABLE} WHERE {SEARCH_TABLE} MATCH :p"),
+                         {"p": phrase}) or 0)
+        self._recent_matches = (phrase, time.monotonic(), n)
+        return n
+
+    def _walk_index(self, s: Session, text: str, sort: str, include_archived: bool) -> bool:
+        """Whether a page sorted by start or name is read by walking that sort's index in order (SQLite),
+        stopping once the page is full: right when many runs match. When few do (a name typed
+        in the filter), sorting those few is faster than walking past every run that does not
+        match, so SQLite plans it alone. Its planner, without statistics, prefers the index on
+        parent_name for the default view, which sorts every run: hence the walk is asked for."""
+        if self.engine.dialect.name != "sqlite" or sort not in WALK_INDEXES or looks_like_search(text.strip()):
+            return False
+        phrase = indexed_phrase(text, include_archived, self._search_index)
+        if phrase is None:
+            return True
+        recent = getattr(self, "_recent_matches", None)
+        if recent is not None and recent[0] == phrase and time.monotonic() - recent[1] < 5.0:
+            matches = recent[2]
+        else:
+            matches = self._matches(s, phrase)
+        return matches > WALK_MIN_MATCHES
 
     def archived_among(self, names: Sequence[str]) -> set[str]:
         """Which of `names` are archived."""
