@@ -41,10 +41,13 @@ class Fetch:
 
 
 def fetch(
-    engine: Any, query: RunQuery, blocks: list[int], keys: list[str], *, count: bool, total: bool = True
+    engine: Any, query: RunQuery, blocks: list[int], keys: list[str], *, count: bool, total: bool = True,
+    known_count: int | None = None,
 ) -> Fetch:
     """Read blocks of rows (and the counts) of `query`. Runs off the GUI thread. `total=False`
-    skips counting the unfiltered runs (typing in the filter box does not change that number)."""
+    skips counting the unfiltered runs (typing in the filter box does not change that number).
+    `known_count`: the rows `query` had when last counted, which lets the store read blocks near
+    the end from that end (when `count` recounts, the new count is used)."""
     out = Fetch(query, {})
     top = query.grouped
     if count:
@@ -62,6 +65,7 @@ def fetch(
             limit=BLOCK,
             include_archived=query.include_archived,
             top_level=top,
+            count=out.count if out.count is not None else known_count,
         )
     names = [r.name for rows in out.blocks.values() for r in rows]
     if top:

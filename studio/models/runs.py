@@ -340,7 +340,9 @@ class RunTableModel(ParentRowsMixin, QAbstractTableModel):
             blocks = [b for b in reversed(self._wanted) if b not in self._blocks][:2]
             self._wanted.clear()
             if blocks:
-                self._start(lambda: fetch(engine, query, blocks, keys, count=False), self._apply_blocks)
+                known = self._count
+                self._start(lambda: fetch(engine, query, blocks, keys, count=False, known_count=known),
+                            self._apply_blocks)
 
     def _start(self, fn: Callable[[], Fetch], apply: Callable[[Fetch], None]) -> None:
         self._busy = True

@@ -282,12 +282,21 @@ class Runs(SqlBase):
         limit: int = 200,
         include_archived: bool = False,
         top_level: bool = False,
+        count: int | None = None,
     ) -> list[E.Run]:
         """One page of runs, filtered and sorted by the store (see engine.store.runquery):
         a table of 100,000 runs reads only the rows it shows. `text` matches name, display name,
         status, experiment, compute or tags (any case); `sort` is one of runquery.RUN_SORTS;
-        `top_level` leaves out child runs."""
+        `top_level` leaves out child runs. `count`: how many runs match, when the caller knows
+        (count_runs): a page past the middle is then read from the other end, in reverse, which
+        walks the fewest rows (the last page of a million runs: milliseconds, not a second)."""
         joined = RunRow.experiment_id == ExperimentRow.id
+        offset, limit = max(0, offset), max(0, limit)
+        backwards = count is not None and offset > count // 2 and offset < count
+        if backwards:
+            assert count is not None
+            limit = min(limit, count - offset)
+            offset, descending = count - offset - limit, not descending
         with self._session() as s:
             # Sort and page names only, then read those rows: sorting whole rows (JSON columns
             # and all) of 100,000 runs is several times slower.
@@ -296,7 +305,9 @@ class Runs(SqlBase):
                                       search_index=self._search_index,
                                       walk=self._walk_index(s, text, sort, include_archived)),
                            sort, descending, self.engine.dialect.name)
-            names = list(s.scalars(q.offset(max(0, offset)).limit(max(0, limit))))
+            names = list(s.scalars(q.offset(offset).limit(limit)))
+            if backwards:
+                names.reverse()
             if not names:
                 return []
             rows = s.execute(select(RunRow, ExperimentRow.name).join(ExperimentRow, joined)
