@@ -15,6 +15,7 @@ section's): the environment's lock (engine.environments.lock.explicit_lock). Sta
 
 import asyncio
 import json
+import os
 import sys
 
 
@@ -86,7 +87,6 @@ def main(path):
 
 def explicit(prefix):
     import glob
-    import os
 
     lines = ["# This file may be used to create an environment using:",
              "# $ conda create --name <env> --file <this file>", "@EXPLICIT"]
@@ -123,4 +123,9 @@ def explicit(prefix):
 if __name__ == "__main__":
     if sys.argv[1] == "--explicit":
         sys.exit(explicit(sys.argv[2]))
-    sys.exit(main(sys.argv[1]))
+    code = main(sys.argv[1])
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Everything is written: leave without the interpreter's teardown, which rattler's native
+    # threads once crashed (exit 139 right after "installed 3 conda package(s)" on a CI host).
+    os._exit(code)
