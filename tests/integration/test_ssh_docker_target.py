@@ -178,6 +178,7 @@ def test_a_pip_environment_is_built_as_an_image_by_the_hosts_daemon_once(
         assert lock.by_name()["six"].version == "1.16.0" and "127.0.0.1" in lock.extra["host"]
         kept = tmp_path / "host-cache" / "envs" / f"{first.properties['environment_hash']}.image-lock.txt"
         assert kept.read_text().startswith(image.id + " ")  # kept there for cached starts
+        assert image.id not in build and "--- trainyard" not in build  # the lock came apart from the log
         assert first.properties["environment_lock"] == lock.id
 
         second = eng.wait(

@@ -30,6 +30,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from engine.compute.ssh.envbuild import FREEZE_MARK
 from engine.entities import EnvironmentSpec
 from engine.environments.build import BuildLog
 from engine.environments.lock import FREEZE_IN_IMAGE, Lock, image_lock
@@ -120,10 +121,12 @@ def docker_run_argv(
 class HostImages:
     """The job's image on the host's Docker daemon, built there when missing."""
 
-    def __init__(self, builder: RemoteEnvBuilder) -> None:
+    def __init__(self, builder: RemoteEnvBuilder, *, lock_in_build: bool = True) -> None:
         self.b = builder
         self.where = builder.where
-        self._found: tuple[str, str] | None = None  # (image id, kept lock text) read by a cached start
+        self.lock_in_build = lock_in_build  # False: `lock` takes it after the build (bench_ssh_image_lock)
+        # (image id, lock text) read by a cached start or taken by the build
+        self._found: tuple[str, str] | None = None
 
     def check(self) -> None:
         """LaunchFailed, with docker's own words, when the host's docker does not answer."""
@@ -176,18 +179,10 @@ class HostImages:
         from engine.environments.build import docker as dk
 
         h = dk.spec_hash(spec)
-        kept = f"{self.b.root}/envs/{h}{IMAGE_LOCK}"
         image_id, text = self._found or ("", "")
         header, _nl, freeze = text.partition("\n")
         if not image_id or not header.startswith(image_id + " "):
-            q = shlex.quote
-            # An image without a shell gives no packages: its id alone is still the lock.
-            inside = (f"{{ docker run --rm --network none --entrypoint sh {q(tag)} -c {q(FREEZE_IN_IMAGE)} "
-                      "2>/dev/null || true; }")
-            take = (f"mkdir -p {q(self.b.root + '/envs')} && {{ docker image inspect --format "
-                    f"'{{{{.Id}}}} {{{{json .RepoDigests}}}}' {q(tag)} && {inside}; }} > {q(kept)}.tmp && "
-                    f"mv -f {q(kept)}.tmp {q(kept)} && cat {q(kept)}")
-            out, _err, code = self.b.run(take, timeout=600)
+            out, _err, code = self.b.run(self._take_lock(tag, h), timeout=600)
             if code != 0:
                 return None
             header, _nl, freeze = out.partition("\n")
@@ -232,6 +227,18 @@ class HostImages:
         return removed
 
     # ---------------------------------------------------------------- helpers
+    def _take_lock(self, tag: str, h: str) -> str:
+        """The command that takes image `tag`'s lock (its id and repo digests on a first line, then
+        the freeze lines inside it), keeps it beside the host's envs and prints it."""
+        q = shlex.quote
+        kept = f"{self.b.root}/envs/{h}{IMAGE_LOCK}"
+        # An image without a shell gives no packages: its id alone is still the lock.
+        inside = (f"{{ docker run --rm --network none --entrypoint sh {q(tag)} -c {q(FREEZE_IN_IMAGE)} "
+                  "2>/dev/null || true; }")
+        return (f"mkdir -p {q(self.b.root + '/envs')} && {{ docker image inspect --format "
+                f"'{{{{.Id}}}} {{{{json .RepoDigests}}}}' {q(tag)} && {inside}; }} > {q(kept)}.tmp && "
+                f"mv -f {q(kept)}.tmp {q(kept)} && cat {q(kept)}")
+
     def _has_with_lock(self, tag: str, h: str) -> bool:
         """`_has(tag)`, and in the same round trip the image's id and the lock kept for it."""
         q = shlex.quote
@@ -271,12 +278,20 @@ class HostImages:
         q = shlex.quote
         command = (
             f"docker build --network host --rm --force-rm --label trainyard.env.hash={q(h)} -t {q(tag)} "
-            f"-f {q(remote + '/' + dockerfile)} {q(remote)}; code=$?; rm -rf -- {q(remote)}; exit $code"
+            f"-f {q(remote + '/' + dockerfile)} {q(remote)} 2>&1; code=$?; rm -rf -- {q(remote)}; "
         )
-        self._docker(command, "the image build failed", log, hint="the build's own words are above")
+        # The lock is taken in the build's own command, after a mark (a round trip fewer: ~0.1 s).
+        if self.lock_in_build:
+            command += f"if [ $code = 0 ]; then echo '{FREEZE_MARK}'; {self._take_lock(tag, h)} 2>/dev/null; fi; "
+        kept: list[str] = []
+        self._docker(command + "exit $code", "the image build failed", log, hint="the build's own words are above",
+                     kept=kept)
+        if kept and kept[0].startswith("sha256:"):
+            self._found = (kept[0].partition(" ")[0], "\n".join(kept) + "\n")
 
-    def _docker(self, command: str, failed: str, log: BuildLog, hint: str | None = None) -> None:
-        code, tail = self.b.stream(command + " 2>&1", log)
+    def _docker(self, command: str, failed: str, log: BuildLog, hint: str | None = None,
+                kept: list[str] | None = None) -> None:
+        code, tail = self.b.stream(command + " 2>&1", log, kept)
         if code != 0:
             lines = "\n".join(tail[-15:])
             raise EnvBuildFailed(f"{failed} on {self.where} (docker exited with code {code}):\n{lines}", hint)

@@ -37,7 +37,7 @@ PIN_SCRIPT_NAME = "pinhashes-" + hashlib.sha256(PIN_SCRIPT.read_bytes()).hexdige
 READY = ".trainyard-ready"
 FREEZE = ".freeze.txt"  # beside the env folder: `<hash>.freeze.txt`
 PREFETCH = ".prefetch.txt"  # beside it: the hashes compiled while the build installed
-_FREEZE_MARK = "--- trainyard freeze ---"
+FREEZE_MARK = "--- trainyard freeze ---"  # what follows it in a build's output is its lock, not its log
 BUILD_TIMEOUT = 3600.0  # no output for this long: the build is taken as hung
 TAIL = 25
 
@@ -76,9 +76,9 @@ class RemoteEnvBuilder:
         # One round trip for a cached start: ready?, its python, and the freeze kept beside it.
         found = self.run(
             f"if [ -f {q(env + '/' + READY)} ]; then echo ready; [ -x {q(interpreter)} ] && echo python; "
-            f"echo '{_FREEZE_MARK}'; cat {q(env + FREEZE)} 2>/dev/null; fi"
+            f"echo '{FREEZE_MARK}'; cat {q(env + FREEZE)} 2>/dev/null; fi"
         )[0]
-        head, _mark, kept_text = found.partition(_FREEZE_MARK + "\n")
+        head, _mark, kept_text = found.partition(FREEZE_MARK + "\n")
         if head.startswith("ready"):
             log.line(f"Using cached environment {h} on {self.where}")
             log.done(f"environment ready (cached): {env}")
@@ -124,7 +124,7 @@ class RemoteEnvBuilder:
         start reads it with its readiness check), and printed after a mark line (the build's own
         stream keeps it)."""
         q = shlex.quote
-        return f"{lister} > {q(env + FREEZE)} && echo '{_FREEZE_MARK}' && cat {q(env + FREEZE)}"
+        return f"{lister} > {q(env + FREEZE)} && echo '{FREEZE_MARK}' && cat {q(env + FREEZE)}"
 
     @property
     def _pin_script(self) -> str:
@@ -174,7 +174,7 @@ class RemoteEnvBuilder:
                 self.put_once(self._pin_script, PIN_SCRIPT.read_bytes())
                 command = self._freeze_command(self.ensure_uv(log), f"{env}/bin/python", env)
             out, _err, code = self.run(command)
-            _head, mark, text = out.partition(_FREEZE_MARK + "\n")
+            _head, mark, text = out.partition(FREEZE_MARK + "\n")
             if code != 0 or not mark:
                 return None
             self._kept_freezes[env] = text
@@ -281,7 +281,7 @@ class RemoteEnvBuilder:
 
     def stream(self, command: str, log: BuildLog, kept: list[str] | None = None) -> tuple[int, list[str]]:
         """Run `command` with its output (stdout and stderr together) into `log` as it comes;
-        the lines after a `_FREEZE_MARK` line go to `kept` instead (the build's freeze)."""
+        the lines after a `FREEZE_MARK` line go to `kept` instead (the build's freeze)."""
         chan = self.client.get_transport().open_session(timeout=IO_TIMEOUT)
         tail: collections.deque[str] = collections.deque(maxlen=TAIL)
         keeping = False
@@ -293,7 +293,7 @@ class RemoteEnvBuilder:
                 line = raw.decode("utf-8", "replace").rstrip("\n")
                 if keeping and kept is not None:
                     kept.append(line)
-                elif kept is not None and line == _FREEZE_MARK:
+                elif kept is not None and line == FREEZE_MARK:
                     keeping = True
                 else:
                     tail.append(line)
@@ -317,4 +317,4 @@ def host_builder(name: str, config: dict[str, Any]) -> Iterator[RemoteEnvBuilder
         client.close()
 
 
-__all__ = ["RemoteEnvBuilder", "host_builder"]
+__all__ = ["FREEZE_MARK", "RemoteEnvBuilder", "host_builder"]
