@@ -189,3 +189,48 @@ def test_sweep_trials_share_their_builds_lock(eng: Engine, tmp_path: Path) -> No
     built = eng.environment_lock("tiny")
     assert {lk.id for lk in locks if lk is not None} == {built.id}
     assert {t.properties.get("environment_lock") for t in eng.children(sweep)} == {built.id}
+
+
+def test_pipeline_steps_of_one_environment_share_its_lock_and_another_has_its_own(eng: Engine, tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    index = tmp_path / "index"
+    make_wheel(index, "tinypkg", "1.0")
+    make_wheel(index, "otherpkg", "2.0")
+    for name, pkg in (("tiny", "tinypkg"), ("other", "otherpkg")):
+        eng.register_environment(
+            EnvironmentSpec(name=name, pip_requirements=("--no-index", f"--find-links {index}", pkg))
+        )
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "show.py").write_text("import sys, importlib\nprint(importlib.import_module(sys.argv[1]).__name__)\n")
+    job = tmp_path / "pipeline.yml"
+    job.write_text(
+        textwrap.dedent("""
+        type: pipeline
+        experiment_name: locks-pipeline
+        settings: {default_compute: local}
+        jobs:
+          first:
+            code: ./src
+            command: python show.py tinypkg
+            environment: azureml:tiny@latest
+          second:
+            code: ./src
+            command: python show.py tinypkg
+            environment: azureml:tiny@latest
+          third:
+            code: ./src
+            command: python show.py otherpkg
+            environment: azureml:other@latest
+        """)
+    )
+    pipeline = as_json(trainyard(ws, "job", "create", "-f", str(job), "-o", "json"))["name"]
+    final = eng.wait(pipeline, timeout=300)
+    steps = {s.display_name: s for s in eng.children(pipeline)}
+    assert final.status == "Completed", (final.error, {n: s.error for n, s in steps.items()})
+    locks = {n: eng.run_lock(s.name) for n, s in steps.items()}
+    tiny, other = eng.environment_lock("tiny"), eng.environment_lock("other")
+    assert locks["first"] is not None and locks["first"].id == locks["second"].id == tiny.id  # type: ignore[union-attr]
+    assert locks["third"] is not None and locks["third"].id == other.id != tiny.id
+    assert {p.name for p in locks["third"].packages} >= {"otherpkg"}
+    shown = as_json(trainyard(ws, "job", "show", "-n", steps["second"].name, "-o", "json"))
+    assert shown["properties"]["environment_lock"] == tiny.id
