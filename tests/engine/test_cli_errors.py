@@ -344,3 +344,28 @@ def test_threads_opening_a_new_workspace_at_once(tmp_path: Path) -> None:
     assert errors == []
     assert json.loads((tmp_path / "shared" / ".trainyard" / "config.json").read_text()) == {"version": 1}
     assert sorted(p.name for p in (tmp_path / "shared" / ".trainyard").iterdir() if p.name.startswith(".")) == []
+
+
+@pytest.mark.parametrize(("code", "rc", "stderr"), [(0, 0, ""), (3, 3, ""), ("bad input", 1, "bad input\n"), (None, 0, "")])
+def test_leaving_without_teardown_waits_for_threads_runs_atexit_and_keeps_output(
+        tmp_path: Path, code: object, rc: int, stderr: str) -> None:
+    """The CLI leaves with os._exit (no interpreter teardown): what sys.exit would have done
+    before it still happens: a worker thread finishes, atexit handlers run, buffered output and
+    the exit code (sys.exit's int, message or None) reach the caller."""
+    done = tmp_path / "done"
+    script = textwrap.dedent(f"""
+        import atexit, sys, threading, time
+        from pathlib import Path
+        from engine.cli.main import leave
+        atexit.register(lambda: Path({str(done)!r}).write_text(Path({str(done)!r}).read_text() + "atexit"))
+        def work():
+            time.sleep(0.3)
+            Path({str(done)!r}).write_text("thread ")
+        threading.Thread(target=work).start()
+        sys.stdout.write("x" * 200_000)  # buffered: flushed on the way out
+        leave({code!r})
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False)
+    assert (proc.returncode, proc.stderr) == (rc, stderr)
+    assert proc.stdout == "x" * 200_000
+    assert done.read_text() == "thread atexit"
