@@ -95,12 +95,13 @@ def main() -> None:
     print("| what | ms |\n|---|---|")
     print(f"| image build on the host, no lock (the peer) | {b:.1f} |")
     print(f"| the same build, its lock taken in the build's command | {lb:.1f} |")
-    print(f"| what the lock adds to the build: the build's last line to the command's end, less the same for the build with no lock | {t:.1f} ({t / b:.1%} of the "
-          f"build; target < 5 %) |")
+    print(f"| what the lock adds to the build: the build's last line to the command's end, less the same for "
+          f"the build with no lock | {t:.1f} ({t / b:.1%} of the build; target < 5 %) |")
     print(f"| the two builds' difference (noisy: builds vary by several hundred ms) | {lb - b:.1f} |")
     print(f"| the lock taken after the build in a command of its own (before) | {la:.1f} ({la / b:.1%}) |")
     print(f"| cached start: `ensure` finds the image (and reads the kept lock in the same command) | {h:.1f} |")
     print(f"| what the lock adds to a cached start | {r:.1f} (target < 20 ms) |")
+
 
 if __name__ == "__main__":
     main()

@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
 
 
 def leave(code: object) -> NoReturn:
-    """Exit as `sys.exit(code)` would, without tearing the interpreter down: once the commands's
+    """Exit as `sys.exit(code)` would, without tearing the interpreter down: once the command's
     threads, atexit handlers and output are done, nothing is left to do but freeing the modules
     (SQLAlchemy, pydantic), which took ~0.2 s after `job create --stream` printed its last line."""
     if isinstance(code, str):  # sys.exit("message"): printed, exit code 1

@@ -278,7 +278,7 @@ class HostImages:
         q = shlex.quote
         command = (
             f"docker build --network host --rm --force-rm --label trainyard.env.hash={q(h)} -t {q(tag)} "
-            f"-f {q(remote + '/' + dockerfile)} {q(remote)} 2>&1; code=$?; rm -rf -- {q(remote)}; "
+            f"-f {q(remote + '/' + dockerfile)} {q(remote)}; code=$?; rm -rf -- {q(remote)}; "
         )
         # The lock is taken in the build's own command, after a mark (a round trip fewer: ~0.1 s).
         if self.lock_in_build:
