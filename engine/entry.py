@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from engine.runs.heartbeat import Heartbeat, beats_in
+from engine.runs.standby import STANDBY_ARG, wait_for_run
 from engine.runs.supervisor import Supervisor
 from engine.runtime import SUPERVISOR_FLAG
 from engine.runtime.files import RunFiles
@@ -22,7 +23,13 @@ def main(argv: list[str]) -> int:
     if len(argv) != 2:
         sys.stderr.write("usage: python -m engine.entry RUN_DIR\n")
         return 2
-    run_dir = Path(argv[1])
+    if argv[1].startswith(STANDBY_ARG):  # started before its run: wait for it (engine.runs.standby)
+        taken = wait_for_run(int(argv[1].removeprefix(STANDBY_ARG)))
+        if taken is None:
+            return 0
+        run_dir = taken
+    else:
+        run_dir = Path(argv[1])
     spec = read_spec(RunFiles(run_dir).spec)
     # Engines of other machines see this process alive by its beats (engine.runs.heartbeat).
     if beats_in(spec.store_url):

@@ -11,34 +11,40 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine import entities as E
-from engine.api.compute import ComputeManager, GpuReport
-from engine.api.environments import EnvironmentsManager, HostPruned
-from engine.api.pipelines import PipelinesManager
-from engine.api.registry import RegistryManager
-from engine.api.rundiff import RunDiff
 from engine.api.runs import RunsManager, size_on_disk
-from engine.compute.gpus import GpuInventory
-from engine.compute.status import ComputeState
-from engine.compute.vmsizes import AmlComputeMapping
-from engine.data.preview import Preview, preview_table
-from engine.entities import EnvironmentSpec
-from engine.environments.build import BuildEvent, BuiltEnvironment
-from engine.environments.lock import Lock
-from engine.environments.status import BuildStatus
-from engine.experiments import PrimaryMetric
-from engine.jobs.pipeline import ComponentSpec, PipelineSpec
-from engine.jobs.spec import JobSpec, SweepSpec
 from engine.runs.control import QUEUED_GRACE_SECONDS
-from engine.runtime.files import RunFiles
 from engine.snapshots import SnapshotStore
-from engine.snapshots.diff import SnapshotDiff
 from engine.store.sql import SqlStore
-from engine.tracking.tbserver import TensorBoardServer, start_tensorboard
-from engine.workspace import WorkspaceLocation, resolve_workspace
+from engine.workspace import resolve_workspace
+
+if TYPE_CHECKING:
+    # The other managers are made on first use: `job create` and `job list` load neither the
+    # pipeline submitter nor the SSH image builder nor the compute probes (~0.2 s).
+    from engine.api.compute import ComputeManager, GpuReport
+    from engine.api.environments import EnvironmentsManager, HostPruned
+    from engine.api.pipelines import PipelinesManager
+    from engine.api.registry import RegistryManager
+    from engine.api.rundiff import RunDiff
+    from engine.compute.gpus import GpuInventory
+    from engine.compute.status import ComputeState
+    from engine.compute.vmsizes import AmlComputeMapping
+    from engine.data.preview import Preview
+    from engine.entities import EnvironmentSpec
+    from engine.environments.build import BuildEvent, BuiltEnvironment
+    from engine.environments.lock import Lock
+    from engine.environments.status import BuildStatus
+    from engine.experiments import PrimaryMetric
+    from engine.jobs.pipeline import ComponentSpec, PipelineSpec
+    from engine.jobs.spec import JobSpec, SweepSpec
+    from engine.runtime.files import RunFiles
+    from engine.snapshots.diff import SnapshotDiff
+    from engine.tracking.tbserver import TensorBoardServer
+    from engine.workspace import WorkspaceLocation
 
 __all__ = ["BUILTIN_COMPUTE", "QUEUED_GRACE_SECONDS", "Engine"]
 
@@ -53,12 +59,32 @@ class Engine:
         self.store = SqlStore(location.store_url)
         self.snapshots = SnapshotStore(self.location.snapshots_dir)
         self.runs = RunsManager(self.store, self.location, self.snapshots)
-        self.environments = EnvironmentsManager(self.store, self.location)
-        self.compute = ComputeManager(self.store)
-        self.registry = RegistryManager(self.store, self.location)
-        self.pipelines = PipelinesManager(self.store, self.location, self.snapshots)
         if reconcile:
             self.reconcile()
+
+    @cached_property
+    def environments(self) -> EnvironmentsManager:
+        from engine.api.environments import EnvironmentsManager
+
+        return EnvironmentsManager(self.store, self.location)
+
+    @cached_property
+    def compute(self) -> ComputeManager:
+        from engine.api.compute import ComputeManager
+
+        return ComputeManager(self.store)
+
+    @cached_property
+    def registry(self) -> RegistryManager:
+        from engine.api.registry import RegistryManager
+
+        return RegistryManager(self.store, self.location)
+
+    @cached_property
+    def pipelines(self) -> PipelinesManager:
+        from engine.api.pipelines import PipelinesManager
+
+        return PipelinesManager(self.store, self.location, self.snapshots)
 
     @classmethod
     def open(cls, path: str | os.PathLike[str] | None = None, *, reconcile: bool = True) -> Engine:
@@ -173,6 +199,8 @@ class Engine:
     def start_tensorboard(self, names: Sequence[str], port: int | None = None) -> TensorBoardServer:
         """TensorBoard over the runs' logs/ folders (each run a named log dir), on a free local
         port; the caller stops it (``server.stop()``)."""
+        from engine.tracking.tbserver import start_tensorboard
+
         logdirs = {self.get_run(n).name: self.run_files(n).logs for n in names}
         return start_tensorboard(logdirs, self.location.storage / "tensorboard", port)
 
@@ -369,6 +397,8 @@ class Engine:
 
     def preview_data(self, path: str, limit: int = 20) -> Preview:
         """The first rows of the first CSV/Parquet file at `path` (a data asset's or an output's)."""
+        from engine.data.preview import preview_table
+
         return preview_table(path, limit)
 
     def run_data(self, name: str) -> list[E.RunData]:

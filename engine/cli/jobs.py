@@ -28,6 +28,7 @@ from engine.cli.output import (
 from engine.cli.web import open_in_studio
 from engine.environments.lock import read_lock
 from engine.errors import InvalidSpec, NotFound
+from engine.runs import standby
 from engine.runtime.files import RunFiles
 from engine.runtime.pipelineplan import PIPELINE_PROPERTY
 from engine.runtime.sweepresults import SweepRecord
@@ -93,6 +94,8 @@ def job_create(ctx: click.Context, file: str | None, rerun: str | None, from_spe
         raise click.UsageError("--rerun runs the job exactly as it was: --set and --name do not apply")
     if from_spec and rerun is None:
         raise click.UsageError("--from-spec goes with --rerun RUN")
+    # The run's supervisor imports on the other core while this checks, snapshots and records it.
+    standby.start()
     eng = open_engine(ctx, workspace)
     if rerun is not None:
         run = eng.rerun(rerun, from_lock=not from_spec)

@@ -9,8 +9,6 @@ from typing import TYPE_CHECKING
 
 from engine import entities as E
 from engine.compute.procs import is_same_process_alive
-from engine.compute.slurm import RUN_STATE as SLURM_RUN_STATE
-from engine.compute.ssh import RUN_STATE, run_lock_held
 from engine.errors import InvalidState
 from engine.runs.heartbeat import ENV_HEARTBEAT_TIMEOUT, beat_timeout, beats_in
 from engine.runs.launch import start_supervisor
@@ -129,6 +127,10 @@ def _reattach(store: Store, run: E.Run) -> bool:
     on there when its supervisor dies
     (this machine rebooted, the supervisor was killed): start a new supervisor, which takes the
     run over (engine.runs.supervisor, reattach). False for any other run."""
+    # Here, not at the top: a local run's submit and watch do not load the SSH and Slurm run handles.
+    from engine.compute.slurm import RUN_STATE as SLURM_RUN_STATE
+    from engine.compute.ssh import RUN_STATE, run_lock_held
+
     files = RunFiles(Path(run.run_dir))
     if not ((files.root / RUN_STATE).exists() or (files.root / SLURM_RUN_STATE).exists()):
         return False

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from engine.compute.procs import process_start_time
 from engine.errors import LaunchFailed
+from engine.runs import standby
 from engine.runtime import INJECT_DIR, supervisor_command
 from engine.runtime import host as runtime_host
 from engine.runtime.files import RunFiles
@@ -42,7 +43,11 @@ def link_interpreter(files: RunFiles, interpreter: str) -> None:
 
 
 def start_supervisor(files: RunFiles) -> tuple[int, float | None]:
-    """Start the supervisor in its own session; returns (pid, process start time)."""
+    """Start the supervisor in its own session, or give the run to this process's standby
+    supervisor (engine.runs.standby); returns (pid, process start time)."""
+    handed = standby.hand_over(files)
+    if handed is not None:
+        return handed
     try:
         with open(files.supervisor_log, "ab") as log:
             proc = subprocess.Popen(

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, Stri
 class Strict(BaseModel):
     """Unknown keys and wrong types are errors (with file:line, see engine.specs.explain)."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True, defer_build=True)
 
 
 Scalar = StrictBool | StrictInt | StrictFloat | StrictStr

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-import numpy as np
-from numpy.typing import ArrayLike
 from sqlalchemy import Connection, CursorResult, and_, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -17,12 +15,16 @@ from engine.errors import NotFound
 from engine.store.models import IngestCursorRow, MetricChunkRow, MetricObjectRow, MetricSummaryRow, RunRow
 from engine.store.sql.base import SqlBase
 
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
 # A chunk smaller than this absorbs the next batch of the same key, so a slow logger (one
 # point per flush) still ends up with few, large chunks.
 CHUNK_MERGE_BELOW = 4096
 
-_STEP = np.dtype("<i8")
-_F64 = np.dtype("<f8")
+# numpy is imported by the calls that read or write points: opening a store (`job list`) does not load it.
+_STEP = "<i8"
+_F64 = "<f8"
 
 
 class _CursorMoved(Exception):
@@ -163,6 +165,8 @@ class Metrics(SqlBase):
 
     def _ingest_scalar(self, conn: Connection, run_name: str, key: str, steps: ArrayLike, values: ArrayLike,
                        stamps: ArrayLike) -> None:
+        import numpy as np
+
         st = np.asarray(steps, dtype=_STEP)
         va = np.asarray(values, dtype=_F64)
         ts = np.asarray(stamps, dtype=_F64)
@@ -257,6 +261,8 @@ class Metrics(SqlBase):
                 .where(MetricChunkRow.run_name == run_name, MetricChunkRow.key == key)
                 .order_by(MetricChunkRow.id)
             ).all()
+        import numpy as np
+
         return E.MetricHistory(
             key,
             np.frombuffer(b"".join(r[0] for r in rows), dtype=_STEP),
@@ -293,6 +299,8 @@ class Metrics(SqlBase):
                        or_(*(and_(cols.key == k, cols.id >= cid) for k, (cid, _skip) in first.items())))
                 .order_by(cols.id)
             ).all()
+        import numpy as np
+
         parts: dict[str, list[Any]] = {}
         for key, steps, values, stamps in rows:
             parts.setdefault(key, []).append((steps, values, stamps))
