@@ -2,8 +2,10 @@
 
 `engine.runtime.supervisor_command` starts `main([prog, RUN_DIR])` detached: a run's supervisor
 (engine.runs.supervisor), or, when the run's spec.json is a sweep's or a pipeline's, its controller
-(engine.sweeps.controller, engine.pipelines.controller). It sits at the top of the engine, beside engine.api, so that nothing
-below it needs to know which process kinds exist.
+(engine.sweeps.controller, engine.pipelines.controller). With `--standby-fd=N` instead of RUN_DIR
+it is started before its run exists and waits for the folder (engine.runs.standby). It sits at the
+top of the engine, beside engine.api, so that nothing below it needs to know which process kinds
+exist.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from engine.runtime.launchspec import read_spec
 
 def main(argv: list[str]) -> int:
     if len(argv) != 2:
-        sys.stderr.write("usage: python -m engine.entry RUN_DIR\n")
+        sys.stderr.write("usage: python -m engine.entry RUN_DIR | --standby-fd=N\n")
         return 2
     if argv[1].startswith(STANDBY_ARG):  # started before its run: wait for it (engine.runs.standby)
         taken = wait_for_run(int(argv[1].removeprefix(STANDBY_ARG)))
