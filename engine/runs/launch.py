@@ -45,12 +45,18 @@ def link_interpreter(files: RunFiles, interpreter: str) -> None:
 def start_supervisor(files: RunFiles) -> tuple[int, float | None]:
     """Start the supervisor in its own session, or give the run to this process's standby
     supervisor (engine.runs.standby); returns (pid, process start time)."""
-    handed = standby.hand_over(files)
-    if handed is not None:
-        return handed
+    proc = standby.hand_over(files)
+    if proc is None:
+        proc = _start_process(files)
+    # Reap it if we outlive it (the studio, an SDK session), so it leaves no zombie.
+    threading.Thread(target=proc.wait, daemon=True, name=f"reap-{proc.pid}").start()
+    return proc.pid, process_start_time(proc.pid)
+
+
+def _start_process(files: RunFiles) -> subprocess.Popen[bytes]:
     try:
         with open(files.supervisor_log, "ab") as log:
-            proc = subprocess.Popen(
+            return subprocess.Popen(
                 supervisor_command(str(files.root)),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -62,9 +68,6 @@ def start_supervisor(files: RunFiles) -> tuple[int, float | None]:
     except OSError as exc:
         raise LaunchFailed(f"could not start the run supervisor: {exc}",
                            f"check that {sys.executable} can run") from exc
-    # Reap it if we outlive it (the studio, an SDK session), so it leaves no zombie.
-    threading.Thread(target=proc.wait, daemon=True, name=f"reap-{proc.pid}").start()
-    return proc.pid, process_start_time(proc.pid)
 
 
 def this_host() -> str:

@@ -23,7 +23,6 @@ import subprocess
 import threading
 from pathlib import Path
 
-from engine.compute.procs import process_start_time
 from engine.runtime import supervisor_command
 from engine.runtime.files import RunFiles
 
@@ -59,9 +58,9 @@ def start() -> None:
     _waiting = (proc, ours)
 
 
-def hand_over(files: RunFiles) -> tuple[int, float | None] | None:
-    """Give the recorded run in `files` to the standby: (its pid, its start time), or None when
-    there is none or it could not take the run (then it is stopped before it could start it)."""
+def hand_over(files: RunFiles) -> subprocess.Popen[bytes] | None:
+    """Give the recorded run in `files` to the standby: its process, or None when there is none
+    or it could not take the run (then it is stopped before it could start it)."""
     global _waiting
     if _waiting is None:
         return None
@@ -80,9 +79,7 @@ def hand_over(files: RunFiles) -> tuple[int, float | None] | None:
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
         return None
-    # Reap it if we outlive it (an SDK session), so it leaves no zombie.
-    threading.Thread(target=proc.wait, daemon=True, name=f"reap-{proc.pid}").start()
-    return proc.pid, process_start_time(proc.pid)
+    return proc
 
 
 def wait_for_run(fd: int) -> Path | None:
